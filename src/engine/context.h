@@ -1,0 +1,71 @@
+// The strategy's view of a run at the current bar (part of engine.h's public surface).
+//
+// A Context is handed to Strategy::OnBar; it is valid only during that call. Everything it shows is
+// known at the close of the current bar — nothing later (no look-ahead). Orders placed through it
+// fill no earlier than the next bar.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "common/time.h"
+#include "market/market.h"
+
+namespace tapedeck::engine {
+
+namespace detail {
+struct RunState;  // the engine's internals (engine.cpp)
+}
+
+class Context {
+ public:
+  explicit Context(detail::RunState* state) : s_(state) {}
+
+  // The aligned timeline: every time at which any symbol has a bar.
+  size_t index() const;      // the current position in it
+  size_t bar_count() const;  // its length
+  bool is_last_bar() const { return index() + 1 == bar_count(); }
+  Timestamp time() const;
+
+  size_t symbol_count() const;
+  const std::string& symbol(SymbolId s) const;
+  // Whether symbol s has a bar at exactly the current time (always true with one symbol).
+  bool has_bar(SymbolId s = 0) const;
+  // The series of symbol s and the index of its latest bar at or before the current time; a
+  // strategy must not read the series past bar_index(s). REQUIRES: s has had a bar by now
+  // (check has_bar or bars_seen).
+  const market::Series& series(SymbolId s = 0) const;
+  size_t bar_index(SymbolId s = 0) const;
+  size_t bars_seen(SymbolId s = 0) const;  // bar_index + 1, or 0 before its first bar
+
+  // OHLCV of the latest bar of s at or before now.
+  double open(SymbolId s = 0) const;
+  double high(SymbolId s = 0) const;
+  double low(SymbolId s = 0) const;
+  double close(SymbolId s = 0) const;
+  double volume(SymbolId s = 0) const;
+
+  // The account, marked at the current close.
+  double cash() const;
+  double equity() const;
+  double position(SymbolId s = 0) const;  // signed quantity: > 0 long, < 0 short
+
+  // Orders fill no earlier than the next bar. Each returns the new order's id; the order may still
+  // be rejected when it comes to fill (its OrderRejected event says why).
+  // qty nullopt: a buy spends all cash, a sell closes the whole long position (sized at fill).
+  OrderId Buy(std::optional<double> qty = std::nullopt, SymbolId s = 0);
+  OrderId Sell(std::optional<double> qty = std::nullopt, SymbolId s = 0);
+  OrderId Order(const OrderRequest& request);
+  // A market order that flattens the position of s; returns 0 when already flat.
+  OrderId Close(SymbolId s = 0);
+  // Cancels a resting order; false when it is not open (filled, cancelled, unknown).
+  bool Cancel(OrderId id);
+  // Resting (not yet filled or cancelled) orders of s.
+  size_t open_orders(SymbolId s = 0) const;
+
+ private:
+  detail::RunState* s_;
+};
+
+}  // namespace tapedeck::engine

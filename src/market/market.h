@@ -1,0 +1,125 @@
+// market: bars of market data, held column-wise; CSV import; a memory-mapped binary form; a
+// deterministic synthetic generator.
+//
+// Thread-safety: a Series is immutable once built and may be read from any number of threads.
+// Free functions are re-entrant.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/time.h"
+
+namespace tapedeck::market {
+
+// One OHLCV bar. `time` is the bar's open time, UTC.
+struct Bar {
+  Timestamp time;
+  double open = 0, high = 0, low = 0, close = 0, volume = 0;
+};
+
+// The bars of one symbol, column-wise, times strictly increasing.
+// Copying a Series is cheap: columns are shared, immutable storage (owned vectors or a mapped file).
+class Series {
+ public:
+  Series() = default;
+
+  // Builds a series from columns. REQUIRES: all columns the same length, times strictly increasing,
+  // low <= open,close <= high for every bar (the importers check this and report errors).
+  static Series FromColumns(std::string symbol, std::vector<Timestamp> times,
+                            std::vector<double> open, std::vector<double> high,
+                            std::vector<double> low, std::vector<double> close,
+                            std::vector<double> volume);
+  static Series FromBars(std::string symbol, std::span<const Bar> bars);
+
+  const std::string& symbol() const { return symbol_; }
+  size_t size() const { return times_.size(); }
+  bool empty() const { return times_.empty(); }
+
+  std::span<const Timestamp> times() const { return times_; }
+  std::span<const double> open() const { return open_; }
+  std::span<const double> high() const { return high_; }
+  std::span<const double> low() const { return low_; }
+  std::span<const double> close() const { return close_; }
+  std::span<const double> volume() const { return volume_; }
+
+  // REQUIRES: i < size().
+  Bar bar(size_t i) const { return {times_[i], open_[i], high_[i], low_[i], close_[i], volume_[i]}; }
+
+  // The bars with from <= time < to, sharing storage. Bounds outside the data are clamped.
+  Series Slice(Timestamp from, Timestamp to) const;
+
+  // Internal: used by the binary reader to point the columns into a mapping it keeps alive.
+  static Series FromSpans(std::string symbol, std::shared_ptr<const void> owner,
+                          std::span<const Timestamp> times, std::span<const double> open,
+                          std::span<const double> high, std::span<const double> low,
+                          std::span<const double> close, std::span<const double> volume);
+
+ private:
+  std::string symbol_;
+  std::shared_ptr<const void> owner_;  // keeps the columns' storage alive
+  std::span<const Timestamp> times_;
+  std::span<const double> open_, high_, low_, close_, volume_;
+};
+
+// CSV formats a trader already has.
+enum class CsvFormat {
+  kAuto,     // detect from the first lines
+  kYahoo,    // Date,Open,High,Low,Close,Adj Close,Volume (header, case-insensitive; "adjclose" too)
+  kBinance,  // 12 columns, no header, open time in ms or us since the epoch
+  kMt5,      // tab-separated <DATE> <TIME> <OPEN> <HIGH> <LOW> <CLOSE> <TICKVOL> <VOL> <SPREAD>
+  kGeneric,  // time,open,high,low,close[,volume]; ISO-8601 or Unix seconds; header optional
+};
+
+// "auto", "yahoo", "binance", "mt5", "generic" -> format; anything else is VALIDATION naming `format`.
+Result<CsvFormat> ParseCsvFormat(std::string_view name);
+std::string_view CsvFormatName(CsvFormat format);
+
+struct CsvOptions {
+  CsvFormat format = CsvFormat::kAuto;
+  std::string symbol;       // the series' symbol; empty: derived by the caller
+  std::string source_name;  // file name used in error messages, e.g. "prices.csv"
+  // Called now and then with bytes parsed so far and the total; may be empty.
+  std::function<void(size_t done, size_t total)> progress;
+};
+
+// Parses a whole CSV text. On any bad row returns VALIDATION whose msg reads
+// "prices.csv:17:3: expected a number for high, got 'abc'" and whose details hold `file`, `line`,
+// `column` (1-based), `expected` and `got`; nothing partial is returned. Checks: parsable numbers and
+// times, high >= low (and open/close within them), time strictly increasing, column count.
+Result<Series> ParseCsv(std::string_view text, const CsvOptions& options);
+
+// Reads and parses a file (memory-mapped). File errors are IO naming the path.
+Result<Series> ImportCsvFile(const std::string& path, CsvOptions options);
+
+// The binary columnar form: a header (magic, version, count, symbol) then the six columns,
+// 8-byte aligned. Written to a temporary file and renamed into place, so a reader never sees a
+// half-written file. Reading maps the file; the Series keeps the mapping alive.
+Status WriteSeriesFile(const Series& series, const std::string& path);
+Result<Series> ReadSeriesFile(const std::string& path);
+
+// Deterministic synthetic bars: a geometric random walk with realistic OHLC, same seed -> same bars.
+struct GenOptions {
+  size_t bars = 525'600;
+  uint64_t seed = 1;
+  Micros interval = std::chrono::minutes(1);
+  Timestamp start = FromMicros(1'672'531'200'000'000);  // 2023-01-01T00:00:00Z
+  double start_price = 100.0;
+  std::string symbol = "SYN";
+};
+Series Generate(const GenOptions& options);
+
+// "30s", "1m", "15m", "1h", "4h", "1d" -> duration; anything else is VALIDATION naming `interval`.
+Result<Micros> ParseInterval(std::string_view text);
+
+// Writes a series as generic CSV ("time,open,high,low,close,volume", ISO times) to `out`.
+std::string ToGenericCsv(const Series& series);
+
+}  // namespace tapedeck::market

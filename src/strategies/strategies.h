@@ -1,0 +1,50 @@
+// strategies: the built-in strategies and their parameter schemas.
+//
+// Adding a strategy: one file in src/strategies/ with a class deriving engine::Strategy and a
+// registration in registry.cpp (name, description, parameter schema, factory).
+//
+// Thread-safety: List() and Make() are safe to call from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "engine/engine.h"
+
+namespace tapedeck::strategies {
+
+struct ParamSpec {
+  enum class Kind { kInt, kNumber };
+  std::string name;
+  Kind kind = Kind::kNumber;
+  double default_value = 0;
+  double min = 0;  // inclusive
+  double max = 0;  // inclusive
+  std::string description;
+};
+
+struct StrategyInfo {
+  std::string name;
+  std::string description;
+  std::vector<ParamSpec> params;
+};
+
+using Params = std::map<std::string, double>;
+
+// Every built-in, sorted by name: sma_cross, ema_cross, rsi_reversion, bollinger_breakout,
+// donchian_breakout, macd, buy_and_hold.
+const std::vector<StrategyInfo>& List();
+
+// The info of one strategy, or NOT_FOUND naming `strategy`.
+Result<const StrategyInfo*> Find(std::string_view name);
+
+// Builds a strategy. Missing params take their defaults. Errors: NOT_FOUND for an unknown name
+// (details: strategy); VALIDATION for an unknown parameter, a non-integer value for an int
+// parameter, a value out of [min, max], or a cross-parameter rule (fast < slow), naming `param`.
+Result<std::unique_ptr<engine::Strategy>> Make(std::string_view name, const Params& params);
+
+}  // namespace tapedeck::strategies
