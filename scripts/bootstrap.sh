@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything tapedeck needs on Debian 12, as root (or with sudo). Idempotent: quiet and
+# fast when everything is present. Debian packages only (--no-install-recommends: python3-pandas'
+# recommends would pull libboost1.74-dev, which conflicts with libboost1.81-dev), then the npm
+# packages pinned in package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ cmake ninja-build pkg-config ccache git
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-websockets python3-pandas python3-numpy
+  curl ca-certificates
+)
+# Node.js with npm: any install that provides both will do (Debian's, or one the machine has).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+if [ -n "${TAPEDECK_EXTRA_PACKAGES:-}" ]; then
+  read -r -a extra <<<"$TAPEDECK_EXTRA_PACKAGES"
+  packages+=("${extra[@]}")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages (sample data, and later the web UI's libraries), from the committed lock file.
+if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.tapedeck-lock; then
+  echo "bootstrap: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  cp package-lock.json node_modules/.tapedeck-lock
+fi

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Configures and builds tapedeck into build/ (Ninja, ccache when present). Extra args go to cmake.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build -G Ninja -DTAPEDECK_WERROR=ON "$@" >/dev/null
+cmake --build build -j"${TAPEDECK_JOBS:-2}"
