@@ -1,0 +1,170 @@
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "cli/report.h"
+#include "market/market.h"
+#include "strategies/strategies.h"
+
+namespace tapedeck::cli {
+namespace {
+
+constexpr const char* kSampleRelative = "node_modules/vega-datasets/data/sp500-2000.csv";
+
+int Fail(const Error& error, int code = 1) {
+  std::fprintf(stderr, "tapedeck: %s\n", error.ToString().c_str());
+  return code;
+}
+
+std::string SymbolFromPath(const std::string& path) {
+  std::string stem = std::filesystem::path(path).stem().string();
+  for (char& c : stem) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return stem.empty() ? "SYM" : stem;
+}
+
+struct BacktestRequest {
+  std::string csv;
+  market::CsvFormat format = market::CsvFormat::kAuto;
+  std::string symbol;
+  std::string strategy;
+  strategies::Params params;
+  engine::RunConfig config;
+  std::optional<Timestamp> from, to;
+  bool json = false;
+};
+
+int RunBacktest(const BacktestRequest& req) {
+  market::CsvOptions csv_options;
+  csv_options.format = req.format;
+  csv_options.symbol = req.symbol.empty() ? SymbolFromPath(req.csv) : req.symbol;
+  csv_options.source_name = req.csv;
+  ProgressBar import_bar("import " + std::filesystem::path(req.csv).filename().string());
+  csv_options.progress = [&import_bar](size_t done, size_t total) {
+    import_bar.Update(done, total);
+  };
+  auto series = market::ImportCsvFile(req.csv, csv_options);
+  if (!series.ok()) return Fail(series.error());
+  market::Series data = *series;
+  if (req.from || req.to) {
+    data = data.Slice(req.from.value_or(FromMicros(INT64_MIN)), req.to.value_or(FromMicros(INT64_MAX)));
+    if (data.empty()) {
+      return Fail(MakeError(ErrorCode::kRange, "no bars between --from and --to",
+                            {{"option", "from"}}));
+    }
+  }
+
+  auto strategy = strategies::Make(req.strategy, req.params);
+  if (!strategy.ok()) return Fail(strategy.error(), 2);
+
+  ProgressBar run_bar("backtest " + req.strategy);
+  engine::RunHooks hooks;
+  hooks.progress = [&run_bar](size_t done, size_t total) { run_bar.Update(done, total); };
+  const market::Series inputs[] = {data};
+  auto result = engine::Run(inputs, **strategy, req.config, hooks);
+  if (!result.ok()) return Fail(result.error());
+
+  ReportInput report{req.strategy, req.params, req.csv, data, req.config, *result};
+  const std::string text = req.json ? ReportJson(report) : ReportText(report);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+std::string FindSampleCsv() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("TAPEDECK_SAMPLE")) return env;
+  std::vector<fs::path> roots = {fs::current_path()};
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    roots.push_back(exe.parent_path().parent_path());
+    roots.push_back(exe.parent_path());
+  }
+#ifdef TAPEDECK_SOURCE_DIR
+  roots.push_back(TAPEDECK_SOURCE_DIR);
+#endif
+  for (const fs::path& root : roots) {
+    const fs::path candidate = root / kSampleRelative;
+    if (fs::exists(candidate, ec)) return candidate.string();
+  }
+  return (fs::path(roots.back()) / kSampleRelative).string();
+}
+
+int BacktestCommand(int argc, char** argv) {
+  auto args = Args::Parse(argc, argv, 2,
+                          {"csv", "format", "symbol", "strategy", "param", "cash", "commission",
+                           "fixed-fee", "slippage", "from", "to"},
+                          {"json", "no-short"}, {"param"});
+  if (!args.ok()) return Fail(args.error(), 2);
+  BacktestRequest req;
+  if (!args->Get("csv")) {
+    return Fail(MakeError(ErrorCode::kValidation, "--csv FILE is required", {{"option", "csv"}}), 2);
+  }
+  req.csv = *args->Get("csv");
+  if (auto f = args->Get("format")) {
+    auto format = market::ParseCsvFormat(*f);
+    if (!format.ok()) return Fail(format.error(), 2);
+    req.format = *format;
+  }
+  req.symbol = args->Get("symbol").value_or("");
+  if (!args->Get("strategy")) {
+    return Fail(MakeError(ErrorCode::kValidation,
+                          "--strategy NAME is required (see `tapedeck strategies`)",
+                          {{"option", "strategy"}}),
+                2);
+  }
+  req.strategy = *args->Get("strategy");
+  for (const std::string& kv : args->GetAll("param")) {
+    const size_t eq = kv.find('=');
+    auto value = eq == std::string::npos ? std::nullopt : ParseDouble(kv.substr(eq + 1));
+    if (!value) {
+      return Fail(MakeError(ErrorCode::kValidation,
+                            "--param expects name=number, got '" + kv + "'",
+                            {{"option", "param"}, {"got", kv}}),
+                  2);
+    }
+    req.params[kv.substr(0, eq)] = *value;
+  }
+  for (auto [option, target] : {std::pair{"cash", &req.config.cash},
+                                {"commission", &req.config.costs.commission},
+                                {"fixed-fee", &req.config.costs.fixed_fee},
+                                {"slippage", &req.config.costs.slippage}}) {
+    auto v = args->GetDouble(option, *target);
+    if (!v.ok()) return Fail(v.error(), 2);
+    *target = *v;
+  }
+  req.config.allow_short = !args->Has("no-short");
+  for (auto [option, target] : {std::pair{"from", &req.from}, {"to", &req.to}}) {
+    if (auto v = args->Get(option)) {
+      *target = ParseIso(*v);
+      if (!*target) {
+        return Fail(MakeError(ErrorCode::kValidation,
+                              std::string("--") + option + " expects an ISO-8601 time, got '" +
+                                  *v + "'",
+                              {{"option", option}, {"got", *v}}),
+                    2);
+      }
+    }
+  }
+  req.json = args->Has("json");
+  return RunBacktest(req);
+}
+
+int DefaultCommand() {
+  BacktestRequest req;
+  req.csv = FindSampleCsv();
+  req.symbol = "SPX";
+  req.strategy = "sma_cross";
+  std::fprintf(stderr, "tapedeck: no command given: backtesting the bundled sample %s\n",
+               req.csv.c_str());
+  return RunBacktest(req);
+}
+
+}  // namespace tapedeck::cli

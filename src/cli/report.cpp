@@ -1,0 +1,143 @@
+#include "cli/report.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "common/json_writer.h"
+
+namespace tapedeck::cli {
+namespace {
+
+// The strategy's parameters with defaults filled in, in schema order.
+std::vector<std::pair<std::string, double>> EffectiveParams(const ReportInput& in) {
+  std::vector<std::pair<std::string, double>> out;
+  auto info = strategies::Find(in.strategy);
+  if (!info.ok()) return out;
+  for (const strategies::ParamSpec& p : (*info)->params) {
+    auto it = in.params.find(p.name);
+    out.emplace_back(p.name, it == in.params.end() ? p.default_value : it->second);
+  }
+  return out;
+}
+
+std::string Fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string Percent(double v) { return std::isfinite(v) ? Fmt("%.2f%%", v * 100) : "n/a"; }
+std::string Ratio(double v) { return std::isfinite(v) ? Fmt("%.3f", v) : (v > 0 ? "inf" : "n/a"); }
+
+std::string Money(double v) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", std::fabs(v));
+  std::string digits(buf);
+  const size_t dot = digits.find('.');
+  std::string grouped;
+  for (size_t i = 0; i < dot; ++i) {
+    if (i > 0 && (dot - i) % 3 == 0) grouped += ',';
+    grouped += digits[i];
+  }
+  return (v < 0 ? "-" : "") + grouped + digits.substr(dot);
+}
+
+std::string Duration(Micros d) {
+  const double days = std::chrono::duration<double>(d).count() / 86400.0;
+  if (days >= 1) return Fmt("%.0f days", days);
+  return Fmt("%.1f hours", days * 24);
+}
+
+}  // namespace
+
+std::string ReportText(const ReportInput& in) {
+  const engine::Stats& s = in.result.stats;
+  std::string params;
+  for (const auto& [name, value] : EffectiveParams(in)) {
+    if (!params.empty()) params += ", ";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s=%g", name.c_str(), value);
+    params += buf;
+  }
+  std::string out;
+  auto line = [&out](const std::string& label, const std::string& value) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "  %-22s %s\n", label.c_str(), value.c_str());
+    out += buf;
+  };
+  out += "tapedeck backtest: " + in.strategy + "(" + params + ") on " + in.data.symbol() + "\n";
+  line("data", in.source);
+  line("period", in.data.empty() ? "-"
+                                 : FormatIso(in.data.times().front()) + " .. " +
+                                       FormatIso(in.data.times().back()));
+  line("bars", std::to_string(s.bars));
+  line("costs", "commission " + Percent(in.config.costs.commission) + ", fixed fee " +
+                    Money(in.config.costs.fixed_fee) + ", slippage " +
+                    Percent(in.config.costs.slippage));
+  out += "\n";
+  line("starting equity", Money(s.start_equity));
+  line("final equity", Money(s.final_equity));
+  line("total return", Percent(s.total_return));
+  line("CAGR", Percent(s.cagr));
+  line("buy and hold return", Percent(s.buy_and_hold_return));
+  line("annualised volatility", Percent(s.volatility));
+  line("Sharpe", Ratio(s.sharpe));
+  line("Sortino", Ratio(s.sortino));
+  line("Calmar", Ratio(s.calmar));
+  line("max drawdown", Percent(s.max_drawdown) + " (longest " +
+                           Duration(s.max_drawdown_duration) + " under water)");
+  out += "\n";
+  line("fills", std::to_string(s.fills));
+  line("trades", std::to_string(s.trades));
+  line("win rate", Percent(s.win_rate));
+  line("profit factor", Ratio(s.profit_factor));
+  line("expectancy", Money(s.expectancy) + " per trade");
+  line("exposure", Percent(s.exposure));
+  return out;
+}
+
+std::string ReportJson(const ReportInput& in) {
+  const engine::Stats& s = in.result.stats;
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("strategy").String(in.strategy);
+  w.Key("params").BeginObject();
+  for (const auto& [name, value] : EffectiveParams(in)) w.Key(name).Number(value);
+  w.EndObject();
+  w.Key("symbol").String(in.data.symbol());
+  w.Key("source").String(in.source);
+  if (!in.data.empty()) {
+    w.Key("from").String(FormatIso(in.data.times().front()));
+    w.Key("to").String(FormatIso(in.data.times().back()));
+  }
+  w.Key("cash").Number(in.config.cash);
+  w.Key("commission").Number(in.config.costs.commission);
+  w.Key("fixed_fee").Number(in.config.costs.fixed_fee);
+  w.Key("slippage").Number(in.config.costs.slippage);
+  w.Key("bars").Int(static_cast<int64_t>(s.bars));
+  w.Key("fills").Int(static_cast<int64_t>(s.fills));
+  w.Key("trades").Int(static_cast<int64_t>(s.trades));
+  w.Key("start_equity").Number(s.start_equity);
+  w.Key("final_equity").Number(s.final_equity);
+  w.Key("total_return").Number(s.total_return);
+  w.Key("cagr").Number(s.cagr);
+  w.Key("volatility").Number(s.volatility);
+  w.Key("sharpe").Number(s.sharpe);
+  w.Key("sortino").Number(s.sortino);
+  w.Key("calmar").Number(s.calmar);
+  w.Key("max_drawdown").Number(s.max_drawdown);
+  w.Key("max_drawdown_duration_s")
+      .Number(std::chrono::duration<double>(s.max_drawdown_duration).count());
+  w.Key("win_rate").Number(s.win_rate);
+  w.Key("profit_factor").Number(s.profit_factor);
+  w.Key("expectancy").Number(s.expectancy);
+  w.Key("exposure").Number(s.exposure);
+  w.Key("buy_and_hold_return").Number(s.buy_and_hold_return);
+  w.EndObject();
+  std::string out = w.Take();
+  out += '\n';
+  return out;
+}
+
+}  // namespace tapedeck::cli

@@ -1,0 +1,25 @@
+// The backtest report, as text for people and as one JSON object for programs.
+#pragma once
+
+#include <string>
+
+#include "engine/engine.h"
+#include "market/market.h"
+#include "strategies/strategies.h"
+
+namespace tapedeck::cli {
+
+struct ReportInput {
+  const std::string& strategy;
+  const strategies::Params& params;  // as given; defaults are filled in from the schema
+  const std::string& source;
+  const market::Series& data;
+  const engine::RunConfig& config;
+  const engine::RunResult& result;
+};
+
+std::string ReportText(const ReportInput& in);
+// One object with at least bars, fills, trades, final_equity, total_return, max_drawdown, sharpe.
+std::string ReportJson(const ReportInput& in);
+
+}  // namespace tapedeck::cli
