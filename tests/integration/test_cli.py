@@ -1,0 +1,126 @@
+"""Black-box tests of the tapedeck binary's command line: real processes, real files."""
+import csv
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+BIN = os.environ.get("TAPEDECK_BIN", "build/tapedeck")
+SRC = os.environ.get("TAPEDECK_SOURCE_DIR", ".")
+SAMPLE = os.path.join(SRC, "node_modules/vega-datasets/data/sp500-2000.csv")
+
+
+def run(*args, **kw):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120, **kw)
+
+
+def sma_cross_reference(rows, fast, slow, cash, commission, slippage):
+    """An independent sma_cross (issue 2's pinned rules), naive means, for cross-checking."""
+    opens = [r[0] for r in rows]
+    closes = [r[1] for r in rows]
+    qty = 0.0
+    fills = 0
+    pending = None
+    for t in range(len(rows)):
+        if pending == "buy":
+            px = opens[t] * (1 + slippage)
+            qty = cash / (px * (1 + commission))
+            cash -= px * qty + commission * px * qty
+            fills += 1
+        elif pending == "sell":
+            px = opens[t] * (1 - slippage)
+            cash += px * qty - commission * px * qty
+            qty = 0.0
+            fills += 1
+        pending = None
+        if t >= slow - 1 and t != len(rows) - 1:
+            a = sum(closes[t - fast + 1:t + 1]) / fast
+            b = sum(closes[t - slow + 1:t + 1]) / slow
+            want = a - b > 1e-10 * abs(b)
+            if want and qty == 0:
+                pending = "buy"
+            elif not want and qty > 0:
+                pending = "sell"
+    return fills, cash + qty * closes[-1]
+
+
+class CliTest(unittest.TestCase):
+    def test_no_arguments_backtests_the_bundled_sample(self):
+        r = run()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("sma_cross", r.stdout)
+        self.assertIn("bars", r.stdout)
+        self.assertIn("5104", r.stdout)
+        self.assertIn("max drawdown", r.stdout)
+
+    def test_json_report_matches_an_independent_sma_cross(self):
+        r = run("backtest", "--csv", SAMPLE, "--strategy", "sma_cross", "--param", "fast=10",
+                "--param", "slow=30", "--commission", "0.001", "--slippage", "0.0005", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        report = json.loads(r.stdout)
+        for key in ("bars", "fills", "trades", "final_equity", "total_return", "max_drawdown",
+                    "sharpe"):
+            self.assertIn(key, report)
+        with open(SAMPLE) as f:
+            rows = [(float(x["open"]), float(x["close"])) for x in csv.DictReader(f)]
+        fills, final = sma_cross_reference(rows, 10, 30, 100000.0, 0.001, 0.0005)
+        self.assertEqual(report["bars"], len(rows))
+        self.assertEqual(report["fills"], fills)
+        self.assertAlmostEqual(report["final_equity"], final, delta=1e-6 * final)
+        self.assertAlmostEqual(report["total_return"], final / 100000.0 - 1, places=9)
+
+    def test_gen_is_deterministic_and_backtestable(self):
+        with tempfile.TemporaryDirectory() as d:
+            a, b = os.path.join(d, "a.csv"), os.path.join(d, "b.csv")
+            self.assertEqual(run("gen", "--bars", "5000", "--seed", "7", "--out", a).returncode, 0)
+            self.assertEqual(run("gen", "--bars", "5000", "--seed", "7", "--out", b).returncode, 0)
+            with open(a) as fa, open(b) as fb:
+                self.assertEqual(fa.read(), fb.read())
+            r = run("backtest", "--csv", a, "--strategy", "ema_cross", "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["bars"], 5000)
+
+    def test_bad_row_names_file_line_and_column_and_exits_nonzero(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "prices.csv")
+            with open(path, "w") as f:
+                f.write("time,open,high,low,close,volume\n")
+                f.write("2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n")
+                f.write("2024-01-01T00:01:00Z,1,abc,0.5,1.5,10\n")
+            r = run("backtest", "--csv", path, "--strategy", "sma_cross")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertEqual(r.stdout, "")
+            self.assertIn("prices.csv:3:3", r.stderr)
+            self.assertIn("VALIDATION", r.stderr)
+
+    def test_usage_errors_name_what_was_wrong(self):
+        r = run("backtest", "--csv", SAMPLE, "--strategy", "nope")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nope", r.stderr)
+        r = run("backtest", "--csv", SAMPLE, "--strategy", "sma_cross", "--param", "fast=50",
+                "--param", "slow=20")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("fast", r.stderr)
+        r = run("backtest", "--csv", SAMPLE, "--strategy", "sma_cross", "--cash", "lots")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--cash", r.stderr)
+        r = run("backtest", "--bogus")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bogus", r.stderr)
+        r = run("backtest", "--csv", "/nonexistent/file.csv", "--strategy", "sma_cross")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/file.csv", r.stderr)
+
+    def test_strategies_lists_all_builtins_with_schemas(self):
+        r = run("strategies", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = {s["name"] for s in json.loads(r.stdout)}
+        self.assertEqual(names, {"sma_cross", "ema_cross", "rsi_reversion", "bollinger_breakout",
+                                 "donchian_breakout", "macd", "buy_and_hold"})
+        sma = next(s for s in json.loads(r.stdout) if s["name"] == "sma_cross")
+        self.assertEqual({p["name"]: p["default"] for p in sma["params"]}, {"fast": 10, "slow": 30})
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
