@@ -1,7 +1,8 @@
 // strategies: the built-in strategies and their parameter schemas.
 //
 // Adding a strategy: one file in src/strategies/ with a class deriving engine::Strategy and a
-// registration in registry.cpp (name, description, parameter schema, factory).
+// registration in registry.cpp (name, description, parameter schema, factory). The indicators a
+// strategy can hold as members are in strategies/indicators.h.
 //
 // Thread-safety: List() and Make() are safe to call from any thread.
 #pragma once
@@ -35,11 +36,12 @@ struct StrategyInfo {
 
 using Params = std::map<std::string, double>;
 
-// Every built-in, sorted by name: sma_cross, ema_cross, rsi_reversion, bollinger_breakout,
-// donchian_breakout, macd, buy_and_hold.
+// Every built-in, sorted by name: bollinger_breakout, buy_and_hold, donchian_breakout, ema_cross,
+// macd, rsi_reversion, sma_cross. Each description states the strategy's exact trading rules.
 const std::vector<StrategyInfo>& List();
 
-// The info of one strategy, or NOT_FOUND naming `strategy`.
+// The info of one strategy (pointing into List(), valid for the life of the process), or
+// NOT_FOUND naming `strategy`.
 Result<const StrategyInfo*> Find(std::string_view name);
 
 // Builds a strategy. Missing params take their defaults. Errors: NOT_FOUND for an unknown name

@@ -1,0 +1,40 @@
+// bollinger_breakout: ride a break above the upper band, leave on a return below the middle.
+//
+// Rules: Bollinger bands of the closes of symbol 0 over `period` bars including the current one,
+// middle = mean, upper = mean + k * σ (population σ). At the close of bar t, once t >= period - 1:
+// close above upper (close - upper > 1e-10 * |upper|) -> desired long; close below middle
+// (middle - close > 1e-10 * |middle|) -> desired flat; otherwise keep what is held. Orders as
+// sma_cross: all-in market buy / whole-position market sell at the next open, none on the last bar.
+#include <memory>
+
+#include "strategies/builtins.h"
+#include "strategies/indicators.h"
+#include "strategies/long_flat.h"
+
+namespace tapedeck::strategies::internal {
+namespace {
+
+class BollingerBreakout final : public LongFlat<BollingerBreakout> {
+ public:
+  BollingerBreakout(size_t period, double k) : bands_(period, k) {}
+
+  Signal Decide(const engine::Context& ctx) {
+    const double close = ctx.close(0);
+    bands_.Update(close);
+    if (!bands_.ready()) return Signal::kHold;
+    if (Above(close, bands_.upper())) return Signal::kLong;
+    if (Below(close, bands_.middle())) return Signal::kFlat;
+    return Signal::kHold;
+  }
+
+ private:
+  Bollinger bands_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::Strategy> MakeBollingerBreakout(size_t period, double k) {
+  return std::make_unique<BollingerBreakout>(period, k);
+}
+
+}  // namespace tapedeck::strategies::internal

@@ -1,0 +1,48 @@
+// donchian_breakout: the turtle rule, long-only: enter on a new `entry`-bar high, leave on a new
+// `exit`-bar low.
+//
+// Rules, on symbol 0: at the close of bar t, the channels are those of the bars *before* t (the
+// current bar is excluded, else a close could never exceed a high that includes its own bar).
+// Once t >= entry: close above the highest high of bars t-entry .. t-1 (a - b > 1e-10 * |b|) ->
+// desired long. Once t >= exit: close below the lowest low of bars t-exit .. t-1
+// (b - a > 1e-10 * |b|) -> desired flat. Otherwise keep what is held. Orders as sma_cross: all-in
+// market buy / whole-position market sell at the next open, none on the last bar.
+#include <memory>
+
+#include "strategies/builtins.h"
+#include "strategies/indicators.h"
+#include "strategies/long_flat.h"
+
+namespace tapedeck::strategies::internal {
+namespace {
+
+class DonchianBreakout final : public LongFlat<DonchianBreakout> {
+ public:
+  DonchianBreakout(size_t entry, size_t exit) : highest_(entry), lowest_(exit) {}
+
+  Signal Decide(const engine::Context& ctx) {
+    const double close = ctx.close(0);
+    // Read the channels first: they still cover the previous bars only.
+    Signal want = Signal::kHold;
+    if (highest_.ready() && Above(close, highest_.value())) {
+      want = Signal::kLong;
+    } else if (lowest_.ready() && Below(close, lowest_.value())) {
+      want = Signal::kFlat;
+    }
+    highest_.Update(ctx.high(0));
+    lowest_.Update(ctx.low(0));
+    return want;
+  }
+
+ private:
+  RollingMax highest_;
+  RollingMin lowest_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::Strategy> MakeDonchianBreakout(size_t entry, size_t exit) {
+  return std::make_unique<DonchianBreakout>(entry, exit);
+}
+
+}  // namespace tapedeck::strategies::internal
