@@ -1,0 +1,244 @@
+#include <boost/json.hpp>
+
+#include "api/api.h"
+#include "api/json.h"
+#include "strategies/strategies.h"
+
+namespace tapedeck::api {
+namespace {
+
+using server::ErrorResponse;
+using server::HttpResponse;
+using server::JsonResponse;
+using server::Request;
+namespace http = server::http;
+
+bool WantsCsv(const Request& req) {
+  if (auto f = req.Query("format")) return *f == "csv";
+  const auto accept = req.http[http::field::accept];
+  return accept.find("text/csv") != std::string_view::npos;
+}
+
+Result<size_t> SizeParam(const Request& req, const char* name, size_t fallback) {
+  auto v = req.Query(name);
+  if (!v) return fallback;
+  size_t out = 0;
+  const auto res = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (v->empty() || res.ec != std::errc() || res.ptr != v->data() + v->size()) {
+    return MakeError(ErrorCode::kValidation,
+                     std::string(name) + " must be a non-negative integer, got '" + *v + "'",
+                     {{"field", name}});
+  }
+  return out;
+}
+
+}  // namespace
+
+App::App(store::Store& store, Options options)
+    : store_(store), options_(options), runner_(store, options.workers) {}
+
+void App::RegisterRoutes(server::Router& router) {
+  auto bind = [this](HttpResponse (App::*fn)(const Request&)) {
+    return [this, fn](const Request& req) { return (this->*fn)(req); };
+  };
+  router.Add(http::verb::post, "/datasets", bind(&App::PostDataset));
+  router.Add(http::verb::get, "/datasets", bind(&App::ListDatasets));
+  router.Add(http::verb::get, "/datasets/{name}", bind(&App::GetDataset));
+  router.Add(http::verb::delete_, "/datasets/{name}", bind(&App::DeleteDataset));
+  router.Add(http::verb::post, "/backtests", bind(&App::PostBacktest));
+  router.Add(http::verb::get, "/backtests", bind(&App::ListBacktests));
+  router.Add(http::verb::get, "/backtests/{id}", bind(&App::GetBacktest));
+  router.Add(http::verb::delete_, "/backtests/{id}", bind(&App::DeleteBacktest));
+  router.Add(http::verb::get, "/backtests/{id}/trades", bind(&App::GetTrades));
+  router.Add(http::verb::get, "/backtests/{id}/equity", bind(&App::GetEquity));
+  router.Add(http::verb::get, "/strategies", bind(&App::ListStrategies));
+}
+
+Status App::EnsureDataset(const std::string& name, const std::string& symbol,
+                          const std::string& csv_path) {
+  if (store_.GetDataset(name).ok()) return Ok();
+  market::CsvOptions options;
+  options.symbol = symbol;
+  options.source_name = csv_path;
+  auto series = market::ImportCsvFile(csv_path, options);
+  if (!series.ok()) return series.take_error();
+  auto put = store_.PutDataset(name, *series);
+  if (!put.ok()) return put.take_error();
+  return Ok();
+}
+
+HttpResponse App::PostDataset(const Request& req) {
+  auto name = req.Query("name");
+  if (!name || name->empty()) {
+    return ErrorResponse(req.http, MakeError(ErrorCode::kValidation,
+                                             "the query parameter name is required",
+                                             {{"field", "name"}}));
+  }
+  market::CsvOptions options;
+  options.symbol = req.Query("symbol").value_or(*name);
+  options.source_name = *name;
+  if (auto f = req.Query("format")) {
+    auto format = market::ParseCsvFormat(*f);
+    if (!format.ok()) return ErrorResponse(req.http, format.error());
+    options.format = *format;
+  }
+  if (req.http.body().size() > options_.max_upload_bytes) {
+    return ErrorResponse(req.http, MakeError(ErrorCode::kValidation, "the CSV body is too large",
+                                             {{"field", "body"},
+                                              {"limit", std::to_string(options_.max_upload_bytes)}}));
+  }
+  if (store_.GetDataset(*name).ok()) {
+    return ErrorResponse(req.http, MakeError(ErrorCode::kConflict,
+                                             "a dataset named '" + *name + "' exists",
+                                             {{"dataset", *name}}));
+  }
+  auto series = market::ParseCsv(req.http.body(), options);
+  if (!series.ok()) return ErrorResponse(req.http, series.error());
+  auto info = store_.PutDataset(*name, *series);
+  if (!info.ok()) return ErrorResponse(req.http, info.error());
+  JsonWriter w;
+  WriteDataset(w, *info);
+  HttpResponse res = JsonResponse(req.http, http::status::created, w.Take());
+  res.set(http::field::location, "/datasets/" + *name);
+  return res;
+}
+
+HttpResponse App::ListDatasets(const Request& req) {
+  auto list = store_.ListDatasets();
+  if (!list.ok()) return ErrorResponse(req.http, list.error());
+  JsonWriter w;
+  w.BeginArray();
+  for (const auto& d : *list) WriteDataset(w, d);
+  w.EndArray();
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+HttpResponse App::GetDataset(const Request& req) {
+  auto info = store_.GetDataset(req.path_params.at("name"));
+  if (!info.ok()) return ErrorResponse(req.http, info.error());
+  JsonWriter w;
+  WriteDataset(w, *info);
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+HttpResponse App::DeleteDataset(const Request& req) {
+  auto done = store_.DeleteDataset(req.path_params.at("name"));
+  if (!done.ok()) return ErrorResponse(req.http, done.error());
+  HttpResponse res = JsonResponse(req.http, http::status::no_content, "");
+  res.body().clear();
+  res.erase(http::field::content_type);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse App::PostBacktest(const Request& req) {
+  auto spec = ParseBacktestRequest(req.http.body());
+  if (!spec.ok()) return ErrorResponse(req.http, spec.error());
+  auto dataset = store_.GetDataset(spec->dataset);
+  if (!dataset.ok()) {
+    Error e = dataset.take_error();
+    if (e.code == ErrorCode::kNotFound) {
+      e = MakeError(ErrorCode::kValidation, "no dataset named '" + spec->dataset + "'",
+                    {{"field", "dataset"}});
+    }
+    return ErrorResponse(req.http, e);
+  }
+  spec->symbols = {dataset->symbol};
+  auto id = store_.CreateRun(*spec);
+  if (!id.ok()) return ErrorResponse(req.http, id.error());
+  if (auto queued = runner_.Enqueue(*id, options_.max_queued); !queued.ok()) {
+    (void)store_.FailRun(*id, queued.error().msg);
+    return ErrorResponse(req.http, queued.error());
+  }
+  JsonWriter w;
+  w.BeginObject().Key("id").String(*id).Key("status").String("queued").EndObject();
+  HttpResponse res = JsonResponse(req.http, http::status::accepted, w.Take());
+  res.set(http::field::location, "/backtests/" + *id);
+  return res;
+}
+
+HttpResponse App::ListBacktests(const Request& req) {
+  auto limit = SizeParam(req, "limit", 0);
+  if (!limit.ok()) return ErrorResponse(req.http, limit.error());
+  auto offset = SizeParam(req, "offset", 0);
+  if (!offset.ok()) return ErrorResponse(req.http, offset.error());
+  auto runs = store_.ListRuns(*limit, *offset);
+  if (!runs.ok()) return ErrorResponse(req.http, runs.error());
+  JsonWriter w;
+  w.BeginArray();
+  for (const auto& r : *runs) WriteRun(w, r);
+  w.EndArray();
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+HttpResponse App::GetBacktest(const Request& req) {
+  auto run = store_.GetRun(req.path_params.at("id"));
+  if (!run.ok()) return ErrorResponse(req.http, run.error());
+  JsonWriter w;
+  WriteRun(w, *run);
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+HttpResponse App::DeleteBacktest(const Request& req) {
+  auto done = store_.DeleteRun(req.path_params.at("id"));
+  if (!done.ok()) return ErrorResponse(req.http, done.error());
+  HttpResponse res = JsonResponse(req.http, http::status::no_content, "");
+  res.body().clear();
+  res.erase(http::field::content_type);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse App::GetTrades(const Request& req) {
+  const std::string& id = req.path_params.at("id");
+  auto run = store_.GetRun(id);
+  if (!run.ok()) return ErrorResponse(req.http, run.error());
+  auto trades = store_.LoadTrades(id);
+  if (!trades.ok()) return ErrorResponse(req.http, trades.error());
+  if (WantsCsv(req)) {
+    return server::TextResponse(req.http, http::status::ok, TradesCsv(*trades, run->spec.symbols),
+                                "text/csv; charset=utf-8");
+  }
+  JsonWriter w;
+  w.BeginArray();
+  for (const auto& t : *trades) WriteTrade(w, t, run->spec.symbols);
+  w.EndArray();
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+HttpResponse App::GetEquity(const Request& req) {
+  auto result = store_.LoadRunResult(req.path_params.at("id"));
+  if (!result.ok()) return ErrorResponse(req.http, result.error());
+  if (WantsCsv(req)) {
+    return server::TextResponse(req.http, http::status::ok, EquityCsv(*result),
+                                "text/csv; charset=utf-8");
+  }
+  JsonWriter w;
+  w.BeginArray();
+  for (size_t i = 0; i < result->times.size(); ++i) {
+    w.BeginObject().Key("ts").String(FormatIso(result->times[i]));
+    w.Key("equity").Number(result->equity[i]).EndObject();
+  }
+  w.EndArray();
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+HttpResponse App::ListStrategies(const Request& req) {
+  JsonWriter w;
+  w.BeginArray();
+  for (const auto& s : strategies::List()) {
+    w.BeginObject().Key("name").String(s.name).Key("description").String(s.description);
+    w.Key("params").BeginArray();
+    for (const auto& p : s.params) {
+      w.BeginObject().Key("name").String(p.name);
+      w.Key("type").String(p.kind == strategies::ParamSpec::Kind::kInt ? "int" : "number");
+      w.Key("default").Number(p.default_value).Key("min").Number(p.min);
+      w.Key("max").Number(p.max).Key("description").String(p.description).EndObject();
+    }
+    w.EndArray().EndObject();
+  }
+  w.EndArray();
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+}  // namespace tapedeck::api

@@ -1,0 +1,236 @@
+#include "api/json.h"
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <set>
+
+namespace tapedeck::api {
+namespace json = boost::json;
+
+void WriteDataset(JsonWriter& w, const store::DatasetInfo& d) {
+  w.BeginObject();
+  w.Key("name").String(d.name).Key("symbol").String(d.symbol);
+  w.Key("bars").Int(static_cast<int64_t>(d.bars));
+  w.Key("from").String(FormatIso(d.from)).Key("to").String(FormatIso(d.to));
+  w.Key("created").String(FormatIso(d.created));
+  w.EndObject();
+}
+
+void WriteStats(JsonWriter& w, const engine::Stats& s) {
+  w.BeginObject();
+  w.Key("bars").Int(static_cast<int64_t>(s.bars));
+  w.Key("fills").Int(static_cast<int64_t>(s.fills));
+  w.Key("trades").Int(static_cast<int64_t>(s.trades));
+  w.Key("start_equity").Number(s.start_equity);
+  w.Key("final_equity").Number(s.final_equity);
+  w.Key("total_return").Number(s.total_return);
+  w.Key("cagr").Number(s.cagr);
+  w.Key("volatility").Number(s.volatility);
+  w.Key("sharpe").Number(s.sharpe);
+  w.Key("sortino").Number(s.sortino);
+  w.Key("calmar").Number(s.calmar);
+  w.Key("max_drawdown").Number(s.max_drawdown);
+  w.Key("max_drawdown_duration_s")
+      .Number(std::chrono::duration<double>(s.max_drawdown_duration).count());
+  w.Key("win_rate").Number(s.win_rate);
+  w.Key("profit_factor").Number(s.profit_factor);
+  w.Key("expectancy").Number(s.expectancy);
+  w.Key("exposure").Number(s.exposure);
+  w.Key("buy_and_hold_return").Number(s.buy_and_hold_return);
+  w.EndObject();
+}
+
+void WriteRun(JsonWriter& w, const store::RunInfo& run) {
+  w.BeginObject();
+  w.Key("id").String(run.id);
+  w.Key("status").String(store::ToString(run.status));
+  w.Key("progress").Number(run.progress);
+  w.Key("dataset").String(run.spec.dataset);
+  w.Key("symbols").BeginArray();
+  for (const std::string& s : run.spec.symbols) w.String(s);
+  w.EndArray();
+  w.Key("strategy").String(run.spec.strategy);
+  w.Key("params").Raw(run.spec.params_json);
+  w.Key("cash").Number(run.spec.config.cash);
+  w.Key("commission").Number(run.spec.config.costs.commission);
+  w.Key("fixed_fee").Number(run.spec.config.costs.fixed_fee);
+  w.Key("slippage").Number(run.spec.config.costs.slippage);
+  w.Key("allow_short").Bool(run.spec.config.allow_short);
+  if (run.spec.from) w.Key("from").String(FormatIso(*run.spec.from));
+  if (run.spec.to) w.Key("to").String(FormatIso(*run.spec.to));
+  w.Key("created").String(FormatIso(run.created));
+  if (run.started) w.Key("started").String(FormatIso(*run.started));
+  if (run.finished) w.Key("finished").String(FormatIso(*run.finished));
+  if (!run.error.empty()) w.Key("error").String(run.error);
+  if (run.stats) {
+    w.Key("stats");
+    WriteStats(w, *run.stats);
+  }
+  w.EndObject();
+}
+
+void WriteTrade(JsonWriter& w, const engine::Trade& t, const std::vector<std::string>& symbols) {
+  w.BeginObject();
+  w.Key("sym").String(t.symbol < symbols.size() ? symbols[t.symbol] : "");
+  w.Key("side").String(t.side == engine::Side::kBuy ? "long" : "short");
+  w.Key("entry_ts").String(FormatIso(t.entry_time)).Key("exit_ts").String(FormatIso(t.exit_time));
+  w.Key("qty").Number(t.qty).Key("entry_px").Number(t.entry_px).Key("exit_px").Number(t.exit_px);
+  w.Key("pnl").Number(t.pnl).Key("ret").Number(t.ret).Key("open").Bool(t.open);
+  w.EndObject();
+}
+
+namespace {
+
+void AppendCsvNumber(std::string& out, double v) {
+  if (std::isfinite(v)) AppendJsonNumber(out, v);
+}
+
+}  // namespace
+
+std::string TradesCsv(const std::vector<engine::Trade>& trades,
+                      const std::vector<std::string>& symbols) {
+  std::string out = "sym,side,entry_ts,exit_ts,qty,entry_px,exit_px,pnl,ret,open\n";
+  for (const engine::Trade& t : trades) {
+    out += t.symbol < symbols.size() ? symbols[t.symbol] : "";
+    out += t.side == engine::Side::kBuy ? ",long," : ",short,";
+    out += FormatIso(t.entry_time) + ',' + FormatIso(t.exit_time) + ',';
+    for (double v : {t.qty, t.entry_px, t.exit_px, t.pnl, t.ret}) {
+      AppendCsvNumber(out, v);
+      out += ',';
+    }
+    out += t.open ? "true\n" : "false\n";
+  }
+  return out;
+}
+
+std::string EquityCsv(const engine::RunResult& result) {
+  std::string out = "ts,equity\n";
+  out.reserve(result.times.size() * 40);
+  for (size_t i = 0; i < result.times.size(); ++i) {
+    out += FormatIso(result.times[i]);
+    out += ',';
+    AppendCsvNumber(out, result.equity[i]);
+    out += '\n';
+  }
+  return out;
+}
+
+Result<strategies::Params> ParseParams(std::string_view text) {
+  std::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) {
+    return MakeError(ErrorCode::kValidation, "params must be a JSON object of numbers",
+                     {{"field", "params"}});
+  }
+  strategies::Params params;
+  for (const auto& [key, value] : v.as_object()) {
+    if (!value.is_number()) {
+      return MakeError(ErrorCode::kValidation,
+                       "params." + std::string(key) + " must be a number",
+                       {{"field", "params." + std::string(key)}});
+    }
+    params[std::string(key)] = value.to_number<double>();
+  }
+  return params;
+}
+
+namespace {
+
+Error FieldError(const std::string& field, const std::string& what) {
+  return MakeError(ErrorCode::kValidation, field + " " + what, {{"field", field}});
+}
+
+Result<double> NumberField(const json::object& o, const char* field, double fallback, double min,
+                           double max) {
+  auto it = o.find(field);
+  if (it == o.end() || it->value().is_null()) return fallback;
+  if (!it->value().is_number()) return FieldError(field, "must be a number");
+  const double v = it->value().to_number<double>();
+  if (!std::isfinite(v) || v < min || v > max) {
+    char range[96];
+    std::snprintf(range, sizeof range, "must be between %g and %g", min, max);
+    return FieldError(field, range);
+  }
+  return v;
+}
+
+Result<std::optional<Timestamp>> TimeField(const json::object& o, const char* field) {
+  auto it = o.find(field);
+  if (it == o.end() || it->value().is_null()) return std::optional<Timestamp>();
+  if (!it->value().is_string()) return FieldError(field, "must be an ISO-8601 time string");
+  auto t = ParseIso(std::string_view(it->value().as_string()));
+  if (!t) return FieldError(field, "must be an ISO-8601 time, like 2020-01-31T00:00:00Z");
+  return std::optional<Timestamp>(*t);
+}
+
+}  // namespace
+
+Result<store::RunSpec> ParseBacktestRequest(std::string_view body) {
+  std::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kValidation, "the body is not JSON: " + ec.message(),
+                     {{"field", "body"}});
+  }
+  if (!v.is_object()) {
+    return MakeError(ErrorCode::kValidation, "the body must be a JSON object", {{"field", "body"}});
+  }
+  const json::object& o = v.as_object();
+  static const std::set<std::string_view> kKnown = {
+      "dataset", "strategy", "params", "cash", "commission", "fixed_fee",
+      "slippage", "from", "to", "allow_short"};
+  for (const auto& kv : o) {
+    if (!kKnown.count(kv.key())) return FieldError(std::string(kv.key()), "is not a known field");
+  }
+  store::RunSpec spec;
+  for (auto [field, target] : {std::pair{"dataset", &spec.dataset},
+                               std::pair{"strategy", &spec.strategy}}) {
+    auto it = o.find(field);
+    if (it == o.end()) return FieldError(field, "is required");
+    if (!it->value().is_string() || it->value().as_string().empty()) {
+      return FieldError(field, "must be a non-empty string");
+    }
+    *target = std::string(it->value().as_string());
+  }
+  strategies::Params params;
+  if (auto it = o.find("params"); it != o.end() && !it->value().is_null()) {
+    if (!it->value().is_object()) return FieldError("params", "must be an object of numbers");
+    auto parsed = ParseParams(json::serialize(it->value()));
+    if (!parsed.ok()) return parsed.take_error();
+    params = *parsed;
+  }
+  // Build the strategy once now, so bad parameters are a 400 here rather than a failed run later.
+  auto strategy = strategies::Make(spec.strategy, params);
+  if (!strategy.ok()) return strategy.take_error();
+  JsonWriter pw;
+  pw.BeginObject();
+  for (const auto& [k, val] : params) pw.Key(k).Number(val);
+  pw.EndObject();
+  spec.params_json = pw.Take();
+
+  auto cash = NumberField(o, "cash", 100'000, 1e-6, 1e15);
+  if (!cash.ok()) return cash.take_error();
+  auto commission = NumberField(o, "commission", 0, 0, 0.5);
+  if (!commission.ok()) return commission.take_error();
+  auto fixed_fee = NumberField(o, "fixed_fee", 0, 0, 1e9);
+  if (!fixed_fee.ok()) return fixed_fee.take_error();
+  auto slippage = NumberField(o, "slippage", 0, 0, 0.5);
+  if (!slippage.ok()) return slippage.take_error();
+  spec.config.cash = *cash;
+  spec.config.costs = {*commission, *fixed_fee, *slippage};
+  if (auto it = o.find("allow_short"); it != o.end() && !it->value().is_null()) {
+    if (!it->value().is_bool()) return FieldError("allow_short", "must be true or false");
+    spec.config.allow_short = it->value().as_bool();
+  }
+  auto from = TimeField(o, "from");
+  if (!from.ok()) return from.take_error();
+  auto to = TimeField(o, "to");
+  if (!to.ok()) return to.take_error();
+  spec.from = *from;
+  spec.to = *to;
+  if (spec.from && spec.to && *spec.from >= *spec.to) return FieldError("to", "must be after from");
+  spec.request_json = std::string(body);
+  return spec;
+}
+
+}  // namespace tapedeck::api

@@ -1,0 +1,122 @@
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "api/api.h"
+#include "api/json.h"
+#include "strategies/strategies.h"
+
+namespace tapedeck::api {
+
+Runner::Runner(store::Store& store, size_t workers) : store_(store) {
+  if (workers == 0) workers = 1;
+  for (size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });
+}
+
+Runner::~Runner() { Stop(); }
+
+void Runner::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+  }
+  cancel_ = true;
+  cv_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+Status Runner::Enqueue(const std::string& id, size_t max_queued) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return MakeError(ErrorCode::kUnavailable, "the server is shutting down");
+    if (queue_.size() >= max_queued) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "too many backtests waiting (" + std::to_string(queue_.size()) + ")",
+                       {{"queued", std::to_string(queue_.size())}});
+    }
+    queue_.push_back(id);
+  }
+  cv_.notify_one();
+  return Ok();
+}
+
+void Runner::OnFinished(std::function<void(const std::string&)> callback) {
+  std::lock_guard lock(mu_);
+  on_finished_.push_back(std::move(callback));
+}
+
+size_t Runner::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+size_t Runner::running() const {
+  std::lock_guard lock(mu_);
+  return running_;
+}
+
+void Runner::WorkerLoop() {
+  for (;;) {
+    std::string id;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      id = std::move(queue_.front());
+      queue_.pop_front();
+      ++running_;
+    }
+    Execute(id);
+    std::vector<std::function<void(const std::string&)>> callbacks;
+    {
+      std::lock_guard lock(mu_);
+      --running_;
+      callbacks = on_finished_;
+    }
+    for (auto& cb : callbacks) cb(id);
+  }
+}
+
+void Runner::Execute(const std::string& id) {
+  auto run = store_.GetRun(id);
+  if (!run.ok()) return;  // deleted while queued
+  if (!store_.MarkRunning(id).ok()) return;
+  auto fail = [&](const Error& e) { (void)store_.FailRun(id, e.ToString()); };
+
+  auto bars = store_.LoadBars(run->spec.dataset);
+  if (!bars.ok()) return fail(bars.error());
+  market::Series data = *bars;
+  if (run->spec.from || run->spec.to) {
+    data = data.Slice(run->spec.from.value_or(FromMicros(INT64_MIN)),
+                      run->spec.to.value_or(FromMicros(INT64_MAX)));
+  }
+  if (data.empty()) {
+    return fail(MakeError(ErrorCode::kRange, "no bars in the requested period"));
+  }
+  auto params = ParseParams(run->spec.params_json);
+  if (!params.ok()) return fail(params.error());
+  auto strategy = strategies::Make(run->spec.strategy, *params);
+  if (!strategy.ok()) return fail(strategy.error());
+
+  // Progress goes to the store a few times a second at most: each update is a commit.
+  auto last = std::chrono::steady_clock::now();
+  engine::RunHooks hooks;
+  hooks.cancel = &cancel_;
+  hooks.progress = [&](size_t done, size_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::milliseconds(200) || total == 0) return;
+    last = now;
+    (void)store_.UpdateProgress(id, static_cast<double>(done) / static_cast<double>(total));
+  };
+  const market::Series inputs[] = {data};
+  auto result = engine::Run(inputs, **strategy, run->spec.config, hooks);
+  if (!result.ok()) {
+    // A cancelled run (shutdown) stays `running`: the next start's recovery marks it interrupted.
+    if (cancel_) return;
+    return fail(result.error());
+  }
+  if (auto done = store_.CompleteRun(id, *result); !done.ok()) fail(done.error());
+}
+
+}  // namespace tapedeck::api
