@@ -10,12 +10,13 @@
 #include <string>
 
 #include "common/time.h"
+#include "engine/engine.h"
 #include "market/market.h"
 
 namespace tapedeck::engine {
 
 namespace detail {
-struct RunState;  // the engine's internals (engine.cpp)
+struct RunState;  // the engine's internals (run_state.h)
 }
 
 class Context {
@@ -57,7 +58,8 @@ class Context {
   OrderId Buy(std::optional<double> qty = std::nullopt, SymbolId s = 0);
   OrderId Sell(std::optional<double> qty = std::nullopt, SymbolId s = 0);
   OrderId Order(const OrderRequest& request);
-  // A market order that flattens the position of s; returns 0 when already flat.
+  // A market order that flattens the position of s, sized at fill to the whole position then held
+  // (so it still flattens when another order fills first); returns 0 when already flat.
   OrderId Close(SymbolId s = 0);
   // Cancels a resting order; false when it is not open (filled, cancelled, unknown).
   bool Cancel(OrderId id);
@@ -69,3 +71,6 @@ class Context {
 };
 
 }  // namespace tapedeck::engine
+
+// The accessors' definitions: inline, so a strategy's per-bar calls cost no function call.
+#include "engine/run_state.h"  // IWYU pragma: export

@@ -13,10 +13,18 @@
 //    else low <= S -> at S. Stop fills take slippage like market fills.
 //  - stop-limit (stop S, limit L): triggers as a stop; on the trigger bar it fills at the trigger
 //    price if that is within L, else at L when the bar reaches L after a gap trigger; otherwise it
-//    rests as a limit order from the next bar.
+//    rests as a limit order from the next bar. Being a limit once triggered, it takes no slippage.
 //  - every fill pays commission * price * qty + fixed_fee.
-// Orders rest until filled or cancelled. An order the broker cannot accept (qty <= 0, a buy whose
-// cost exceeds cash, a short when shorting is off) produces `rejected` with a reason.
+//  - resting orders are matched in submission order, each seeing the cash and position the
+//    previous fills of the same bar left. An order on a symbol with no bar at the current time
+//    waits for that symbol's next bar.
+// Orders rest until filled or cancelled; orders still resting after the last bar simply end.
+// An order the broker cannot accept produces `rejected` with a reason: at once, at the bar where it
+// was placed, for qty <= 0 (or not finite), a non-positive limit or stop price, an unknown symbol;
+// when it comes to fill, for an explicit-qty buy whose cost (notional + commission) exceeds cash
+// (a buy that only covers a short is always accepted), a sized buy with no cash left, a sized sell
+// with no long position, a Close with nothing left to close, and a sell that would open or increase
+// a short when shorting is off.
 //
 // Thread-safety: Run() touches nothing global; distinct runs may execute on distinct threads.
 #pragma once
@@ -92,24 +100,31 @@ struct Trade {
   bool open = false;                 // still open at the end, marked at the last close
 };
 
+// Per-bar returns are simple returns of the equity curve, equity(t) / equity(t-1) - 1.
 struct Stats {
   size_t bars = 0;
   size_t fills = 0;
-  size_t trades = 0;
+  size_t trades = 0;                // round trips, the one still open at the end included
   double start_equity = 0, final_equity = 0;
   double total_return = 0;          // final / start - 1
   double cagr = 0;                  // over the calendar span of the data
-  double volatility = 0;            // annualised stdev of per-bar returns
-  double sharpe = 0, sortino = 0;   // annualised, risk-free 0
-  double calmar = 0;                // cagr / max_drawdown
+  double volatility = 0;            // annualised sample stdev of per-bar returns
+  // Annualised, risk-free 0: mean / stdev, and mean / downside deviation where the downside
+  // deviation is sqrt(sum(min(r, 0)^2) / count); 0 when the denominator is 0.
+  double sharpe = 0, sortino = 0;
+  double calmar = 0;                // cagr / max_drawdown (0 without a drawdown)
   double max_drawdown = 0;          // largest 1 - equity(t) / max(equity up to t)
-  Micros max_drawdown_duration{0};  // longest time below a previous peak
-  double win_rate = 0;              // winning trades / trades
-  double profit_factor = 0;         // gross profit / gross loss (inf when no loss)
+  // Longest time below a previous peak: from the peak bar's time to the first bar back at or above
+  // it, or to the last bar when it never recovers.
+  Micros max_drawdown_duration{0};
+  double win_rate = 0;              // trades with pnl > 0 / trades
+  // Gross profit / gross loss; inf when there are profits and no loss, 0 when neither.
+  double profit_factor = 0;
   double expectancy = 0;            // mean pnl per trade
   double exposure = 0;              // fraction of bars holding a position
   double buy_and_hold_return = 0;   // first symbol: last close / first close - 1
-  double periods_per_year = 0;      // bars per year used to annualise
+  // Bars per year used to annualise: (bars - 1) / calendar span in years of 365.25 days.
+  double periods_per_year = 0;
 };
 
 // Everything playback and the store need from a finished run.
@@ -142,21 +157,24 @@ class Context;
 class Strategy {
  public:
   virtual ~Strategy() = default;
-  // Called once before the first bar.
+  // Called once before the first bar. No bar has been seen yet (bars_seen() is 0; do not read
+  // prices); an order placed here is recorded at the first bar's time and may fill at its open.
   virtual void OnStart(Context& /*ctx*/) {}
   // Called at the close of every bar of the aligned timeline.
   virtual void OnBar(Context& ctx) = 0;
 };
 
 struct RunHooks {
-  // Called every so many bars with (bars done, total); may be empty.
+  // Called every 65536 bars and at the end with (bars done, total); may be empty.
   std::function<void(size_t, size_t)> progress;
   // When set and becoming true, the run stops and returns UNAVAILABLE "cancelled".
   const std::atomic<bool>* cancel = nullptr;
 };
 
-// Runs `strategy` over `data` (one series per symbol, aligned by time). Errors: VALIDATION when
-// data is empty or a config value is out of range (cash <= 0, negative costs), naming the field.
+// Runs `strategy` over `data` (one series per symbol, aligned by time). `data` and `strategy` must
+// outlive the call only. Errors: VALIDATION when data or one of its series is empty (field `data`)
+// or a config value is out of range (cash <= 0 or not finite, a negative or non-finite cost,
+// slippage >= 1), naming the field; UNAVAILABLE "cancelled" when hooks.cancel became true.
 Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
                       const RunConfig& config, const RunHooks& hooks = {});
 

@@ -1,0 +1,161 @@
+// The run loop: the aligned timeline, per-bar order matching, marking and the strategy call.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/run_state.h"
+
+namespace tapedeck::engine {
+namespace {
+
+// Hooks are polled every 2^16 bars: often enough for a progress bar and a prompt cancel (a
+// fraction of a millisecond apart), rare enough to cost nothing per bar.
+constexpr size_t kHookMask = (size_t{1} << 16) - 1;
+
+Status Validate(std::span<const market::Series> data, const RunConfig& config) {
+  if (!(std::isfinite(config.cash) && config.cash > 0)) {
+    return MakeError(ErrorCode::kValidation, "cash must be a positive finite number",
+                     {{"field", "cash"}});
+  }
+  const std::pair<const char*, double> costs[] = {{"commission", config.costs.commission},
+                                                  {"fixed_fee", config.costs.fixed_fee},
+                                                  {"slippage", config.costs.slippage}};
+  for (const auto& [name, value] : costs) {
+    if (!(std::isfinite(value) && value >= 0)) {
+      return MakeError(ErrorCode::kValidation,
+                       std::string(name) + " must be a non-negative finite number",
+                       {{"field", name}});
+    }
+  }
+  // A slippage of 100% would sell at a price of zero or less.
+  if (!(config.costs.slippage < 1)) {
+    return MakeError(ErrorCode::kValidation, "slippage must be below 1",
+                     {{"field", "slippage"}});
+  }
+  if (data.empty()) {
+    return MakeError(ErrorCode::kValidation, "no market data", {{"field", "data"}});
+  }
+  for (size_t i = 0; i < data.size(); ++i) {
+    if (data[i].empty()) {
+      return MakeError(ErrorCode::kValidation, "series '" + data[i].symbol() + "' has no bars",
+                       {{"field", "data"}, {"symbol", data[i].symbol()},
+                        {"index", std::to_string(i)}});
+    }
+  }
+  return Ok();
+}
+
+// Every time at which any symbol has a bar, ascending, once.
+std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
+  if (data.size() == 1) {
+    const auto t = data[0].times();
+    return {t.begin(), t.end()};
+  }
+  size_t total = 0;
+  for (const auto& s : data) total += s.size();
+  std::vector<Timestamp> times;
+  times.reserve(total);
+  for (const auto& s : data) {
+    const auto t = s.times();
+    const auto mid = times.insert(times.end(), t.begin(), t.end());
+    std::inplace_merge(times.begin(), mid, times.end());
+  }
+  times.erase(std::unique(times.begin(), times.end()), times.end());
+  return times;
+}
+
+// The loop proper. kSingle is the one-symbol fast path: the symbol has a bar at every time of
+// the timeline, so its index is the timeline's and nothing needs searching or comparing.
+template <bool kSingle>
+Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunHooks& hooks) {
+  Context ctx(&st);
+  const size_t n = st.bar_count;
+  detail::SymbolState& first = st.syms[0];
+  for (size_t t = 0; t < n; ++t) {
+    st.index = t;
+    double eq;
+    if constexpr (kSingle) {
+      first.idx = t;
+      first.seen = t + 1;
+      if (!st.pending.empty()) st.ProcessPending();
+      eq = st.cash + first.position * first.close[t];
+    } else {
+      const Timestamp now = st.times[t];
+      for (detail::SymbolState& y : st.syms) {
+        y.has_bar = y.seen < y.size && y.times[y.seen] == now;
+        if (y.has_bar) y.idx = y.seen++;
+      }
+      if (!st.pending.empty()) st.ProcessPending();
+      eq = st.cash;
+      for (const detail::SymbolState& y : st.syms) {
+        if (y.position != 0) eq += y.position * y.close[y.idx];
+      }
+    }
+    st.equity = eq;
+    equity[t] = eq;
+    strategy.OnBar(ctx);
+    if (((t + 1) & kHookMask) == 0) [[unlikely]] {
+      if (hooks.cancel != nullptr && hooks.cancel->load(std::memory_order_relaxed)) {
+        return MakeError(ErrorCode::kUnavailable, "cancelled");
+      }
+      if (hooks.progress) hooks.progress(t + 1, n);
+    }
+  }
+  if (hooks.progress && (n & kHookMask) != 0) hooks.progress(n, n);
+  return Ok();
+}
+
+}  // namespace
+
+Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
+                      const RunConfig& config, const RunHooks& hooks) {
+  if (Status valid = Validate(data, config); !valid.ok()) return valid.take_error();
+
+  RunResult result;
+  result.symbols.reserve(data.size());
+  for (const auto& s : data) result.symbols.push_back(s.symbol());
+  result.times = AlignedTimes(data);
+  result.equity.resize(result.times.size());
+
+  detail::RunState st;
+  st.syms.resize(data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    const market::Series& s = data[i];
+    detail::SymbolState& y = st.syms[i];
+    y.times = s.times().data();
+    y.open = s.open().data();
+    y.high = s.high().data();
+    y.low = s.low().data();
+    y.close = s.close().data();
+    y.volume = s.volume().data();
+    y.size = s.size();
+    y.series = &s;
+  }
+  st.times = result.times.data();
+  st.bar_count = result.times.size();
+  st.cash = config.cash;
+  st.equity = config.cash;
+  st.costs = config.costs;
+  st.allow_short = config.allow_short;
+  st.result = &result;
+
+  Context ctx(&st);
+  strategy.OnStart(ctx);
+
+  Status done = Ok();
+  if (data.size() == 1) {
+    st.syms[0].has_bar = true;
+    done = Loop<true>(st, strategy, result.equity.data(), hooks);
+  } else {
+    done = Loop<false>(st, strategy, result.equity.data(), hooks);
+  }
+  if (!done.ok()) return done.take_error();
+  st.Finish();
+  result.stats = ComputeStats(result, data, config.cash);
+  return result;
+}
+
+}  // namespace tapedeck::engine

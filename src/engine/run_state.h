@@ -1,0 +1,150 @@
+// The engine's per-run state, and the inline half of Context.
+//
+// Private to the engine: strategies see it only through Context. It is defined in a header (not in
+// a .cpp) so that the accessors a strategy calls on every bar (close(), position(), cash(), ...)
+// inline into the strategy's OnBar: the run loop's budget is a few nanoseconds per bar, and an
+// out-of-line call per accessor would spend much of it.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "common/time.h"
+#include "engine/engine.h"
+#include "market/market.h"
+
+namespace tapedeck::engine::detail {
+
+// An order that rests with the broker until it fills, is cancelled or is rejected.
+struct PendingOrder {
+  OrderId id = 0;
+  SymbolId symbol = 0;
+  Side side = Side::kBuy;
+  OrderType type = OrderType::kMarket;
+  bool triggered = false;  // a stop-limit whose stop has been hit: it now rests as a limit
+  bool flatten = false;    // from Context::Close: sized at fill to the whole position
+  std::optional<double> qty;
+  double limit = 0;
+  double stop = 0;
+};
+
+// The round trip a symbol is in, built from its fills.
+struct OpenTrade {
+  bool active = false;
+  Side side = Side::kBuy;
+  Timestamp entry_time;
+  size_t entry_bar = 0;
+  double entry_qty = 0, entry_value = 0;  // sums over the fills that opened or added
+  double exit_qty = 0, exit_value = 0;    // sums over the fills that reduced
+  double commission = 0;
+};
+
+struct SymbolState {
+  // The series' columns, as raw pointers: the hot accessors index them directly.
+  const Timestamp* times = nullptr;
+  const double* open = nullptr;
+  const double* high = nullptr;
+  const double* low = nullptr;
+  const double* close = nullptr;
+  const double* volume = nullptr;
+  size_t size = 0;
+  const market::Series* series = nullptr;
+
+  size_t idx = 0;   // latest bar at or before now (meaningful once seen > 0)
+  size_t seen = 0;  // bars of this symbol at or before now
+  bool has_bar = false;
+
+  double position = 0;  // signed quantity
+  size_t open_orders = 0;
+  OpenTrade trade;
+};
+
+struct RunState {
+  std::vector<SymbolState> syms;
+  const Timestamp* times = nullptr;  // the aligned timeline
+  size_t bar_count = 0;
+  size_t index = 0;
+
+  double cash = 0;
+  double equity = 0;  // marked at the current close
+  Costs costs;
+  bool allow_short = true;
+
+  std::vector<PendingOrder> pending;  // in submission order
+  OrderId next_id = 1;
+  RunResult* result = nullptr;  // where events and trades go
+
+  // Records OrderSubmitted (and OrderRejected for a request that can never fill) at the current
+  // bar; returns the new id.
+  OrderId Submit(const OrderRequest& request, bool flatten);
+  bool Cancel(OrderId id);
+  // Fills what it can of the resting orders against the current bar of each symbol that has one.
+  void ProcessPending();
+  // Sizes, checks and books one order that fills at `px` (slippage included), recording
+  // OrderFilled or OrderRejected.
+  void Execute(const PendingOrder& order, double px);
+  // Closes the books at the end: open trades marked at each symbol's last close.
+  void Finish();
+
+  Timestamp now() const { return times[index]; }
+};
+
+// (Requests are built by assignment: designated initializers that skip fields warn under
+// -Wextra in GCC 12, and this header is compiled into every strategy.)
+inline OrderRequest MarketRequest(SymbolId s, Side side, std::optional<double> qty) {
+  OrderRequest r;
+  r.symbol = s;
+  r.side = side;
+  r.qty = qty;
+  return r;
+}
+
+}  // namespace tapedeck::engine::detail
+
+namespace tapedeck::engine {
+
+inline size_t Context::index() const { return s_->index; }
+inline size_t Context::bar_count() const { return s_->bar_count; }
+inline Timestamp Context::time() const { return s_->times[s_->index]; }
+inline size_t Context::symbol_count() const { return s_->syms.size(); }
+inline const std::string& Context::symbol(SymbolId s) const { return s_->syms[s].series->symbol(); }
+inline bool Context::has_bar(SymbolId s) const { return s_->syms[s].has_bar; }
+inline const market::Series& Context::series(SymbolId s) const { return *s_->syms[s].series; }
+inline size_t Context::bar_index(SymbolId s) const { return s_->syms[s].idx; }
+inline size_t Context::bars_seen(SymbolId s) const { return s_->syms[s].seen; }
+
+inline double Context::open(SymbolId s) const { const auto& y = s_->syms[s]; return y.open[y.idx]; }
+inline double Context::high(SymbolId s) const { const auto& y = s_->syms[s]; return y.high[y.idx]; }
+inline double Context::low(SymbolId s) const { const auto& y = s_->syms[s]; return y.low[y.idx]; }
+inline double Context::close(SymbolId s) const {
+  const auto& y = s_->syms[s];
+  return y.close[y.idx];
+}
+inline double Context::volume(SymbolId s) const {
+  const auto& y = s_->syms[s];
+  return y.volume[y.idx];
+}
+
+inline double Context::cash() const { return s_->cash; }
+inline double Context::equity() const { return s_->equity; }
+inline double Context::position(SymbolId s) const { return s_->syms[s].position; }
+
+inline OrderId Context::Buy(std::optional<double> qty, SymbolId s) {
+  return s_->Submit(detail::MarketRequest(s, Side::kBuy, qty), false);
+}
+inline OrderId Context::Sell(std::optional<double> qty, SymbolId s) {
+  return s_->Submit(detail::MarketRequest(s, Side::kSell, qty), false);
+}
+inline OrderId Context::Order(const OrderRequest& request) { return s_->Submit(request, false); }
+inline OrderId Context::Close(SymbolId s) {
+  const double pos = s_->syms[s].position;
+  if (pos == 0) return 0;
+  const Side side = pos > 0 ? Side::kSell : Side::kBuy;
+  return s_->Submit(detail::MarketRequest(s, side, pos > 0 ? pos : -pos), true);
+}
+inline bool Context::Cancel(OrderId id) { return s_->Cancel(id); }
+inline size_t Context::open_orders(SymbolId s) const { return s_->syms[s].open_orders; }
+
+}  // namespace tapedeck::engine
