@@ -26,7 +26,8 @@ struct Bar {
 };
 
 // The bars of one symbol, column-wise, times strictly increasing.
-// Copying a Series is cheap: columns are shared, immutable storage (owned vectors or a mapped file).
+// Copying a Series is cheap: columns are shared, immutable storage (owned vectors or a mapped
+// file).
 class Series {
  public:
   Series() = default;
@@ -51,7 +52,9 @@ class Series {
   std::span<const double> volume() const { return volume_; }
 
   // REQUIRES: i < size().
-  Bar bar(size_t i) const { return {times_[i], open_[i], high_[i], low_[i], close_[i], volume_[i]}; }
+  Bar bar(size_t i) const {
+    return {times_[i], open_[i], high_[i], low_[i], close_[i], volume_[i]};
+  }
 
   // The bars with from <= time < to, sharing storage. Bounds outside the data are clamped.
   Series Slice(Timestamp from, Timestamp to) const;
@@ -78,9 +81,15 @@ enum class CsvFormat {
   kGeneric,  // time,open,high,low,close[,volume]; ISO-8601 or Unix seconds; header optional
 };
 
-// "auto", "yahoo", "binance", "mt5", "generic" -> format; anything else is VALIDATION naming `format`.
+// "auto", "yahoo", "binance", "mt5", "generic" -> format; anything else is VALIDATION naming
+// `format`.
 Result<CsvFormat> ParseCsvFormat(std::string_view name);
 std::string_view CsvFormatName(CsvFormat format);
+
+// The format kAuto would pick for this text (never kAuto): MT5 for a tab-separated file with a
+// `<DATE>` header, Yahoo for a header with an Adj Close column, Binance for 12 columns, generic for
+// 5 or 6. VALIDATION, as ParseCsv reports it, when the first line fits none of them.
+Result<CsvFormat> DetectCsvFormat(std::string_view text, std::string_view source_name = "csv");
 
 struct CsvOptions {
   CsvFormat format = CsvFormat::kAuto;
@@ -92,20 +101,37 @@ struct CsvOptions {
 
 // Parses a whole CSV text. On any bad row returns VALIDATION whose msg reads
 // "prices.csv:17:3: expected a number for high, got 'abc'" and whose details hold `file`, `line`,
-// `column` (1-based), `expected` and `got`; nothing partial is returned. Checks: parsable numbers and
-// times, high >= low (and open/close within them), time strictly increasing, column count.
+// `column` (1-based), `expected` and `got`; nothing partial is returned. Checks: parsable numbers
+// and times, high >= low (and open/close within them), time strictly increasing, column count,
+// finite numbers, volume >= 0, at least one data row.
+//
+// Accepted everywhere: a UTF-8 BOM, UTF-16LE text with its BOM (MT5 writes it), CRLF or LF line
+// ends, a missing final newline, blank lines. With a header, columns are found by name
+// (case-insensitive, `<...>` stripped) and unknown columns are skipped; without one the layout is
+// the format's. Times are ISO-8601 (`2024-01-02`, `2024-01-02T09:30[:00[.5]][Z|+01:00]`, also with
+// '.' in the date as MT5 writes it) or Unix seconds; Binance open times are integers in ms or us,
+// told apart by magnitude once per file (>= 1e14 is us). MT5 volume is VOL, or TICKVOL when VOL
+// is 0. Yahoo rows whose values are all `null` (days Yahoo has no data for) are skipped.
 Result<Series> ParseCsv(std::string_view text, const CsvOptions& options);
 
-// Reads and parses a file (memory-mapped). File errors are IO naming the path.
+// Reads and parses a file (memory-mapped). File errors are IO naming the path. An empty
+// options.source_name becomes `path`.
 Result<Series> ImportCsvFile(const std::string& path, CsvOptions options);
 
-// The binary columnar form: a header (magic, version, count, symbol) then the six columns,
-// 8-byte aligned. Written to a temporary file and renamed into place, so a reader never sees a
-// half-written file. Reading maps the file; the Series keeps the mapping alive.
+// The binary columnar form: a header (magic, version, count, checksum, symbol) then the six
+// columns, 8-byte aligned, in host (little-endian) order. Written to `path.tmp`, fsynced and
+// renamed into place, so a reader never sees a half-written file. Reading maps the file; the Series
+// keeps the mapping alive. ReadSeriesFile checks magic, version and that the file length matches
+// the header (IO naming the path otherwise) but not the checksum, so it costs microseconds whatever
+// the size; VerifySeriesFile also checks the data against the stored checksum (IO on a mismatch).
 Status WriteSeriesFile(const Series& series, const std::string& path);
 Result<Series> ReadSeriesFile(const std::string& path);
+Status VerifySeriesFile(const std::string& path);
 
-// Deterministic synthetic bars: a geometric random walk with realistic OHLC, same seed -> same bars.
+// Deterministic synthetic bars: a geometric random walk with realistic OHLC, same seed -> same bars
+// on every platform (own PRNG). Prices sit on a 0.01 tick grid; high >= max(open, close),
+// low <= min(open, close), low > 0, volume > 0; each open is the previous close.
+// REQUIRES: interval > 0, start_price > 0.
 struct GenOptions {
   size_t bars = 525'600;
   uint64_t seed = 1;
@@ -116,7 +142,8 @@ struct GenOptions {
 };
 Series Generate(const GenOptions& options);
 
-// "30s", "1m", "15m", "1h", "4h", "1d" -> duration; anything else is VALIDATION naming `interval`.
+// "<n><unit>" with n >= 1 and unit s, m, h, d or w ("30s", "1m", "15m", "1h", "4h", "1d", "1w")
+// -> duration; anything else is VALIDATION naming `interval`.
 Result<Micros> ParseInterval(std::string_view text);
 
 // Writes a series as generic CSV ("time,open,high,low,close,volume", ISO times) to `out`.
