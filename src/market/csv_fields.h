@@ -1,0 +1,141 @@
+// Internal to market: the field parsers of the CSV scanner. Each reads at `p`, stops at the first
+// character that is not part of its field and returns that position, or nullptr when the text is
+// not what it parses. They never read at or past `end`, and never allocate.
+#pragma once
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+
+#include "common/time.h"
+
+namespace tapedeck::market::csv {
+
+inline constexpr int64_t kMicrosPerSecond = 1'000'000;
+inline constexpr int64_t kMicrosPerDay = 86'400 * kMicrosPerSecond;
+// Epoch integers below this are milliseconds, at or above microseconds: 1e14 ms is the year 5138,
+// 1e14 us is 1973, so no real bar time is ambiguous.
+inline constexpr int64_t kFirstEpochMicros = 100'000'000'000'000;
+// Unix seconds from here on (the year 5138) are surely milliseconds or worse: rejected, not
+// guessed.
+inline constexpr int64_t kMaxUnixSeconds = 100'000'000'000;
+
+inline bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
+inline int Digit(char c) { return c - '0'; }
+
+inline bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+inline int DaysInMonth(int64_t y, int m) {
+  constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+}
+
+// A finite double. from_chars is libstdc++'s fast_float-based one: locale-free and exact.
+inline const char* ParseNumber(const char* p, const char* end, double* out) {
+  const auto [ptr, ec] = std::from_chars(p, end, *out);
+  if (ec != std::errc() || !std::isfinite(*out)) return nullptr;
+  return ptr;
+}
+
+// An unsigned integer of at most 18 digits (no overflow possible).
+inline const char* ParseUnsigned(const char* p, const char* end, int64_t* out) {
+  const char* start = p;
+  int64_t v = 0;
+  while (p < end && IsDigit(*p)) {
+    if (p - start == 18) return nullptr;
+    v = v * 10 + Digit(*p++);
+  }
+  if (p == start) return nullptr;
+  *out = v;
+  return p;
+}
+
+// HH:MM[:SS[.fraction]] -> microseconds into the day.
+inline const char* ParseClock(const char* p, const char* end, int64_t* us) {
+  if (end - p < 5 || !IsDigit(p[0]) || !IsDigit(p[1]) || p[2] != ':' || !IsDigit(p[3]) ||
+      !IsDigit(p[4])) {
+    return nullptr;
+  }
+  const int h = Digit(p[0]) * 10 + Digit(p[1]);
+  const int m = Digit(p[3]) * 10 + Digit(p[4]);
+  int s = 0;
+  int64_t frac = 0;
+  p += 5;
+  if (end - p >= 3 && p[0] == ':' && IsDigit(p[1]) && IsDigit(p[2])) {
+    s = Digit(p[1]) * 10 + Digit(p[2]);
+    p += 3;
+    if (p < end && *p == '.') {
+      const char* start = ++p;
+      int64_t scale = 100'000;
+      for (; p < end && IsDigit(*p); ++p) {
+        frac += Digit(*p) * scale;
+        scale /= 10;  // digits past microseconds are read and dropped
+      }
+      if (p == start) return nullptr;
+    }
+  }
+  if (h > 23 || m > 59 || s > 59) return nullptr;
+  *us = ((h * 60 + m) * 60 + s) * kMicrosPerSecond + frac;
+  return p;
+}
+
+// YYYY-MM-DD or YYYY.MM.DD (MT5) -> days since 1970-01-01.
+inline const char* ParseDate(const char* p, const char* end, int64_t* days) {
+  if (end - p < 10) return nullptr;
+  const char sep = p[4];
+  if ((sep != '-' && sep != '.') || p[7] != sep || !IsDigit(p[0]) || !IsDigit(p[1]) ||
+      !IsDigit(p[2]) || !IsDigit(p[3]) || !IsDigit(p[5]) || !IsDigit(p[6]) || !IsDigit(p[8]) ||
+      !IsDigit(p[9])) {
+    return nullptr;
+  }
+  const int64_t y = Digit(p[0]) * 1000 + Digit(p[1]) * 100 + Digit(p[2]) * 10 + Digit(p[3]);
+  const int m = Digit(p[5]) * 10 + Digit(p[6]);
+  const int d = Digit(p[8]) * 10 + Digit(p[9]);
+  if (m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m)) return nullptr;
+  *days = DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
+  return p + 10;
+}
+
+// An ISO-8601 time (date, or date 'T'|' ' clock, then optional Z or +HH:MM) or Unix seconds with
+// an optional fraction -> microseconds since the epoch, UTC.
+inline const char* ParseTime(const char* p, const char* end, int64_t* us) {
+  if (end - p >= 10 && (p[4] == '-' || p[4] == '.')) {
+    int64_t days;
+    p = ParseDate(p, end, &days);
+    if (p == nullptr) return nullptr;
+    int64_t t = days * kMicrosPerDay;
+    if (end - p >= 2 && (*p == 'T' || *p == ' ') && IsDigit(p[1])) {
+      int64_t clock;
+      p = ParseClock(p + 1, end, &clock);
+      if (p == nullptr) return nullptr;
+      t += clock;
+      if (p < end && *p == 'Z') {
+        ++p;
+      } else if (end - p >= 6 && (*p == '+' || *p == '-') && IsDigit(p[1]) && IsDigit(p[2]) &&
+                 p[3] == ':' && IsDigit(p[4]) && IsDigit(p[5])) {
+        const int64_t offset =
+            ((Digit(p[1]) * 10 + Digit(p[2])) * 60 + Digit(p[4]) * 10 + Digit(p[5])) * 60;
+        t -= (*p == '+' ? offset : -offset) * kMicrosPerSecond;
+        p += 6;
+      }
+    }
+    *us = t;
+    return p;
+  }
+  int64_t secs;
+  p = ParseUnsigned(p, end, &secs);
+  if (p == nullptr || secs >= kMaxUnixSeconds) return nullptr;
+  int64_t frac = 0;
+  if (p < end && *p == '.') {
+    const char* start = ++p;
+    int64_t scale = 100'000;
+    for (; p < end && IsDigit(*p); ++p) {
+      frac += Digit(*p) * scale;
+      scale /= 10;
+    }
+    if (p == start) return nullptr;
+  }
+  *us = secs * kMicrosPerSecond + frac;
+  return p;
+}
+
+}  // namespace tapedeck::market::csv

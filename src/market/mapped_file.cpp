@@ -1,0 +1,48 @@
+#include "market/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tapedeck::market {
+
+Error IoError(std::string_view what, const std::string& path, int err) {
+  std::string reason = std::strerror(err);
+  return MakeError(ErrorCode::kIo, std::string(what) + " '" + path + "': " + reason,
+                   {{"path", path}, {"reason", reason}});
+}
+
+Result<MappedFile> MapFile(const std::string& path, MapAccess access) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open", path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return IoError("cannot stat", path, err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return IoError("cannot map", path, EINVAL);
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return MappedFile{};
+  }
+  void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int map_err = errno;
+  // The mapping holds its own reference to the file; the descriptor is no longer needed.
+  ::close(fd);
+  if (addr == MAP_FAILED) return IoError("cannot map", path, map_err);
+  ::madvise(addr, size, access == MapAccess::kSequential ? MADV_SEQUENTIAL : MADV_NORMAL);
+  std::shared_ptr<const void> owner(
+      addr, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+  return MappedFile{std::move(owner), std::string_view(static_cast<const char*>(addr), size)};
+}
+
+}  // namespace tapedeck::market

@@ -1,0 +1,26 @@
+// Internal to market: a read-only memory mapping of a whole file.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace tapedeck::market {
+
+struct MappedFile {
+  // Unmaps when the last copy goes; null for an empty file (mmap cannot map zero bytes).
+  std::shared_ptr<const void> owner;
+  std::string_view bytes;
+};
+
+enum class MapAccess { kSequential, kRandom };
+
+// Maps `path` read-only. IO naming the path when it cannot be opened, stat'ed or mapped.
+Result<MappedFile> MapFile(const std::string& path, MapAccess access);
+
+// IO error "what 'path': strerror(err)" with details `path` and `reason`.
+Error IoError(std::string_view what, const std::string& path, int err);
+
+}  // namespace tapedeck::market
