@@ -1,0 +1,234 @@
+// The binary columnar form. Layout (all integers in host order, checked by `byte_order`):
+//   0   FileHeader (64 bytes)
+//   64  symbol bytes, then zero padding up to data_offset (a multiple of 64)
+//   data_offset + k * count * 8: column k of six (time us, open, high, low, close, volume)
+// Columns start 64-byte aligned in the file and the mapping is page aligned, so each column can
+// be used in place as a span: loading is one mmap however many bars there are.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "market/mapped_file.h"
+#include "market/market.h"
+
+namespace tapedeck::market {
+namespace {
+
+constexpr char kMagic[8] = {'T', 'D', 'S', 'E', 'R', 'I', 'E', 'S'};
+constexpr uint32_t kVersion = 1;
+// Written as an integer: a file from a machine of the other byte order reads back byte-swapped.
+constexpr uint32_t kByteOrder = 0x01020304;
+constexpr size_t kMaxSymbolBytes = 1024;
+constexpr size_t kColumns = 6;
+
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t byte_order;
+  uint64_t count;     // bars
+  uint64_t checksum;  // DataChecksum of the symbol and columns
+  uint32_t symbol_size;
+  uint32_t data_offset;
+  uint8_t reserved[24];
+};
+static_assert(sizeof(FileHeader) == 64);
+static_assert(sizeof(Timestamp) == sizeof(int64_t), "times are stored as int64 microseconds");
+
+size_t DataOffset(size_t symbol_size) { return (sizeof(FileHeader) + symbol_size + 63) / 64 * 64; }
+
+// FNV-1a-style over 8-byte words in four independent lanes (so the multiply latency overlaps),
+// each step followed by an xorshift so high bits reach low ones. Written out here, not taken
+// from a library, so the value is the same on every platform and release.
+class Checksum {
+ public:
+  void Words(const void* data, size_t n_words) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    size_t i = 0;
+    for (; i + 4 <= n_words; i += 4) {
+      for (int l = 0; l < 4; ++l) Mix(lane_[l], Load(p + (i + l) * 8));
+    }
+    for (; i < n_words; ++i) Mix(lane_[i % 4], Load(p + i * 8));
+  }
+  void Bytes(std::string_view s) {
+    for (unsigned char c : s) Mix(lane_[0], c);
+  }
+  uint64_t Finish(uint64_t count) const {
+    uint64_t h = kOffset ^ count;
+    for (uint64_t l : lane_) Mix(h, l);
+    return h;
+  }
+
+ private:
+  static constexpr uint64_t kOffset = 0xcbf29ce484222325ULL;
+  static constexpr uint64_t kPrime = 0x100000001b3ULL;
+  static uint64_t Load(const unsigned char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  }
+  static void Mix(uint64_t& h, uint64_t w) {
+    h = (h ^ w) * kPrime;
+    h ^= h >> 29;
+  }
+  uint64_t lane_[4] = {kOffset, kOffset + 1, kOffset + 2, kOffset + 3};
+};
+
+uint64_t DataChecksum(const Series& s) {
+  Checksum c;
+  c.Bytes(s.symbol());
+  c.Words(s.times().data(), s.size());
+  for (auto col : {s.open(), s.high(), s.low(), s.close(), s.volume()})
+    c.Words(col.data(), s.size());
+  return c.Finish(s.size());
+}
+
+Error Corrupt(const std::string& path, const std::string& why) {
+  return MakeError(ErrorCode::kIo, "series file '" + path + "' " + why,
+                   {{"path", path}, {"reason", why}});
+}
+
+bool WriteAll(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+struct Opened {
+  FileHeader header;
+  Series series;
+};
+
+Result<Opened> Open(const std::string& path) {
+  Result<MappedFile> file = MapFile(path, MapAccess::kRandom);
+  if (!file.ok()) return file.take_error();
+  const std::string_view bytes = file->bytes;
+  Opened out;
+  if (bytes.size() < sizeof(FileHeader)) {
+    return Corrupt(path, "is truncated: " + std::to_string(bytes.size()) +
+                             " bytes is shorter than the header");
+  }
+  FileHeader& h = out.header;
+  std::memcpy(&h, bytes.data(), sizeof h);
+  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) {
+    return Corrupt(path, "is not a tapedeck series file (bad magic)");
+  }
+  if (h.byte_order != kByteOrder) return Corrupt(path, "was written with another byte order");
+  if (h.version != kVersion) {
+    return Corrupt(path, "has version " + std::to_string(h.version) + ", expected " +
+                             std::to_string(kVersion));
+  }
+  if (h.symbol_size > kMaxSymbolBytes || h.data_offset != DataOffset(h.symbol_size)) {
+    return Corrupt(path, "has a corrupt header");
+  }
+  // Compare in a form that cannot overflow: count comes from the file.
+  const size_t room = bytes.size() >= h.data_offset ? bytes.size() - h.data_offset : 0;
+  if (bytes.size() < h.data_offset || h.count > room / (kColumns * 8) ||
+      room != h.count * kColumns * 8) {
+    const bool short_file = bytes.size() < h.data_offset || h.count > room / (kColumns * 8) ||
+                            room < h.count * kColumns * 8;
+    return Corrupt(path, (short_file ? "is truncated: " : "has trailing bytes: ") +
+                             std::to_string(bytes.size()) + " bytes for " +
+                             std::to_string(h.count) + " bars");
+  }
+  const size_t n = h.count;
+  const char* data = bytes.data() + h.data_offset;
+  const auto column = [data, n](size_t k) {
+    return std::span<const double>(reinterpret_cast<const double*>(data + k * n * 8), n);
+  };
+  const std::span<const Timestamp> times(reinterpret_cast<const Timestamp*>(data), n);
+  std::string symbol(bytes.substr(sizeof(FileHeader), h.symbol_size));
+  out.series = Series::FromSpans(std::move(symbol), std::move(file->owner), times, column(1),
+                                 column(2), column(3), column(4), column(5));
+  return out;
+}
+
+}  // namespace
+
+Status WriteSeriesFile(const Series& series, const std::string& path) {
+  if (series.symbol().size() > kMaxSymbolBytes) {
+    return MakeError(ErrorCode::kValidation,
+                     "symbol longer than " + std::to_string(kMaxSymbolBytes) + " bytes",
+                     {{"field", "symbol"}});
+  }
+  FileHeader h{};
+  std::memcpy(h.magic, kMagic, sizeof kMagic);
+  h.version = kVersion;
+  h.byte_order = kByteOrder;
+  h.count = series.size();
+  h.checksum = DataChecksum(series);
+  h.symbol_size = static_cast<uint32_t>(series.symbol().size());
+  h.data_offset = static_cast<uint32_t>(DataOffset(h.symbol_size));
+
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot create", tmp, errno);
+  const auto fail = [&](std::string_view what) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return IoError(what, tmp, err);
+  };
+  const std::string padding(h.data_offset - sizeof h - h.symbol_size, '\0');
+  const size_t bytes = series.size() * 8;
+  bool ok =
+      WriteAll(fd, &h, sizeof h) && WriteAll(fd, series.symbol().data(), series.symbol().size()) &&
+      WriteAll(fd, padding.data(), padding.size()) && WriteAll(fd, series.times().data(), bytes);
+  for (auto col : {series.open(), series.high(), series.low(), series.close(), series.volume()}) {
+    ok = ok && WriteAll(fd, col.data(), bytes);
+  }
+  if (!ok) return fail("cannot write");
+  // Data on disk before the rename makes it visible: a crash leaves the old file or the new one.
+  if (::fsync(fd) != 0) return fail("cannot sync");
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return IoError("cannot close", tmp, err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return IoError("cannot rename into", path, err);
+  }
+  // And the rename itself survives a crash once the directory entry is on disk.
+  const std::string dir = DirectoryOf(path);
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return Ok();
+}
+
+Result<Series> ReadSeriesFile(const std::string& path) {
+  Result<Opened> opened = Open(path);
+  if (!opened.ok()) return opened.take_error();
+  return std::move(opened->series);
+}
+
+Status VerifySeriesFile(const std::string& path) {
+  Result<Opened> opened = Open(path);
+  if (!opened.ok()) return opened.take_error();
+  if (DataChecksum(opened->series) != opened->header.checksum) {
+    return Corrupt(path, "is corrupt: its data does not match the checksum in its header");
+  }
+  return Ok();
+}
+
+}  // namespace tapedeck::market

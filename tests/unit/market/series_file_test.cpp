@@ -1,0 +1,175 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "market/market.h"
+
+namespace tapedeck::market {
+namespace {
+
+using ::testing::HasSubstr;
+
+class SeriesFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("series_file_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  static std::string ReadAll(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  static void WriteAll(const std::string& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  }
+
+  std::filesystem::path dir_;
+};
+
+void ExpectSame(const Series& a, const Series& b) {
+  EXPECT_EQ(a.symbol(), b.symbol());
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a.times()[i], b.times()[i]) << i;
+    ASSERT_EQ(a.open()[i], b.open()[i]) << i;
+    ASSERT_EQ(a.high()[i], b.high()[i]) << i;
+    ASSERT_EQ(a.low()[i], b.low()[i]) << i;
+    ASSERT_EQ(a.close()[i], b.close()[i]) << i;
+    ASSERT_EQ(a.volume()[i], b.volume()[i]) << i;
+  }
+}
+
+TEST_F(SeriesFileTest, RoundTripsEveryColumnAndTheSymbol) {
+  GenOptions gen;
+  gen.bars = 10'001;
+  gen.symbol = "BTCUSDT";
+  const Series s = Generate(gen);
+  ASSERT_TRUE(WriteSeriesFile(s, Path("a.tds")).ok());
+  Result<Series> r = ReadSeriesFile(Path("a.tds"));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ExpectSame(s, *r);
+  EXPECT_TRUE(VerifySeriesFile(Path("a.tds")).ok());
+  EXPECT_FALSE(std::filesystem::exists(Path("a.tds.tmp")));
+}
+
+TEST_F(SeriesFileTest, ColumnsAreEightByteAligned) {
+  const Series s = Generate({.bars = 3, .symbol = "ODD"});
+  ASSERT_TRUE(WriteSeriesFile(s, Path("b.tds")).ok());
+  Result<Series> r = ReadSeriesFile(Path("b.tds"));
+  ASSERT_TRUE(r.ok());
+  for (const void* p :
+       {static_cast<const void*>(r->times().data()), static_cast<const void*>(r->open().data()),
+        static_cast<const void*>(r->volume().data())}) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 8, 0u);
+  }
+}
+
+TEST_F(SeriesFileTest, EmptySeriesRoundTrips) {
+  const Series s = Series::FromBars("NONE", {});
+  ASSERT_TRUE(WriteSeriesFile(s, Path("e.tds")).ok());
+  Result<Series> r = ReadSeriesFile(Path("e.tds"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+  EXPECT_EQ(r->symbol(), "NONE");
+}
+
+TEST_F(SeriesFileTest, SeriesOutlivesOtherHandlesAndKeepsMappingAlive) {
+  const Series s = Generate({.bars = 1000});
+  ASSERT_TRUE(WriteSeriesFile(s, Path("c.tds")).ok());
+  Series slice;
+  {
+    Result<Series> r = ReadSeriesFile(Path("c.tds"));
+    ASSERT_TRUE(r.ok());
+    slice = r->Slice(r->times()[100], r->times()[200]);
+  }
+  std::filesystem::remove(Path("c.tds"));  // the mapping keeps the data even after unlink
+  ASSERT_EQ(slice.size(), 100u);
+  EXPECT_EQ(slice.close()[99], s.close()[199]);
+}
+
+TEST_F(SeriesFileTest, OverwriteReplacesTheWholeFile) {
+  ASSERT_TRUE(WriteSeriesFile(Generate({.bars = 5000}), Path("d.tds")).ok());
+  const Series small = Generate({.bars = 10, .seed = 9});
+  ASSERT_TRUE(WriteSeriesFile(small, Path("d.tds")).ok());
+  Result<Series> r = ReadSeriesFile(Path("d.tds"));
+  ASSERT_TRUE(r.ok());
+  ExpectSame(small, *r);
+}
+
+TEST_F(SeriesFileTest, TruncatedFileIsIoNamingThePath) {
+  ASSERT_TRUE(WriteSeriesFile(Generate({.bars = 1000}), Path("t.tds")).ok());
+  const std::string bytes = ReadAll(Path("t.tds"));
+  for (size_t keep : {bytes.size() - 1, bytes.size() / 2, size_t{100}, size_t{10}, size_t{0}}) {
+    WriteAll(Path("t.tds"), bytes.substr(0, keep));
+    Result<Series> r = ReadSeriesFile(Path("t.tds"));
+    ASSERT_FALSE(r.ok()) << keep;
+    EXPECT_EQ(r.error().code, ErrorCode::kIo);
+    EXPECT_THAT(r.error().msg, HasSubstr(Path("t.tds")));
+    EXPECT_THAT(r.error().msg, HasSubstr("truncated"));
+    EXPECT_EQ(r.error().details.at("path"), Path("t.tds"));
+  }
+}
+
+TEST_F(SeriesFileTest, TrailingBytesAreRejected) {
+  ASSERT_TRUE(WriteSeriesFile(Generate({.bars = 10}), Path("x.tds")).ok());
+  WriteAll(Path("x.tds"), ReadAll(Path("x.tds")) + "junk");
+  Result<Series> r = ReadSeriesFile(Path("x.tds"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kIo);
+}
+
+TEST_F(SeriesFileTest, WrongMagicOrVersionIsIo) {
+  ASSERT_TRUE(WriteSeriesFile(Generate({.bars = 10}), Path("m.tds")).ok());
+  std::string bytes = ReadAll(Path("m.tds"));
+  std::string bad_magic = bytes;
+  bad_magic[0] = 'X';
+  WriteAll(Path("m.tds"), bad_magic);
+  Result<Series> r = ReadSeriesFile(Path("m.tds"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().msg, HasSubstr("bad magic"));
+  std::string bad_version = bytes;
+  bad_version[8] = 9;
+  WriteAll(Path("m.tds"), bad_version);
+  r = ReadSeriesFile(Path("m.tds"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().msg, HasSubstr("version 9"));
+  WriteAll(Path("m.tds"), "time,open,high,low,close\n2024-01-01,1,1,1,1\n" + std::string(100, ' '));
+  EXPECT_EQ(ReadSeriesFile(Path("m.tds")).error().code, ErrorCode::kIo);
+}
+
+TEST_F(SeriesFileTest, FlippedDataBitFailsVerificationButStillReads) {
+  ASSERT_TRUE(WriteSeriesFile(Generate({.bars = 1000}), Path("f.tds")).ok());
+  std::string bytes = ReadAll(Path("f.tds"));
+  bytes[bytes.size() - 3] ^= 0x10;  // a bit of the last volume
+  WriteAll(Path("f.tds"), bytes);
+  EXPECT_TRUE(ReadSeriesFile(Path("f.tds")).ok());  // the fast path does not hash
+  Status v = VerifySeriesFile(Path("f.tds"));
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().code, ErrorCode::kIo);
+  EXPECT_THAT(v.error().msg, HasSubstr("checksum"));
+}
+
+TEST_F(SeriesFileTest, MissingFileIsIo) {
+  Result<Series> r = ReadSeriesFile(Path("nope.tds"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kIo);
+  EXPECT_THAT(r.error().msg, HasSubstr("nope.tds"));
+}
+
+TEST_F(SeriesFileTest, UnwritableDirectoryIsIo) {
+  Status s = WriteSeriesFile(Generate({.bars = 1}), Path("no/such/dir/a.tds"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kIo);
+}
+
+}  // namespace
+}  // namespace tapedeck::market
