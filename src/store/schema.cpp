@@ -1,0 +1,163 @@
+#include "store/schema.h"
+
+#include <string>
+
+#include "store/store.h"
+
+namespace tapedeck::store::internal {
+namespace {
+
+// Version 1. Times are microseconds since the Unix epoch (UTC), like Timestamp.
+//
+// Runs are keyed internally by `seq` (an INTEGER PRIMARY KEY, i.e. the rowid): child rows point at
+// it, which is smaller and faster than the text id, and ORDER BY seq DESC is "newest first".
+// Results live in child tables written only by CompleteRun, so a run's row alone says nothing
+// about a result, and the status column is the one truth about whether it is there.
+//
+// Equity is two BLOBs (native little-endian int64 micros and float64 values) rather than a row per
+// bar: 525,600 rows cost ~0.5 s to insert, a blob ~10 ms, and playback always wants all of it.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE datasets(
+  name       TEXT PRIMARY KEY,
+  symbol     TEXT NOT NULL,
+  bars       INTEGER NOT NULL,
+  from_us    INTEGER NOT NULL,
+  to_us      INTEGER NOT NULL,
+  created_us INTEGER NOT NULL,
+  file       TEXT NOT NULL UNIQUE   -- file name inside the data directory
+);
+
+CREATE TABLE runs(
+  seq          INTEGER PRIMARY KEY,
+  id           TEXT NOT NULL UNIQUE,
+  dataset      TEXT NOT NULL,        -- by name; no foreign key: runs outlive their dataset
+  symbols      TEXT NOT NULL,        -- JSON array of strings
+  strategy     TEXT NOT NULL,
+  params       TEXT NOT NULL,        -- JSON object, as given
+  cash         REAL NOT NULL,
+  commission   REAL NOT NULL,
+  fixed_fee    REAL NOT NULL,
+  slippage     REAL NOT NULL,
+  allow_short  INTEGER NOT NULL,
+  from_us      INTEGER,
+  to_us        INTEGER,
+  request      TEXT NOT NULL,
+  status       TEXT NOT NULL CHECK(status IN ('queued', 'running', 'done', 'failed')),
+  progress     REAL NOT NULL DEFAULT 0,
+  error        TEXT NOT NULL DEFAULT '',
+  created_us   INTEGER NOT NULL,
+  started_us   INTEGER,
+  finished_us  INTEGER
+);
+CREATE INDEX runs_by_status ON runs(status);
+
+CREATE TABLE run_stats(
+  run                 INTEGER PRIMARY KEY REFERENCES runs(seq) ON DELETE CASCADE,
+  symbols             TEXT NOT NULL,  -- the result's symbols, JSON array
+  bars                INTEGER NOT NULL,
+  fills               INTEGER NOT NULL,
+  trades              INTEGER NOT NULL,
+  start_equity        REAL,
+  final_equity        REAL,
+  total_return        REAL,
+  cagr                REAL,
+  volatility          REAL,
+  sharpe              REAL,
+  sortino             REAL,
+  calmar              REAL,
+  max_drawdown        REAL,
+  max_drawdown_us     INTEGER NOT NULL,
+  win_rate            REAL,
+  profit_factor       REAL,
+  expectancy          REAL,
+  exposure            REAL,
+  buy_and_hold_return REAL,
+  periods_per_year    REAL
+);
+
+CREATE TABLE run_equity(
+  run     INTEGER PRIMARY KEY REFERENCES runs(seq) ON DELETE CASCADE,
+  points  INTEGER NOT NULL,
+  times   BLOB NOT NULL,
+  equity  BLOB NOT NULL
+);
+
+CREATE TABLE run_events(
+  run        INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+  seq        INTEGER NOT NULL,  -- position in the run's event list
+  order_id   INTEGER NOT NULL,
+  ts_us      INTEGER NOT NULL,
+  bar        INTEGER NOT NULL,
+  symbol     INTEGER NOT NULL,
+  side       TEXT NOT NULL CHECK(side IN ('buy', 'sell')),
+  type       TEXT NOT NULL CHECK(type IN ('market', 'limit', 'stop', 'stop_limit')),
+  status     TEXT NOT NULL CHECK(status IN ('submitted', 'filled', 'cancelled', 'rejected')),
+  qty        REAL,              -- NULL: sized at fill
+  px         REAL,              -- NULL: no fill price (NaN in memory)
+  commission REAL NOT NULL,
+  reason     TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY(run, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE run_trades(
+  run        INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+  seq        INTEGER NOT NULL,
+  symbol     INTEGER NOT NULL,
+  side       TEXT NOT NULL CHECK(side IN ('buy', 'sell')),
+  entry_us   INTEGER NOT NULL,
+  exit_us    INTEGER NOT NULL,
+  entry_bar  INTEGER NOT NULL,
+  exit_bar   INTEGER NOT NULL,
+  qty        REAL,
+  entry_px   REAL,
+  exit_px    REAL,
+  pnl        REAL,
+  ret        REAL,
+  open       INTEGER NOT NULL,
+  PRIMARY KEY(run, seq)
+) WITHOUT ROWID;
+)sql";
+
+struct Migration {
+  int to_version;
+  const char* sql;
+};
+
+// Append only: a released step is never edited, a change is a new step.
+constexpr Migration kMigrations[] = {
+    {1, kSchemaV1},
+};
+
+Result<int> UserVersion(Db& db) {
+  Result<Stmt> stmt = db.Prepare("PRAGMA user_version");
+  if (!stmt.ok()) return stmt.take_error();
+  Result<bool> row = stmt->Step();
+  if (!row.ok()) return row.take_error();
+  return static_cast<int>(stmt->Int(0));
+}
+
+}  // namespace
+
+Status Migrate(Db& db) {
+  Result<int> version = UserVersion(db);
+  if (!version.ok()) return version.take_error();
+  if (*version > kSchemaVersion) {
+    return MakeError(ErrorCode::kIo, "the store was written by a newer tapedeck",
+                     {{"path", db.path()},
+                      {"user_version", std::to_string(*version)},
+                      {"supported", std::to_string(kSchemaVersion)}});
+  }
+  for (const Migration& m : kMigrations) {
+    if (m.to_version <= *version) continue;
+    Result<Txn> txn = Txn::Begin(db, /*write=*/true);
+    if (!txn.ok()) return txn.take_error();
+    if (Status s = db.Exec(m.sql); !s.ok()) return s;
+    // PRAGMA takes no bound parameters; the number is ours.
+    const std::string set = "PRAGMA user_version=" + std::to_string(m.to_version);
+    if (Status s = db.Exec(set.c_str()); !s.ok()) return s;
+    if (Status s = txn->Commit(); !s.ok()) return s;
+  }
+  return Ok();
+}
+
+}  // namespace tapedeck::store::internal

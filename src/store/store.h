@@ -1,0 +1,180 @@
+// store: what tapedeck keeps across restarts — datasets (bars) and runs (spec, status, progress,
+// statistics, order events, equity, trades) — behind the abstract `Store`, with an embedded SQLite
+// implementation (`OpenSqliteStore`).
+//
+// Guarantees (issue 5, "kill -9 at any moment"):
+//  - A dataset is either wholly there or absent. Its bars live in a binary series file in the data
+//    directory (written to a temporary name, fsync'd, renamed, directory fsync'd) and its metadata
+//    in a row inserted only after the file is durable. Opening the store deletes series files that
+//    no row names (a crash between file and row) and rows whose file is gone.
+//  - A run's result (events, equity, trades, statistics) is written in one transaction together
+//    with its status becoming `done`: never half-written. A run left `queued` or `running` by a
+//    process that died is marked `failed` with error "interrupted" by RecoverOnStart(). We fail
+//    them rather than re-queue them: the request may be what crashed the process, and a client that
+//    wants a retry can post it again.
+//
+// SQLite settings: WAL journal, synchronous=NORMAL, foreign keys on, busy_timeout 5 s. With WAL,
+// NORMAL never corrupts the database and loses nothing on a process crash (kill -9): a commit is in
+// the OS's hands when it returns. Only a power loss or kernel crash can roll back the last few
+// commits, and each state that could come back is one of the consistent ones (a run back at
+// `running` is then failed by RecoverOnStart; a dataset row lost leaves an orphan file that is
+// cleaned). FULL would fsync the WAL on every commit, including every progress update; set
+// `StoreOptions::durable_commits` when that trade is wrong for you.
+//
+// Errors: every call returns a value or an Error. Disk and database failures are IO, except a full
+// disk (SQLITE_FULL) and lock contention past the busy timeout (SQLITE_BUSY/LOCKED), which are
+// UNAVAILABLE (retry later); their details hold `path` and `sqlite` (SQLite's message). Specific
+// codes per call are listed below.
+//
+// Thread-safety: a Store is safe for concurrent use from any number of threads. Writes are
+// serialised on one connection; reads use a small pool of separate connections, so a reader never
+// waits for a writer and sees a consistent snapshot (WAL). One process per database: opening takes
+// an exclusive lock file `<db>.lock`; a second open fails with UNAVAILABLE.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/time.h"
+#include "engine/engine.h"
+#include "market/market.h"
+
+namespace tapedeck::store {
+
+// A dataset's metadata. `from` and `to` are the first and last bar's (open) times.
+struct DatasetInfo {
+  std::string name;
+  std::string symbol;
+  size_t bars = 0;
+  Timestamp from, to;
+  Timestamp created;
+};
+
+enum class RunStatus : uint8_t { kQueued, kRunning, kDone, kFailed };
+// "queued", "running", "done", "failed" (as on the wire).
+std::string_view ToString(RunStatus status);
+std::optional<RunStatus> ParseRunStatus(std::string_view text);
+
+// What was asked for. The store keeps it as given and does not interpret it: `params_json` and
+// `request_json` are opaque text (the server validates them before CreateRun).
+struct RunSpec {
+  std::string dataset;
+  std::vector<std::string> symbols;
+  std::string strategy;
+  std::string params_json = "{}";  // the strategy's parameters, a JSON object
+  engine::RunConfig config;        // cash, commission, fixed fee, slippage, shorting
+  std::optional<Timestamp> from, to;  // the requested period; nullopt: unbounded
+  std::string request_json;           // the request body as received, for the record
+};
+
+// A run without its result: what GET /backtests and GET /backtests/{id} show.
+struct RunInfo {
+  std::string id;
+  RunSpec spec;
+  RunStatus status = RunStatus::kQueued;
+  double progress = 0;  // 0..1; 1 when done
+  std::string error;    // on failed only ("interrupted" after a crash)
+  Timestamp created;
+  std::optional<Timestamp> started, finished;
+  std::optional<engine::Stats> stats;  // on done only
+};
+
+struct StoreOptions {
+  // Where dataset series files live. Empty: "<db path>.data" beside the database.
+  std::string data_dir;
+  // synchronous=FULL instead of NORMAL (see the header comment).
+  bool durable_commits = false;
+  // The clock for created/started/finished times; empty: the system clock. Tests inject one.
+  std::function<Timestamp()> now;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // ---- Datasets ----
+
+  // Stores `bars` under `name` (its symbol is bars.symbol()). Returns the new dataset's info.
+  // Errors: VALIDATION (`name` empty or longer than 200 bytes, or no bars), CONFLICT (a dataset of
+  // that name exists; nothing is written), IO/UNAVAILABLE. On any error nothing is left behind.
+  virtual Result<DatasetInfo> PutDataset(std::string_view name, const market::Series& bars) = 0;
+
+  // Errors: NOT_FOUND (no such dataset; details `dataset`), IO.
+  virtual Result<DatasetInfo> GetDataset(std::string_view name) = 0;
+
+  // All datasets, by name.
+  virtual Result<std::vector<DatasetInfo>> ListDatasets() = 0;
+
+  // The dataset's bars, memory-mapped (cheap; the Series keeps the mapping alive, and stays valid
+  // even if the dataset is deleted meanwhile). Errors: NOT_FOUND, IO (unreadable or corrupt file).
+  virtual Result<market::Series> LoadBars(std::string_view name) = 0;
+
+  // Removes the dataset (row first, then its file). Runs made from it are kept.
+  // Errors: NOT_FOUND, IO.
+  virtual Status DeleteDataset(std::string_view name) = 0;
+
+  // ---- Runs ----
+  // Status moves queued -> running -> done | failed (queued -> done | failed too). A call that asks
+  // for a move the run's status does not allow returns CONFLICT with details `status` (the current
+  // one) and changes nothing. Every call on an unknown id returns RUN_NOT_FOUND with details `id`.
+
+  // Records a new run, status queued, and returns its id: 16 lowercase hex digits (64 random bits
+  // from the OS), URL-safe and not guessable from other ids.
+  virtual Result<std::string> CreateRun(const RunSpec& spec) = 0;
+
+  // queued -> running; sets `started`.
+  virtual Status MarkRunning(std::string_view id) = 0;
+
+  // Sets the progress (clamped to 0..1) of a running run. Cheap (one small commit), but callers
+  // should still throttle it (a few times a second). CONFLICT when the run is not running — a
+  // worker can take that, or RUN_NOT_FOUND after a DeleteRun, as a sign to stop.
+  virtual Status UpdateProgress(std::string_view id, double progress) = 0;
+
+  // queued|running -> done with its result, in one transaction: events, equity, trades, statistics,
+  // progress 1, `finished`. On any error nothing of it is written and the status is unchanged.
+  // REQUIRES: result.times.size() == result.equity.size() (else VALIDATION).
+  virtual Status CompleteRun(std::string_view id, const engine::RunResult& result) = 0;
+
+  // queued|running -> failed with `error`; sets `finished`.
+  virtual Status FailRun(std::string_view id, std::string_view error) = 0;
+
+  virtual Result<RunInfo> GetRun(std::string_view id) = 0;
+
+  // Runs, newest first (by creation), with statistics for done ones. limit 0: all.
+  virtual Result<std::vector<RunInfo>> ListRuns(size_t limit = 0, size_t offset = 0) = 0;
+
+  // The full result of a done run, exactly as passed to CompleteRun (a NaN `px` and a nullopt `qty`
+  // come back as such). Errors: RUN_NOT_FOUND; RUN_FAILED (details `error`) for a failed run;
+  // RANGE (details `status`) for a queued or running one, which has no result yet.
+  virtual Result<engine::RunResult> LoadRunResult(std::string_view id) = 0;
+
+  // Only the trades of a done run (cheap: no equity, no events). Errors as LoadRunResult.
+  virtual Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) = 0;
+
+  // Removes the run and all its rows in one transaction, whatever its status. A worker still busy
+  // with it then gets RUN_NOT_FOUND from UpdateProgress/CompleteRun/FailRun.
+  virtual Status DeleteRun(std::string_view id) = 0;
+
+  // Call once at start, before any worker runs: every run left queued or running (by a process
+  // that died) becomes failed with error "interrupted". Returns how many.
+  virtual Result<size_t> RecoverOnStart() = 0;
+};
+
+// Opens (creating when absent) the SQLite database at `path`, migrates its schema to the current
+// version, and cleans the data directory (see the header comment). Errors: IO (cannot create or
+// open the file or the data directory, or the database is newer than this build understands:
+// details `user_version`), UNAVAILABLE (another process has it open).
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               StoreOptions options = {});
+
+// The schema version this build writes (PRAGMA user_version).
+inline constexpr int kSchemaVersion = 1;
+
+}  // namespace tapedeck::store
