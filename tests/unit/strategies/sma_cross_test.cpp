@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "strategy_test_util.h"
@@ -198,6 +199,40 @@ TEST(SmaCrossTest, NoOrderBeforeSlowWindowIsFull) {
   ASSERT_FALSE(run->events.empty());
   EXPECT_EQ(run->events.front().bar, 4u);  // submitted at the close of bar 4
   EXPECT_EQ(testutil::FillBars(testutil::Fills(*run)), (std::vector<size_t>{5}));
+}
+
+// With a second symbol whose bars fall between symbol 0's, the strategy sees symbol 0's bars only
+// (no stale close fed twice into the means), so it trades exactly as it does alone.
+TEST(SmaCrossTest, IgnoresTimesWhereSymbolZeroHasNoBar) {
+  const TickBars bars = MakeTickBars(600, 9);
+  const market::Series alone = testutil::ToSeries(bars.ohlc);
+  std::vector<Timestamp> other_times;
+  for (Timestamp t : alone.times()) other_times.push_back(t + std::chrono::hours(12));
+  other_times.pop_back();  // so that symbol 0 also has the last bar of the aligned timeline
+  const size_t m = other_times.size();
+  const std::vector<double> flat(m, 50.0);
+  const std::vector<market::Series> both = {
+      alone, market::Series::FromColumns("OTHER", other_times, flat, flat, flat, flat, flat)};
+
+  auto run_alone = testutil::RunBuiltin("sma_cross", {{"fast", 3}, {"slow", 8}}, bars.ohlc);
+  ASSERT_TRUE(run_alone.ok()) << run_alone.error().ToString();
+  auto strategy = Make("sma_cross", {{"fast", 3}, {"slow", 8}});
+  ASSERT_TRUE(strategy.ok());
+  auto run_both = engine::Run(both, **strategy, {});
+  ASSERT_TRUE(run_both.ok()) << run_both.error().ToString();
+
+  std::vector<std::pair<Timestamp, double>> fills_alone, fills_both;
+  for (const auto& e : run_alone->events) {
+    if (e.status == engine::OrderStatus::kFilled) fills_alone.emplace_back(e.ts, e.px);
+  }
+  for (const auto& e : run_both->events) {
+    EXPECT_EQ(e.symbol, 0u);
+    if (e.status == engine::OrderStatus::kFilled) fills_both.emplace_back(e.ts, e.px);
+  }
+  ASSERT_GT(fills_alone.size(), 10u);
+  EXPECT_EQ(fills_both, fills_alone);
+  EXPECT_NEAR(run_both->stats.final_equity, run_alone->stats.final_equity,
+              1e-9 * run_alone->stats.final_equity);
 }
 
 }  // namespace
