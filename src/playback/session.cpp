@@ -1,0 +1,322 @@
+#include <algorithm>
+
+#include "playback/playback.h"
+
+namespace tapedeck::playback {
+namespace {
+
+using TimePoint = Clock::TimePoint;
+
+// Constant messages are shared by every session, so a heartbeat or an end allocates nothing.
+const std::shared_ptr<const std::string>& Constant(Outgoing::Kind kind, Channel channel) {
+  static const auto kWsHb = std::make_shared<const std::string>(HeartbeatJson());
+  static const auto kWsEnd = std::make_shared<const std::string>(EndJson());
+  static const auto kSseHb =
+      std::make_shared<const std::string>(EncodeSseEvent("hb", HeartbeatJson()));
+  static const auto kSseEnd = std::make_shared<const std::string>(EncodeSseEvent("end", EndJson()));
+  const bool sse = channel == Channel::kSse;
+  return kind == Outgoing::Kind::kHeartbeat ? (sse ? kSseHb : kWsHb) : (sse ? kSseEnd : kWsEnd);
+}
+
+}  // namespace
+
+const SteadyClock& SteadyClock::Instance() {
+  static const SteadyClock clock;
+  return clock;
+}
+
+Session::Session(const Clock& clock, SessionOptions options, SessionSettings settings)
+    : clock_(&clock), options_(std::move(options)), settings_(settings), speed_(options_.speed) {}
+
+Result<Session> Session::Create(std::shared_ptr<const Tape> tape, SessionOptions options,
+                                const Clock& clock, SessionSettings settings) {
+  if (Status st = ValidateSpeed(options.speed); !st.ok()) return st.take_error();
+  Session session(clock, std::move(options), settings);
+  session.retry_pending_ = session.options_.channel == Channel::kSse;
+  session.last_message_at_ = clock.Now();
+  if (tape) {
+    if (Status st = session.StartOnTape(std::move(tape)); !st.ok()) return st.take_error();
+  }
+  return session;
+}
+
+Status Session::StartOnTape(std::shared_ptr<const Tape> tape) {
+  Result<Timeline> created = Timeline::Create(std::move(tape), speed_);
+  if (!created.ok()) return created.take_error();
+  const Timeline& tl = *created;
+  const size_t n = tl.window_count();
+  size_t start = 0;
+  if (options_.last_event_id) {
+    const uint64_t k = *options_.last_event_id;
+    if (k >= n) {
+      return MakeError(
+          ErrorCode::kRange, "Last-Event-ID beyond the last window",
+          {{"field", "Last-Event-ID"}, {"got", std::to_string(k)}, {"n", std::to_string(n)}});
+    }
+    const std::optional<size_t> next = tl.NextWindowWithBars(static_cast<size_t>(k) + 1);
+    if (!next) {
+      nothing_more_ = true;
+      timeline_ = *created;
+      cursor_ = tl.tape().bar_count();
+      window_ = static_cast<size_t>(k);
+      state_ = State::kPlaying;  // so the next Poll says end
+      return Ok();
+    }
+    start = *next;
+  } else if (options_.from) {
+    Result<size_t> located = tl.Locate(*options_.from, "from");
+    if (!located.ok()) return located.take_error();
+    start = *located;
+  }
+  timeline_ = *created;
+  cursor_ = timeline_->FirstBarOf(start);
+  window_ = start;
+  if (state_ == State::kPlaying) Anchor(start, clock_->Now());
+  return Ok();
+}
+
+Status Session::AttachTape(std::shared_ptr<const Tape> tape) {
+  if (timeline_) return Ok();
+  Status st = StartOnTape(std::move(tape));
+  if (!st.ok()) {
+    // The URL's position turned out to lie outside the run: err then close, as for a bad URL.
+    Outgoing err = Wrap(Outgoing::Kind::kError, EncodeErrorJson(st.error()));
+    err.close_after = true;
+    errors_.push_back(std::move(err));
+  }
+  return st;
+}
+
+Status Session::Reject(Error error) {
+  QueueError(error);
+  return error;
+}
+
+void Session::QueueError(const Error& error) {
+  const bool fatal = Info(error.code).fatal_on_stream;
+  // A flood of bad control messages must not grow memory; the server closes persistent offenders.
+  if (!fatal && errors_.size() >= settings_.max_queued_errors) return;
+  Outgoing err = Wrap(Outgoing::Kind::kError, EncodeErrorJson(error));
+  err.close_after = fatal;
+  errors_.push_back(std::move(err));
+}
+
+Status Session::HandleText(std::string_view message) {
+  Result<Command> command = ParseControl(message);
+  if (!command.ok()) return Reject(command.take_error());
+  return Apply(*command);
+}
+
+Status Session::Apply(const Command& command) {
+  switch (command.kind) {
+    case Command::Kind::kPlay:
+      return Play();
+    case Command::Kind::kPause:
+      return Pause();
+    case Command::Kind::kSeek:
+      return Seek(command.pos);
+    case Command::Kind::kSpeed:
+      return SetSpeed(command.speed);
+    case Command::Kind::kHeartbeat:
+      return Ok();
+  }
+  return Ok();
+}
+
+Status Session::Play() {
+  if (state_ == State::kPlaying) return Ok();
+  // From kEnded this leads straight to another end (Next sees nothing left to send).
+  state_ = State::kPlaying;
+  if (timeline_ && cursor_ < timeline_->tape().bar_count()) {
+    Anchor(timeline_->WindowOf(cursor_), ResumeTime(clock_->Now()));
+  }
+  return Ok();
+}
+
+Status Session::Pause() {
+  if (state_ == State::kPlaying) state_ = State::kPaused;
+  return Ok();
+}
+
+Status Session::Seek(const Position& pos) {
+  if (!timeline_) {
+    return Reject(MakeError(ErrorCode::kRange, "the run has no frames yet",
+                            {{"field", "pos"}, {"reason", "run not ready"}}));
+  }
+  Result<size_t> located = timeline_->Locate(pos, "pos");
+  if (!located.ok()) return Reject(located.take_error());
+  seek_window_ = *located;
+  cursor_ = timeline_->FirstBarOf(*located);
+  window_ = *located;
+  if (state_ == State::kEnded) state_ = State::kPaused;
+  return Ok();
+}
+
+Status Session::SetSpeed(double speed) {
+  if (Status st = ValidateSpeed(speed, "val"); !st.ok()) return Reject(st.take_error());
+  speed_ = speed;
+  if (!timeline_) return Ok();
+  Result<Timeline> created = Timeline::Create(timeline_->shared_tape(), speed);
+  if (!created.ok()) return Reject(created.take_error());
+  timeline_ = *created;
+  const size_t bars = timeline_->tape().bar_count();
+  if (seek_window_) {
+    // The frame the client asked for, re-expressed in the new windows.
+    seek_window_ = timeline_->WindowOf(cursor_);
+    cursor_ = timeline_->FirstBarOf(*seek_window_);
+    window_ = *seek_window_;
+    return Ok();
+  }
+  window_ = cursor_ > 0 ? timeline_->WindowOf(cursor_ - 1) : 0;
+  // Sim time stays at the last bar sent: the next frame is the rest of the new window holding
+  // cursor_, due one interval after the previous frame.
+  if (state_ == State::kPlaying && cursor_ < bars) {
+    Anchor(timeline_->WindowOf(cursor_), ResumeTime(clock_->Now()));
+  }
+  return Ok();
+}
+
+void Session::Anchor(size_t window, TimePoint at) {
+  anchor_window_ = window;
+  anchor_time_ = at;
+}
+
+TimePoint Session::ResumeTime(TimePoint now) const {
+  if (!last_frame_at_) return now;
+  return std::max(now, *last_frame_at_ + kFrameInterval);
+}
+
+TimePoint Session::DueTime(size_t window) const {
+  if (window <= anchor_window_) return anchor_time_;
+  return anchor_time_ + kFrameInterval * static_cast<int64_t>(window - anchor_window_);
+}
+
+std::optional<Outgoing> Session::Poll() {
+  if (writing_) return std::nullopt;
+  const TimePoint now = clock_->Now();
+  std::optional<Outgoing> message = Next(now);
+  if (message) {
+    writing_ = true;
+    last_message_at_ = now;
+  }
+  return message;
+}
+
+void Session::OnWriteDone() {
+  writing_ = false;
+  wrote_ = true;
+  write_done_at_ = clock_->Now();
+}
+
+std::optional<Outgoing> Session::Next(TimePoint now) {
+  if (retry_pending_) {
+    retry_pending_ = false;
+    Outgoing retry;
+    retry.kind = Outgoing::Kind::kRetry;
+    retry.suffix = EncodeSseRetry(settings_.sse_retry);
+    return retry;
+  }
+  if (!errors_.empty()) {
+    Outgoing err = std::move(errors_.front());
+    errors_.pop_front();
+    return err;
+  }
+  if (timeline_) {
+    const Timeline& tl = *timeline_;
+    const size_t bars = tl.tape().bar_count();
+    if (seek_window_) {
+      const size_t k = *seek_window_;
+      seek_window_.reset();
+      const BarRange range = tl.Bars(k);
+      Outgoing frame = FrameMessage(range);
+      cursor_ = range.end;
+      last_frame_at_ = now;
+      if (state_ == State::kPlaying) Anchor(k, now);  // k + 1 due one interval from now
+      return frame;
+    }
+    if (state_ == State::kPlaying) {
+      if (cursor_ >= bars) {
+        state_ = State::kEnded;
+        Outgoing end = Wrap(Outgoing::Kind::kEnd, {});
+        end.close_after = options_.channel == Channel::kSse;
+        return end;
+      }
+      if (now >= anchor_time_) {
+        const auto due_window =
+            static_cast<size_t>(anchor_window_ + (now - anchor_time_) / kFrameInterval);
+        const size_t end = tl.FirstBarOf(due_window + 1);
+        if (end > cursor_) {
+          const BarRange range{cursor_, end};
+          // Windows that came due by the time the last write finished were held up by the
+          // client; the first of them is the waiting frame, the rest are merged away.
+          size_t held = 0;
+          if (wrote_ && write_done_at_ >= anchor_time_) {
+            const auto done_window = static_cast<size_t>(
+                anchor_window_ + (write_done_at_ - anchor_time_) / kFrameInterval);
+            held = tl.CountWindows({cursor_, std::min(end, tl.FirstBarOf(done_window + 1))});
+          }
+          const size_t merged = tl.CountWindows(range) - 1;
+          const size_t dropped = held > 1 ? held - 1 : 0;
+          dropped_ += dropped;
+          lag_merged_ += merged - dropped;
+          Outgoing frame = FrameMessage(range);
+          cursor_ = end;
+          last_frame_at_ = now;
+          return frame;
+        }
+      }
+    }
+  }
+  if (now - last_message_at_ >= settings_.heartbeat_interval) {
+    return Wrap(Outgoing::Kind::kHeartbeat, {});
+  }
+  return std::nullopt;
+}
+
+Outgoing Session::FrameMessage(BarRange bars) {
+  const Timeline& tl = *timeline_;
+  Outgoing frame;
+  frame.kind = Outgoing::Kind::kFrame;
+  frame.shared = tl.FrameHead(bars);
+  frame.window = tl.WindowOf(bars.end - 1);
+  frame.bars = bars;
+  frame.suffix = EncodeFrameTail(dropped_);
+  if (options_.channel == Channel::kSse) {
+    frame.prefix = "event: frame\nid: " + std::to_string(frame.window) + "\ndata: ";
+    frame.suffix += "\n\n";
+  }
+  window_ = frame.window;
+  ++frames_sent_;
+  return frame;
+}
+
+Outgoing Session::Wrap(Outgoing::Kind kind, std::string_view json,
+                       std::optional<uint64_t> id) const {
+  Outgoing out;
+  out.kind = kind;
+  if (kind == Outgoing::Kind::kHeartbeat || kind == Outgoing::Kind::kEnd) {
+    out.shared = Constant(kind, options_.channel);
+  } else if (options_.channel == Channel::kSse) {
+    out.suffix = EncodeSseEvent("err", json, id);
+  } else {
+    out.suffix = std::string(json);
+  }
+  return out;
+}
+
+TimePoint Session::NextDeadline() const {
+  if (writing_) return TimePoint::max();
+  const TimePoint now = clock_->Now();
+  if (retry_pending_ || !errors_.empty()) return now;
+  TimePoint deadline = last_message_at_ + settings_.heartbeat_interval;
+  if (timeline_) {
+    if (seek_window_) return now;
+    if (state_ == State::kPlaying) {
+      if (cursor_ >= timeline_->tape().bar_count()) return now;
+      deadline = std::min(deadline, DueTime(timeline_->WindowOf(cursor_)));
+    }
+  }
+  return deadline;
+}
+
+}  // namespace tapedeck::playback

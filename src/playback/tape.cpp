@@ -1,0 +1,101 @@
+#include <algorithm>
+
+#include "playback/playback.h"
+
+namespace tapedeck::playback {
+
+Result<std::shared_ptr<const Tape>> Tape::Create(std::shared_ptr<const engine::RunResult> run,
+                                                 std::vector<market::Series> series,
+                                                 TapeOptions options) {
+  if (!run) return MakeError(ErrorCode::kValidation, "no run to play", {{"field", "run"}});
+  if (series.size() != run->symbols.size()) {
+    return MakeError(ErrorCode::kValidation, "one series per symbol of the run is required",
+                     {{"field", "series"},
+                      {"symbols", std::to_string(run->symbols.size())},
+                      {"series", std::to_string(series.size())}});
+  }
+  for (size_t s = 0; s < series.size(); ++s) {
+    if (!series[s].symbol().empty() && series[s].symbol() != run->symbols[s]) {
+      return MakeError(
+          ErrorCode::kValidation, "series symbol differs from the run's",
+          {{"field", "series"}, {"expected", run->symbols[s]}, {"got", series[s].symbol()}});
+    }
+  }
+  if (run->equity.size() != run->times.size()) {
+    return MakeError(ErrorCode::kValidation, "equity and times differ in length",
+                     {{"field", "equity"}});
+  }
+  // A frame's windows are found by binary search over the times, so order must hold.
+  for (size_t i = 1; i < run->times.size(); ++i) {
+    if (run->times[i] <= run->times[i - 1]) {
+      return MakeError(ErrorCode::kValidation, "times are not strictly increasing",
+                       {{"field", "times"}, {"index", std::to_string(i)}});
+    }
+  }
+  size_t prev_bar = 0;
+  for (size_t e = 0; e < run->events.size(); ++e) {
+    const engine::OrderEvent& ev = run->events[e];
+    if (ev.bar >= run->times.size() || ev.symbol >= run->symbols.size() || ev.bar < prev_bar) {
+      return MakeError(ErrorCode::kValidation, "order event out of range or out of order",
+                       {{"field", "events"}, {"index", std::to_string(e)}});
+    }
+    prev_bar = ev.bar;
+  }
+  auto tape = std::shared_ptr<Tape>(new Tape());
+  tape->run_ = std::move(run);
+  tape->series_ = std::move(series);
+  tape->options_ = options;
+  return std::shared_ptr<const Tape>(std::move(tape));
+}
+
+size_t Tape::LowerBound(Timestamp t) const {
+  const auto& times = run_->times;
+  return static_cast<size_t>(std::lower_bound(times.begin(), times.end(), t) - times.begin());
+}
+
+std::span<const engine::OrderEvent> Tape::EventsIn(BarRange bars) const {
+  const auto& events = run_->events;
+  const auto by_bar = [](const engine::OrderEvent& ev, size_t bar) { return ev.bar < bar; };
+  const auto first = std::lower_bound(events.begin(), events.end(), bars.begin, by_bar);
+  const auto last = std::lower_bound(first, events.end(), bars.end, by_bar);
+  return {first, last};
+}
+
+std::shared_ptr<const std::string> Tape::Lookup(const Key& key) const {
+  std::lock_guard lock(cache_mutex_);
+  const auto it = index_.find(key);
+  if (it == index_.end()) {
+    ++misses_;
+    return nullptr;
+  }
+  ++hits_;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return it->second->text;
+}
+
+std::shared_ptr<const std::string> Tape::Insert(const Key& key,
+                                                std::shared_ptr<const std::string> text) const {
+  // A rough per-entry overhead, so many tiny frames still count against the budget.
+  constexpr size_t kOverhead = 96;
+  std::lock_guard lock(cache_mutex_);
+  if (const auto it = index_.find(key); it != index_.end()) return it->second->text;
+  const size_t bytes = text->size() + kOverhead;
+  if (bytes > options_.frame_cache_bytes) return text;  // larger than the whole budget: uncached
+  lru_.push_front(Entry{key, text});
+  index_.emplace(key, lru_.begin());
+  cache_bytes_ += bytes;
+  while (cache_bytes_ > options_.frame_cache_bytes && !lru_.empty()) {
+    const Entry& victim = lru_.back();
+    cache_bytes_ -= victim.text->size() + kOverhead;
+    index_.erase(victim.key);
+    lru_.pop_back();
+  }
+  return text;
+}
+
+Tape::CacheStats Tape::cache_stats() const {
+  std::lock_guard lock(cache_mutex_);
+  return {hits_, misses_, index_.size(), cache_bytes_};
+}
+
+}  // namespace tapedeck::playback

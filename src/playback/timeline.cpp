@@ -1,0 +1,195 @@
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "common/json_writer.h"
+#include "playback/playback.h"
+
+namespace tapedeck::playback {
+namespace {
+
+std::string NumberText(double v) {
+  std::string out;
+  AppendJsonNumber(out, v);
+  return out;
+}
+
+bool AllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+Status ValidateSpeed(double speed, std::string_view field) {
+  if (!std::isfinite(speed) || speed < kMinSpeed || speed > kMaxSpeed) {
+    return MakeError(ErrorCode::kValidation, "speed must be a number from 0.01 to 100000",
+                     {{"field", std::string(field)}, {"got", NumberText(speed)}});
+  }
+  return Ok();
+}
+
+Result<double> ParseSpeed(std::string_view text, std::string_view field) {
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+    return MakeError(ErrorCode::kValidation, "speed must be a number from 0.01 to 100000",
+                     {{"field", std::string(field)}, {"got", std::string(text)}});
+  }
+  if (Status st = ValidateSpeed(value, field); !st.ok()) return st.take_error();
+  return value;
+}
+
+Result<Position> ParsePosition(std::string_view text, std::string_view field) {
+  if (AllDigits(text)) {
+    uint64_t index = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), index);
+    if (ec == std::errc() && ptr == text.data() + text.size()) return Position{index};
+  } else if (auto t = ParseIso(text)) {
+    return Position{*t};
+  }
+  return MakeError(ErrorCode::kValidation, "position must be an ISO-8601 time or a window index",
+                   {{"field", std::string(field)}, {"got", std::string(text.substr(0, 64))}});
+}
+
+Result<uint64_t> ParseLastEventId(std::string_view text) {
+  uint64_t id = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (!AllDigits(text) || ec != std::errc() || ptr != text.data() + text.size()) {
+    return MakeError(ErrorCode::kValidation, "Last-Event-ID must be a window index",
+                     {{"field", "Last-Event-ID"}, {"got", std::string(text.substr(0, 64))}});
+  }
+  return id;
+}
+
+Result<Timeline> Timeline::Create(std::shared_ptr<const Tape> tape, double speed) {
+  if (Status st = ValidateSpeed(speed); !st.ok()) return st.take_error();
+  Timeline tl;
+  tl.tape_ = std::move(tape);
+  tl.speed_ = speed;
+  // D = S * 8760 / 30 s = S * 292 s, in whole microseconds (>= 2.92 s, so rounding is negligible
+  // and every viewer at the same speed gets the same windows).
+  tl.delta_ = Micros{std::llround(speed * 292e6)};
+  if (!tl.tape_->empty()) {
+    tl.n_ = static_cast<size_t>((tl.tape_->last_time() - tl.tape_->first_time()) / tl.delta_) + 1;
+  }
+  return tl;
+}
+
+Timestamp Timeline::WindowStart(size_t k) const {
+  return tape_->first_time() + delta_ * static_cast<int64_t>(k);
+}
+
+size_t Timeline::WindowOf(size_t bar) const {
+  return static_cast<size_t>((tape_->times()[bar] - tape_->first_time()) / delta_);
+}
+
+size_t Timeline::FirstBarOf(size_t k) const {
+  if (k >= n_) return tape_->bar_count();
+  if (k == 0) return 0;
+  return tape_->LowerBound(WindowStart(k));
+}
+
+BarRange Timeline::Bars(size_t k) const {
+  if (k >= n_) return {tape_->bar_count(), tape_->bar_count()};
+  return {FirstBarOf(k), FirstBarOf(k + 1)};
+}
+
+std::optional<size_t> Timeline::NextWindowWithBars(size_t k) const {
+  const size_t bar = FirstBarOf(k);
+  if (bar >= tape_->bar_count()) return std::nullopt;
+  return WindowOf(bar);
+}
+
+std::optional<size_t> Timeline::PrevWindowWithBars(size_t k) const {
+  const size_t bar = k + 1 >= n_ ? tape_->bar_count() : FirstBarOf(k + 1);
+  if (bar == 0) return std::nullopt;
+  return WindowOf(bar - 1);
+}
+
+size_t Timeline::Snap(size_t k) const {
+  const std::optional<size_t> next = NextWindowWithBars(k);
+  if (next && *next == k) return k;
+  const std::optional<size_t> prev = PrevWindowWithBars(k);
+  if (!prev) return *next;
+  if (!next) return *prev;
+  return (*next - k) <= (k - *prev) ? *next : *prev;  // a tie goes to the later window
+}
+
+size_t Timeline::CountWindows(BarRange bars) const {
+  size_t count = 0;
+  for (size_t b = bars.begin; b < bars.end; b = FirstBarOf(WindowOf(b) + 1)) ++count;
+  return count;
+}
+
+Result<size_t> Timeline::Locate(const Position& pos, std::string_view field) const {
+  if (const uint64_t* index = std::get_if<uint64_t>(&pos)) {
+    if (*index >= n_) {
+      return MakeError(ErrorCode::kRange, "window index out of range",
+                       {{"field", std::string(field)},
+                        {"got", std::to_string(*index)},
+                        {"n", std::to_string(n_)}});
+    }
+    return Snap(static_cast<size_t>(*index));
+  }
+  const Timestamp t = std::get<Timestamp>(pos);
+  if (n_ == 0 || t < tape_->first_time() || t >= WindowStart(n_)) {
+    std::map<std::string, std::string> details{{"field", std::string(field)},
+                                               {"got", FormatIso(t)}};
+    if (n_ > 0) {
+      details["first"] = FormatIso(tape_->first_time());
+      details["end"] = FormatIso(WindowStart(n_));
+    }
+    return MakeError(ErrorCode::kRange, "time outside the run", std::move(details));
+  }
+  return Snap(static_cast<size_t>((t - tape_->first_time()) / delta_));
+}
+
+Frame Timeline::BuildFrame(BarRange bars) const {
+  Frame frame;
+  const size_t last = bars.end - 1;
+  const auto times = tape_->times();
+  frame.window = WindowOf(last);
+  frame.window_count = n_;
+  frame.bars = bars;
+  frame.ts = times[last];
+  frame.equity = tape_->run().equity[last];
+  frame.orders = tape_->EventsIn(bars);
+  const auto series = tape_->series();
+  frame.ohlc.reserve(series.size());
+  for (size_t s = 0; s < series.size(); ++s) {
+    const market::Series& ser = series[s];
+    const auto st = ser.times();
+    const size_t lo =
+        static_cast<size_t>(std::lower_bound(st.begin(), st.end(), times[bars.begin]) - st.begin());
+    const size_t hi = static_cast<size_t>(
+        std::upper_bound(st.begin() + static_cast<ptrdiff_t>(lo), st.end(), times[last]) -
+        st.begin());
+    if (lo >= hi) continue;
+    SymbolOhlcv agg{static_cast<engine::SymbolId>(s),
+                    ser.open()[lo],
+                    ser.high()[lo],
+                    ser.low()[lo],
+                    ser.close()[hi - 1],
+                    0};
+    const auto high = ser.high(), low = ser.low(), volume = ser.volume();
+    for (size_t i = lo; i < hi; ++i) {
+      agg.high = std::max(agg.high, high[i]);
+      agg.low = std::min(agg.low, low[i]);
+      agg.volume += volume[i];
+    }
+    frame.ohlc.push_back(agg);
+  }
+  return frame;
+}
+
+std::shared_ptr<const std::string> Timeline::FrameHead(size_t k) const {
+  return tape_->CachedFrame(delta_, k, [&] { return EncodeFrameHead(BuildFrame(k), *tape_); });
+}
+
+std::shared_ptr<const std::string> Timeline::FrameHead(BarRange bars) const {
+  const size_t k = WindowOf(bars.begin);
+  if (bars == Bars(k)) return FrameHead(k);
+  return std::make_shared<const std::string>(EncodeFrameHead(BuildFrame(bars), *tape_));
+}
+
+}  // namespace tapedeck::playback
