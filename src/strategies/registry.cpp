@@ -57,7 +57,8 @@ Status LowerBelowUpper(const Resolved& r) {
 constexpr const char* kOrdersRule =
     " Long-only, one symbol (the first): a buy spends all cash at the next bar's open "
     "(qty = cash / (price * (1 + commission))), a sell closes the whole position at the next "
-    "open; no order on the last bar. \"a above b\" means a - b > 1e-10 * |b|.";
+    "open; no order on the last bar. \"a above b\" means a - b > 1e-10 * |b| and \"a below b\" "
+    "b - a > 1e-10 * |b|, so values equal on paper are a tie.";
 
 std::vector<Entry> BuildEntries() {
   std::vector<Entry> entries;
