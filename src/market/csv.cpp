@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "market/column_buffer.h"
 #include "market/csv_fields.h"
 #include "market/csv_layout.h"
 #include "market/mapped_file.h"
@@ -99,9 +101,15 @@ class CsvParser {
   size_t line_ = 1;
   Layout layout_;
   int64_t epoch_scale_ = 0;  // Binance: 1000 (ms) or 1 (us), from the first row
+  int64_t last_time_ = 0;    // of the last bar taken
+  csv::DateCache date_cache_;
   std::array<const char*, kMaxColumns> starts_{};
-  std::vector<Timestamp> times_;
-  std::vector<double> open_, high_, low_, close_, volume_;
+  // The columns being built; moved into the Series, which keeps them alive.
+  struct Columns {
+    ColumnBuffer<Timestamp> times;
+    ColumnBuffer<double> open, high, low, close, volume;
+  };
+  std::shared_ptr<Columns> cols_ = std::make_shared<Columns>();
 };
 
 bool CsvParser::NextNonBlank() {
@@ -116,8 +124,9 @@ void CsvParser::Reserve(const char* first_row_end) {
   const size_t row_bytes = static_cast<size_t>(first_row_end - p_) + 1;
   const size_t rows = static_cast<size_t>(end_ - p_) / row_bytes + 1;
   const size_t estimate = rows + rows / 8 + 16;  // rows vary in width; growing once is fine too
-  times_.reserve(estimate);
-  for (auto* col : {&open_, &high_, &low_, &close_, &volume_}) col->reserve(estimate);
+  Columns& c = *cols_;
+  c.times.Reserve(estimate);
+  for (auto* col : {&c.open, &c.high, &c.low, &c.close, &c.volume}) col->Reserve(estimate);
 }
 
 const char* CsvParser::ParseEpoch(Row& row) {
@@ -134,10 +143,11 @@ const char* CsvParser::ParseEpoch(Row& row) {
 inline const char* CsvParser::ParseField(Role role, Row& row) {
   switch (role) {
     case Role::kTime:
-      return layout_.time_kind == TimeKind::kEpochMsOrUs ? ParseEpoch(row)
-                                                         : csv::ParseTime(p_, end_, &row.time);
+      return layout_.time_kind == TimeKind::kEpochMsOrUs
+                 ? ParseEpoch(row)
+                 : csv::ParseTime(p_, end_, &row.time, date_cache_);
     case Role::kDate:
-      return csv::ParseDate(p_, end_, &row.date);
+      return csv::ParseDateCached(p_, end_, &row.date, date_cache_);
     case Role::kClock:
       return csv::ParseClock(p_, end_, &row.clock);
     case Role::kOpen:
@@ -230,9 +240,10 @@ Error CsvParser::ColumnCount(int found, const char* row_start) {
 std::optional<Error> CsvParser::CheckRow(const Row& row) {
   const auto col = [this](Role r) { return layout_.column_of[static_cast<int>(r)]; };
   const auto field = [this, &col](Role r) { return FieldAt(starts_[col(r)]); };
-  if (!times_.empty() && row.time <= ToMicros(times_.back())) {
+  const ColumnBuffer<Timestamp>& times = cols_->times;
+  if (!times.empty() && row.time <= ToMicros(times.back())) {
     const int c = layout_.date_and_clock ? col(Role::kDate) : col(Role::kTime);
-    return Complain(c, "a time after " + FormatIso(times_.back()),
+    return Complain(c, "a time after " + FormatIso(times.back()),
                     layout_.date_and_clock ? std::string(FieldAt(starts_[c])) + " " +
                                                  std::string(FieldAt(starts_[col(Role::kClock)]))
                                            : std::string(FieldAt(starts_[c])));
@@ -309,23 +320,32 @@ Result<Series> CsvParser::Run() {
     if (combine) row.time = row.date * kMicrosPerDay + row.clock;
     if (has_tick && row.volume == 0)
       row.volume = row.tick_volume;  // MT5: VOL 0 means no real volume
-    if (std::optional<Error> err = CheckRow(row)) return std::move(*err);
-    times_.push_back(FromMicros(row.time));
-    open_.push_back(row.open);
-    high_.push_back(row.high);
-    low_.push_back(row.low);
-    close_.push_back(row.close);
-    volume_.push_back(row.volume);
+    // The common case in a few compares; CheckRow finds which rule failed and words it.
+    const bool valid = (cols_->times.empty() || row.time > last_time_) && row.low <= row.high &&
+                       row.open >= row.low && row.open <= row.high && row.close >= row.low &&
+                       row.close <= row.high && row.volume >= 0 && row.tick_volume >= 0;
+    if (!valid) {
+      if (std::optional<Error> err = CheckRow(row)) return std::move(*err);
+    }
+    last_time_ = row.time;
+    Columns& c = *cols_;
+    c.times.PushBack(FromMicros(row.time));
+    c.open.PushBack(row.open);
+    c.high.PushBack(row.high);
+    c.low.PushBack(row.low);
+    c.close.PushBack(row.close);
+    c.volume.PushBack(row.volume);
     p_ = SkipLineEnd(p_, end_);
     ++line_;
   }
-  if (times_.empty()) return CsvError(file_, line_, 1, "a data row", "end of file", false);
+  if (cols_->times.empty()) return CsvError(file_, line_, 1, "a data row", "end of file", false);
   if (options_.progress) {
     const size_t total = static_cast<size_t>(end_ - begin_);
     options_.progress(total, total);
   }
-  return Series::FromColumns(options_.symbol, std::move(times_), std::move(open_), std::move(high_),
-                             std::move(low_), std::move(close_), std::move(volume_));
+  const Columns& c = *cols_;
+  return Series::FromSpans(options_.symbol, cols_, c.times.span(), c.open.span(), c.high.span(),
+                           c.low.span(), c.close.span(), c.volume.span());
 }
 
 // The text the scanner sees: without a BOM, narrowed from UTF-16 when it was.

@@ -5,7 +5,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "common/time.h"
 
@@ -29,8 +31,36 @@ inline int DaysInMonth(int64_t y, int m) {
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
 }
 
-// A finite double. from_chars is libstdc++'s fast_float-based one: locale-free and exact.
+// Exact powers of ten: every one up to 1e22 is a double without rounding.
+inline constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+// A finite double. Prices are short decimals ("1469.25"), so they take Clinger's fast path: with
+// at most 15 digits the digits form an integer m < 2^53 and the value is m / 10^k with k <= 15,
+// both exact doubles, and one IEEE division rounds correctly: the same double from_chars gives.
+// Anything else (exponents, long digit strings, nan, inf) goes to from_chars (libstdc++'s
+// fast_float-based one, locale-free and exact) and non-finite results are refused.
 inline const char* ParseNumber(const char* p, const char* end, double* out) {
+  const char* s = p;
+  const bool negative = s < end && *s == '-';
+  s += negative;
+  uint64_t m = 0;
+  const char* digits = s;
+  while (s < end && IsDigit(*s)) m = m * 10 + static_cast<uint64_t>(Digit(*s++));
+  ptrdiff_t n = s - digits;
+  ptrdiff_t frac = 0;
+  if (s < end && *s == '.') {
+    const char* f = ++s;
+    while (s < end && IsDigit(*s)) m = m * 10 + static_cast<uint64_t>(Digit(*s++));
+    frac = s - f;
+    n += frac;
+  }
+  if (n > 0 && n <= 15 && (s == end || (*s != 'e' && *s != 'E'))) {
+    const double v = static_cast<double>(m) / kPow10[frac];
+    *out = negative ? -v : v;
+    return s;
+  }
   const auto [ptr, ec] = std::from_chars(p, end, *out);
   if (ec != std::errc() || !std::isfinite(*out)) return nullptr;
   return ptr;
@@ -95,12 +125,36 @@ inline const char* ParseDate(const char* p, const char* end, int64_t* days) {
   return p + 10;
 }
 
+// The last date text parsed and its day number: intraday files repeat a date on every row of a
+// day, and ten bytes compared beat ten digits checked and converted.
+struct DateCache {
+  char text[10] = {};
+  int64_t days = 0;
+  bool valid = false;
+};
+
+// YYYY-MM-DD / YYYY.MM.DD through `cache`.
+inline const char* ParseDateCached(const char* p, const char* end, int64_t* days,
+                                   DateCache& cache) {
+  if (cache.valid && end - p >= 10 && std::memcmp(p, cache.text, 10) == 0) {
+    *days = cache.days;
+    return p + 10;
+  }
+  const char* q = ParseDate(p, end, days);
+  if (q != nullptr) {
+    std::memcpy(cache.text, p, 10);
+    cache.days = *days;
+    cache.valid = true;
+  }
+  return q;
+}
+
 // An ISO-8601 time (date, or date 'T'|' ' clock, then optional Z or +HH:MM) or Unix seconds with
 // an optional fraction -> microseconds since the epoch, UTC.
-inline const char* ParseTime(const char* p, const char* end, int64_t* us) {
+inline const char* ParseTime(const char* p, const char* end, int64_t* us, DateCache& cache) {
   if (end - p >= 10 && (p[4] == '-' || p[4] == '.')) {
     int64_t days;
-    p = ParseDate(p, end, &days);
+    p = ParseDateCached(p, end, &days, cache);
     if (p == nullptr) return nullptr;
     int64_t t = days * kMicrosPerDay;
     if (end - p >= 2 && (*p == 'T' || *p == ' ') && IsDigit(p[1])) {

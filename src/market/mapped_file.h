@@ -15,7 +15,10 @@ struct MappedFile {
   std::string_view bytes;
 };
 
-enum class MapAccess { kSequential, kRandom };
+enum class MapAccess {
+  kSequential,  // read once front to back: pages are faulted in up front, in one go
+  kRandom,      // maybe only partly read: pages come in on first touch
+};
 
 // Maps `path` read-only. IO naming the path when it cannot be opened, stat'ed or mapped.
 Result<MappedFile> MapFile(const std::string& path, MapAccess access);
