@@ -36,13 +36,9 @@ Stmt& Stmt::Bind(int i, std::string_view v) {
   return *this;
 }
 
-Stmt& Stmt::Bind(int i, std::optional<int64_t> v) {
-  return v ? Bind(i, *v) : BindNull(i);
-}
+Stmt& Stmt::Bind(int i, std::optional<int64_t> v) { return v ? Bind(i, *v) : BindNull(i); }
 
-Stmt& Stmt::Bind(int i, std::optional<double> v) {
-  return v ? Bind(i, *v) : BindNull(i);
-}
+Stmt& Stmt::Bind(int i, std::optional<double> v) { return v ? Bind(i, *v) : BindNull(i); }
 
 Stmt& Stmt::BindBlob(int i, std::span<const std::byte> bytes) {
   static const std::byte kEmpty{};

@@ -68,8 +68,8 @@ struct RunSpec {
   std::string dataset;
   std::vector<std::string> symbols;
   std::string strategy;
-  std::string params_json = "{}";  // the strategy's parameters, a JSON object
-  engine::RunConfig config;        // cash, commission, fixed fee, slippage, shorting
+  std::string params_json = "{}";     // the strategy's parameters, a JSON object
+  engine::RunConfig config;           // cash, commission, fixed fee, slippage, shorting
   std::optional<Timestamp> from, to;  // the requested period; nullopt: unbounded
   std::string request_json;           // the request body as received, for the record
 };
@@ -171,8 +171,7 @@ class Store {
 // version, and cleans the data directory (see the header comment). Errors: IO (cannot create or
 // open the file or the data directory, or the database is newer than this build understands:
 // details `user_version`), UNAVAILABLE (another process has it open).
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
-                                               StoreOptions options = {});
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, StoreOptions options = {});
 
 // The schema version this build writes (PRAGMA user_version).
 inline constexpr int kSchemaVersion = 1;

@@ -311,7 +311,10 @@ TEST_F(RunTest, ConcurrentWritersAndReaders) {
     threads.emplace_back([&, w] {
       for (int i = 0; i < kRunsEach; ++i) {
         Result<std::string> id = store_->CreateRun(Spec());
-        if (!id.ok()) { ++failures; continue; }
+        if (!id.ok()) {
+          ++failures;
+          continue;
+        }
         ids[w].push_back(*id);
         if (!store_->MarkRunning(*id).ok()) ++failures;
         for (double p : {0.25, 0.5, 0.75}) {
@@ -325,7 +328,10 @@ TEST_F(RunTest, ConcurrentWritersAndReaders) {
     threads.emplace_back([&] {
       while (!stop.load()) {
         Result<std::vector<RunInfo>> runs = store_->ListRuns(10);
-        if (!runs.ok()) { ++failures; continue; }
+        if (!runs.ok()) {
+          ++failures;
+          continue;
+        }
         for (const RunInfo& run : *runs) {
           if (run.status != RunStatus::kDone) continue;
           Result<engine::RunResult> result = store_->LoadRunResult(run.id);

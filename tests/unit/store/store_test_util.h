@@ -121,12 +121,19 @@ inline void ExpectSameStats(const engine::Stats& a, const engine::Stats& b) {
   EXPECT_EQ(a.fills, b.fills);
   EXPECT_EQ(a.trades, b.trades);
   for (auto [x, y] : {std::pair{a.start_equity, b.start_equity},
-                      {a.final_equity, b.final_equity}, {a.total_return, b.total_return},
-                      {a.cagr, b.cagr}, {a.volatility, b.volatility}, {a.sharpe, b.sharpe},
-                      {a.sortino, b.sortino}, {a.calmar, b.calmar},
-                      {a.max_drawdown, b.max_drawdown}, {a.win_rate, b.win_rate},
-                      {a.profit_factor, b.profit_factor}, {a.expectancy, b.expectancy},
-                      {a.exposure, b.exposure}, {a.buy_and_hold_return, b.buy_and_hold_return},
+                      {a.final_equity, b.final_equity},
+                      {a.total_return, b.total_return},
+                      {a.cagr, b.cagr},
+                      {a.volatility, b.volatility},
+                      {a.sharpe, b.sharpe},
+                      {a.sortino, b.sortino},
+                      {a.calmar, b.calmar},
+                      {a.max_drawdown, b.max_drawdown},
+                      {a.win_rate, b.win_rate},
+                      {a.profit_factor, b.profit_factor},
+                      {a.expectancy, b.expectancy},
+                      {a.exposure, b.exposure},
+                      {a.buy_and_hold_return, b.buy_and_hold_return},
                       {a.periods_per_year, b.periods_per_year}}) {
     EXPECT_TRUE(SameDouble(x, y)) << x << " vs " << y;
   }

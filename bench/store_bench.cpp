@@ -1,0 +1,268 @@
+// Store benchmarks: the sizes the server meets — a year of minute bars (525,600) with ~2,000 order
+// events per run. The store lives in a fresh directory under $TMPDIR (or /tmp), on real disk:
+// fsyncs count.
+//
+//   ./build/bench/store_bench --benchmark_min_time=0.5
+#include <benchmark/benchmark.h>
+#include <stdlib.h>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+#include "market/market.h"
+#include "store/store.h"
+
+namespace tapedeck::store {
+namespace {
+
+constexpr size_t kBars = 525'600;
+constexpr size_t kOrders = 1'000;  // two events each: submitted then filled
+
+class BenchDir {
+ public:
+  BenchDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "tapedeck-bench-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+    path_ = tmpl;
+  }
+  ~BenchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string db() const { return path_ + "/bench.db"; }
+
+ private:
+  std::string path_;
+};
+
+std::unique_ptr<Store> MustOpen(const BenchDir& dir) {
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(dir.db());
+  if (!store.ok()) {
+    std::fprintf(stderr, "%s\n", store.error().ToString().c_str());
+    std::abort();
+  }
+  return std::move(*store);
+}
+
+template <typename T>
+void Must(const Result<T>& r) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "%s\n", r.error().ToString().c_str());
+    std::abort();
+  }
+}
+
+engine::RunResult YearOfMinutes() {
+  market::GenOptions g;
+  g.bars = kBars;
+  const market::Series bars = market::Generate(g);
+  engine::RunResult r;
+  r.symbols = {bars.symbol()};
+  r.times.assign(bars.times().begin(), bars.times().end());
+  r.equity.reserve(kBars);
+  for (size_t i = 0; i < kBars; ++i) r.equity.push_back(1000.0 * bars.close()[i]);
+  for (size_t k = 0; k < kOrders; ++k) {
+    engine::OrderEvent e;
+    e.id = static_cast<engine::OrderId>(k + 1);
+    e.bar = k * (kBars / kOrders);
+    e.ts = r.times[e.bar];
+    e.side = k % 2 ? engine::Side::kSell : engine::Side::kBuy;
+    r.events.push_back(e);  // submitted, qty nullopt, px NaN
+    e.bar += 1;
+    e.ts = r.times[e.bar];
+    e.status = engine::OrderStatus::kFilled;
+    e.qty = 12.5;
+    e.px = bars.open()[e.bar];
+    e.commission = 0.1 * e.px;
+    r.events.push_back(e);
+    if (k % 2) {
+      engine::Trade t;
+      t.entry_bar = e.bar - kBars / kOrders;
+      t.exit_bar = e.bar;
+      t.entry_time = r.times[t.entry_bar];
+      t.exit_time = r.times[t.exit_bar];
+      t.qty = 12.5;
+      t.entry_px = bars.open()[t.entry_bar];
+      t.exit_px = bars.open()[t.exit_bar];
+      t.pnl = (t.exit_px - t.entry_px) * t.qty;
+      r.trades.push_back(t);
+    }
+  }
+  r.stats.bars = kBars;
+  r.stats.fills = kOrders;
+  r.stats.trades = r.trades.size();
+  return r;
+}
+
+const engine::RunResult& SharedResult() {
+  static const engine::RunResult result = YearOfMinutes();
+  return result;
+}
+
+RunSpec Spec() {
+  RunSpec spec;
+  spec.dataset = "syn";
+  spec.symbols = {"SYN"};
+  spec.strategy = "sma_cross";
+  spec.params_json = R"({"fast":10,"slow":30})";
+  return spec;
+}
+
+// One CompleteRun of a year of minutes with 2,000 events: the transaction that ends a backtest.
+void BM_CompleteRun(benchmark::State& state) {
+  BenchDir dir;
+  auto store = MustOpen(dir);
+  const engine::RunResult& result = SharedResult();
+  for (auto _ : state) {
+    state.PauseTiming();
+    Result<std::string> id = store->CreateRun(Spec());
+    Must(id);
+    Must(store->MarkRunning(*id));
+    state.ResumeTiming();
+    Must(store->CompleteRun(*id, result));
+  }
+  state.counters["events"] = static_cast<double>(result.events.size());
+  state.SetBytesProcessed(state.iterations() * kBars * 16);
+}
+BENCHMARK(BM_CompleteRun)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// LoadRunResult of the same: what playback reads when a viewer opens a finished run.
+void BM_LoadRunResult(benchmark::State& state) {
+  BenchDir dir;
+  auto store = MustOpen(dir);
+  Result<std::string> id = store->CreateRun(Spec());
+  Must(id);
+  Must(store->CompleteRun(*id, SharedResult()));
+  for (auto _ : state) {
+    Result<engine::RunResult> r = store->LoadRunResult(*id);
+    Must(r);
+    benchmark::DoNotOptimize(r->equity.data());
+  }
+  state.SetBytesProcessed(state.iterations() * kBars * 16);
+}
+BENCHMARK(BM_LoadRunResult)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_LoadTrades(benchmark::State& state) {
+  BenchDir dir;
+  auto store = MustOpen(dir);
+  Result<std::string> id = store->CreateRun(Spec());
+  Must(id);
+  Must(store->CompleteRun(*id, SharedResult()));
+  for (auto _ : state) {
+    Result<std::vector<engine::Trade>> r = store->LoadTrades(*id);
+    Must(r);
+    benchmark::DoNotOptimize(r->data());
+  }
+}
+BENCHMARK(BM_LoadTrades)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The commit a worker makes a few times a second.
+void BM_UpdateProgress(benchmark::State& state) {
+  BenchDir dir;
+  auto store = MustOpen(dir);
+  Result<std::string> id = store->CreateRun(Spec());
+  Must(id);
+  Must(store->MarkRunning(*id));
+  double p = 0;
+  for (auto _ : state) {
+    p = p >= 1 ? 0 : p + 0.001;
+    Must(store->UpdateProgress(*id, p));
+  }
+}
+BENCHMARK(BM_UpdateProgress)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_GetRun(benchmark::State& state) {
+  BenchDir dir;
+  auto store = MustOpen(dir);
+  Result<std::string> id = store->CreateRun(Spec());
+  Must(id);
+  for (auto _ : state) {
+    Result<RunInfo> r = store->GetRun(*id);
+    Must(r);
+    benchmark::DoNotOptimize(r->progress);
+  }
+}
+BENCHMARK(BM_GetRun)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+const market::Series& SharedBars() {
+  static const market::Series bars = [] {
+    market::GenOptions g;
+    g.bars = kBars;
+    return market::Generate(g);
+  }();
+  return bars;
+}
+
+// PutDataset of a year of minutes: file write + fsync + rename + row.
+void BM_PutDataset(benchmark::State& state) {
+  BenchDir dir;
+  auto store = MustOpen(dir);
+  const market::Series& bars = SharedBars();
+  for (auto _ : state) {
+    Must(store->PutDataset("syn", bars));
+    state.PauseTiming();
+    Must(store->DeleteDataset("syn"));
+    state.ResumeTiming();
+  }
+  state.SetBytesProcessed(state.iterations() * kBars * 48);
+}
+BENCHMARK(BM_PutDataset)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// LoadBars the first time in a process: mmap plus the checksum pass over every byte.
+void BM_LoadBarsFirst(benchmark::State& state) {
+  BenchDir dir;
+  auto store = MustOpen(dir);
+  const market::Series& bars = SharedBars();
+  int n = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::string name = "syn" + std::to_string(n++);
+    Must(store->PutDataset(name, bars));
+    state.ResumeTiming();
+    Result<market::Series> s = store->LoadBars(name);
+    Must(s);
+    benchmark::DoNotOptimize(s->close().data());
+    state.PauseTiming();
+    Must(store->DeleteDataset(name));
+    state.ResumeTiming();
+  }
+}
+BENCHMARK(BM_LoadBarsFirst)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// LoadBars afterwards: a row lookup and an mmap.
+void BM_LoadBars(benchmark::State& state) {
+  BenchDir dir;
+  auto store = MustOpen(dir);
+  Must(store->PutDataset("syn", SharedBars()));
+  Must(store->LoadBars("syn"));
+  for (auto _ : state) {
+    Result<market::Series> s = store->LoadBars("syn");
+    Must(s);
+    benchmark::DoNotOptimize(s->close().data());
+  }
+}
+BENCHMARK(BM_LoadBars)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// LoadBars then a pass over every close: what a backtest pays before its first bar.
+void BM_LoadBarsAndTouch(benchmark::State& state) {
+  BenchDir dir;
+  auto store = MustOpen(dir);
+  Must(store->PutDataset("syn", SharedBars()));
+  Must(store->LoadBars("syn"));
+  for (auto _ : state) {
+    Result<market::Series> s = store->LoadBars("syn");
+    Must(s);
+    double sum = 0;
+    for (double c : s->close()) sum += c;
+    benchmark::DoNotOptimize(sum);
+  }
+}
+BENCHMARK(BM_LoadBarsAndTouch)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace tapedeck::store
+
+BENCHMARK_MAIN();

@@ -1,0 +1,555 @@
+// SqliteStore: runs. A run is a row in `runs`; its result (written once, by CompleteRun) is rows in
+// run_stats, run_equity, run_events and run_trades.
+#include <algorithm>
+#include <bit>
+#include <boost/json.hpp>
+#include <cmath>
+#include <mutex>
+#include <string>
+
+#include "common/json_writer.h"
+#include "store/sqlite_store.h"
+
+namespace tapedeck::store::internal {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "equity blobs are stored little-endian as in memory");
+static_assert(sizeof(Timestamp) == sizeof(int64_t));
+
+std::string SymbolsToJson(const std::vector<std::string>& symbols) {
+  JsonWriter w;
+  w.BeginArray();
+  for (const std::string& s : symbols) w.String(s);
+  w.EndArray();
+  return w.Take();
+}
+
+std::vector<std::string> SymbolsFromJson(const std::string& text) {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_array()) return out;  // only we write this column; treat damage as empty
+  for (const boost::json::value& e : v.as_array()) {
+    if (e.is_string()) out.emplace_back(e.as_string().begin(), e.as_string().end());
+  }
+  return out;
+}
+
+std::optional<engine::Side> ParseSide(std::string_view s) {
+  if (s == "buy") return engine::Side::kBuy;
+  if (s == "sell") return engine::Side::kSell;
+  return std::nullopt;
+}
+
+std::optional<engine::OrderType> ParseOrderType(std::string_view s) {
+  for (auto t : {engine::OrderType::kMarket, engine::OrderType::kLimit, engine::OrderType::kStop,
+                 engine::OrderType::kStopLimit}) {
+    if (engine::ToString(t) == s) return t;
+  }
+  return std::nullopt;
+}
+
+std::optional<engine::OrderStatus> ParseOrderStatus(std::string_view s) {
+  for (auto t : {engine::OrderStatus::kSubmitted, engine::OrderStatus::kFilled,
+                 engine::OrderStatus::kCancelled, engine::OrderStatus::kRejected}) {
+    if (engine::ToString(t) == s) return t;
+  }
+  return std::nullopt;
+}
+
+Error RunNotFound(std::string_view id) {
+  return MakeError(ErrorCode::kRunNotFound, "no run has this id", {{"id", std::string(id)}});
+}
+
+Error BadTransition(std::string_view id, RunStatus from, std::string_view want) {
+  return MakeError(ErrorCode::kConflict,
+                   "the run is " + std::string(ToString(from)) + ", cannot " + std::string(want),
+                   {{"id", std::string(id)}, {"status", std::string(ToString(from))}});
+}
+
+#define TD_RUN_SELECT                                                                            \
+  "SELECT r.id, r.dataset, r.symbols, r.strategy, r.params, r.cash, r.commission, r.fixed_fee, " \
+  "r.slippage, r.allow_short, r.from_us, r.to_us, r.request, r.status, r.progress, r.error, "    \
+  "r.created_us, r.started_us, r.finished_us, "                                                  \
+  "s.run, s.bars, s.fills, s.trades, s.start_equity, s.final_equity, s.total_return, s.cagr, "   \
+  "s.volatility, s.sharpe, s.sortino, s.calmar, s.max_drawdown, s.max_drawdown_us, "             \
+  "s.win_rate, s.profit_factor, s.expectancy, s.exposure, s.buy_and_hold_return, "               \
+  "s.periods_per_year "                                                                          \
+  "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
+
+// Stats columns in run_stats order (after `run` and `symbols`), for INSERT and SELECT alike.
+constexpr int kStatsFirstCol = 20;  // index of s.bars in TD_RUN_SELECT
+
+engine::Stats ReadStats(const Stmt& s, int c) {
+  engine::Stats st;
+  st.bars = static_cast<size_t>(s.Int(c + 0));
+  st.fills = static_cast<size_t>(s.Int(c + 1));
+  st.trades = static_cast<size_t>(s.Int(c + 2));
+  st.start_equity = s.Double(c + 3);
+  st.final_equity = s.Double(c + 4);
+  st.total_return = s.Double(c + 5);
+  st.cagr = s.Double(c + 6);
+  st.volatility = s.Double(c + 7);
+  st.sharpe = s.Double(c + 8);
+  st.sortino = s.Double(c + 9);
+  st.calmar = s.Double(c + 10);
+  st.max_drawdown = s.Double(c + 11);
+  st.max_drawdown_duration = Micros{s.Int(c + 12)};
+  st.win_rate = s.Double(c + 13);
+  st.profit_factor = s.Double(c + 14);
+  st.expectancy = s.Double(c + 15);
+  st.exposure = s.Double(c + 16);
+  st.buy_and_hold_return = s.Double(c + 17);
+  st.periods_per_year = s.Double(c + 18);
+  return st;
+}
+
+void BindStats(Stmt& s, int p, const engine::Stats& st) {
+  s.Bind(p + 0, static_cast<int64_t>(st.bars))
+      .Bind(p + 1, static_cast<int64_t>(st.fills))
+      .Bind(p + 2, static_cast<int64_t>(st.trades))
+      .Bind(p + 3, st.start_equity)
+      .Bind(p + 4, st.final_equity)
+      .Bind(p + 5, st.total_return)
+      .Bind(p + 6, st.cagr)
+      .Bind(p + 7, st.volatility)
+      .Bind(p + 8, st.sharpe)
+      .Bind(p + 9, st.sortino)
+      .Bind(p + 10, st.calmar)
+      .Bind(p + 11, st.max_drawdown)
+      .Bind(p + 12, static_cast<int64_t>(st.max_drawdown_duration.count()))
+      .Bind(p + 13, st.win_rate)
+      .Bind(p + 14, st.profit_factor)
+      .Bind(p + 15, st.expectancy)
+      .Bind(p + 16, st.exposure)
+      .Bind(p + 17, st.buy_and_hold_return)
+      .Bind(p + 18, st.periods_per_year);
+}
+
+Result<RunInfo> ReadRunInfo(const Db& db, const Stmt& s) {
+  RunInfo r;
+  r.id = s.Text(0);
+  r.spec.dataset = s.Text(1);
+  r.spec.symbols = SymbolsFromJson(s.Text(2));
+  r.spec.strategy = s.Text(3);
+  r.spec.params_json = s.Text(4);
+  r.spec.config.cash = s.Double(5);
+  r.spec.config.costs.commission = s.Double(6);
+  r.spec.config.costs.fixed_fee = s.Double(7);
+  r.spec.config.costs.slippage = s.Double(8);
+  r.spec.config.allow_short = s.Int(9) != 0;
+  if (auto v = s.OptInt(10)) r.spec.from = FromMicros(*v);
+  if (auto v = s.OptInt(11)) r.spec.to = FromMicros(*v);
+  r.spec.request_json = s.Text(12);
+  const std::optional<RunStatus> status = ParseRunStatus(s.Text(13));
+  if (!status) return Corrupt(db, "run " + r.id + " has status '" + s.Text(13) + "'");
+  r.status = *status;
+  r.progress = s.Double(14);
+  r.error = s.Text(15);
+  r.created = FromMicros(s.Int(16));
+  if (auto v = s.OptInt(17)) r.started = FromMicros(*v);
+  if (auto v = s.OptInt(18)) r.finished = FromMicros(*v);
+  if (!s.IsNull(19)) r.stats = ReadStats(s, kStatsFirstCol);
+  return r;
+}
+
+// Reads a whole blob column straight into `out` (no intermediate copy inside SQLite's memory,
+// unlike sqlite3_column_blob). `rowid` is the row's INTEGER PRIMARY KEY.
+template <typename T>
+Status ReadBlobInto(Db& db, const char* table, const char* column, int64_t rowid,
+                    std::vector<T>& out, size_t count) {
+  sqlite3_blob* blob = nullptr;
+  int rc = sqlite3_blob_open(db.raw(), "main", table, column, rowid, /*flags=*/0, &blob);
+  if (rc != SQLITE_OK) {
+    sqlite3_blob_close(blob);
+    return db.MakeSqliteError(rc, "blob_open");
+  }
+  const size_t bytes = count * sizeof(T);
+  if (static_cast<size_t>(sqlite3_blob_bytes(blob)) != bytes) {
+    sqlite3_blob_close(blob);
+    return Corrupt(db, std::string(table) + "." + column + " has the wrong length");
+  }
+  out.resize(count);
+  rc = bytes == 0 ? SQLITE_OK : sqlite3_blob_read(blob, out.data(), static_cast<int>(bytes), 0);
+  sqlite3_blob_close(blob);
+  if (rc != SQLITE_OK) return db.MakeSqliteError(rc, "blob_read");
+  return Ok();
+}
+
+template <typename T>
+std::span<const std::byte> AsBytes(const std::vector<T>& v) {
+  return std::as_bytes(std::span<const T>(v));
+}
+
+Result<std::vector<engine::Trade>> ReadTrades(Db& db, int64_t seq) {
+  TD_ASSIGN_OR_RETURN(
+      Stmt & s, db.Prepare("SELECT symbol, side, entry_us, exit_us, entry_bar, exit_bar, qty, "
+                           "entry_px, exit_px, pnl, ret, open FROM run_trades WHERE run = ?1 "
+                           "ORDER BY seq"));
+  s.Bind(1, seq);
+  std::vector<engine::Trade> out;
+  for (;;) {
+    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    engine::Trade t;
+    t.symbol = static_cast<engine::SymbolId>(s.Int(0));
+    const std::optional<engine::Side> side = ParseSide(s.Text(1));
+    if (!side) return Corrupt(db, "a trade has a bad side");
+    t.side = *side;
+    t.entry_time = FromMicros(s.Int(2));
+    t.exit_time = FromMicros(s.Int(3));
+    t.entry_bar = static_cast<size_t>(s.Int(4));
+    t.exit_bar = static_cast<size_t>(s.Int(5));
+    t.qty = s.Double(6);
+    t.entry_px = s.Double(7);
+    t.exit_px = s.Double(8);
+    t.pnl = s.Double(9);
+    t.ret = s.Double(10);
+    t.open = s.Int(11) != 0;
+    out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
+  const std::string symbols = SymbolsToJson(spec.symbols);
+  std::lock_guard lock(write_mu_);
+  Db& db = *writer_;
+  // 64 random bits collide about never; the retry makes "about" into "never" cheaply.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    std::string id = RandomHex64();
+    TD_ASSIGN_OR_RETURN(
+        Stmt & s,
+        db.Prepare("INSERT INTO runs(id, dataset, symbols, strategy, params, cash, commission, "
+                   "fixed_fee, slippage, allow_short, from_us, to_us, request, status, "
+                   "created_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                   "'queued', ?14) ON CONFLICT(id) DO NOTHING"));
+    std::optional<int64_t> from, to;
+    if (spec.from) from = ToMicros(*spec.from);
+    if (spec.to) to = ToMicros(*spec.to);
+    TD_TRY(s.Bind(1, std::string_view(id))
+               .Bind(2, std::string_view(spec.dataset))
+               .Bind(3, std::string_view(symbols))
+               .Bind(4, std::string_view(spec.strategy))
+               .Bind(5, std::string_view(spec.params_json))
+               .Bind(6, spec.config.cash)
+               .Bind(7, spec.config.costs.commission)
+               .Bind(8, spec.config.costs.fixed_fee)
+               .Bind(9, spec.config.costs.slippage)
+               .Bind(10, static_cast<int64_t>(spec.config.allow_short))
+               .Bind(11, from)
+               .Bind(12, to)
+               .Bind(13, std::string_view(spec.request_json))
+               .Bind(14, ToMicros(Now()))
+               .Run());
+    if (db.Changes() == 1) return id;
+  }
+  return MakeError(ErrorCode::kInternal, "could not draw a fresh run id");
+}
+
+Result<std::pair<int64_t, RunStatus>> SqliteStore::LockedRunState(std::string_view id) {
+  Db& db = *writer_;
+  TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT seq, status FROM runs WHERE id = ?1"));
+  s.Bind(1, id);
+  TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return RunNotFound(id);
+  const std::optional<RunStatus> status = ParseRunStatus(s.Text(1));
+  if (!status) return Corrupt(db, "run " + std::string(id) + " has a bad status");
+  return std::pair{s.Int(0), *status};
+}
+
+Status SqliteStore::MarkRunning(std::string_view id) {
+  std::lock_guard lock(write_mu_);
+  Db& db = *writer_;
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+  TD_ASSIGN_OR_RETURN(const auto state, LockedRunState(id));
+  if (state.second != RunStatus::kQueued) return BadTransition(id, state.second, "start");
+  {
+    TD_ASSIGN_OR_RETURN(
+        Stmt & s, db.Prepare("UPDATE runs SET status = 'running', started_us = ?2 WHERE seq = ?1"));
+    TD_TRY(s.Bind(1, state.first).Bind(2, ToMicros(Now())).Run());
+  }
+  return txn.Commit();
+}
+
+Status SqliteStore::UpdateProgress(std::string_view id, double progress) {
+  if (!std::isfinite(progress)) {
+    return MakeError(ErrorCode::kValidation, "progress must be a number in 0..1",
+                     {{"field", "progress"}});
+  }
+  progress = std::clamp(progress, 0.0, 1.0);
+  std::lock_guard lock(write_mu_);
+  Db& db = *writer_;
+  {
+    // One statement: its own implicit transaction, the cheapest commit there is.
+    TD_ASSIGN_OR_RETURN(
+        Stmt & s, db.Prepare("UPDATE runs SET progress = ?2 WHERE id = ?1 AND status = 'running'"));
+    TD_TRY(s.Bind(1, id).Bind(2, progress).Run());
+  }
+  if (db.Changes() == 1) return Ok();
+  TD_ASSIGN_OR_RETURN(const auto state, LockedRunState(id));
+  return BadTransition(id, state.second, "update progress");
+}
+
+Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& result) {
+  if (result.times.size() != result.equity.size()) {
+    return MakeError(ErrorCode::kValidation, "times and equity differ in length",
+                     {{"field", "equity"},
+                      {"times", std::to_string(result.times.size())},
+                      {"equity", std::to_string(result.equity.size())}});
+  }
+  const std::string symbols = SymbolsToJson(result.symbols);
+  std::lock_guard lock(write_mu_);
+  Db& db = *writer_;
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+  TD_ASSIGN_OR_RETURN(const auto state, LockedRunState(id));
+  const auto [seq, status] = state;
+  if (status != RunStatus::kQueued && status != RunStatus::kRunning) {
+    return BadTransition(id, status, "complete");
+  }
+  {
+    TD_ASSIGN_OR_RETURN(
+        Stmt & s,
+        db.Prepare("INSERT INTO run_stats(run, symbols, bars, fills, trades, start_equity, "
+                   "final_equity, total_return, cagr, volatility, sharpe, sortino, calmar, "
+                   "max_drawdown, max_drawdown_us, win_rate, profit_factor, expectancy, "
+                   "exposure, buy_and_hold_return, periods_per_year) VALUES(?1, ?2, ?3, ?4, ?5, "
+                   "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"));
+    s.Bind(1, seq).Bind(2, std::string_view(symbols));
+    BindStats(s, 3, result.stats);
+    TD_TRY(s.Run());
+  }
+  {
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO run_equity(run, points, times, equity) "
+                                             "VALUES(?1, ?2, ?3, ?4)"));
+    TD_TRY(s.Bind(1, seq)
+               .Bind(2, static_cast<int64_t>(result.times.size()))
+               .BindBlob(3, AsBytes(result.times))
+               .BindBlob(4, AsBytes(result.equity))
+               .Run());
+  }
+  {
+    TD_ASSIGN_OR_RETURN(
+        Stmt & s,
+        db.Prepare("INSERT INTO run_events(run, seq, order_id, ts_us, bar, symbol, side, type, "
+                   "status, qty, px, commission, reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                   "?9, ?10, ?11, ?12, ?13)"));
+    for (size_t i = 0; i < result.events.size(); ++i) {
+      const engine::OrderEvent& e = result.events[i];
+      TD_TRY(s.Bind(1, seq)
+                 .Bind(2, static_cast<int64_t>(i))
+                 .Bind(3, static_cast<int64_t>(e.id))
+                 .Bind(4, ToMicros(e.ts))
+                 .Bind(5, static_cast<int64_t>(e.bar))
+                 .Bind(6, static_cast<int64_t>(e.symbol))
+                 .Bind(7, engine::ToString(e.side))
+                 .Bind(8, engine::ToString(e.type))
+                 .Bind(9, engine::ToString(e.status))
+                 .Bind(10, e.qty)
+                 .Bind(11, e.px)
+                 .Bind(12, e.commission)
+                 .Bind(13, std::string_view(e.reason))
+                 .Run());
+      s.Reset();
+    }
+  }
+  {
+    TD_ASSIGN_OR_RETURN(
+        Stmt & s,
+        db.Prepare("INSERT INTO run_trades(run, seq, symbol, side, entry_us, exit_us, entry_bar, "
+                   "exit_bar, qty, entry_px, exit_px, pnl, ret, open) VALUES(?1, ?2, ?3, ?4, ?5, "
+                   "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
+    for (size_t i = 0; i < result.trades.size(); ++i) {
+      const engine::Trade& t = result.trades[i];
+      TD_TRY(s.Bind(1, seq)
+                 .Bind(2, static_cast<int64_t>(i))
+                 .Bind(3, static_cast<int64_t>(t.symbol))
+                 .Bind(4, engine::ToString(t.side))
+                 .Bind(5, ToMicros(t.entry_time))
+                 .Bind(6, ToMicros(t.exit_time))
+                 .Bind(7, static_cast<int64_t>(t.entry_bar))
+                 .Bind(8, static_cast<int64_t>(t.exit_bar))
+                 .Bind(9, t.qty)
+                 .Bind(10, t.entry_px)
+                 .Bind(11, t.exit_px)
+                 .Bind(12, t.pnl)
+                 .Bind(13, t.ret)
+                 .Bind(14, static_cast<int64_t>(t.open))
+                 .Run());
+      s.Reset();
+    }
+  }
+  {
+    const int64_t now = ToMicros(Now());
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("UPDATE runs SET status = 'done', progress = 1, "
+                                             "started_us = COALESCE(started_us, ?2), "
+                                             "finished_us = ?2 WHERE seq = ?1"));
+    TD_TRY(s.Bind(1, seq).Bind(2, now).Run());
+  }
+  return txn.Commit();
+}
+
+Status SqliteStore::FailRun(std::string_view id, std::string_view error) {
+  std::lock_guard lock(write_mu_);
+  Db& db = *writer_;
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+  TD_ASSIGN_OR_RETURN(const auto state, LockedRunState(id));
+  if (state.second != RunStatus::kQueued && state.second != RunStatus::kRunning) {
+    return BadTransition(id, state.second, "fail");
+  }
+  {
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("UPDATE runs SET status = 'failed', error = ?2, "
+                                             "finished_us = ?3 WHERE seq = ?1"));
+    TD_TRY(s.Bind(1, state.first).Bind(2, error).Bind(3, ToMicros(Now())).Run());
+  }
+  return txn.Commit();
+}
+
+Result<RunInfo> SqliteStore::GetRun(std::string_view id) {
+  TD_ASSIGN_OR_RETURN(Reader & db, BorrowReader());
+  TD_ASSIGN_OR_RETURN(Stmt & s, db->Prepare(TD_RUN_SELECT "WHERE r.id = ?1"));
+  s.Bind(1, id);
+  TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return RunNotFound(id);
+  return ReadRunInfo(*db, s);
+}
+
+Result<std::vector<RunInfo>> SqliteStore::ListRuns(size_t limit, size_t offset) {
+  TD_ASSIGN_OR_RETURN(Reader & db, BorrowReader());
+  TD_ASSIGN_OR_RETURN(Stmt & s,
+                      db->Prepare(TD_RUN_SELECT "ORDER BY r.seq DESC LIMIT ?1 OFFSET ?2"));
+  // LIMIT -1 is SQLite's "no limit".
+  s.Bind(1, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit))
+      .Bind(2, static_cast<int64_t>(offset));
+  std::vector<RunInfo> out;
+  for (;;) {
+    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    TD_ASSIGN_OR_RETURN(RunInfo info, ReadRunInfo(*db, s));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<int64_t> SqliteStore::DoneRunSeq(Db& db, std::string_view id) {
+  TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT seq, status, error FROM runs WHERE id = ?1"));
+  s.Bind(1, id);
+  TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return RunNotFound(id);
+  const std::optional<RunStatus> status = ParseRunStatus(s.Text(1));
+  if (status == RunStatus::kDone) return s.Int(0);
+  if (status == RunStatus::kFailed) {
+    return MakeError(ErrorCode::kRunFailed, "the run failed: " + s.Text(2),
+                     {{"id", std::string(id)}, {"error", s.Text(2)}});
+  }
+  const std::string text = status ? std::string(ToString(*status)) : s.Text(1);
+  return MakeError(ErrorCode::kRange, "the run has no result yet",
+                   {{"id", std::string(id)}, {"status", text}});
+}
+
+Result<engine::RunResult> SqliteStore::LoadRunResult(std::string_view id) {
+  TD_ASSIGN_OR_RETURN(Reader & reader, BorrowReader());
+  Db& db = *reader;
+  // One read transaction: a DeleteRun committed meanwhile cannot leave us half a result.
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/false));
+  TD_ASSIGN_OR_RETURN(const int64_t seq, DoneRunSeq(db, id));
+  engine::RunResult result;
+  {
+    TD_ASSIGN_OR_RETURN(
+        Stmt & s,
+        db.Prepare("SELECT symbols, bars, fills, trades, start_equity, final_equity, "
+                   "total_return, cagr, volatility, sharpe, sortino, calmar, max_drawdown, "
+                   "max_drawdown_us, win_rate, profit_factor, expectancy, exposure, "
+                   "buy_and_hold_return, periods_per_year FROM run_stats WHERE run = ?1"));
+    s.Bind(1, seq);
+    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) return Corrupt(db, "done run " + std::string(id) + " has no statistics");
+    result.symbols = SymbolsFromJson(s.Text(0));
+    result.stats = ReadStats(s, 1);
+  }
+  {
+    size_t points = 0;
+    {
+      TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT points FROM run_equity WHERE run = ?1"));
+      s.Bind(1, seq);
+      TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+      if (!row) return Corrupt(db, "done run " + std::string(id) + " has no equity");
+      points = static_cast<size_t>(s.Int(0));
+    }
+    TD_TRY(ReadBlobInto(db, "run_equity", "times", seq, result.times, points));
+    TD_TRY(ReadBlobInto(db, "run_equity", "equity", seq, result.equity, points));
+  }
+  {
+    TD_ASSIGN_OR_RETURN(
+        Stmt & s, db.Prepare("SELECT order_id, ts_us, bar, symbol, side, type, status, qty, px, "
+                             "commission, reason FROM run_events WHERE run = ?1 ORDER BY seq"));
+    s.Bind(1, seq);
+    for (;;) {
+      TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+      if (!row) break;
+      engine::OrderEvent e;
+      e.id = s.Int(0);
+      e.ts = FromMicros(s.Int(1));
+      e.bar = static_cast<size_t>(s.Int(2));
+      e.symbol = static_cast<engine::SymbolId>(s.Int(3));
+      const auto side = ParseSide(s.Text(4));
+      const auto type = ParseOrderType(s.Text(5));
+      const auto status = ParseOrderStatus(s.Text(6));
+      if (!side || !type || !status) return Corrupt(db, "an order event has a bad enum");
+      e.side = *side;
+      e.type = *type;
+      e.status = *status;
+      if (!s.IsNull(7)) e.qty = s.Double(7);
+      e.px = s.Double(8);
+      e.commission = s.Double(9);
+      e.reason = s.Text(10);
+      result.events.push_back(std::move(e));
+    }
+  }
+  TD_ASSIGN_OR_RETURN(result.trades, ReadTrades(db, seq));
+  TD_TRY(txn.Commit());
+  return result;
+}
+
+Result<std::vector<engine::Trade>> SqliteStore::LoadTrades(std::string_view id) {
+  TD_ASSIGN_OR_RETURN(Reader & reader, BorrowReader());
+  Db& db = *reader;
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/false));
+  TD_ASSIGN_OR_RETURN(const int64_t seq, DoneRunSeq(db, id));
+  TD_ASSIGN_OR_RETURN(std::vector<engine::Trade> trades, ReadTrades(db, seq));
+  TD_TRY(txn.Commit());
+  return trades;
+}
+
+Status SqliteStore::DeleteRun(std::string_view id) {
+  std::lock_guard lock(write_mu_);
+  Db& db = *writer_;
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+  {
+    // The result tables go with it: ON DELETE CASCADE, inside this transaction.
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("DELETE FROM runs WHERE id = ?1"));
+    TD_TRY(s.Bind(1, id).Run());
+  }
+  if (db.Changes() == 0) return RunNotFound(id);
+  return txn.Commit();
+}
+
+Result<size_t> SqliteStore::RecoverOnStart() {
+  std::lock_guard lock(write_mu_);
+  Db& db = *writer_;
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+  {
+    TD_ASSIGN_OR_RETURN(Stmt & s,
+                        db.Prepare("UPDATE runs SET status = 'failed', error = 'interrupted', "
+                                   "finished_us = ?1 WHERE status IN ('queued', 'running')"));
+    TD_TRY(s.Bind(1, ToMicros(Now())).Run());
+  }
+  const auto n = static_cast<size_t>(db.Changes());
+  TD_TRY(txn.Commit());
+  return n;
+}
+
+}  // namespace tapedeck::store::internal

@@ -1,0 +1,116 @@
+// Internal to src/store: the SQLite implementation of Store, split over sqlite_store.cpp (opening,
+// connections), sqlite_datasets.cpp and sqlite_runs.cpp. See store.h for the contract.
+//
+// Connections: one writer, guarded by write_mu_, does every write inside a transaction (BEGIN
+// IMMEDIATE). Readers borrow a connection from a small pool, so a 10 MB equity read never waits for
+// a progress update and vice versa; WAL gives each read transaction a consistent snapshot. A
+// background Checkpointer copies the WAL into the database, so no commit pays for that (and its
+// fsyncs) inline.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/checkpointer.h"
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace tapedeck::store::internal {
+
+// 16 lowercase hex digits of OS randomness.
+std::string RandomHex64();
+// IO naming `path` with errno's text (UNAVAILABLE for ENOSPC: space may come back).
+Error ErrnoError(std::string msg, const std::string& path, int err);
+// IO: the database holds something this code never writes.
+Error Corrupt(const Db& db, std::string what);
+
+class SqliteStore final : public Store {
+ public:
+  // Takes ownership of `lock_fd` (the flock'd lock file), closed by the destructor.
+  SqliteStore(std::string path, StoreOptions options, int lock_fd);
+  ~SqliteStore() override;
+
+  // Opens the writer (creating the database), sets WAL, migrates, starts the checkpointer and
+  // cleans the data directory. Called once by OpenSqliteStore, before anyone else can use it.
+  Status Init();
+
+  // ---- Datasets ----
+
+  Result<DatasetInfo> PutDataset(std::string_view name, const market::Series& bars) override;
+  Result<DatasetInfo> GetDataset(std::string_view name) override;
+  Result<std::vector<DatasetInfo>> ListDatasets() override;
+  Result<market::Series> LoadBars(std::string_view name) override;
+  Status DeleteDataset(std::string_view name) override;
+
+  // ---- Runs ----
+
+  Result<std::string> CreateRun(const RunSpec& spec) override;
+  Status MarkRunning(std::string_view id) override;
+  Status UpdateProgress(std::string_view id, double progress) override;
+  Status CompleteRun(std::string_view id, const engine::RunResult& result) override;
+  Status FailRun(std::string_view id, std::string_view error) override;
+  Result<RunInfo> GetRun(std::string_view id) override;
+  Result<std::vector<RunInfo>> ListRuns(size_t limit, size_t offset) override;
+  Result<engine::RunResult> LoadRunResult(std::string_view id) override;
+  Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) override;
+  Status DeleteRun(std::string_view id) override;
+  Result<size_t> RecoverOnStart() override;
+
+ private:
+  // Deletes dataset files no row names and rows whose file is gone (part of Init).
+  Status CleanDataDir();
+
+  // A reader connection on loan; goes back to the pool when destroyed.
+  class Reader {
+   public:
+    Reader(SqliteStore* store, std::unique_ptr<Db> db) : store_(store), db_(std::move(db)) {}
+    Reader(Reader&&) = default;
+    ~Reader() {
+      if (db_) store_->ReturnReader(std::move(db_));
+    }
+    Db& operator*() { return *db_; }
+    Db* operator->() { return db_.get(); }
+
+   private:
+    SqliteStore* store_;
+    std::unique_ptr<Db> db_;
+  };
+
+  Result<Reader> BorrowReader();
+  void ReturnReader(std::unique_ptr<Db> db);
+
+  Timestamp Now() const {
+    if (options_.now) return options_.now();
+    return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now());
+  }
+  std::string DataPath(const std::string& file) const {
+    return (std::filesystem::path(options_.data_dir) / file).string();
+  }
+
+  // The run's seq and status inside the writer's open transaction. REQUIRES: write_mu_ held.
+  Result<std::pair<int64_t, RunStatus>> LockedRunState(std::string_view id);
+  // Reads the run's seq and status on `db`, and checks it has a result (status done).
+  Result<int64_t> DoneRunSeq(Db& db, std::string_view id);
+
+  const std::string path_;
+  const StoreOptions options_;
+  const int lock_fd_;
+
+  std::mutex write_mu_;
+  std::unique_ptr<Db> writer_;  // GUARDED_BY(write_mu_)
+  std::unique_ptr<Checkpointer> checkpointer_;
+
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Db>> idle_readers_;  // GUARDED_BY(pool_mu_)
+
+  std::mutex verified_mu_;
+  std::set<std::string> verified_files_;  // GUARDED_BY(verified_mu_): checksum passed
+};
+
+}  // namespace tapedeck::store::internal
