@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <thread>
 
 #include "playback/playback.h"
 #include "tape_fixture.h"
@@ -171,6 +172,26 @@ TEST(FrameTest, TheCacheStaysWithinItsBudget) {
   for (size_t k = 0; k < 5000; ++k) tl.FrameHead(k);
   EXPECT_LE(tape->cache_stats().bytes, 20'000u);
   EXPECT_GT(tape->cache_stats().entries, 10u);
+}
+
+TEST(FrameTest, ManyViewersShareOneCacheSafely) {
+  std::vector<market::Series> series;
+  auto run = MakeRun(TapeSpec{{Range(20'000)}}, &series);
+  auto tape = *Tape::Create(run, series, TapeOptions{.frame_cache_bytes = 50'000});
+  const Timeline tl = MakeTimeline(tape, SpeedForMinutes(7));
+  std::vector<std::thread> viewers;
+  std::atomic<int> mismatches{0};
+  for (int v = 0; v < 4; ++v) {
+    viewers.emplace_back([&, v] {
+      for (size_t i = 0; i < 3000; ++i) {
+        const size_t k = (i * (v + 1)) % tl.window_count();
+        if (*tl.FrameHead(k) != EncodeFrameHead(tl.BuildFrame(k), *tape)) ++mismatches;
+      }
+    });
+  }
+  for (auto& t : viewers) t.join();
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_LE(tape->cache_stats().bytes, 50'000u);
 }
 
 TEST(FrameTest, OtherMessages) {
