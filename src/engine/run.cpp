@@ -5,6 +5,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "engine/engine.h"
 #include "engine/run_state.h"
 
@@ -48,16 +52,39 @@ Status Validate(std::span<const market::Series> data, const RunConfig& config) {
   return Ok();
 }
 
+// Asks the kernel to back a large, not yet touched buffer with transparent huge pages. A run's
+// per-bar vectors (times, equity) are megabytes of fresh memory: with 4 KiB pages every run takes
+// a page fault per 512 bars, which on virtualised hosts costs more than the loop itself. Only the
+// 2 MiB-aligned interior can be advised; the advice is a hint and failures are ignored.
+template <typename T>
+void AdviseHugePages(std::vector<T>& v) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const auto begin = reinterpret_cast<uintptr_t>(v.data());
+  const uintptr_t end = begin + v.capacity() * sizeof(T);
+  const uintptr_t from = (begin + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t to = end & ~(kHuge - 1);
+  if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
+#else
+  (void)v;
+#endif
+}
+
 // Every time at which any symbol has a bar, ascending, once.
 std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
   if (data.size() == 1) {
     const auto t = data[0].times();
-    return {t.begin(), t.end()};
+    std::vector<Timestamp> times;
+    times.reserve(t.size());
+    AdviseHugePages(times);
+    times.assign(t.begin(), t.end());
+    return times;
   }
   size_t total = 0;
   for (const auto& s : data) total += s.size();
   std::vector<Timestamp> times;
   times.reserve(total);
+  AdviseHugePages(times);
   for (const auto& s : data) {
     const auto t = s.times();
     const auto mid = times.insert(times.end(), t.begin(), t.end());
@@ -118,6 +145,8 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   result.symbols.reserve(data.size());
   for (const auto& s : data) result.symbols.push_back(s.symbol());
   result.times = AlignedTimes(data);
+  result.equity.reserve(result.times.size());
+  AdviseHugePages(result.equity);
   result.equity.resize(result.times.size());
 
   detail::RunState st;
