@@ -9,6 +9,7 @@
 #include <boost/url/url_view.hpp>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,11 +42,19 @@ class Router {
 
   // Finds the route and calls it. No route for the path: NOT_FOUND (404); a route for the path but
   // not the method: 405 with an Allow header. Both with the JSON error body.
+  // A HEAD request is answered by the GET route when there is no HEAD route: same status and
+  // headers, no body. A target that is not a valid origin-form URL is VALIDATION (400).
   HttpResponse Dispatch(const HttpRequest& request, const std::string& remote) const;
+
+  // The pattern of the first route whose path matches `path` (an undecoded request target,
+  // query allowed), whatever its method; nullopt when none does. The server uses it to label
+  // metrics and to leave unrouted paths to the static file handler.
+  std::optional<std::string> RouteOf(std::string_view target) const;
 
  private:
   struct Route {
     http::verb method;
+    std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
   };

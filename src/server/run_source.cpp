@@ -1,0 +1,54 @@
+#include "server/run_source.h"
+
+#include "market/market.h"
+#include "strategies/strategies.h"
+
+namespace tapedeck::server {
+
+void MemoryRunSource::Add(std::string id, std::shared_ptr<const playback::Tape> tape,
+                          std::chrono::steady_clock::time_point ready_at) {
+  std::lock_guard lock(mu_);
+  runs_[std::move(id)] = Entry{std::move(tape), ready_at, {}};
+}
+
+void MemoryRunSource::AddFailed(std::string id, std::string error) {
+  std::lock_guard lock(mu_);
+  runs_[std::move(id)] = Entry{nullptr, {}, std::move(error)};
+}
+
+Result<std::shared_ptr<const playback::Tape>> MemoryRunSource::Open(std::string_view id) {
+  std::lock_guard lock(mu_);
+  const auto it = runs_.find(id);
+  if (it == runs_.end()) {
+    return MakeError(ErrorCode::kRunNotFound, "no run has this id", {{"id", std::string(id)}});
+  }
+  const Entry& entry = it->second;
+  if (!entry.error.empty()) {
+    return MakeError(ErrorCode::kRunFailed, "the run failed",
+                     {{"id", std::string(id)}, {"error", entry.error}});
+  }
+  if (std::chrono::steady_clock::now() < entry.ready_at) {
+    return std::shared_ptr<const playback::Tape>();
+  }
+  return entry.tape;
+}
+
+Result<std::shared_ptr<const playback::Tape>> MakeSyntheticTape(const SyntheticRun& spec) {
+  const auto interval = market::ParseInterval(spec.interval);
+  if (!interval) return interval.error();
+  market::GenOptions gen;
+  gen.bars = spec.bars;
+  gen.seed = spec.seed;
+  gen.interval = *interval;
+  gen.symbol = "SYN";
+  market::Series series = market::Generate(gen);
+
+  auto strategy = strategies::Make("sma_cross", {{"fast", 10}, {"slow", 30}});
+  if (!strategy) return strategy.error();
+  auto run = engine::Run({&series, 1}, **strategy, engine::RunConfig{});
+  if (!run) return run.error();
+  return playback::Tape::Create(std::make_shared<const engine::RunResult>(std::move(*run)),
+                                {series});
+}
+
+}  // namespace tapedeck::server

@@ -1,0 +1,62 @@
+// How the server finds the run a playback connection asks for. The server knows nothing of the
+// store: the REST side implements RunSource over it (caching each run's Tape in memory, shared by
+// every viewer), and tests use MemoryRunSource.
+//
+// Thread-safety: implementations must be safe to call from any I/O thread, and quick (they run on
+// an I/O thread: load and index a run once, then serve it from memory).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <chrono>
+
+#include "common/error.h"
+#include "playback/playback.h"
+#include "server/settings.h"
+
+namespace tapedeck::server {
+
+class RunSource {
+ public:
+  virtual ~RunSource() = default;
+
+  // The tape of run `id`: the finished run indexed for playback, or nullptr while the run is
+  // queued or running (the connection then gets heartbeats and asks again every
+  // kPendingPollInterval until it is done).
+  // Errors: RUN_NOT_FOUND (details: id); RUN_FAILED for a failed run (details: error); IO or
+  // UNAVAILABLE when the store cannot answer. Fatal on a stream: err then close.
+  virtual Result<std::shared_ptr<const playback::Tape>> Open(std::string_view id) = 0;
+};
+
+// How often a connection to a run that is not done yet asks its RunSource again.
+inline constexpr std::chrono::milliseconds kPendingPollInterval{100};
+
+// Runs held in memory, for tests and demos. A run may be registered as not ready yet and become
+// ready at a given time (to test connecting before a run is done).
+class MemoryRunSource final : public RunSource {
+ public:
+  void Add(std::string id, std::shared_ptr<const playback::Tape> tape,
+           std::chrono::steady_clock::time_point ready_at = {});
+  void AddFailed(std::string id, std::string error);
+
+  Result<std::shared_ptr<const playback::Tape>> Open(std::string_view id) override;
+
+ private:
+  struct Entry {
+    std::shared_ptr<const playback::Tape> tape;
+    std::chrono::steady_clock::time_point ready_at;
+    std::string error;  // non-empty: failed
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry, std::less<>> runs_;  // GUARDED_BY(mu_)
+};
+
+// A synthetic run: `bars` generated bars (market::Generate with `seed` and `interval`) traded by
+// sma_cross (fast 10, slow 30) from 100,000 cash, indexed as a Tape.
+// Errors: VALIDATION naming `interval` for a bad interval; whatever the engine reports.
+Result<std::shared_ptr<const playback::Tape>> MakeSyntheticTape(const SyntheticRun& spec);
+
+}  // namespace tapedeck::server

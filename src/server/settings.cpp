@@ -1,0 +1,257 @@
+#include "server/settings.h"
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <thread>
+
+namespace tapedeck::server {
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: tapedeck serve [OPTIONS]
+
+  --host H                     address to listen on (default 127.0.0.1)
+  --port P                     port (default 8080; 0 picks a free one, printed on start)
+  --threads N                  I/O threads (default: one per core)
+  --workers N                  backtest worker threads (default: one per core)
+  --db PATH                    the store (default tapedeck.db)
+  --web-root DIR               static files served at / (default web/)
+  --allow-origin ORIGIN        another origin allowed to open streams (repeatable)
+  --heartbeat D                {"t":"hb"} after D without a message (default 5s)
+  --ping-interval D            WebSocket ping period (default 5s)
+  --idle-timeout D             close a WebSocket silent for D (default 30s)
+  --write-timeout D            close a channel whose write takes longer (default 10s)
+  --handshake-timeout D        WebSocket upgrade deadline (default 10s)
+  --header-timeout D           request header and keep-alive idle deadline (default 15s)
+  --body-timeout D             request body deadline (default 120s)
+  --shutdown-timeout D         grace for in-flight work on SIGINT/SIGTERM (default 5s)
+  --sse-retry D                EventSource reconnect delay (default 2s)
+  --max-ws-message BYTES       largest control message (default 4K)
+  --control-rate N             control messages per second per connection (default 20)
+  --body-limit BYTES           largest CSV upload (default 64M)
+  --json-body-limit BYTES      largest other request body (default 1M)
+  --header-limit BYTES         largest request header (default 16K)
+  --max-connections N          connections in total (default 10000)
+  --max-connections-per-address N   (default 2000)
+  --synthetic-run ID:BARS[:SEED[:INTERVAL[:READY_AFTER]]]
+                               serve a synthetic sma_cross run (tests, demos)
+
+durations: 250ms, 5s, 2m, or a number of seconds
+)";
+
+Error Invalid(std::string_view option, std::string msg) {
+  return MakeError(ErrorCode::kValidation, std::move(msg), {{"field", std::string(option)}});
+}
+
+template <typename T>
+std::optional<T> ParseInteger(std::string_view text) {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<double> ParseNumber(std::string_view text) {
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::vector<std::string_view> Split(std::string_view text, char sep) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t at = text.find(sep, start);
+    parts.push_back(text.substr(start, at == std::string_view::npos ? at : at - start));
+    if (at == std::string_view::npos) return parts;
+    start = at + 1;
+  }
+}
+
+Result<SyntheticRun> ParseSyntheticRun(std::string_view text) {
+  const auto parts = Split(text, ':');
+  const auto bad = [&] {
+    return Invalid("synthetic-run", "expected ID:BARS[:SEED[:INTERVAL[:READY_AFTER]]], got '" +
+                                        std::string(text) + "'");
+  };
+  if (parts.size() < 2 || parts.size() > 5 || parts[0].empty()) return bad();
+  SyntheticRun run;
+  run.id = std::string(parts[0]);
+  const auto bars = ParseInteger<size_t>(parts[1]);
+  if (!bars || *bars == 0) return bad();
+  run.bars = *bars;
+  if (parts.size() > 2) {
+    const auto seed = ParseInteger<uint64_t>(parts[2]);
+    if (!seed) return bad();
+    run.seed = *seed;
+  }
+  if (parts.size() > 3) run.interval = std::string(parts[3]);
+  if (parts.size() > 4) {
+    const auto ready_after = ParseDuration(parts[4]);
+    if (!ready_after) return bad();
+    run.ready_after = *ready_after;
+  }
+  return run;
+}
+
+}  // namespace
+
+std::string_view ServeUsage() { return kUsage; }
+
+std::optional<Millis> ParseDuration(std::string_view text) {
+  double scale = 1000;  // a bare number is seconds
+  if (text.ends_with("ms")) {
+    scale = 1;
+    text.remove_suffix(2);
+  } else if (text.ends_with("s")) {
+    text.remove_suffix(1);
+  } else if (text.ends_with("m")) {
+    scale = 60'000;
+    text.remove_suffix(1);
+  }
+  const auto value = ParseNumber(text);
+  if (!value || *value < 0 || *value * scale > 1e12) return std::nullopt;
+  return Millis{static_cast<int64_t>(std::llround(*value * scale))};
+}
+
+std::optional<uint64_t> ParseByteSize(std::string_view text) {
+  uint64_t scale = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K': case 'k': scale = 1ull << 10; break;
+      case 'M': case 'm': scale = 1ull << 20; break;
+      case 'G': case 'g': scale = 1ull << 30; break;
+      default: break;
+    }
+    if (scale != 1) text.remove_suffix(1);
+  }
+  const auto value = ParseInteger<uint64_t>(text);
+  if (!value || *value > (uint64_t{1} << 40) / scale) return std::nullopt;
+  return *value * scale;
+}
+
+Result<Settings> ParseServeArgs(int argc, char** argv, int first) {
+  Settings s;
+  const auto duration = [](Millis& out) {
+    return [&out](std::string_view v) {
+      const auto d = ParseDuration(v);
+      if (d) out = *d;
+      return d.has_value();
+    };
+  };
+  const auto bytes = [](auto& out) {
+    return [&out](std::string_view v) {
+      const auto b = ParseByteSize(v);
+      if (!b || *b == 0 || *b > std::numeric_limits<std::decay_t<decltype(out)>>::max()) {
+        return false;
+      }
+      out = static_cast<std::decay_t<decltype(out)>>(*b);
+      return true;
+    };
+  };
+  const auto count = [](auto& out, long long min, long long max) {
+    return [&out, min, max](std::string_view v) {
+      const auto n = ParseInteger<long long>(v);
+      if (!n || *n < min || *n > max) return false;
+      out = static_cast<std::decay_t<decltype(out)>>(*n);
+      return true;
+    };
+  };
+  const auto text = [](std::string& out) {
+    return [&out](std::string_view v) {
+      out = std::string(v);
+      return !v.empty();
+    };
+  };
+  bool ok_synthetic = true;
+  Error synthetic_error;
+  const std::map<std::string_view, std::function<bool(std::string_view)>> options = {
+      {"host", text(s.host)},
+      {"port", count(s.port, 0, 65535)},
+      {"threads", count(s.threads, 1, 1024)},
+      {"workers", count(s.workers, 1, 1024)},
+      {"db", text(s.db_path)},
+      {"web-root", text(s.web_root)},
+      {"allow-origin",
+       [&](std::string_view v) {
+         if (v.empty()) return false;
+         while (v.ends_with('/')) v.remove_suffix(1);  // "http://a.b/" is the origin "http://a.b"
+         s.allow_origins.emplace_back(v);
+         return true;
+       }},
+      {"heartbeat", duration(s.heartbeat_interval)},
+      {"ping-interval", duration(s.ping_interval)},
+      {"idle-timeout", duration(s.idle_timeout)},
+      {"write-timeout", duration(s.write_timeout)},
+      {"handshake-timeout", duration(s.handshake_timeout)},
+      {"header-timeout", duration(s.header_timeout)},
+      {"body-timeout", duration(s.body_timeout)},
+      {"shutdown-timeout", duration(s.shutdown_timeout)},
+      {"sse-retry", duration(s.sse_retry)},
+      {"max-ws-message", bytes(s.max_ws_message)},
+      {"body-limit", bytes(s.body_limit)},
+      {"json-body-limit", bytes(s.json_body_limit)},
+      {"header-limit", bytes(s.header_limit)},
+      {"control-rate",
+       [&](std::string_view v) {
+         const auto r = ParseNumber(v);
+         if (!r || *r <= 0) return false;
+         s.control_rate = *r;
+         return true;
+       }},
+      {"max-connections", count(s.max_connections, 1, 10'000'000)},
+      {"max-connections-per-address", count(s.max_connections_per_address, 1, 10'000'000)},
+      {"synthetic-run",
+       [&](std::string_view v) {
+         auto run = ParseSyntheticRun(v);
+         if (!run) {
+           ok_synthetic = false;
+           synthetic_error = run.error();
+           return false;
+         }
+         s.synthetic_runs.push_back(std::move(*run));
+         return true;
+       }},
+  };
+
+  for (int i = first; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.starts_with("--")) return Invalid(arg, "unexpected argument '" + std::string(arg) + "'");
+    arg.remove_prefix(2);
+    std::string_view value;
+    bool has_value = false;
+    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    const auto it = options.find(arg);
+    if (it == options.end()) {
+      return Invalid(arg, "unknown option '--" + std::string(arg) + "'");
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) return Invalid(arg, "option '--" + std::string(arg) + "' needs a value");
+      value = argv[++i];
+    }
+    if (!it->second(value)) {
+      if (!ok_synthetic) return synthetic_error;
+      return Invalid(arg, "bad value '" + std::string(value) + "' for '--" + std::string(arg) + "'");
+    }
+  }
+  if (s.ping_interval.count() == 0 || s.heartbeat_interval.count() == 0 ||
+      s.idle_timeout.count() == 0 || s.write_timeout.count() == 0) {
+    return Invalid("interval", "heartbeat, ping, idle and write intervals must be positive");
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (s.threads == 0) s.threads = cores;
+  if (s.workers == 0) s.workers = cores;
+  return s;
+}
+
+}  // namespace tapedeck::server

@@ -1,0 +1,115 @@
+#include "server/static_files.h"
+
+#include <boost/url/parse.hpp>
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <vector>
+
+namespace tapedeck::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+Error NotFound(std::string_view path) {
+  return MakeError(ErrorCode::kNotFound, "no such file", {{"path", std::string(path)}});
+}
+
+// A decoded segment that could step out of its directory or name something the UI never links
+// to. Checked after decoding, so "%2e%2e" and "%2F" are caught like ".." and "/".
+bool IsUnsafeSegment(const std::string& segment) {
+  if (segment.empty() || segment.front() == '.') return true;
+  return segment.find_first_of(std::string_view("/\\\0:", 4)) != std::string::npos;
+}
+
+bool IsWithin(const fs::path& path, const fs::path& root) {
+  const auto [root_end, path_it] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
+  return root_end == root.end();
+}
+
+}  // namespace
+
+StaticFiles::StaticFiles(const std::string& root) {
+  if (root.empty()) return;
+  std::error_code ec;
+  fs::path canonical = fs::canonical(root, ec);
+  if (!ec && fs::is_directory(canonical, ec)) root_ = std::move(canonical);
+}
+
+Result<StaticFile> StaticFiles::Resolve(std::string_view target) const {
+  const auto url = boost::urls::parse_origin_form(target);
+  if (!url) return NotFound(target);
+  if (root_.empty()) return NotFound(url->encoded_path());
+
+  std::vector<std::string> segments;
+  for (const auto segment : url->segments()) segments.push_back(segment);
+  // The single-page UI's own routes: the browser asks for them on a reload or a shared link.
+  const bool ui_route = segments.empty() || (segments.size() == 1 && segments[0].empty()) ||
+                        (segments[0] == "runs" &&
+                         (segments.size() == 2 || (segments.size() == 3 && segments[2].empty())));
+  fs::path path = root_;
+  if (ui_route) {
+    path /= "index.html";
+  } else {
+    for (size_t i = 0; i < segments.size(); ++i) {
+      // A trailing slash ("/docs/") names the directory's index.
+      if (i + 1 == segments.size() && segments[i].empty()) break;
+      if (IsUnsafeSegment(segments[i])) return NotFound(url->encoded_path());
+      path /= segments[i];
+    }
+  }
+
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) path /= "index.html";
+  // Canonicalising resolves every symlink, so a link inside the root that points out of it is
+  // caught here, by where it really leads.
+  const fs::path real = fs::canonical(path, ec);
+  if (ec || !IsWithin(real, root_) || !fs::is_regular_file(real, ec)) {
+    return NotFound(url->encoded_path());
+  }
+  StaticFile file;
+  file.size = fs::file_size(real, ec);
+  if (ec) return NotFound(url->encoded_path());
+  const auto mtime = fs::last_write_time(real, ec);
+  const auto ticks = ec ? 0 : mtime.time_since_epoch().count();
+  file.etag = "\"" + std::to_string(file.size) + "-" + std::to_string(ticks) + "\"";
+  file.content_type = ContentTypeFor(real);
+  file.path = real;
+  return file;
+}
+
+std::string_view ContentTypeFor(const fs::path& path) {
+  static const std::map<std::string, std::string_view, std::less<>> kTypes = {
+      {".html", "text/html; charset=utf-8"},
+      {".htm", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".map", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},
+      {".gif", "image/gif"},
+      {".webp", "image/webp"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".csv", "text/csv; charset=utf-8"},
+      {".woff", "font/woff"},
+      {".woff2", "font/woff2"},
+      {".wasm", "application/wasm"},
+  };
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto it = kTypes.find(ext);
+  return it == kTypes.end() ? std::string_view("application/octet-stream") : it->second;
+}
+
+std::string DefaultWebRoot() {
+  std::error_code ec;
+  if (fs::is_directory("web", ec)) return "web";
+  return std::string(TAPEDECK_SOURCE_DIR) + "/web";
+}
+
+}  // namespace tapedeck::server

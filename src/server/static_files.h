@@ -1,0 +1,48 @@
+// Static files of the web UI, served from one root directory at `/`.
+//
+// A request path maps to a file under the root and never outside it: `.` and `..` segments (also
+// percent-encoded), encoded slashes and backslashes, NUL, hidden files and symlinks that lead out
+// of the root are all refused as NOT_FOUND, so a probe learns nothing about the rest of the disk.
+// `/` and the UI's own routes (`/runs/{id}`) serve the root's index.html.
+//
+// Thread-safety: const after construction; Resolve may run on any thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace tapedeck::server {
+
+struct StaticFile {
+  std::filesystem::path path;  // canonical, inside the root
+  std::string content_type;
+  uint64_t size = 0;
+  std::string etag;            // changes whenever size or modification time does
+};
+
+class StaticFiles {
+ public:
+  // An empty or missing root serves nothing (every Resolve is NOT_FOUND).
+  explicit StaticFiles(const std::string& root);
+
+  // The file for a request target (path and optional query, as received). NOT_FOUND otherwise.
+  Result<StaticFile> Resolve(std::string_view target) const;
+
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  std::filesystem::path root_;  // canonical; empty when there is none
+};
+
+// "text/html; charset=utf-8" for ".html", ...; "application/octet-stream" for the unknown.
+std::string_view ContentTypeFor(const std::filesystem::path& path);
+
+// The web root to use when none is configured: `web/` in the working directory if it exists, else
+// the source tree's `web/`.
+std::string DefaultWebRoot();
+
+}  // namespace tapedeck::server

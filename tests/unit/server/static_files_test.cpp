@@ -1,0 +1,98 @@
+#include "server/static_files.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace tapedeck::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StaticFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::temp_directory_path() /
+            ("tapedeck_static_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+             "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(base_);
+    fs::create_directories(base_ / "web" / "assets");
+    fs::create_directories(base_ / "web" / "docs");
+    Write(base_ / "web" / "index.html", "<html>");
+    Write(base_ / "web" / "assets" / "app.js", "js");
+    Write(base_ / "web" / "docs" / "index.html", "docs");
+    Write(base_ / "web" / ".secret", "hidden");
+    Write(base_ / "outside.txt", "secret");
+    fs::create_symlink(base_ / "outside.txt", base_ / "web" / "link.txt");
+    fs::create_symlink(base_ / "web" / "assets" / "app.js", base_ / "web" / "inner.js");
+  }
+  void TearDown() override { fs::remove_all(base_); }
+
+  static void Write(const fs::path& path, const std::string& text) {
+    std::ofstream(path) << text;
+  }
+
+  fs::path base_;
+};
+
+TEST_F(StaticFilesTest, ServesFilesWithTheirContentType) {
+  const StaticFiles files((base_ / "web").string());
+  auto file = files.Resolve("/assets/app.js?v=3");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->path.filename(), "app.js");
+  EXPECT_EQ(file->content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(file->size, 2u);
+  EXPECT_FALSE(file->etag.empty());
+}
+
+TEST_F(StaticFilesTest, RootAndRunRoutesServeIndex) {
+  const StaticFiles files((base_ / "web").string());
+  for (const char* target : {"/", "/runs/abc", "/runs/abc/", "/runs/a%20b?speed=60"}) {
+    auto file = files.Resolve(target);
+    ASSERT_TRUE(file.ok()) << target;
+    EXPECT_EQ(file->path, fs::canonical(base_ / "web" / "index.html")) << target;
+    EXPECT_EQ(file->content_type, "text/html; charset=utf-8");
+  }
+  auto docs = files.Resolve("/docs/");
+  ASSERT_TRUE(docs.ok());
+  EXPECT_EQ(docs->path, fs::canonical(base_ / "web" / "docs" / "index.html"));
+}
+
+TEST_F(StaticFilesTest, RefusesEveryWayOut) {
+  const StaticFiles files((base_ / "web").string());
+  for (const char* target :
+       {"/../outside.txt", "/assets/../../outside.txt", "/%2e%2e/outside.txt",
+        "/%2E%2E/outside.txt", "/assets/%2e%2e%2f%2e%2e%2foutside.txt", "/..%2foutside.txt",
+        "/assets%2f..%2f..%2foutside.txt", "/..%5coutside.txt", "/link.txt", "/.secret",
+        "/nope.html", "/assets/app.js%00.html", "//etc/passwd", "/assets//app.js"}) {
+    auto file = files.Resolve(target);
+    EXPECT_FALSE(file.ok()) << target;
+    if (!file.ok()) {
+      EXPECT_EQ(file.error().code, ErrorCode::kNotFound) << target;
+    }
+  }
+}
+
+TEST_F(StaticFilesTest, SymlinkInsideTheRootIsServed) {
+  const StaticFiles files((base_ / "web").string());
+  auto file = files.Resolve("/inner.js");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->path, fs::canonical(base_ / "web" / "assets" / "app.js"));
+}
+
+TEST_F(StaticFilesTest, MissingRootServesNothing) {
+  const StaticFiles files((base_ / "nope").string());
+  EXPECT_FALSE(files.Resolve("/").ok());
+  const StaticFiles none("");
+  EXPECT_FALSE(none.Resolve("/").ok());
+}
+
+TEST(ContentTypeTest, KnownAndUnknownExtensions) {
+  EXPECT_EQ(ContentTypeFor("a/b.CSS"), "text/css; charset=utf-8");
+  EXPECT_EQ(ContentTypeFor("x.svg"), "image/svg+xml");
+  EXPECT_EQ(ContentTypeFor("x.json"), "application/json");
+  EXPECT_EQ(ContentTypeFor("x"), "application/octet-stream");
+}
+
+}  // namespace
+}  // namespace tapedeck::server
