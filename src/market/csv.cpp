@@ -75,8 +75,6 @@ class CsvParser {
     int64_t time = 0, date = 0, clock = 0;
     double open = 0, high = 0, low = 0, close = 0, volume = 0, tick_volume = 0;
   };
-  enum class FieldOutcome { kError, kSkipRow };
-
   // Skips blank lines; false at the end of the text.
   bool NextNonBlank();
   void Reserve(const char* first_row_end);
@@ -84,7 +82,7 @@ class CsvParser {
   const char* ParseField(Role role, Row& row);
   const char* ParseEpoch(Row& row);
   std::string_view FieldAt(const char* start) const;
-  // Why field `col` failed: an Error, or kSkipRow for a Yahoo row of nulls.
+  // Why field `col` failed, as an Error; nullopt when the row is a Yahoo row of nulls to skip.
   std::optional<Error> ExplainField(int col, const char* row_start);
   Error ColumnCount(int found, const char* row_start);
   Error Complain(int col, std::string_view expected, std::string_view got, bool quote = true) {
@@ -259,7 +257,8 @@ std::optional<Error> CsvParser::CheckRow(const Row& row) {
   if (row.close < row.low || row.close > row.high) {
     return Complain(col(Role::kClose), "close within [low, high] = " + range, field(Role::kClose));
   }
-  for (Role r : {Role::kVolume, Role::kTickVolume}) {
+  // Tick volume first: when VOL is 0 the volume is the tick volume, and the blame is its column.
+  for (Role r : {Role::kTickVolume, Role::kVolume}) {
     if (col(r) >= 0 && (r == Role::kVolume ? row.volume : row.tick_volume) < 0) {
       return Complain(col(r), "a non-negative number for " + std::string(RoleName(r)), field(r));
     }
@@ -318,8 +317,9 @@ Result<Series> CsvParser::Run() {
     }
     if (p_ < end_ && *p_ == delim) return ColumnCount(columns + 1, row_start);
     if (combine) row.time = row.date * kMicrosPerDay + row.clock;
-    if (has_tick && row.volume == 0)
-      row.volume = row.tick_volume;  // MT5: VOL 0 means no real volume
+    if (has_tick && row.volume == 0) {
+      row.volume = row.tick_volume;  // MT5: VOL 0 means the broker has no real volume
+    }
     // The common case in a few compares; CheckRow finds which rule failed and words it.
     const bool valid = (cols_->times.empty() || row.time > last_time_) && row.low <= row.high &&
                        row.open >= row.low && row.open <= row.high && row.close >= row.low &&

@@ -28,7 +28,8 @@ std::vector<std::string_view> Split(std::string_view line, char delim) {
   }
 }
 
-// "  <Adj Close> " -> "adj close"; quotes and MT5's angle brackets are decoration, not names.
+// "  <Adj Close> " -> "adj close", "Close*" -> "close": quotes, MT5's angle brackets and the
+// footnote stars of a table copied from Yahoo's web page are decoration, not names.
 std::string NormalizeName(std::string_view raw) {
   auto strip = [&raw](char open, char close) {
     if (raw.size() >= 2 && raw.front() == open && raw.back() == close) {
@@ -42,6 +43,7 @@ std::string NormalizeName(std::string_view raw) {
   trim();
   strip('"', '"');
   strip('<', '>');
+  while (!raw.empty() && raw.back() == '*') raw.remove_suffix(1);
   trim();
   return Lower(raw);
 }

@@ -80,6 +80,14 @@ TEST(CsvYahoo, AcceptsLowercaseAdjcloseAndMissingAdjClose) {
   EXPECT_EQ(b.bar(0).volume, 5);
 }
 
+TEST(CsvYahoo, AcceptsFootnoteStarsAndQuotedNames) {
+  const Series s = MustParse(
+      "\"Date\",\"Open\",\"High\",\"Low\",\"Close*\",\"Adj Close**\",\"Volume\"\n"
+      "2024-01-02,10,12,9,11,10.5,1000\n");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s.bar(0).close, 11);
+}
+
 TEST(CsvYahoo, SkipsRowsOfNulls) {
   const Series s = MustParse(
       "Date,Open,High,Low,Close,Adj Close,Volume\n"
@@ -186,6 +194,13 @@ TEST(CsvMt5, ReadsUtf16WithBom) {
   const Series s = MustParse(wide);
   ASSERT_EQ(s.size(), 1u);
   EXPECT_EQ(s.bar(0).volume, 10);
+}
+
+TEST(CsvMt5, NegativeTickVolumeBlamesTheTickVolumeColumn) {
+  const Error e = MustFail(
+      "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\n"
+      "2024.01.02\t00:00\t1\t2\t0.5\t1.5\t-10\t0\t1\n");
+  EXPECT_EQ(e.msg, "prices.csv:2:7: expected a non-negative number for tick volume, got '-10'");
 }
 
 TEST(CsvMt5, BadTimeOfDayNamesItsColumn) {
