@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -459,6 +460,38 @@ TEST(CsvFile, EmptyFileIsValidationNotIo) {
 }
 
 // ---- Writing -------------------------------------------------------------------------------
+
+TEST(GenericCsv, WritesNumbersThatReadBackExactly) {
+  const std::vector<double> values = {0,       1,     -1,        0.5,        0.05, 100.37,
+                                      -2.1,    1e-7,  0.1 + 0.2, 1234567.89, 5e14, 3e20,
+                                      1.0 / 3, -0.07, 99.99,     1e15};
+  std::vector<Bar> bars;
+  int64_t t = 0;
+  for (double v : values) bars.push_back({FromMicros(t += 1'000'000), v, v, v, v, std::abs(v)});
+  const Series back = MustParse(ToGenericCsv(Series::FromBars("N", bars)));
+  ASSERT_EQ(back.size(), values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(back.open()[i], values[i]) << values[i];
+    EXPECT_EQ(back.volume()[i], std::abs(values[i])) << values[i];
+  }
+  EXPECT_NE(ToGenericCsv(Series::FromBars("N", bars)).find(",100.37,"), std::string::npos);
+}
+
+TEST(GenericCsv, WritesTimesExactlyAsFormatIso) {
+  std::vector<Bar> bars;
+  for (int64_t us : {int64_t{-86'400'000'001}, int64_t{-1}, int64_t{0}, int64_t{1},
+                     int64_t{59'999'999}, int64_t{1'709'164'800'250'000},
+                     int64_t{1'709'251'199'000'000}, int64_t{1'709'251'200'000'000}}) {
+    bars.push_back({FromMicros(us), 1, 1, 1, 1, 0});
+  }
+  const std::string text = ToGenericCsv(Series::FromBars("T", bars));
+  size_t pos = text.find('\n') + 1;
+  for (const Bar& b : bars) {
+    const size_t comma = text.find(',', pos);
+    EXPECT_EQ(text.substr(pos, comma - pos), FormatIso(b.time));
+    pos = text.find('\n', pos) + 1;
+  }
+}
 
 TEST(GenericCsv, RoundTripsExactly) {
   GenOptions gen;
