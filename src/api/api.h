@@ -5,6 +5,7 @@
 // Thread-safety: an App is shared by all I/O threads; every method may be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -17,6 +18,8 @@
 
 #include "common/error.h"
 #include "server/router.h"
+#include "server/run_source.h"
+#include "server/serve.h"
 #include "store/store.h"
 
 namespace tapedeck::api {
@@ -62,6 +65,25 @@ class Runner {
   std::vector<std::thread> threads_;
 };
 
+// Playback's view of the store: a done run's Tape (its result and the bars of its dataset over the
+// run's period), loaded once and kept for the next viewers (the least recently used of more than
+// `capacity` runs are let go; sessions still playing one keep it alive).
+class StoreRunSource final : public server::RunSource {
+ public:
+  StoreRunSource(store::Store& store, size_t capacity = 8);
+
+  // nullptr while queued or running; RUN_NOT_FOUND; RUN_FAILED (details: error).
+  Result<std::shared_ptr<const playback::Tape>> Open(std::string_view id) override;
+  // Drops a cached tape (the run was deleted).
+  void Forget(std::string_view id);
+
+ private:
+  store::Store& store_;
+  size_t capacity_;
+  std::mutex mu_;
+  std::vector<std::pair<std::string, std::shared_ptr<const playback::Tape>>> cache_;  // MRU first
+};
+
 class App {
  public:
   App(store::Store& store, Options options);
@@ -76,6 +98,10 @@ class App {
 
   store::Store& store() { return store_; }
   Runner& runner() { return runner_; }
+  const std::shared_ptr<StoreRunSource>& runs() const { return runs_; }
+
+  // Prometheus families of the REST side (runs by status, queue depth), for /metrics.
+  void RenderMetrics(std::string& out) const;
 
  private:
   server::HttpResponse PostDataset(const server::Request& req);
@@ -88,11 +114,21 @@ class App {
   server::HttpResponse DeleteBacktest(const server::Request& req);
   server::HttpResponse GetTrades(const server::Request& req);
   server::HttpResponse GetEquity(const server::Request& req);
+  server::HttpResponse GetFrames(const server::Request& req);
   server::HttpResponse ListStrategies(const server::Request& req);
 
   store::Store& store_;
   Options options_;
+  std::shared_ptr<StoreRunSource> runs_;
   Runner runner_;
 };
+
+// The `tapedeck serve` application: opens the store at settings.db_path (recovering runs a crash
+// interrupted), imports the bundled sample as dataset "sp500" when `sample_csv` is given and the
+// dataset is absent, and wires the REST routes, playback's run source and the metrics.
+// Errors: whatever opening the store or importing the sample reports.
+Result<server::Application> MakeApplication(const server::Settings& settings,
+                                            server::Metrics& metrics,
+                                            const std::string& sample_csv);
 
 }  // namespace tapedeck::api

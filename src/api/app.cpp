@@ -1,7 +1,9 @@
 #include <boost/json.hpp>
+#include <charconv>
 
 #include "api/api.h"
 #include "api/json.h"
+#include "server/metrics.h"
 #include "strategies/strategies.h"
 
 namespace tapedeck::api {
@@ -35,7 +37,10 @@ Result<size_t> SizeParam(const Request& req, const char* name, size_t fallback) 
 }  // namespace
 
 App::App(store::Store& store, Options options)
-    : store_(store), options_(options), runner_(store, options.workers) {}
+    : store_(store),
+      options_(options),
+      runs_(std::make_shared<StoreRunSource>(store)),
+      runner_(store, options.workers) {}
 
 void App::RegisterRoutes(server::Router& router) {
   auto bind = [this](HttpResponse (App::*fn)(const Request&)) {
@@ -51,6 +56,7 @@ void App::RegisterRoutes(server::Router& router) {
   router.Add(http::verb::delete_, "/backtests/{id}", bind(&App::DeleteBacktest));
   router.Add(http::verb::get, "/backtests/{id}/trades", bind(&App::GetTrades));
   router.Add(http::verb::get, "/backtests/{id}/equity", bind(&App::GetEquity));
+  router.Add(http::verb::get, "/backtests/{id}/frames", bind(&App::GetFrames));
   router.Add(http::verb::get, "/strategies", bind(&App::ListStrategies));
 }
 
@@ -122,7 +128,20 @@ HttpResponse App::GetDataset(const Request& req) {
 }
 
 HttpResponse App::DeleteDataset(const Request& req) {
-  auto done = store_.DeleteDataset(req.path_params.at("name"));
+  const std::string& name = req.path_params.at("name");
+  // Runs play back over their dataset's bars: deleting it would lose what they show.
+  auto runs = store_.ListRuns();
+  if (!runs.ok()) return ErrorResponse(req.http, runs.error());
+  for (const store::RunInfo& run : *runs) {
+    if (run.spec.dataset == name) {
+      return ErrorResponse(req.http,
+                           MakeError(ErrorCode::kConflict,
+                                     "dataset '" + name + "' is used by run " + run.id +
+                                         "; delete its runs first",
+                                     {{"dataset", name}, {"run", run.id}}));
+    }
+  }
+  auto done = store_.DeleteDataset(name);
   if (!done.ok()) return ErrorResponse(req.http, done.error());
   HttpResponse res = JsonResponse(req.http, http::status::no_content, "");
   res.body().clear();
@@ -180,8 +199,10 @@ HttpResponse App::GetBacktest(const Request& req) {
 }
 
 HttpResponse App::DeleteBacktest(const Request& req) {
-  auto done = store_.DeleteRun(req.path_params.at("id"));
+  const std::string& id = req.path_params.at("id");
+  auto done = store_.DeleteRun(id);
   if (!done.ok()) return ErrorResponse(req.http, done.error());
+  runs_->Forget(id);
   HttpResponse res = JsonResponse(req.http, http::status::no_content, "");
   res.body().clear();
   res.erase(http::field::content_type);
@@ -221,6 +242,56 @@ HttpResponse App::GetEquity(const Request& req) {
   }
   w.EndArray();
   return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+HttpResponse App::GetFrames(const Request& req) {
+  const std::string& id = req.path_params.at("id");
+  double speed = playback::kDefaultSpeed;
+  if (auto v = req.Query("speed")) {
+    auto parsed = playback::ParseSpeed(*v);
+    if (!parsed.ok()) return ErrorResponse(req.http, parsed.error());
+    speed = *parsed;
+  }
+  std::optional<int64_t> bounds[2];
+  const char* names[2] = {"from", "to"};
+  for (int i = 0; i < 2; ++i) {
+    auto v = req.Query(names[i]);
+    if (!v) continue;
+    int64_t k = 0;
+    const auto res = std::from_chars(v->data(), v->data() + v->size(), k);
+    if (v->empty() || res.ec != std::errc() || res.ptr != v->data() + v->size()) {
+      return ErrorResponse(req.http,
+                           MakeError(ErrorCode::kValidation,
+                                     std::string(names[i]) + " must be a window index, got '" +
+                                         *v + "'",
+                                     {{"field", names[i]}, {"got", *v}}));
+    }
+    bounds[i] = k;
+  }
+  auto tape = runs_->Open(id);
+  if (!tape.ok()) return ErrorResponse(req.http, tape.error());
+  if (!*tape) {
+    return ErrorResponse(req.http, MakeError(ErrorCode::kRange,
+                                             "run " + id + " has not finished: no frames yet",
+                                             {{"id", id}}));
+  }
+  auto body = playback::EncodeHistory(*tape, speed, bounds[0], bounds[1]);
+  if (!body.ok()) return ErrorResponse(req.http, body.error());
+  return JsonResponse(req.http, http::status::ok, std::move(body).value());
+}
+
+void App::RenderMetrics(std::string& out) const {
+  std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, double>> samples;
+  std::map<std::string, double> counts = {
+      {"queued", 0}, {"running", 0}, {"done", 0}, {"failed", 0}};
+  if (auto runs = store_.ListRuns(); runs.ok()) {
+    for (const auto& r : *runs) counts[std::string(store::ToString(r.status))] += 1;
+  }
+  for (const auto& [status, n] : counts) samples.push_back({{{"status", status}}, n});
+  server::AppendFamily(out, "tapedeck_runs", "gauge", "Backtest runs in the store, by status.",
+                       samples);
+  server::AppendGauge(out, "tapedeck_runs_waiting", "Runs queued in this process's worker pool.",
+                      static_cast<double>(runner_.queued()));
 }
 
 HttpResponse App::ListStrategies(const Request& req) {

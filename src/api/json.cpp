@@ -201,7 +201,17 @@ Result<store::RunSpec> ParseBacktestRequest(std::string_view body) {
   }
   // Build the strategy once now, so bad parameters are a 400 here rather than a failed run later.
   auto strategy = strategies::Make(spec.strategy, params);
-  if (!strategy.ok()) return strategy.take_error();
+  if (!strategy.ok()) {
+    // In a request body an unknown strategy or a bad parameter is a bad field, not a missing page.
+    Error e = strategy.take_error();
+    e.code = ErrorCode::kValidation;
+    if (auto p = e.details.find("param"); p != e.details.end()) {
+      e.details["field"] = "params." + p->second;
+    } else {
+      e.details["field"] = "strategy";
+    }
+    return e;
+  }
   JsonWriter pw;
   pw.BeginObject();
   for (const auto& [k, val] : params) pw.Key(k).Number(val);

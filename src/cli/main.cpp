@@ -3,15 +3,20 @@
 #include <cstring>
 #include <string_view>
 
+#include "api/api.h"
 #include "cli/commands.h"
+#include "server/serve.h"
 
 namespace {
 
 constexpr const char* kUsage = R"(usage: tapedeck [COMMAND] [OPTIONS]
 
-With no command, backtests sma_cross on the bundled sample data and prints the report.
+With no command, serves on http://127.0.0.1:8080 with ./tapedeck.db and the bundled sample.
 
 commands:
+  serve    [--host H] [--port P] [--db PATH] [--threads N] [--workers N] ...
+           (`tapedeck serve --help` lists every option)
+  sample   backtest sma_cross on the bundled sample data and print the report
   backtest --csv FILE --strategy NAME [--format auto|yahoo|binance|mt5|generic] [--symbol S]
            [--param k=v]... [--cash X] [--commission RATE] [--fixed-fee X] [--slippage RATE]
            [--from ISO] [--to ISO] [--no-short] [--json]
@@ -20,13 +25,26 @@ commands:
   help                     this text
 )";
 
+int Serve(int argc, char** argv) {
+  const std::string sample = tapedeck::cli::FindSampleCsv();
+  auto factory = [&sample](const tapedeck::server::Settings& settings,
+                           tapedeck::server::Metrics& metrics) {
+    return tapedeck::api::MakeApplication(settings, metrics, sample);
+  };
+  if (argc < 2) return tapedeck::server::ServeMain(tapedeck::server::Settings{}, factory);
+  return tapedeck::server::ServeMain(argc, argv, factory);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace tapedeck::cli;
-  if (argc < 2) return DefaultCommand();
+  // The embedded default: serve on 127.0.0.1:8080 with ./tapedeck.db and the bundled sample.
+  if (argc < 2) return Serve(argc, argv);
+  if (std::string_view(argv[1]) == "serve") return Serve(argc, argv);
   const std::string_view cmd = argv[1];
   if (cmd == "backtest") return BacktestCommand(argc, argv);
+  if (cmd == "sample") return DefaultCommand();
   if (cmd == "gen") return GenCommand(argc, argv);
   if (cmd == "strategies") return StrategiesCommand(argc, argv);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {

@@ -46,12 +46,12 @@ def sma_cross_reference(rows, fast, slow, cash, commission, slippage):
 
 
 class CliTest(unittest.TestCase):
-    def test_no_arguments_backtests_the_bundled_sample(self):
-        r = run()
+    def test_sample_backtests_the_bundled_sample(self):
+        r = run("sample")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("sma_cross", r.stdout)
         self.assertIn("bars", r.stdout)
-        self.assertIn("5104", r.stdout)
+        self.assertIn("5105", r.stdout)
         self.assertIn("max drawdown", r.stdout)
 
     def test_json_report_matches_an_independent_sma_cross(self):
