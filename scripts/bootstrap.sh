@@ -12,7 +12,7 @@ packages=(
   libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-websockets python3-pandas python3-numpy
-  curl ca-certificates
+  curl ca-certificates chromium
 )
 # Node.js with npm: any install that provides both will do (Debian's, or one the machine has).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
