@@ -1,4 +1,5 @@
 #include <boost/json.hpp>
+#include <algorithm>
 #include <charconv>
 
 #include "api/api.h"
@@ -14,6 +15,8 @@ using server::HttpResponse;
 using server::JsonResponse;
 using server::Request;
 namespace http = server::http;
+
+constexpr size_t kMaxHistoryFrames = 20'000;
 
 bool WantsCsv(const Request& req) {
   if (auto f = req.Query("format")) return *f == "csv";
@@ -274,6 +277,25 @@ HttpResponse App::GetFrames(const Request& req) {
     return ErrorResponse(req.http, MakeError(ErrorCode::kRange,
                                              "run " + id + " has not finished: no frames yet",
                                              {{"id", id}}));
+  }
+  // A history is encoded per request, not shared: cap it so one request cannot build hundreds of
+  // megabytes (a whole year at speed 0.01 is over half a million frames).
+  auto timeline = playback::Timeline::Create(*tape, speed);
+  if (!timeline.ok()) return ErrorResponse(req.http, timeline.error());
+  const int64_t n = static_cast<int64_t>(timeline->window_count());
+  const auto from_k = static_cast<size_t>(std::clamp<int64_t>(bounds[0].value_or(0), 0, n));
+  const auto to_k = static_cast<size_t>(std::clamp<int64_t>(bounds[1].value_or(n), 0, n));
+  if (from_k < to_k) {
+    const size_t frames = timeline->CountWindows(
+        {timeline->FirstBarOf(from_k), timeline->FirstBarOf(to_k)});
+    if (frames > kMaxHistoryFrames) {
+      return ErrorResponse(
+          req.http, MakeError(ErrorCode::kValidation,
+                              "that range holds " + std::to_string(frames) +
+                                  " frames; ask for at most " + std::to_string(kMaxHistoryFrames) +
+                                  " at a time with from and to",
+                              {{"field", "to"}, {"max_frames", std::to_string(kMaxHistoryFrames)}}));
+    }
   }
   auto body = playback::EncodeHistory(*tape, speed, bounds[0], bounds[1]);
   if (!body.ok()) return ErrorResponse(req.http, body.error());

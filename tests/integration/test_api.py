@@ -125,6 +125,9 @@ class ApiTest(unittest.TestCase):
         orders = [o for f in frames for o in f["orders"]]
         status, run = self.server.json("GET", f"/backtests/{run_id}")
         self.assertEqual(sum(1 for o in orders if o["status"] == "filled"), run["stats"]["fills"])
+        # speed 0.01: one bar per frame, 5105 frames; under the cap. The cap itself is per request.
+        status, frames = self.server.json("GET", f"/backtests/{run_id}/frames?speed=0.01")
+        self.assertEqual((status, len(frames)), (200, 5105))
         status, err = self.server.json("GET", f"/backtests/{run_id}/frames?speed=0")
         self.assertEqual((status, err["code"], err["details"]["field"]), (400, "VALIDATION", "speed"))
 
