@@ -6,14 +6,14 @@
 namespace tapedeck::server {
 
 void MemoryRunSource::Add(std::string id, std::shared_ptr<const playback::Tape> tape,
-                          std::chrono::steady_clock::time_point ready_at) {
+                          std::chrono::milliseconds ready_after) {
   std::lock_guard lock(mu_);
-  runs_[std::move(id)] = Entry{std::move(tape), ready_at, {}};
+  runs_[std::move(id)] = Entry{std::move(tape), ready_after, std::nullopt, {}};
 }
 
 void MemoryRunSource::AddFailed(std::string id, std::string error) {
   std::lock_guard lock(mu_);
-  runs_[std::move(id)] = Entry{nullptr, {}, std::move(error)};
+  runs_[std::move(id)] = Entry{nullptr, {}, std::nullopt, std::move(error)};
 }
 
 Result<std::shared_ptr<const playback::Tape>> MemoryRunSource::Open(std::string_view id) {
@@ -22,12 +22,14 @@ Result<std::shared_ptr<const playback::Tape>> MemoryRunSource::Open(std::string_
   if (it == runs_.end()) {
     return MakeError(ErrorCode::kRunNotFound, "no run has this id", {{"id", std::string(id)}});
   }
-  const Entry& entry = it->second;
+  Entry& entry = it->second;
   if (!entry.error.empty()) {
     return MakeError(ErrorCode::kRunFailed, "the run failed",
                      {{"id", std::string(id)}, {"error", entry.error}});
   }
-  if (std::chrono::steady_clock::now() < entry.ready_at) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!entry.ready_at) entry.ready_at = now + entry.ready_after;
+  if (now < *entry.ready_at) {
     return std::shared_ptr<const playback::Tape>();
   }
   return entry.tape;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <chrono>
@@ -34,12 +35,13 @@ class RunSource {
 // How often a connection to a run that is not done yet asks its RunSource again.
 inline constexpr std::chrono::milliseconds kPendingPollInterval{100};
 
-// Runs held in memory, for tests and demos. A run may be registered as not ready yet and become
-// ready at a given time (to test connecting before a run is done).
+// Runs held in memory, for tests and demos. A run may be registered as still running until
+// `ready_after` has passed since it was first asked for (to test connecting before a run is done,
+// whenever the test gets to it).
 class MemoryRunSource final : public RunSource {
  public:
   void Add(std::string id, std::shared_ptr<const playback::Tape> tape,
-           std::chrono::steady_clock::time_point ready_at = {});
+           std::chrono::milliseconds ready_after = {});
   void AddFailed(std::string id, std::string error);
 
   Result<std::shared_ptr<const playback::Tape>> Open(std::string_view id) override;
@@ -47,7 +49,8 @@ class MemoryRunSource final : public RunSource {
  private:
   struct Entry {
     std::shared_ptr<const playback::Tape> tape;
-    std::chrono::steady_clock::time_point ready_at;
+    std::chrono::milliseconds ready_after{0};
+    std::optional<std::chrono::steady_clock::time_point> ready_at;  // set by the first Open
     std::string error;  // non-empty: failed
   };
   std::mutex mu_;

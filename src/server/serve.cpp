@@ -62,7 +62,6 @@ int ServeMain(const Settings& given, const ApplicationFactory& factory) {
   std::shared_ptr<RunSource> runs = app.runs;
   if (!settings.synthetic_runs.empty()) {
     auto memory = std::make_shared<MemoryRunSource>();
-    const auto now = std::chrono::steady_clock::now();
     for (const auto& spec : settings.synthetic_runs) {
       auto tape = MakeSyntheticTape(spec);
       if (!tape) {
@@ -70,7 +69,7 @@ int ServeMain(const Settings& given, const ApplicationFactory& factory) {
                      tape.error().ToString().c_str());
         return 2;
       }
-      memory->Add(spec.id, std::move(*tape), now + spec.ready_after);
+      memory->Add(spec.id, std::move(*tape), spec.ready_after);
     }
     runs = std::make_shared<LayeredRunSource>(std::move(memory), std::move(runs));
   }

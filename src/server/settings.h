@@ -25,7 +25,7 @@ struct SyntheticRun {
   size_t bars = 0;
   uint64_t seed = 1;
   std::string interval = "1m";
-  // The run counts as still running until this long after the server starts.
+  // The run counts as still running until this long after it was first asked for.
   std::chrono::milliseconds ready_after{0};
 };
 
