@@ -4,6 +4,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -249,6 +250,25 @@ class WebSocketTest(unittest.TestCase):
         s.close()
         self.assertIsNotNone(cut, "a client that never reads was never cut")
         self.assertGreater(cut, 1.5)
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_sends_a_going_away_close(self):
+        server = ServerProcess(*FAST, "--synthetic-run", "year:8760:1:1h")
+        try:
+            async def go():
+                async with websockets.connect(
+                        f"ws://{HOST}:{server.port}/backtests/year/ws?speed=1") as ws:
+                    await ws.recv()
+                    server.proc.send_signal(signal.SIGTERM)
+                    with self.assertRaises(ConnectionClosed) as cm:
+                        while True:
+                            await asyncio.wait_for(ws.recv(), 5)
+                    return cm.exception.code
+            self.assertEqual(run(go()), 1001)
+            self.assertEqual(server.proc.wait(timeout=10), 0)
+        finally:
+            server.stop()
 
 
 class SlowReaderTest(unittest.TestCase):
