@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-websockets python3-pandas python3-numpy
   curl ca-certificates chromium
+  nginx haproxy
 )
 # Node.js with npm: any install that provides both will do (Debian's, or one the machine has).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
