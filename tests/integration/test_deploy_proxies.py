@@ -1,0 +1,456 @@
+"""Runs docs/deploy/nginx.conf and docs/deploy/haproxy.cfg in front of a real `tapedeck serve` and
+plays runs through each proxy: WebSocket frames at ~30 FPS one by one (no batching), pause with
+heartbeats, the Origin check through the proxy, SSE events through `curl -N` as they are written,
+and SSE resume with Last-Event-ID.
+
+The configs are the documented files themselves; the test only rewrites the two addresses marked
+in them (the public listen address and the tapedeck node) and nginx's file paths, so that nginx
+and HAProxy run unprivileged-friendly from a temp dir on free 127.0.0.1 ports.
+
+nginx and haproxy are installed by scripts/bootstrap.sh; when either is missing this test fails.
+"""
+import asyncio
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+try:
+    import websockets
+except ImportError:  # Debian's python3-websockets, when python3 is not Debian's own
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import websockets
+from websockets.exceptions import InvalidStatusCode
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_http import HOST, ServerProcess  # noqa: E402
+
+SRC = os.path.abspath(os.environ.get(
+    "TAPEDECK_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
+DEPLOY = os.path.join(SRC, "docs", "deploy")
+
+# Short intervals, so heartbeats and pings show within a second. The header (keep-alive) timeout
+# stays at its 15 s default: the nginx config keeps upstream connections for 10 s, below it.
+TAPEDECK_ARGS = ["--heartbeat", "300ms", "--ping-interval", "300ms", "--idle-timeout", "2s",
+                 "--threads", "2",
+                 # A year of hourly bars: at speed 60 every one of the 1800 windows holds bars, so
+                 # frames come at 30 FPS for 60 s; at speed 3600 the whole run plays in ~1 s.
+                 # At speed 0.01 a window spans 2.92 sim-seconds, so after the first frame the
+                 # next bar is ~41 s of wall time away: heartbeats only, every 300 ms.
+                 "--synthetic-run", "year:8760:1:1h"]
+
+FRAME_GAP = 1 / 30
+
+
+def find_program(name):
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    found = shutil.which(name, path=path)
+    if not found:
+        raise AssertionError(
+            f"{name} is not installed: the deploy configs are checked by running them. "
+            f"Install it with scripts/bootstrap.sh (Debian package '{name}').")
+    return found
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def substitute(text, old, new):
+    """Replaces the one occurrence of `old`; a config that no longer has it fails loudly."""
+    if text.count(old) != 1:
+        raise AssertionError(f"expected exactly one {old!r} in the deploy config")
+    return text.replace(old, new)
+
+
+def run(coro, timeout=60):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+class ProxyProcess:
+    """A proxy started from a generated config in its own temp dir and process group."""
+
+    def __init__(self, kind, upstream_port):
+        self.kind = kind
+        self.dir = tempfile.mkdtemp(prefix=f"tapedeck_{kind}_test_")
+        self.lines = []
+        self.proc = None
+        last_error = ""
+        for _ in range(3):  # a free port can be taken between probing and binding: retry
+            self.port = free_port()
+            argv = self._write_config(upstream_port)
+            self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         text=True, start_new_session=True)
+            threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
+            if self._wait_listening():
+                return
+            last_error = "".join(self.lines)
+            self._kill()
+        raise RuntimeError(f"{kind} did not start: {last_error}")
+
+    def _write_config(self, upstream_port):
+        if self.kind == "nginx":
+            with open(os.path.join(DEPLOY, "nginx.conf")) as f:
+                text = f.read()
+            text = substitute(text, "server 127.0.0.1:8080;", f"server {HOST}:{upstream_port};")
+            text = substitute(text, "listen 80;", f"listen {HOST}:{self.port};")
+            text = text.replace("/var/log/nginx/", self.dir + "/")
+            temp = "".join(f"    {d}_temp_path {self.dir}/{d}_temp;\n"
+                           for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+            text = substitute(text, "\nhttp {\n", "\nhttp {\n" + temp)
+            conf = os.path.join(self.dir, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(text)
+            return [find_program("nginx"), "-p", self.dir, "-e", os.path.join(self.dir, "error.log"),
+                    "-c", conf, "-g", f"daemon off; pid {self.dir}/nginx.pid;"]
+        with open(os.path.join(DEPLOY, "haproxy.cfg")) as f:
+            text = f.read()
+        text = substitute(text, "server node1 127.0.0.1:8080",
+                          f"server node1 {HOST}:{upstream_port}")
+        text = substitute(text, "bind :80 ", f"bind {HOST}:{self.port} ")
+        cfg = os.path.join(self.dir, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(text)
+        return [find_program("haproxy"), "-f", cfg, "-db"]
+
+    def _drain(self, proc):
+        for line in proc.stdout:
+            self.lines.append(line)
+
+    def _wait_listening(self):
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                time.sleep(0.1)  # let the drainer read its last words
+                return False
+            try:
+                status, _, _ = self.get("/healthz")
+                if status == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return False
+
+    def get(self, path, headers=None):
+        c = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        try:
+            c.request("GET", path, headers=headers or {})
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            c.close()
+
+    @property
+    def origin(self):
+        return f"http://{HOST}:{self.port}"
+
+    def _kill(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # nginx's workers, should the master have left any
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait(5)
+        self.proc.stdout.close()
+        self.proc = None
+
+    def stop(self):
+        self._kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Curl:
+    """`curl -N` on an SSE URL; a thread stamps every line with the time it arrived."""
+
+    def __init__(self, url, headers=None):
+        argv = [find_program("curl"), "-sS", "-N", "-i", "--noproxy", "*", url]
+        for k, v in (headers or {}).items():
+            argv += ["-H", f"{k}: {v}"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines = []  # (monotonic time, line without the line end)
+        self.cond = threading.Condition()
+        self.done = False
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            now = time.monotonic()
+            with self.cond:
+                self.lines.append((now, raw.decode().rstrip("\r\n")))
+                self.cond.notify_all()
+        with self.cond:
+            self.done = True
+            self.cond.notify_all()
+
+    def wait_for(self, predicate, timeout=10):
+        """Waits until predicate(lines) holds or the stream ends; returns the lines so far."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not predicate(self.lines) and not self.done:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out; got {self.lines[-5:]}")
+                self.cond.wait(left)
+            return list(self.lines)
+
+    def head_and_events(self):
+        """(status, headers, events) from the lines so far; events carry their first line's time."""
+        with self.cond:
+            lines = list(self.lines)
+        status, headers, events, i = None, {}, [], 0
+        while i < len(lines) and lines[i][1]:
+            text = lines[i][1]
+            if status is None:
+                status = int(text.split()[1])
+            else:
+                k, _, v = text.partition(":")
+                headers[k.strip().lower()] = v.strip()
+            i += 1
+        current, stamp = {}, None
+        for t, text in lines[i + 1:]:
+            if not text:
+                if current:
+                    events.append((stamp, current))
+                current, stamp = {}, None
+                continue
+            k, _, v = text.partition(":")
+            current[k] = v[1:] if v.startswith(" ") else v
+            stamp = stamp if stamp is not None else t
+        return status, headers, events
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        self.reader.join(5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def frames_of(events):
+    return [(t, e) for t, e in events if e.get("event") == "frame"]
+
+
+def count_frames(n):
+    return lambda lines: sum(1 for _, text in lines if text == "event: frame") >= n
+
+
+class ProxyTests:
+    """The same checks through each proxy; subclasses name it."""
+
+    KIND = None
+
+    @classmethod
+    def setUpClass(cls):
+        find_program(cls.KIND)  # fails at once, clearly, when the proxy is not installed
+        find_program("curl")
+        cls.server = ServerProcess(*TAPEDECK_ARGS)
+        cls.addClassCleanup(cls.server.stop)
+        cls.proxy = ProxyProcess(cls.KIND, cls.server.port)
+        cls.addClassCleanup(cls.proxy.stop)
+
+    def setUp(self):
+        self.curls = []
+
+    def tearDown(self):
+        for c in self.curls:
+            c.stop()
+
+    def curl(self, path, headers=None):
+        c = Curl(self.proxy.origin + path, headers)
+        self.curls.append(c)
+        return c
+
+    def ws_url(self, run_id, query):
+        return f"ws://{HOST}:{self.proxy.port}/backtests/{run_id}/ws{query}"
+
+    def assert_paced(self, stamps, what):
+        """Arrival times of consecutive frames: ~33 ms apart, not bunched by a buffer."""
+        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+        # Over blocks of 5 frames, jitter averages out: each block should span ~5/30 s.
+        blocks = [(stamps[k + 5] - stamps[k]) / 5 for k in range(0, len(stamps) - 5, 5)]
+        detail = f"{what}: gaps (ms) {[round(g * 1000) for g in gaps]}"
+        self.assertGreater(statistics.median(gaps), 0.6 * FRAME_GAP, detail)
+        self.assertLess(statistics.median(gaps), 1.6 * FRAME_GAP, detail)
+        self.assertGreater(statistics.median(blocks), 0.75 * FRAME_GAP, detail)
+        self.assertLess(statistics.median(blocks), 1.35 * FRAME_GAP, detail)
+        # A buffering proxy delivers frames in bursts: many gaps near zero, then long pauses.
+        bunched = sum(1 for g in gaps if g < 0.005)
+        self.assertLessEqual(bunched, len(gaps) // 5, detail)
+        elapsed = stamps[-1] - stamps[0]
+        self.assertGreater(elapsed, 0.75 * FRAME_GAP * (len(stamps) - 1), detail)
+
+    # --- plain HTTP -------------------------------------------------------------------------
+
+    def test_healthz_and_rest_pass_through(self):
+        status, _, body = self.proxy.get("/healthz")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body), {"status": "ok"})
+        status, headers, body = self.proxy.get("/backtests/nope/stream")
+        self.assertEqual(status, 404)
+        self.assertEqual(json.loads(body)["code"], "RUN_NOT_FOUND")
+
+    # --- WebSocket --------------------------------------------------------------------------
+
+    def test_ws_frames_arrive_one_by_one_at_30_fps(self):
+        async def go():
+            async with websockets.connect(self.ws_url("year", "?speed=60"),
+                                          origin=self.proxy.origin) as ws:
+                stamps, frames = [], []
+                while len(frames) < 50:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    if msg["t"] == "frame":
+                        stamps.append(time.monotonic())
+                        frames.append(msg)
+                return stamps, frames
+        stamps, frames = run(go())
+        self.assertEqual(frames[0]["i"], 0)
+        self.assertEqual([f["i"] for f in frames], sorted({f["i"] for f in frames}))
+        self.assert_paced(stamps[5:], f"WS through {self.KIND}")
+
+    def test_ws_pause_gets_heartbeats_and_pings_keep_it_open(self):
+        async def go():
+            async with websockets.connect(self.ws_url("year", "?speed=60"),
+                                          origin=self.proxy.origin) as ws:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                self.assertEqual(msg["t"], "frame")
+                await ws.send(json.dumps({"t": "ctrl", "cmd": "pause"}))
+                # A frame already on its way may still arrive; after that, only heartbeats.
+                settle = time.monotonic() + 0.2
+                while time.monotonic() < settle:
+                    try:
+                        await asyncio.wait_for(ws.recv(), settle - time.monotonic())
+                    except asyncio.TimeoutError:
+                        break
+                start, kinds, hbs = time.monotonic(), [], []
+                # Longer than the 2 s idle timeout: pings and pongs cross the proxy both ways.
+                while time.monotonic() - start < 2.6:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 2))
+                    kinds.append(msg["t"])
+                    if msg["t"] == "hb":
+                        hbs.append(time.monotonic())
+                await ws.send(json.dumps({"t": "ctrl", "cmd": "play"}))
+                while True:
+                    after = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    if after["t"] != "hb":
+                        return kinds, hbs, after
+        kinds, hbs, after = run(go())
+        self.assertEqual(set(kinds), {"hb"}, kinds)
+        self.assertGreaterEqual(len(hbs), 5)
+        self.assertLess(max(b - a for a, b in zip(hbs, hbs[1:])), 0.8)
+        self.assertEqual(after["t"], "frame")
+
+    def test_ws_origin_check_sees_the_public_host(self):
+        async def connect(origin):
+            async with websockets.connect(self.ws_url("year", "?speed=60"), origin=origin) as ws:
+                return json.loads(await asyncio.wait_for(ws.recv(), 5))["t"]
+        # A page served by the proxy itself: the Host the server sees must be the proxy's.
+        self.assertEqual(run(connect(self.proxy.origin)), "frame")
+        with self.assertRaises(InvalidStatusCode) as caught:
+            run(connect("http://evil.example"))
+        self.assertEqual(caught.exception.status_code, 403)
+
+    # --- Server-Sent Events -----------------------------------------------------------------
+
+    def test_sse_events_arrive_through_curl_as_they_are_written(self):
+        c = self.curl("/backtests/year/stream?speed=60")
+        c.wait_for(count_frames(50))
+        status, headers, events = c.head_and_events()
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "text/event-stream")
+        self.assertEqual(headers["cache-control"], "no-cache")
+        self.assertEqual(events[0][1], {"retry": "2000"})
+        frames = frames_of(events)
+        ids = [int(e["id"]) for _, e in frames]
+        self.assertEqual(ids[0], 0)
+        self.assertEqual(ids, sorted(set(ids)))
+        for _, e in frames:
+            self.assertEqual(json.loads(e["data"])["i"], int(e["id"]))
+        self.assert_paced([t for t, _ in frames[5:50]], f"SSE through {self.KIND}")
+
+    def test_sse_resume_with_last_event_id(self):
+        c = self.curl("/backtests/year/stream?speed=600")
+        c.wait_for(count_frames(8))
+        c.stop()
+        last = int(frames_of(c.head_and_events()[2])[7][1]["id"])
+        r = self.curl("/backtests/year/stream?speed=600", {"Last-Event-ID": str(last)})
+        r.wait_for(count_frames(3))
+        status, _, events = r.head_and_events()
+        self.assertEqual(status, 200)
+        ids = [int(e["id"]) for _, e in frames_of(events)]
+        # Hourly bars without gaps: every window holds bars, so the next one is last + 1.
+        self.assertEqual(ids[:3], [last + 1, last + 2, last + 3])
+
+    def test_sse_heartbeats_each_arrive_on_their_own(self):
+        # Between sparse frames only heartbeats flow: a few bytes every 300 ms, which a buffering
+        # proxy would hold back and deliver together.
+        c = self.curl("/backtests/year/stream?speed=0.01")
+        c.wait_for(lambda ls: sum(1 for _, text in ls if text == "event: hb") >= 6)
+        _, _, events = c.head_and_events()
+        kinds = [e.get("event") for _, e in events[1:]]
+        self.assertEqual(kinds[0], "frame", kinds)
+        self.assertEqual(set(kinds[1:]), {"hb"}, kinds)
+        stamps = [t for t, e in events if e.get("event") == "hb"]
+        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+        detail = [round(g * 1000) for g in gaps]
+        self.assertGreater(min(gaps), 0.15, detail)
+        self.assertLess(max(gaps), 0.8, detail)
+
+    def test_sse_plays_to_the_end_and_the_stream_closes(self):
+        c = self.curl("/backtests/year/stream?speed=3600")
+        c.wait_for(lambda ls: any(text == "event: end" for _, text in ls), timeout=20)
+        c.proc.wait(10)  # the server closes after end; the proxy passes the close on
+        self.assertEqual(c.proc.returncode, 0, c.proc.stderr.read())
+        _, _, events = c.head_and_events()
+        kinds = [e.get("event") for _, e in events[1:]]
+        self.assertEqual(kinds[-1], "end")
+        self.assertEqual(json.loads(events[-1][1]["data"]), {"t": "end"})
+        self.assertGreater(kinds.count("frame"), 10)
+
+
+class NginxTest(ProxyTests, unittest.TestCase):
+    KIND = "nginx"
+
+    def test_nginx_strips_the_buffering_hint_it_honoured(self):
+        # tapedeck's "X-Accel-Buffering: no" is for nginx, which consumes it.
+        c = self.curl("/backtests/year/stream?speed=60")
+        c.wait_for(count_frames(1))
+        _, headers, _ = c.head_and_events()
+        self.assertNotIn("x-accel-buffering", headers)
+
+
+class HaproxyTest(ProxyTests, unittest.TestCase):
+    KIND = "haproxy"
+
+    def test_health_check_on_healthz_marks_the_node_up(self):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if any("Health check for server tapedeck/node1 succeeded" in line
+                   and "UP" in line for line in self.proxy.lines):
+                return
+            time.sleep(0.1)
+        self.fail("no passing health check in haproxy's log:\n" + "".join(self.proxy.lines))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
