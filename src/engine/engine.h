@@ -104,25 +104,25 @@ struct Trade {
 struct Stats {
   size_t bars = 0;
   size_t fills = 0;
-  size_t trades = 0;                // round trips, the one still open at the end included
+  size_t trades = 0;  // round trips, the one still open at the end included
   double start_equity = 0, final_equity = 0;
-  double total_return = 0;          // final / start - 1
-  double cagr = 0;                  // over the calendar span of the data
-  double volatility = 0;            // annualised sample stdev of per-bar returns
+  double total_return = 0;  // final / start - 1
+  double cagr = 0;          // over the calendar span of the data
+  double volatility = 0;    // annualised sample stdev of per-bar returns
   // Annualised, risk-free 0: mean / stdev, and mean / downside deviation where the downside
   // deviation is sqrt(sum(min(r, 0)^2) / count); 0 when the denominator is 0.
   double sharpe = 0, sortino = 0;
-  double calmar = 0;                // cagr / max_drawdown (0 without a drawdown)
-  double max_drawdown = 0;          // largest 1 - equity(t) / max(equity up to t)
+  double calmar = 0;        // cagr / max_drawdown (0 without a drawdown)
+  double max_drawdown = 0;  // largest 1 - equity(t) / max(equity up to t)
   // Longest time below a previous peak: from the peak bar's time to the first bar back at or above
   // it, or to the last bar when it never recovers.
   Micros max_drawdown_duration{0};
-  double win_rate = 0;              // trades with pnl > 0 / trades
+  double win_rate = 0;  // trades with pnl > 0 / trades
   // Gross profit / gross loss; inf when there are profits and no loss, 0 when neither.
   double profit_factor = 0;
-  double expectancy = 0;            // mean pnl per trade
-  double exposure = 0;              // fraction of bars holding a position
-  double buy_and_hold_return = 0;   // first symbol: last close / first close - 1
+  double expectancy = 0;           // mean pnl per trade
+  double exposure = 0;             // fraction of bars holding a position
+  double buy_and_hold_return = 0;  // first symbol: last close / first close - 1
   // Bars per year used to annualise: (bars - 1) / calendar span in years of 365.25 days.
   double periods_per_year = 0;
 };
@@ -130,9 +130,9 @@ struct Stats {
 // Everything playback and the store need from a finished run.
 struct RunResult {
   std::vector<std::string> symbols;
-  std::vector<Timestamp> times;      // the aligned timeline: every time at which any symbol has a bar
-  std::vector<double> equity;        // per time, marked at close
-  std::vector<OrderEvent> events;    // oldest first
+  std::vector<Timestamp> times;    // the aligned timeline: every time at which any symbol has a bar
+  std::vector<double> equity;      // per time, marked at close
+  std::vector<OrderEvent> events;  // oldest first
   std::vector<Trade> trades;
   Stats stats;
 };
@@ -184,4 +184,4 @@ Stats ComputeStats(const RunResult& result, std::span<const market::Series> data
 
 }  // namespace tapedeck::engine
 
-#include "engine/context.h"     // IWYU pragma: export
+#include "engine/context.h"  // IWYU pragma: export

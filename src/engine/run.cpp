@@ -36,17 +36,16 @@ Status Validate(std::span<const market::Series> data, const RunConfig& config) {
   }
   // A slippage of 100% would sell at a price of zero or less.
   if (!(config.costs.slippage < 1)) {
-    return MakeError(ErrorCode::kValidation, "slippage must be below 1",
-                     {{"field", "slippage"}});
+    return MakeError(ErrorCode::kValidation, "slippage must be below 1", {{"field", "slippage"}});
   }
   if (data.empty()) {
     return MakeError(ErrorCode::kValidation, "no market data", {{"field", "data"}});
   }
   for (size_t i = 0; i < data.size(); ++i) {
     if (data[i].empty()) {
-      return MakeError(ErrorCode::kValidation, "series '" + data[i].symbol() + "' has no bars",
-                       {{"field", "data"}, {"symbol", data[i].symbol()},
-                        {"index", std::to_string(i)}});
+      return MakeError(
+          ErrorCode::kValidation, "series '" + data[i].symbol() + "' has no bars",
+          {{"field", "data"}, {"symbol", data[i].symbol()}, {"index", std::to_string(i)}});
     }
   }
   return Ok();
@@ -103,6 +102,7 @@ Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunH
   detail::SymbolState& first = st.syms[0];
   for (size_t t = 0; t < n; ++t) {
     st.index = t;
+    st.time = st.times[t];
     double eq;
     if constexpr (kSingle) {
       first.idx = t;
@@ -110,9 +110,8 @@ Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunH
       if (!st.pending.empty()) st.ProcessPending();
       eq = st.cash + first.position * first.close[t];
     } else {
-      const Timestamp now = st.times[t];
       for (detail::SymbolState& y : st.syms) {
-        y.has_bar = y.seen < y.size && y.times[y.seen] == now;
+        y.has_bar = y.seen < y.size && y.times[y.seen] == st.time;
         if (y.has_bar) y.idx = y.seen++;
       }
       if (!st.pending.empty()) st.ProcessPending();
@@ -165,6 +164,7 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   }
   st.times = result.times.data();
   st.bar_count = result.times.size();
+  st.time = result.times[0];  // what OnStart sees, and when its orders are recorded
   st.cash = config.cash;
   st.equity = config.cash;
   st.costs = config.costs;

@@ -66,6 +66,9 @@ struct RunState {
   const Timestamp* times = nullptr;  // the aligned timeline
   size_t bar_count = 0;
   size_t index = 0;
+  // times[index], copied by the loop at every bar: reading the timeline only when an order
+  // event needs a time would make each of those reads a cache miss.
+  Timestamp time;
 
   double cash = 0;
   double equity = 0;  // marked at the current close
@@ -87,8 +90,10 @@ struct RunState {
   void Execute(const PendingOrder& order, double px);
   // Closes the books at the end: open trades marked at each symbol's last close.
   void Finish();
+  // Appends an order event.
+  void Record(OrderEvent event);
 
-  Timestamp now() const { return times[index]; }
+  Timestamp now() const { return time; }
 };
 
 // (Requests are built by assignment: designated initializers that skip fields warn under
@@ -107,7 +112,7 @@ namespace tapedeck::engine {
 
 inline size_t Context::index() const { return s_->index; }
 inline size_t Context::bar_count() const { return s_->bar_count; }
-inline Timestamp Context::time() const { return s_->times[s_->index]; }
+inline Timestamp Context::time() const { return s_->time; }
 inline size_t Context::symbol_count() const { return s_->syms.size(); }
 inline const std::string& Context::symbol(SymbolId s) const { return s_->syms[s].series->symbol(); }
 inline bool Context::has_bar(SymbolId s) const { return s_->syms[s].has_bar; }
@@ -115,9 +120,18 @@ inline const market::Series& Context::series(SymbolId s) const { return *s_->sym
 inline size_t Context::bar_index(SymbolId s) const { return s_->syms[s].idx; }
 inline size_t Context::bars_seen(SymbolId s) const { return s_->syms[s].seen; }
 
-inline double Context::open(SymbolId s) const { const auto& y = s_->syms[s]; return y.open[y.idx]; }
-inline double Context::high(SymbolId s) const { const auto& y = s_->syms[s]; return y.high[y.idx]; }
-inline double Context::low(SymbolId s) const { const auto& y = s_->syms[s]; return y.low[y.idx]; }
+inline double Context::open(SymbolId s) const {
+  const auto& y = s_->syms[s];
+  return y.open[y.idx];
+}
+inline double Context::high(SymbolId s) const {
+  const auto& y = s_->syms[s];
+  return y.high[y.idx];
+}
+inline double Context::low(SymbolId s) const {
+  const auto& y = s_->syms[s];
+  return y.low[y.idx];
+}
 inline double Context::close(SymbolId s) const {
   const auto& y = s_->syms[s];
   return y.close[y.idx];

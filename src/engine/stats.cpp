@@ -76,8 +76,7 @@ Moments ReturnMoments(const double* e, size_t n) {
 
 }  // namespace
 
-Stats ComputeStats(const RunResult& r, std::span<const market::Series> data,
-                   double start_equity) {
+Stats ComputeStats(const RunResult& r, std::span<const market::Series> data, double start_equity) {
   Stats s;
   const size_t n = r.equity.size();
   s.bars = n;
@@ -127,8 +126,7 @@ Stats ComputeStats(const RunResult& r, std::span<const market::Series> data,
   if (n >= 2) {
     const double m = static_cast<double>(n - 1);
     const double mean = mo.shift + mo.sum / m;
-    const double var =
-        n >= 3 ? std::max(0.0, (mo.sum_sq - mo.sum * mo.sum / m) / (m - 1)) : 0;
+    const double var = n >= 3 ? std::max(0.0, (mo.sum_sq - mo.sum * mo.sum / m) / (m - 1)) : 0;
     const double sd = std::sqrt(var);
     const double down = std::sqrt(mo.down_sq / m);
     const double scale = std::sqrt(s.periods_per_year);

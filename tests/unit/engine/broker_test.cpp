@@ -163,15 +163,15 @@ TEST(Broker, OrdersOnTheLastBarNeverFill) {
 // --- limit orders ----------------------------------------------------------------------------
 
 TEST(Broker, LimitBuyGapThroughFillsAtOpen) {
-  const auto fill = FillOf(RunOne({kFlat, {98, 99, 97, 98}}, Limit(Side::kBuy, 1, 100),
-                                  WithSlippage(0.01)));
+  const auto fill =
+      FillOf(RunOne({kFlat, {98, 99, 97, 98}}, Limit(Side::kBuy, 1, 100), WithSlippage(0.01)));
   ASSERT_TRUE(fill);
   EXPECT_DOUBLE_EQ(fill->px, 98);  // no slippage on limit fills
 }
 
 TEST(Broker, LimitBuyFillsAtLimitWhenLowReachesIt) {
-  const auto fill = FillOf(RunOne({kFlat, {102, 103, 99.5, 101}}, Limit(Side::kBuy, 1, 100),
-                                  WithSlippage(0.01)));
+  const auto fill =
+      FillOf(RunOne({kFlat, {102, 103, 99.5, 101}}, Limit(Side::kBuy, 1, 100), WithSlippage(0.01)));
   ASSERT_TRUE(fill);
   EXPECT_DOUBLE_EQ(fill->px, 100);
 }
@@ -229,8 +229,9 @@ TEST(Broker, StopSellFillRulesWithSlippage) {
 }
 
 TEST(Broker, StopRestsAcrossBars) {
-  const RunResult r = RunOne({kFlat, {101, 102, 100, 101}, {103, 104, 102, 103}, {104, 106, 103, 105}},
-                             Stop(Side::kBuy, 1, 105));
+  const RunResult r =
+      RunOne({kFlat, {101, 102, 100, 101}, {103, 104, 102, 103}, {104, 106, 103, 105}},
+             Stop(Side::kBuy, 1, 105));
   const auto fill = FillOf(r);
   ASSERT_TRUE(fill);
   EXPECT_EQ(fill->bar, 3u);
@@ -355,9 +356,8 @@ TEST(Broker, PinnedSmaCrossArithmetic) {
   Scripted script;
   script.At(0, [](Context& c) { c.Buy(); });
   script.At(2, [](Context& c) { c.Sell(); });
-  const RunResult r =
-      RunScript({kFlat, {100, 102, 99, 101}, {103, 104, 102, 104}, {110, 111, 109, 110}}, script,
-                config);
+  const RunResult r = RunScript(
+      {kFlat, {100, 102, 99, 101}, {103, 104, 102, 104}, {110, 111, 109, 110}}, script, config);
   const double buy_px = 100 * 1.0005;
   const double qty = 100'000 / (buy_px * 1.001);
   const double cash_after_buy = 100'000 - qty * buy_px - 0.001 * buy_px * qty;
@@ -458,9 +458,9 @@ TEST(Broker, ShortThenReversalClosesOneTradeAndOpensAnother) {
     EXPECT_DOUBLE_EQ(c.position(), -10);
     c.Buy(15);
   });
-  const RunResult r = RunScript(
-      {{100, 101, 99, 100}, {100, 101, 97, 98}, {96, 97, 95, 96.5}, {97, 98, 96, 97}}, script,
-      config);
+  const RunResult r =
+      RunScript({{100, 101, 99, 100}, {100, 101, 97, 98}, {96, 97, 95, 96.5}, {97, 98, 96, 97}},
+                script, config);
   // Short 10 at 100: cash 10000 + 1000 - 1 = 10999; equity at bar 1 = 10999 - 10 * 98.
   EXPECT_DOUBLE_EQ(r.equity[1], 10'019);
   // Buy 15 at 96: 1440 notional, fee 1.44, of which 10/15 (0.96) closes the short and 0.48
@@ -500,13 +500,16 @@ TEST(Broker, ScalingInAndOutMakesOneTradeWithAveragePrices) {
   script.At(1, [](Context& c) { c.Buy(3); });
   script.At(2, [](Context& c) { c.Sell(2); });
   script.At(3, [](Context& c) { c.Sell(2); });
-  const RunResult r = RunScript(
-      {kFlat, {100, 100, 100, 100}, {104, 104, 104, 104}, {110, 110, 110, 110}, {106, 106, 106, 106}},
-      script);
+  const RunResult r = RunScript({kFlat,
+                                 {100, 100, 100, 100},
+                                 {104, 104, 104, 104},
+                                 {110, 110, 110, 110},
+                                 {106, 106, 106, 106}},
+                                script);
   ASSERT_EQ(r.trades.size(), 1u);
   const Trade& t = r.trades[0];
   EXPECT_DOUBLE_EQ(t.qty, 4);
-  EXPECT_DOUBLE_EQ(t.entry_px, (100 + 3 * 104) / 4.0);  // 103
+  EXPECT_DOUBLE_EQ(t.entry_px, (100 + 3 * 104) / 4.0);     // 103
   EXPECT_DOUBLE_EQ(t.exit_px, (2 * 110 + 2 * 106) / 4.0);  // 108
   EXPECT_DOUBLE_EQ(t.pnl, 20);
   EXPECT_EQ(t.entry_bar, 1u);

@@ -112,8 +112,8 @@ TEST(Run, SeveralSymbolsAlignOnTheUnionOfTimes) {
     void OnBar(Context& c) override {
       EXPECT_EQ(c.symbol_count(), 2u);
       EXPECT_EQ(c.symbol(1), "B");
-      out_->push_back({c.has_bar(0), c.has_bar(1), c.bars_seen(1),
-                       c.bars_seen(1) > 0 ? c.close(1) : NAN});
+      out_->push_back(
+          {c.has_bar(0), c.has_bar(1), c.bars_seen(1), c.bars_seen(1) > 0 ? c.close(1) : NAN});
       if (c.bars_seen(1) > 0) {
         EXPECT_EQ(c.series(1).close()[c.bar_index(1)], c.close(1));
       }
@@ -178,10 +178,18 @@ TEST(Run, NoFillEverPrecedesItsSubmission) {
     void OnBar(Context& c) override {
       const double px = c.close();
       switch (c.index() % 4) {
-        case 0: c.Buy(1); break;
-        case 1: c.Order(testing::Limit(Side::kSell, 1, px + 1)); break;
-        case 2: c.Order(testing::Stop(Side::kBuy, 1, px + 1)); break;
-        case 3: c.Order(testing::StopLimit(Side::kSell, 1, px - 1, px - 1.5)); break;
+        case 0:
+          c.Buy(1);
+          break;
+        case 1:
+          c.Order(testing::Limit(Side::kSell, 1, px + 1));
+          break;
+        case 2:
+          c.Order(testing::Stop(Side::kBuy, 1, px + 1));
+          break;
+        case 3:
+          c.Order(testing::StopLimit(Side::kSell, 1, px - 1, px - 1.5));
+          break;
       }
     }
   } busy;
@@ -208,9 +216,9 @@ TEST(Run, ProgressIsReportedAndCancelStopsTheRun) {
   RunHooks hooks;
   hooks.progress = [&](size_t done, size_t total) { calls.emplace_back(done, total); };
   ASSERT_TRUE(engine::Run(std::span(&series, 1), noop, {}, hooks).ok());
-  EXPECT_EQ(calls, (std::vector<std::pair<size_t, size_t>>{
-                       {65'536, 200'000}, {131'072, 200'000}, {196'608, 200'000},
-                       {200'000, 200'000}}));
+  EXPECT_EQ(calls,
+            (std::vector<std::pair<size_t, size_t>>{
+                {65'536, 200'000}, {131'072, 200'000}, {196'608, 200'000}, {200'000, 200'000}}));
 
   std::atomic<bool> cancel{false};
   Scripted script;
