@@ -142,6 +142,11 @@ Result<DatasetInfo> SqliteStore::PutDataset(std::string_view name, const market:
     remove_file();
     return inserted.take_error();
   }
+  // Written from these very bars a moment ago: the first LoadBars need not re-read it to check.
+  {
+    std::lock_guard lock(verified_mu_);
+    verified_files_.insert(full);
+  }
   return info;
 }
 
