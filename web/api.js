@@ -1,0 +1,91 @@
+// REST client for tapedeck's API (docs/api/rest.md). Every failure becomes an ApiError carrying the
+// server's {"code","msg","details"}, so the page can show it in words.
+
+export class ApiError extends Error {
+  constructor(status, code, msg, details = {}) {
+    super(msg);
+    this.status = status;
+    this.code = code;
+    this.details = details || {};
+  }
+}
+
+// "no dataset named 'nope' (VALIDATION, field dataset)": the server's message first, then what
+// names the culprit. Works for ApiError, stream {"t":"err"} messages and plain Errors.
+export function describeError(e) {
+  if (!e) return 'unknown error';
+  const msg = e.msg || e.message || String(e);
+  const code = e.code;
+  const details = e.details || {};
+  const extra = [];
+  if (details.field) extra.push(`field ${details.field}`);
+  if (details.line) extra.push(`line ${details.line}${details.column ? `, column ${details.column}` : ''}`);
+  if (!code) return msg;
+  return `${msg} (${code}${extra.length ? ', ' + extra.join(', ') : ''})`;
+}
+
+async function request(method, path, { json, body, headers = {}, accept = 'json' } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers['Content-Type'] = 'application/json';
+  } else if (body !== undefined) {
+    init.body = body;
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, 'UNAVAILABLE', `cannot reach the server: ${e.message}`);
+  }
+  if (!response.ok) {
+    let err = null;
+    try {
+      err = await response.json();
+    } catch {
+      // Not our JSON error (a proxy's page, say): fall back to the status line.
+    }
+    if (err && err.code) throw new ApiError(response.status, err.code, err.msg, err.details);
+    throw new ApiError(response.status, 'HTTP_' + response.status,
+                       `${method} ${path} answered ${response.status} ${response.statusText}`);
+  }
+  if (response.status === 204) return null;
+  return accept === 'text' ? response.text() : response.json();
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  datasets: () => request('GET', '/datasets'),
+  // `format`: auto (or empty), yahoo, binance, mt5, generic. `file`: a File or Blob of CSV text.
+  uploadDataset: (name, symbol, format, file) => {
+    let q = `?name=${enc(name)}`;
+    if (symbol) q += `&symbol=${enc(symbol)}`;
+    if (format && format !== 'auto') q += `&format=${enc(format)}`;
+    return request('POST', '/datasets' + q, { body: file, headers: { 'Content-Type': 'text/csv' } });
+  },
+  strategies: () => request('GET', '/strategies'),
+  createBacktest: (spec) => request('POST', '/backtests', { json: spec }),
+  backtests: () => request('GET', '/backtests'),
+  backtest: (id) => request('GET', `/backtests/${enc(id)}`),
+  deleteBacktest: (id) => request('DELETE', `/backtests/${enc(id)}`),
+  trades: (id) => request('GET', `/backtests/${enc(id)}/trades`),
+  // The equity curve as CSV (smaller than JSON on long runs): {times: ms[], values: number[]}.
+  equity: async (id) => {
+    const text = await request('GET', `/backtests/${enc(id)}/equity?format=csv`, { accept: 'text' });
+    const lines = text.split('\n');
+    const times = [];
+    const values = [];
+    for (let k = 1; k < lines.length; ++k) {
+      const line = lines[k];
+      const comma = line.indexOf(',');
+      if (comma < 0) continue;
+      times.push(Date.parse(line.slice(0, comma)));
+      values.push(Number(line.slice(comma + 1)));
+    }
+    return { times, values };
+  },
+  // Frames of windows from <= k < to at `speed`, exactly as the stream sends them (dropped 0).
+  frames: (id, speed, from, to) =>
+    request('GET', `/backtests/${enc(id)}/frames?speed=${speed}&from=${from}&to=${to}`),
+};

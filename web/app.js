@@ -1,0 +1,256 @@
+// The page: the new-run form, the runs list, and the routes `/` and `/runs/{id}[?at=ISO&speed=S]`
+// that open a run's player (watch.js).
+
+import { api, describeError } from './api.js';
+import { $, markField, readParams, renderParams, renderRuns } from './ui.js';
+import { Watcher } from './watch.js';
+
+const page = {
+  strategies: [],
+  datasets: [],
+  runs: [],
+  watcher: null,
+  watchingId: null,
+  submittedId: null,  // the run the form started, shown under the button until it is done
+  runsTimer: 0,
+};
+
+// --- errors -------------------------------------------------------------------------------------
+
+function showError(text) {
+  $('#error-text').textContent = text;
+  $('#error').hidden = false;
+}
+
+function clearError() {
+  $('#error').hidden = true;
+  $('#error-text').textContent = '';
+}
+
+// --- datasets and strategies ---------------------------------------------------------------------
+
+async function loadDatasets(select) {
+  page.datasets = await api.datasets();
+  const pick = $('#dataset');
+  const keep = select || pick.value;
+  pick.replaceChildren(...page.datasets.map((d) => new Option(`${d.name} (${d.symbol})`, d.name)));
+  if (keep && page.datasets.some((d) => d.name === keep)) pick.value = keep;
+  showDatasetInfo();
+}
+
+function showDatasetInfo() {
+  const d = page.datasets.find((x) => x.name === $('#dataset').value);
+  $('#dataset-info').textContent = d
+    ? `${d.bars.toLocaleString('en-US')} bars, ${d.from.slice(0, 10)} to ${d.to.slice(0, 10)}`
+    : 'No datasets yet: upload a CSV.';
+}
+
+async function loadStrategies() {
+  page.strategies = await api.strategies();
+  const pick = $('#strategy');
+  pick.replaceChildren(...page.strategies.map((s) => new Option(s.name, s.name)));
+  const preferred = page.strategies.find((s) => s.name === 'sma_cross');
+  if (preferred) pick.value = preferred.name;
+  showStrategy();
+}
+
+function showStrategy() {
+  const s = page.strategies.find((x) => x.name === $('#strategy').value);
+  if (!s) return;
+  // The first sentence is the rule; the rest (shared sizing rules) is in the title.
+  const first = s.description.split('. ')[0];
+  $('#strategy-desc').textContent = first.endsWith('.') ? first : first + '.';
+  $('#strategy-desc').title = s.description;
+  renderParams($('#params'), s);
+}
+
+async function upload() {
+  const file = $('#upload-file').files[0];
+  const name = $('#upload-name').value.trim();
+  const status = $('#upload-status');
+  if (!file) {
+    status.textContent = 'Choose a CSV file first.';
+    return;
+  }
+  const datasetName = name || file.name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_');
+  status.textContent = `Uploading ${file.name}…`;
+  $('#upload-button').disabled = true;
+  try {
+    const d = await api.uploadDataset(datasetName, $('#upload-symbol').value.trim(), $('#upload-format').value, file);
+    status.textContent = `Imported ${d.name}: ${d.bars.toLocaleString('en-US')} bars of ${d.symbol}.`;
+    await loadDatasets(d.name);
+    clearError();
+  } catch (e) {
+    status.textContent = '';
+    showError(`Upload failed: ${describeError(e)}`);
+  } finally {
+    $('#upload-button').disabled = false;
+  }
+}
+
+// --- the form ------------------------------------------------------------------------------------
+
+function readSpec(form) {
+  const spec = {
+    dataset: form.dataset.value,
+    strategy: form.strategy.value,
+    params: readParams($('#params')),
+  };
+  for (const key of ['cash', 'commission', 'slippage', 'fixed_fee']) {
+    if (form[key].value !== '') spec[key] = Number(form[key].value);
+  }
+  for (const key of ['from', 'to']) {
+    if (form[key].value) spec[key] = `${form[key].value}T00:00:00Z`;
+  }
+  return spec;
+}
+
+async function submitRun(ev) {
+  ev.preventDefault();
+  const form = ev.target;
+  markField(form, null);
+  clearError();
+  const button = $('#run-button');
+  button.disabled = true;
+  try {
+    const created = await api.createBacktest(readSpec(form));
+    page.submittedId = created.id;
+    showRunStatus({ id: created.id, status: created.status, progress: 0 });
+    await refreshRuns();
+    navigate(`/runs/${encodeURIComponent(created.id)}`);
+  } catch (e) {
+    showError(`Could not start the run: ${describeError(e)}`);
+    markField(form, e.details && e.details.field);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showRunStatus(run) {
+  const box = $('#run-status');
+  if (!run) {
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  $('#run-progress').value = run.status === 'done' ? 1 : run.progress || 0;
+  $('#run-status-text').textContent = run.status === 'running'
+    ? `running ${Math.round((run.progress || 0) * 100)}%`
+    : run.status === 'failed' ? `failed: ${run.error || 'no reason given'}` : run.status;
+  box.dataset.status = run.status;
+}
+
+// --- runs list ------------------------------------------------------------------------------------
+
+async function refreshRuns() {
+  clearTimeout(page.runsTimer);
+  try {
+    page.runs = await api.backtests();
+  } catch (e) {
+    showError(`Could not list the runs: ${describeError(e)}`);
+  }
+  renderRuns($('#runs tbody'), page.runs, {
+    currentId: page.watchingId,
+    onOpen: (id) => navigate(`/runs/${encodeURIComponent(id)}`),
+    onDelete: deleteRun,
+  });
+  $('#runs-empty').hidden = page.runs.length > 0;
+  if (page.submittedId) {
+    const run = page.runs.find((r) => r.id === page.submittedId);
+    if (run) showRunStatus(run);
+  }
+  // Poll while something is on its way; otherwise now and then, for runs started elsewhere.
+  const busy = page.runs.some((r) => r.status === 'queued' || r.status === 'running');
+  page.runsTimer = setTimeout(refreshRuns, busy ? 700 : 15000);
+}
+
+async function deleteRun(id) {
+  if (!confirm(`Delete run ${id}?`)) return;
+  try {
+    await api.deleteBacktest(id);
+    if (page.watchingId === id) navigate('/');
+    await refreshRuns();
+  } catch (e) {
+    showError(`Could not delete the run: ${describeError(e)}`);
+  }
+}
+
+// --- routes ---------------------------------------------------------------------------------------
+
+function navigate(path) {
+  if (location.pathname + location.search !== path) history.pushState({}, '', path);
+  route();
+}
+
+function route() {
+  const match = location.pathname.match(/^\/runs\/([^/]+)\/?$/);
+  const params = new URLSearchParams(location.search);
+  const id = match ? decodeURIComponent(match[1]) : null;
+  page.watcher?.close();
+  page.watcher = null;
+  page.watchingId = id;
+  for (const row of document.querySelectorAll('#runs tbody tr')) row.classList.toggle('current', row.dataset.id === id);
+  if (!id) {
+    $('#player').hidden = true;
+    $('#welcome').hidden = false;
+    document.title = 'tapedeck';
+    return;
+  }
+  clearError();
+  $('#run-title').textContent = `Run ${id}`;
+  page.watcher = new Watcher(id, {
+    at: params.get('at'),
+    speed: params.get('speed'),
+    transport: params.get('transport') === 'sse' ? 'sse' : 'auto',
+    onError: showError,
+    onTitle: (title) => {
+      $('#run-title').textContent = title;
+      document.title = `${title} — tapedeck`;
+    },
+    onLink: (path) => {
+      if (location.pathname + location.search !== path) history.replaceState({}, '', path);
+    },
+  });
+  page.watcher.open();
+}
+
+async function copyLink() {
+  if (!page.watcher) return;
+  const url = page.watcher.link();
+  history.replaceState({}, '', new URL(url).pathname + new URL(url).search);
+  try {
+    await navigator.clipboard.writeText(url);
+    $('#copy-done').textContent = 'copied';
+  } catch {
+    $('#copy-done').textContent = 'in the address bar';
+  }
+  $('#copy-done').hidden = false;
+  setTimeout(() => { $('#copy-done').hidden = true; }, 2000);
+}
+
+// --- start ----------------------------------------------------------------------------------------
+
+async function start() {
+  $('#error-close').addEventListener('click', clearError);
+  $('#run-form').addEventListener('submit', submitRun);
+  $('#strategy').addEventListener('change', showStrategy);
+  $('#dataset').addEventListener('change', showDatasetInfo);
+  $('#upload-button').addEventListener('click', upload);
+  $('#runs-refresh').addEventListener('click', refreshRuns);
+  $('#copy-link').addEventListener('click', copyLink);
+  $('#home').addEventListener('click', (ev) => {
+    ev.preventDefault();
+    navigate('/');
+  });
+  window.addEventListener('popstate', route);
+  route();
+  try {
+    await Promise.all([loadDatasets(), loadStrategies()]);
+  } catch (e) {
+    showError(`Could not load the datasets and strategies: ${describeError(e)}`);
+  }
+  await refreshRuns();
+  document.body.dataset.ready = '1';
+}
+
+start();

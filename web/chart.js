@@ -1,0 +1,205 @@
+// The player's chart: one lightweight-charts chart with three panes sharing one time axis —
+// candles with volume and fill markers, equity, drawdown. Fed frame by frame; keeps a bounded
+// number of bars so a long run stays smooth.
+
+import {
+  AreaSeries,
+  CandlestickSeries,
+  ColorType,
+  HistogramSeries,
+  LineSeries,
+  createChart,
+  createSeriesMarkers,
+} from '/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs';
+
+// When the chart holds more than kMaxBars it keeps the newest kKeepBars: trimming in steps keeps
+// the cost of a full setData rare.
+export const kMaxBars = 2000;
+const kKeepBars = 1500;
+const kVisibleBars = 160;
+
+const kUp = '#26a69a';
+const kDown = '#ef5350';
+
+const toSeconds = (iso) => Math.floor(Date.parse(iso) / 1000);
+
+export class PlayerChart {
+  constructor(element) {
+    this.element = element;
+    this.chart = createChart(element, {
+      autoSize: true,
+      layout: {
+        background: { type: ColorType.Solid, color: '#ffffff' },
+        textColor: '#333',
+        panes: { separatorColor: '#d0d4dc', enableResize: true },
+      },
+      grid: { vertLines: { color: '#f0f2f5' }, horzLines: { color: '#f0f2f5' } },
+      timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 4 },
+      rightPriceScale: { minimumWidth: 80 },
+    });
+    this.candles = this.chart.addSeries(CandlestickSeries, {
+      upColor: kUp, downColor: kDown, borderVisible: false, wickUpColor: kUp, wickDownColor: kDown,
+    }, 0);
+    this.volume = this.chart.addSeries(HistogramSeries, {
+      priceScaleId: 'volume', priceFormat: { type: 'volume' }, lastValueVisible: false,
+      priceLineVisible: false,
+    }, 0);
+    this.volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.22 } });
+    this.equity = this.chart.addSeries(LineSeries, {
+      color: '#2962ff', lineWidth: 2, priceFormat: { type: 'price', precision: 0, minMove: 1 },
+      title: 'equity',
+    }, 1);
+    this.drawdown = this.chart.addSeries(AreaSeries, {
+      lineColor: kDown, topColor: 'rgba(239,83,80,0.05)', bottomColor: 'rgba(239,83,80,0.35)',
+      lineWidth: 1, invertFilledArea: true, title: 'drawdown',
+      priceFormat: { type: 'custom', formatter: (v) => (v * 100).toFixed(1) + '%', minMove: 0.0001 },
+    }, 2);
+    this.markersApi = createSeriesMarkers(this.candles, []);
+    this.layoutPanes();
+    this.clear();
+  }
+
+  // Candles get most of the height, equity and drawdown a strip each. Panes size themselves only
+  // once the chart has laid out, hence the next animation frame.
+  layoutPanes() {
+    requestAnimationFrame(() => {
+      const panes = this.chart.panes();
+      const total = this.element.clientHeight || 560;
+      if (panes.length !== 3) return;
+      panes[0].setHeight(Math.round(total * 0.6));
+      panes[1].setHeight(Math.round(total * 0.22));
+      panes[2].setHeight(Math.round(total * 0.18));
+    });
+  }
+
+  clear() {
+    this.bars = [];      // {time, open, high, low, close}
+    this.volumes = [];   // {time, value, color}
+    this.equities = [];  // {time, value}
+    this.drawdowns = []; // {time, value}
+    this.markers = [];
+    this.seenOrders = new Set();  // "id:status": an order event drawn once, even when resent
+    this.symbol = null;
+  }
+
+  // Number of bars on the chart.
+  get count() {
+    return this.bars.length;
+  }
+
+  // Redraws the chart from `frames` (oldest first), for `symbol`. `drawdownAt(ms, equity)` gives
+  // the drawdown (<= 0) at a frame.
+  reset(frames, symbol, drawdownAt) {
+    this.clear();
+    this.symbol = symbol;
+    for (const frame of frames) this.addFrame(frame, drawdownAt, false);
+    this.trim(true);
+    this.redraw();
+    this.showLatest();
+    this.layoutPanes();
+  }
+
+  // Appends one frame and draws it.
+  push(frame, drawdownAt) {
+    const changed = this.addFrame(frame, drawdownAt, true);
+    if (this.trim(false)) {
+      this.redraw();
+    } else if (changed.markers) {
+      this.markersApi.setMarkers(this.markers);
+    }
+  }
+
+  showLatest() {
+    const n = this.bars.length;
+    if (n > 0) {
+      this.chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, n - kVisibleBars), to: n + 3 });
+    }
+  }
+
+  // Adds a frame to the data; with `live`, updates the series too. Returns {markers: changed}.
+  addFrame(frame, drawdownAt, live) {
+    let time = toSeconds(frame.ts);
+    const last = this.bars[this.bars.length - 1];
+    const bar = frame.ohlc[this.symbol];
+    let markersChanged = false;
+    // Times must increase; bars closer than a second (or a frame repeating its time) are merged
+    // into the bar already drawn.
+    const merge = last && time <= last.time;
+    if (merge) time = last.time;
+    if (bar) {
+      let candle = { time, open: bar.o, high: bar.h, low: bar.l, close: bar.c };
+      let volume = bar.v;
+      if (merge) {
+        candle = {
+          time, open: last.open, high: Math.max(last.high, bar.h), low: Math.min(last.low, bar.l),
+          close: bar.c,
+        };
+        volume += this.volumes[this.volumes.length - 1].value;
+        this.bars[this.bars.length - 1] = candle;
+      } else {
+        this.bars.push(candle);
+      }
+      const vol = { time, value: volume, color: candle.close >= candle.open ? 'rgba(38,166,154,0.45)' : 'rgba(239,83,80,0.45)' };
+      if (merge) this.volumes[this.volumes.length - 1] = vol;
+      else this.volumes.push(vol);
+      if (live) {
+        this.candles.update(candle);
+        this.volume.update(vol);
+      }
+    }
+    if (!bar && !last) return { markers: false };  // nothing to hang equity on yet
+    if (typeof frame.equity === 'number') {
+      const eq = { time, value: frame.equity };
+      const dd = { time, value: drawdownAt(Date.parse(frame.ts), frame.equity) };
+      const lastEq = this.equities[this.equities.length - 1];
+      if (lastEq && lastEq.time === time) {
+        this.equities[this.equities.length - 1] = eq;
+        this.drawdowns[this.drawdowns.length - 1] = dd;
+      } else {
+        this.equities.push(eq);
+        this.drawdowns.push(dd);
+      }
+      if (live) {
+        this.equity.update(eq);
+        this.drawdown.update(dd);
+      }
+    }
+    for (const order of frame.orders || []) {
+      if (order.status !== 'filled' || order.sym !== this.symbol || typeof order.px !== 'number') continue;
+      const key = `${order.id}:${order.status}`;
+      if (this.seenOrders.has(key)) continue;
+      this.seenOrders.add(key);
+      const buy = order.side === 'buy';
+      this.markers.push({
+        time, position: 'atPriceMiddle', price: order.px, shape: buy ? 'arrowUp' : 'arrowDown',
+        color: buy ? '#1b5e20' : '#b71c1c', text: buy ? 'B' : 'S', size: 1.2,
+      });
+      markersChanged = true;
+    }
+    return { markers: markersChanged };
+  }
+
+  // Keeps the newest bars when there are too many. True when it dropped some.
+  trim(always) {
+    const limit = always ? kKeepBars : kMaxBars;
+    if (this.bars.length <= limit) return false;
+    const first = this.bars[this.bars.length - kKeepBars].time;
+    const keep = (p) => p.time >= first;
+    this.bars = this.bars.filter(keep);
+    this.volumes = this.volumes.filter(keep);
+    this.equities = this.equities.filter(keep);
+    this.drawdowns = this.drawdowns.filter(keep);
+    this.markers = this.markers.filter(keep);
+    return true;
+  }
+
+  redraw() {
+    // Trimming moves every bar's logical index; keep the view on the newest bars when it was there.
+    this.candles.setData(this.bars);
+    this.volume.setData(this.volumes);
+    this.equity.setData(this.equities);
+    this.drawdown.setData(this.drawdowns);
+    this.markersApi.setMarkers(this.markers);
+  }
+}
