@@ -26,7 +26,7 @@ import pandas as pd
 t0 = time.perf_counter()
 df = pd.read_csv(sys.argv[1])
 o = df["open"].to_numpy(); c = df["close"].to_numpy()
-fast, slow, cash, com, slip = 10, 30, 100000.0, 0.001, 0.0005
+fast, slow, cash, com, slip = 10, 30, 100000.0, 0.0001, 0.00005
 n = len(c)
 # pandas' rolling mean keeps a compensated running sum: a plain cumsum difference would drift by
 # more than the 1e-10 tie tolerance on half a million bars.
@@ -62,6 +62,8 @@ def main():
     ap.add_argument("--bin", default="build/tapedeck")
     ap.add_argument("--bars", type=int, default=525600)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--python", default="/usr/bin/python3",
+                    help="the interpreter with Debian's python3-pandas and python3-numpy")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "minute.csv")
@@ -72,10 +74,10 @@ def main():
         td_report = pd_report = None
         for _ in range(args.repeat):  # interleaved, so both see the same machine noise
             t, out = timed([args.bin, "backtest", "--csv", path, "--strategy", "sma_cross",
-                            "--commission", "0.001", "--slippage", "0.0005", "--json"])
+                            "--commission", "0.0001", "--slippage", "0.00005", "--json"])
             td.append(t)
             td_report = json.loads(out)
-            t, out = timed([sys.executable, "-c", PANDAS_SCRIPT, path])
+            t, out = timed([args.python, "-c", PANDAS_SCRIPT, path])
             pd_proc.append(t)
             pd_report = json.loads(out)
             pd_work.append(pd_report["work_s"])
