@@ -284,21 +284,39 @@ class ProxyTests:
     def ws_url(self, run_id, query):
         return f"ws://{HOST}:{self.proxy.port}/backtests/{run_id}/ws{query}"
 
-    def assert_paced(self, stamps, what):
-        """Arrival times of consecutive frames: ~33 ms apart, not bunched by a buffer."""
+    @staticmethod
+    def pacing_problem(stamps):
+        """None when frames arrived one by one, ~33 ms apart; otherwise what is wrong."""
         gaps = [b - a for a, b in zip(stamps, stamps[1:])]
         # Over blocks of 5 frames, jitter averages out: each block should span ~5/30 s.
         blocks = [(stamps[k + 5] - stamps[k]) / 5 for k in range(0, len(stamps) - 5, 5)]
-        detail = f"{what}: gaps (ms) {[round(g * 1000) for g in gaps]}"
-        self.assertGreater(statistics.median(gaps), 0.6 * FRAME_GAP, detail)
-        self.assertLess(statistics.median(gaps), 1.6 * FRAME_GAP, detail)
-        self.assertGreater(statistics.median(blocks), 0.75 * FRAME_GAP, detail)
-        self.assertLess(statistics.median(blocks), 1.35 * FRAME_GAP, detail)
-        # A buffering proxy delivers frames in bursts: many gaps near zero, then long pauses.
-        bunched = sum(1 for g in gaps if g < 0.005)
-        self.assertLessEqual(bunched, len(gaps) // 5, detail)
-        elapsed = stamps[-1] - stamps[0]
-        self.assertGreater(elapsed, 0.75 * FRAME_GAP * (len(stamps) - 1), detail)
+        problems = []
+        if not 0.6 * FRAME_GAP < statistics.median(gaps) < 1.6 * FRAME_GAP:
+            problems.append("median gap not ~33 ms")
+        if not 0.75 * FRAME_GAP < statistics.median(blocks) < 1.35 * FRAME_GAP:
+            problems.append("5-frame blocks not ~167 ms")
+        # A buffering proxy delivers bursts: most gaps near zero, then long pauses. (A saturated
+        # machine can also stall a process for ~100 ms now and then, which bunches a few.)
+        if sum(1 for g in gaps if g < 0.005) > len(gaps) // 3:
+            problems.append("frames arrive in bursts")
+        if sum(1 for g in gaps if 0.015 <= g <= 0.06) < len(gaps) // 2:
+            problems.append("fewer than half the gaps between 15 and 60 ms")
+        if not problems:
+            return None
+        return ", ".join(problems) + f"; gaps (ms) {[round(g * 1000) for g in gaps]}"
+
+    def assert_paced(self, measure, what):
+        """measure() plays a stream and returns the arrival times of consecutive frames. One more
+        try if the first looks bunched: a busy machine can stall a process, but a buffering
+        proxy fails every try."""
+        problems = []
+        for _ in range(2):
+            problem = self.pacing_problem(measure())
+            if problem is None:
+                return
+            problems.append(problem)
+            print(f"\n{what}: first try bunched, trying once more: {problem}", file=sys.stderr)
+        self.fail(f"{what}: " + " | ".join(problems))
 
     # --- plain HTTP -------------------------------------------------------------------------
 
@@ -323,10 +341,13 @@ class ProxyTests:
                         stamps.append(time.monotonic())
                         frames.append(msg)
                 return stamps, frames
-        stamps, frames = run(go())
-        self.assertEqual(frames[0]["i"], 0)
-        self.assertEqual([f["i"] for f in frames], sorted({f["i"] for f in frames}))
-        self.assert_paced(stamps[5:], f"WS through {self.KIND}")
+
+        def measure():
+            stamps, frames = run(go())
+            self.assertEqual(frames[0]["i"], 0)
+            self.assertEqual([f["i"] for f in frames], sorted({f["i"] for f in frames}))
+            return stamps[5:]
+        self.assert_paced(measure, f"WS through {self.KIND}")
 
     def test_ws_pause_gets_heartbeats_and_pings_keep_it_open(self):
         async def go():
@@ -357,7 +378,7 @@ class ProxyTests:
         kinds, hbs, after = run(go())
         self.assertEqual(set(kinds), {"hb"}, kinds)
         self.assertGreaterEqual(len(hbs), 5)
-        self.assertLess(max(b - a for a, b in zip(hbs, hbs[1:])), 0.8)
+        self.assertLess(max(b - a for a, b in zip(hbs, hbs[1:])), 1.0)
         self.assertEqual(after["t"], "frame")
 
     def test_ws_origin_check_sees_the_public_host(self):
@@ -373,20 +394,23 @@ class ProxyTests:
     # --- Server-Sent Events -----------------------------------------------------------------
 
     def test_sse_events_arrive_through_curl_as_they_are_written(self):
-        c = self.curl("/backtests/year/stream?speed=60")
-        c.wait_for(count_frames(50))
-        status, headers, events = c.head_and_events()
-        self.assertEqual(status, 200)
-        self.assertEqual(headers["content-type"], "text/event-stream")
-        self.assertEqual(headers["cache-control"], "no-cache")
-        self.assertEqual(events[0][1], {"retry": "2000"})
-        frames = frames_of(events)
-        ids = [int(e["id"]) for _, e in frames]
-        self.assertEqual(ids[0], 0)
-        self.assertEqual(ids, sorted(set(ids)))
-        for _, e in frames:
-            self.assertEqual(json.loads(e["data"])["i"], int(e["id"]))
-        self.assert_paced([t for t, _ in frames[5:50]], f"SSE through {self.KIND}")
+        def measure():
+            c = self.curl("/backtests/year/stream?speed=60")
+            c.wait_for(count_frames(50))
+            c.stop()
+            status, headers, events = c.head_and_events()
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["content-type"], "text/event-stream")
+            self.assertEqual(headers["cache-control"], "no-cache")
+            self.assertEqual(events[0][1], {"retry": "2000"})
+            frames = frames_of(events)
+            ids = [int(e["id"]) for _, e in frames]
+            self.assertEqual(ids[0], 0)
+            self.assertEqual(ids, sorted(set(ids)))
+            for _, e in frames:
+                self.assertEqual(json.loads(e["data"])["i"], int(e["id"]))
+            return [t for t, _ in frames[5:50]]
+        self.assert_paced(measure, f"SSE through {self.KIND}")
 
     def test_sse_resume_with_last_event_id(self):
         c = self.curl("/backtests/year/stream?speed=600")
@@ -413,8 +437,10 @@ class ProxyTests:
         stamps = [t for t, e in events if e.get("event") == "hb"]
         gaps = [b - a for a, b in zip(stamps, stamps[1:])]
         detail = [round(g * 1000) for g in gaps]
-        self.assertGreater(min(gaps), 0.15, detail)
-        self.assertLess(max(gaps), 0.8, detail)
+        # A buffering proxy would bunch them (or hold them all); allow one stall of the machine.
+        self.assertLessEqual(sum(1 for g in gaps if g < 0.1), 1, detail)
+        self.assertLess(statistics.median(gaps), 0.5, detail)
+        self.assertLess(max(gaps), 1.0, detail)
 
     def test_sse_plays_to_the_end_and_the_stream_closes(self):
         c = self.curl("/backtests/year/stream?speed=3600")
