@@ -27,6 +27,18 @@ bool IsWithin(const fs::path& path, const fs::path& root) {
   return root_end == root.end();
 }
 
+// npm packages the UI loads, served from the install beside the root rather than copied into it:
+// `/vendor/lightweight-charts/F` is `<root>/../node_modules/lightweight-charts/dist/F`. Each mount
+// exposes only its build output directory, under the same rules as the root. Looked up per
+// request, so an `npm ci` after the server started is picked up.
+struct VendorMount {
+  std::string_view name;  // the segment after /vendor/
+  std::string_view dir;   // under node_modules
+};
+constexpr VendorMount kVendorMounts[] = {
+    {"lightweight-charts", "lightweight-charts/dist"},
+};
+
 }  // namespace
 
 StaticFiles::StaticFiles(const std::string& root) {
@@ -47,11 +59,23 @@ Result<StaticFile> StaticFiles::Resolve(std::string_view target) const {
   const bool ui_route = segments.empty() || (segments.size() == 1 && segments[0].empty()) ||
                         (segments[0] == "runs" &&
                          (segments.size() == 2 || (segments.size() == 3 && segments[2].empty())));
-  fs::path path = root_;
+  fs::path base = root_;
+  size_t first = 0;
+  if (segments.size() >= 3 && segments[0] == "vendor") {
+    for (const auto& mount : kVendorMounts) {
+      if (segments[1] != mount.name) continue;
+      std::error_code ec;
+      base = fs::canonical(root_.parent_path() / "node_modules" / mount.dir, ec);
+      if (ec) return NotFound(url->encoded_path());
+      first = 2;
+      break;
+    }
+  }
+  fs::path path = base;
   if (ui_route) {
     path /= "index.html";
   } else {
-    for (size_t i = 0; i < segments.size(); ++i) {
+    for (size_t i = first; i < segments.size(); ++i) {
       // A trailing slash ("/docs/") names the directory's index.
       if (i + 1 == segments.size() && segments[i].empty()) break;
       if (IsUnsafeSegment(segments[i])) return NotFound(url->encoded_path());
@@ -64,7 +88,7 @@ Result<StaticFile> StaticFiles::Resolve(std::string_view target) const {
   // Canonicalising resolves every symlink, so a link inside the root that points out of it is
   // caught here, by where it really leads.
   const fs::path real = fs::canonical(path, ec);
-  if (ec || !IsWithin(real, root_) || !fs::is_regular_file(real, ec)) {
+  if (ec || !IsWithin(real, base) || !fs::is_regular_file(real, ec)) {
     return NotFound(url->encoded_path());
   }
   StaticFile file;

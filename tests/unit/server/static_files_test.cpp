@@ -80,6 +80,42 @@ TEST_F(StaticFilesTest, SymlinkInsideTheRootIsServed) {
   EXPECT_EQ(file->path, fs::canonical(base_ / "web" / "assets" / "app.js"));
 }
 
+TEST_F(StaticFilesTest, VendorMountServesOnlyThePackagesDist) {
+  const fs::path dist = base_ / "node_modules" / "lightweight-charts" / "dist";
+  fs::create_directories(dist);
+  Write(dist / "lw.mjs", "export {}");
+  Write(base_ / "node_modules" / "lightweight-charts" / "package.json", "{}");
+  Write(base_ / "node_modules" / "other.js", "other");
+  fs::create_symlink(base_ / "outside.txt", dist / "out.txt");
+  const StaticFiles files((base_ / "web").string());
+
+  auto file = files.Resolve("/vendor/lightweight-charts/lw.mjs?v=5");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->path, fs::canonical(dist / "lw.mjs"));
+  EXPECT_EQ(file->content_type, "text/javascript; charset=utf-8");
+
+  for (const char* target :
+       {"/vendor/lightweight-charts/../package.json",
+        "/vendor/lightweight-charts/%2e%2e/package.json",
+        "/vendor/lightweight-charts/..%2fpackage.json",
+        "/vendor/lightweight-charts/%2e%2e%2f%2e%2e%2fother.js",
+        "/vendor/lightweight-charts/out.txt", "/vendor/lightweight-charts/",
+        "/vendor/lightweight-charts", "/vendor/other.js", "/vendor/other/lw.mjs",
+        "/vendor/%2e%2e/other.js", "/node_modules/lightweight-charts/dist/lw.mjs",
+        "/../node_modules/other.js"}) {
+    auto refused = files.Resolve(target);
+    EXPECT_FALSE(refused.ok()) << target;
+    if (!refused.ok()) {
+      EXPECT_EQ(refused.error().code, ErrorCode::kNotFound) << target;
+    }
+  }
+}
+
+TEST_F(StaticFilesTest, VendorMountWithoutNodeModulesIsNotFound) {
+  const StaticFiles files((base_ / "web").string());
+  EXPECT_FALSE(files.Resolve("/vendor/lightweight-charts/lw.mjs").ok());
+}
+
 TEST_F(StaticFilesTest, MissingRootServesNothing) {
   const StaticFiles files((base_ / "nope").string());
   EXPECT_FALSE(files.Resolve("/").ok());
