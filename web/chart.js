@@ -88,6 +88,12 @@ export class PlayerChart {
     return this.bars.length;
   }
 
+  // Sim time (ms) of the newest bar drawn, or null.
+  get lastTime() {
+    const last = this.bars[this.bars.length - 1];
+    return last ? last.time * 1000 : null;
+  }
+
   // Redraws the chart from `frames` (oldest first), for `symbol`. `drawdownAt(ms, equity)` gives
   // the drawdown (<= 0) at a frame.
   reset(frames, symbol, drawdownAt) {

@@ -320,7 +320,7 @@ export class Watcher {
       this.cur = null;
       this.lastTs = -Infinity;
     }
-    this.renderPosition();
+    this.renderPosition(true);
   }
 
   // --- controls -----------------------------------------------------------------------------
@@ -478,14 +478,15 @@ export class Watcher {
       this.cur = batch[batch.length - 1];
       this.curSpeed = this.cur.speed;
       if (!this.windowCounts.has(this.curSpeed)) this.windowCounts.set(this.curSpeed, this.cur.n);
-      this.renderPosition();
+      this.renderPosition(this.paused && !this.queue.length);
     }
     this.raf = requestAnimationFrame(this.tick);
   };
 
   // --- rendering ----------------------------------------------------------------------------
 
-  renderPosition() {
+  // `force`: also re-mark the trades now (else at most twice a second, while playing).
+  renderPosition(force = false) {
     const n = this.n();
     const seek = $('#seek');
     seek.max = String(Math.max(0, n - 1));
@@ -497,8 +498,10 @@ export class Watcher {
       $('#window-label').textContent = `window ${k.toLocaleString('en-US')} of ${n.toLocaleString('en-US')}`;
     }
     $('#chart').dataset.candles = String(this.chart ? this.chart.count : 0);
+    const lastBar = this.chart && this.chart.lastTime;
+    $('#chart').dataset.lastBar = lastBar === null || lastBar === undefined ? '' : new Date(lastBar).toISOString();
     const now = performance.now();
-    if (this.trades && now - this.lastTradesDim > 500) {
+    if (this.trades && (force || now - this.lastTradesDim > 500)) {
       this.lastTradesDim = now;
       dimFutureTrades($('#trades tbody'), ms);
     }
