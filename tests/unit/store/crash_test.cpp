@@ -2,6 +2,7 @@
 // each kill the store must open, and every dataset be wholly there or absent, every run done with
 // its whole result or (after RecoverOnStart) failed as interrupted.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,8 +22,9 @@ namespace {
 using testing::MakeResult;
 using testing::TempDir;
 
-// The child: writes forever until killed. Never returns.
-[[noreturn]] void Writer(const std::string& db, uint64_t seed) {
+// The child: writes forever until killed, writing a byte to `progress_fd` after each completed run.
+// Never returns.
+[[noreturn]] void Writer(const std::string& db, uint64_t seed, int progress_fd) {
   Result<std::unique_ptr<Store>> opened = OpenSqliteStore(db);
   if (!opened.ok()) _exit(2);
   Store& store = **opened;
@@ -39,7 +41,9 @@ using testing::TempDir;
     (void)store.PutDataset("d" + std::to_string(seed) + "-" + std::to_string(i),
                            market::Generate(g));
     (void)store.UpdateProgress(*id, 0.5);
-    (void)store.CompleteRun(*id, MakeResult(30'000 + rng() % 30'000, 200));
+    if (store.CompleteRun(*id, MakeResult(30'000 + rng() % 30'000, 200)).ok()) {
+      (void)!::write(progress_fd, "x", 1);
+    }
     if (i % 3 == 2) {
       Result<std::vector<DatasetInfo>> all = store.ListDatasets();
       if (all.ok() && !all->empty()) (void)store.DeleteDataset(all->front().name);
@@ -54,11 +58,22 @@ TEST(CrashTest, KillNineLeavesNothingHalfWritten) {
   constexpr int kKills = 12;
   size_t done = 0, interrupted = 0, datasets_seen = 0;
   for (int k = 0; k < kKills; ++k) {
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
     const pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
-    if (pid == 0) Writer(db, static_cast<uint64_t>(k) + 1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 400));
+    if (pid == 0) {
+      ::close(pipe_fds[0]);
+      Writer(db, static_cast<uint64_t>(k) + 1, pipe_fds[1]);
+    }
+    ::close(pipe_fds[1]);
+    // Kill at a random moment after the first completed run (so the test holds on slow builds
+    // too, sanitizers included), mid-way through whatever comes next.
+    pollfd p{pipe_fds[0], POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 120'000), 1) << "the writer made no progress";
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    ::close(pipe_fds[0]);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << "the writer exited by itself: " << status;
