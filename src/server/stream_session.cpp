@@ -97,14 +97,8 @@ void StreamSession::Drive() {
         metrics.FramesLagMerged(session_->lag_merged() - reported_lag_);
         reported_lag_ = session_->lag_merged();
       }
-      // A client that stops reading must not hold the connection (and its memory) for ever.
-      write_timer_.expires_after(shared_.settings.write_timeout);
-      write_timer_.async_wait([self = self()](const boost::system::error_code& ec) {
-        if (ec || self->closed_) return;
-        self->closed_ = true;
-        self->StopTimers();
-        self->Abort();
-      });
+      write_started_at_ = std::chrono::steady_clock::now();
+      if (!write_timer_armed_) ArmWriteTimer(write_started_at_ + shared_.settings.write_timeout);
       StartWrite(current_);
     }
   }
@@ -112,7 +106,6 @@ void StreamSession::Drive() {
 }
 
 void StreamSession::WriteDone(const boost::system::error_code& ec, size_t bytes) {
-  write_timer_.cancel();
   if (session_) session_->OnWriteDone();
   if (ec) {
     if (!IsNormalEnd(ec)) Log("%s write failed: %s", ToString(kind_).data(), ec.message().c_str());
@@ -143,6 +136,28 @@ void StreamSession::StopTimers() {
   run_timer_.cancel();
 }
 
+// A client that stops reading must not hold the connection (and its memory) for ever: a write not
+// done write_timeout after it started closes the connection. The timer is not re-armed per write
+// (at 30 FPS that is a timer insert, a cancel and an aborted handler per frame): it stays armed
+// across writes and, when it fires, looks at the write in flight, if any.
+void StreamSession::ArmWriteTimer(std::chrono::steady_clock::time_point at) {
+  write_timer_armed_ = true;
+  write_timer_.expires_at(at);
+  write_timer_.async_wait([self = self()](const boost::system::error_code& ec) {
+    self->write_timer_armed_ = false;
+    if (ec || self->closed_) return;
+    if (!self->session_ || !self->session_->writing()) return;  // the next write re-arms
+    const auto deadline = self->write_started_at_ + self->shared_.settings.write_timeout;
+    if (std::chrono::steady_clock::now() < deadline) {
+      self->ArmWriteTimer(deadline);  // this write began after the one the timer was armed for
+      return;
+    }
+    self->closed_ = true;
+    self->StopTimers();
+    self->Abort();
+  });
+}
+
 void StreamSession::ArmDeadline(playback::Clock::TimePoint deadline) {
   if (deadline == playback::Clock::TimePoint::max()) {
     if (armed_at_) {
@@ -150,6 +165,14 @@ void StreamSession::ArmDeadline(playback::Clock::TimePoint deadline) {
       armed_at_.reset();
     }
     return;
+  }
+  // Future deadlines are rounded up to a grid, so that the streams due within one grain share a
+  // timer expiry (one epoll wake-up and one timerfd update for all of them). Unrounded, N streams
+  // at 30 FPS wake the I/O thread N * 30 times a second, one frame each. Deadlines already
+  // passed (a seek, an error to send) stay "at once".
+  if (deadline > playback::SteadyClock::Instance().Now()) {
+    const auto rest = deadline.time_since_epoch() % kDeadlineGrain;
+    if (rest.count() != 0) deadline += kDeadlineGrain - rest;
   }
   if (armed_at_ == deadline) return;  // already waiting for it: re-arming would only churn
   armed_at_ = deadline;

@@ -65,13 +65,19 @@ class StreamSession : public Connection, public std::enable_shared_from_this<Str
 
  private:
   void Shutdown() final;
+  // Small beside the 1/30 s between frames; see ArmDeadline.
+  static constexpr std::chrono::milliseconds kDeadlineGrain{2};
+
   void ArmDeadline(playback::Clock::TimePoint deadline);
+  void ArmWriteTimer(std::chrono::steady_clock::time_point at);
   void OnDeadline(const boost::system::error_code& ec);
   void PollRun();
 
   net::steady_timer deadline_timer_;
   std::optional<playback::Clock::TimePoint> armed_at_;
-  net::steady_timer write_timer_;
+  net::steady_timer write_timer_;  // see ArmWriteTimer
+  bool write_timer_armed_ = false;
+  std::chrono::steady_clock::time_point write_started_at_{};
   net::steady_timer run_timer_;  // asks the RunSource again while the run is not done
   playback::Outgoing current_;   // the message being written: its buffers must outlive the write
   uint64_t reported_dropped_ = 0, reported_lag_ = 0;
