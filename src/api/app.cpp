@@ -318,19 +318,7 @@ void App::RenderMetrics(std::string& out) const {
 
 HttpResponse App::ListStrategies(const Request& req) {
   JsonWriter w;
-  w.BeginArray();
-  for (const auto& s : strategies::List()) {
-    w.BeginObject().Key("name").String(s.name).Key("description").String(s.description);
-    w.Key("params").BeginArray();
-    for (const auto& p : s.params) {
-      w.BeginObject().Key("name").String(p.name);
-      w.Key("type").String(p.kind == strategies::ParamSpec::Kind::kInt ? "int" : "number");
-      w.Key("default").Number(p.default_value).Key("min").Number(p.min);
-      w.Key("max").Number(p.max).Key("description").String(p.description).EndObject();
-    }
-    w.EndArray().EndObject();
-  }
-  w.EndArray();
+  WriteStrategies(w);
   return JsonResponse(req.http, http::status::ok, w.Take());
 }
 

@@ -16,8 +16,7 @@ void WriteDataset(JsonWriter& w, const store::DatasetInfo& d) {
   w.EndObject();
 }
 
-void WriteStats(JsonWriter& w, const engine::Stats& s) {
-  w.BeginObject();
+void WriteStatsFields(JsonWriter& w, const engine::Stats& s) {
   w.Key("bars").Int(static_cast<int64_t>(s.bars));
   w.Key("fills").Int(static_cast<int64_t>(s.fills));
   w.Key("trades").Int(static_cast<int64_t>(s.trades));
@@ -37,7 +36,29 @@ void WriteStats(JsonWriter& w, const engine::Stats& s) {
   w.Key("expectancy").Number(s.expectancy);
   w.Key("exposure").Number(s.exposure);
   w.Key("buy_and_hold_return").Number(s.buy_and_hold_return);
+}
+
+
+void WriteStats(JsonWriter& w, const engine::Stats& s) {
+  w.BeginObject();
+  WriteStatsFields(w, s);
   w.EndObject();
+}
+
+void WriteStrategies(JsonWriter& w) {
+  w.BeginArray();
+  for (const auto& s : strategies::List()) {
+    w.BeginObject().Key("name").String(s.name).Key("description").String(s.description);
+    w.Key("params").BeginArray();
+    for (const auto& p : s.params) {
+      w.BeginObject().Key("name").String(p.name);
+      w.Key("type").String(p.kind == strategies::ParamSpec::Kind::kInt ? "int" : "number");
+      w.Key("default").Number(p.default_value).Key("min").Number(p.min);
+      w.Key("max").Number(p.max).Key("description").String(p.description).EndObject();
+    }
+    w.EndArray().EndObject();
+  }
+  w.EndArray();
 }
 
 void WriteRun(JsonWriter& w, const store::RunInfo& run) {

@@ -14,6 +14,11 @@ namespace tapedeck::api {
 
 void WriteDataset(JsonWriter& w, const store::DatasetInfo& d);
 void WriteStats(JsonWriter& w, const engine::Stats& s);
+// The statistics as keys of the object being written (no braces): the CLI's --json report puts
+// them at its top level, the REST API under "stats".
+void WriteStatsFields(JsonWriter& w, const engine::Stats& s);
+// Every built-in strategy with its parameter schema (GET /strategies, `tapedeck strategies --json`).
+void WriteStrategies(JsonWriter& w);
 void WriteRun(JsonWriter& w, const store::RunInfo& run);
 void WriteTrade(JsonWriter& w, const engine::Trade& t, const std::vector<std::string>& symbols);
 

@@ -1,5 +1,6 @@
 #include <cstdio>
 
+#include "api/json.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/json_writer.h"
@@ -16,19 +17,7 @@ int StrategiesCommand(int argc, char** argv) {
   const auto& list = strategies::List();
   if (args->Has("json")) {
     JsonWriter w;
-    w.BeginArray();
-    for (const auto& s : list) {
-      w.BeginObject().Key("name").String(s.name).Key("description").String(s.description);
-      w.Key("params").BeginArray();
-      for (const auto& p : s.params) {
-        w.BeginObject().Key("name").String(p.name);
-        w.Key("type").String(p.kind == strategies::ParamSpec::Kind::kInt ? "int" : "number");
-        w.Key("default").Number(p.default_value).Key("min").Number(p.min);
-        w.Key("max").Number(p.max).Key("description").String(p.description).EndObject();
-      }
-      w.EndArray().EndObject();
-    }
-    w.EndArray();
+    api::WriteStrategies(w);
     std::printf("%s\n", w.str().c_str());
     return 0;
   }
