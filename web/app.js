@@ -77,8 +77,9 @@ async function upload() {
   $('#upload-button').disabled = true;
   try {
     const d = await api.uploadDataset(datasetName, $('#upload-symbol').value.trim(), $('#upload-format').value, file);
-    status.textContent = `Imported ${d.name}: ${d.bars.toLocaleString('en-US')} bars of ${d.symbol}.`;
+    // Select the new dataset before saying it is imported, so "Imported" means ready to run.
     await loadDatasets(d.name);
+    status.textContent = `Imported ${d.name}: ${d.bars.toLocaleString('en-US')} bars of ${d.symbol}.`;
     clearError();
   } catch (e) {
     status.textContent = '';
