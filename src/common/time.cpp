@@ -1,5 +1,6 @@
 #include "common/time.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace tapedeck {
@@ -41,8 +42,19 @@ constexpr unsigned DaysInMonth(int y, unsigned m) {
   return m == 2 && leap ? 29 : kDays[m - 1];
 }
 
+// Writes `v` as exactly `width` decimal digits (REQUIRES: 0 <= v < 10^width).
+char* PutDigits(char* p, int64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return p + width;
+}
+
 }  // namespace
 
+// On every order of every uncached frame: digits by hand rather than snprintf, which profiling
+// under load showed as a fifth of the server's frame encoding.
 std::string FormatIso(Timestamp t) {
   const int64_t us = ToMicros(t);
   int64_t days = us / 86'400'000'000LL;
@@ -54,15 +66,31 @@ std::string FormatIso(Timestamp t) {
   const Civil c = CivilFromDays(days);
   const int64_t secs = rem / 1'000'000;
   const int64_t frac = rem % 1'000'000;
-  char buf[48];
-  int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld",
-                        static_cast<long long>(c.y), c.m, c.d, static_cast<long long>(secs / 3600),
-                        static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
-  if (frac != 0) {
-    n += std::snprintf(buf + n, sizeof buf - n, ".%06lld", static_cast<long long>(frac));
+  char buf[40];
+  char* p = buf;
+  if (c.y < 0 || c.y > 9999) {
+    // Outside four-digit years (never market data): keep a readable, if unusual, form.
+    const std::string year = std::to_string(c.y);
+    p = std::copy(year.begin(), year.end(), p);
+  } else {
+    p = PutDigits(p, c.y, 4);
   }
-  buf[n++] = 'Z';
-  return std::string(buf, n);
+  *p++ = '-';
+  p = PutDigits(p, c.m, 2);
+  *p++ = '-';
+  p = PutDigits(p, c.d, 2);
+  *p++ = 'T';
+  p = PutDigits(p, secs / 3600, 2);
+  *p++ = ':';
+  p = PutDigits(p, secs / 60 % 60, 2);
+  *p++ = ':';
+  p = PutDigits(p, secs % 60, 2);
+  if (frac != 0) {
+    *p++ = '.';
+    p = PutDigits(p, frac, 6);
+  }
+  *p++ = 'Z';
+  return std::string(buf, p);
 }
 
 std::optional<Timestamp> ParseIso(std::string_view s) {

@@ -27,6 +27,12 @@ TEST(Time, RejectsMalformedTimes) {
   }
 }
 
+TEST(Time, FormatsEveryFieldWithLeadingZeros) {
+  EXPECT_EQ(FormatIso(*ParseIso("0999-02-03T04:05:06.000007Z")), "0999-02-03T04:05:06.000007Z");
+  EXPECT_EQ(FormatIso(*ParseIso("9999-12-31T23:59:59.999999Z")), "9999-12-31T23:59:59.999999Z");
+  EXPECT_EQ(FormatIso(*ParseIso("2024-02-29T00:00:00.5Z")), "2024-02-29T00:00:00.500000Z");
+}
+
 TEST(Time, RoundTrips) {
   for (int64_t us : {int64_t{0}, int64_t{951'782'400'000'000}, int64_t{4'102'444'799'000'000}}) {
     EXPECT_EQ(ParseIso(FormatIso(FromMicros(us))), FromMicros(us));
