@@ -12,7 +12,7 @@ packages=(
   libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-websockets python3-pandas python3-numpy
-  curl ca-certificates chromium
+  curl ca-certificates jq chromium
   nginx haproxy
 )
 # Node.js with npm: any install that provides both will do (Debian's, or one the machine has).
