@@ -11,6 +11,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "server/access.h"
 #include "server/metrics.h"
 #include "server/router.h"
 #include "server/run_source.h"
@@ -97,6 +98,7 @@ struct Shared {
   std::shared_ptr<Metrics> metrics;
   StaticFiles static_files;
   Registry registry;
+  std::shared_ptr<const Access> access;  // set by Server::Listen, before any connection
 
   Shared(Settings s, Router r, std::shared_ptr<RunSource> rs, std::shared_ptr<Metrics> m)
       : settings(std::move(s)),

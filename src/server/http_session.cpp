@@ -193,10 +193,27 @@ void HttpSession::Handle(HttpRequest request) {
   const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
   const auto origin = HeaderValue(request, http::field::origin);
   const auto cors = CorsOrigin(origin, shared_.settings.allow_origins);
+  const bool preflight = request.method() == http::verb::options && cors;
+  const bool metrics = get && path == "/metrics";
+  auto pattern = shared_.router.RouteOf(request.target());
+
+  // The API and /metrics need the bearer token when access control is on; /healthz (for probes),
+  // the web UI's files (the page must load to ask for a token) and preflights (browsers send them
+  // without credentials) do not.
+  std::string client = remote_;
+  std::optional<Error> denied;
+  if ((metrics || pattern) && request.method() != http::verb::options) {
+    auto who = shared_.access->Authenticate(HeaderValue(request, http::field::authorization));
+    if (!who) {
+      denied = who.take_error();
+    } else if (!who->empty()) {
+      client = std::move(*who);
+    }
+  }
 
   HttpResponse response;
   std::string route;
-  if (request.method() == http::verb::options && cors) {
+  if (preflight) {
     // A CORS preflight from a listed origin.
     response = HttpResponse{http::status::no_content, request.version()};
     response.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
@@ -211,13 +228,16 @@ void HttpSession::Handle(HttpRequest request) {
                             stopping ? R"({"status":"stopping"})" : R"({"status":"ok"})");
     response.set(http::field::cache_control, "no-store");
     route = "/healthz";
-  } else if (get && path == "/metrics") {
+  } else if (denied) {
+    response = ErrorResponse(request, *denied);
+    route = metrics ? "/metrics" : *pattern;
+  } else if (metrics) {
     response = TextResponse(request, http::status::ok, shared_.metrics->Render(),
                             "text/plain; version=0.0.4; charset=utf-8");
     response.set(http::field::cache_control, "no-store");
     route = "/metrics";
-  } else if (auto pattern = shared_.router.RouteOf(request.target())) {
-    response = shared_.router.Dispatch(request, remote_);
+  } else if (pattern) {
+    response = shared_.router.Dispatch(request, remote_, client);
     route = std::move(*pattern);
   } else if (get) {
     response = HandleStatic(request);
@@ -227,10 +247,7 @@ void HttpSession::Handle(HttpRequest request) {
                                                 {{"path", std::string(url->path())}}));
     route = "unmatched";
   }
-  if (cors) {
-    response.set(http::field::access_control_allow_origin, *cors);
-    response.set(http::field::vary, "Origin");
-  }
+  AddCors(request, response);
   if (request.method() == http::verb::head && route != "static" && !response.body().empty()) {
     const auto size = response.body().size();
     response.body().clear();
@@ -254,7 +271,7 @@ bool HttpSession::HandleStream(HttpRequest& request) {
   }
   const auto& [kind, id] = *endpoint;
   const std::string route = "/backtests/{id}/" + kind;
-  Request req{request, *url, {{"id", id}}, remote_};
+  Request req{request, *url, {{"id", id}}, remote_, remote_};
 
   if (kind == "ws") {
     if (!upgrade) {
@@ -273,7 +290,10 @@ bool HttpSession::HandleStream(HttpRequest& request) {
               route);
       return true;
     }
-    auto session = OpenPlayback(shared_, req, playback::Channel::kWebSocket);
+    // Refused credentials are told over the socket: a browser sees nothing of a refused upgrade.
+    const Status allowed = CheckStreamAccess(req, id);
+    auto session = allowed ? OpenPlayback(shared_, req, playback::Channel::kWebSocket)
+                           : Result<playback::Session>(allowed.error());
     shared_.metrics->RequestDone(route, 101, std::chrono::steady_clock::now() - started_);
     LimitSendBuffer(stream_.socket());
     state_ = State::kDone;
@@ -283,15 +303,20 @@ bool HttpSession::HandleStream(HttpRequest& request) {
   }
 
   // SSE. Errors are answered over HTTP, before any stream bytes: an EventSource stops retrying
-  // on a 404 or 204 instead of looping.
-  auto session = OpenPlayback(shared_, req, playback::Channel::kSse);
+  // on a 401, 404 or 204 instead of looping.
+  const Status allowed = CheckStreamAccess(req, id);
+  auto session = allowed ? OpenPlayback(shared_, req, playback::Channel::kSse)
+                         : Result<playback::Session>(allowed.error());
   if (!session) {
-    Respond(ErrorResponse(request, session.error()), route);
+    HttpResponse response = ErrorResponse(request, session.error());
+    AddCors(request, response);
+    Respond(std::move(response), route);
     return true;
   }
   if (session->nothing_more()) {
     HttpResponse response{http::status::no_content, request.version()};
     response.keep_alive(request.keep_alive());
+    AddCors(request, response);
     Respond(std::move(response), route);
     return true;
   }
@@ -303,6 +328,35 @@ bool HttpSession::HandleStream(HttpRequest& request) {
   SseSession::Start(std::move(stream_), shared_, std::move(ticket_), id, std::move(*session),
                     cors.value_or(""));
   return true;
+}
+
+Status HttpSession::CheckStreamAccess(const Request& req, const std::string& id) const {
+  const Access& access = *shared_.access;
+  if (!access.enabled()) return Ok();
+  if (const auto ticket = req.Query("ticket"))
+    return access.Verify(*ticket, id, Access::Clock::now());
+  const auto authorization = HeaderValue(req.http, http::field::authorization);
+  if (!authorization) {
+    return MakeError(ErrorCode::kUnauthorized,
+                     "a playback stream needs ?ticket= from POST /backtests/{id}/ticket",
+                     {{"field", "ticket"}});
+  }
+  auto who = access.Authenticate(authorization);
+  if (!who) return who.take_error();
+  return Ok();
+}
+
+void HttpSession::AddCors(const HttpRequest& request, HttpResponse& response) const {
+  const auto& allowed = shared_.settings.allow_origins;
+  if (allowed.empty()) return;  // no answer depends on the Origin
+  // Caches must not hand one origin's answer to another.
+  response.set(http::field::vary, "Origin");
+  const auto cors = CorsOrigin(HeaderValue(request, http::field::origin), allowed);
+  if (!cors) return;
+  response.set(http::field::access_control_allow_origin, *cors);
+  // Beyond the CORS-safelisted headers, what a page needs to read from our answers.
+  response.set(http::field::access_control_expose_headers,
+               "Location, Retry-After, WWW-Authenticate");
 }
 
 HttpResponse HttpSession::HandleStatic(const HttpRequest& request) {

@@ -34,6 +34,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void Handle(HttpRequest request);
   // Returns true when the connection was handed over to a stream session.
   bool HandleStream(HttpRequest& request);
+  // Whether a stream request may open run `id`: always when access control is off, else with a
+  // valid ?ticket= for this run or a valid bearer header. Errors: UNAUTHORIZED.
+  Status CheckStreamAccess(const Request& req, const std::string& id) const;
+  // CORS headers for a REST or SSE answer: `Vary: Origin` whenever --allow-origin is given, and
+  // Access-Control-Allow-Origin (with the exposed headers) for a listed Origin.
+  void AddCors(const HttpRequest& request, HttpResponse& response) const;
   HttpResponse HandleStatic(const HttpRequest& request);
   void Respond(HttpResponse response, std::string route);
   void RespondToBadRequest(const boost::system::error_code& ec);

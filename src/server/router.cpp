@@ -7,6 +7,9 @@
 namespace tapedeck::server {
 namespace {
 
+// RFC 6750: the scheme a client must answer a 401 with.
+constexpr std::string_view kBearerChallenge = R"(Bearer realm="tapedeck")";
+
 std::vector<std::string> SplitPattern(std::string_view pattern) {
   std::vector<std::string> segments;
   if (pattern.starts_with('/')) pattern.remove_prefix(1);
@@ -70,7 +73,8 @@ std::optional<std::string> Router::RouteOf(std::string_view target) const {
   return std::nullopt;
 }
 
-HttpResponse Router::Dispatch(const HttpRequest& request, const std::string& remote) const {
+HttpResponse Router::Dispatch(const HttpRequest& request, const std::string& remote,
+                              const std::string& client) const {
   const auto url = boost::urls::parse_origin_form(request.target());
   if (!url) {
     return ErrorResponse(request, MakeError(ErrorCode::kValidation, "malformed request target",
@@ -111,7 +115,7 @@ HttpResponse Router::Dispatch(const HttpRequest& request, const std::string& rem
     return res;
   }
 
-  Request req{request, *url, {}, remote};
+  Request req{request, *url, {}, remote, client.empty() ? remote : client};
   Match(found->segments, path, &req.path_params);
   HttpResponse res = found->handler(req);
   if (head_as_get) {
@@ -146,8 +150,15 @@ HttpResponse JsonResponse(const HttpRequest& request, http::status status, std::
 }
 
 HttpResponse ErrorResponse(const HttpRequest& request, const Error& error) {
-  return JsonResponse(request, static_cast<http::status>(HttpStatus(error.code)),
-                      ErrorJson(error));
+  HttpResponse res =
+      JsonResponse(request, static_cast<http::status>(HttpStatus(error.code)), ErrorJson(error));
+  if (error.code == ErrorCode::kUnauthorized) {
+    res.set(http::field::www_authenticate, kBearerChallenge);
+  } else if (error.code == ErrorCode::kRateLimited || error.code == ErrorCode::kUnavailable) {
+    const auto after = error.details.find("retry_after");
+    res.set(http::field::retry_after, after == error.details.end() ? "1" : after->second);
+  }
+  return res;
 }
 
 }  // namespace tapedeck::server

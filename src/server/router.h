@@ -28,6 +28,9 @@ struct Request {
   boost::urls::url_view url;                        // parsed target: path and query
   std::map<std::string, std::string> path_params;   // "{id}" -> value, percent-decoded
   std::string remote;                               // peer address, for logs and limits
+  // Who per-client limits count this request against: the token ("token:N", see Access) when
+  // access control is on, else the peer address.
+  std::string client;
 
   // The decoded value of query parameter `name`, or nullopt.
   std::optional<std::string> Query(std::string_view name) const;
@@ -44,7 +47,9 @@ class Router {
   // not the method: 405 with an Allow header. Both with the JSON error body.
   // A HEAD request is answered by the GET route when there is no HEAD route: same status and
   // headers, no body. A target that is not a valid origin-form URL is VALIDATION (400).
-  HttpResponse Dispatch(const HttpRequest& request, const std::string& remote) const;
+  // `client`: Request::client; empty means `remote`.
+  HttpResponse Dispatch(const HttpRequest& request, const std::string& remote,
+                        const std::string& client = {}) const;
 
   // The pattern of the first route whose path matches `path` (an undecoded request target,
   // query allowed), whatever its method; nullopt when none does. The server uses it to label
@@ -62,7 +67,9 @@ class Router {
 };
 
 // Responses with tapedeck's conventions: JSON bodies with `Content-Type: application/json`,
-// errors as {"code","msg","details"} with the status mapped from the code.
+// errors as {"code","msg","details"} with the status mapped from the code. An UNAUTHORIZED error
+// carries `WWW-Authenticate: Bearer`; RATE_LIMITED and UNAVAILABLE carry `Retry-After`, in
+// seconds: details["retry_after"] when given, else 1.
 HttpResponse JsonResponse(const HttpRequest& request, http::status status, std::string body);
 HttpResponse ErrorResponse(const HttpRequest& request, const Error& error);
 HttpResponse TextResponse(const HttpRequest& request, http::status status, std::string body,

@@ -88,6 +88,13 @@ int ServeMain(const Settings& given, const ApplicationFactory& factory) {
                       : ("[" + settings.host + "]").c_str(),
                   static_cast<unsigned>(server.port()));
       std::fflush(stdout);
+      if (!settings.auth_tokens.empty()) {
+        // How many, never which.
+        std::fprintf(
+            stderr,
+            "tapedeck serve: access control on: %zu bearer token(s), tickets live %lld ms\n",
+            settings.auth_tokens.size(), static_cast<long long>(settings.ticket_ttl.count()));
+      }
       server.Run();
       std::fprintf(stderr, "tapedeck serve: stopped\n");
     }

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/json_writer.h"
+#include "common/time.h"
 #include "server/connection.h"
 #include "server/http_session.h"
 
@@ -34,6 +36,21 @@ void Refuse(tcp::socket& socket, const Error& error) {
   socket.close(ignored);
 }
 
+// POST /backtests/{id}/ticket: what a page passes as ?ticket= to open the run's WebSocket or SSE
+// stream. Behind the bearer check like every route; the run is not looked up (the stream says
+// RUN_NOT_FOUND for an unknown one).
+HttpResponse IssueTicket(const Access& access, const Request& req) {
+  const std::string& id = req.path_params.at("id");
+  const auto ticket = access.Issue(id, Access::Clock::now());
+  JsonWriter w;
+  w.BeginObject().Key("ticket").String(ticket.value).Key("run").String(id);
+  w.Key("expires").String(FormatIso(std::chrono::time_point_cast<Micros>(ticket.expires)));
+  w.Key("expires_in").Number(std::chrono::duration<double>(access.ttl()).count()).EndObject();
+  HttpResponse res = JsonResponse(req.http, http::status::ok, w.Take());
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -44,7 +61,10 @@ struct Server::Impl {
         ioc(std::max(1, shared.settings.threads)),
         acceptor(net::make_strand(ioc)),
         signals(ioc),
-        drain_timer(ioc) {}
+        drain_timer(ioc) {
+    shared.router.Add(http::verb::post, "/backtests/{id}/ticket",
+                      [this](const Request& req) { return IssueTicket(*shared.access, req); });
+  }
 
   void DoAccept() {
     // Each connection gets its own strand: its handlers never run concurrently.
@@ -125,6 +145,9 @@ Server::~Server() = default;
 
 Status Server::Listen() {
   const Settings& s = impl_->shared.settings;
+  auto access = Access::Create(s.auth_tokens, s.ticket_ttl);
+  if (!access) return access.error();
+  impl_->shared.access = std::move(*access);
   boost::system::error_code ec;
   const auto address = net::ip::make_address(s.host, ec);
   if (ec) {

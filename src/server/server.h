@@ -2,6 +2,13 @@
 // the web UI, /healthz, /metrics), and the playback protocol over WebSocket
 // (GET /backtests/{id}/ws) and SSE (GET /backtests/{id}/stream), driven by src/playback.
 //
+// Access control (settings.auth_tokens non-empty): every route of the Router and /metrics needs
+// `Authorization: Bearer <token>`; /healthz, static files and CORS preflights do not. The server
+// adds one route of its own, POST /backtests/{id}/ticket, whose ticket (or the bearer header)
+// opens that run's streams. Refusals are UNAUTHORIZED: a 401 with `WWW-Authenticate: Bearer` over
+// HTTP and SSE; on a WebSocket the upgrade is accepted, then {"t":"err"} and a 1008 close, because
+// a browser learns nothing from a refused upgrade.
+//
 // Model: boostorg/beast's advanced server. One io_context run by `threads` threads; each
 // connection is a session object on its own strand, alive while a handler holds it; one write in
 // flight per connection; read timeouts from the stream; bodies and messages capped. Playback logic
@@ -33,9 +40,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens on settings.host:settings.port. Errors: VALIDATION naming `host` for an
-  // address that does not parse; UNAVAILABLE naming `port` when it cannot be bound (in use, no
-  // permission). After success, port() is the bound port (useful with port 0).
+  // Binds and listens on settings.host:settings.port, and draws the key of playback tickets.
+  // Errors: VALIDATION naming `host` for an address that does not parse; UNAVAILABLE naming
+  // `port` when it cannot be bound (in use, no permission); INTERNAL when no random key can be
+  // had. After success, port() is the bound port (useful with port 0).
   Status Listen();
   uint16_t port() const;
 

@@ -1,7 +1,11 @@
 #include "server/settings.h"
 
+#include <sys/stat.h>
+
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -18,7 +22,15 @@ constexpr std::string_view kUsage = R"(usage: tapedeck serve [OPTIONS]
   --workers N                  backtest worker threads (default: one per core)
   --db PATH                    the store (default tapedeck.db)
   --web-root DIR               static files served at / (default web/)
-  --allow-origin ORIGIN        another origin allowed to open streams (repeatable)
+  --allow-origin ORIGIN        another origin allowed to open streams and read REST/SSE
+                               responses (repeatable)
+  --auth-token TOKEN           require this bearer token on REST (repeatable; prefer
+                               --tokens-file: a command line is visible to every local user)
+  --tokens-file PATH           bearer tokens, one a line, '#' comments; the file must not be
+                               readable by others (chmod 600 or 640)
+  --ticket-ttl D               life of a playback ticket for ?ticket= (default 60s)
+  --max-queued-per-client N    backtests waiting per client (address, or token) (default 16)
+  --max-queued N               backtests waiting in total (default 256)
   --heartbeat D                {"t":"hb"} after D without a message (default 5s)
   --ping-interval D            WebSocket ping period (default 5s)
   --idle-timeout D             close a WebSocket silent for D (default 30s)
@@ -100,9 +112,68 @@ Result<SyntheticRun> ParseSyntheticRun(std::string_view text) {
   return run;
 }
 
+// RFC 6750's b64token: what a bearer token may hold so it travels in the header unchanged.
+bool IsTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+constexpr size_t kMinTokenLength = 16;
+
 }  // namespace
 
 std::string_view ServeUsage() { return kUsage; }
+
+Status CheckToken(std::string_view token) {
+  size_t n = 0;
+  while (n < token.size() && IsTokenChar(token[n])) ++n;
+  const size_t body = n;
+  while (n < token.size() && token[n] == '=') ++n;
+  if (body == 0 || n != token.size()) {
+    return MakeError(ErrorCode::kValidation,
+                     "a token may hold only letters, digits and -._~+/ (then = padding)");
+  }
+  if (token.size() < kMinTokenLength) {
+    return MakeError(ErrorCode::kValidation, "a token must have at least " +
+                                                 std::to_string(kMinTokenLength) + " characters");
+  }
+  return Ok();
+}
+
+Result<std::vector<std::string>> LoadTokensFile(const std::string& path) {
+  const auto bad = [&](std::string msg, std::map<std::string, std::string> details = {}) {
+    details["field"] = "tokens-file";
+    details["path"] = path;
+    return MakeError(ErrorCode::kValidation, std::move(msg), std::move(details));
+  };
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return bad("cannot read the tokens file " + path);
+  if ((info.st_mode & S_IRWXO) != 0) {
+    return bad("the tokens file " + path +
+               " is open to every user of this machine; chmod o-rwx it (600 or 640)");
+  }
+  std::ifstream in(path);
+  if (!in) return bad("cannot read the tokens file " + path);
+  std::vector<std::string> tokens;
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    std::string_view token = line;
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) {
+      token.remove_prefix(1);
+    }
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+      token.remove_suffix(1);
+    }
+    if (token.empty() || token.starts_with('#')) continue;
+    if (auto ok = CheckToken(token); !ok) {
+      return bad(path + ":" + std::to_string(number) + ": " + ok.error().msg,
+                 {{"line", std::to_string(number)}});
+    }
+    tokens.emplace_back(token);
+  }
+  if (tokens.empty()) return bad("the tokens file " + path + " holds no token");
+  return tokens;
+}
 
 std::optional<Millis> ParseDuration(std::string_view text) {
   double scale = 1000;  // a bare number is seconds
@@ -185,6 +256,16 @@ Result<Settings> ParseServeArgs(int argc, char** argv, int first) {
          s.allow_origins.emplace_back(v);
          return true;
        }},
+      {"auth-token",
+       [&](std::string_view v) {
+         if (!CheckToken(v).ok()) return false;
+         s.auth_tokens.emplace_back(v);
+         return true;
+       }},
+      {"tokens-file", text(s.tokens_file)},
+      {"ticket-ttl", duration(s.ticket_ttl)},
+      {"max-queued", count(s.max_queued, 1, 10'000'000)},
+      {"max-queued-per-client", count(s.max_queued_per_client, 1, 10'000'000)},
       {"heartbeat", duration(s.heartbeat_interval)},
       {"ping-interval", duration(s.ping_interval)},
       {"idle-timeout", duration(s.idle_timeout)},
@@ -241,9 +322,18 @@ Result<Settings> ParseServeArgs(int argc, char** argv, int first) {
     }
     if (!it->second(value)) {
       if (!ok_synthetic) return synthetic_error;
+      if (arg == "auth-token") {  // never echo a secret, even a malformed one
+        return Invalid(arg, "bad value for '--auth-token': " + CheckToken(value).error().msg);
+      }
       return Invalid(arg, "bad value '" + std::string(value) + "' for '--" + std::string(arg) + "'");
     }
   }
+  if (!s.tokens_file.empty()) {
+    auto tokens = LoadTokensFile(s.tokens_file);
+    if (!tokens) return tokens.error();
+    s.auth_tokens.insert(s.auth_tokens.end(), tokens->begin(), tokens->end());
+  }
+  if (s.ticket_ttl.count() == 0) return Invalid("ticket-ttl", "a ticket's life must be positive");
   if (s.ping_interval.count() == 0 || s.heartbeat_interval.count() == 0 ||
       s.idle_timeout.count() == 0 || s.write_timeout.count() == 0) {
     return Invalid("interval", "heartbeat, ping, idle and write intervals must be positive");

@@ -43,6 +43,19 @@ struct Settings {
   // REST/SSE responses cross-origin.
   std::vector<std::string> allow_origins;
 
+  // Access control (issue 5). Empty: off, anyone who can reach the port may do anything. Else
+  // REST (but /healthz and the static files) needs `Authorization: Bearer <one of these>` and a
+  // playback stream a ticket from POST /backtests/{id}/ticket (or the bearer header).
+  std::vector<std::string> auth_tokens;  // --auth-token, then the lines of --tokens-file
+  std::string tokens_file;
+  Millis ticket_ttl{60000};  // how long a playback ticket opens streams
+
+  // Backtests waiting for a worker (the REST side enforces these): per client (the remote
+  // address, or the token when access control is on) over the limit get RATE_LIMITED (429), all
+  // together UNAVAILABLE (503).
+  size_t max_queued_per_client = 16;
+  size_t max_queued = 256;
+
   // Playback channels.
   Millis heartbeat_interval{5000};  // {"t":"hb"} after this long without a message sent
   Millis ping_interval{5000};       // a WebSocket ping this often, playing or not
@@ -69,6 +82,8 @@ struct Settings {
 // Parses `tapedeck serve` options from argv[first..argc): `--key value` or `--key=value`.
 //   --host H  --port P  --threads N  --workers N  --db PATH  --web-root DIR
 //   --allow-origin ORIGIN (repeatable)
+//   --auth-token TOKEN (repeatable)  --tokens-file PATH  --ticket-ttl D
+//   --max-queued N  --max-queued-per-client N
 //   --heartbeat D  --ping-interval D  --idle-timeout D  --write-timeout D  --handshake-timeout D
 //   --header-timeout D  --body-timeout D  --shutdown-timeout D  --sse-retry D
 //     (D: "250ms", "5s", "2m", or a bare number of seconds)
@@ -77,8 +92,21 @@ struct Settings {
 //   --control-rate PER_SECOND  --max-connections N  --max-connections-per-address N
 //   --synthetic-run ID:BARS[:SEED[:INTERVAL[:READY_AFTER]]] (repeatable)
 // Errors: VALIDATION naming the option in details["field"] for an unknown option, a missing or
-// malformed value, or a value out of range.
+// malformed value, or a value out of range; for --tokens-file, whatever LoadTokensFile reports.
+// Reads the tokens file, if one is named, into auth_tokens.
 Result<Settings> ParseServeArgs(int argc, char** argv, int first = 2);
+
+// The tokens of a tokens file: one per line, surrounding blanks trimmed; empty lines and lines
+// starting with '#' are skipped. Errors (VALIDATION naming `tokens-file`, never quoting a
+// token): the file cannot be read; it is readable or writable by others than its owner and group
+// (as ssh does with keys: a token anyone on the machine can read is no secret); it holds no token;
+// a token fails CheckToken (details: line).
+Result<std::vector<std::string>> LoadTokensFile(const std::string& path);
+
+// A usable bearer token: at least 16 characters of RFC 6750's token68 alphabet (letters, digits,
+// "-._~+/", then optional "=" padding), so it fits the header as is. Errors: VALIDATION without
+// the token in the message.
+Status CheckToken(std::string_view token);
 
 // The usage text of the options above.
 std::string_view ServeUsage();

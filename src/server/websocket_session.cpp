@@ -77,12 +77,16 @@ void WebSocketSession::OnAccept(const boost::system::error_code& ec) {
     // No playback: say why, then close. Nothing else is written meanwhile.
     closed_ = true;
     auto text = std::make_shared<std::string>(playback::EncodeErrorJson(*open_error_));
+    // Refused credentials close as a policy violation (1008), for clients that read close codes.
+    const auto code = open_error_->code == ErrorCode::kUnauthorized
+                          ? websocket::close_code::policy_error
+                          : websocket::close_code::normal;
     ws_.text(true);
-    ws_.async_write(net::buffer(*text), [self = self(), this, text](
-                                            const boost::system::error_code& ec, size_t) {
-      if (ec) return;
-      Close(websocket::close_code::normal);
-    });
+    ws_.async_write(net::buffer(*text),
+                    [self = self(), this, text, code](const boost::system::error_code& ec, size_t) {
+                      if (ec) return;
+                      Close(code);
+                    });
     return;
   }
   StartPlayback();

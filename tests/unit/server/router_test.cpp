@@ -102,5 +102,30 @@ TEST(RouterTest, ErrorJsonHasCodeMsgDetails) {
   EXPECT_TRUE(res.keep_alive());
 }
 
+TEST(RouterTest, ErrorsTellHowToAuthenticateAndWhenToRetry) {
+  const auto unauthorized = ErrorResponse(Get("/"), MakeError(ErrorCode::kUnauthorized, "no"));
+  EXPECT_EQ(unauthorized.result_int(), 401);
+  EXPECT_EQ(unauthorized[http::field::www_authenticate], R"(Bearer realm="tapedeck")");
+  const auto limited = ErrorResponse(Get("/"), MakeError(ErrorCode::kRateLimited, "slow down"));
+  EXPECT_EQ(limited.result_int(), 429);
+  EXPECT_EQ(limited[http::field::retry_after], "1");
+  const auto full =
+      ErrorResponse(Get("/"), MakeError(ErrorCode::kUnavailable, "full", {{"retry_after", "5"}}));
+  EXPECT_EQ(full.result_int(), 503);
+  EXPECT_EQ(full[http::field::retry_after], "5");
+  const auto other = ErrorResponse(Get("/"), MakeError(ErrorCode::kRange, "no"));
+  EXPECT_EQ(other.count(http::field::retry_after), 0u);
+  EXPECT_EQ(other.count(http::field::www_authenticate), 0u);
+}
+
+TEST(RouterTest, ClientIsTheGivenOneElseTheRemoteAddress) {
+  Router router;
+  router.Add(http::verb::get, "/who", [](const Request& r) {
+    return JsonResponse(r.http, http::status::ok, r.remote + "|" + r.client);
+  });
+  EXPECT_EQ(router.Dispatch(Get("/who"), "10.0.0.1").body(), "10.0.0.1|10.0.0.1");
+  EXPECT_EQ(router.Dispatch(Get("/who"), "10.0.0.1", "token:2").body(), "10.0.0.1|token:2");
+}
+
 }  // namespace
 }  // namespace tapedeck::server

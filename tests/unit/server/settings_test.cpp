@@ -1,7 +1,11 @@
 #include "server/settings.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <vector>
 
 namespace tapedeck::server {
@@ -25,6 +29,10 @@ TEST(SettingsTest, DefaultsAreTheDesignsValues) {
   EXPECT_EQ(s->idle_timeout, std::chrono::seconds(30));
   EXPECT_EQ(s->max_ws_message, 4096u);
   EXPECT_EQ(s->body_limit, 64u << 20);
+  EXPECT_TRUE(s->auth_tokens.empty());
+  EXPECT_EQ(s->ticket_ttl, std::chrono::seconds(60));
+  EXPECT_EQ(s->max_queued_per_client, 16u);
+  EXPECT_EQ(s->max_queued, 256u);
 }
 
 TEST(SettingsTest, ParsesEveryKindOfValue) {
@@ -72,6 +80,91 @@ TEST(SettingsTest, BadInputNamesTheOption) {
   }
   auto s = Parse({"--port", "x"});
   EXPECT_EQ(s.error().details.at("field"), "port");
+}
+
+// A file in a fresh temp dir with `mode`; removed with the dir when the test ends.
+class TokensFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tapedeck-tokens-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& text, mode_t mode = 0600) {
+    const auto path = (dir_ / "tokens").string();
+    std::ofstream(path) << text;
+    ::chmod(path.c_str(), mode);
+    return path;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST(SettingsTest, AuthTokensQueueLimitsAndTicketTtl) {
+  auto s = Parse({"--auth-token", "first-token-0123456789", "--auth-token=second/Token+0123==",
+                  "--ticket-ttl", "750ms", "--max-queued", "40", "--max-queued-per-client", "3"});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->auth_tokens,
+            (std::vector<std::string>{"first-token-0123456789", "second/Token+0123=="}));
+  EXPECT_EQ(s->ticket_ttl, std::chrono::milliseconds(750));
+  EXPECT_EQ(s->max_queued, 40u);
+  EXPECT_EQ(s->max_queued_per_client, 3u);
+}
+
+TEST(SettingsTest, BadTokensAndLimitsAreRefusedWithoutEchoingTheToken) {
+  for (const char* token : {"short-token", "has space in it 0123", "bad=pad=0123456789",
+                            "ümlaut-token-0123456789", ""}) {
+    auto s = Parse({"--auth-token", token});
+    ASSERT_FALSE(s.ok()) << token;
+    EXPECT_EQ(s.error().details.at("field"), "auth-token");
+    if (*token) {
+      EXPECT_EQ(s.error().ToString().find(token), std::string::npos) << token;
+    }
+  }
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--ticket-ttl", "0"}, {"--max-queued", "0"}, {"--max-queued-per-client", "-1"}}) {
+    auto s = Parse(args);
+    ASSERT_FALSE(s.ok()) << args[0];
+    EXPECT_EQ(s.error().code, ErrorCode::kValidation);
+  }
+}
+
+TEST_F(TokensFileTest, ReadsOneTokenALineSkippingCommentsAndBlanks) {
+  const auto path = Write(
+      "# the desk's tokens\n\n  alice-0123456789abcdef  \n"
+      "#bob-0123456789abcdef\nbob-token-0123456789\r\n");
+  auto s = Parse({"--auth-token", "cli-token-0123456789", "--tokens-file", path});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->tokens_file, path);
+  EXPECT_EQ(s->auth_tokens,
+            (std::vector<std::string>{"cli-token-0123456789", "alice-0123456789abcdef",
+                                      "bob-token-0123456789"}));
+  EXPECT_TRUE(LoadTokensFile(Write("carol-0123456789abcdef\n", 0640)).ok());
+}
+
+TEST_F(TokensFileTest, OpenToOthersEmptyMissingOrBadIsRefused) {
+  const std::vector<std::pair<std::string, mode_t>> bad = {
+      {"alice-0123456789abcdef\n", 0644},
+      {"alice-0123456789abcdef\n", 0602},
+      {"# only a comment\n\n", 0600},
+      {"alice-0123456789abcdef\nsecret pass word 123\n", 0600}};
+  for (const auto& [text, mode] : bad) {
+    auto tokens = LoadTokensFile(Write(text, mode));
+    ASSERT_FALSE(tokens.ok()) << text << " " << mode;
+    EXPECT_EQ(tokens.error().code, ErrorCode::kValidation);
+    EXPECT_EQ(tokens.error().details.at("field"), "tokens-file");
+    EXPECT_EQ(tokens.error().ToString().find("alice"), std::string::npos);
+    EXPECT_EQ(tokens.error().ToString().find("secret"), std::string::npos);
+  }
+  auto line = LoadTokensFile(Write("alice-0123456789abcdef\nsecret pass word 123\n"));
+  EXPECT_EQ(line.error().details.at("line"), "2");
+  EXPECT_FALSE(LoadTokensFile((dir_ / "absent").string()).ok());
+  auto s = Parse({"--tokens-file", Write("x\n", 0644)});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().details.at("field"), "tokens-file");
 }
 
 TEST(SettingsTest, DurationsAndSizes) {

@@ -1,0 +1,119 @@
+#include "server/access.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <boost/algorithm/hex.hpp>
+#include <boost/beast/core/string.hpp>
+#include <charconv>
+#include <iterator>
+
+namespace tapedeck::server {
+namespace {
+
+constexpr size_t kKeyBytes = 32;
+
+std::string Sha256(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(digest), size);
+}
+
+bool ConstantTimeEqual(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Error Unauthorized(std::string msg, std::map<std::string, std::string> details = {}) {
+  return MakeError(ErrorCode::kUnauthorized, std::move(msg), std::move(details));
+}
+
+int64_t ToMillis(Access::Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+Access::Access(const std::vector<std::string>& tokens, std::chrono::milliseconds ttl,
+               std::string key)
+    : ttl_(ttl), key_(std::move(key)) {
+  for (const auto& token : tokens) digests_.push_back(Sha256(token));
+}
+
+Result<std::shared_ptr<const Access>> Access::Create(const std::vector<std::string>& tokens,
+                                                     std::chrono::milliseconds ttl) {
+  std::string key(kKeyBytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
+    return MakeError(ErrorCode::kInternal, "no random bytes for the ticket key");
+  }
+  return std::shared_ptr<const Access>(std::make_shared<Access>(tokens, ttl, std::move(key)));
+}
+
+Result<std::string> Access::Authenticate(std::optional<std::string_view> authorization) const {
+  if (!enabled()) return std::string();
+  if (!authorization) return Unauthorized("this server needs a bearer token");
+  std::string_view value = *authorization;
+  constexpr std::string_view kScheme = "Bearer";
+  const bool bearer = value.size() > kScheme.size() &&
+                      boost::beast::iequals(value.substr(0, kScheme.size()), kScheme) &&
+                      (value[kScheme.size()] == ' ' || value[kScheme.size()] == '\t');
+  if (!bearer) {
+    return Unauthorized("the Authorization header must be 'Bearer <token>'",
+                        {{"field", "Authorization"}});
+  }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  // Every configured token is compared, whichever matches, so the time taken says nothing about
+  // which one (or how much of one) was right.
+  const std::string presented = Sha256(value);
+  size_t match = 0;
+  for (size_t i = 0; i < digests_.size(); ++i) {
+    if (ConstantTimeEqual(presented, digests_[i]) && match == 0) match = i + 1;
+  }
+  if (match == 0) return Unauthorized("invalid token", {{"field", "Authorization"}});
+  return "token:" + std::to_string(match);
+}
+
+std::string Access::Mac(std::string_view run_id, int64_t expiry_ms) const {
+  // Length-prefixed, so no run id and expiry can be shifted into another pair's bytes.
+  const std::string message = "tapedeck-ticket-v1:" + std::to_string(run_id.size()) + ":" +
+                              std::string(run_id) + ":" + std::to_string(expiry_ms);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &size);
+  std::string hex;
+  boost::algorithm::hex_lower(mac, mac + size, std::back_inserter(hex));
+  return hex;
+}
+
+Access::Ticket Access::Issue(std::string_view run_id, Clock::time_point now) const {
+  const int64_t expiry = ToMillis(now) + ttl_.count();
+  return {std::to_string(expiry) + "." + Mac(run_id, expiry),
+          Clock::time_point(
+              std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(expiry)))};
+}
+
+Status Access::Verify(std::string_view ticket, std::string_view run_id,
+                      Clock::time_point now) const {
+  const size_t dot = ticket.find('.');
+  int64_t expiry = 0;
+  if (dot == std::string_view::npos) return Unauthorized("malformed ticket", {{"field", "ticket"}});
+  const auto [end, ec] = std::from_chars(ticket.data(), ticket.data() + dot, expiry);
+  if (ec != std::errc() || end != ticket.data() + dot) {
+    return Unauthorized("malformed ticket", {{"field", "ticket"}});
+  }
+  if (!ConstantTimeEqual(ticket.substr(dot + 1), Mac(run_id, expiry))) {
+    return Unauthorized("this ticket does not open this run", {{"field", "ticket"}});
+  }
+  if (ToMillis(now) >= expiry) {
+    return Unauthorized("the ticket has expired; ask POST /backtests/{id}/ticket for a new one",
+                        {{"field", "ticket"}});
+  }
+  return Ok();
+}
+
+}  // namespace tapedeck::server
