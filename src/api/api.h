@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/error.h"
@@ -25,10 +26,15 @@
 namespace tapedeck::api {
 
 struct Options {
-  size_t workers = 1;            // backtests executing at once
-  size_t max_queued = 1000;      // runs waiting; beyond: UNAVAILABLE
+  size_t workers = 1;                 // backtests executing at once
+  size_t max_queued = 256;            // runs waiting, in total; beyond: UNAVAILABLE
+  size_t max_queued_per_client = 16;  // runs waiting of one client; beyond: RATE_LIMITED
   size_t max_upload_bytes = 64u << 20;
 };
+
+// How long a client refused by the queue limits is told to wait (Retry-After): about a short
+// backtest's time.
+inline constexpr int kQueueRetryAfterSeconds = 5;
 
 // Executes queued runs on its own threads (never on I/O threads). A run moves queued -> running
 // -> done | failed in the store; progress is written a few times a second.
@@ -37,8 +43,12 @@ class Runner {
   Runner(store::Store& store, size_t workers);
   ~Runner();  // stops: the run being executed is cancelled and left queued/running for recovery
 
-  // Queues a run already created in the store. UNAVAILABLE when `max_queued` are waiting.
-  Status Enqueue(const std::string& id, size_t max_queued);
+  // Queues a run already created in the store for `client` (server::Request::client). Errors,
+  // with details["retry_after"]: RATE_LIMITED when `max_per_client` of this client's runs are
+  // waiting (checked first: it is this client's doing), UNAVAILABLE when `max_total` are, or the
+  // runner is stopping. Runs being executed do not count.
+  Status Enqueue(const std::string& id, const std::string& client, size_t max_per_client,
+                 size_t max_total);
 
   // Called (on a worker thread) when a run reaches done or failed.
   void OnFinished(std::function<void(const std::string& id)> callback);
@@ -57,9 +67,14 @@ class Runner {
   store::Store& store_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;         // GUARDED_BY(mu_)
-  size_t running_ = 0;                    // GUARDED_BY(mu_)
-  bool stopping_ = false;                 // GUARDED_BY(mu_)
+  struct Waiting {
+    std::string id;
+    std::string client;
+  };
+  std::deque<Waiting> queue_;                                  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, size_t> waiting_by_client_;  // GUARDED_BY(mu_)
+  size_t running_ = 0;                                         // GUARDED_BY(mu_)
+  bool stopping_ = false;                                      // GUARDED_BY(mu_)
   std::vector<std::function<void(const std::string&)>> on_finished_;  // set before start
   std::atomic<bool> cancel_{false};
   std::vector<std::thread> threads_;

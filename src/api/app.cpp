@@ -92,9 +92,12 @@ HttpResponse App::PostDataset(const Request& req) {
     options.format = *format;
   }
   if (req.http.body().size() > options_.max_upload_bytes) {
-    return ErrorResponse(req.http, MakeError(ErrorCode::kValidation, "the CSV body is too large",
-                                             {{"field", "body"},
-                                              {"limit", std::to_string(options_.max_upload_bytes)}}));
+    // 413, as the server answers a body over --body-limit before it reaches us.
+    return JsonResponse(
+        req.http, http::status::payload_too_large,
+        server::ErrorJson(
+            MakeError(ErrorCode::kValidation, "the CSV body is too large",
+                      {{"field", "body"}, {"limit", std::to_string(options_.max_upload_bytes)}})));
   }
   if (store_.GetDataset(*name).ok()) {
     return ErrorResponse(req.http, MakeError(ErrorCode::kConflict,
@@ -168,8 +171,11 @@ HttpResponse App::PostBacktest(const Request& req) {
   spec->symbols = {dataset->symbol};
   auto id = store_.CreateRun(*spec);
   if (!id.ok()) return ErrorResponse(req.http, id.error());
-  if (auto queued = runner_.Enqueue(*id, options_.max_queued); !queued.ok()) {
-    (void)store_.FailRun(*id, queued.error().msg);
+  if (auto queued =
+          runner_.Enqueue(*id, req.client, options_.max_queued_per_client, options_.max_queued);
+      !queued.ok()) {
+    // Refused: leave no trace, or a client held back by its limit would fill the store with runs.
+    (void)store_.DeleteRun(*id);
     return ErrorResponse(req.http, queued.error());
   }
   JsonWriter w;

@@ -21,6 +21,8 @@ Result<server::Application> MakeApplication(const server::Settings& settings,
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   options.workers = settings.workers > 0 ? static_cast<size_t>(settings.workers) : cores;
   options.max_upload_bytes = settings.body_limit;
+  options.max_queued = settings.max_queued;
+  options.max_queued_per_client = settings.max_queued_per_client;
   auto app = std::make_shared<App>(*store, options);
   if (!sample_csv.empty()) {
     if (auto st = app->EnsureDataset("sp500", "SPX", sample_csv); !st.ok()) {

@@ -26,16 +26,29 @@ void Runner::Stop() {
   threads_.clear();
 }
 
-Status Runner::Enqueue(const std::string& id, size_t max_queued) {
+Status Runner::Enqueue(const std::string& id, const std::string& client, size_t max_per_client,
+                       size_t max_total) {
+  const std::string retry_after = std::to_string(kQueueRetryAfterSeconds);
   {
     std::lock_guard lock(mu_);
     if (stopping_) return MakeError(ErrorCode::kUnavailable, "the server is shutting down");
-    if (queue_.size() >= max_queued) {
+    size_t& mine = waiting_by_client_[client];
+    if (mine >= max_per_client) {
+      return MakeError(
+          ErrorCode::kRateLimited,
+          "you have " + std::to_string(mine) + " backtests waiting already; wait for them to start",
+          {{"limit", std::to_string(max_per_client)}, {"retry_after", retry_after}});
+    }
+    if (queue_.size() >= max_total) {
+      if (mine == 0) waiting_by_client_.erase(client);
       return MakeError(ErrorCode::kUnavailable,
                        "too many backtests waiting (" + std::to_string(queue_.size()) + ")",
-                       {{"queued", std::to_string(queue_.size())}});
+                       {{"queued", std::to_string(queue_.size())},
+                        {"limit", std::to_string(max_total)},
+                        {"retry_after", retry_after}});
     }
-    queue_.push_back(id);
+    ++mine;
+    queue_.push_back({id, client});
   }
   cv_.notify_one();
   return Ok();
@@ -63,7 +76,9 @@ void Runner::WorkerLoop() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      id = std::move(queue_.front());
+      id = std::move(queue_.front().id);
+      const auto mine = waiting_by_client_.find(queue_.front().client);
+      if (mine != waiting_by_client_.end() && --mine->second == 0) waiting_by_client_.erase(mine);
       queue_.pop_front();
       ++running_;
     }
