@@ -24,8 +24,27 @@ export function describeError(e) {
   return `${msg} (${code}${extra.length ? ', ' + extra.join(', ') : ''})`;
 }
 
+// --- access token ---------------------------------------------------------------------------
+// A server started with --auth-token wants `Authorization: Bearer <token>` on every API call. The
+// page keeps the token for this tab only (sessionStorage): it is gone when the tab closes.
+
+const kTokenKey = 'tapedeck.token';
+let onUnauthorized = () => {};
+
+export const auth = {
+  token: () => sessionStorage.getItem(kTokenKey) || '',
+  setToken: (token) => {
+    if (token) sessionStorage.setItem(kTokenKey, token);
+    else sessionStorage.removeItem(kTokenKey);
+  },
+  // fn(error) runs when the server answers 401: the page asks for a (new) token.
+  onUnauthorized: (fn) => { onUnauthorized = fn; },
+};
+
 async function request(method, path, { json, body, headers = {}, accept = 'json' } = {}) {
   const init = { method, headers: { ...headers } };
+  const token = auth.token();
+  if (token) init.headers.Authorization = `Bearer ${token}`;
   if (json !== undefined) {
     init.body = JSON.stringify(json);
     init.headers['Content-Type'] = 'application/json';
@@ -45,7 +64,11 @@ async function request(method, path, { json, body, headers = {}, accept = 'json'
     } catch {
       // Not our JSON error (a proxy's page, say): fall back to the status line.
     }
-    if (err && err.code) throw new ApiError(response.status, err.code, err.msg, err.details);
+    if (err && err.code) {
+      const e = new ApiError(response.status, err.code, err.msg, err.details);
+      if (response.status === 401) onUnauthorized(e);
+      throw e;
+    }
     throw new ApiError(response.status, 'HTTP_' + response.status,
                        `${method} ${path} answered ${response.status} ${response.statusText}`);
   }
@@ -85,6 +108,9 @@ export const api = {
     }
     return { times, values };
   },
+  // A ticket for the run's WebSocket or SSE address ({ticket, expires_in}) when the page holds a
+  // token; null otherwise (a server without access control needs none).
+  ticket: (id) => (auth.token() ? request('POST', `/backtests/${enc(id)}/ticket`) : Promise.resolve(null)),
   // Frames of windows from <= k < to at `speed`, exactly as the stream sends them (dropped 0).
   frames: (id, speed, from, to) =>
     request('GET', `/backtests/${enc(id)}/frames?speed=${speed}&from=${from}&to=${to}`),

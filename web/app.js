@@ -1,7 +1,7 @@
 // The page: the new-run form, the runs list, and the routes `/` and `/runs/{id}[?at=ISO&speed=S]`
 // that open a run's player (watch.js).
 
-import { api, describeError } from './api.js';
+import { api, auth, describeError } from './api.js';
 import { $, markField, readParams, renderParams, renderRuns } from './ui.js';
 import { Watcher } from './watch.js';
 
@@ -229,9 +229,34 @@ async function copyLink() {
   setTimeout(() => { $('#copy-done').hidden = true; }, 2000);
 }
 
+// --- access token ---------------------------------------------------------------------------------
+
+// A link may carry the token as #token=…: keep it for this tab and take it out of the address, so
+// it is not copied along with a link to a bar.
+function takeTokenFromAddress() {
+  const m = location.hash.match(/(?:^#|&)token=([^&]*)/);
+  if (!m) return;
+  auth.setToken(decodeURIComponent(m[1]));
+  history.replaceState(history.state, '', location.pathname + location.search);
+}
+
+function askForToken() {
+  $('#auth').hidden = false;
+  $('#token').focus();
+}
+
+function useToken(ev) {
+  ev.preventDefault();
+  auth.setToken($('#token').value.trim());
+  location.reload();
+}
+
 // --- start ----------------------------------------------------------------------------------------
 
 async function start() {
+  takeTokenFromAddress();
+  auth.onUnauthorized(askForToken);
+  $('#auth').addEventListener('submit', useToken);
   $('#error-close').addEventListener('click', clearError);
   $('#run-form').addEventListener('submit', submitRun);
   $('#strategy').addEventListener('change', showStrategy);

@@ -18,6 +18,12 @@
 // a backoff; when the WebSocket cannot connect at all, or breaks `maxWsBreaks` times within a
 // minute, it switches to SSE for good. An EventSource reconnects by itself and sends
 // Last-Event-ID, so the server resumes after the last window it delivered.
+//
+// Access control. When the server wants credentials, a browser cannot send them on a WebSocket or
+// an EventSource: `options.ticket()` fetches a short-lived ticket for this run (over REST, with the
+// page's token), added as ?ticket= to each new connection. A connection outlives its ticket, but
+// an EventSource's own reconnect reuses the old address: refused once the ticket has expired, it is
+// reopened with a fresh ticket.
 
 export const FATAL_CODES = new Set([
   'RUN_NOT_FOUND', 'NOT_FOUND', 'RUN_FAILED', 'UNAUTHORIZED', 'FORBIDDEN', 'UNAVAILABLE', 'IO',
@@ -28,7 +34,8 @@ const BREAK_WINDOW_MS = 60_000;
 
 export class PlaybackClient extends EventTarget {
   // options: speed (default 60), from (window index or ISO time; default the start), paused
-  // (connect and hold still), transport 'auto' | 'sse', maxWsBreaks (default 3).
+  // (connect and hold still), transport 'auto' | 'sse', maxWsBreaks (default 3), ticket (async
+  // () => {ticket} or null when none is needed; an ApiError-like rejection is reported as 'err').
   constructor(runId, options = {}) {
     super();
     this.runId = runId;
@@ -37,6 +44,10 @@ export class PlaybackClient extends EventTarget {
     this.paused = !!options.paused;
     this.kind = options.transport === 'sse' ? 'sse' : 'ws';
     this.maxWsBreaks = options.maxWsBreaks ?? 3;
+    this.getTicket = options.ticket || null;
+    this.ticketRetried = false;  // SSE: one fresh ticket after a refused reconnect
+    this.wsGen = 0;   // bumped by each open and drop: a connection still
+    this.sseGen = 0;  // waiting for its ticket is abandoned when it changes
     this.connected = false;
     this.reconnecting = false;
     this.ended = false;
@@ -188,9 +199,39 @@ export class PlaybackClient extends EventTarget {
     return `speed=${encodeURIComponent(this.speed)}&from=${encodeURIComponent(from)}`;
   }
 
-  openWs(from) {
+  // The '&ticket=…' to add to a new connection's address ('' when the server needs none), fetched
+  // for each connection: tickets are short-lived and die with the server process. Null when the
+  // connection is no longer wanted once the ticket is in (`wanted()` is false), or when there is no
+  // ticket: a server that is away is asked again later (`retry`), like a dropped stream, and a
+  // refusal (a wrong token: UNAUTHORIZED) is reported as this stream's error.
+  async ticketFor(wanted, retry) {
+    let t;
+    try {
+      t = this.getTicket ? await this.getTicket() : null;
+    } catch (e) {
+      if (!wanted()) return null;
+      if (e.status === 0) {
+        this.reconnecting = true;
+        this.note = 'cannot reach the server; retrying';
+        this.retryTimer = setTimeout(retry, 3000);
+      } else {
+        this.handle({ t: 'err', code: e.code, msg: e.message, details: e.details || {} });
+      }
+      this.emitState();
+      return null;
+    }
+    if (!wanted()) return null;
+    return t && t.ticket ? `&ticket=${encodeURIComponent(t.ticket)}` : '';
+  }
+
+  async openWs(from) {
+    const gen = ++this.wsGen;
+    const ticket = await this.ticketFor(
+      () => gen === this.wsGen && !this.closed && this.kind === 'ws',
+      () => { if (!this.closed && this.kind === 'ws') this.openWs(this.resumeFrom(this.paused)); });
+    if (ticket === null) return;
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const url = `${scheme}//${location.host}/backtests/${encodeURIComponent(this.runId)}/ws?${this.query(from)}`;
+    const url = `${scheme}//${location.host}/backtests/${encodeURIComponent(this.runId)}/ws?${this.query(from)}${ticket}`;
     let ws;
     try {
       ws = new WebSocket(url);
@@ -254,6 +295,7 @@ export class PlaybackClient extends EventTarget {
   }
 
   dropWs() {
+    ++this.wsGen;
     const ws = this.ws;
     this.ws = null;
     if (ws) {
@@ -280,9 +322,14 @@ export class PlaybackClient extends EventTarget {
 
   // --- Server-Sent Events ---------------------------------------------------------------------
 
-  openSse(from) {
+  async openSse(from) {
     this.dropSse();
-    const url = `/backtests/${encodeURIComponent(this.runId)}/stream?${this.query(from)}`;
+    const gen = this.sseGen;
+    const ticket = await this.ticketFor(
+      () => gen === this.sseGen && !this.closed,
+      () => { if (!this.closed && !this.paused && !this.es) this.openSse(this.resumeFrom(false)); });
+    if (ticket === null) return;
+    const url = `/backtests/${encodeURIComponent(this.runId)}/stream?${this.query(from)}${ticket}`;
     const es = new EventSource(url);
     this.es = es;
     const parse = (ev) => {
@@ -295,6 +342,7 @@ export class PlaybackClient extends EventTarget {
     es.onopen = () => {
       this.connected = true;
       this.reconnecting = false;
+      this.ticketRetried = false;
       this.emitState();
     };
     es.addEventListener('frame', (ev) => {
@@ -337,6 +385,7 @@ export class PlaybackClient extends EventTarget {
   }
 
   dropSse() {
+    ++this.sseGen;
     const es = this.es;
     this.es = null;
     if (es) es.close();
@@ -358,6 +407,12 @@ export class PlaybackClient extends EventTarget {
       err = { code: 'NETWORK', msg: `cannot reach the server: ${e.message}` };
     } finally {
       abort.abort();
+    }
+    if (err && err.code === 'UNAUTHORIZED' && this.getTicket && !this.ticketRetried && !this.closed) {
+      // Most likely an EventSource's reconnect with a ticket that has expired meanwhile.
+      this.ticketRetried = true;
+      if (!this.paused && !this.es) this.openSse(this.resumeFrom(false));
+      return;
     }
     if (err) {
       err.t = 'err';

@@ -135,6 +135,7 @@ export class Watcher {
     }
     this.client = new PlaybackClient(this.id, {
       speed: this.speed, from, paused: this.paused, transport: this.options.transport,
+      ticket: () => api.ticket(this.id),
     });
     this.client.addEventListener('frame', (ev) => this.accept(ev.detail));
     this.client.addEventListener('end', () => { this.ended = true; this.renderStatus(); });

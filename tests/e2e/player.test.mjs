@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,11 +30,11 @@ let context;
 const pageErrors = [];
 
 // Starts `tapedeck serve --port 0` and resolves with its base URL once it prints it.
-function startServer(dir) {
+function startServer(dir, extra = []) {
   return new Promise((resolve, reject) => {
     const proc = spawn(bin, [
       'serve', '--port', '0', '--db', path.join(dir, 'tapedeck.db'), '--web-root', webRoot,
-      '--heartbeat', '500ms', '--threads', '2', '--workers', '1',
+      '--heartbeat', '500ms', '--threads', '2', '--workers', '1', ...extra,
     ], {
       cwd: dir,
       env: { ...process.env, TAPEDECK_SAMPLE: path.join(source, 'node_modules/vega-datasets/data/sp500-2000.csv') },
@@ -379,6 +380,45 @@ test('an unknown run is reported in words', async () => {
   await page.waitForSelector('#error:not([hidden])');
   assert.match(await text(page, '#error-text'), /RUN_NOT_FOUND/);
   await page.close();
+});
+
+test('with access control on, the page takes a token and plays over WebSocket and SSE', async () => {
+  const token = 'e2e-' + randomBytes(16).toString('hex');
+  const dir = mkdtempSync(path.join(tmpdir(), 'tapedeck-e2e-auth-'));
+  const secured = await startServer(dir, ['--auth-token', token, '--ticket-ttl', '2s']);
+  try {
+    // Without a token the page asks for one.
+    const bare = await newPage();
+    await bare.goto(secured.url + '/');
+    await bare.waitForSelector('#auth:not([hidden])');
+    assert.match(await text(bare, '#error-text'), /UNAUTHORIZED/);
+    await bare.close();
+
+    // A link with #token=: kept for this tab, taken out of the address.
+    const page = await newPage();
+    await page.goto(`${secured.url}/#token=${token}`);
+    await page.waitForSelector('body[data-ready="1"]');
+    assert.ok(!page.url().includes(token), 'the token left the address');
+    assert.equal(await page.locator('#auth').isHidden(), true);
+    await page.click('#run-button');
+    await page.waitForURL(/\/runs\/[0-9a-f]+/);
+    await until(async () => (await text(page, '#conn-kind')) === 'WebSocket', 'WebSocket');
+    await until(async () => (await num(page, '#frames-total')) > 10, 'frames over WebSocket');
+    // SSE, with tickets fetched the same way; the token survives the navigation.
+    await page.goto(page.url().split('?')[0] + '?transport=sse&speed=600');
+    await until(async () => (await text(page, '#conn-kind')) === 'SSE', 'SSE');
+    await until(async () => (await num(page, '#frames-total')) > 10, 'frames over SSE');
+    assert.equal(await page.locator('#error').isHidden(), true);
+    await page.close();
+    // Both streams were opened with tickets the page asked for.
+    const metrics = await (await fetch(secured.url + '/metrics', { headers: { Authorization: `Bearer ${token}` } })).text();
+    const tickets = metrics.match(/tapedeck_http_requests_total\{route="\/backtests\/\{id\}\/ticket",status="200"\} (\d+)/);
+    assert.ok(tickets && Number(tickets[1]) >= 2, `tickets issued: ${tickets && tickets[1]}`);
+  } finally {
+    secured.proc.kill('SIGTERM');
+    await new Promise((resolve) => secured.proc.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('no script errors on the pages', () => {
