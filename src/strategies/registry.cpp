@@ -176,8 +176,9 @@ Error BadParam(const std::string& param, std::string msg) {
 Result<Params> Resolve(const Entry& entry, const Params& given) {
   for (const auto& [name, value] : given) {
     const auto& specs = entry.info.params;
+    // An init-capture: clang 14 cannot capture a structured binding.
     if (std::none_of(specs.begin(), specs.end(),
-                     [&](const ParamSpec& s) { return s.name == name; })) {
+                     [&name = name](const ParamSpec& s) { return s.name == name; })) {
       std::string known;
       for (const ParamSpec& s : specs) known += (known.empty() ? "" : ", ") + s.name;
       return BadParam(name, "unknown parameter '" + name + "' for strategy " + entry.info.name +
