@@ -5,10 +5,55 @@
 
 namespace tapedeck {
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at s[i] (a byte >= 0x80), or 0 when there is none:
+// no overlong forms, no surrogates, nothing above U+10FFFF (Unicode, table 3-7).
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto at = [&s, i](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned char c = at(0);
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s.size() - i < n || at(1) < lo || at(1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (at(k) < 0x80 || at(k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
 void AppendJsonEscaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // JSON text is UTF-8: bytes that are not (a percent-decoded URL, a line of a binary file
+      // quoted in an error) become U+FFFD rather than a document a parser must refuse.
+      const size_t n = Utf8SequenceLength(s, i);
+      if (n == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -21,7 +66,7 @@ void AppendJsonEscaped(std::string& out, std::string_view s) {
           out += kHex[c >> 4];
           out += kHex[c & 15];
         } else {
-          out += ch;
+          out += static_cast<char>(c);
         }
     }
   }

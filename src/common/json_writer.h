@@ -39,7 +39,8 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-// Appends `s` JSON-escaped (without quotes) to `out`.
+// Appends `s` JSON-escaped (without quotes) to `out`. Well-formed UTF-8 is copied as is; each byte
+// that is not part of it is written as \ufffd (U+FFFD), so the result is always valid JSON text.
 void AppendJsonEscaped(std::string& out, std::string_view s);
 // Appends the shortest round-trip decimal form of a finite double; "null" otherwise.
 void AppendJsonNumber(std::string& out, double value);

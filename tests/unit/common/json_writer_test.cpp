@@ -28,5 +28,17 @@ TEST(JsonWriter, EscapesControlCharactersQuotesAndBackslashes) {
   EXPECT_EQ(w.str(), R"("a\"b\\c\n\u0001")");
 }
 
+// Found by tests/fuzz/http_target: a 404 for "/b%ac" put the decoded byte 0xAC into its body.
+TEST(JsonWriter, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  std::string out;
+  AppendJsonEscaped(out, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x93\x88");  // kept as they are
+  EXPECT_EQ(out, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x93\x88");
+  out.clear();
+  // A lone continuation byte, a truncated sequence, an overlong '/', a surrogate, > U+10FFFF.
+  AppendJsonEscaped(out, "a\xAC b\xE2\x82 \xC0\xAF \xED\xA0\x80 \xF4\x90\x80\x80");
+  EXPECT_EQ(out,
+            R"(a\ufffd b\ufffd\ufffd \ufffd\ufffd \ufffd\ufffd\ufffd \ufffd\ufffd\ufffd\ufffd)");
+}
+
 }  // namespace
 }  // namespace tapedeck
