@@ -1,5 +1,5 @@
-// SqliteStore: runs. A run is a row in `runs`; its result (written once, by CompleteRun) is rows in
-// run_stats, run_equity, run_events and run_trades.
+// SqliteStore: runs. A run is a row in `runs`; its result (written once, by CompleteRun) is one row
+// in each of run_stats, run_equity, run_events and run_trades (the last three hold packed blobs).
 #include <algorithm>
 #include <bit>
 #include <boost/json.hpp>
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/json_writer.h"
+#include "store/packing.h"
 #include "store/sqlite_store.h"
 
 namespace tapedeck::store::internal {
@@ -34,28 +35,6 @@ std::vector<std::string> SymbolsFromJson(const std::string& text) {
     if (e.is_string()) out.emplace_back(e.as_string().begin(), e.as_string().end());
   }
   return out;
-}
-
-std::optional<engine::Side> ParseSide(std::string_view s) {
-  if (s == "buy") return engine::Side::kBuy;
-  if (s == "sell") return engine::Side::kSell;
-  return std::nullopt;
-}
-
-std::optional<engine::OrderType> ParseOrderType(std::string_view s) {
-  for (auto t : {engine::OrderType::kMarket, engine::OrderType::kLimit, engine::OrderType::kStop,
-                 engine::OrderType::kStopLimit}) {
-    if (engine::ToString(t) == s) return t;
-  }
-  return std::nullopt;
-}
-
-std::optional<engine::OrderStatus> ParseOrderStatus(std::string_view s) {
-  for (auto t : {engine::OrderStatus::kSubmitted, engine::OrderStatus::kFilled,
-                 engine::OrderStatus::kCancelled, engine::OrderStatus::kRejected}) {
-    if (engine::ToString(t) == s) return t;
-  }
-  return std::nullopt;
 }
 
 Error RunNotFound(std::string_view id) {
@@ -182,34 +161,55 @@ std::span<const std::byte> AsBytes(const std::vector<T>& v) {
   return std::as_bytes(std::span<const T>(v));
 }
 
-Result<std::vector<engine::Trade>> ReadTrades(Db& db, int64_t seq) {
-  TD_ASSIGN_OR_RETURN(
-      Stmt & s, db.Prepare("SELECT symbol, side, entry_us, exit_us, entry_bar, exit_bar, qty, "
-                           "entry_px, exit_px, pnl, ret, open FROM run_trades WHERE run = ?1 "
-                           "ORDER BY seq"));
-  s.Bind(1, seq);
-  std::vector<engine::Trade> out;
-  for (;;) {
-    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) break;
-    engine::Trade t;
-    t.symbol = static_cast<engine::SymbolId>(s.Int(0));
-    const std::optional<engine::Side> side = ParseSide(s.Text(1));
-    if (!side) return Corrupt(db, "a trade has a bad side");
-    t.side = *side;
-    t.entry_time = FromMicros(s.Int(2));
-    t.exit_time = FromMicros(s.Int(3));
-    t.entry_bar = static_cast<size_t>(s.Int(4));
-    t.exit_bar = static_cast<size_t>(s.Int(5));
-    t.qty = s.Double(6);
-    t.entry_px = s.Double(7);
-    t.exit_px = s.Double(8);
-    t.pnl = s.Double(9);
-    t.ret = s.Double(10);
-    t.open = s.Int(11) != 0;
-    out.push_back(t);
+// Reads a whole blob column, whatever its length.
+Result<std::vector<std::byte>> ReadBlob(Db& db, const char* table, const char* column,
+                                        int64_t rowid) {
+  sqlite3_blob* blob = nullptr;
+  int rc = sqlite3_blob_open(db.raw(), "main", table, column, rowid, /*flags=*/0, &blob);
+  if (rc != SQLITE_OK) {
+    sqlite3_blob_close(blob);
+    return db.MakeSqliteError(rc, "blob_open");
   }
+  std::vector<std::byte> out(static_cast<size_t>(sqlite3_blob_bytes(blob)));
+  rc = out.empty() ? SQLITE_OK
+                   : sqlite3_blob_read(blob, out.data(), static_cast<int>(out.size()), 0);
+  sqlite3_blob_close(blob);
+  if (rc != SQLITE_OK) return db.MakeSqliteError(rc, "blob_read");
   return out;
+}
+
+// How many records a run's row in `table` says its blob holds.
+Result<size_t> RecordCount(Db& db, const char* sql, int64_t seq, std::string_view what) {
+  TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare(sql));
+  s.Bind(1, seq);
+  TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return Corrupt(db, "a done run has no " + std::string(what));
+  return static_cast<size_t>(s.Int(0));
+}
+
+Result<std::vector<engine::Trade>> ReadTrades(Db& db, int64_t seq) {
+  TD_ASSIGN_OR_RETURN(const size_t count,
+                      RecordCount(db, "SELECT count FROM run_trades WHERE run = ?1", seq, "trades"));
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> records,
+                      ReadBlob(db, "run_trades", "records", seq));
+  auto trades = UnpackTrades(records, count);
+  if (!trades.ok()) return Corrupt(db, trades.error().msg);
+  return std::move(trades).value();
+}
+
+Result<std::vector<engine::OrderEvent>> ReadEvents(Db& db, int64_t seq) {
+  TD_ASSIGN_OR_RETURN(const size_t count, RecordCount(db, "SELECT count FROM run_events WHERE "
+                                                          "run = ?1",
+                                                      seq, "order events"));
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> records,
+                      ReadBlob(db, "run_events", "records", seq));
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> reasons,
+                      ReadBlob(db, "run_events", "reasons", seq));
+  auto events = UnpackEvents(
+      records,
+      std::string_view(reinterpret_cast<const char*>(reasons.data()), reasons.size()), count);
+  if (!events.ok()) return Corrupt(db, events.error().msg);
+  return std::move(events).value();
 }
 
 }  // namespace
@@ -302,6 +302,9 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
                       {"equity", std::to_string(result.equity.size())}});
   }
   const std::string symbols = SymbolsToJson(result.symbols);
+  // Packed before taking the write lock: other writers wait only for the database work.
+  const PackedEvents events = PackEvents(result.events);
+  const std::vector<std::byte> trades = PackTrades(result.trades);
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
@@ -332,55 +335,21 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
                .Run());
   }
   {
-    TD_ASSIGN_OR_RETURN(
-        Stmt & s,
-        db.Prepare("INSERT INTO run_events(run, seq, order_id, ts_us, bar, symbol, side, type, "
-                   "status, qty, px, commission, reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                   "?9, ?10, ?11, ?12, ?13)"));
-    for (size_t i = 0; i < result.events.size(); ++i) {
-      const engine::OrderEvent& e = result.events[i];
-      TD_TRY(s.Bind(1, seq)
-                 .Bind(2, static_cast<int64_t>(i))
-                 .Bind(3, static_cast<int64_t>(e.id))
-                 .Bind(4, ToMicros(e.ts))
-                 .Bind(5, static_cast<int64_t>(e.bar))
-                 .Bind(6, static_cast<int64_t>(e.symbol))
-                 .Bind(7, engine::ToString(e.side))
-                 .Bind(8, engine::ToString(e.type))
-                 .Bind(9, engine::ToString(e.status))
-                 .Bind(10, e.qty)
-                 .Bind(11, e.px)
-                 .Bind(12, e.commission)
-                 .Bind(13, std::string_view(e.reason))
-                 .Run());
-      s.Reset();
-    }
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO run_events(run, count, records, reasons) "
+                                             "VALUES(?1, ?2, ?3, ?4)"));
+    TD_TRY(s.Bind(1, seq)
+               .Bind(2, static_cast<int64_t>(result.events.size()))
+               .BindBlob(3, events.records)
+               .BindBlob(4, std::as_bytes(std::span(events.reasons)))
+               .Run());
   }
   {
-    TD_ASSIGN_OR_RETURN(
-        Stmt & s,
-        db.Prepare("INSERT INTO run_trades(run, seq, symbol, side, entry_us, exit_us, entry_bar, "
-                   "exit_bar, qty, entry_px, exit_px, pnl, ret, open) VALUES(?1, ?2, ?3, ?4, ?5, "
-                   "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
-    for (size_t i = 0; i < result.trades.size(); ++i) {
-      const engine::Trade& t = result.trades[i];
-      TD_TRY(s.Bind(1, seq)
-                 .Bind(2, static_cast<int64_t>(i))
-                 .Bind(3, static_cast<int64_t>(t.symbol))
-                 .Bind(4, engine::ToString(t.side))
-                 .Bind(5, ToMicros(t.entry_time))
-                 .Bind(6, ToMicros(t.exit_time))
-                 .Bind(7, static_cast<int64_t>(t.entry_bar))
-                 .Bind(8, static_cast<int64_t>(t.exit_bar))
-                 .Bind(9, t.qty)
-                 .Bind(10, t.entry_px)
-                 .Bind(11, t.exit_px)
-                 .Bind(12, t.pnl)
-                 .Bind(13, t.ret)
-                 .Bind(14, static_cast<int64_t>(t.open))
-                 .Run());
-      s.Reset();
-    }
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO run_trades(run, count, records) "
+                                             "VALUES(?1, ?2, ?3)"));
+    TD_TRY(s.Bind(1, seq)
+               .Bind(2, static_cast<int64_t>(result.trades.size()))
+               .BindBlob(3, trades)
+               .Run());
   }
   {
     const int64_t now = ToMicros(Now());
@@ -483,33 +452,13 @@ Result<engine::RunResult> SqliteStore::LoadRunResult(std::string_view id) {
     TD_TRY(ReadBlobInto(db, "run_equity", "equity", seq, result.equity, points));
   }
   {
-    TD_ASSIGN_OR_RETURN(
-        Stmt & s, db.Prepare("SELECT order_id, ts_us, bar, symbol, side, type, status, qty, px, "
-                             "commission, reason FROM run_events WHERE run = ?1 ORDER BY seq"));
-    s.Bind(1, seq);
-    for (;;) {
-      TD_ASSIGN_OR_RETURN(const bool row, s.Step());
-      if (!row) break;
-      engine::OrderEvent e;
-      e.id = s.Int(0);
-      e.ts = FromMicros(s.Int(1));
-      e.bar = static_cast<size_t>(s.Int(2));
-      e.symbol = static_cast<engine::SymbolId>(s.Int(3));
-      const auto side = ParseSide(s.Text(4));
-      const auto type = ParseOrderType(s.Text(5));
-      const auto status = ParseOrderStatus(s.Text(6));
-      if (!side || !type || !status) return Corrupt(db, "an order event has a bad enum");
-      e.side = *side;
-      e.type = *type;
-      e.status = *status;
-      if (!s.IsNull(7)) e.qty = s.Double(7);
-      e.px = s.Double(8);
-      e.commission = s.Double(9);
-      e.reason = s.Text(10);
-      result.events.push_back(std::move(e));
-    }
+    auto events = ReadEvents(db, seq);
+    if (!events.ok()) return events.take_error();
+    result.events = std::move(events).value();
+    auto trades = ReadTrades(db, seq);
+    if (!trades.ok()) return trades.take_error();
+    result.trades = std::move(trades).value();
   }
-  TD_ASSIGN_OR_RETURN(result.trades, ReadTrades(db, seq));
   TD_TRY(txn.Commit());
   return result;
 }

@@ -282,7 +282,7 @@ TEST_F(RunTest, DeleteRunRemovesAllItsRows) {
   EXPECT_EQ(store_->LoadRunResult(id).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->DeleteRun(id).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(CountRows("runs"), 1);
-  EXPECT_EQ(CountRows("run_events"), 4);
+  EXPECT_EQ(CountRows("run_events"), 1);
   EXPECT_EQ(CountRows("run_trades"), 1);
   EXPECT_EQ(CountRows("run_equity"), 1);
   EXPECT_EQ(CountRows("run_stats"), 1);
