@@ -12,7 +12,11 @@ namespace tapedeck::market {
 
 Error IoError(std::string_view what, const std::string& path, int err) {
   std::string reason = std::strerror(err);
-  return MakeError(ErrorCode::kIo, std::string(what) + " '" + path + "': " + reason,
+  // A full disk (or quota) passes: it is UNAVAILABLE, try again once space is freed.
+  const bool full = err == ENOSPC || err == EDQUOT;
+  std::string msg = std::string(what) + " '" + path + "': " + reason;
+  if (full) msg += " (the disk is full)";
+  return MakeError(full ? ErrorCode::kUnavailable : ErrorCode::kIo, std::move(msg),
                    {{"path", path}, {"reason", reason}});
 }
 

@@ -23,7 +23,8 @@ enum class MapAccess {
 // Maps `path` read-only. IO naming the path when it cannot be opened, stat'ed or mapped.
 Result<MappedFile> MapFile(const std::string& path, MapAccess access);
 
-// IO error "what 'path': strerror(err)" with details `path` and `reason`.
+// IO error "what 'path': strerror(err)" with details `path` and `reason`; UNAVAILABLE (and
+// "(the disk is full)" appended) for ENOSPC and EDQUOT.
 Error IoError(std::string_view what, const std::string& path, int err);
 
 }  // namespace tapedeck::market

@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "market/mapped_file.h"
 #include "market/market.h"
 
 namespace tapedeck::market {
@@ -169,6 +171,24 @@ TEST_F(SeriesFileTest, UnwritableDirectoryIsIo) {
   Status s = WriteSeriesFile(Generate({.bars = 1}), Path("no/such/dir/a.tds"));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kIo);
+}
+
+}  // namespace
+}  // namespace tapedeck::market
+
+namespace tapedeck::market {
+namespace {
+
+TEST(IoErrorTest, AFullDiskIsUnavailableAndSaysSo) {
+  for (int err : {ENOSPC, EDQUOT}) {
+    const Error e = IoError("cannot write", "/x/ds.bars.tmp", err);
+    EXPECT_EQ(e.code, ErrorCode::kUnavailable);
+    EXPECT_NE(e.msg.find("the disk is full"), std::string::npos) << e.msg;
+    EXPECT_EQ(e.details.at("path"), "/x/ds.bars.tmp");
+  }
+  const Error e = IoError("cannot write", "/x/ds.bars.tmp", EIO);
+  EXPECT_EQ(e.code, ErrorCode::kIo);
+  EXPECT_EQ(e.msg.find("full"), std::string::npos) << e.msg;
 }
 
 }  // namespace
