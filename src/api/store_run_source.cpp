@@ -32,6 +32,13 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::Open(std::string_v
   auto result = store_.LoadRunResult(id);
   if (!result.ok()) return result.take_error();
   auto bars = store_.LoadBars(run->spec.dataset);
+  if (!bars.ok() && bars.error().code != ErrorCode::kNotFound) {
+    // Unreadable or corrupt (the checksum): say so, with the file, rather than "deleted".
+    Error e = bars.take_error();
+    e.msg = "the bars of run " + run->id + " cannot be read: " + e.msg;
+    e.details["id"] = run->id;
+    return e;
+  }
   if (!bars.ok()) {
     return MakeError(ErrorCode::kRunFailed,
                      "the bars of run " + run->id + " are gone (dataset '" + run->spec.dataset +

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds tapedeck with sanitizers and runs the tests under them (issue 5):
+#   asan  AddressSanitizer + UndefinedBehaviorSanitizer, the whole unit and integration suite
+#         (build-asan/); any report fails the test that triggered it: a report aborts the
+#         process, and a leak at exit makes the server's exit status non-zero, which the
+#         integration tests check.
+#   tsan  ThreadSanitizer, the concurrent parts: the store, server and API unit tests and the
+#         integration tests that drive the server over real sockets (build-tsan/).
+# Usage: scripts/sanitize.sh [asan|tsan]...   (default: both). Expects scripts/bootstrap.sh done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+jobs="${TAPEDECK_JOBS:-2}"
+
+configure() {  # dir flags
+  cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Sanitize -DTAPEDECK_WERROR=ON \
+    -DTAPEDECK_BUILD_BENCH=OFF \
+    -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1 -fno-omit-frame-pointer $2" \
+    -DCMAKE_EXE_LINKER_FLAGS_SANITIZE="$2" >/dev/null
+}
+
+run_asan() {
+  configure build-asan "-fsanitize=address,undefined -fno-sanitize-recover=all"
+  cmake --build build-asan -j"$jobs"
+  # Fewer kills in the kill -9 loop: under ASan each restart costs more.
+  (cd build-asan &&
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    TAPEDECK_CRASH_KILLS="${TAPEDECK_CRASH_KILLS:-25}" \
+    ctest --output-on-failure -j"$jobs" --timeout 900)
+}
+
+run_tsan() {
+  configure build-tsan "-fsanitize=thread"
+  cmake --build build-tsan -j"$jobs" --target tapedeck store_test server_test
+  (cd build-tsan &&
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=66" \
+    ctest --output-on-failure -j"$jobs" --timeout 900 \
+      -R '^(store|server)\.|^integration\.test_(server_http|server_ws|server_sse|api|crash_loop)$')
+}
+
+modes=("$@")
+[ ${#modes[@]} -eq 0 ] && modes=(asan tsan)
+for m in "${modes[@]}"; do
+  case "$m" in
+    asan) run_asan ;;
+    tsan) run_tsan ;;
+    *) echo "unknown mode '$m' (asan, tsan)" >&2; exit 2 ;;
+  esac
+done
