@@ -156,6 +156,16 @@ class ProxyProcess:
     def origin(self):
         return f"http://{HOST}:{self.port}"
 
+    def access_log(self):
+        """What the proxy has logged of requests so far (nginx: its file; HAProxy: stdout)."""
+        if self.kind == "nginx":
+            path = os.path.join(self.dir, "tapedeck.access.log")
+            if not os.path.exists(path):
+                return ""
+            with open(path) as f:
+                return f.read()
+        return "".join(self.lines)
+
     def _kill(self):
         if self.proc is None:
             return
@@ -452,6 +462,18 @@ class ProxyTests:
         self.assertEqual(kinds[-1], "end")
         self.assertEqual(json.loads(events[-1][1]["data"]), {"t": "end"})
         self.assertGreater(kinds.count("frame"), 10)
+
+
+    def test_tickets_stay_out_of_the_access_log(self):
+        secret = "1234." + "ab" * 32  # the shape of a playback ticket
+        status, _, _ = self.proxy.get(f"/backtests/nope/stream?speed=60&ticket={secret}")
+        self.assertEqual(status, 404)
+        deadline = time.time() + 5
+        while "/backtests/nope/stream" not in self.proxy.access_log() and time.time() < deadline:
+            time.sleep(0.05)
+        log = self.proxy.access_log()
+        self.assertIn("/backtests/nope/stream", log)
+        self.assertNotIn(secret, log)
 
 
 class NginxTest(ProxyTests, unittest.TestCase):
