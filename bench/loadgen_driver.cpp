@@ -11,6 +11,27 @@
 //                              seconds, opened at --ramp connections per second: frames/s,
 //                              inter-frame gaps, lateness against the 30 FPS schedule, windows
 //                              skipped, `dropped`, errors, and the server's RSS (--server-pid).
+//   --churn C                  Connection churn (issue 5, "Hostile clients and load"): C
+//                              connect/play/disconnect cycles, --churn-concurrency K at once,
+//                              while --n M background streams (WS and SSE alternating, or all
+//                              --ws / --sse) play for the whole churn, looping at the end of the
+//                              run (WS: seek 0 + play; SSE: a new request). Each cycle, planned
+//                              from --seed and its index alone (reproducible), picks WS or SSE,
+//                              sometimes a random ?from=, waits for the first frame, on WS
+//                              sometimes sends seek (and waits for its frame), speed or pause,
+//                              then leaves: cleanly (~50%: WS close handshake, SSE shutdown and
+//                              wait for the server's close) or abruptly (SO_LINGER 0 -> RST after
+//                              the first frame; a plain close while frames keep coming; RST
+//                              right after the request, before any answer). With --server-pid:
+//                              the server's RSS and open descriptors after --churn-warmup cycles
+//                              and --settle seconds (baseline) and again after the last cycle and
+//                              --settle seconds (end); pass/fail of: RSS end <= baseline * (1 +
+//                              --rss-tolerance), descriptors end <= baseline + --fd-slack, no
+//                              error in the background streams, no failed cycle (every cycle that
+//                              waits for a first frame got one). Exit status 1 when one fails.
+//                              --churn-rate R caps cycles per second, --churn-for SECONDS stops
+//                              the churn after that long (soak), --interval SECONDS is the period
+//                              of the per-interval table (cycles, background gaps, RSS, fds).
 // Each mode prints a readable summary and one JSON line starting with {"mode":.
 //
 // Other options: --url http://127.0.0.1:PORT (or --host/--port), --run ID, --speed S (60),
@@ -43,7 +64,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -95,6 +119,19 @@ struct Options {
   std::string backtest_body;
   size_t runs = 5;
   std::string label;
+  bool channel_given = false;  // --ws or --sse was given
+
+  // Churn (--churn).
+  size_t churn = 0;
+  size_t churn_concurrency = 64;
+  size_t churn_warmup = 0;  // 0: min(3000, churn / 5)
+  double churn_rate = 0;    // cycles per second; 0: as fast as they complete
+  double churn_for_s = 0;   // 0: until `churn` cycles are done
+  uint64_t seed = 1;
+  double settle_s = 2;
+  double interval_s = 10;
+  double rss_tolerance = 0.10;
+  long fd_slack = 4;
 };
 
 [[noreturn]] void Usage(const char* why) {
@@ -104,7 +141,10 @@ struct Options {
                "  [--run ID] [--ws | --sse] [--n N] [--speed S] [--duration SECONDS]\n"
                "  [--ramp CONNECTIONS_PER_SECOND] [--threads T] [--server-pid PID] [--timeline]\n"
                "  [--ws-client raw|beast]\n"
-               "  [--first-frame M [--random-from]] [--backtest JSON [--runs K]] [--label TEXT]\n",
+               "  [--first-frame M [--random-from]] [--backtest JSON [--runs K]] [--label TEXT]\n"
+               "  [--churn C [--churn-concurrency K] [--churn-warmup W] [--churn-rate R]\n"
+               "   [--churn-for SECONDS] [--seed S] [--settle SECONDS] [--interval SECONDS]\n"
+               "   [--rss-tolerance FRACTION] [--fd-slack FDS]]\n",
                why);
   std::exit(2);
 }
@@ -134,8 +174,10 @@ Options ParseArgs(int argc, char** argv) {
       o.run_id = value(i);
     } else if (a == "--ws") {
       o.sse = false;
+      o.channel_given = true;
     } else if (a == "--sse") {
       o.sse = true;
+      o.channel_given = true;
     } else if (a == "--n") {
       o.n = std::stoul(value(i));
     } else if (a == "--speed") {
@@ -164,6 +206,26 @@ Options ParseArgs(int argc, char** argv) {
       o.runs = std::stoul(value(i));
     } else if (a == "--label") {
       o.label = value(i);
+    } else if (a == "--churn") {
+      o.churn = std::stoul(value(i));
+    } else if (a == "--churn-concurrency") {
+      o.churn_concurrency = std::stoul(value(i));
+    } else if (a == "--churn-warmup") {
+      o.churn_warmup = std::stoul(value(i));
+    } else if (a == "--churn-rate") {
+      o.churn_rate = std::stod(value(i));
+    } else if (a == "--churn-for") {
+      o.churn_for_s = std::stod(value(i));
+    } else if (a == "--seed") {
+      o.seed = std::stoull(value(i));
+    } else if (a == "--settle") {
+      o.settle_s = std::stod(value(i));
+    } else if (a == "--interval") {
+      o.interval_s = std::stod(value(i));
+    } else if (a == "--rss-tolerance") {
+      o.rss_tolerance = std::stod(value(i));
+    } else if (a == "--fd-slack") {
+      o.fd_slack = std::stol(value(i));
     } else {
       Usage((std::string("unknown option ") + argv[i]).c_str());
     }
@@ -172,6 +234,18 @@ Options ParseArgs(int argc, char** argv) {
   if (o.n > 20000) Usage("--n is capped at 20000");
   if (o.first_frame > 100000) Usage("--first-frame is capped at 100000");
   if (o.runs > 1000) Usage("--runs is capped at 1000");
+  if (o.churn > 100'000'000) Usage("--churn is capped at 100000000");
+  if (o.churn_concurrency < 1 || o.churn_concurrency > 4096) {
+    Usage("--churn-concurrency must be in [1, 4096]");
+  }
+  if (o.churn > 0 && o.churn_warmup == 0) o.churn_warmup = std::min<size_t>(3000, o.churn / 5);
+  if (o.churn_warmup > o.churn) Usage("--churn-warmup must not exceed --churn");
+  if (o.churn_rate < 0 || o.churn_for_s < 0 || o.churn_for_s > 86400) {
+    Usage("--churn-rate must be >= 0 and --churn-for in [0, 86400]");
+  }
+  if (o.settle_s < 0 || o.settle_s > 600) Usage("--settle must be in [0, 600]");
+  if (o.interval_s < 1) Usage("--interval must be >= 1");
+  if (o.rss_tolerance < 0 || o.fd_slack < 0) Usage("--rss-tolerance and --fd-slack are >= 0");
   return o;
 }
 
@@ -312,6 +386,17 @@ double ReadCpuSeconds(long pid) {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Open descriptors of `pid` (entries of /proc/PID/fd), or -1 when they cannot be listed.
+long CountFds(long pid) {
+  std::error_code ec;
+  long count = 0;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end;
+       !ec && it != end; it.increment(ec)) {
+    ++count;
+  }
+  return ec ? -1 : count;
+}
+
 double SelfCpuSeconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -320,13 +405,15 @@ double SelfCpuSeconds() {
 }
 
 // Samples the server's VmRSS every 100 ms while alive.
-// Also keeps, once a second, the CPU time of the server and of this process and the RSS, for
-// --timeline.
+// Also keeps, once a second, the CPU time of the server and of this process, the RSS, the
+// server's open descriptors and the load average, for --timeline and the churn's intervals.
 class RssSampler {
  public:
   struct Second {
     double server_cpu_s = 0, self_cpu_s = 0;
     long rss_kb = 0;
+    long fds = -1;
+    double loadavg = -1;
   };
 
   explicit RssSampler(long pid) : pid_(pid) {
@@ -341,7 +428,10 @@ class RssSampler {
           std::lock_guard lock(mu_);
           peak_kb_ = std::max(peak_kb_, kb);
           last_kb_ = kb;
-          if (k % 10 == 0) seconds_.push_back({ReadCpuSeconds(pid_), SelfCpuSeconds(), kb});
+          if (k % 10 == 0) {
+            seconds_.push_back(
+                {ReadCpuSeconds(pid_), SelfCpuSeconds(), kb, CountFds(pid_), LoadAverage()});
+          }
         }
         std::this_thread::sleep_until(start + std::chrono::milliseconds(100 * (k + 1)));
       }
@@ -405,12 +495,107 @@ std::optional<int64_t> IntField(std::string_view json, std::string_view key, boo
 }
 
 // ---------------------------------------------------------------------------------------------
+// The client side of the wire, on plain sockets: requests, RFC 6455 framing, SSE events.
+
+// A fixed Sec-WebSocket-Key: the server checks its form, and we do not check its answer's hash.
+std::string WsUpgradeRequest(const std::string& host, const std::string& target) {
+  return "GET " + target + " HTTP/1.1\r\nHost: " + host +
+         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+}
+
+std::string SseRequest(const std::string& host, const std::string& target) {
+  return "GET " + target + " HTTP/1.1\r\nHost: " + host +
+         "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
+}
+
+// A client frame: FIN, `opcode`, masked payload (RFC 6455 5.3). REQUIRES: payload < 64 KiB.
+std::string MaskedFrame(uint8_t opcode, std::string_view payload) {
+  static constexpr uint8_t kMask[4] = {0x12, 0x34, 0x56, 0x78};
+  std::string frame;
+  frame += static_cast<char>(0x80 | opcode);
+  if (payload.size() < 126) {
+    frame += static_cast<char>(0x80 | payload.size());
+  } else {
+    frame += static_cast<char>(0x80 | 126);
+    frame += static_cast<char>(payload.size() >> 8);
+    frame += static_cast<char>(payload.size() & 0xff);
+  }
+  frame.append(reinterpret_cast<const char*>(kMask), 4);
+  for (size_t k = 0; k < payload.size(); ++k) {
+    frame += static_cast<char>(payload[k] ^ kMask[k % 4]);
+  }
+  return frame;
+}
+
+// One frame from a server (RFC 6455 5.2; server frames are unmasked).
+struct WsFrame {
+  bool fin = false;
+  uint8_t opcode = 0;
+  std::string_view payload;
+  size_t size = 0;  // header and payload
+};
+
+enum class WsParse { kFrame, kNeedMore, kBad };
+
+// The frame at the front of `bytes` into `frame`; kNeedMore when it is not all there yet; kBad,
+// with `why`, for a masked frame or one over 64 MiB.
+WsParse ParseWsFrame(std::string_view bytes, WsFrame& frame, const char** why) {
+  if (bytes.size() < 2) return WsParse::kNeedMore;
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  frame.fin = p[0] & 0x80;
+  frame.opcode = p[0] & 0x0f;
+  uint64_t length = p[1] & 0x7f;
+  size_t header = 2;
+  if (p[1] & 0x80) {
+    *why = "masked frame from the server";
+    return WsParse::kBad;
+  }
+  if (length == 126) {
+    if (bytes.size() < 4) return WsParse::kNeedMore;
+    length = (uint64_t{p[2]} << 8) | p[3];
+    header = 4;
+  } else if (length == 127) {
+    if (bytes.size() < 10) return WsParse::kNeedMore;
+    length = 0;
+    for (int k = 0; k < 8; ++k) length = (length << 8) | p[2 + k];
+    header = 10;
+  }
+  if (length > (64u << 20)) {
+    *why = "frame over 64 MiB";
+    return WsParse::kBad;
+  }
+  if (bytes.size() < header + length) return WsParse::kNeedMore;
+  frame.payload = bytes.substr(header, length);
+  frame.size = header + length;
+  return WsParse::kFrame;
+}
+
+// The JSON of each complete SSE event at the front of `bytes` (its `data:` line), passed to
+// `on_message`; returns how many bytes were consumed.
+template <typename OnMessage>
+size_t ParseSseEvents(std::string_view bytes, OnMessage&& on_message) {
+  size_t pos = 0;
+  for (;;) {
+    const auto end = bytes.find("\n\n", pos);
+    if (end == std::string_view::npos) return pos;
+    const std::string_view event = bytes.substr(pos, end - pos);
+    if (const auto data = event.find("data: "); data != std::string_view::npos) {
+      std::string_view json = event.substr(data + 6);
+      on_message(json.substr(0, json.find('\n')));
+    }
+    pos = end + 2;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Concurrent streams.
 
 struct StreamStats {
   TimePoint connect_start{}, first_frame_at{}, last_frame_at{};
   uint64_t frames = 0, heartbeats = 0, ends = 0, err_messages = 0, skipped_windows = 0;
   uint64_t frames_in_window = 0;  // frames received while every stream was open
+  uint64_t loops = 0;             // times the stream went back to the start (--churn)
   int64_t first_i = -1, last_i = -1, n = -1;
   uint64_t dropped = 0;
   bool connect_failed = false, handshake_failed = false, closed_early = false;
@@ -437,7 +622,12 @@ void RecordFrame(StreamStats& st, const RunClock& clock, std::string_view json, 
   } else {
     st.gaps_us.push_back(static_cast<uint32_t>(std::min(UsSince(st.last_frame_at, now), 4e9)));
     st.gap_at_ms.push_back(static_cast<uint32_t>(UsSince(clock.start, now) / 1e3));
-    if (i >= 0 && st.last_i >= 0 && i > st.last_i + 1) {
+    if (i >= 0 && i < st.last_i) {
+      // Back at the start of the run (a looping stream): the schedule starts again here.
+      ++st.loops;
+      st.first_i = i;
+      st.first_frame_at = now;
+    } else if (i >= 0 && st.last_i >= 0 && i > st.last_i + 1) {
       st.skipped_windows += static_cast<uint64_t>(i - st.last_i - 1);
     }
     const double due = static_cast<double>(i - st.first_i) * kFrameIntervalUs;
@@ -583,17 +773,18 @@ class BeastWsStream final : public Stream, public std::enable_shared_from_this<B
 
 // WebSocket on a plain socket (the default): the upgrade written by hand, then whatever the socket
 // holds read in one go and cut into frames here. Server frames are unmasked (RFC 6455 5.1); pings
-// are answered with masked pongs, a close with a close.
+// are answered with masked pongs, a close with a close. With `loop`, an `end` is answered with a
+// seek to window 0 and play, so the stream plays for as long as the test needs.
 class RawWsStream final : public Stream, public std::enable_shared_from_this<RawWsStream> {
  public:
   RawWsStream(net::io_context& ioc, tcp::endpoint endpoint, std::string host, std::string target,
-              StreamStats& stats, const RunClock& clock)
-      : socket_(ioc), endpoint_(endpoint), st_(stats), clock_(clock) {
-    // A fixed key: the server checks its form, and we do not check its answer's hash.
-    request_ = "GET " + target + " HTTP/1.1\r\nHost: " + host +
-               "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-  }
+              StreamStats& stats, const RunClock& clock, bool loop = false)
+      : socket_(ioc),
+        endpoint_(endpoint),
+        st_(stats),
+        clock_(clock),
+        request_(WsUpgradeRequest(host, target)),
+        loop_(loop) {}
 
   void Start() override {
     st_.connect_start = SteadyClock::now();
@@ -616,7 +807,7 @@ class RawWsStream final : public Stream, public std::enable_shared_from_this<Raw
       return;
     }
     close_sent_ = true;
-    Send(Masked(0x8, "\x03\xe8"));  // 1000: normal closure; the server answers and closes
+    Send(MaskedFrame(0x8, "\x03\xe8"));  // 1000: normal closure; the server answers and closes
   }
 
  private:
@@ -624,19 +815,6 @@ class RawWsStream final : public Stream, public std::enable_shared_from_this<Raw
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
-  }
-
-  // A client frame: FIN, `opcode`, masked payload (RFC 6455 5.3). Control payloads are short.
-  static std::string Masked(uint8_t opcode, std::string_view payload) {
-    static constexpr uint8_t kMask[4] = {0x12, 0x34, 0x56, 0x78};
-    std::string frame;
-    frame += static_cast<char>(0x80 | opcode);
-    frame += static_cast<char>(0x80 | payload.size());
-    frame.append(reinterpret_cast<const char*>(kMask), 4);
-    for (size_t k = 0; k < payload.size(); ++k) {
-      frame += static_cast<char>(payload[k] ^ kMask[k % 4]);
-    }
-    return frame;
   }
 
   // One write at a time; a control frame due meanwhile waits its turn.
@@ -689,43 +867,31 @@ class RawWsStream final : public Stream, public std::enable_shared_from_this<Raw
       at = end + 4;
       if (clock_.stopping.load()) Stop();
     }
-    while (pos_ - at >= 2) {
-      const auto* p = reinterpret_cast<const uint8_t*>(pending_.data() + at);
-      const bool fin = p[0] & 0x80;
-      const uint8_t opcode = p[0] & 0x0f;
-      uint64_t length = p[1] & 0x7f;
-      size_t header = 2;
-      if (p[1] & 0x80) return Fail("masked frame from the server");
-      if (length == 126) {
-        if (pos_ - at < 4) break;
-        length = (uint64_t{p[2]} << 8) | p[3];
-        header = 4;
-      } else if (length == 127) {
-        if (pos_ - at < 10) break;
-        length = 0;
-        for (int k = 0; k < 8; ++k) length = (length << 8) | p[2 + k];
-        header = 10;
-      }
-      if (length > (64u << 20)) return Fail("frame over 64 MiB");
-      if (pos_ - at < header + length) break;
-      const std::string_view payload(pending_.data() + at + header, length);
-      at += header + length;
-      if (opcode == 0x9) {  // ping
-        Send(Masked(0xA, payload.substr(0, 125)));
-      } else if (opcode == 0x8) {  // close
+    for (;;) {
+      WsFrame frame;
+      const char* why = nullptr;
+      const WsParse parsed =
+          ParseWsFrame(std::string_view(pending_.data() + at, pos_ - at), frame, &why);
+      if (parsed == WsParse::kBad) return Fail(why);
+      if (parsed == WsParse::kNeedMore) break;
+      at += frame.size;
+      const std::string_view payload = frame.payload;
+      if (frame.opcode == 0x9) {  // ping
+        Send(MaskedFrame(0xA, payload.substr(0, 125)));
+      } else if (frame.opcode == 0x8) {  // close
         got_close_ = true;
         if (!close_sent_) {
           close_sent_ = true;
-          Send(Masked(0x8, payload.substr(0, 2)));
+          Send(MaskedFrame(0x8, payload.substr(0, 2)));
         }
-      } else if (opcode == 0xA) {
+      } else if (frame.opcode == 0xA) {
         // pong: nothing to do
-      } else if (fin && opcode != 0x0 && message_.empty()) {
-        RecordMessage(st_, clock_, payload, now);
+      } else if (frame.fin && frame.opcode != 0x0 && message_.empty()) {
+        OnMessage(payload, now);
       } else {  // a fragmented message (the server does not send them, but the protocol allows)
         message_.append(payload);
-        if (fin) {
-          RecordMessage(st_, clock_, message_, now);
+        if (frame.fin) {
+          OnMessage(message_, now);
           message_.clear();
         }
       }
@@ -736,6 +902,14 @@ class RawWsStream final : public Stream, public std::enable_shared_from_this<Raw
       pos_ -= at;
     }
     DoRead();
+  }
+
+  void OnMessage(std::string_view json, TimePoint now) {
+    RecordMessage(st_, clock_, json, now);
+    if (loop_ && !stopping_ && !close_sent_ && TypeOf(json) == MessageType::kEnd) {
+      Send(MaskedFrame(0x1, R"({"t":"ctrl","cmd":"seek","pos":0})"));
+      Send(MaskedFrame(0x1, R"({"t":"ctrl","cmd":"play"})"));
+    }
   }
 
   void Fail(std::string why) {
@@ -751,6 +925,7 @@ class RawWsStream final : public Stream, public std::enable_shared_from_this<Raw
   StreamStats& st_;
   const RunClock& clock_;
   std::string request_;
+  const bool loop_;
   std::vector<char> pending_;  // [0, pos_) read and not yet parsed
   size_t pos_ = 0;
   std::string message_;
@@ -759,18 +934,21 @@ class RawWsStream final : public Stream, public std::enable_shared_from_this<Raw
 };
 
 // SSE over a plain socket: the server sends a header without a length, then events until it
-// closes (no chunked encoding).
+// closes (no chunked encoding). With `loop`, a stream the server closed after its `end` is
+// requested again (from window 0), as the WebSocket streams seek back.
 class SseStream final : public Stream, public std::enable_shared_from_this<SseStream> {
  public:
   SseStream(net::io_context& ioc, tcp::endpoint endpoint, std::string host, std::string target,
-            StreamStats& stats, const RunClock& clock)
-      : socket_(ioc), endpoint_(endpoint), st_(stats), clock_(clock) {
-    request_ = "GET " + target + " HTTP/1.1\r\nHost: " + host +
-               "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
-  }
+            StreamStats& stats, const RunClock& clock, bool loop = false)
+      : socket_(ioc),
+        endpoint_(endpoint),
+        st_(stats),
+        clock_(clock),
+        request_(SseRequest(host, target)),
+        loop_(loop) {}
 
   void Start() override {
-    st_.connect_start = SteadyClock::now();
+    if (st_.connect_start == TimePoint{}) st_.connect_start = SteadyClock::now();
     socket_.async_connect(
         endpoint_,
         [self = shared_from_this()](const boost::system::error_code& ec) { self->OnConnect(ec); });
@@ -810,9 +988,12 @@ class SseStream final : public Stream, public std::enable_shared_from_this<SseSt
   void OnRead(const boost::system::error_code& ec, size_t bytes) {
     const TimePoint now = SteadyClock::now();
     if (ec) {
-      if (!stopped_ && !clock_.stopping.load() && st_.ends == 0) {
+      const bool stopping = stopped_ || clock_.stopping.load();
+      if (!stopping && !got_end_) {
         st_.closed_early = true;
         if (st_.error.empty()) st_.error = "read: " + ec.message();
+      } else if (!stopping && loop_) {
+        Restart();
       }
       return;
     }
@@ -834,28 +1015,32 @@ class SseStream final : public Stream, public std::enable_shared_from_this<SseSt
       pos = end + 4;
     }
     // Events end with a blank line; the JSON is on the `data: ` line.
-    for (;;) {
-      const auto end = pending_.find("\n\n", pos);
-      if (end == std::string::npos) break;
-      const std::string_view event(pending_.data() + pos, end - pos);
-      if (const auto data = event.find("data: "); data != std::string_view::npos) {
-        std::string_view json = event.substr(data + 6);
-        json = json.substr(0, json.find('\n'));
-        RecordMessage(st_, clock_, json, now);
-      }
-      pos = end + 2;
-    }
+    pos += ParseSseEvents(std::string_view(pending_).substr(pos), [&](std::string_view json) {
+      RecordMessage(st_, clock_, json, now);
+      if (TypeOf(json) == MessageType::kEnd) got_end_ = true;
+    });
     pending_.erase(0, pos);
     DoRead();
+  }
+
+  void Restart() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    socket_ = tcp::socket(socket_.get_executor());
+    pending_.clear();
+    header_done_ = got_end_ = false;
+    Start();
   }
 
   tcp::socket socket_;
   tcp::endpoint endpoint_;
   StreamStats& st_;
   const RunClock& clock_;
-  std::string request_, pending_;
+  std::string request_;
+  const bool loop_;
+  std::string pending_;
   std::array<char, 16384> chunk_{};
-  bool header_done_ = false, stopped_ = false;
+  bool header_done_ = false, stopped_ = false, got_end_ = false;
 };
 
 int RunStreams(const Options& o, const tcp::endpoint& endpoint) {
@@ -1093,6 +1278,868 @@ int RunStreams(const Options& o, const tcp::endpoint& endpoint) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Connection churn: short connect/play/disconnect cycles against one server while background
+// streams play, and whether the server gives back what the cycles took.
+
+// How a cycle leaves. kClean: the WebSocket close handshake, or (SSE) a shutdown of our side and a
+// read until the server closes. kRst: SO_LINGER 0 and close, after the first frame (the server
+// sees a reset). kDrop: a plain close after the first frame while frames keep coming (FIN, or RST
+// when unread bytes remain; the server's next write fails). kEarly: SO_LINGER 0 and close right
+// after the request is written, before any answer (the server may be mid-upgrade).
+enum class ChurnLeave : uint8_t { kClean, kRst, kDrop, kEarly };
+enum class ChurnControl : uint8_t { kNone, kSeek, kSpeed, kPause };
+
+const char* ToString(ChurnLeave leave) {
+  switch (leave) {
+    case ChurnLeave::kClean:
+      return "clean";
+    case ChurnLeave::kRst:
+      return "rst";
+    case ChurnLeave::kDrop:
+      return "drop";
+    case ChurnLeave::kEarly:
+      return "early";
+  }
+  return "?";
+}
+
+struct ChurnPlan {
+  bool sse = false;
+  std::optional<int64_t> from;
+  ChurnControl control = ChurnControl::kNone;
+  int64_t seek_to = 0;
+  int speed = 60;
+  ChurnLeave leave = ChurnLeave::kClean;
+  // Every cycle but kEarly waits for its first frame: not getting one is a failure.
+  bool ExpectsFrame() const { return leave != ChurnLeave::kEarly; }
+};
+
+// What cycle k does: a function of the seed and k alone, so that a run can be repeated whatever
+// the order in which cycles complete. `windows`: the run's window count at the cycles' speed.
+ChurnPlan PlanCycle(uint64_t seed, uint64_t k, int64_t windows) {
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                    static_cast<uint32_t>(k), static_cast<uint32_t>(k >> 32)};
+  std::mt19937_64 rng(seq);
+  // Written out rather than a <random> distribution, whose results the standard leaves open.
+  auto uniform = [&] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
+  auto window = [&] {
+    return static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(windows, 1)));
+  };
+  ChurnPlan plan;
+  plan.sse = uniform() < 0.5;
+  if (uniform() < 0.25) plan.from = window();  // most likely a frame nobody asked for yet
+  if (!plan.sse && uniform() < 0.4) {
+    const uint64_t pick = rng() % 3;
+    plan.control = pick == 0   ? ChurnControl::kSeek
+                   : pick == 1 ? ChurnControl::kSpeed
+                               : ChurnControl::kPause;
+    plan.seek_to = window();
+    // A few speeds only: each speed has its own frame cache in the tape (bounded, 64 MB), and
+    // many would make the cache's growth look like a leak.
+    plan.speed = rng() % 2 == 0 ? 30 : 120;
+  }
+  const double leave = uniform();
+  plan.leave = leave < 0.5   ? ChurnLeave::kClean
+               : leave < 0.7 ? ChurnLeave::kRst
+               : leave < 0.9 ? ChurnLeave::kDrop
+                             : ChurnLeave::kEarly;
+  return plan;
+}
+
+enum class CycleOutcome : uint8_t {
+  kOk,
+  kConnectFailed,
+  kRefused,           // 429 or 503: a connection limit
+  kUpgradeFailed,     // any other status
+  kErrMessage,        // {"t":"err"}
+  kClosedEarly,       // the server closed before the frame the cycle waited for
+  kNoCloseHandshake,  // a clean leave that did not end cleanly
+  kTimeout,
+  kCount
+};
+
+constexpr const char* kOutcomeNames[] = {
+    "ok",           "connect_failed",     "refused", "upgrade_failed", "err_message",
+    "closed_early", "no_close_handshake", "timeout"};
+static_assert(std::size(kOutcomeNames) == static_cast<size_t>(CycleOutcome::kCount));
+
+// What the summary needs of one cycle.
+struct CycleRecord {
+  CycleOutcome outcome = CycleOutcome::kOk;
+  bool done = false, got_frame = false;
+  ChurnPlan plan;
+  uint32_t done_ms = 0;         // since the run began
+  uint32_t first_frame_us = 0;  // connect start -> first frame
+};
+
+// One cycle on a plain socket. Every handler runs on the churn's one io_context thread.
+class ChurnCycle final : public std::enable_shared_from_this<ChurnCycle> {
+ public:
+  using Done = std::function<void(CycleOutcome, bool got_frame, double first_frame_us,
+                                  const std::string& error)>;
+
+  ChurnCycle(net::io_context& ioc, tcp::endpoint endpoint, std::string request, ChurnPlan plan,
+             std::chrono::milliseconds timeout, Done done)
+      : socket_(ioc),
+        timer_(ioc),
+        endpoint_(endpoint),
+        request_(std::move(request)),
+        plan_(plan),
+        timeout_(timeout),
+        done_(std::move(done)) {}
+
+  void Start() {
+    started_ = SteadyClock::now();
+    timer_.expires_after(timeout_);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->phase_ == Phase::kDone) return;
+      self->Finish(CycleOutcome::kTimeout,
+                   std::string("no progress within the cycle timeout, ") + self->PhaseName(), true);
+    });
+    socket_.async_connect(
+        endpoint_,
+        [self = shared_from_this()](const boost::system::error_code& ec) { self->OnConnect(ec); });
+  }
+
+ private:
+  enum class Phase { kConnecting, kHeader, kFirstFrame, kSeekFrame, kLeaving, kDone };
+
+  const char* PhaseName() const {
+    switch (phase_) {
+      case Phase::kConnecting:
+        return "connecting";
+      case Phase::kHeader:
+        return "waiting for the response header";
+      case Phase::kFirstFrame:
+        return "waiting for the first frame";
+      case Phase::kSeekFrame:
+        return "waiting for the seek's frame";
+      case Phase::kLeaving:
+        return "leaving cleanly";
+      case Phase::kDone:
+        return "done";
+    }
+    return "?";
+  }
+
+  void OnConnect(const boost::system::error_code& ec) {
+    if (phase_ == Phase::kDone) return;
+    if (ec) return Finish(CycleOutcome::kConnectFailed, "connect: " + ec.message());
+    boost::system::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    phase_ = Phase::kHeader;
+    Send(std::move(request_));
+    if (plan_.leave == ChurnLeave::kEarly) {
+      leave_after_writes_ = true;  // see WriteNext
+      return;
+    }
+    DoRead();
+  }
+
+  void Send(std::string bytes) {
+    outbox_.push_back(std::move(bytes));
+    if (outbox_.size() == 1) WriteNext();
+  }
+
+  void WriteNext() {
+    net::async_write(socket_, net::buffer(outbox_.front()),
+                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                       if (self->phase_ == Phase::kDone) return;
+                       self->outbox_.pop_front();
+                       if (ec) return;  // the read sees the end
+                       if (!self->outbox_.empty()) {
+                         self->WriteNext();
+                       } else if (self->leave_after_writes_) {
+                         self->Leave();
+                       }
+                     });
+  }
+
+  void DoRead() {
+    socket_.async_read_some(net::buffer(chunk_),
+                            [self = shared_from_this()](const boost::system::error_code& ec,
+                                                        size_t n) { self->OnRead(ec, n); });
+  }
+
+  void OnRead(const boost::system::error_code& ec, size_t bytes) {
+    if (phase_ == Phase::kDone) return;
+    if (ec) {
+      if (phase_ != Phase::kLeaving) {
+        return Finish(CycleOutcome::kClosedEarly,
+                      std::string("server closed ") + PhaseName() + ": " + ec.message());
+      }
+      if (ec != net::error::eof) {
+        return Finish(CycleOutcome::kNoCloseHandshake, "leaving: " + ec.message());
+      }
+      if (!plan_.sse && !got_close_) {
+        return Finish(CycleOutcome::kNoCloseHandshake, "eof before the server's close frame");
+      }
+      return Finish(CycleOutcome::kOk);
+    }
+    pending_.append(chunk_.data(), bytes);
+    if (phase_ == Phase::kHeader) {
+      const auto end = pending_.find("\r\n\r\n");
+      if (end == std::string::npos) {
+        if (pending_.size() > 16384) {
+          return Finish(CycleOutcome::kUpgradeFailed, "response header too long");
+        }
+        return DoRead();
+      }
+      const std::string status = pending_.substr(0, pending_.find('\r'));
+      if (!status.starts_with(plan_.sse ? "HTTP/1.1 200" : "HTTP/1.1 101")) {
+        const bool refused =
+            status.starts_with("HTTP/1.1 429") || status.starts_with("HTTP/1.1 503");
+        return Finish(refused ? CycleOutcome::kRefused : CycleOutcome::kUpgradeFailed, status);
+      }
+      pending_.erase(0, end + 4);
+      phase_ = Phase::kFirstFrame;
+    }
+    size_t used = 0;
+    if (plan_.sse) {
+      used = ParseSseEvents(pending_, [this](std::string_view json) {
+        if (phase_ != Phase::kDone) OnMessage(json);
+      });
+    } else {
+      while (phase_ != Phase::kDone) {
+        WsFrame frame;
+        const char* why = nullptr;
+        const WsParse parsed = ParseWsFrame(std::string_view(pending_).substr(used), frame, &why);
+        if (parsed == WsParse::kBad) return Finish(CycleOutcome::kUpgradeFailed, why);
+        if (parsed == WsParse::kNeedMore) break;
+        used += frame.size;
+        if (frame.opcode == 0x8) {
+          if (phase_ != Phase::kLeaving) {
+            return Finish(CycleOutcome::kClosedEarly,
+                          std::string("close frame from the server, ") + PhaseName());
+          }
+          got_close_ = true;
+        } else if (frame.opcode == 0x1 && frame.fin) {
+          OnMessage(frame.payload);
+        }
+        // Pings go unanswered: a cycle lasts far less than the server's idle timeout.
+      }
+    }
+    if (phase_ == Phase::kDone) return;
+    pending_.erase(0, used);
+    DoRead();
+  }
+
+  void OnMessage(std::string_view json) {
+    switch (TypeOf(json)) {
+      case MessageType::kError:
+        return Finish(CycleOutcome::kErrMessage, std::string(json.substr(0, 200)));
+      case MessageType::kFrame:
+        if (phase_ == Phase::kFirstFrame) {
+          got_frame_ = true;
+          first_frame_us_ = UsSince(started_, SteadyClock::now());
+          AfterFirstFrame();
+        } else if (phase_ == Phase::kSeekFrame) {
+          Leave();
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  void AfterFirstFrame() {
+    if (plan_.sse || plan_.control == ChurnControl::kNone) return Leave();
+    std::string control;
+    switch (plan_.control) {
+      case ChurnControl::kSeek:
+        control = R"({"t":"ctrl","cmd":"seek","pos":)" + std::to_string(plan_.seek_to) + "}";
+        break;
+      case ChurnControl::kSpeed:
+        control = R"({"t":"ctrl","cmd":"speed","val":)" + std::to_string(plan_.speed) + "}";
+        break;
+      case ChurnControl::kPause:
+      case ChurnControl::kNone:
+        control = R"({"t":"ctrl","cmd":"pause"})";
+        break;
+    }
+    Send(MaskedFrame(0x1, control));
+    // A seek's frame is sent at once: wait for it. Otherwise leave once the message is out.
+    if (plan_.control == ChurnControl::kSeek) {
+      phase_ = Phase::kSeekFrame;
+    } else {
+      leave_after_writes_ = true;
+    }
+  }
+
+  // Leaves as planned, once nothing of ours waits to be written.
+  void Leave() {
+    if (!outbox_.empty()) {
+      leave_after_writes_ = true;
+      return;
+    }
+    leave_after_writes_ = false;
+    switch (plan_.leave) {
+      case ChurnLeave::kClean:
+        if (phase_ == Phase::kLeaving) return;
+        phase_ = Phase::kLeaving;
+        if (plan_.sse) {
+          // The server reads our end of stream and closes; we read until it has.
+          boost::system::error_code ignored;
+          socket_.shutdown(tcp::socket::shutdown_send, ignored);
+        } else {
+          Send(MaskedFrame(0x8, "\x03\xe8"));  // 1000; the server answers and closes
+        }
+        return;
+      case ChurnLeave::kRst:
+      case ChurnLeave::kEarly:
+        return Finish(CycleOutcome::kOk, {}, true);
+      case ChurnLeave::kDrop:
+        return Finish(CycleOutcome::kOk);
+    }
+  }
+
+  void Finish(CycleOutcome outcome, std::string error = {}, bool reset = false) {
+    if (phase_ == Phase::kDone) return;
+    phase_ = Phase::kDone;
+    timer_.cancel();
+    boost::system::error_code ignored;
+    if (reset) socket_.set_option(net::socket_base::linger(true, 0), ignored);
+    socket_.close(ignored);
+    done_(outcome, got_frame_, first_frame_us_, error);
+  }
+
+  tcp::socket socket_;
+  net::steady_timer timer_;
+  tcp::endpoint endpoint_;
+  std::string request_;
+  const ChurnPlan plan_;
+  const std::chrono::milliseconds timeout_;
+  Done done_;
+  Phase phase_ = Phase::kConnecting;
+  TimePoint started_{};
+  std::string pending_;
+  std::array<char, 16384> chunk_{};
+  std::deque<std::string> outbox_;
+  bool got_frame_ = false, got_close_ = false, leave_after_writes_ = false;
+  double first_frame_us_ = 0;
+};
+
+// Starts cycles on one io_context, at most `concurrency` at once and at most `rate` a second.
+// RunUntil and StopLaunching may be called from any thread; the records may be read once
+// completed() == started() and no RunUntil is pending.
+class Churner {
+ public:
+  Churner(net::io_context& ioc, const Options& o, tcp::endpoint endpoint, int64_t windows,
+          TimePoint epoch)
+      : ioc_(ioc),
+        o_(o),
+        endpoint_(endpoint),
+        host_(o.host + ":" + std::to_string(o.port)),
+        windows_(windows),
+        epoch_(epoch),
+        rate_timer_(ioc),
+        records_(o.churn) {}
+
+  // Launches cycles up to (not including) index `to`.
+  void RunUntil(uint64_t to) {
+    net::post(ioc_, [this, to] {
+      end_ = to;
+      phase_first_ = next_;
+      phase_start_ = SteadyClock::now();
+      Pump();
+    });
+  }
+  void StopLaunching() { stop_ = true; }
+
+  uint64_t started() const { return started_.load(); }
+  uint64_t completed() const { return completed_.load(); }
+  const std::vector<CycleRecord>& records() const { return records_; }
+  const std::vector<std::string>& sample_errors() const { return sample_errors_; }
+
+ private:
+  void Pump() {
+    while (!stop_.load() && next_ < end_ && in_flight_ < o_.churn_concurrency) {
+      if (o_.churn_rate > 0) {
+        const auto due =
+            phase_start_ +
+            std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(
+                static_cast<double>(next_ - phase_first_) / o_.churn_rate));
+        if (SteadyClock::now() < due) {
+          if (!rate_timer_armed_) {
+            rate_timer_armed_ = true;
+            rate_timer_.expires_at(due);
+            rate_timer_.async_wait([this](const boost::system::error_code&) {
+              rate_timer_armed_ = false;
+              Pump();
+            });
+          }
+          return;
+        }
+      }
+      Launch(next_++);
+    }
+  }
+
+  void Launch(uint64_t k) {
+    CycleRecord& record = records_[k];
+    record.plan = PlanCycle(o_.seed, k, windows_);
+    const std::string target = StreamTarget(o_, record.plan.sse, record.plan.from);
+    std::string request =
+        record.plan.sse ? SseRequest(host_, target) : WsUpgradeRequest(host_, target);
+    ++in_flight_;
+    started_.fetch_add(1);
+    auto cycle = std::make_shared<ChurnCycle>(
+        ioc_, endpoint_, std::move(request), record.plan, kCycleTimeout,
+        [this, k](CycleOutcome outcome, bool got_frame, double first_frame_us,
+                  const std::string& error) {
+          CycleRecord& r = records_[k];
+          r.done = true;
+          r.outcome = outcome;
+          r.got_frame = got_frame;
+          r.first_frame_us = static_cast<uint32_t>(std::min(first_frame_us, 4e9));
+          r.done_ms = static_cast<uint32_t>(UsSince(epoch_, SteadyClock::now()) / 1e3);
+          if (outcome != CycleOutcome::kOk && sample_errors_.size() < 10) {
+            sample_errors_.push_back("cycle " + std::to_string(k) + " (" +
+                                     (r.plan.sse ? "sse" : "ws") + ", " + ToString(r.plan.leave) +
+                                     "): " + kOutcomeNames[static_cast<size_t>(outcome)] + ": " +
+                                     error);
+          }
+          --in_flight_;
+          completed_.fetch_add(1);
+          // Not from inside the cycle's own handler: the next one starts on a fresh stack.
+          net::post(ioc_, [this] { Pump(); });
+        });
+    cycle->Start();
+  }
+
+  static constexpr std::chrono::milliseconds kCycleTimeout{10000};
+
+  net::io_context& ioc_;
+  const Options& o_;
+  tcp::endpoint endpoint_;
+  std::string host_;
+  int64_t windows_;
+  TimePoint epoch_;
+  net::steady_timer rate_timer_;
+  bool rate_timer_armed_ = false;
+  uint64_t next_ = 0, end_ = 0, phase_first_ = 0;
+  TimePoint phase_start_{};
+  size_t in_flight_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> started_{0}, completed_{0};
+  std::vector<CycleRecord> records_;
+  std::vector<std::string> sample_errors_;
+};
+
+// The window count of the run at --speed, from one WebSocket's first frame; -1 and `error` when
+// there is none.
+int64_t ProbeWindows(const Options& o, const tcp::endpoint& endpoint, std::string& error) {
+  try {
+    net::io_context ioc(1);
+    websocket::stream<tcp::socket> ws(ioc);
+    ws.next_layer().connect(endpoint);
+    ws.handshake(o.host + ":" + std::to_string(o.port), StreamTarget(o, false));
+    beast::flat_buffer buffer;
+    for (int k = 0; k < 100; ++k) {
+      buffer.clear();
+      ws.read(buffer);
+      const auto data = buffer.cdata();
+      const std::string_view msg(static_cast<const char*>(data.data()), data.size());
+      if (TypeOf(msg) == MessageType::kFrame) {
+        const int64_t n = IntField(msg, "\"n\":", false).value_or(-1);
+        boost::system::error_code ignored;
+        ws.close(websocket::close_code::normal, ignored);
+        if (n <= 0) error = "no window count in the first frame";
+        return n;
+      }
+      if (TypeOf(msg) == MessageType::kError) {
+        error = std::string(msg);
+        return -1;
+      }
+    }
+    error = "no frame in 100 messages";
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  return -1;
+}
+
+// Sleeps until `done()` or `deadline`; false on the deadline.
+template <typename Done>
+bool WaitFor(Done&& done, TimePoint deadline) {
+  while (!done()) {
+    if (SteadyClock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+int RunChurn(const Options& o, const tcp::endpoint& endpoint) {
+  std::string probe_error;
+  const int64_t windows = ProbeWindows(o, endpoint, probe_error);
+  if (windows <= 0) {
+    std::fprintf(stderr, "loadgen_driver: cannot play run %s: %s\n", o.run_id.c_str(),
+                 probe_error.c_str());
+    return 1;
+  }
+  const double load_start = LoadAverage();
+  char rate_cap[64] = "";
+  if (o.churn_rate > 0) std::snprintf(rate_cap, sizeof rate_cap, ", at most %g/s", o.churn_rate);
+  std::printf(
+      "== churn: %zu cycles (%zu warm-up), %zu at once%s, seed %llu; %zu background "
+      "streams (%s), speed %g, run %s (%lld windows); load average %.2f\n",
+      o.churn, o.churn_warmup, o.churn_concurrency, rate_cap,
+      static_cast<unsigned long long>(o.seed), o.n,
+      o.channel_given ? (o.sse ? "sse" : "ws") : "ws/sse alternating", o.speed, o.run_id.c_str(),
+      static_cast<long long>(windows), load_start);
+  std::fflush(stdout);
+
+  // Background streams on --threads io_contexts, the churn on one more.
+  const int threads = o.threads;
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  for (int t = 0; t <= threads; ++t) contexts.push_back(std::make_unique<net::io_context>(1));
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+  for (auto& c : contexts) guards.push_back(net::make_work_guard(*c));
+  std::vector<std::thread> runners;
+  for (auto& c : contexts) runners.emplace_back([&ctx = *c] { ctx.run(); });
+  net::io_context& churn_ctx = *contexts.back();
+
+  RunClock clock;
+  const TimePoint start = SteadyClock::now();
+  clock.start = start;
+  clock.window_begin = start;
+  clock.window_end = TimePoint::max();
+  RssSampler rss(o.server_pid);
+  const double server_cpu0 = o.server_pid > 0 ? ReadCpuSeconds(o.server_pid) : -1;
+  auto ms_since_start = [&](TimePoint t) { return UsSince(start, t) / 1e3; };
+
+  // 1. Background streams: WS and SSE alternating unless a channel was given; they loop.
+  std::vector<StreamStats> stats(o.n);
+  std::vector<bool> bg_sse(o.n);
+  std::vector<std::shared_ptr<Stream>> streams(o.n);
+  const std::string host = o.host + ":" + std::to_string(o.port);
+  for (size_t k = 0; k < o.n; ++k) {
+    if (o.ramp > 0) {
+      std::this_thread::sleep_until(
+          start + std::chrono::duration_cast<SteadyClock::duration>(
+                      std::chrono::duration<double>(static_cast<double>(k) / o.ramp)));
+    }
+    net::io_context& ctx = *contexts[k % threads];
+    bg_sse[k] = o.channel_given ? o.sse : k % 2 == 1;
+    const std::string target = StreamTarget(o, bg_sse[k]);
+    if (bg_sse[k]) {
+      streams[k] = std::make_shared<SseStream>(ctx, endpoint, host, target, stats[k], clock, true);
+    } else {
+      streams[k] =
+          std::make_shared<RawWsStream>(ctx, endpoint, host, target, stats[k], clock, true);
+    }
+    net::post(ctx, [s = streams[k]] { s->Start(); });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // every background stream playing
+
+  // 2. Warm-up cycles, a settle, the baseline.
+  Churner churner(churn_ctx, o, endpoint, windows, start);
+  const TimePoint churn_start = SteadyClock::now();
+  const TimePoint churn_deadline =
+      o.churn_for_s > 0 ? churn_start + std::chrono::duration_cast<SteadyClock::duration>(
+                                            std::chrono::duration<double>(o.churn_for_s))
+                        : TimePoint::max();
+  // Launching stops at --churn-for; cycles in flight then get their own timeout to finish.
+  auto run_phase = [&](uint64_t to) {
+    churner.RunUntil(to);
+    if (!WaitFor([&] { return churner.completed() >= to; }, churn_deadline)) {
+      churner.StopLaunching();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a post in flight lands
+      WaitFor([&] { return churner.completed() >= churner.started(); }, TimePoint::max());
+    }
+  };
+  const auto settle =
+      std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(o.settle_s));
+  run_phase(o.churn_warmup);
+  const TimePoint warmup_end = SteadyClock::now();
+  std::this_thread::sleep_for(settle);
+  const TimePoint baseline_at = SteadyClock::now();
+  const long rss_base_kb = o.server_pid > 0 ? ReadStatusKb(o.server_pid, "VmRSS") : -1;
+  const long fds_base = o.server_pid > 0 ? CountFds(o.server_pid) : -1;
+  const uint64_t warmup_done = churner.completed();
+  std::printf("  baseline after %llu warm-up cycles and %.1f s: RSS %.1f MB, %ld fds (t=%.1f s)\n",
+              static_cast<unsigned long long>(warmup_done), o.settle_s, rss_base_kb / 1024.0,
+              fds_base, ms_since_start(baseline_at) / 1e3);
+  std::fflush(stdout);
+
+  // 3. The rest of the churn, a settle, the end.
+  const TimePoint main_start = SteadyClock::now();
+  if (SteadyClock::now() < churn_deadline) run_phase(o.churn);
+  const TimePoint churn_end = SteadyClock::now();
+  std::this_thread::sleep_for(settle);
+  const TimePoint end_at = SteadyClock::now();
+  const long rss_end_kb = o.server_pid > 0 ? ReadStatusKb(o.server_pid, "VmRSS") : -1;
+  const long fds_end = o.server_pid > 0 ? CountFds(o.server_pid) : -1;
+  const long hwm_kb = o.server_pid > 0 ? ReadStatusKb(o.server_pid, "VmHWM") : -1;
+  const double server_cpu1 = o.server_pid > 0 ? ReadCpuSeconds(o.server_pid) : -1;
+  rss.Stop();
+
+  // 4. The background streams end.
+  clock.stopping = true;
+  for (size_t k = 0; k < o.n; ++k) {
+    net::post(*contexts[k % threads], [s = streams[k]] { s->Stop(); });
+  }
+  streams.clear();
+  guards.clear();
+  const TimePoint give_up = SteadyClock::now() + std::chrono::seconds(5);
+  for (auto& c : contexts) {
+    while (!c->stopped() && SteadyClock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    c->stop();
+  }
+  for (auto& r : runners) r.join();
+
+  // Cycles.
+  const uint64_t done = churner.completed();
+  std::array<uint64_t, static_cast<size_t>(CycleOutcome::kCount)> outcomes{};
+  uint64_t ws_cycles = 0, sse_cycles = 0, with_from = 0, expect_frame = 0, got_frame = 0;
+  std::array<uint64_t, 4> leaves{}, controls{};
+  std::vector<uint32_t> first_frame_us;
+  first_frame_us.reserve(done);
+  for (const CycleRecord& r : churner.records()) {
+    if (!r.done) continue;
+    ++outcomes[static_cast<size_t>(r.outcome)];
+    (r.plan.sse ? sse_cycles : ws_cycles) += 1;
+    with_from += r.plan.from.has_value();
+    ++leaves[static_cast<size_t>(r.plan.leave)];
+    ++controls[static_cast<size_t>(r.plan.control)];
+    if (r.plan.ExpectsFrame()) {
+      ++expect_frame;
+      got_frame += r.got_frame;
+    }
+    if (r.got_frame) first_frame_us.push_back(r.first_frame_us);
+  }
+  const uint64_t cycle_failures = done - outcomes[0];
+  const double churn_s = std::chrono::duration<double>(churn_end - churn_start).count() -
+                         std::chrono::duration<double>(main_start - warmup_end).count();
+  const double main_s = std::chrono::duration<double>(churn_end - main_start).count();
+  const double cycles_per_s = churn_s > 0 ? static_cast<double>(done) / churn_s : 0;
+  const double main_cycles_per_s =
+      main_s > 0 ? static_cast<double>(done - warmup_done) / main_s : 0;
+  const Quantiles ff_q = Summarize(std::move(first_frame_us));
+
+  // Background streams: the gaps that ended between the first cycle's start and the last one's
+  // end (the baseline's settle included: the streams play throughout).
+  const double from_ms = ms_since_start(churn_start), to_ms = ms_since_start(churn_end);
+  std::vector<uint32_t> bg_gaps;
+  uint64_t bg_frames = 0, bg_loops = 0, bg_connect = 0, bg_handshake = 0, bg_closed = 0, bg_err = 0,
+           bg_never = 0, bg_dropped = 0, bg_over_50 = 0;
+  std::vector<std::string> bg_errors;
+  for (const auto& st : stats) {
+    bg_frames += st.frames;
+    bg_loops += st.loops;
+    bg_connect += st.connect_failed;
+    bg_handshake += st.handshake_failed;
+    bg_closed += st.closed_early;
+    bg_err += st.err_messages;
+    bg_never += st.frames == 0;
+    bg_dropped += st.dropped;
+    for (size_t g = 0; g < st.gaps_us.size(); ++g) {
+      if (st.gap_at_ms[g] < from_ms || st.gap_at_ms[g] > to_ms) continue;
+      bg_gaps.push_back(st.gaps_us[g]);
+      bg_over_50 += st.gaps_us[g] > 50'000;
+    }
+    if (!st.error.empty() && bg_errors.size() < 5) bg_errors.push_back(st.error);
+  }
+  const uint64_t bg_errors_total = bg_connect + bg_handshake + bg_closed + bg_err + bg_never;
+  const Quantiles bg_q = Summarize(std::move(bg_gaps));
+
+  // Criteria.
+  const bool measured = o.server_pid > 0 && rss_base_kb > 0 && fds_base >= 0;
+  const bool rss_ok = measured && static_cast<double>(rss_end_kb) <=
+                                      static_cast<double>(rss_base_kb) * (1 + o.rss_tolerance);
+  const bool fds_ok = measured && fds_end >= 0 && fds_end <= fds_base + o.fd_slack;
+  const bool bg_ok = bg_errors_total == 0;
+  const bool cycles_ok = cycle_failures == 0 && got_frame == expect_frame && done > 0;
+  const bool pass = (o.server_pid <= 0 || (rss_ok && fds_ok)) && bg_ok && cycles_ok;
+
+  // Intervals: cycles completed, background gaps, and the server at the interval's end.
+  struct Interval {
+    uint64_t cycles = 0, failures = 0;
+    std::vector<uint32_t> gaps;
+  };
+  const double elapsed_ms = ms_since_start(end_at);
+  const double interval_ms = o.interval_s * 1e3;
+  const size_t rows = static_cast<size_t>(std::ceil(elapsed_ms / interval_ms));
+  std::vector<Interval> intervals(std::max<size_t>(rows, 1));
+  auto row_of = [&](double ms) {
+    return std::min(intervals.size() - 1, static_cast<size_t>(ms / interval_ms));
+  };
+  for (const CycleRecord& r : churner.records()) {
+    if (!r.done) continue;
+    Interval& in = intervals[row_of(r.done_ms)];
+    ++in.cycles;
+    in.failures += r.outcome != CycleOutcome::kOk;
+  }
+  for (const auto& st : stats) {
+    for (size_t g = 0; g < st.gaps_us.size(); ++g) {
+      intervals[row_of(st.gap_at_ms[g])].gaps.push_back(st.gaps_us[g]);
+    }
+  }
+  const auto samples = rss.seconds();
+  json::array interval_json;
+  std::printf(
+      "  interval  t-end-s  cycles  cyc/s  failed  bg-gaps  gap-p50  gap-p99  gap-max  "
+      "rss-MB   fds  srv-cpu  load\n");
+  for (size_t row = 0; row < intervals.size(); ++row) {
+    Interval& in = intervals[row];
+    const double row_end_s = std::min(elapsed_ms, (row + 1) * interval_ms) / 1e3;
+    const double row_len_s = row_end_s - row * o.interval_s;
+    const Quantiles q = Summarize(std::move(in.gaps));
+    long rss_kb = -1, fds = -1;
+    double load = -1, cpu = -1;
+    if (!samples.empty()) {
+      const size_t at = std::min(samples.size() - 1, static_cast<size_t>(row_end_s));
+      const size_t from = std::min(samples.size() - 1, static_cast<size_t>(row * o.interval_s));
+      rss_kb = samples[at].rss_kb;
+      fds = samples[at].fds;
+      load = samples[at].loadavg;
+      if (at > from) {
+        cpu = (samples[at].server_cpu_s - samples[from].server_cpu_s) /
+              static_cast<double>(at - from);
+      }
+    }
+    std::printf("  %8zu %8.1f %7llu %6.0f %7llu %8zu %8.2f %8.2f %8.2f %7.1f %5ld %8.2f %5.2f\n",
+                row, row_end_s, static_cast<unsigned long long>(in.cycles),
+                row_len_s > 0 ? static_cast<double>(in.cycles) / row_len_s : 0.0,
+                static_cast<unsigned long long>(in.failures), q.count, q.p50 / 1e3, q.p99 / 1e3,
+                q.max / 1e3, rss_kb / 1024.0, fds, cpu, load);
+    auto ms = [](double us) { return std::round(us / 10.0) / 100.0; };
+    interval_json.push_back(json::object{{"t_end_s", std::round(row_end_s * 10) / 10},
+                                         {"cycles", in.cycles},
+                                         {"failed", in.failures},
+                                         {"bg_gaps", q.count},
+                                         {"gap_p50_ms", ms(q.p50)},
+                                         {"gap_p99_ms", ms(q.p99)},
+                                         {"gap_max_ms", ms(q.max)},
+                                         {"rss_mb", std::round(rss_kb / 102.4) / 10},
+                                         {"fds", fds},
+                                         {"server_cpu", std::round(cpu * 100) / 100},
+                                         {"loadavg", load}});
+  }
+
+  auto yes = [](bool b) { return b ? "PASS" : "FAIL"; };
+  std::printf(
+      "  cycles               %llu done in %.1f s: %.0f/s (after warm-up %.0f/s); ws %llu, "
+      "sse %llu, ?from= %llu\n",
+      static_cast<unsigned long long>(done), churn_s, cycles_per_s, main_cycles_per_s,
+      static_cast<unsigned long long>(ws_cycles), static_cast<unsigned long long>(sse_cycles),
+      static_cast<unsigned long long>(with_from));
+  std::printf(
+      "  leaving              clean %llu, rst %llu, drop %llu, early %llu; controls: seek "
+      "%llu, speed %llu, pause %llu\n",
+      static_cast<unsigned long long>(leaves[0]), static_cast<unsigned long long>(leaves[1]),
+      static_cast<unsigned long long>(leaves[2]), static_cast<unsigned long long>(leaves[3]),
+      static_cast<unsigned long long>(controls[1]), static_cast<unsigned long long>(controls[2]),
+      static_cast<unsigned long long>(controls[3]));
+  std::printf("  connect -> frame     %s\n", MsLine(ff_q).c_str());
+  std::printf("  first frames         %llu of %llu cycles that wait for one\n",
+              static_cast<unsigned long long>(got_frame),
+              static_cast<unsigned long long>(expect_frame));
+  std::printf("  failed cycles        %llu", static_cast<unsigned long long>(cycle_failures));
+  for (size_t k = 1; k < outcomes.size(); ++k) {
+    if (outcomes[k]) {
+      std::printf(" %s %llu", kOutcomeNames[k], static_cast<unsigned long long>(outcomes[k]));
+    }
+  }
+  std::printf("\n");
+  for (const auto& e : churner.sample_errors()) std::printf("    e.g. %s\n", e.c_str());
+  std::printf(
+      "  background           %zu streams, %llu frames, %llu loops, dropped %llu; gap "
+      "during the churn %s; >50ms %llu\n",
+      o.n, static_cast<unsigned long long>(bg_frames), static_cast<unsigned long long>(bg_loops),
+      static_cast<unsigned long long>(bg_dropped), MsLine(bg_q).c_str(),
+      static_cast<unsigned long long>(bg_over_50));
+  std::printf(
+      "  background errors    %llu (connect %llu, handshake %llu, closed early %llu, err "
+      "messages %llu, no frame %llu)\n",
+      static_cast<unsigned long long>(bg_errors_total), static_cast<unsigned long long>(bg_connect),
+      static_cast<unsigned long long>(bg_handshake), static_cast<unsigned long long>(bg_closed),
+      static_cast<unsigned long long>(bg_err), static_cast<unsigned long long>(bg_never));
+  for (const auto& e : bg_errors) std::printf("    e.g. %s\n", e.c_str());
+  if (o.server_pid > 0) {
+    std::printf(
+        "  server RSS           baseline %.1f MB -> end %.1f MB (%+.1f%%, limit +%.0f%%): "
+        "%s; peak %.1f MB, VmHWM %.1f MB\n",
+        rss_base_kb / 1024.0, rss_end_kb / 1024.0,
+        100.0 * (static_cast<double>(rss_end_kb) / std::max(rss_base_kb, 1L) - 1),
+        o.rss_tolerance * 100, yes(rss_ok), rss.peak_kb() / 1024.0, hwm_kb / 1024.0);
+    std::printf("  server descriptors   baseline %ld -> end %ld (slack %ld): %s\n", fds_base,
+                fds_end, o.fd_slack, yes(fds_ok));
+  }
+  std::printf("  background streams   %s; cycles %s\n", yes(bg_ok), yes(cycles_ok));
+  std::printf("  load average         %.2f at start, %.2f at end\n", load_start, LoadAverage());
+  std::printf("  verdict              %s\n", yes(pass));
+
+  const double elapsed_s = elapsed_ms / 1e3;
+  const double server_cpu =
+      server_cpu0 >= 0 && server_cpu1 >= 0 ? (server_cpu1 - server_cpu0) / elapsed_s : -1;
+  json::object outcome_json;
+  for (size_t k = 0; k < outcomes.size(); ++k) outcome_json[kOutcomeNames[k]] = outcomes[k];
+  json::object out{
+      {"mode", "churn"},
+      {"label", o.label},
+      {"cycles", o.churn},
+      {"cycles_done", done},
+      {"warmup", o.churn_warmup},
+      {"concurrency", o.churn_concurrency},
+      {"rate_cap", o.churn_rate},
+      {"seed", o.seed},
+      {"speed", o.speed},
+      {"windows", windows},
+      {"churn_s", std::round(churn_s * 10) / 10},
+      {"cycles_per_s", std::round(cycles_per_s)},
+      {"cycles_per_s_after_warmup", std::round(main_cycles_per_s)},
+      {"ws", ws_cycles},
+      {"sse", sse_cycles},
+      {"with_from", with_from},
+      {"leave",
+       json::object{
+           {"clean", leaves[0]}, {"rst", leaves[1]}, {"drop", leaves[2]}, {"early", leaves[3]}}},
+      {"control",
+       json::object{{"seek", controls[1]}, {"speed", controls[2]}, {"pause", controls[3]}}},
+      {"outcomes", outcome_json},
+      {"failed", cycle_failures},
+      {"expect_frame", expect_frame},
+      {"got_frame", got_frame},
+      {"connect_to_frame", MsJson(ff_q)},
+      {"background", json::object{{"n", o.n},
+                                  {"channel", o.channel_given ? (o.sse ? "sse" : "ws") : "mixed"},
+                                  {"frames", bg_frames},
+                                  {"loops", bg_loops},
+                                  {"dropped", bg_dropped},
+                                  {"gap", MsJson(bg_q)},
+                                  {"gaps_over_50ms", bg_over_50},
+                                  {"errors", bg_errors_total},
+                                  {"connect_failed", bg_connect},
+                                  {"handshake_failed", bg_handshake},
+                                  {"closed_early", bg_closed},
+                                  {"err_messages", bg_err},
+                                  {"no_frame", bg_never}}},
+      {"server", json::object{{"rss_baseline_mb", std::round(rss_base_kb / 102.4) / 10},
+                              {"rss_end_mb", std::round(rss_end_kb / 102.4) / 10},
+                              {"rss_peak_mb", std::round(rss.peak_kb() / 102.4) / 10},
+                              {"vmhwm_mb", std::round(hwm_kb / 102.4) / 10},
+                              {"fds_baseline", fds_base},
+                              {"fds_end", fds_end},
+                              {"cpu", std::round(server_cpu * 100) / 100}}},
+      {"criteria", json::object{{"rss_tolerance", o.rss_tolerance},
+                                {"fd_slack", o.fd_slack},
+                                {"rss_ok", rss_ok},
+                                {"fds_ok", fds_ok},
+                                {"background_ok", bg_ok},
+                                {"cycles_ok", cycles_ok},
+                                {"pass", pass}}},
+      {"intervals", interval_json},
+      {"loadavg_start", load_start},
+      {"loadavg_end", LoadAverage()},
+  };
+  PrintJsonLine(out);
+  return pass ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Handshake to first frame, one fresh connection at a time.
 
 int RunFirstFrame(const Options& o, const tcp::endpoint& endpoint) {
@@ -1300,11 +2347,15 @@ int main(int argc, char** argv) {
     rc |= RunFirstFrame(o, endpoint);
     did = true;
   }
-  if (o.n > 0) {
+  if (o.churn > 0) {
+    if (o.run_id.empty()) Usage("--churn needs --run");
+    rc |= RunChurn(o, endpoint);  // --n: its background streams
+    did = true;
+  } else if (o.n > 0) {
     if (o.run_id.empty()) Usage("--n needs --run");
     rc |= RunStreams(o, endpoint);
     did = true;
   }
-  if (!did) Usage("nothing to do: give --backtest, --first-frame or --n");
+  if (!did) Usage("nothing to do: give --backtest, --first-frame, --n or --churn");
   return rc;
 }
