@@ -63,6 +63,10 @@ class Runner {
  private:
   void WorkerLoop();
   void Execute(const std::string& id);
+  // Marks the run failed with `error`. A store that cannot write at the moment (a full disk) gets
+  // more tries, backing off from 50 ms for about 12 s in all, so that the run does not stay
+  // `running` until the next start.
+  void Fail(const std::string& id, const Error& error);
 
   store::Store& store_;
   mutable std::mutex mu_;

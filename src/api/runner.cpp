@@ -96,8 +96,13 @@ void Runner::WorkerLoop() {
 void Runner::Execute(const std::string& id) {
   auto run = store_.GetRun(id);
   if (!run.ok()) return;  // deleted while queued
-  if (!store_.MarkRunning(id).ok()) return;
-  auto fail = [&](const Error& e) { (void)store_.FailRun(id, e.ToString()); };
+  if (Status started = store_.MarkRunning(id); !started.ok()) {
+    // Deleted meanwhile (RUN_NOT_FOUND) or no longer queued (CONFLICT): not ours to finish.
+    const ErrorCode code = started.error().code;
+    if (code != ErrorCode::kRunNotFound && code != ErrorCode::kConflict) Fail(id, started.error());
+    return;
+  }
+  auto fail = [&](const Error& e) { Fail(id, e); };
 
   auto bars = store_.LoadBars(run->spec.dataset);
   if (!bars.ok()) return fail(bars.error());
@@ -132,6 +137,19 @@ void Runner::Execute(const std::string& id) {
     return fail(result.error());
   }
   if (auto done = store_.CompleteRun(id, *result); !done.ok()) fail(done.error());
+}
+
+void Runner::Fail(const std::string& id, const Error& error) {
+  auto delay = std::chrono::milliseconds(50);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const Status failed = store_.FailRun(id, error.ToString());
+    if (failed.ok()) return;
+    const ErrorCode code = failed.error().code;
+    if (code == ErrorCode::kRunNotFound || code == ErrorCode::kConflict) return;
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, delay, [this] { return stopping_; })) return;  // recovery's job now
+    delay *= 2;
+  }
 }
 
 }  // namespace tapedeck::api

@@ -1,0 +1,169 @@
+// The Runner against a store that fails the way a full disk makes it fail (a decorator over the
+// real SQLite store that injects UNAVAILABLE into chosen calls).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "api/api.h"
+#include "market/market.h"
+#include "store/store.h"
+
+namespace tapedeck::api {
+namespace {
+
+Error DiskFull() { return MakeError(ErrorCode::kUnavailable, "the store's disk is full"); }
+
+class FlakyStore final : public store::Store {
+ public:
+  explicit FlakyStore(std::unique_ptr<store::Store> real) : real_(std::move(real)) {}
+
+  std::atomic<int> fail_mark_running{0}, fail_complete{0}, fail_fail{0};
+  std::atomic<int> fail_calls{0};
+
+  Result<store::DatasetInfo> PutDataset(std::string_view n, const market::Series& b) override {
+    return real_->PutDataset(n, b);
+  }
+  Result<store::DatasetInfo> GetDataset(std::string_view n) override {
+    return real_->GetDataset(n);
+  }
+  Result<std::vector<store::DatasetInfo>> ListDatasets() override {
+    return real_->ListDatasets();
+  }
+  Result<market::Series> LoadBars(std::string_view n) override { return real_->LoadBars(n); }
+  Status DeleteDataset(std::string_view n) override { return real_->DeleteDataset(n); }
+  Result<std::string> CreateRun(const store::RunSpec& s) override { return real_->CreateRun(s); }
+  Status MarkRunning(std::string_view id) override {
+    if (fail_mark_running > 0) {
+      --fail_mark_running;
+      return DiskFull();
+    }
+    return real_->MarkRunning(id);
+  }
+  Status UpdateProgress(std::string_view id, double p) override {
+    return real_->UpdateProgress(id, p);
+  }
+  Status CompleteRun(std::string_view id, const engine::RunResult& r) override {
+    if (fail_complete > 0) {
+      --fail_complete;
+      return DiskFull();
+    }
+    return real_->CompleteRun(id, r);
+  }
+  Status FailRun(std::string_view id, std::string_view e) override {
+    ++fail_calls;
+    if (fail_fail > 0) {
+      --fail_fail;
+      return DiskFull();
+    }
+    return real_->FailRun(id, e);
+  }
+  Result<store::RunInfo> GetRun(std::string_view id) override { return real_->GetRun(id); }
+  Result<std::vector<store::RunInfo>> ListRuns(size_t l, size_t o) override {
+    return real_->ListRuns(l, o);
+  }
+  Result<engine::RunResult> LoadRunResult(std::string_view id) override {
+    return real_->LoadRunResult(id);
+  }
+  Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) override {
+    return real_->LoadTrades(id);
+  }
+  Status DeleteRun(std::string_view id) override { return real_->DeleteRun(id); }
+  Result<size_t> RecoverOnStart() override { return real_->RecoverOnStart(); }
+
+ private:
+  std::unique_ptr<store::Store> real_;
+};
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "tapedeck-runner-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto real = store::OpenSqliteStore(dir_ + "/t.db");
+    ASSERT_TRUE(real.ok()) << real.error().ToString();
+    store_ = std::make_unique<FlakyStore>(std::move(*real));
+    market::GenOptions gen;
+    gen.bars = 2000;
+    ASSERT_TRUE(store_->PutDataset("syn", market::Generate(gen)).ok());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string Post(Runner& runner) {
+    store::RunSpec spec;
+    spec.dataset = "syn";
+    spec.symbols = {"SYN"};
+    spec.strategy = "sma_cross";
+    auto id = store_->CreateRun(spec);
+    EXPECT_TRUE(id.ok());
+    EXPECT_TRUE(runner.Enqueue(*id, "client", 16, 256).ok());
+    return *id;
+  }
+
+  store::RunInfo WaitFinished(const std::string& id) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      auto run = store_->GetRun(id);
+      EXPECT_TRUE(run.ok());
+      if (!run.ok() || run->status == store::RunStatus::kDone ||
+          run->status == store::RunStatus::kFailed ||
+          std::chrono::steady_clock::now() > deadline) {
+        return run.ok() ? *run : store::RunInfo{};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  std::string dir_;
+  std::unique_ptr<FlakyStore> store_;
+};
+
+TEST_F(RunnerTest, ARunWhoseResultCannotBeWrittenEndsFailedWithTheReason) {
+  store_->fail_complete = 1;
+  store_->fail_fail = 3;  // the disk is still full for the first tries to record the failure
+  Runner runner(*store_, 1);
+  const store::RunInfo run = WaitFinished(Post(runner));
+  EXPECT_EQ(run.status, store::RunStatus::kFailed);
+  EXPECT_NE(run.error.find("disk is full"), std::string::npos) << run.error;
+  EXPECT_EQ(store_->fail_calls, 4);
+}
+
+TEST_F(RunnerTest, ARunThatCannotStartEndsFailedNotQueuedForever) {
+  store_->fail_mark_running = 1;
+  Runner runner(*store_, 1);
+  const store::RunInfo run = WaitFinished(Post(runner));
+  EXPECT_EQ(run.status, store::RunStatus::kFailed);
+  EXPECT_NE(run.error.find("disk is full"), std::string::npos) << run.error;
+}
+
+TEST_F(RunnerTest, StoppingEndsTheRetriesAndLeavesTheRunForRecovery) {
+  store_->fail_complete = 1;
+  store_->fail_fail = 1000;
+  auto runner = std::make_unique<Runner>(*store_, 1);
+  const std::string id = Post(*runner);
+  while (store_->fail_calls < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto t0 = std::chrono::steady_clock::now();
+  runner.reset();  // Stop() joins the worker
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_EQ(store_->GetRun(id)->status, store::RunStatus::kRunning);
+  ASSERT_EQ(*store_->RecoverOnStart(), 1u);
+  EXPECT_EQ(store_->GetRun(id)->error, "interrupted");
+}
+
+TEST_F(RunnerTest, AHealthyStoreGetsDoneRuns) {
+  Runner runner(*store_, 2);
+  const std::string a = Post(runner), b = Post(runner);
+  EXPECT_EQ(WaitFinished(a).status, store::RunStatus::kDone);
+  EXPECT_EQ(WaitFinished(b).status, store::RunStatus::kDone);
+  EXPECT_EQ(store_->fail_calls, 0);
+}
+
+}  // namespace
+}  // namespace tapedeck::api
