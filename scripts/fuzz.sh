@@ -43,13 +43,15 @@ for t in "${targets[@]}"; do
   dir="$run/$t"
   mkdir -p "$dir/corpus" "$dir/artifacts"
   cp -R "tests/fuzz/corpus/$t/." "$dir/corpus/"
-  extra=()
-  # Regressions are read, never written: libFuzzer adds new inputs to the first directory only.
-  [ -d "tests/fuzz/regressions/$t" ] && extra+=("tests/fuzz/regressions/$t")
-  [ -f "tests/fuzz/$t.dict" ] && extra=(-dict="tests/fuzz/$t.dict" "${extra[@]}")
+  flags=()
+  [ -f "tests/fuzz/$t.dict" ] && flags+=(-dict="tests/fuzz/$t.dict")
+  # libFuzzer writes what it finds into the first directory only: the scratch copy. The
+  # regressions after it are read, never written.
+  dirs=("$dir/corpus")
+  [ -d "tests/fuzz/regressions/$t" ] && dirs+=("tests/fuzz/regressions/$t")
   status=0
   "build-fuzz/tests/fuzz/${t}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "${extra[@]}" "$dir/corpus" \
+    -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "${flags[@]}" "${dirs[@]}" \
     >"$dir/log" 2>&1 || status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -1)

@@ -18,8 +18,8 @@
 
 #include "common/json_writer.h"
 #include "fuzz/fuzz_check.h"
+#include "fuzz/sparse_tape.h"
 #include "playback/playback.h"
-#include "unit/playback/tape_fixture.h"
 
 namespace tapedeck::playback {
 namespace {
@@ -84,22 +84,6 @@ void CheckParse(std::string_view text) {
   FUZZ_CHECK(SameCommand(*again, command));
 }
 
-// Minute bars in bursts with gaps of days between them, so seeks snap and windows at most speeds
-// hold no bars; a few order events for the frames to carry.
-std::shared_ptr<const Tape> SparseTape() {
-  testing::TapeSpec spec{{testing::Range(120)}};
-  for (int64_t m : testing::Range(60, 1000)) spec.minutes[0].push_back(m);
-  for (int64_t m : {5000, 5001, 20000, 100000}) spec.minutes[0].push_back(m);
-  spec.events = {testing::Event(1, 3), testing::Event(2, 130, engine::OrderStatus::kSubmitted),
-                 testing::Event(3, 182)};
-  return testing::MakeTape(spec);
-}
-
-const std::shared_ptr<const Tape>& TheTape() {
-  static const std::shared_ptr<const Tape> tape = SparseTape();
-  return tape;
-}
-
 void CheckFrame(const Outgoing& out, const Session& session) {
   FUZZ_CHECK(!out.bars.empty());
   FUZZ_CHECK(out.window < session.timeline()->window_count());
@@ -112,7 +96,7 @@ void CheckFrame(const Outgoing& out, const Session& session) {
 
 void DriveSession(std::string_view input) {
   FakeClock clock;
-  Result<Session> created = Session::Create(TheTape(), SessionOptions{}, clock);
+  Result<Session> created = Session::Create(fuzz::SparseTape(), SessionOptions{}, clock);
   FUZZ_CHECK(created.ok());
   Session& session = *created;
   size_t messages = 0;

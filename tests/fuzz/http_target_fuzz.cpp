@@ -163,7 +163,11 @@ void CheckStream(const StreamOutcome& seen, const boost::urls::url_view& url,
 void CheckTarget(std::string_view target, std::string_view last_event_id) {
   World& world = TheWorld();
   HttpRequest request{http::verb::get, target, 11};
-  if (!last_event_id.empty()) request.set("Last-Event-ID", last_event_id);
+  if (!last_event_id.empty()) {
+    request.set("Last-Event-ID", last_event_id);
+    // As stored, and as Beast's parser would hand it over: without surrounding whitespace.
+    last_event_id = request["Last-Event-ID"];
+  }
 
   world.outcome.reset();
   const HttpResponse res = world.router.Dispatch(request, "127.0.0.1");

@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "fuzz/fuzz_check.h"
+#include "fuzz/sparse_tape.h"
 #include "playback/playback.h"
-#include "unit/playback/tape_fixture.h"
 
 namespace tapedeck::playback {
 namespace {
@@ -86,25 +86,9 @@ void CheckParsers(std::string_view text) {
   }
 }
 
-// Minute bars in bursts with gaps of days between them, so windows at most speeds hold no bars
-// and Last-Event-ID often names an empty window.
-std::shared_ptr<const Tape> SparseTape() {
-  testing::TapeSpec spec{{testing::Range(120)}};
-  for (int64_t m : testing::Range(60, 1000)) spec.minutes[0].push_back(m);
-  for (int64_t m : {5000, 5001, 20000, 100000}) spec.minutes[0].push_back(m);
-  spec.events = {testing::Event(1, 3), testing::Event(2, 130, engine::OrderStatus::kSubmitted),
-                 testing::Event(3, 182)};
-  return testing::MakeTape(spec);
-}
-
-const std::shared_ptr<const Tape>& TheTape() {
-  static const std::shared_ptr<const Tape> tape = SparseTape();
-  return tape;
-}
-
 void CheckSession(const std::optional<uint64_t>& last_event_id, const std::optional<Position>& from,
                   double speed) {
-  const std::shared_ptr<const Tape>& tape = TheTape();
+  const std::shared_ptr<const Tape>& tape = fuzz::SparseTape();
   const Result<Timeline> timeline = Timeline::Create(tape, speed);
   FUZZ_CHECK(timeline.ok());
   const Timeline& tl = *timeline;
@@ -188,9 +172,9 @@ void CheckHistory(std::string_view from_text, std::string_view to_text, double s
   };
   const std::optional<int64_t> from = parse(from_text), to = parse(to_text);
   if (!from && !to) return;
-  const Result<std::string> history = EncodeHistory(TheTape(), speed, from, to);
+  const Result<std::string> history = EncodeHistory(fuzz::SparseTape(), speed, from, to);
   FUZZ_CHECK(history.ok());
-  const Result<Timeline> tl = Timeline::Create(TheTape(), speed);
+  const Result<Timeline> tl = Timeline::Create(fuzz::SparseTape(), speed);
   const auto n = static_cast<int64_t>(tl->window_count());
   const auto lo = static_cast<size_t>(std::clamp<int64_t>(from.value_or(0), 0, n));
   const auto hi = static_cast<size_t>(std::clamp<int64_t>(to.value_or(n), 0, n));
