@@ -16,7 +16,7 @@
 # frames at speed 60), so no store or upload is involved; the background streams loop at its end.
 #
 # Knobs (environment): CONCURRENCY (64 cycles at once), BACKGROUND (50 streams, WS and SSE
-# alternating), WARMUP (3000 cycles before the baseline), SETTLE (2 s before each measurement),
+# alternating), WARMUP (10000 cycles before the baseline), SETTLE (2 s before each measurement),
 # SEED (1), SPEED (60), THREADS (server I/O threads, 2), RUN_SPEC (churn:105120:1:5m),
 # INTERVAL (10 s rows), RSS_TOLERANCE (0.10), FD_SLACK (4). Only 127.0.0.1 is contacted.
 set -euo pipefail
@@ -32,7 +32,7 @@ CYCLES=${4:-100000}
 mkdir -p "$OUT"
 CONCURRENCY=${CONCURRENCY:-64}
 BACKGROUND=${BACKGROUND:-50}
-WARMUP=${WARMUP:-3000}
+WARMUP=${WARMUP:-10000}
 SETTLE=${SETTLE:-2}
 SEED=${SEED:-1}
 SPEED=${SPEED:-60}

@@ -124,9 +124,11 @@ struct Options {
   // Churn (--churn).
   size_t churn = 0;
   size_t churn_concurrency = 64;
-  size_t churn_warmup = 0;  // 0: min(3000, churn / 5)
-  double churn_rate = 0;    // cycles per second; 0: as fast as they complete
-  double churn_for_s = 0;   // 0: until `churn` cycles are done
+  // 0: min(10000, churn / 5). Long enough for the run's frame cache (random windows, seeks) to
+  // fill mostly, which would otherwise read as growth after the baseline.
+  size_t churn_warmup = 0;
+  double churn_rate = 0;   // cycles per second; 0: as fast as they complete
+  double churn_for_s = 0;  // 0: until `churn` cycles are done
   uint64_t seed = 1;
   double settle_s = 2;
   double interval_s = 10;
@@ -238,7 +240,7 @@ Options ParseArgs(int argc, char** argv) {
   if (o.churn_concurrency < 1 || o.churn_concurrency > 4096) {
     Usage("--churn-concurrency must be in [1, 4096]");
   }
-  if (o.churn > 0 && o.churn_warmup == 0) o.churn_warmup = std::min<size_t>(3000, o.churn / 5);
+  if (o.churn > 0 && o.churn_warmup == 0) o.churn_warmup = std::min<size_t>(10000, o.churn / 5);
   if (o.churn_warmup > o.churn) Usage("--churn-warmup must not exceed --churn");
   if (o.churn_rate < 0 || o.churn_for_s < 0 || o.churn_for_s > 86400) {
     Usage("--churn-rate must be >= 0 and --churn-for in [0, 86400]");

@@ -35,10 +35,11 @@ SEED = 5
 # the server is small (~10-20 MB) and the warm-up short, so what is bounded but still growing
 # after it weighs more: the run's frame cache (random ?from= windows and seeks keep filling it,
 # ~0.5 MB for this run at the speeds used) and glibc's per-thread arenas reaching their high
-# water. Hence 10% plus 3 MB. A leak worth the name is far larger: a WebSocket session (Beast
-# stream, buffers, playback session, timers) is several KB, so one kept per cycle would add
-# >= 10 MB over the 2,400 measured cycles; and a kept session keeps its socket, which the
-# descriptor count catches exactly.
+# water. Hence 10% plus 3 MB. Checked against a build that leaks on purpose at every stream
+# session's start: 2 KB or 4 KB a session fails this test (+5 and +10 MB), 1 KB passes; a kept
+# session (a Beast WebSocket stream with its buffers, the playback session, timers: well over
+# 2 KB) also keeps its socket, which the descriptor count catches exactly. bench/churn.sh, at
+# 100,000 cycles, caught 32 bytes a session.
 RSS_FRACTION = 0.10
 RSS_SLACK_KB = 3 * 1024
 FD_SLACK = 2  # a background stream's socket may be mid-reconnect; none should be
