@@ -7,8 +7,8 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]    TARGET: control, csv, http_target, ...
 #
 # TAPEDECK_JOBS: build parallelism (default 2). TAPEDECK_FUZZ_MERGE=1: after a clean run, add the
-# inputs the run found that reach new code to tests/fuzz/corpus/<target>/ (for a person to review
-# and commit; CI leaves it unset).
+# inputs the run found that reach new edges (hit counts ignored, which keeps the corpus small) to
+# tests/fuzz/corpus/<target>/, for a person to review and commit; CI leaves it unset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,7 +66,7 @@ for t in "${targets[@]}"; do
   else
     echo "fuzz: $t ok: ${execs:-?} runs in ${seconds}s (${rate:-?}/s), corpus $files files, $bytes bytes"
     if [ "${TAPEDECK_FUZZ_MERGE:-0}" = 1 ]; then
-      "build-fuzz/tests/fuzz/${t}_fuzz" -merge=1 "tests/fuzz/corpus/$t" "$dir/corpus" \
+      "build-fuzz/tests/fuzz/${t}_fuzz" -merge=1 -use_counters=0 "tests/fuzz/corpus/$t" "$dir/corpus" \
         >"$dir/merge.log" 2>&1
       echo "fuzz: $t merged: tests/fuzz/corpus/$t has $(ls "tests/fuzz/corpus/$t" | wc -l) files"
     fi
