@@ -4,7 +4,7 @@
 #         (build-asan/); any report fails the test that triggered it: a report aborts the
 #         process, and a leak at exit makes the server's exit status non-zero, which the
 #         integration tests check.
-#   tsan  ThreadSanitizer, the concurrent parts: the store, server and API unit tests and the
+#   tsan  ThreadSanitizer, the concurrent parts: the store, server and API (Runner) unit tests and the
 #         integration tests that drive the server over real sockets (build-tsan/).
 # Usage: scripts/sanitize.sh [asan|tsan]...   (default: both). Expects scripts/bootstrap.sh done.
 set -euo pipefail
@@ -28,17 +28,17 @@ run_asan() {
   (cd build-asan &&
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    TAPEDECK_CRASH_KILLS="${TAPEDECK_CRASH_KILLS:-25}" \
+    TAPEDECK_CRASH_KILLS="${TAPEDECK_CRASH_KILLS:-25}" TAPEDECK_SANITIZER=asan \
     ctest --output-on-failure -j"$jobs" --timeout 900)
 }
 
 run_tsan() {
   configure build-tsan "-fsanitize=thread"
-  cmake --build build-tsan -j"$jobs" --target tapedeck store_test server_test
+  cmake --build build-tsan -j"$jobs" --target tapedeck store_test server_test api_test
   (cd build-tsan &&
-    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=66" \
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=66" TAPEDECK_SANITIZER=tsan \
     ctest --output-on-failure -j"$jobs" --timeout 900 \
-      -R '^(store|server)\.|^integration\.test_(server_http|server_ws|server_sse|api|crash_loop)$')
+      -R '^(store|server|api)\.|^integration\.test_(server_http|server_ws|server_sse|server_auth|api|churn|crash_loop)$')
 }
 
 modes=("$@")

@@ -349,9 +349,13 @@ Result<Series> CsvParser::Run() {
 }
 
 // The text the scanner sees: without a BOM, narrowed from UTF-16 when it was.
+// `text()` is computed on each call, never stored: a view into `owned` kept in the struct would
+// dangle once the struct is moved (a short string lives inside the std::string object itself).
 struct Prepared {
-  std::string owned;
-  std::string_view text;
+  bool narrowed = false;
+  std::string owned;        // the narrowed text, when narrowed
+  std::string_view source;  // the caller's text without its BOM, when not
+  std::string_view text() const { return narrowed ? std::string_view(owned) : source; }
 };
 
 Result<Prepared> Prepare(std::string_view text, std::string_view file) {
@@ -360,11 +364,11 @@ Result<Prepared> Prepare(std::string_view text, std::string_view file) {
     Result<std::string> narrow = NarrowUtf16(text.substr(kUtf16LeBom.size()), file);
     if (!narrow.ok()) return narrow.take_error();
     out.owned = std::move(narrow).value();
-    out.text = out.owned;
+    out.narrowed = true;
     return out;
   }
   if (text.starts_with(kUtf8Bom)) text.remove_prefix(kUtf8Bom.size());
-  out.text = text;
+  out.source = text;
   return out;
 }
 
@@ -378,14 +382,14 @@ Result<Series> ParseCsv(std::string_view text, const CsvOptions& options) {
   const std::string_view file = FileName(options);
   Result<Prepared> prepared = Prepare(text, file);
   if (!prepared.ok()) return prepared.take_error();
-  return CsvParser(prepared->text, options, file).Run();
+  return CsvParser(prepared->text(), options, file).Run();
 }
 
 Result<CsvFormat> DetectCsvFormat(std::string_view text, std::string_view source_name) {
   Result<Prepared> prepared = Prepare(text, source_name);
   if (!prepared.ok()) return prepared.take_error();
-  const char* p = prepared->text.data();
-  const char* end = p + prepared->text.size();
+  const char* p = prepared->text().data();
+  const char* end = p + prepared->text().size();
   size_t line = 1;
   while (p < end && (*p == '\n' || *p == '\r')) {
     p = SkipLineEnd(p, end);

@@ -511,5 +511,22 @@ TEST(GenericCsv, RoundTripsExactly) {
   }
 }
 
+// A UTF-16 file whose narrowed text is short enough to live inside the std::string object (the
+// fuzzer found the parser reading it after it had been moved; ASan: stack-use-after-return).
+TEST(CsvMt5, ShortUtf16TextIsReadFromWhereItLives) {
+  std::string wide = "\xFF\xFE";
+  for (char c : std::string("a,b\n")) {
+    wide.push_back(c);
+    wide.push_back('\0');
+  }
+  CsvOptions options;
+  options.source_name = "short.csv";
+  Result<Series> s = ParseCsv(wide, options);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kValidation);
+  EXPECT_NE(s.error().msg.find("short.csv:1"), std::string::npos) << s.error().msg;
+  EXPECT_NE(s.error().msg.find("a,b"), std::string::npos) << s.error().msg;
+}
+
 }  // namespace
 }  // namespace tapedeck::market
