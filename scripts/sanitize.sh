@@ -33,7 +33,10 @@ run_asan() {
 }
 
 run_tsan() {
-  configure build-tsan "-fsanitize=thread"
+  # Asio orders handler hand-offs with std::atomic_thread_fence, which TSan does not model (GCC
+  # refuses it under -Werror=tsan); its scheduler's mutexes, which TSan sees, do the real
+  # synchronising, so the TSan build uses Asio's null fenced block.
+  configure build-tsan "-fsanitize=thread -DBOOST_ASIO_DISABLE_FENCED_BLOCK"
   cmake --build build-tsan -j"$jobs" --target tapedeck store_test server_test api_test
   (cd build-tsan &&
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=66" TAPEDECK_SANITIZER=tsan \
