@@ -124,6 +124,7 @@ class HttpTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = ServerProcess(*FAST, "--json-body-limit", "1K", "--header-limit", "2K",
+                                   "--body-timeout", "1s",
                                    web={"index.html": "<!doctype html><p>ui</p>",
                                         "app.js": "console.log(1)",
                                         "style.css": "p{}",
@@ -225,6 +226,33 @@ class HttpTest(unittest.TestCase):
             data = s.recv(1024)
             self.assertEqual(data, b"")
             self.assertLess(time.time() - start, 5)
+        finally:
+            s.close()
+
+    def test_slow_body_is_cut(self):
+        # A header that promises a body, then a trickle: the connection does not outlive
+        # --body-timeout however patient the sender is.
+        s = socket.create_connection((HOST, self.server.port), timeout=10)
+        try:
+            s.sendall(b"POST /backtests HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 500\r\n\r\n{")
+            start = time.time()
+            closed = False
+            while time.time() - start < 6:
+                try:
+                    s.sendall(b" ")
+                except OSError:
+                    closed = True
+                    break
+                s.settimeout(0.2)
+                try:
+                    if s.recv(1024) == b"":
+                        closed = True
+                        break
+                except socket.timeout:
+                    pass
+            self.assertTrue(closed, "a trickled body kept the connection open")
+            self.assertLess(time.time() - start, 4)
         finally:
             s.close()
 
