@@ -474,7 +474,6 @@ class Session {
   size_t cursor_ = 0;  // first aligned bar not yet sent
   size_t window_ = 0;
   std::optional<size_t> seek_window_;  // a frame to send at once
-  bool end_pending_ = false;
   bool nothing_more_ = false;
   bool retry_pending_ = false;
   std::deque<Outgoing> errors_;
