@@ -228,7 +228,7 @@ Status MigrateTo(Db& db, int target) {
   }
   for (const Migration& m : kMigrations) {
     if (m.to_version <= *version || m.to_version > target) continue;
-    Result<Txn> txn = Txn::Begin(db, /*write=*/true);
+    Result<Txn> txn = Txn::BeginDurable(db);
     if (!txn.ok()) return txn.take_error();
     if (Status s = db.Exec(m.sql); !s.ok()) return s;
     if (m.convert) {

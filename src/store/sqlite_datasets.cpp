@@ -42,7 +42,7 @@ DatasetInfo ReadDataset(const Stmt& s) {
 Status SqliteStore::CleanDataDir() {
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
-  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
   std::set<std::string> named;
   std::vector<std::string> missing;  // rows whose file is gone
   {
@@ -118,7 +118,7 @@ Result<DatasetInfo> SqliteStore::PutDataset(std::string_view name, const market:
   Status inserted = [&]() -> Status {
     std::lock_guard lock(write_mu_);
     Db& db = *writer_;
-    TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+    TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
     {
       TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO datasets(" TD_DATASET_COLUMNS
                                                ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) "
@@ -212,7 +212,7 @@ Status SqliteStore::DeleteDataset(std::string_view name) {
   {
     std::lock_guard lock(write_mu_);
     Db& db = *writer_;
-    TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+    TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
     {
       TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT file FROM datasets WHERE name = ?1"));
       s.Bind(1, name);

@@ -1,6 +1,8 @@
 #include "store/sqlite_db.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace tapedeck::store::internal {
@@ -107,7 +109,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
     return MakeError(ErrorCode::kIo, "cannot open the store", {{"path", path}, {"sqlite", msg}});
   }
   sqlite3_extended_result_codes(raw, 1);
-  std::unique_ptr<Db> db(new Db(raw, path));
+  std::unique_ptr<Db> db(new Db(raw, path, durable));
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   const char* settings = durable ? "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;"
                                  : "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
@@ -145,11 +147,40 @@ Error Db::MakeSqliteError(int rc, std::string_view op) const {
       primary == SQLITE_FULL || primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
   // sqlite3_errmsg describes the connection's most recent failure, which is this one.
   std::string msg = sqlite3_errcode(db_) == rc ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  // For a failed read or write, the operating system's reason ("disk I/O error" alone tells an
+  // operator nothing); sqlite3_system_errno is the errno of this connection's last failed call.
+  const int os_errno =
+      primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY
+          ? LastOsErrno()
+          : 0;
   std::string text = primary == SQLITE_FULL ? "the store's disk is full"
                      : transient            ? "the store is busy"
+                     : os_errno == EROFS    ? "the store's file system is read-only"
+                     : os_errno != 0        ? "the store failed: " + std::string(std::strerror(os_errno))
                                             : "the store failed";
+  std::map<std::string, std::string> details{
+      {"path", path_}, {"sqlite", std::move(msg)}, {"op", std::string(op)}};
+  if (os_errno != 0) details.emplace("reason", std::strerror(os_errno));
   return MakeError(transient ? ErrorCode::kUnavailable : ErrorCode::kIo, std::move(text),
-                   {{"path", path_}, {"sqlite", std::move(msg)}, {"op", std::string(op)}});
+                   std::move(details));
+}
+
+int Db::LastOsErrno() const {
+  // sqlite3_system_errno is set for some failures only (not for a COMMIT's write to the WAL,
+  // which is where a file system gone read-only shows first); the unix VFS also keeps the last
+  // errno of each file, the WAL's and the database's.
+  if (const int e = sqlite3_system_errno(db_); e != 0) return e;
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK &&
+      wal != nullptr && wal->pMethods != nullptr) {
+    int e = 0;
+    if (wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &e) == SQLITE_OK && e != 0) {
+      return e;
+    }
+  }
+  int e = 0;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_LAST_ERRNO, &e) == SQLITE_OK) return e;
+  return 0;
 }
 
 // ---- Txn ----
@@ -161,15 +192,39 @@ Result<Txn> Txn::Begin(Db& db, bool write) {
   return Txn(&db);
 }
 
+Result<Txn> Txn::BeginDurable(Db& db) {
+  const bool raise = !db.durable();
+  if (raise) {
+    if (Status s = db.Exec("PRAGMA synchronous=FULL"); !s.ok()) return s.take_error();
+  }
+  Result<Txn> txn = Begin(db, /*write=*/true);
+  if (!txn.ok()) {
+    if (raise) (void)db.Exec("PRAGMA synchronous=NORMAL");
+    return txn.take_error();
+  }
+  txn->restore_normal_ = raise;
+  return txn;
+}
+
 Txn::~Txn() {
-  if (db_ != nullptr) (void)db_->Exec("ROLLBACK");
+  if (db_ == nullptr) return;
+  (void)db_->Exec("ROLLBACK");
+  RestoreSync();
 }
 
 Status Txn::Commit() {
-  Db* db = db_;
-  Status s = db->Exec("COMMIT");
-  if (s.ok()) db_ = nullptr;  // else the destructor rolls back
+  Status s = db_->Exec("COMMIT");
+  if (s.ok()) {
+    RestoreSync();
+    db_ = nullptr;  // else the destructor rolls back
+  }
   return s;
+}
+
+void Txn::RestoreSync() {
+  // On failure the connection stays at FULL: slower, never less safe.
+  if (restore_normal_) (void)db_->Exec("PRAGMA synchronous=NORMAL");
+  restore_normal_ = false;
 }
 
 }  // namespace tapedeck::store::internal

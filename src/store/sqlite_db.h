@@ -81,15 +81,22 @@ class Db {
   // last message, or the code's text) and `op`.
   Error MakeSqliteError(int rc, std::string_view op) const;
 
+  // The operating system's errno behind this connection's last failed read, write or open, or 0.
+  int LastOsErrno() const;
+
   int64_t Changes() const { return sqlite3_changes64(db_); }
+  // Whether every commit on this connection is synced (synchronous=FULL, as opened).
+  bool durable() const { return durable_; }
   sqlite3* raw() { return db_; }
   const std::string& path() const { return path_; }
 
  private:
-  Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Db(sqlite3* db, std::string path, bool durable)
+      : db_(db), path_(std::move(path)), durable_(durable) {}
 
   sqlite3* db_;
   std::string path_;
+  bool durable_;
   std::map<const char*, sqlite3_stmt*> cache_;
 };
 
@@ -98,7 +105,14 @@ class Db {
 class Txn {
  public:
   static Result<Txn> Begin(Db& db, bool write);
-  Txn(Txn&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  // A write whose COMMIT returns only once the WAL is on disk (synchronous=FULL for this one
+  // transaction, when the connection is NORMAL): for the writes a client is told about, so that
+  // no power cut or file system gone read-only can take back an answer already given.
+  static Result<Txn> BeginDurable(Db& db);
+  Txn(Txn&& other) noexcept : db_(other.db_), restore_normal_(other.restore_normal_) {
+    other.db_ = nullptr;
+    other.restore_normal_ = false;
+  }
   Txn(const Txn&) = delete;
   Txn& operator=(const Txn&) = delete;
   Txn& operator=(Txn&&) = delete;
@@ -107,7 +121,12 @@ class Txn {
 
  private:
   explicit Txn(Db* db) : db_(db) {}
+  void RestoreSync();
+
   Db* db_;
+  // Set by BeginDurable on a NORMAL connection: put synchronous back once the transaction ends
+  // (SQLite refuses to change it inside one).
+  bool restore_normal_ = false;
 };
 
 }  // namespace tapedeck::store::internal

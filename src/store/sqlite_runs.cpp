@@ -218,6 +218,8 @@ Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
   const std::string symbols = SymbolsToJson(spec.symbols);
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
+  // Durable: the 202 that follows promises the run exists.
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
   // 64 random bits collide about never; the retry makes "about" into "never" cheaply.
   for (int attempt = 0; attempt < 4; ++attempt) {
     std::string id = RandomHex64();
@@ -245,7 +247,10 @@ Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
                .Bind(13, std::string_view(spec.request_json))
                .Bind(14, ToMicros(Now()))
                .Run());
-    if (db.Changes() == 1) return id;
+    if (db.Changes() == 1) {
+      TD_TRY(txn.Commit());
+      return id;
+    }
   }
   return MakeError(ErrorCode::kInternal, "could not draw a fresh run id");
 }
@@ -307,7 +312,7 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
   const std::vector<std::byte> trades = PackTrades(result.trades);
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
-  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
   TD_ASSIGN_OR_RETURN(const auto state, LockedRunState(id));
   const auto [seq, status] = state;
   if (status != RunStatus::kQueued && status != RunStatus::kRunning) {
@@ -364,7 +369,7 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
 Status SqliteStore::FailRun(std::string_view id, std::string_view error) {
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
-  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
   TD_ASSIGN_OR_RETURN(const auto state, LockedRunState(id));
   if (state.second != RunStatus::kQueued && state.second != RunStatus::kRunning) {
     return BadTransition(id, state.second, "fail");
@@ -476,7 +481,7 @@ Result<std::vector<engine::Trade>> SqliteStore::LoadTrades(std::string_view id) 
 Status SqliteStore::DeleteRun(std::string_view id) {
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
-  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
   {
     // The result tables go with it: ON DELETE CASCADE, inside this transaction.
     TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("DELETE FROM runs WHERE id = ?1"));
@@ -489,7 +494,7 @@ Status SqliteStore::DeleteRun(std::string_view id) {
 Result<size_t> SqliteStore::RecoverOnStart() {
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
-  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/true));
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
   {
     TD_ASSIGN_OR_RETURN(Stmt & s,
                         db.Prepare("UPDATE runs SET status = 'failed', error = 'interrupted', "

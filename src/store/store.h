@@ -15,16 +15,21 @@
 //
 // SQLite settings: WAL journal, synchronous=NORMAL, foreign keys on, busy_timeout 5 s. With WAL,
 // NORMAL never corrupts the database and loses nothing on a process crash (kill -9): a commit is in
-// the OS's hands when it returns. Only a power loss or kernel crash can roll back the last few
-// commits, and each state that could come back is one of the consistent ones (a run back at
-// `running` is then failed by RecoverOnStart; a dataset row lost leaves an orphan file that is
-// cleaned). FULL would fsync the WAL on every commit, including every progress update; set
-// `StoreOptions::durable_commits` when that trade is wrong for you.
+// the OS's hands when it returns. It is not on disk, though, until the next checkpoint: a power
+// cut, a kernel crash, or a file system that aborts its journal and turns read-only (ext4 after an
+// I/O error) takes back what was not synced. So the writes a client is told about are durable
+// commits (synchronous=FULL for that transaction: the WAL is synced before COMMIT returns):
+// creating a run (202), its end (done or failed), deletes (204), a dataset's row (201), migrations
+// and recovery. Only MarkRunning and UpdateProgress stay NORMAL; losing one of those leaves a run
+// `queued` or `running`, which RecoverOnStart fails as interrupted. A durable CompleteRun of a
+// year of minutes costs about 6 ms more (docs/perf.md). `StoreOptions::durable_commits` makes
+// every commit durable.
 //
 // Errors: every call returns a value or an Error. Disk and database failures are IO, except a full
 // disk (SQLITE_FULL) and lock contention past the busy timeout (SQLITE_BUSY/LOCKED), which are
-// UNAVAILABLE (retry later); their details hold `path` and `sqlite` (SQLite's message). Specific
-// codes per call are listed below.
+// UNAVAILABLE (retry later); their details hold `path`, `sqlite` (SQLite's message) and, for a
+// failed read or write, `reason` (the system's: a file system gone read-only is "the store's file
+// system is read-only"). Specific codes per call are listed below.
 //
 // Thread-safety: a Store is safe for concurrent use from any number of threads. Writes are
 // serialised on one connection under a mutex (a CompleteRun of a year of minutes holds it for tens

@@ -135,8 +135,9 @@ class DiskFullTest(unittest.TestCase):
         after_space = out["id"]
 
         # ---- the data directory becomes read-only ----
-        # (The database file itself cannot be: a mount with a file open for writing refuses to
-        # go read-only. Starting on a read-only store is the test below.)
+        # (A mount with a file open for writing refuses to go read-only, so the database's own
+        # file system turning read-only is test_store_read_only, by way of ext4's error path.
+        # Starting on a read-only store is the test below.)
         data = s.db + ".data"
         subprocess.run(["mount", "--bind", data, data], check=True)
         try:

@@ -61,6 +61,64 @@ TEST(SqliteDbTest, TxnRollsBackUnlessCommitted) {
   EXPECT_EQ(s->Text(0), "2");
 }
 
+// PRAGMA synchronous: 1 is NORMAL, 2 is FULL.
+int64_t Synchronous(Db& db) {
+  Result<Stmt> s = db.Prepare("PRAGMA synchronous");
+  EXPECT_TRUE(s.ok());
+  EXPECT_TRUE(*s->Step());
+  return s->Int(0);
+}
+
+TEST(SqliteDbTest, DurableTxnSyncsItsOwnCommitOnly) {
+  TempDir dir;
+  Result<std::unique_ptr<Db>> opened = Db::Open(dir.File("x.db"), /*create=*/true, false);
+  ASSERT_TRUE(opened.ok());
+  Db& db = **opened;
+  ASSERT_TRUE(db.Exec("PRAGMA journal_mode=WAL; CREATE TABLE t(x)").ok());
+  ASSERT_EQ(Synchronous(db), 1);
+  {
+    Result<Txn> txn = Txn::BeginDurable(db);
+    ASSERT_TRUE(txn.ok());
+    EXPECT_EQ(Synchronous(db), 2);  // the COMMIT below syncs the WAL
+    ASSERT_TRUE(db.Exec("INSERT INTO t VALUES(1)").ok());
+    ASSERT_TRUE(txn->Commit().ok());
+    EXPECT_EQ(Synchronous(db), 1);  // and the next ordinary write does not
+  }
+  {
+    Result<Txn> txn = Txn::BeginDurable(db);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(db.Exec("INSERT INTO t VALUES(2)").ok());
+  }  // rolled back
+  EXPECT_EQ(Synchronous(db), 1);
+  {
+    // Moved: only the last owner ends it, once.
+    Result<Txn> txn = Txn::BeginDurable(db);
+    ASSERT_TRUE(txn.ok());
+    Txn moved = std::move(*txn);
+    ASSERT_TRUE(db.Exec("INSERT INTO t VALUES(3)").ok());
+    ASSERT_TRUE(moved.Commit().ok());
+  }
+  EXPECT_EQ(Synchronous(db), 1);
+  Result<Stmt> s = db.Prepare("SELECT group_concat(x) FROM t");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(*s->Step());
+  EXPECT_EQ(s->Text(0), "1,3");
+}
+
+TEST(SqliteDbTest, DurableConnectionStaysFull) {
+  TempDir dir;
+  Result<std::unique_ptr<Db>> opened = Db::Open(dir.File("x.db"), /*create=*/true, true);
+  ASSERT_TRUE(opened.ok());
+  Db& db = **opened;
+  ASSERT_EQ(Synchronous(db), 2);
+  {
+    Result<Txn> txn = Txn::BeginDurable(db);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(Synchronous(db), 2);
+}
+
 TEST(CheckpointerTest, BigCommitsAreCheckpointedInTheBackground) {
   TempDir dir;
   const std::string path = dir.File("x.db");
