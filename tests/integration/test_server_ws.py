@@ -252,6 +252,44 @@ class WebSocketTest(unittest.TestCase):
         self.assertGreater(cut, 1.5)
 
 
+class HandshakeTimeoutTest(unittest.TestCase):
+    def test_client_that_never_answers_the_close_is_cut_at_the_handshake_timeout(self):
+        # --handshake-timeout bounds both handshakes. The opening one is the server's 101, which a
+        # client cannot hold up; the closing one waits for the client's close frame, which a
+        # client can withhold. Here the server closes (an unknown run: err, then a close frame)
+        # and this client never answers: the TCP connection must end at the handshake timeout,
+        # well before the idle timeout.
+        server = ServerProcess(*FAST, "--handshake-timeout", "1s", "--idle-timeout", "6s")
+        try:
+            s = socket.create_connection((HOST, server.port), timeout=15)
+            key = base64.b64encode(os.urandom(16)).decode()
+            s.sendall((f"GET /backtests/nope/ws HTTP/1.1\r\nHost: {HOST}\r\n"
+                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                       f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n").encode())
+            data = b""
+            close_at = None
+            while True:  # read everything, answer nothing
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+                head_end = data.find(b"\r\n\r\n")
+                if close_at is None and head_end >= 0 and b"\x88" in data[head_end:]:
+                    close_at = time.monotonic()
+            waited = time.monotonic() - close_at if close_at else None
+            s.close()
+            self.assertTrue(data.startswith(b"HTTP/1.1 101"), data[:200])
+            self.assertIn(b'"code":"RUN_NOT_FOUND"', data)
+            self.assertIsNotNone(waited, "no close frame came")
+            self.assertGreater(waited, 0.8)
+            self.assertLess(waited, 4)
+        finally:
+            server.stop()
+
+
 class ShutdownTest(unittest.TestCase):
     def test_sigterm_sends_a_going_away_close(self):
         server = ServerProcess(*FAST, "--synthetic-run", "year:8760:1:1h")
