@@ -3,6 +3,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import signal
 import subprocess
 import tempfile
@@ -13,6 +14,15 @@ import urllib.request
 BIN = os.path.abspath(os.environ.get("TAPEDECK_BIN", "build/tapedeck"))
 SRC = os.path.abspath(os.environ.get("TAPEDECK_SOURCE_DIR", "."))
 SAMPLE = os.path.join(SRC, "node_modules/vega-datasets/data/sp500-2000.csv")
+
+
+def integrity_check(db_path):
+    """SQLite's PRAGMA integrity_check of a store the server has closed: "ok" when intact."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
 
 
 class Server:

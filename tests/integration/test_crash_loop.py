@@ -22,7 +22,6 @@ import os
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tdserver import BIN, Server  # noqa: E402
+from tdserver import BIN, Server, integrity_check  # noqa: E402
 
 KILLS = int(os.environ.get("TAPEDECK_CRASH_KILLS", "50"))
 SEED = int(os.environ.get("TAPEDECK_CRASH_SEED", str(random.randrange(1 << 30))))
@@ -83,11 +82,7 @@ class CrashLoopTest(unittest.TestCase):
     def check_store(self, cycle):
         s = self.server
         ctx = f"cycle {cycle} (seed {SEED})"
-        db = sqlite3.connect(f"file:{s.db}?mode=ro", uri=True)
-        try:
-            self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok", ctx)
-        finally:
-            db.close()
+        self.assertEqual(integrity_check(s.db), "ok", ctx)
 
         status, datasets = s.json("GET", "/datasets")
         self.assertEqual(status, 200, ctx)

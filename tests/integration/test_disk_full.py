@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tdserver import BIN, Server  # noqa: E402
+from tdserver import BIN, Server, integrity_check  # noqa: E402
 
 SIZE_MB = 48
 
@@ -161,11 +160,7 @@ class DiskFullTest(unittest.TestCase):
 
         # ---- a restart finds it all intact ----
         self.assertEqual(s.stop(), 0)
-        db = sqlite3.connect(f"file:{s.db}?mode=ro", uri=True)
-        try:
-            self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
-        finally:
-            db.close()
+        self.assertEqual(integrity_check(s.db), "ok")
         s.start()
         status, datasets = s.json("GET", "/datasets")
         self.assertEqual(sorted(d["name"] for d in datasets),

@@ -27,6 +27,37 @@ def run(coro, timeout=60):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
+def raw_upgrade(port, target, rcvbuf=None, timeout=10):
+    """A plain socket that has sent a WebSocket upgrade for `target`: for clients that misbehave
+    in ways the websockets library never would."""
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect((HOST, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\n"
+               "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+               f"Sec-WebSocket-Key: {key}\r\n\r\n").encode())
+    return s
+
+
+def read_until_closed(s, on_data=None):
+    """Reads everything, answers nothing, until the server closes; returns the bytes."""
+    data = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+        if on_data:
+            on_data(data)
+    return data
+
+
 class WebSocketTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -192,21 +223,9 @@ class WebSocketTest(unittest.TestCase):
         self.assertLess(max(gaps), 0.8)
 
     def test_silent_client_is_closed_after_the_idle_timeout(self):
-        s = socket.create_connection((HOST, self.server.port), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
-        s.sendall((f"GET /backtests/year/ws?speed=1 HTTP/1.1\r\nHost: {HOST}\r\n"
-                   "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\n\r\n").encode())
+        s = raw_upgrade(self.server.port, "/backtests/year/ws?speed=1")
         start = time.time()
-        data = b""
-        while True:  # read everything (frames, pings), answer nothing
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_closed(s)  # frames and pings, never a pong
         elapsed = time.time() - start
         s.close()
         self.assertTrue(data.startswith(b"HTTP/1.1 101"))
@@ -226,14 +245,7 @@ class WebSocketTest(unittest.TestCase):
     def test_client_that_talks_but_never_reads_is_cut_at_the_write_deadline(self):
         # Sends a masked {"t":"hb"} every 0.2 s, so the idle timeout never fires; reads nothing,
         # so the server's writes stall once the (small) socket buffers are full.
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.settimeout(10)
-        s.connect((HOST, self.server.port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        s.sendall((f"GET /backtests/year/ws?speed=1000 HTTP/1.1\r\nHost: {HOST}\r\n"
-                   "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\n\r\n").encode())
+        s = raw_upgrade(self.server.port, "/backtests/year/ws?speed=1000", rcvbuf=4096)
         payload = b'{"t":"hb"}'
         mask = os.urandom(4)
         frame = bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
@@ -261,24 +273,15 @@ class HandshakeTimeoutTest(unittest.TestCase):
         # well before the idle timeout.
         server = ServerProcess(*FAST, "--handshake-timeout", "1s", "--idle-timeout", "6s")
         try:
-            s = socket.create_connection((HOST, server.port), timeout=15)
-            key = base64.b64encode(os.urandom(16)).decode()
-            s.sendall((f"GET /backtests/nope/ws HTTP/1.1\r\nHost: {HOST}\r\n"
-                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                       f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n").encode())
-            data = b""
+            s = raw_upgrade(server.port, "/backtests/nope/ws", timeout=15)
             close_at = None
-            while True:  # read everything, answer nothing
-                try:
-                    chunk = s.recv(65536)
-                except ConnectionResetError:
-                    break
-                if not chunk:
-                    break
-                data += chunk
-                head_end = data.find(b"\r\n\r\n")
-                if close_at is None and head_end >= 0 and b"\x88" in data[head_end:]:
+
+            def note_the_close_frame(data):
+                nonlocal close_at
+                body = data.find(b"\r\n\r\n")
+                if close_at is None and body >= 0 and b"\x88" in data[body:]:
                     close_at = time.monotonic()
+            data = read_until_closed(s, note_the_close_frame)
             waited = time.monotonic() - close_at if close_at else None
             s.close()
             self.assertTrue(data.startswith(b"HTTP/1.1 101"), data[:200])
