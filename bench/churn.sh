@@ -44,36 +44,10 @@ FD_SLACK=${FD_SLACK:-4}
 RUN=${RUN_SPEC%%:*}
 (( WARMUP <= CYCLES )) || WARMUP=$(( CYCLES / 5 ))
 
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+source "$(dirname "$0")/lib.sh"
+bench_begin
 
-WORK=$(mktemp -d /tmp/churn_work.XXXXXX)
-SERVER_PID=
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-log() { echo "$@" | tee -a "$OUT/summary.txt"; }
-: > "$OUT/summary.txt"
-log "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-log "machine: $(lscpu | grep 'Model name' | sed 's/  */ /g'), $(nproc) cores"
-log "tapedeck: $TAPEDECK ($(cd "$(dirname "$0")" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
-
-"$TAPEDECK" serve --port 0 --db "$WORK/tapedeck.db" --threads "$THREADS" --workers 1 \
-  --synthetic-run "$RUN_SPEC" > "$WORK/serve.out" 2> "$OUT/serve.err" &
-SERVER_PID=$!
-PORT=
-for _ in $(seq 300); do
-  PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/serve.out" | head -1)
-  [[ -n "$PORT" ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -n "$PORT" ]] || { echo "server did not start:" >&2; cat "$WORK/serve.out" "$OUT/serve.err" >&2; exit 1; }
-BASE="http://127.0.0.1:$PORT"
+start_server --threads "$THREADS" --workers 1 --synthetic-run "$RUN_SPEC"
 log "server: pid $SERVER_PID, $BASE, --threads $THREADS, --synthetic-run $RUN_SPEC"
 
 rc=0
@@ -85,24 +59,7 @@ rc=0
 grep '^{"mode":"churn"' "$OUT/churn.txt" > "$OUT/churn.json" || true
 
 # The server must have survived, and must still stop cleanly.
-if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-  log "FAIL: the server died during the churn"
-  rc=1
-else
-  kill -TERM "$SERVER_PID"
-  status=0
-  for _ in $(seq 150); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    log "FAIL: the server did not stop within 15 s of SIGTERM"
-    rc=1
-  else
-    wait "$SERVER_PID" || status=$?
-    (( status == 0 )) || { log "FAIL: the server exited with status $status"; rc=1; }
-  fi
-  SERVER_PID=
-fi
-# The server logs only what is not a normal end of a connection.
-log "server log lines other than start/stop: $(grep -cv -e 'stopped$' "$OUT/serve.err" || true)"
+stop_server || rc=1
 
 if [[ -s "$OUT/churn.json" ]]; then
   log "$(jq -r '"churn: \(.cycles_done) cycles in \(.churn_s) s (\(.cycles_per_s)/s, \(.cycles_per_s_after_warmup)/s after the warm-up), \(.concurrency) at once, failed \(.failed), first frames \(.got_frame)/\(.expect_frame)"' "$OUT/churn.json")"

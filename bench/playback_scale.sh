@@ -39,27 +39,9 @@ SPEED=${SPEED:-60}
 RUNS=${RUNS:-5}
 FIRST_FRAME=${FIRST_FRAME:-200}
 
-# Every stream holds a socket on both sides.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-echo "open files limit: $(ulimit -n)"
-
-WORK=$(mktemp -d /tmp/playback_scale_work.XXXXXX)
-SERVER_PID=
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-log() { echo "$@" | tee -a "$OUT/summary.txt"; }
-: > "$OUT/summary.txt"
-log "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-log "machine: $(lscpu | grep 'Model name' | sed 's/  */ /g'), $(nproc) cores"
-log "tapedeck: $TAPEDECK ($(cd "$(dirname "$0")" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+source "$(dirname "$0")/lib.sh"
+bench_begin
+log "open files limit: $(ulimit -n)"
 
 # 1. Data and server.
 t0=$(date +%s.%N)
@@ -69,18 +51,8 @@ log "generated 525,600 1-minute bars: $(du -h "$WORK/y1m.csv" | cut -f1) in $(ec
 RUN_AS=()
 if [[ -n "${NICE:-}" ]]; then RUN_AS=(nice -n "$NICE"); fi
 
-"${RUN_AS[@]}" "$TAPEDECK" serve --port 0 --db "$WORK/tapedeck.db" --threads 1 --workers 1 \
-  --max-connections-per-address 100000 --max-connections 100000 \
-  > "$WORK/serve.out" 2> "$OUT/serve.err" &
-SERVER_PID=$!
-PORT=
-for _ in $(seq 100); do
-  PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/serve.out" | head -1)
-  [[ -n "$PORT" ]] && break
-  sleep 0.1
-done
-[[ -n "$PORT" ]] || { echo "server did not start:" >&2; cat "$WORK/serve.out" "$OUT/serve.err" >&2; exit 1; }
-BASE="http://127.0.0.1:$PORT"
+start_server --threads 1 --workers 1 \
+  --max-connections-per-address 100000 --max-connections 100000
 log "server: pid $SERVER_PID, $BASE, --threads 1 --workers 1${NICE:+, nice $NICE}"
 
 t0=$(date +%s.%N)
@@ -151,4 +123,7 @@ while read -r line; do
 done < "$OUT/streams.jsonl"
 log "largest N of WebSocket streams that holds every target: $LARGEST"
 log "server RSS now: $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2/1024 " MB"}'), VmHWM $(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2/1024 " MB"}')"
-log "outputs in $OUT"
+rc=0
+stop_server || rc=1
+log "outputs in $OUT; exit $rc"
+exit "$rc"

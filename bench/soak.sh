@@ -46,37 +46,11 @@ GAP_FACTOR=${GAP_FACTOR:-1.25}
 GAP_SLACK_MS=${GAP_SLACK_MS:-5}
 (( DURATION >= 180 )) || { echo "soak: SECONDS must be >= 180 (a warm-up minute and two more)" >&2; exit 2; }
 
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+source "$(dirname "$0")/lib.sh"
+bench_begin
 
-WORK=$(mktemp -d /tmp/soak_work.XXXXXX)
-SERVER_PID=
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-log() { echo "$@" | tee -a "$OUT/summary.txt"; }
-: > "$OUT/summary.txt"
-log "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-log "machine: $(lscpu | grep 'Model name' | sed 's/  */ /g'), $(nproc) cores"
-log "tapedeck: $TAPEDECK ($(cd "$(dirname "$0")" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
-
-"$TAPEDECK" serve --port 0 --db "$WORK/tapedeck.db" --threads 1 --workers 1 \
-  --max-connections-per-address 100000 --max-connections 100000 \
-  --synthetic-run soak:525600:1:1m > "$WORK/serve.out" 2> "$OUT/serve.err" &
-SERVER_PID=$!
-PORT=
-for _ in $(seq 600); do
-  PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/serve.out" | head -1)
-  [[ -n "$PORT" ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -n "$PORT" ]] || { echo "server did not start:" >&2; cat "$WORK/serve.out" "$OUT/serve.err" >&2; exit 1; }
-BASE="http://127.0.0.1:$PORT"
+start_server --threads 1 --workers 1 \
+  --max-connections-per-address 100000 --max-connections 100000 --synthetic-run soak:525600:1:1m
 log "server: pid $SERVER_PID, $BASE, --threads 1, RSS before any stream $(awk '/VmRSS/ {print $2/1024 " MB"}' /proc/$SERVER_PID/status)"
 
 rc=0
@@ -87,23 +61,7 @@ rc=0
   --label "soak_${STREAMS}_${DURATION}s" | tee "$OUT/soak.txt" || rc=$?
 grep '^{"mode":"churn"' "$OUT/soak.txt" > "$OUT/soak.json" || true
 
-if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-  log "FAIL: the server died during the soak"
-  rc=1
-else
-  kill -TERM "$SERVER_PID"
-  for _ in $(seq 150); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-  status=0
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    log "FAIL: the server did not stop within 15 s of SIGTERM"
-    rc=1
-  else
-    wait "$SERVER_PID" || status=$?
-    (( status == 0 )) || { log "FAIL: the server exited with status $status"; rc=1; }
-  fi
-  SERVER_PID=
-fi
-log "server log lines other than start/stop: $(grep -cv -e 'stopped$' "$OUT/serve.err" || true)"
+stop_server || rc=1
 
 [[ -s "$OUT/soak.json" ]] || { log "FAIL: no result line from the load generator"; exit 1; }
 J="$OUT/soak.json"
