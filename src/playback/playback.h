@@ -350,6 +350,11 @@ struct SessionSettings {
   std::chrono::milliseconds idle_timeout{30000};  // close after client silence (server)
   std::chrono::milliseconds sse_retry{3000};      // SSE "retry:" sent first
   size_t max_queued_errors = 16;  // control errors beyond this, unsent, are discarded
+  // A frame that merges windows (a slow client, a late server) stops at the last window that
+  // keeps its order events at or under this, though never before the end of its first window;
+  // the rest goes out in the next frame, at once. It bounds what one connection holds in its
+  // frame (~130 bytes an order), where an unbounded merge grew with the lag.
+  size_t max_frame_orders = 512;
 };
 
 enum class Channel { kWebSocket, kSse };
@@ -460,6 +465,8 @@ class Session {
   Clock::TimePoint ResumeTime(Clock::TimePoint now) const;
   Clock::TimePoint DueTime(size_t window) const;
   std::optional<Outgoing> Next(Clock::TimePoint now);
+  // Where a frame of the bars from `from` to `end` must stop for settings_.max_frame_orders.
+  size_t CappedEnd(size_t from, size_t end) const;
   Outgoing FrameMessage(BarRange bars);
   Outgoing Wrap(Outgoing::Kind kind, std::string_view json,
                 std::optional<uint64_t> id = std::nullopt) const;

@@ -244,7 +244,7 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
       if (now >= anchor_time_) {
         const auto due_window =
             static_cast<size_t>(anchor_window_ + (now - anchor_time_) / kFrameInterval);
-        const size_t end = tl.FirstBarOf(due_window + 1);
+        const size_t end = CappedEnd(cursor_, tl.FirstBarOf(due_window + 1));
         if (end > cursor_) {
           const BarRange range{cursor_, end};
           // Windows that came due by the time the last write finished were held up by the
@@ -271,6 +271,26 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
     return Wrap(Outgoing::Kind::kHeartbeat, {});
   }
   return std::nullopt;
+}
+
+size_t Session::CappedEnd(size_t from, size_t end) const {
+  const Timeline& tl = *timeline_;
+  const size_t cap = settings_.max_frame_orders;
+  if (end <= from || tl.tape().EventsIn({from, end}).size() <= cap) return end;
+  // The frame may end where window w starts, for w in (first window, last window + 1]; ending
+  // at lo is allowed (the first window whole, or within the cap), at hi is not (over the cap).
+  // Order counts only grow with w: bisect.
+  size_t lo = tl.WindowOf(from) + 1;
+  size_t hi = tl.WindowOf(end - 1) + 1;
+  while (hi - lo > 1) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (tl.tape().EventsIn({from, tl.FirstBarOf(mid)}).size() <= cap) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return std::min(end, tl.FirstBarOf(lo));
 }
 
 Outgoing Session::FrameMessage(BarRange bars) {

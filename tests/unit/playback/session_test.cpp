@@ -23,8 +23,9 @@ struct Sent {
 // Plays the server: writes complete at once unless told otherwise.
 class Harness {
  public:
-  explicit Harness(std::shared_ptr<const Tape> tape, SessionOptions options = {}) {
-    auto created = Session::Create(std::move(tape), std::move(options), clock);
+  explicit Harness(std::shared_ptr<const Tape> tape, SessionOptions options = {},
+                   SessionSettings settings = {}) {
+    auto created = Session::Create(std::move(tape), std::move(options), clock, settings);
     EXPECT_TRUE(created.ok()) << (created.ok() ? "" : created.error().ToString());
     session.emplace(std::move(*created));
     start = clock.Now();
@@ -342,6 +343,60 @@ TEST(SessionTest, ASlowClientThroughoutLosesNoOrder) {
   EXPECT_LT(frames.size(), 6u);
   EXPECT_EQ(h.session->dropped(), 11 - frames.size());
   EXPECT_EQ(h.session->lag_merged(), 0u);
+}
+
+// 3000 minutes (speed 60: windows of 292 bars), an order every 10th bar: 29 or 30 a window.
+TapeSpec ManyOrders() {
+  TapeSpec spec{{Range(3000)}};
+  for (size_t bar = 0; bar < 3000; bar += 10) spec.events.push_back(Event(bar + 1, bar));
+  return spec;
+}
+
+TEST(SessionTest, AMergedFrameStopsAtTheOrderCapAndTheRestFollowsAtOnce) {
+  SessionSettings settings;
+  settings.max_frame_orders = 70;
+  Harness h(MakeTape(ManyOrders()), {}, settings);
+  auto first = h.session->Poll();  // window 0, write in flight while windows 1..7 come due
+  ASSERT_TRUE(first.has_value());
+  h.sent.push_back({h.clock.Now(), *first});
+  h.clock.Advance(kFrameInterval * 7);
+  const TimePoint caught_up_at = h.clock.Now();
+  h.session->OnWriteDone();
+  h.RunFor(milliseconds(1));
+  const auto frames = h.Of(Outgoing::Kind::kFrame);
+  const Timeline& tl = *h.session->timeline();
+  // Two windows fit under 70 orders, three do not: windows 1-2, 3-4, 5-6, 7, all sent at once.
+  ASSERT_EQ(frames.size(), 5u);
+  EXPECT_EQ(h.Windows(), (std::vector<size_t>{0, 2, 4, 6, 7}));
+  for (size_t i = 1; i < frames.size(); ++i) {
+    EXPECT_EQ(frames[i]->at, caught_up_at) << i;
+    EXPECT_LE(frames[i]->Json().at("orders").as_array().size(), 70u) << i;
+    EXPECT_EQ(frames[i]->msg.bars.end, tl.FirstBarOf(frames[i]->msg.window + 1)) << i;
+  }
+  // Every window after the first of the catch-up went out merged: counted once each.
+  EXPECT_EQ(h.session->dropped(), 7u - 4u);
+  // Then it plays on at the pace, to the end, with every order once.
+  h.RunFor(seconds(2));
+  ExpectTiled(h, 3000);
+  std::vector<int64_t> all;
+  for (size_t bar = 0; bar < 3000; bar += 10) all.push_back(static_cast<int64_t>(bar + 1));
+  EXPECT_EQ(OrderIds(h), all);
+}
+
+TEST(SessionTest, AWindowOverTheOrderCapStillGoesOutWhole) {
+  SessionSettings settings;
+  settings.max_frame_orders = 5;  // under any one window's orders
+  Harness h(MakeTape(ManyOrders()), {}, settings);
+  auto first = h.session->Poll();
+  ASSERT_TRUE(first.has_value());
+  h.sent.push_back({h.clock.Now(), *first});
+  h.clock.Advance(kFrameInterval * 3);
+  h.session->OnWriteDone();
+  h.RunFor(milliseconds(1));
+  EXPECT_EQ(h.Windows(), (std::vector<size_t>{0, 1, 2, 3}));
+  h.RunFor(seconds(2));
+  ExpectTiled(h, 3000);
+  EXPECT_EQ(OrderIds(h).size(), 300u);
 }
 
 TEST(SessionTest, ServerLagMergesWithoutCountingDropped) {
