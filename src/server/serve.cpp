@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "server/heap_trimmer.h"
 #include "server/server.h"
 
 namespace tapedeck::server {
@@ -95,6 +96,9 @@ int ServeMain(const Settings& given, const ApplicationFactory& factory) {
             "tapedeck serve: access control on: %zu bearer token(s), tickets live %lld ms\n",
             settings.auth_tokens.size(), static_cast<long long>(settings.ticket_ttl.count()));
       }
+      // Every 10 s: past 16 MiB of free heap, give it back (docs/perf.md, "What a stalled
+      // server holds").
+      HeapTrimmer trimmer(std::chrono::seconds(10), size_t{16} << 20);
       server.Run();
       std::fprintf(stderr, "tapedeck serve: stopped\n");
     }
