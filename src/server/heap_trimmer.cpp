@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+
 namespace tapedeck::server {
 
 size_t FreeHeapBytes() {
@@ -36,12 +38,22 @@ uint64_t HeapTrimmer::trims() const {
 }
 
 void HeapTrimmer::Loop() {
+  // Trimmed pages stay counted as free, so the free bytes at the last trim are the part already
+  // given back: only what is freed beyond them (by `slack`) is worth another walk of the heap.
+  // Free bytes that fell since were reused, and no longer count as given back.
+  size_t given_back = 0;
   std::unique_lock lock(mu_);
   while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
     lock.unlock();
-    const bool trimmed = TrimHeapIfSlack(slack_);
+    const size_t free = FreeHeapBytes();
+    given_back = std::min(given_back, free);
+    const bool trim = free > given_back + slack_;
+    if (trim) {
+      malloc_trim(0);
+      given_back = free;
+    }
     lock.lock();
-    if (trimmed) ++trims_;
+    if (trim) ++trims_;
   }
 }
 

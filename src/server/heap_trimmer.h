@@ -2,8 +2,9 @@
 // (it returns only the top of the heap, and raises its mmap threshold as large blocks are freed),
 // so after a burst of large frames (a stalled server catching up a thousand streams) RSS stays at
 // the burst's peak. A background thread looks every `interval` at how much of the heap is free
-// and, past `slack` bytes, asks glibc to release it (malloc_trim: the free pages inside the heap
-// are handed back with madvise; nothing in use moves).
+// and, when that is `slack` bytes more than at its last trim, asks glibc to release it
+// (malloc_trim: the free pages inside the heap are handed back with madvise; nothing in use
+// moves).
 //
 // Thread-safety: the trimmer owns its thread; construct and destroy it on one thread.
 #pragma once
