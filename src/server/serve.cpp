@@ -96,7 +96,7 @@ int ServeMain(const Settings& given, const ApplicationFactory& factory) {
             "tapedeck serve: access control on: %zu bearer token(s), tickets live %lld ms\n",
             settings.auth_tokens.size(), static_cast<long long>(settings.ticket_ttl.count()));
       }
-      // Every 10 s: past 16 MiB of free heap, give it back (docs/perf.md, "What a stalled
+      // Every 10 s: when 16 MiB more of the heap is free than at the last trim, give it back (docs/perf.md, "What a stalled
       // server holds").
       HeapTrimmer trimmer(std::chrono::seconds(10), size_t{16} << 20);
       server.Run();
