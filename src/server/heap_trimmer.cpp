@@ -14,9 +14,12 @@ size_t FreeHeapBytes() {
 #endif
 }
 
-bool TrimHeapIfSlack(size_t slack) {
-  if (FreeHeapBytes() <= slack) return false;
+bool TrimHeapIfFreed(size_t& given_back, size_t slack) {
+  const size_t free = FreeHeapBytes();
+  given_back = std::min(given_back, free);
+  if (free <= given_back + slack) return false;
   malloc_trim(0);
+  given_back = free;
   return true;
 }
 
@@ -38,22 +41,13 @@ uint64_t HeapTrimmer::trims() const {
 }
 
 void HeapTrimmer::Loop() {
-  // Trimmed pages stay counted as free, so the free bytes at the last trim are the part already
-  // given back: only what is freed beyond them (by `slack`) is worth another walk of the heap.
-  // Free bytes that fell since were reused, and no longer count as given back.
   size_t given_back = 0;
   std::unique_lock lock(mu_);
   while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
     lock.unlock();
-    const size_t free = FreeHeapBytes();
-    given_back = std::min(given_back, free);
-    const bool trim = free > given_back + slack_;
-    if (trim) {
-      malloc_trim(0);
-      given_back = free;
-    }
+    const bool trimmed = TrimHeapIfFreed(given_back, slack_);
     lock.lock();
-    if (trim) ++trims_;
+    if (trimmed) ++trims_;
   }
 }
 

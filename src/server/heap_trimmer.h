@@ -22,8 +22,11 @@ namespace tapedeck::server {
 // (another allocator, as under the sanitizers).
 size_t FreeHeapBytes();
 
-// When FreeHeapBytes() exceeds `slack`, releases what it can; returns whether it trimmed.
-bool TrimHeapIfSlack(size_t slack);
+// Releases what it can when FreeHeapBytes() exceeds `given_back` (the free bytes right after the
+// last trim, updated here; 0 before any) by more than `slack`; returns whether it trimmed.
+// Trimmed pages stay counted as free, so only what was freed beyond them is worth a walk of the
+// heap; free bytes that fell since were reused and no longer count as given back.
+bool TrimHeapIfFreed(size_t& given_back, size_t slack);
 
 class HeapTrimmer {
  public:

@@ -50,8 +50,9 @@ TEST(HeapTrimmerTest, AFreedBurstIsGivenBack) {
   const std::vector<void*> pins = FreedBurst();
   const size_t before = ResidentBytes();
   EXPECT_GE(FreeHeapBytes(), size_t{60} << 20);
-  EXPECT_FALSE(TrimHeapIfSlack(size_t{1} << 40));  // under the slack: nothing done
-  EXPECT_TRUE(TrimHeapIfSlack(size_t{16} << 20));
+  size_t given_back = 0;
+  EXPECT_FALSE(TrimHeapIfFreed(given_back, size_t{1} << 40));  // under the slack: nothing done
+  EXPECT_TRUE(TrimHeapIfFreed(given_back, size_t{16} << 20));
   const size_t after = ResidentBytes();
   EXPECT_GE(before - std::min(before, after), size_t{48} << 20)
       << "resident " << before << " -> " << after;
