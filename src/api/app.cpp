@@ -49,7 +49,8 @@ void App::RegisterRoutes(server::Router& router) {
   auto bind = [this](HttpResponse (App::*fn)(const Request&)) {
     return [this, fn](const Request& req) { return (this->*fn)(req); };
   };
-  router.Add(http::verb::post, "/datasets", bind(&App::PostDataset));
+  router.Add(http::verb::post, "/datasets", bind(&App::PostDataset),
+             {.body = server::BodyLimit::kUpload});
   router.Add(http::verb::get, "/datasets", bind(&App::ListDatasets));
   router.Add(http::verb::get, "/datasets/{name}", bind(&App::GetDataset));
   router.Add(http::verb::delete_, "/datasets/{name}", bind(&App::DeleteDataset));

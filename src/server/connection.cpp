@@ -18,7 +18,7 @@ constexpr int kNotSentLowWater = 16 * 1024;
 
 }  // namespace
 
-Ticket& Ticket::operator=(Ticket&& other) noexcept {
+ConnectionSlot& ConnectionSlot::operator=(ConnectionSlot&& other) noexcept {
   if (this != &other) {
     if (registry_) registry_->Release(address_);
     registry_ = std::exchange(other.registry_, nullptr);
@@ -27,11 +27,11 @@ Ticket& Ticket::operator=(Ticket&& other) noexcept {
   return *this;
 }
 
-Ticket::~Ticket() {
+ConnectionSlot::~ConnectionSlot() {
   if (registry_) registry_->Release(address_);
 }
 
-Result<Ticket> Registry::Admit(const std::string& address) {
+Result<ConnectionSlot> Registry::Admit(const std::string& address) {
   std::lock_guard lock(mu_);
   if (stopping_) {
     return MakeError(ErrorCode::kUnavailable, "the server is shutting down");
@@ -47,7 +47,7 @@ Result<Ticket> Registry::Admit(const std::string& address) {
   }
   ++mine;
   ++admitted_;
-  return Ticket(this, address);
+  return ConnectionSlot(this, address);
 }
 
 void Registry::Release(const std::string& address) {

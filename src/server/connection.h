@@ -2,9 +2,10 @@
 // that lets shutdown reach every live connection. Not part of the public API.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
-#include <atomic>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -48,13 +49,14 @@ class Connection {
 class Registry;
 
 // A connection's place in the limits: held for the connection's life, released on destruction.
-class Ticket {
+class ConnectionSlot {
  public:
-  Ticket() = default;
-  Ticket(Registry* registry, std::string address) : registry_(registry), address_(std::move(address)) {}
-  Ticket(Ticket&& other) noexcept { *this = std::move(other); }
-  Ticket& operator=(Ticket&& other) noexcept;
-  ~Ticket();
+  ConnectionSlot() = default;
+  ConnectionSlot(Registry* registry, std::string address)
+      : registry_(registry), address_(std::move(address)) {}
+  ConnectionSlot(ConnectionSlot&& other) noexcept { *this = std::move(other); }
+  ConnectionSlot& operator=(ConnectionSlot&& other) noexcept;
+  ~ConnectionSlot();
   const std::string& address() const { return address_; }
 
  private:
@@ -62,14 +64,35 @@ class Ticket {
   std::string address_;
 };
 
+// What a stream handler takes over from the HTTP session a request came on.
+struct TakenConnection {
+  boost::beast::tcp_stream stream;
+  ConnectionSlot slot;
+  HttpRequest request;  // the request being answered, moved out of the session
+};
+
+// The HTTP session under a request, as a stream route's handler sees it (Request::takeover).
+class Takeover {
+ public:
+  // Ends the HTTP session's part: it will neither read nor write again, and the handler's
+  // response only labels the request in the metrics. The handler must not touch the Request
+  // afterwards (its `http` is the moved request). Call at most once, on the connection's strand.
+  virtual TakenConnection Take() = 0;
+  // Whether Take was called.
+  virtual bool taken() const = 0;
+
+ protected:
+  ~Takeover() = default;
+};
+
 // Live connections and the connection limits. Thread-safe.
 class Registry {
  public:
   explicit Registry(const Settings& settings) : settings_(settings) {}
 
-  // A ticket for a new connection from `address`, or the error to refuse it with: UNAVAILABLE
+  // A slot for a new connection from `address`, or the error to refuse it with: UNAVAILABLE
   // past max_connections (or while stopping), RATE_LIMITED past max_connections_per_address.
-  Result<Ticket> Admit(const std::string& address);
+  Result<ConnectionSlot> Admit(const std::string& address);
 
   void Add(Connection* connection, std::weak_ptr<Connection> handle);
   void Remove(Connection* connection);
@@ -79,7 +102,7 @@ class Registry {
   bool stopping() const { return stopping_.load(); }
 
  private:
-  friend class Ticket;
+  friend class ConnectionSlot;
   void Release(const std::string& address);
 
   const Settings& settings_;

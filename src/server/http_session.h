@@ -1,6 +1,7 @@
 // Internal: one HTTP connection. Reads requests one at a time (so pipelined requests are answered
-// in order), answers /healthz, /metrics, static files and the Router's routes, and hands the
-// connection over to a WebSocketSession or SseSession for the playback endpoints.
+// in order) and writes the Router's answers, as Beast's advanced server does: what a request
+// means is the Router's business. A stream route's handler may take the connection over
+// (Takeover), to hand it to a WebSocketSession or SseSession.
 #pragma once
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -10,19 +11,25 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "server/connection.h"
 
 namespace tapedeck::server {
 
-class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
+class HttpSession final : public Connection,
+                          public Takeover,
+                          public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, Shared& shared, Ticket ticket);
+  HttpSession(tcp::socket socket, Shared& shared, ConnectionSlot slot);
   ~HttpSession() override;
 
   // Starts reading; call once.
   void Start();
   void Shutdown() override;
+
+  TakenConnection Take() override;
+  bool taken() const override { return taken_; }
 
  private:
   enum class State { kIdle, kReadingBody, kBusy, kDone };
@@ -31,29 +38,27 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void OnReadHeader(const boost::system::error_code& ec);
   void ReadBody();
   void OnRead(const boost::system::error_code& ec);
-  void Handle(HttpRequest request);
-  // Returns true when the connection was handed over to a stream session.
-  bool HandleStream(HttpRequest& request);
-  // Whether a stream request may open run `id`: always when access control is off, else with a
-  // valid ?ticket= for this run or a valid bearer header. Errors: UNAUTHORIZED.
-  Status CheckStreamAccess(const Request& req, const std::string& id) const;
-  // CORS headers for a REST or SSE answer: `Vary: Origin` whenever --allow-origin is given, and
-  // Access-Control-Allow-Origin (with the exposed headers) for a listed Origin.
-  void AddCors(const HttpRequest& request, HttpResponse& response) const;
-  HttpResponse HandleStatic(const HttpRequest& request);
-  void Respond(HttpResponse response, std::string route);
+  void Handle();
+  // The byte limit of the request's body, from its route (`match_`, else found now).
+  uint64_t BodyLimitBytes();
+  // `route`: the metrics label (Router::Match::label).
+  void Respond(HttpResponse response, std::string_view route);
   void RespondToBadRequest(const boost::system::error_code& ec);
   void Close();
 
   boost::beast::tcp_stream stream_;
+  const net::any_io_executor executor_;  // the connection's strand, kept after a takeover
   Shared& shared_;
-  Ticket ticket_;
+  ConnectionSlot slot_;
   std::string remote_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // The route of the request in parser_, found once its header is in. Views the parser's target.
+  std::optional<Router::Match> match_;
   std::shared_ptr<HttpResponse> response_;  // being written
   State state_ = State::kIdle;
   bool shutting_down_ = false;
+  bool taken_ = false;                             // a stream handler took the connection over
   std::chrono::steady_clock::time_point started_;  // the request being answered was read
 };
 

@@ -1,11 +1,17 @@
 #include "server/router.h"
 
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 
 #include "common/json_writer.h"
+#include "server/access.h"
+#include "server/connection.h"
+#include "server/origin.h"
 
 namespace tapedeck::server {
 namespace {
+
+namespace beast = boost::beast;
 
 // RFC 6750: the scheme a client must answer a 401 with.
 constexpr std::string_view kBearerChallenge = R"(Bearer realm="tapedeck")";
@@ -29,8 +35,8 @@ bool IsCapture(const std::string& segment) {
 }
 
 // Matches the decoded path segments against a route's; fills `params` on success.
-bool Match(const std::vector<std::string>& route, const std::vector<std::string>& path,
-           std::map<std::string, std::string>* params) {
+bool MatchSegments(const std::vector<std::string>& route, const std::vector<std::string>& path,
+                   std::map<std::string, std::string>* params) {
   if (route.size() != path.size()) return false;
   for (size_t i = 0; i < route.size(); ++i) {
     if (IsCapture(route[i])) {
@@ -49,6 +55,12 @@ std::vector<std::string> DecodedSegments(const boost::urls::url_view& url) {
   return segments;
 }
 
+std::optional<std::string_view> HeaderValue(const HttpRequest& request, http::field field) {
+  const auto it = request.find(field);
+  if (it == request.end()) return std::nullopt;
+  return std::string_view(it->value());
+}
+
 }  // namespace
 
 std::optional<std::string> Request::Query(std::string_view name) const {
@@ -58,9 +70,33 @@ std::optional<std::string> Request::Query(std::string_view name) const {
   return std::nullopt;
 }
 
-void Router::Add(http::verb method, std::string pattern, Handler handler) {
+void Router::Add(http::verb method, std::string pattern, Handler handler, RouteOptions options) {
   auto segments = SplitPattern(pattern);
-  routes_.push_back({method, std::move(pattern), std::move(segments), std::move(handler)});
+  routes_.push_back({method, std::move(pattern), std::move(segments), std::move(handler), options,
+                     /*stream=*/false});
+}
+
+void Router::AddStream(std::string pattern, Handler handler, RouteOptions options) {
+  auto segments = SplitPattern(pattern);
+  routes_.push_back({http::verb::get, std::move(pattern), std::move(segments), std::move(handler),
+                     options, /*stream=*/true});
+}
+
+void Router::SetFallback(Handler handler) { fallback_ = std::move(handler); }
+
+void Router::SetAccess(std::shared_ptr<const Access> access) { access_ = std::move(access); }
+
+void Router::SetAllowedOrigins(std::vector<std::string> origins) {
+  allowed_origins_ = std::move(origins);
+}
+
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> routes;
+  routes.reserve(routes_.size());
+  for (const auto& route : routes_) {
+    routes.push_back({route.method, route.pattern, route.options, route.stream});
+  }
+  return routes;
 }
 
 std::optional<std::string> Router::RouteOf(std::string_view target) const {
@@ -68,62 +104,193 @@ std::optional<std::string> Router::RouteOf(std::string_view target) const {
   if (!url) return std::nullopt;
   const auto path = DecodedSegments(*url);
   for (const auto& route : routes_) {
-    if (Match(route.segments, path, nullptr)) return route.pattern;
+    if (MatchSegments(route.segments, path, nullptr)) return route.pattern;
   }
   return std::nullopt;
 }
 
-HttpResponse Router::Dispatch(const HttpRequest& request, const std::string& remote,
-                              const std::string& client) const {
-  const auto url = boost::urls::parse_origin_form(request.target());
-  if (!url) {
-    return ErrorResponse(request, MakeError(ErrorCode::kValidation, "malformed request target",
-                                            {{"field", "target"}}));
+std::string_view Router::Match::label() const {
+  switch (kind_) {
+    case Kind::kRoute:
+    case Kind::kMethodNotAllowed:
+      return route_->pattern;
+    case Kind::kFallback:
+      return "static";
+    case Kind::kPreflight:
+      return "preflight";
+    case Kind::kNoWebSocket:
+    case Kind::kNotFound:
+      return "unmatched";
+    case Kind::kMalformed:
+      break;
   }
-  const auto path = DecodedSegments(*url);
-  const http::verb method = request.method();
+  return "malformed";
+}
+
+Router::Match Router::Find(const HttpRequest& header) const {
+  Match match;
+  const auto url = boost::urls::parse_origin_form(header.target());
+  if (!url) return match;  // kMalformed
+  match.url_ = *url;
+  match.segments_ = DecodedSegments(*url);
+  const http::verb method = header.method();
 
   const Route* found = nullptr;
   const Route* get_route = nullptr;
-  std::vector<http::verb> allowed;
+  const Route* first = nullptr;
   for (const auto& route : routes_) {
-    if (!Match(route.segments, path, nullptr)) continue;
-    allowed.push_back(route.method);
+    if (!MatchSegments(route.segments, match.segments_, nullptr)) continue;
+    if (!first) first = &route;
     if (route.method == method && !found) found = &route;
-    if (route.method == http::verb::get && !get_route) get_route = &route;
+    if (route.method == http::verb::get && !route.stream && !get_route) get_route = &route;
   }
-  const bool head_as_get = !found && method == http::verb::head && get_route;
-  if (head_as_get) found = get_route;
+  // A HEAD is answered by the GET route (Answer drops the body).
+  if (!found && method == http::verb::head) found = get_route;
 
-  if (!found) {
-    if (allowed.empty()) {
-      return ErrorResponse(request, MakeError(ErrorCode::kNotFound, "no such resource",
-                                              {{"path", std::string(url->path())}}));
-    }
-    std::string allow;
-    for (const auto verb : allowed) {
-      if (!allow.empty()) allow += ", ";
-      allow += http::to_string(verb);
-      if (verb == http::verb::get) allow += ", HEAD";
-    }
-    auto res = JsonResponse(
-        request, http::status::method_not_allowed,
-        ErrorJson(MakeError(ErrorCode::kValidation,
-                            std::string(request.method_string()) + " is not allowed here",
-                            {{"field", "method"}, {"allow", allow}})));
-    res.set(http::field::allow, allow);
-    return res;
+  using Kind = Match::Kind;
+  match.upgrade_ = beast::websocket::is_upgrade(header);
+  if (match.upgrade_ && !(found && found->stream)) {
+    match.kind_ = Kind::kNoWebSocket;
+  } else if (method == http::verb::options &&
+             CorsOrigin(HeaderValue(header, http::field::origin), allowed_origins_)) {
+    match.kind_ = Kind::kPreflight;
+  } else if (found) {
+    match.kind_ = Kind::kRoute;
+    match.route_ = found;
+  } else if (first) {
+    match.kind_ = Kind::kMethodNotAllowed;
+    match.route_ = first;
+  } else if (fallback_ && (method == http::verb::get || method == http::verb::head)) {
+    match.kind_ = Kind::kFallback;
+  } else {
+    match.kind_ = Kind::kNotFound;
+  }
+  return match;
+}
+
+Result<std::string> Router::Check(AccessRule rule, const Request& req) const {
+  if (rule == AccessRule::kPublic || !access_) return std::string();
+  const auto authorization = HeaderValue(req.http, http::field::authorization);
+  if (rule == AccessRule::kBearer || !access_->enabled()) {
+    return access_->Authenticate(authorization);
+  }
+  // kTicketOrBearer.
+  if (const auto ticket = req.Query("ticket")) {
+    const auto id = req.path_params.find("id");
+    Status valid = access_->Verify(*ticket, id == req.path_params.end() ? "" : id->second,
+                                   Access::Clock::now());
+    if (!valid) return valid.take_error();
+    return std::string();
+  }
+  if (!authorization) {
+    return MakeError(ErrorCode::kUnauthorized,
+                     "a playback stream needs ?ticket= from POST /backtests/{id}/ticket",
+                     {{"field", "ticket"}});
+  }
+  return access_->Authenticate(authorization);
+}
+
+void Router::AddCors(const HttpRequest& request, HttpResponse& response) const {
+  if (allowed_origins_.empty()) return;  // no answer depends on the Origin
+  // Caches must not hand one origin's answer to another.
+  response.set(http::field::vary, "Origin");
+  const auto cors = CorsOrigin(HeaderValue(request, http::field::origin), allowed_origins_);
+  if (!cors) return;
+  response.set(http::field::access_control_allow_origin, *cors);
+  // Beyond the CORS-safelisted headers, what a page needs to read from our answers.
+  response.set(http::field::access_control_expose_headers,
+               "Location, Retry-After, WWW-Authenticate");
+}
+
+HttpResponse Router::Answer(const Match& match, const HttpRequest& request,
+                            const std::string& remote, const std::string& client,
+                            Takeover* takeover) const {
+  using Kind = Match::Kind;
+  switch (match.kind_) {
+    case Kind::kMalformed:
+      return ErrorResponse(request, MakeError(ErrorCode::kValidation, "malformed request target",
+                                              {{"field", "target"}}));
+    case Kind::kNoWebSocket:
+      return ErrorResponse(request, MakeError(ErrorCode::kNotFound, "no WebSocket here",
+                                              {{"path", std::string(match.url_.path())}}));
+    default:
+      break;
   }
 
-  Request req{request, *url, {}, remote, client.empty() ? remote : client};
-  Match(found->segments, path, &req.path_params);
-  HttpResponse res = found->handler(req);
-  if (head_as_get) {
+  const http::verb method = request.method();
+  HttpResponse res;
+  if (match.kind_ == Kind::kPreflight) {
+    res = HttpResponse{http::status::no_content, request.version()};
+    res.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
+    res.set(http::field::access_control_allow_headers,
+            "Content-Type, Authorization, Last-Event-ID");
+    res.set(http::field::access_control_max_age, "600");
+    res.keep_alive(request.keep_alive());
+  } else if (match.kind_ == Kind::kNotFound) {
+    res = ErrorResponse(request, MakeError(ErrorCode::kNotFound, "no such resource",
+                                           {{"path", std::string(match.url_.path())}}));
+  } else if (match.kind_ == Kind::kFallback) {
+    res = fallback_(Request{.http = request,
+                            .url = match.url_,
+                            .remote = remote,
+                            .client = client.empty() ? remote : client});
+  } else {
+    const Route& route = *match.route_;
+    Request req{.http = request,
+                .url = match.url_,
+                .remote = remote,
+                .client = client.empty() ? remote : client};
+    MatchSegments(route.segments, match.segments_, &req.path_params);
+    // Browsers send preflights without credentials; any other OPTIONS only learns the Allow list.
+    if (method != http::verb::options) {
+      auto who = Check(route.options.access, req);
+      if (!who) {
+        req.denied = who.take_error();
+      } else if (!who->empty()) {
+        req.client = std::move(*who);
+      }
+    }
+    if (match.kind_ == Kind::kMethodNotAllowed) {
+      res = req.denied ? ErrorResponse(request, *req.denied) : MethodNotAllowed(request, match);
+    } else if (req.denied && !route.stream) {
+      res = ErrorResponse(request, *req.denied);
+    } else {
+      if (route.stream) req.takeover = takeover;
+      res = route.handler(req);
+      // The connection is the handler's now: `request` may be gone.
+      if (takeover && takeover->taken()) return res;
+    }
+  }
+  // A WebSocket's answer is read by no page: CORS is for fetch and EventSource.
+  if (!match.upgrade_) AddCors(request, res);
+  if (method == http::verb::head && !res.body().empty()) {
     const auto size = res.body().size();
     res.body().clear();
     res.content_length(size);
   }
   return res;
+}
+
+HttpResponse Router::MethodNotAllowed(const HttpRequest& request, const Match& match) const {
+  std::string allow;
+  for (const auto& route : routes_) {
+    if (!MatchSegments(route.segments, match.segments_, nullptr)) continue;
+    if (!allow.empty()) allow += ", ";
+    allow += http::to_string(route.method);
+    if (route.method == http::verb::get && !route.stream) allow += ", HEAD";
+  }
+  auto res = JsonResponse(
+      request, http::status::method_not_allowed,
+      ErrorJson(MakeError(ErrorCode::kValidation,
+                          std::string(request.method_string()) + " is not allowed here",
+                          {{"field", "method"}, {"allow", allow}})));
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+HttpResponse Router::Dispatch(const HttpRequest& request, const std::string& remote,
+                              const std::string& client) const {
+  return Answer(Find(request), request, remote, client);
 }
 
 std::string ErrorJson(const Error& error) {

@@ -8,10 +8,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/json_writer.h"
-#include "common/time.h"
 #include "server/connection.h"
 #include "server/http_session.h"
+#include "server/server_routes.h"
 
 namespace tapedeck::server {
 namespace {
@@ -36,21 +35,6 @@ void Refuse(tcp::socket& socket, const Error& error) {
   socket.close(ignored);
 }
 
-// POST /backtests/{id}/ticket: what a page passes as ?ticket= to open the run's WebSocket or SSE
-// stream. Behind the bearer check like every route; the run is not looked up (the stream says
-// RUN_NOT_FOUND for an unknown one).
-HttpResponse IssueTicket(const Access& access, const Request& req) {
-  const std::string& id = req.path_params.at("id");
-  const auto ticket = access.Issue(id, Access::Clock::now());
-  JsonWriter w;
-  w.BeginObject().Key("ticket").String(ticket.value).Key("run").String(id);
-  w.Key("expires").String(FormatIso(std::chrono::time_point_cast<Micros>(ticket.expires)));
-  w.Key("expires_in").Number(std::chrono::duration<double>(access.ttl()).count()).EndObject();
-  HttpResponse res = JsonResponse(req.http, http::status::ok, w.Take());
-  res.set(http::field::cache_control, "no-store");
-  return res;
-}
-
 }  // namespace
 
 struct Server::Impl {
@@ -62,8 +46,7 @@ struct Server::Impl {
         acceptor(net::make_strand(ioc)),
         signals(ioc),
         drain_timer(ioc) {
-    shared.router.Add(http::verb::post, "/backtests/{id}/ticket",
-                      [this](const Request& req) { return IssueTicket(*shared.access, req); });
+    AddServerRoutes(shared);
   }
 
   void DoAccept() {
@@ -89,12 +72,12 @@ struct Server::Impl {
     boost::system::error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);
     std::string address = peer_ec ? "?" : peer.address().to_string();
-    auto ticket = shared.registry.Admit(address);
-    if (!ticket) {
+    auto slot = shared.registry.Admit(address);
+    if (!slot) {
       shared.metrics->ConnectionRejected();
-      Refuse(socket, ticket.error());
+      Refuse(socket, slot.error());
     } else {
-      std::make_shared<HttpSession>(std::move(socket), shared, std::move(*ticket))->Start();
+      std::make_shared<HttpSession>(std::move(socket), shared, std::move(*slot))->Start();
     }
     DoAccept();
   }
@@ -148,6 +131,7 @@ Status Server::Listen() {
   auto access = Access::Create(s.auth_tokens, s.ticket_ttl);
   if (!access) return access.error();
   impl_->shared.access = std::move(*access);
+  impl_->shared.router.SetAccess(impl_->shared.access);
   boost::system::error_code ec;
   const auto address = net::ip::make_address(s.host, ec);
   if (ec) {
@@ -202,5 +186,7 @@ void Server::Stop() { impl_->BeginStop(); }
 Metrics& Server::metrics() { return *impl_->shared.metrics; }
 
 const Settings& Server::settings() const { return impl_->shared.settings; }
+
+const Router& Server::router() const { return impl_->shared.router; }
 
 }  // namespace tapedeck::server

@@ -1,10 +1,11 @@
 // server: the bytes-moving part of `tapedeck serve` — HTTP (REST via the Router, static files of
 // the web UI, /healthz, /metrics), and the playback protocol over WebSocket
-// (GET /backtests/{id}/ws) and SSE (GET /backtests/{id}/stream), driven by src/playback.
+// (GET /backtests/{id}/ws) and SSE (GET /backtests/{id}/stream), driven by src/playback. Every
+// route, the server's own included (server_routes.h), goes through the one Router.
 //
-// Access control (settings.auth_tokens non-empty): every route of the Router and /metrics needs
+// Access control (settings.auth_tokens non-empty): the application's routes and /metrics need
 // `Authorization: Bearer <token>`; /healthz, static files and CORS preflights do not. The server
-// adds one route of its own, POST /backtests/{id}/ticket, whose ticket (or the bearer header)
+// adds a route of its own, POST /backtests/{id}/ticket, whose ticket (or the bearer header)
 // opens that run's streams. Refusals are UNAUTHORIZED: a 401 with `WWW-Authenticate: Bearer` over
 // HTTP and SSE; on a WebSocket the upgrade is accepted, then {"t":"err"} and a 1008 close, because
 // a browser learns nothing from a refused upgrade.
@@ -59,6 +60,9 @@ class Server {
 
   Metrics& metrics();
   const Settings& settings() const;
+  // Every route: the application's and the server's own (server_routes.h). Router::Routes()
+  // lists them.
+  const Router& router() const;
 
  private:
   struct Impl;

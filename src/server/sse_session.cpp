@@ -14,9 +14,9 @@ constexpr std::chrono::seconds kLinger{5};
 
 }  // namespace
 
-void SseSession::Start(beast::tcp_stream stream, Shared& shared, Ticket ticket,
+void SseSession::Start(beast::tcp_stream stream, Shared& shared, ConnectionSlot slot,
                        std::string run_id, playback::Session session, std::string cors_origin) {
-  auto sse = std::make_shared<SseSession>(std::move(stream), shared, std::move(ticket),
+  auto sse = std::make_shared<SseSession>(std::move(stream), shared, std::move(slot),
                                           std::move(run_id), std::move(session));
   // The body has no length: it ends when the stream closes. Chunked encoding would only put
   // chunk sizes between events for clients that read the socket themselves.
@@ -38,9 +38,9 @@ void SseSession::Start(beast::tcp_stream stream, Shared& shared, Ticket ticket,
   });
 }
 
-SseSession::SseSession(beast::tcp_stream stream, Shared& shared, Ticket ticket,
+SseSession::SseSession(beast::tcp_stream stream, Shared& shared, ConnectionSlot slot,
                        std::string run_id, playback::Session session)
-    : StreamSession(stream.get_executor(), shared, ConnectionKind::kSse, std::move(ticket),
+    : StreamSession(stream.get_executor(), shared, ConnectionKind::kSse, std::move(slot),
                     std::move(run_id), std::move(session)),
       stream_(std::move(stream)),
       close_timer_(executor_) {}

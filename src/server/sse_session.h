@@ -12,11 +12,11 @@ class SseSession final : public StreamSession {
  public:
   // Takes over the connection of a stream request whose playback session opened (errors and the
   // 204 of a finished resume were answered over HTTP). `cors_origin`: the Origin to allow, if any.
-  static void Start(boost::beast::tcp_stream stream, Shared& shared, Ticket ticket,
+  static void Start(boost::beast::tcp_stream stream, Shared& shared, ConnectionSlot slot,
                     std::string run_id, playback::Session session, std::string cors_origin);
 
-  SseSession(boost::beast::tcp_stream stream, Shared& shared, Ticket ticket, std::string run_id,
-             playback::Session session);
+  SseSession(boost::beast::tcp_stream stream, Shared& shared, ConnectionSlot slot,
+             std::string run_id, playback::Session session);
 
  private:
   void DoRead();

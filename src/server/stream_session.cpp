@@ -43,12 +43,12 @@ Result<playback::Session> OpenPlayback(Shared& shared, const Request& request,
 }
 
 StreamSession::StreamSession(net::any_io_executor executor, Shared& shared, ConnectionKind kind,
-                             Ticket ticket, std::string run_id,
+                             ConnectionSlot slot, std::string run_id,
                              std::optional<playback::Session> session)
     : executor_(executor),
       shared_(shared),
       kind_(kind),
-      ticket_(std::move(ticket)),
+      slot_(std::move(slot)),
       run_id_(std::move(run_id)),
       session_(std::move(session)),
       deadline_timer_(executor),

@@ -27,8 +27,8 @@ class StreamSession : public Connection, public std::enable_shared_from_this<Str
   StreamSession& operator=(const StreamSession&) = delete;
 
  protected:
-  StreamSession(net::any_io_executor executor, Shared& shared, ConnectionKind kind, Ticket ticket,
-                std::string run_id, std::optional<playback::Session> session);
+  StreamSession(net::any_io_executor executor, Shared& shared, ConnectionKind kind,
+                ConnectionSlot slot, std::string run_id, std::optional<playback::Session> session);
 
   // Registers for shutdown and starts playing. Call once, on the strand, after construction.
   void StartPlayback();
@@ -56,7 +56,7 @@ class StreamSession : public Connection, public std::enable_shared_from_this<Str
   net::any_io_executor executor_;
   Shared& shared_;
   const ConnectionKind kind_;
-  Ticket ticket_;
+  ConnectionSlot slot_;
   const std::string run_id_;
   std::optional<playback::Session> session_;
   bool closed_ = false;          // no more writes or timers

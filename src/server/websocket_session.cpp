@@ -17,8 +17,9 @@ constexpr double kFloodMessagesPerBurst = 2;
 
 }  // namespace
 
-void WebSocketSession::Start(tcp::socket socket, HttpRequest upgrade, Shared& shared, Ticket ticket,
-                             std::string run_id, Result<playback::Session> session) {
+void WebSocketSession::Start(tcp::socket socket, HttpRequest upgrade, Shared& shared,
+                             ConnectionSlot slot, std::string run_id,
+                             Result<playback::Session> session) {
   std::optional<playback::Session> playing;
   std::optional<Error> error;
   if (session) {
@@ -26,9 +27,9 @@ void WebSocketSession::Start(tcp::socket socket, HttpRequest upgrade, Shared& sh
   } else {
     error = session.error();
   }
-  auto ws = std::make_shared<WebSocketSession>(std::move(socket), shared, std::move(ticket),
-                                               std::move(run_id), std::move(playing),
-                                               std::move(error));
+  auto ws =
+      std::make_shared<WebSocketSession>(std::move(socket), shared, std::move(slot),
+                                         std::move(run_id), std::move(playing), std::move(error));
   ws->upgrade_ = std::move(upgrade);
   net::dispatch(ws->executor_, [ws] {
     const Settings& s = ws->shared_.settings;
@@ -52,10 +53,10 @@ void WebSocketSession::Start(tcp::socket socket, HttpRequest upgrade, Shared& sh
   });
 }
 
-WebSocketSession::WebSocketSession(tcp::socket socket, Shared& shared, Ticket ticket,
+WebSocketSession::WebSocketSession(tcp::socket socket, Shared& shared, ConnectionSlot slot,
                                    std::string run_id, std::optional<playback::Session> session,
                                    std::optional<Error> error)
-    : StreamSession(socket.get_executor(), shared, ConnectionKind::kWebSocket, std::move(ticket),
+    : StreamSession(socket.get_executor(), shared, ConnectionKind::kWebSocket, std::move(slot),
                     std::move(run_id), std::move(session)),
       ws_(std::move(socket)),
       open_error_(std::move(error)),

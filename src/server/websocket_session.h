@@ -13,10 +13,10 @@ class WebSocketSession final : public StreamSession {
  public:
   // Takes over an upgraded connection. `session` is the playback session, or the error to send
   // (as {"t":"err"}) before closing.
-  static void Start(tcp::socket socket, HttpRequest upgrade, Shared& shared, Ticket ticket,
+  static void Start(tcp::socket socket, HttpRequest upgrade, Shared& shared, ConnectionSlot slot,
                     std::string run_id, Result<playback::Session> session);
 
-  WebSocketSession(tcp::socket socket, Shared& shared, Ticket ticket, std::string run_id,
+  WebSocketSession(tcp::socket socket, Shared& shared, ConnectionSlot slot, std::string run_id,
                    std::optional<playback::Session> session, std::optional<Error> error);
 
  private:

@@ -46,8 +46,8 @@ struct StreamOutcome {
   double speed = 0;
 };
 
-// The REST routes tapedeck registers (src/api), plus the two playback endpoints, which the HTTP
-// session matches itself and hands to OpenPlayback as these handlers do.
+// The REST routes tapedeck registers (src/api), plus the two playback endpoints, which the server
+// registers as stream routes (server_routes.cpp) and whose handlers call OpenPlayback as these do.
 struct World {
   std::shared_ptr<MemoryRunSource> runs = std::make_shared<MemoryRunSource>();
   std::unique_ptr<Shared> shared;
