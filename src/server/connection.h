@@ -2,10 +2,10 @@
 // that lets shutdown reach every live connection. Not part of the public API.
 #pragma once
 
-#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <mutex>
