@@ -59,9 +59,9 @@ struct RouteOptions {
 
 struct Request {
   const HttpRequest& http;
-  boost::urls::url_view url;                        // parsed target: path and query
+  boost::urls::url_view url;  // the target, parsed once (Router::Find): path and query
   std::map<std::string, std::string> path_params = {};  // "{id}" -> value, percent-decoded
-  std::string remote;                               // peer address, for logs and limits
+  std::string remote;  // peer address, for logs and limits
   // Who per-client limits count this request against: the token ("token:N", see Access) when
   // access control is on, else the peer address.
   std::string client;

@@ -354,6 +354,18 @@ TEST(RouterTest, AStreamHandlerGetsTheConnectionAndWhatItTookIsLeftAlone) {
   EXPECT_EQ(router.Answer(router.Find(x), x, "1", {}, &connection).result_int(), 200);
 }
 
+TEST(RouterTest, AnswerRoutesByWhatFindParsedWithoutParsingTheTargetAgain) {
+  const Router router = MakeRouter();
+  const HttpRequest header = Get("/backtests/abc/frames?speed=60");
+  const Router::Match match = router.Find(header);
+  // Answer sees only the match's view of the target: another target in the request it is given
+  // changes nothing, so the target was parsed once, by Find.
+  const HttpRequest elsewhere = Get("http//bad target");
+  const auto res = router.Answer(match, elsewhere, "127.0.0.1");
+  EXPECT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(res.body(), "abc|60|none");
+}
+
 TEST(RouterTest, RoutesListsEveryRouteInOrder) {
   const auto routes = FrontDoor().Routes();
   ASSERT_EQ(routes.size(), 4u);
