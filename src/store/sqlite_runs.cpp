@@ -9,6 +9,7 @@
 
 #include "common/json_writer.h"
 #include "store/packing.h"
+#include "store/schema.h"
 #include "store/sqlite_store.h"
 
 namespace tapedeck::store::internal {
@@ -339,23 +340,7 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
                .BindBlob(4, AsBytes(result.equity))
                .Run());
   }
-  {
-    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO run_events(run, count, records, reasons) "
-                                             "VALUES(?1, ?2, ?3, ?4)"));
-    TD_TRY(s.Bind(1, seq)
-               .Bind(2, static_cast<int64_t>(result.events.size()))
-               .BindBlob(3, events.records)
-               .BindBlob(4, std::as_bytes(std::span(events.reasons)))
-               .Run());
-  }
-  {
-    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO run_trades(run, count, records) "
-                                             "VALUES(?1, ?2, ?3)"));
-    TD_TRY(s.Bind(1, seq)
-               .Bind(2, static_cast<int64_t>(result.trades.size()))
-               .BindBlob(3, trades)
-               .Run());
-  }
+  TD_TRY(InsertPackedRows(db, PackedTables::kCurrent, seq, events, trades));
   {
     const int64_t now = ToMicros(Now());
     TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("UPDATE runs SET status = 'done', progress = 1, "
