@@ -6,8 +6,8 @@
 # --target NAME builds only NAME and what it needs (repeatable): `tapedeck` (the binary), a test
 # binary (`store_test`, ...), `tests/all` (every test binary: Ninja's target for a folder), a
 # benchmark (`engine_bench`, `loadgen_driver`, ...). Without --target everything is built: the
-# binary, the tests and the benchmarks. Every other argument goes to cmake's configure step
-# (e.g. -DCMAKE_BUILD_TYPE=Debug).
+# binary, the tests and the benchmarks. Every other argument (one word each, -DNAME=VALUE) goes to
+# cmake's configure step (e.g. -DCMAKE_BUILD_TYPE=Debug).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=()
