@@ -56,11 +56,7 @@ class BeastWsStream final : public Stream, public std::enable_shared_from_this<B
 
  private:
   void OnConnect(const boost::system::error_code& ec) {
-    if (ec) {
-      st_.counts.connect_failed = 1;
-      st_.error = "connect: " + ec.message();
-      return;
-    }
+    if (ec) return st_.Fail(&StreamCounts::connect_failed, "connect: " + ec.message());
     beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout timeout{};
     timeout.handshake_timeout = std::chrono::seconds(10);
@@ -74,11 +70,7 @@ class BeastWsStream final : public Stream, public std::enable_shared_from_this<B
   }
 
   void OnHandshake(const boost::system::error_code& ec) {
-    if (ec) {
-      st_.counts.handshake_failed = 1;
-      st_.error = "handshake: " + ec.message();
-      return;
-    }
+    if (ec) return st_.Fail(&StreamCounts::handshake_failed, "handshake: " + ec.message());
     open_ = true;
     if (clock_.stopping.load()) {
       Stop();
@@ -96,8 +88,7 @@ class BeastWsStream final : public Stream, public std::enable_shared_from_this<B
     if (ec) {
       open_ = false;
       if (!closing_ && !clock_.stopping.load()) {
-        st_.counts.closed_early = 1;
-        if (st_.error.empty()) st_.error = "read: " + ec.message();
+        st_.Fail(&StreamCounts::closed_early, "read: " + ec.message());
       }
       return;
     }
@@ -117,33 +108,54 @@ class BeastWsStream final : public Stream, public std::enable_shared_from_this<B
   bool open_ = false, closing_ = false;
 };
 
-// WebSocket on a plain socket (the default): the upgrade written by hand, then whatever the socket
-// holds read in one go and cut into frames here. Server frames are unmasked (RFC 6455 5.1); pings
-// are answered with masked pongs, a close with a close. With `loop`, an `end` is answered with a
-// seek to window 0 and play, so the stream plays for as long as the test needs.
-class RawWsStream final : public Stream, public std::enable_shared_from_this<RawWsStream> {
- public:
-  RawWsStream(net::io_context& ioc, tcp::endpoint endpoint, std::string host, std::string target,
-              StreamStats& stats, const RunClock& clock, bool loop)
+// What the streams on a plain socket share: the socket, the request they open with, where they
+// record, and how they cut the connection.
+class PlainStream : public Stream {
+ protected:
+  PlainStream(net::io_context& ioc, tcp::endpoint endpoint, std::string request, StreamStats& stats,
+              const RunClock& clock, bool loop)
       : socket_(ioc),
         endpoint_(endpoint),
         st_(stats),
         clock_(clock),
-        request_(WsUpgradeRequest(host, target)),
+        request_(std::move(request)),
         loop_(loop) {}
+
+  void Cut() {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  tcp::socket socket_;
+  tcp::endpoint endpoint_;
+  StreamStats& st_;
+  const RunClock& clock_;
+  std::string request_;
+  const bool loop_;
+};
+
+// WebSocket on a plain socket (the default): the upgrade written by hand, then whatever the socket
+// holds read in one go and cut into frames here. Server frames are unmasked (RFC 6455 5.1); pings
+// are answered with masked pongs, a close with a close. With `loop`, an `end` is answered with a
+// seek to window 0 and play, so the stream plays for as long as the test needs.
+class RawWsStream final : public PlainStream, public std::enable_shared_from_this<RawWsStream> {
+ public:
+  RawWsStream(net::io_context& ioc, tcp::endpoint endpoint, const std::string& host,
+              const std::string& target, StreamStats& stats, const RunClock& clock, bool loop)
+      : PlainStream(ioc, endpoint, WsUpgradeRequest(host, target), stats, clock, loop),
+        outbox_(socket_) {}
 
   void Start() override {
     st_.connect_start = SteadyClock::now();
-    socket_.async_connect(endpoint_,
-                          [self = shared_from_this()](const boost::system::error_code& ec) {
-                            if (ec) {
-                              self->st_.counts.connect_failed = 1;
-                              self->st_.error = "connect: " + ec.message();
-                              return;
-                            }
-                            self->Send(std::string(self->request_));
-                            self->DoRead();
-                          });
+    socket_.async_connect(
+        endpoint_, [self = shared_from_this()](const boost::system::error_code& ec) {
+          if (ec) {
+            return self->st_.Fail(&StreamCounts::connect_failed, "connect: " + ec.message());
+          }
+          self->Send(std::string(self->request_));
+          self->DoRead();
+        });
   }
 
   void Stop() override {
@@ -157,25 +169,9 @@ class RawWsStream final : public Stream, public std::enable_shared_from_this<Raw
   }
 
  private:
-  void Cut() {
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-  }
-
-  // One write at a time; a control frame due meanwhile waits its turn.
-  void Send(std::string bytes) {
-    outbox_.push_back(std::move(bytes));
-    if (outbox_.size() == 1) WriteNext();
-  }
-  void WriteNext() {
-    net::async_write(socket_, net::buffer(outbox_.front()),
-                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                       self->outbox_.pop_front();
-                       if (ec) return;  // the read sees the end
-                       if (!self->outbox_.empty()) self->WriteNext();
-                     });
-  }
+  // A control frame due while another write is out waits its turn; a failed write is seen by
+  // the read.
+  void Send(std::string bytes) { outbox_.Send(shared_from_this(), std::move(bytes)); }
 
   void DoRead() {
     if (pending_.size() < pos_ + kChunk) pending_.resize(pos_ + kChunk);
@@ -219,11 +215,9 @@ class RawWsStream final : public Stream, public std::enable_shared_from_this<Raw
   }
 
   void OnReadError(const boost::system::error_code& ec) {
-    if (!stopping_ && !clock_.stopping.load() && !got_close_) {
-      st_.counts.closed_early = 1;
-      if (st_.error.empty()) st_.error = "read: " + ec.message();
-    }
-    if (!open_ && !stopping_ && !clock_.stopping.load()) st_.counts.handshake_failed = 1;
+    const bool stopping = stopping_ || clock_.stopping.load();
+    if (!stopping && !got_close_) st_.Fail(&StreamCounts::closed_early, "read: " + ec.message());
+    if (!open_ && !stopping) st_.counts.handshake_failed = 1;
     Cut();
   }
 
@@ -266,32 +260,21 @@ class RawWsStream final : public Stream, public std::enable_shared_from_this<Raw
 
   static constexpr size_t kChunk = 64 * 1024;
 
-  tcp::socket socket_;
-  tcp::endpoint endpoint_;
-  StreamStats& st_;
-  const RunClock& clock_;
-  std::string request_;
-  const bool loop_;
+  WriteQueue outbox_;
   std::vector<char> pending_;  // [0, pos_) read and not yet parsed
   size_t pos_ = 0;
   std::string message_;
-  std::deque<std::string> outbox_;
   bool open_ = false, stopping_ = false, close_sent_ = false, got_close_ = false;
 };
 
 // SSE over a plain socket: the server sends a header without a length, then events until it
 // closes (no chunked encoding). With `loop`, a stream the server closed after its `end` is
 // requested again (from window 0), as the WebSocket streams seek back.
-class SseStream final : public Stream, public std::enable_shared_from_this<SseStream> {
+class SseStream final : public PlainStream, public std::enable_shared_from_this<SseStream> {
  public:
-  SseStream(net::io_context& ioc, tcp::endpoint endpoint, std::string host, std::string target,
-            StreamStats& stats, const RunClock& clock, bool loop)
-      : socket_(ioc),
-        endpoint_(endpoint),
-        st_(stats),
-        clock_(clock),
-        request_(SseRequest(host, target)),
-        loop_(loop) {}
+  SseStream(net::io_context& ioc, tcp::endpoint endpoint, const std::string& host,
+            const std::string& target, StreamStats& stats, const RunClock& clock, bool loop)
+      : PlainStream(ioc, endpoint, SseRequest(host, target), stats, clock, loop) {}
 
   void Start() override {
     if (st_.connect_start == TimePoint{}) st_.connect_start = SteadyClock::now();
@@ -302,24 +285,17 @@ class SseStream final : public Stream, public std::enable_shared_from_this<SseSt
 
   void Stop() override {
     stopped_ = true;
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    Cut();
   }
 
  private:
   void OnConnect(const boost::system::error_code& ec) {
-    if (ec) {
-      st_.counts.connect_failed = 1;
-      st_.error = "connect: " + ec.message();
-      return;
-    }
+    if (ec) return st_.Fail(&StreamCounts::connect_failed, "connect: " + ec.message());
     net::async_write(socket_, net::buffer(request_),
                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                        if (ec) {
-                         self->st_.counts.handshake_failed = 1;
-                         self->st_.error = "request: " + ec.message();
-                         return;
+                         return self->st_.Fail(&StreamCounts::handshake_failed,
+                                               "request: " + ec.message());
                        }
                        self->DoRead();
                      });
@@ -336,8 +312,7 @@ class SseStream final : public Stream, public std::enable_shared_from_this<SseSt
     if (ec) {
       const bool stopping = stopped_ || clock_.stopping.load();
       if (!stopping && !got_end_) {
-        st_.counts.closed_early = 1;
-        if (st_.error.empty()) st_.error = "read: " + ec.message();
+        st_.Fail(&StreamCounts::closed_early, "read: " + ec.message());
       } else if (!stopping && loop_) {
         Restart();
       }
@@ -350,8 +325,7 @@ class SseStream final : public Stream, public std::enable_shared_from_this<SseSt
       const ResponseHead head = ParseResponseHead(pending_);
       if (head.result != ResponseHead::kHead) return DoRead();
       if (!head.status.starts_with("HTTP/1.1 200")) {
-        st_.counts.handshake_failed = 1;
-        st_.error = "status: " + std::string(head.status);
+        st_.Fail(&StreamCounts::handshake_failed, "status: " + std::string(head.status));
         return Stop();
       }
       header_done_ = true;
@@ -375,12 +349,6 @@ class SseStream final : public Stream, public std::enable_shared_from_this<SseSt
     Start();
   }
 
-  tcp::socket socket_;
-  tcp::endpoint endpoint_;
-  StreamStats& st_;
-  const RunClock& clock_;
-  std::string request_;
-  const bool loop_;
   std::string pending_;
   std::array<char, 16384> chunk_{};
   bool header_done_ = false, stopped_ = false, got_end_ = false;
@@ -403,6 +371,20 @@ std::shared_ptr<Stream> MakeStream(StreamClient client, net::io_context& ioc,
   }
   return std::make_shared<RawWsStream>(ioc, endpoint, std::move(host), std::move(target), stats,
                                        clock, loop);
+}
+
+void WriteQueue::Send(std::shared_ptr<void> owner, std::string bytes) {
+  queue_.push_back(std::move(bytes));
+  if (queue_.size() == 1) WriteNext(std::move(owner));
+}
+
+void WriteQueue::WriteNext(std::shared_ptr<void> owner) {
+  net::async_write(socket_, net::buffer(queue_.front()),
+                   [this, owner](const boost::system::error_code& ec, size_t) mutable {
+                     queue_.pop_front();
+                     if (!ec && !queue_.empty()) return WriteNext(std::move(owner));
+                     if (on_drained_) on_drained_(ec);
+                   });
 }
 
 IoThreads::IoThreads(size_t count) {

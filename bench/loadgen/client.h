@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,6 +47,28 @@ enum class StreamClient {
 std::shared_ptr<Stream> MakeStream(StreamClient client, net::io_context& ioc,
                                    tcp::endpoint endpoint, std::string host, std::string target,
                                    StreamStats& stats, const RunClock& clock, bool loop = false);
+
+// Writes on a socket it does not own, one write at a time, in the order sent: bytes sent while a
+// write is out wait their turn. On the socket's io_context only.
+class WriteQueue {
+ public:
+  // Called when the queue is empty again after a write, or a write failed (`ec`); it may Send.
+  using Drained = std::function<void(const boost::system::error_code& ec)>;
+
+  explicit WriteQueue(tcp::socket& socket, Drained on_drained = {})
+      : socket_(socket), on_drained_(std::move(on_drained)) {}
+
+  // Queues `bytes`. `owner` (the socket's owner) is kept alive until the writes end.
+  void Send(std::shared_ptr<void> owner, std::string bytes);
+  bool empty() const { return queue_.empty(); }
+
+ private:
+  void WriteNext(std::shared_ptr<void> owner);
+
+  tcp::socket& socket_;
+  Drained on_drained_;
+  std::deque<std::string> queue_;
+};
 
 // ---- Threads ----------------------------------------------------------------------------------
 

@@ -108,6 +108,11 @@ void StreamStats::Reserve(size_t frames) {
   gap_at_ms.reserve(frames);
 }
 
+void StreamStats::Fail(uint64_t StreamCounts::*how, std::string why) {
+  counts.*how = 1;
+  if (error.empty()) error = std::move(why);
+}
+
 StreamCounts Total(const std::vector<StreamStats>& stats) {
   StreamCounts total;
   for (const StreamStats& st : stats) {
@@ -151,6 +156,31 @@ std::string MsLine(const Quantiles& q) {
   std::snprintf(line, sizeof line, "p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f ms (n=%zu)",
                 q.p50 / 1e3, q.p90 / 1e3, q.p99 / 1e3, q.p999 / 1e3, q.max / 1e3, q.count);
   return line;
+}
+
+std::string ErrorsLine(const StreamCounts& c) {
+  using ull = unsigned long long;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "%llu (connect %llu, handshake %llu, closed early %llu, err messages %llu, no "
+                "frame %llu)",
+                static_cast<ull>(c.errors()), static_cast<ull>(c.connect_failed),
+                static_cast<ull>(c.handshake_failed), static_cast<ull>(c.closed_early),
+                static_cast<ull>(c.err_messages), static_cast<ull>(c.no_frame));
+  return line;
+}
+
+void AppendErrorsJson(const StreamCounts& c, json::object& out) {
+  out.insert({{"errors", c.errors()},
+              {"connect_failed", c.connect_failed},
+              {"handshake_failed", c.handshake_failed},
+              {"closed_early", c.closed_early},
+              {"err_messages", c.err_messages},
+              {"no_frame", c.no_frame}});
+}
+
+void PrintExamples(const std::vector<std::string>& errors) {
+  for (const auto& e : errors) std::printf("    e.g. %s\n", e.c_str());
 }
 
 json::object MsJson(const Quantiles& q) {

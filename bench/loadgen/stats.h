@@ -102,6 +102,9 @@ struct StreamStats {
 
   // Room for `frames` frames, so that recording one does not allocate.
   void Reserve(size_t frames);
+  // Counts the stream as failed in `how` (&StreamCounts::connect_failed, handshake_failed or
+  // closed_early) and keeps `why` as its error unless one came first.
+  void Fail(uint64_t StreamCounts::*how, std::string why);
 };
 
 // The counters of all `stats`, with no_frame set to the streams that got no frame.
@@ -133,6 +136,14 @@ void RecordMessage(StreamStats& st, const RunClock& clock, std::string_view json
 
 // "p50 1.00  p90 ...  max 3.00 ms (n=N)", from quantiles in microseconds.
 std::string MsLine(const Quantiles& q);
+
+// "N (connect N, handshake N, closed early N, err messages N, no frame N)": errors() and its parts.
+std::string ErrorsLine(const StreamCounts& c);
+// The same as JSON, appended to `out`: errors, connect_failed, handshake_failed, closed_early,
+// err_messages, no_frame.
+void AppendErrorsJson(const StreamCounts& c, boost::json::object& out);
+// Each of `errors` on a line of its own, as an example ("    e.g. ...").
+void PrintExamples(const std::vector<std::string>& errors);
 
 // Quantiles given in microseconds, as milliseconds in JSON.
 boost::json::object MsJson(const Quantiles& q);

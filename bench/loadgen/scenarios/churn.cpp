@@ -296,20 +296,15 @@ void PrintSummary(const Options& o, const CycleTotals& cycles,
     }
   }
   std::printf("\n");
-  for (const auto& e : cycle_errors) std::printf("    e.g. %s\n", e.c_str());
+  PrintExamples(cycle_errors);
   const StreamCounts& t = bg.counts;
   std::printf(
       "  background           %zu streams, %llu frames, %llu loops, dropped %llu; gap "
       "during the churn %s; >50ms %llu\n",
       o.n, static_cast<ull>(t.frames), static_cast<ull>(t.loops), static_cast<ull>(t.dropped),
       MsLine(bg.gap).c_str(), static_cast<ull>(bg.gaps_over_50));
-  std::printf(
-      "  background errors    %llu (connect %llu, handshake %llu, closed early %llu, err "
-      "messages %llu, no frame %llu)\n",
-      static_cast<ull>(t.errors()), static_cast<ull>(t.connect_failed),
-      static_cast<ull>(t.handshake_failed), static_cast<ull>(t.closed_early),
-      static_cast<ull>(t.err_messages), static_cast<ull>(t.no_frame));
-  for (const auto& e : bg.sample_errors) std::printf("    e.g. %s\n", e.c_str());
+  std::printf("  background errors    %s\n", ErrorsLine(t).c_str());
+  PrintExamples(bg.sample_errors);
   if (o.server_pid > 0) {
     const ServerSnapshot& base = server.baseline;
     const ServerSnapshot& end = server.end;
@@ -336,6 +331,14 @@ json::object ResultJson(const Options& o, int64_t windows, const CycleTotals& cy
   for (size_t k = 0; k < cycles.outcomes.size(); ++k)
     outcomes[kOutcomeNames[k]] = cycles.outcomes[k];
   const StreamCounts& t = bg.counts;
+  json::object background{{"n", o.n},
+                          {"channel", BackgroundChannel(o, "mixed")},
+                          {"frames", t.frames},
+                          {"loops", t.loops},
+                          {"dropped", t.dropped},
+                          {"gap", MsJson(bg.gap)},
+                          {"gaps_over_50ms", bg.gaps_over_50}};
+  AppendErrorsJson(t, background);
   const auto& leaves = cycles.leaves;
   const auto& controls = cycles.controls;
   return json::object{
@@ -365,19 +368,7 @@ json::object ResultJson(const Options& o, int64_t windows, const CycleTotals& cy
       {"expect_frame", cycles.expect_frame},
       {"got_frame", cycles.got_frame},
       {"connect_to_frame", MsJson(cycles.first_frame)},
-      {"background", json::object{{"n", o.n},
-                                  {"channel", BackgroundChannel(o, "mixed")},
-                                  {"frames", t.frames},
-                                  {"loops", t.loops},
-                                  {"dropped", t.dropped},
-                                  {"gap", MsJson(bg.gap)},
-                                  {"gaps_over_50ms", bg.gaps_over_50},
-                                  {"errors", t.errors()},
-                                  {"connect_failed", t.connect_failed},
-                                  {"handshake_failed", t.handshake_failed},
-                                  {"closed_early", t.closed_early},
-                                  {"err_messages", t.err_messages},
-                                  {"no_frame", t.no_frame}}},
+      {"background", std::move(background)},
       {"server", json::object{{"rss_baseline_mb", MbJson(server.baseline.rss_kb)},
                               {"rss_end_mb", MbJson(server.end.rss_kb)},
                               {"rss_peak_mb", MbJson(peak_kb)},

@@ -4,11 +4,11 @@
 #include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <random>
 
+#include "client.h"
 #include "wire.h"
 
 namespace tapedeck::loadgen {
@@ -90,7 +90,8 @@ class ChurnCycle final : public std::enable_shared_from_this<ChurnCycle> {
         request_(std::move(request)),
         plan_(plan),
         timeout_(timeout),
-        done_(std::move(done)) {}
+        done_(std::move(done)),
+        outbox_(socket_, [this](const boost::system::error_code& ec) { OnWritesDone(ec); }) {}
 
   void Start() {
     started_ = SteadyClock::now();
@@ -134,30 +135,18 @@ class ChurnCycle final : public std::enable_shared_from_this<ChurnCycle> {
     phase_ = Phase::kHeader;
     Send(std::move(request_));
     if (plan_.leave == ChurnLeave::kEarly) {
-      leave_after_writes_ = true;  // see WriteNext
+      leave_after_writes_ = true;  // see OnWritesDone
       return;
     }
     DoRead();
   }
 
-  // One write at a time; once the last is out, Leave if that was asked for meanwhile.
-  void Send(std::string bytes) {
-    outbox_.push_back(std::move(bytes));
-    if (outbox_.size() == 1) WriteNext();
-  }
+  void Send(std::string bytes) { outbox_.Send(shared_from_this(), std::move(bytes)); }
 
-  void WriteNext() {
-    net::async_write(socket_, net::buffer(outbox_.front()),
-                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                       if (self->phase_ == Phase::kDone) return;
-                       self->outbox_.pop_front();
-                       if (ec) return;  // the read sees the end
-                       if (!self->outbox_.empty()) {
-                         self->WriteNext();
-                       } else if (self->leave_after_writes_) {
-                         self->Leave();
-                       }
-                     });
+  // Every write is out: Leave, if that was asked for meanwhile. A failed write is seen by the read.
+  void OnWritesDone(const boost::system::error_code& ec) {
+    if (phase_ == Phase::kDone || ec) return;
+    if (leave_after_writes_) Leave();
   }
 
   void DoRead() {
@@ -314,11 +303,11 @@ class ChurnCycle final : public std::enable_shared_from_this<ChurnCycle> {
   const ChurnPlan plan_;
   const std::chrono::milliseconds timeout_;
   Done done_;
+  WriteQueue outbox_;
   Phase phase_ = Phase::kConnecting;
   TimePoint started_{};
   std::string pending_;
   std::array<char, 16384> chunk_{};
-  std::deque<std::string> outbox_;
   bool got_frame_ = false, got_close_ = false, leave_after_writes_ = false;
   double first_frame_us_ = 0;
 };

@@ -99,13 +99,8 @@ void PrintSummary(const Options& o, const StreamsResult& r, const StreamsCost& c
   std::printf("  dropped (server)     %llu\n", static_cast<ull>(t.dropped));
   std::printf("  heartbeats %llu, ends %llu\n", static_cast<ull>(t.heartbeats),
               static_cast<ull>(t.ends));
-  std::printf(
-      "  errors               %llu (connect %llu, handshake %llu, closed early %llu, err "
-      "messages %llu, no frame %llu)\n",
-      static_cast<ull>(t.errors()), static_cast<ull>(t.connect_failed),
-      static_cast<ull>(t.handshake_failed), static_cast<ull>(t.closed_early),
-      static_cast<ull>(t.err_messages), static_cast<ull>(t.no_frame));
-  for (const auto& e : r.sample_errors) std::printf("    e.g. %s\n", e.c_str());
+  std::printf("  errors               %s\n", ErrorsLine(t).c_str());
+  PrintExamples(r.sample_errors);
   if (o.server_pid > 0) {
     std::printf(
         "  server RSS           start %.1f MB, peak %.1f MB (sampled every 100 ms), end "
@@ -150,7 +145,7 @@ void PrintTimeline(const std::vector<StreamStats>& stats,
 
 json::object ResultJson(const Options& o, const StreamsResult& r, const StreamsCost& cost) {
   const StreamCounts& t = r.totals;
-  return json::object{
+  json::object out{
       {"mode", "streams"},
       {"label", o.label},
       {"channel", o.sse ? "sse" : "ws"},
@@ -172,12 +167,9 @@ json::object ResultJson(const Options& o, const StreamsResult& r, const StreamsC
       {"dropped", t.dropped},
       {"heartbeats", t.heartbeats},
       {"ends", t.ends},
-      {"errors", t.errors()},
-      {"connect_failed", t.connect_failed},
-      {"handshake_failed", t.handshake_failed},
-      {"closed_early", t.closed_early},
-      {"err_messages", t.err_messages},
-      {"no_frame", t.no_frame},
+  };
+  AppendErrorsJson(t, out);
+  out.insert({
       {"server_rss_start_mb", MbJson(cost.rss_start_kb)},
       {"server_rss_peak_mb", MbJson(cost.rss_peak_kb)},
       {"server_rss_end_mb", MbJson(cost.rss_end_kb)},
@@ -188,7 +180,8 @@ json::object ResultJson(const Options& o, const StreamsResult& r, const StreamsC
       {"generator_cpu_us_per_frame", std::round(cost.self_us_per_frame * 10) / 10},
       {"loadavg_start", cost.load_start},
       {"loadavg_end", LoadAverage()},
-  };
+  });
+  return out;
 }
 
 }  // namespace
