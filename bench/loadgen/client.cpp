@@ -1,7 +1,6 @@
 #include "client.h"
 
 #include <array>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -9,8 +8,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <cstring>
-#include <deque>
-#include <optional>
 #include <stdexcept>
 
 #include "wire.h"

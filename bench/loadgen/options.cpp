@@ -26,6 +26,30 @@ using tcp = net::ip::tcp;
   std::exit(2);
 }
 
+namespace {
+
+// Usage unless every option is in its range; fills in the default warm-up of a churn.
+void CheckRanges(Options& o) {
+  if (o.duration_s <= 0 || o.duration_s > 600) Usage("--duration must be in (0, 600]");
+  if (o.n > 20000) Usage("--n is capped at 20000");
+  if (o.first_frame > 100000) Usage("--first-frame is capped at 100000");
+  if (o.runs > 1000) Usage("--runs is capped at 1000");
+  if (o.churn > 100'000'000) Usage("--churn is capped at 100000000");
+  if (o.churn_concurrency < 1 || o.churn_concurrency > 4096) {
+    Usage("--churn-concurrency must be in [1, 4096]");
+  }
+  if (o.churn > 0 && o.churn_warmup == 0) o.churn_warmup = std::min<size_t>(10000, o.churn / 5);
+  if (o.churn_warmup > o.churn) Usage("--churn-warmup must not exceed --churn");
+  if (o.churn_rate < 0 || o.churn_for_s < 0 || o.churn_for_s > 86400) {
+    Usage("--churn-rate must be >= 0 and --churn-for in [0, 86400]");
+  }
+  if (o.settle_s < 0 || o.settle_s > 600) Usage("--settle must be in [0, 600]");
+  if (o.interval_s < 1) Usage("--interval must be >= 1");
+  if (o.rss_tolerance < 0 || o.fd_slack < 0) Usage("--rss-tolerance and --fd-slack are >= 0");
+}
+
+}  // namespace
+
 Options ParseArgs(int argc, char** argv) {
   Options o;
   auto value = [&](int& i) -> std::string {
@@ -107,22 +131,7 @@ Options ParseArgs(int argc, char** argv) {
       Usage((std::string("unknown option ") + argv[i]).c_str());
     }
   }
-  if (o.duration_s <= 0 || o.duration_s > 600) Usage("--duration must be in (0, 600]");
-  if (o.n > 20000) Usage("--n is capped at 20000");
-  if (o.first_frame > 100000) Usage("--first-frame is capped at 100000");
-  if (o.runs > 1000) Usage("--runs is capped at 1000");
-  if (o.churn > 100'000'000) Usage("--churn is capped at 100000000");
-  if (o.churn_concurrency < 1 || o.churn_concurrency > 4096) {
-    Usage("--churn-concurrency must be in [1, 4096]");
-  }
-  if (o.churn > 0 && o.churn_warmup == 0) o.churn_warmup = std::min<size_t>(10000, o.churn / 5);
-  if (o.churn_warmup > o.churn) Usage("--churn-warmup must not exceed --churn");
-  if (o.churn_rate < 0 || o.churn_for_s < 0 || o.churn_for_s > 86400) {
-    Usage("--churn-rate must be >= 0 and --churn-for in [0, 86400]");
-  }
-  if (o.settle_s < 0 || o.settle_s > 600) Usage("--settle must be in [0, 600]");
-  if (o.interval_s < 1) Usage("--interval must be >= 1");
-  if (o.rss_tolerance < 0 || o.fd_slack < 0) Usage("--rss-tolerance and --fd-slack are >= 0");
+  CheckRanges(o);
   return o;
 }
 

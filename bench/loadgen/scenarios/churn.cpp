@@ -6,6 +6,7 @@
 // --rss-tolerance), descriptors end <= baseline + --fd-slack, no error in the background
 // streams, no failed cycle. A table every --interval seconds: cycles, background gaps, RSS, fds.
 #include <array>
+#include <boost/json/array.hpp>
 #include <cstdio>
 #include <thread>
 
