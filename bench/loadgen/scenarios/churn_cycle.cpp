@@ -324,8 +324,7 @@ Churner::Churner(net::io_context& ioc, const Options& o, tcp::endpoint endpoint,
       host_(o.HostHeader()),
       windows_(windows),
       epoch_(epoch),
-      rate_timer_(ioc),
-      records_(o.churn) {}
+      rate_timer_(ioc) {}
 
 void Churner::RunUntil(uint64_t to) {
   net::post(ioc_, [this, to] {
@@ -358,7 +357,7 @@ void Churner::Pump() {
 }
 
 void Churner::Launch(uint64_t k) {
-  CycleRecord& record = records_[k];
+  CycleRecord& record = records_.emplace_back();  // records_[k]
   record.plan = PlanCycle(o_.seed, k, windows_);
   const std::string target = StreamTarget(o_, record.plan.sse, record.plan.from);
   std::string request =
