@@ -102,6 +102,30 @@ Result<StaticFile> StaticFiles::Resolve(std::string_view target) const {
   return file;
 }
 
+std::vector<std::string> StaticFiles::MissingVendorPackages() const {
+  std::vector<std::string> missing;
+  if (root_.empty()) return missing;
+  for (const auto& mount : kVendorMounts) {
+    std::error_code ec;
+    if (!fs::is_directory(root_.parent_path() / "node_modules" / mount.dir, ec)) {
+      missing.emplace_back(mount.name);
+    }
+  }
+  return missing;
+}
+
+std::string StaticFiles::MissingVendorMessage() const {
+  const auto missing = MissingVendorPackages();
+  if (missing.empty()) return {};
+  std::string names;
+  for (const auto& name : missing) names += (names.empty() ? "" : ", ") + name;
+  const fs::path tree = root_.parent_path();
+  return "the web UI's chart library is missing (" + names + " not found in " +
+         (tree / "node_modules").string() +
+         "): the page will load but cannot draw charts. Install it with `npm ci` in " +
+         tree.string() + " (or run scripts/bootstrap.sh), then reload the page";
+}
+
 std::string_view ContentTypeFor(const fs::path& path) {
   static const std::map<std::string, std::string_view, std::less<>> kTypes = {
       {".html", "text/html; charset=utf-8"},
