@@ -24,6 +24,7 @@ export class Transport {
     this.seeking = null;    // {j, ts, wasPlaying, timer} while a seek waits for its frame
     this.seekGen = 0;
     this.resync = false;    // frames came while paused: rewind the stream before playing
+    this.failed = false;    // the run cannot be played (set before connecting; see state)
   }
 
   // Opens the stream. options: speed, from, transport ('auto' | 'sse'), ticket (see
@@ -43,9 +44,11 @@ export class Transport {
     if (this.seeking) clearTimeout(this.seeking.timer);
   }
 
-  // 'loading' | 'seeking' | 'ended' | 'paused' | 'playing'.
+  // 'loading' | 'cannot play' (failed before connecting) | 'seeking' | 'ended' | 'paused' |
+  // 'playing'.
   get state() {
-    return !this.client ? 'loading' : this.seeking ? 'seeking' : this.ended ? 'ended' : this.paused ? 'paused' : 'playing';
+    if (!this.client) return this.failed ? 'cannot play' : 'loading';
+    return this.seeking ? 'seeking' : this.ended ? 'ended' : this.paused ? 'paused' : 'playing';
   }
 
   // Whether the play button shows pause: playing, or seeking to play on.

@@ -154,8 +154,11 @@ export class Watcher {
     }
   }
 
+  // Shows why the run cannot be played; before the stream is open, the state stays
+  // "cannot play" (the status line would otherwise go back to "loading").
   fail(e) {
     this.options.onError?.(describeError(e));
+    if (!this.transport.client) this.transport.failed = true;
     this.view.showCannotPlay();
   }
 
