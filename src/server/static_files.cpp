@@ -120,10 +120,20 @@ std::string StaticFiles::MissingVendorMessage() const {
   std::string names;
   for (const auto& name : missing) names += (names.empty() ? "" : ", ") + name;
   const fs::path tree = root_.parent_path();
-  return "the web UI's chart library is missing (" + names + " not found in " +
-         (tree / "node_modules").string() +
-         "): the page will load but cannot draw charts. Install it with `npm ci` in " +
-         tree.string() + " (or run scripts/bootstrap.sh), then reload the page";
+  std::string message = "the web UI's chart library is missing (" + names + " not found in " +
+                        (tree / "node_modules").string() +
+                        "): the page will load but cannot draw charts. ";
+  std::error_code ec;
+  if (fs::is_regular_file(tree / "package.json", ec)) {
+    message += "Install it with `npm ci` in " + tree.string() +
+               " (or run scripts/bootstrap.sh), then reload the page";
+  } else {
+    // A web root copied out of its source tree: npm has nothing to install from here.
+    message += tree.string() +
+               " has no package.json: serve the web/ of a tapedeck source tree (--web-root) "
+               "after `npm ci` there (or scripts/bootstrap.sh)";
+  }
+  return message;
 }
 
 std::string_view ContentTypeFor(const fs::path& path) {

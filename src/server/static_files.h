@@ -41,8 +41,9 @@ class StaticFiles {
   std::vector<std::string> MissingVendorPackages() const;
 
   // One line saying what MissingVendorPackages() lacks, where it was looked for and how to get it
-  // (`npm ci` in the tree holding the root, or scripts/bootstrap.sh); empty when nothing is
-  // missing. The server prints it once at start.
+  // (`npm ci` in the tree holding the root, or scripts/bootstrap.sh; when that tree has no
+  // package.json, to serve a source tree's web/ instead); empty when nothing is missing. The
+  // server prints it once at start.
   std::string MissingVendorMessage() const;
 
  private:

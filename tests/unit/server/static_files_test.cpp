@@ -125,6 +125,15 @@ TEST_F(StaticFilesTest, MissingChartLibraryIsNamedWithHowToGetIt) {
       << message;
   EXPECT_NE(message.find("npm ci"), std::string::npos) << message;
   EXPECT_NE(message.find("scripts/bootstrap.sh"), std::string::npos) << message;
+  EXPECT_NE(message.find("has no package.json"), std::string::npos) << message;
+
+  // In a source tree (package.json beside the root): npm ci there.
+  Write(base_ / "package.json", "{}");
+  const std::string in_tree = files.MissingVendorMessage();
+  EXPECT_NE(in_tree.find("Install it with `npm ci` in " + fs::canonical(base_).string()),
+            std::string::npos)
+      << in_tree;
+  EXPECT_EQ(in_tree.find("package.json"), std::string::npos) << in_tree;
 }
 
 TEST_F(StaticFilesTest, InstalledChartLibraryIsNotReported) {
