@@ -50,6 +50,9 @@ namespace tapedeck::playback {
 // Constants of the contract.
 
 inline constexpr int kFramesPerSecond = 30;
+// Sim seconds one wall second plays at speed 1 (a year in an hour); at speed S, S times as many,
+// so a window covers S * kSimSecondsPerSecond / kFramesPerSecond sim seconds.
+inline constexpr int kSimSecondsPerSecond = 8760;
 inline constexpr double kDefaultSpeed = 60;
 inline constexpr double kMinSpeed = 0.01;
 inline constexpr double kMaxSpeed = 100'000;

@@ -154,6 +154,8 @@ Status Server::Listen() {
   acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return fail("cannot listen on");
   impl_->port = acceptor.local_endpoint(ec).port();
+  const std::string missing = impl_->shared.static_files.MissingVendorMessage();
+  if (!missing.empty()) Log("%s", missing.c_str());
   return Ok();
 }
 

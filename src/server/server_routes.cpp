@@ -6,6 +6,7 @@
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "server/origin.h"
+#include "server/playback_info.h"
 #include "server/sse_session.h"
 #include "server/websocket_session.h"
 
@@ -146,6 +147,8 @@ void AddServerRoutes(Shared& shared) {
              {.access = AccessRule::kBearer});
   router.Add(http::verb::post, "/backtests/{id}/ticket",
              [s](const Request& req) { return IssueTicket(*s->access, req); },
+             {.access = AccessRule::kBearer});
+  router.Add(http::verb::get, "/playback", PlaybackInfoHandler(shared.settings),
              {.access = AccessRule::kBearer});
   router.AddStream("/backtests/{id}/ws",
                    [s](const Request& req) { return ServeWebSocket(*s, req); },

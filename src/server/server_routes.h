@@ -3,6 +3,7 @@
 //   GET  /healthz                  public: {"status":"ok"}, or 503 {"status":"stopping"}
 //   GET  /metrics                  bearer: the Prometheus text (metrics.h)
 //   POST /backtests/{id}/ticket    bearer: a playback ticket for run {id} (access.h)
+//   GET  /playback                 bearer: the playback channels' constants (playback_info.h)
 //   GET  /backtests/{id}/ws        ticket or bearer: playback over WebSocket (websocket_session.h)
 //   GET  /backtests/{id}/stream    ticket or bearer: playback over SSE (sse_session.h)
 // and, as the Router's fallback for GET and HEAD requests that match no route, the web UI's
