@@ -3,9 +3,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "api/api.h"
 #include "cli/commands.h"
-#include "server/serve.h"
 
 namespace {
 
@@ -25,24 +23,14 @@ commands:
   help                     this text
 )";
 
-int Serve(int argc, char** argv) {
-  const std::string sample = tapedeck::cli::FindSampleCsv();
-  auto factory = [&sample](const tapedeck::server::Settings& settings,
-                           tapedeck::server::Metrics& metrics) {
-    return tapedeck::api::MakeApplication(settings, metrics, sample);
-  };
-  if (argc < 2) return tapedeck::server::ServeMain(tapedeck::server::Settings{}, factory);
-  return tapedeck::server::ServeMain(argc, argv, factory);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace tapedeck::cli;
   // The embedded default: serve on 127.0.0.1:8080 with ./tapedeck.db and the bundled sample.
-  if (argc < 2) return Serve(argc, argv);
-  if (std::string_view(argv[1]) == "serve") return Serve(argc, argv);
+  if (argc < 2) return ServeCommand(argc, argv, 1);
   const std::string_view cmd = argv[1];
+  if (cmd == "serve") return ServeCommand(argc, argv, 2);
   if (cmd == "backtest") return BacktestCommand(argc, argv);
   if (cmd == "sample") return DefaultCommand();
   if (cmd == "gen") return GenCommand(argc, argv);
