@@ -9,7 +9,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: tapedeck [COMMAND] [OPTIONS]
 
-With no command, serves on http://127.0.0.1:8080 with ./tapedeck.db and the bundled sample.
+With no command, serves on http://127.0.0.1:8080 with ./tapedeck.db and the bundled sample;
+options without a command are serve's (`tapedeck --port 9000` is `tapedeck serve --port 9000`).
 
 commands:
   serve    [--host H] [--port P] [--db PATH] [--threads N] [--workers N] ...
@@ -43,6 +44,8 @@ int main(int argc, char** argv) {
     std::puts("tapedeck 0.1.0");
     return 0;
   }
+  // No command, only options: serve's.
+  if (cmd.starts_with('-')) return ServeCommand(argc, argv, 1);
   std::fprintf(stderr, "tapedeck: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

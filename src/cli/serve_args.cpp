@@ -18,6 +18,7 @@ namespace {
 using Millis = std::chrono::milliseconds;
 
 constexpr std::string_view kUsage = R"(usage: tapedeck serve [OPTIONS]
+       tapedeck [OPTIONS]          (no command: serve)
 
   --host H                     address to listen on (default 127.0.0.1)
   --port P                     port (default 8080; 0 picks a free one, printed on start)
