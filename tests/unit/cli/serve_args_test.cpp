@@ -35,6 +35,34 @@ TEST(ServeArgsTest, DefaultsAreTheDesignsValues) {
   EXPECT_EQ(s->server.ticket_ttl, std::chrono::seconds(60));
   EXPECT_EQ(s->api.max_queued_per_client, 16u);
   EXPECT_EQ(s->api.max_queued, 256u);
+  EXPECT_GE(s->api.workers, 1u);  // one per core, resolved by the parse
+  EXPECT_EQ(s->api.db_path, "tapedeck.db");
+  EXPECT_EQ(s->api.max_upload_bytes, 64u << 20);
+  EXPECT_TRUE(s->api.synthetic_runs.empty());
+}
+
+TEST(ServeArgsTest, WorkersAndTheUploadLimitGoToTheApi) {
+  auto s = Parse({"--workers", "3", "--body-limit", "2M"});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->api.workers, 3u);
+  EXPECT_EQ(s->server.body_limit, 2u << 20);
+  EXPECT_EQ(s->api.max_upload_bytes, 2u << 20);
+}
+
+TEST(ServeArgsTest, SyntheticRunWithABadIntervalIsRefusedAtTheEdge) {
+  auto s = Parse({"--synthetic-run", "demo:100:1:7q"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().details.at("field"), "synthetic-run");
+}
+
+TEST(ServeArgsTest, ParsesFromTheGivenArgument) {
+  // `tapedeck --port 9000`: no command, the options start at argv[1].
+  std::vector<std::string> args = {"tapedeck", "--port", "9000"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  auto s = ParseServeArgs(static_cast<int>(argv.size()), argv.data(), 1);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->server.port, 9000);
 }
 
 TEST(ServeArgsTest, ParsesEveryKindOfValue) {
