@@ -45,8 +45,6 @@ class Service {
   // start. Call once the server has stopped (no request can queue a run any more). Idempotent.
   void Stop();
 
-  Resources& resources() { return *resources_; }
-
  private:
   Service() = default;
 
