@@ -18,8 +18,8 @@ struct Options {
   // Backtests executing at once. The command line's default (one per core) is resolved there;
   // 0 is taken as 1.
   size_t workers = 1;
-  size_t max_queued = 256;            // runs waiting, in total; beyond: UNAVAILABLE
-  size_t max_queued_per_client = 16;  // runs waiting of one client; beyond: RATE_LIMITED
+  size_t max_queued = 256;              // runs waiting, in total; beyond: UNAVAILABLE
+  size_t max_queued_per_client = 16;    // runs waiting of one client; beyond: RATE_LIMITED
   size_t max_upload_bytes = 64u << 20;  // a CSV upload (POST /datasets); beyond: VALIDATION
   // Runs played from memory ahead of the store's (tests and demos).
   std::vector<SyntheticRun> synthetic_runs;

@@ -62,10 +62,10 @@ class Runner {
     std::string id;
     std::string client;
   };
-  std::deque<Waiting> queue_;                                  // GUARDED_BY(mu_)
-  std::unordered_map<std::string, size_t> waiting_by_client_;  // GUARDED_BY(mu_)
-  size_t running_ = 0;                                         // GUARDED_BY(mu_)
-  bool stopping_ = false;                                      // GUARDED_BY(mu_)
+  std::deque<Waiting> queue_;                                         // GUARDED_BY(mu_)
+  std::unordered_map<std::string, size_t> waiting_by_client_;         // GUARDED_BY(mu_)
+  size_t running_ = 0;                                                // GUARDED_BY(mu_)
+  bool stopping_ = false;                                             // GUARDED_BY(mu_)
   std::vector<std::function<void(const std::string&)>> on_finished_;  // set before start
   std::atomic<bool> cancel_{false};
   std::vector<std::thread> threads_;

@@ -23,8 +23,8 @@ TEST(SyntheticRunsTest, BadIntervalIsValidation) {
   auto tape = MakeSyntheticTape({"demo", 10, 1, "7q", {}});
   ASSERT_FALSE(tape.ok());
   EXPECT_EQ(tape.error().code, ErrorCode::kValidation);
-  auto source = MakeSyntheticRunSource({{"good", 10, 1, "1m", {}}, {"bad", 10, 1, "7q", {}}},
-                                       nullptr);
+  auto source =
+      MakeSyntheticRunSource({{"good", 10, 1, "1m", {}}, {"bad", 10, 1, "7q", {}}}, nullptr);
   ASSERT_FALSE(source.ok());
   EXPECT_EQ(source.error().details.at("id"), "bad");
 }
