@@ -1,6 +1,7 @@
 #include <thread>
 
 #include "api/api.h"
+#include "api/api_docs.h"
 
 namespace tapedeck::api {
 
@@ -33,6 +34,7 @@ Result<server::Application> MakeApplication(const server::Settings& settings,
 
   server::Application out;
   app->RegisterRoutes(out.router);
+  RegisterApiDocs(out.router);  // GET /api/openapi.yaml, /api/asyncapi.yaml
   out.runs = app->runs();
   out.collectors.push_back([app = app.get()](std::string& text) { app->RenderMetrics(text); });
   (void)metrics;
