@@ -147,12 +147,14 @@ def check_response(method, target, status, headers, body):
         for part in pointer.split("/")[1:]:
             response = response[part]
     content = response.get("content")
-    if method == "HEAD" or not body:
-        if not content and body:
-            raise SchemaViolation(f"{what}: documented without a body, got {body[:80]!r}")
+    if method == "HEAD":
         return
     if not content:
-        raise SchemaViolation(f"{what}: documented without a body, got {body[:80]!r}")
+        if body:
+            raise SchemaViolation(f"{what}: documented without a body, got {body[:80]!r}")
+        return
+    if not body:
+        raise SchemaViolation(f"{what}: documented with a body ({', '.join(content)}), got none")
     if media not in content:
         raise SchemaViolation(f"{what}: content type {content_type!r} is not documented "
                               f"(documented: {', '.join(content)})")
