@@ -193,6 +193,25 @@ def check_message(channel, message, event=None):
     return message
 
 
+_CONTROLS = {"play": "play", "pause": "pause", "seek": "seek", "speed": "speed"}
+
+
+def check_control(message):
+    """Checks a client-to-server WebSocket message (a control or the client's hb) against
+    asyncapi.yaml: for clients' messages, which the server also refuses (VALIDATION) when wrong."""
+    what = "a webSocket control"
+    if isinstance(message, (bytes, str)):
+        message = _json(message, what)
+    if isinstance(message, dict) and message.get("t") == "hb":
+        kind = "clientHb"
+    elif isinstance(message, dict) and message.get("t") == "ctrl" and message.get("cmd") in _CONTROLS:
+        kind = _CONTROLS[message["cmd"]]
+    else:
+        raise SchemaViolation(f"{what} is none of play, pause, seek, speed, hb: {message!r}"[:300])
+    _check(_asyncapi_validator(kind), message, f"{what} ({kind})")
+    return message
+
+
 def check_sse_event(fields):
     """An SSE event as a dict of its fields (event, id, data); the retry: block passes."""
     if "data" not in fields:

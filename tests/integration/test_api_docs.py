@@ -104,6 +104,24 @@ class DocumentsTest(unittest.TestCase):
                 self.assertFalse(validator.is_valid(broken), "the official schema checks nothing")
 
 
+class ControlsTest(unittest.TestCase):
+    def test_the_controls_the_web_player_sends_are_described(self):
+        # web/player.js's messages.
+        for msg in ({"t": "ctrl", "cmd": "play"}, {"t": "ctrl", "cmd": "pause"},
+                    {"t": "ctrl", "cmd": "seek", "pos": 120},
+                    {"t": "ctrl", "cmd": "seek", "pos": "2020-01-31T00:00:00Z"},
+                    {"t": "ctrl", "cmd": "speed", "val": 60}, {"t": "hb"}):
+            apischema.check_control(msg)
+
+    def test_controls_the_server_refuses_fail_the_check(self):
+        for msg in ({"t": "ctrl", "cmd": "rewind"}, {"t": "ctrl", "cmd": "seek"},
+                    {"t": "ctrl", "cmd": "seek", "pos": -1},
+                    {"t": "ctrl", "cmd": "speed", "val": 0},
+                    {"t": "ctrl", "cmd": "speed", "val": "60"}, {"t": "ping"}):
+            with self.subTest(msg=msg), self.assertRaises(SchemaViolation):
+                apischema.check_control(msg)
+
+
 class ServedTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
