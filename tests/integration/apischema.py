@@ -11,6 +11,7 @@ status or content type fails the test that received it with SchemaViolation.
 import contextlib
 import copy
 import functools
+import hashlib
 import json
 import os
 import re
@@ -159,11 +160,22 @@ def check_response(method, target, status, headers, body):
         raise SchemaViolation(f"{what}: content type {content_type!r} is not documented "
                               f"(documented: {', '.join(content)})")
     schema_pointer = f"{pointer}/content/{_escape(media)}/schema"
+    # The same bytes against the same schema pass again: tests that re-read big answers (the
+    # kill -9 loop reads every run's frames after each restart) pay for the first check only.
+    seen = (schema_pointer, hashlib.sha1(body if isinstance(body, bytes) else body.encode()).digest())
+    if seen in _passed:
+        return
     if media == "application/json":
         instance = _json(body, what)
     else:
         instance = body.decode("utf-8") if isinstance(body, bytes) else body
     _check(_openapi_validator(schema_pointer), instance, what)
+    if len(_passed) > 100_000:
+        _passed.clear()
+    _passed.add(seen)
+
+
+_passed = set()  # (schema pointer, sha1 of the body) that passed
 
 
 def _json(body, what):
@@ -256,5 +268,6 @@ def replaced(doc_name, mutate):
 
 
 def _clear_caches():
+    _passed.clear()
     for f in (_openapi_validator, _asyncapi_validator, _path_patterns):
         f.cache_clear()
