@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "api/resources.h"
+#include "api/api_docs.h"
 #include "api/json.h"
 #include "server/metrics.h"
 #include "strategies/strategies.h"
@@ -49,6 +50,7 @@ void Resources::RegisterRoutes(server::Router& router) {
   auto bind = [this](HttpResponse (Resources::*fn)(const Request&)) {
     return [this, fn](const Request& req) { return (this->*fn)(req); };
   };
+  RegisterApiDocs(router);  // GET /api/openapi.yaml, /api/asyncapi.yaml
   router.Add(http::verb::post, "/datasets", bind(&Resources::PostDataset));
   router.Add(http::verb::get, "/datasets", bind(&Resources::ListDatasets));
   router.Add(http::verb::get, "/datasets/{name}", bind(&Resources::GetDataset));
