@@ -15,6 +15,8 @@ import threading
 import time
 import unittest
 
+import apischema
+
 BIN = os.environ.get("TAPEDECK_BIN", "build/tapedeck")
 HOST = "127.0.0.1"
 
@@ -84,13 +86,16 @@ class ServerProcess:
         return http.client.HTTPConnection(HOST, self.port, timeout=timeout)
 
     def get(self, path, headers=None, method="GET", body=None):
+        """(status, headers, body); the answer is checked against docs/api/openapi.yaml."""
         c = self.conn()
         try:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()
-            return r.status, dict(r.getheaders()), r.read()
+            status, hdrs, raw = r.status, dict(r.getheaders()), r.read()
         finally:
             c.close()
+        apischema.check_response(method, path, status, hdrs, raw)
+        return status, hdrs, raw
 
     def raw(self, data, timeout=5.0):
         """Sends raw bytes, returns everything the server writes until it closes or goes quiet."""
