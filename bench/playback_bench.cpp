@@ -123,13 +123,21 @@ BENCHMARK(BM_FrameHeadCached);
 
 // One frame's worth of session work at speed 60: Poll (frame due), OnWriteDone, Poll (nothing),
 // NextDeadline, with frames already cached — what the server does 30 times a second per stream.
-void BM_SessionTick(benchmark::State& state) {
+void SessionTick(benchmark::State& state, Channel channel) {
   auto tape = YearTape();
   const Timeline tl = *Timeline::Create(tape, 60);
   for (size_t k = 0; k < tl.window_count(); ++k) tl.FrameHead(k);
   FakeClock clock;
   std::optional<Session> session;
-  auto open = [&] { session.emplace(*Session::Create(tape, {}, clock)); };
+  SessionOptions options;
+  options.channel = channel;
+  auto open = [&] {
+    session.emplace(*Session::Create(tape, options, clock));
+    if (channel == Channel::kSse) {  // the retry: line goes first
+      session->Poll();
+      session->OnWriteDone();
+    }
+  };
   open();
   for (auto _ : state) {
     auto frame = session->Poll();
@@ -146,7 +154,11 @@ void BM_SessionTick(benchmark::State& state) {
     clock.Advance(kFrameInterval);
   }
 }
+void BM_SessionTick(benchmark::State& state) { SessionTick(state, Channel::kWebSocket); }
 BENCHMARK(BM_SessionTick);
+// The same over SSE: each frame also carries its event:, id: and data: framing.
+void BM_SessionTickSse(benchmark::State& state) { SessionTick(state, Channel::kSse); }
+BENCHMARK(BM_SessionTickSse);
 
 // A session's idle check (nothing due): the cost of a timer firing early or a spurious wake.
 void BM_SessionIdlePoll(benchmark::State& state) {
