@@ -114,7 +114,7 @@ void DriveSession(std::string_view input) {
     std::optional<size_t> seek_to;
     bool expect_ok = parsed.ok();
     if (parsed.ok() && parsed->kind == Command::Kind::kSeek) {
-      const Result<size_t> located = session.timeline()->Locate(parsed->pos);
+      const Result<size_t> located = session.timeline()->Locate(parsed->target);
       if (located.ok()) {
         seek_to = *located;
       } else {

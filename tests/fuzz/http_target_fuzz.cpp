@@ -153,7 +153,7 @@ void CheckStream(const StreamOutcome& seen, const boost::urls::url_view& url,
     return;
   }
   if (seen.error) {
-    // Only a position outside the run is left to refuse.
+    // Only a seek target outside the run is left to refuse.
     CheckError(*seen.error, ErrorCode::kRange, {"from", "Last-Event-ID"});
     return;
   }

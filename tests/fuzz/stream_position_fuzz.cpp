@@ -1,6 +1,6 @@
 // Fuzzes where a stream starts: the SSE Last-Event-ID header (playback::ParseLastEventId), the
-// ?from= seek target (ParseSeekTarget, and ParseIso under it), ?speed= (Speed::Parse), and what a Session
-// does with them; also the /frames history between two window indices (EncodeHistory).
+// ?from= seek target (ParseSeekTarget, and ParseIso under it), ?speed= (Speed::Parse), and what a
+// Session does with them; also the /frames history between two window indices (EncodeHistory).
 //
 // Input: up to three lines: Last-Event-ID, from, speed. Each line also goes through every parser
 // on its own.
@@ -9,7 +9,7 @@
 // ISO time; a number in [0.01, 100000]) and round-trips what it accepts; a rejection is VALIDATION
 // naming its field. A session resumed after window k starts at the first window after k that has
 // bars, with the first bar after k: nothing repeated, nothing skipped; one started ?from= a
-// position starts at the window Timeline::Locate picks; played to the end its frames cover every
+// seek target starts at the window Timeline::Locate picks; played to the end its frames cover every
 // bar once, in order, then end. A history holds the windows with bars in [from, to), in order.
 #include <algorithm>
 #include <boost/json/parse.hpp>
