@@ -107,10 +107,13 @@ class Session {
   Status AttachTape(std::shared_ptr<const Tape> tape);
 
   // Control. Each returns the error it also queues (see above).
+  // HandleText: VALIDATION from ParseControl, else as Apply.
   Status HandleText(std::string_view message);  // a WS text message
   Status Apply(const Command& command);
+  // Play, Pause and SetSpeed always succeed (a Speed is valid by construction).
   Status Play();
   Status Pause();
+  // RANGE {"field":"pos"} without a tape or when Timeline::Locate refuses `target`.
   Status Seek(const SeekTarget& target);
   Status SetSpeed(Speed speed);
   // Queues {"t":"err"} for an error found by the server (RUN_FAILED, a binary message, ...);
