@@ -205,7 +205,8 @@ void BM_LocateSlow(benchmark::State& state) {
   const Timestamp t0 = YearTape()->first_time();
   int64_t m = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(tl.Locate(SeekTarget{t0 + std::chrono::seconds(m * 7919 % 31'000'000)}));
+    benchmark::DoNotOptimize(
+        tl.Locate(SeekTarget{t0 + std::chrono::seconds(m * 7919 % 31'000'000)}));
     ++m;
   }
 }

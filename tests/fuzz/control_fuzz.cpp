@@ -44,8 +44,8 @@ std::string Canonical(const Command& command) {
       if (const uint64_t* index = std::get_if<uint64_t>(&command.target)) {
         return R"({"t":"ctrl","cmd":"seek","pos":)" + std::to_string(*index) + "}";
       }
-      return R"({"t":"ctrl","cmd":"seek","pos":")" + FormatIso(std::get<Timestamp>(command.target)) +
-             "\"}";
+      return R"({"t":"ctrl","cmd":"seek","pos":")" +
+             FormatIso(std::get<Timestamp>(command.target)) + "\"}";
     case Command::Kind::kSpeed: {
       std::string out = R"({"t":"ctrl","cmd":"speed","val":)";
       AppendJsonNumber(out, command.speed.value());

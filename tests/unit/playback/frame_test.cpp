@@ -135,11 +135,11 @@ TEST(FrameTest, NumbersRoundTrip) {
 Frame Coalesce(const Frame& older, const Frame& newer) {
   Frame out = newer;
   out.bars = {older.bars.begin, newer.bars.end};
-  out.orders = older.orders.empty()   ? newer.orders
-               : newer.orders.empty() ? older.orders
-                                      : std::span<const engine::OrderEvent>(
-                                            older.orders.data(),
-                                            newer.orders.data() + newer.orders.size());
+  out.orders = older.orders.empty() ? newer.orders
+               : newer.orders.empty()
+                   ? older.orders
+                   : std::span<const engine::OrderEvent>(older.orders.data(),
+                                                         newer.orders.data() + newer.orders.size());
   out.ohlc.clear();
   for (engine::SymbolId s = 0; s < 8; ++s) {
     const auto find = [s](const Frame& f) -> const SymbolOhlcv* {
