@@ -28,6 +28,9 @@
 namespace tapedeck::playback {
 
 inline constexpr int kFramesPerSecond = 30;
+// Sim seconds one wall second plays at speed 1 (a year in an hour); at speed S, S times as many,
+// so a window covers S * kSimSecondsPerSecond / kFramesPerSecond sim seconds.
+inline constexpr int kSimSecondsPerSecond = 8760;
 
 // Wall time between two consecutive windows: 1/30 s.
 inline constexpr std::chrono::nanoseconds kFrameInterval{1'000'000'000 / kFramesPerSecond};
