@@ -12,7 +12,7 @@ packages=(
   libsqlite3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  python3 python3-websockets python3-pandas python3-numpy
+  python3 python3-websockets python3-pandas python3-numpy python3-jsonschema python3-yaml
   curl ca-certificates jq chromium
   nginx haproxy
 )

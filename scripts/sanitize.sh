@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds tapedeck with sanitizers and runs the tests under them (issue 5):
+# Builds tapedeck with sanitizers and runs the tests under them (each build only what it runs):
 #   asan  AddressSanitizer + UndefinedBehaviorSanitizer, the whole unit and integration suite
 #         (build-asan/); any report fails the test that triggered it: a report aborts the
 #         process, and a leak at exit makes the server's exit status non-zero, which the
@@ -23,7 +23,8 @@ configure() {  # dir flags
 
 run_asan() {
   configure build-asan "-fsanitize=address,undefined -fno-sanitize-recover=all"
-  cmake --build build-asan -j"$jobs"
+  # What CTest runs there: every test binary (tests/all) and the binary the integration tests start.
+  cmake --build build-asan -j"$jobs" --target tapedeck tests/all
   # Fewer kills in the kill -9 loop: under ASan each restart costs more.
   (cd build-asan &&
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1" \

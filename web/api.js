@@ -88,6 +88,9 @@ export const api = {
     return request('POST', '/datasets' + q, { body: file, headers: { 'Content-Type': 'text/csv' } });
   },
   strategies: () => request('GET', '/strategies'),
+  // The playback channels' constants: {fps, sim_seconds_per_second, speed: {min, max, default},
+  // heartbeat_ms, ping_ms, idle_timeout_ms, max_control_bytes}.
+  playback: () => request('GET', '/playback'),
   createBacktest: (spec) => request('POST', '/backtests', { json: spec }),
   backtests: () => request('GET', '/backtests'),
   backtest: (id) => request('GET', `/backtests/${enc(id)}`),

@@ -2,6 +2,7 @@
 // that open a run's player (watch.js).
 
 import { api, auth, describeError } from './api.js';
+import { loadChartLibrary } from './chart.js';
 import { $, markField, readParams, renderParams, renderRuns } from './ui.js';
 import { Watcher } from './watch.js';
 
@@ -25,6 +26,23 @@ function showError(text) {
 function clearError() {
   $('#error').hidden = true;
   $('#error-text').textContent = '';
+}
+
+// A problem with the server's installation (the chart library missing): shown apart from the
+// errors of what the user does, and not dismissed by them.
+function showSetupError(text) {
+  $('#setup-error').textContent = text;
+  $('#setup-error').hidden = false;
+}
+
+// The menus the server could not fill say so, rather than staying empty.
+function markMenusUnavailable() {
+  for (const pick of [$('#dataset'), $('#strategy')]) {
+    if (pick.options.length) continue;
+    const none = new Option('could not be loaded (see the message above)', '');
+    none.disabled = true;
+    pick.replaceChildren(none);
+  }
 }
 
 // --- datasets and strategies ---------------------------------------------------------------------
@@ -270,10 +288,14 @@ async function start() {
   });
   window.addEventListener('popstate', route);
   route();
+  // The chart library is not among the page's own modules (it comes from the server's
+  // node_modules): when it is missing, the form still works and the page says what is wrong.
+  loadChartLibrary().catch((e) => showSetupError(describeError(e)));
   try {
     await Promise.all([loadDatasets(), loadStrategies()]);
   } catch (e) {
     showError(`Could not load the datasets and strategies: ${describeError(e)}`);
+    markMenusUnavailable();
   }
   await refreshRuns();
   document.body.dataset.ready = '1';

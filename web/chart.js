@@ -2,15 +2,39 @@
 // candles with volume and fill markers, equity, drawdown. Fed frame by frame; keeps a bounded
 // number of bars so a long run stays smooth.
 
-import {
-  AreaSeries,
-  CandlestickSeries,
-  ColorType,
-  HistogramSeries,
-  LineSeries,
-  createChart,
-  createSeriesMarkers,
-} from '/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs';
+// The chart library is loaded on demand (loadChartLibrary), not imported: when it is missing (a
+// checkout built without `npm ci`) the rest of the page still loads and says so in words.
+const kLibraryUrl = '/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs';
+let L = null;         // the library's module, once loaded
+let loading = null;   // its promise
+
+// Resolves once the chart library is loaded; PlayerChart needs it. Rejects with an Error whose
+// message says what is missing and how to get it. Loads once per page.
+export function loadChartLibrary() {
+  loading ??= import(kLibraryUrl).then((module) => {
+    L = module;
+    return module;
+  }, async (e) => {
+    throw new Error(await explainLibraryFailure(e));
+  });
+  return loading;
+}
+
+async function explainLibraryFailure(e) {
+  let status = 0;
+  try {
+    status = (await fetch(kLibraryUrl, { method: 'HEAD' })).status;
+  } catch {
+    // The server is unreachable: the import's own message says so.
+  }
+  if (status === 404) {
+    return `The chart library (lightweight-charts) is missing on the server: ${kLibraryUrl} answered ` +
+      '404, so runs cannot be drawn. Install it with `npm ci` in the server\'s source tree (or run ' +
+      'scripts/bootstrap.sh), then reload this page.';
+  }
+  return `The chart library did not load from ${kLibraryUrl}${status ? ` (HTTP ${status})` : ''}, so ` +
+    `runs cannot be drawn: ${e.message}`;
+}
 
 // When the chart holds more than kMaxBars it keeps the newest kKeepBars: trimming in steps keeps
 // the cost of a full setData rare.
@@ -24,12 +48,13 @@ const kDown = '#ef5350';
 const toSeconds = (iso) => Math.floor(Date.parse(iso) / 1000);
 
 export class PlayerChart {
+  // REQUIRES: loadChartLibrary() has resolved.
   constructor(element) {
     this.element = element;
-    this.chart = createChart(element, {
+    this.chart = L.createChart(element, {
       autoSize: true,
       layout: {
-        background: { type: ColorType.Solid, color: '#ffffff' },
+        background: { type: L.ColorType.Solid, color: '#ffffff' },
         textColor: '#333',
         panes: { separatorColor: '#d0d4dc', enableResize: true },
       },
@@ -37,25 +62,25 @@ export class PlayerChart {
       timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 4 },
       rightPriceScale: { minimumWidth: 80 },
     });
-    this.candles = this.chart.addSeries(CandlestickSeries, {
+    this.candles = this.chart.addSeries(L.CandlestickSeries, {
       upColor: kUp, downColor: kDown, borderVisible: false, wickUpColor: kUp, wickDownColor: kDown,
     }, 0);
-    this.volume = this.chart.addSeries(HistogramSeries, {
+    this.volume = this.chart.addSeries(L.HistogramSeries, {
       priceScaleId: 'volume', priceFormat: { type: 'volume' }, lastValueVisible: false,
       priceLineVisible: false,
     }, 0);
     this.volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
     this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.22 } });
-    this.equity = this.chart.addSeries(LineSeries, {
+    this.equity = this.chart.addSeries(L.LineSeries, {
       color: '#2962ff', lineWidth: 2, priceFormat: { type: 'price', precision: 0, minMove: 1 },
       title: 'equity',
     }, 1);
-    this.drawdown = this.chart.addSeries(AreaSeries, {
+    this.drawdown = this.chart.addSeries(L.AreaSeries, {
       lineColor: kDown, topColor: 'rgba(239,83,80,0.05)', bottomColor: 'rgba(239,83,80,0.35)',
       lineWidth: 1, invertFilledArea: true, title: 'drawdown',
       priceFormat: { type: 'custom', formatter: (v) => (v * 100).toFixed(1) + '%', minMove: 0.0001 },
     }, 2);
-    this.markersApi = createSeriesMarkers(this.candles, []);
+    this.markersApi = L.createSeriesMarkers(this.candles, []);
     this.layoutPanes();
     this.clear();
   }

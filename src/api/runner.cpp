@@ -1,7 +1,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 
-#include "api/api.h"
+#include "api/runner.h"
 #include "api/json.h"
 #include "strategies/strategies.h"
 

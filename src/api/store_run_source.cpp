@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "api/api.h"
+#include "api/store_run_source.h"
 
 namespace tapedeck::api {
 

@@ -9,6 +9,12 @@ namespace tapedeck::cli {
 int BacktestCommand(int argc, char** argv);    // tapedeck backtest ...
 int GenCommand(int argc, char** argv);         // tapedeck gen ...
 int StrategiesCommand(int argc, char** argv);  // tapedeck strategies [--json]
+// `tapedeck serve` with its options in argv[first..argc) (see serve_args.h): 2 is "tapedeck serve
+// OPTIONS", 1 is "tapedeck OPTIONS" (no command means serve). Prints
+// "tapedeck serve: listening on http://HOST:PORT" on stdout once it accepts connections (tests read
+// the port from it when started with --port 0), serves until SIGINT/SIGTERM. Returns 0 after a
+// clean stop, 1 when the store, a synthetic run or the listener could not start, 2 for bad options.
+int ServeCommand(int argc, char** argv, int first);
 // With no arguments: a backtest of the bundled sample data, printed as a report.
 int DefaultCommand();
 

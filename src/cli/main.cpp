@@ -3,15 +3,14 @@
 #include <cstring>
 #include <string_view>
 
-#include "api/api.h"
 #include "cli/commands.h"
-#include "server/serve.h"
 
 namespace {
 
 constexpr const char* kUsage = R"(usage: tapedeck [COMMAND] [OPTIONS]
 
-With no command, serves on http://127.0.0.1:8080 with ./tapedeck.db and the bundled sample.
+With no command, serves on http://127.0.0.1:8080 with ./tapedeck.db and the bundled sample;
+options without a command are serve's (`tapedeck --port 9000` is `tapedeck serve --port 9000`).
 
 commands:
   serve    [--host H] [--port P] [--db PATH] [--threads N] [--workers N] ...
@@ -25,24 +24,14 @@ commands:
   help                     this text
 )";
 
-int Serve(int argc, char** argv) {
-  const std::string sample = tapedeck::cli::FindSampleCsv();
-  auto factory = [&sample](const tapedeck::server::Settings& settings,
-                           tapedeck::server::Metrics& metrics) {
-    return tapedeck::api::MakeApplication(settings, metrics, sample);
-  };
-  if (argc < 2) return tapedeck::server::ServeMain(tapedeck::server::Settings{}, factory);
-  return tapedeck::server::ServeMain(argc, argv, factory);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace tapedeck::cli;
   // The embedded default: serve on 127.0.0.1:8080 with ./tapedeck.db and the bundled sample.
-  if (argc < 2) return Serve(argc, argv);
-  if (std::string_view(argv[1]) == "serve") return Serve(argc, argv);
+  if (argc < 2) return ServeCommand(argc, argv, 1);
   const std::string_view cmd = argv[1];
+  if (cmd == "serve") return ServeCommand(argc, argv, 2);
   if (cmd == "backtest") return BacktestCommand(argc, argv);
   if (cmd == "sample") return DefaultCommand();
   if (cmd == "gen") return GenCommand(argc, argv);
@@ -55,6 +44,8 @@ int main(int argc, char** argv) {
     std::puts("tapedeck 0.1.0");
     return 0;
   }
+  // No command, only options: serve's.
+  if (cmd.starts_with('-')) return ServeCommand(argc, argv, 1);
   std::fprintf(stderr, "tapedeck: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

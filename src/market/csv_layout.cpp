@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "common/strings.h"
+
 namespace tapedeck::market {
 namespace {
 
@@ -15,17 +17,6 @@ std::string Lower(std::string_view s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
-}
-
-std::vector<std::string_view> Split(std::string_view line, char delim) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (true) {
-    const size_t pos = line.find(delim, start);
-    out.push_back(line.substr(start, pos == std::string_view::npos ? pos : pos - start));
-    if (pos == std::string_view::npos) return out;
-    start = pos + 1;
-  }
 }
 
 // "  <Adj Close> " -> "adj close", "Close*" -> "close": quotes, MT5's angle brackets and the

@@ -63,6 +63,13 @@ void Router::Add(http::verb method, std::string pattern, Handler handler) {
   routes_.push_back({method, std::move(pattern), std::move(segments), std::move(handler)});
 }
 
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> routes;
+  routes.reserve(routes_.size());
+  for (const auto& route : routes_) routes.push_back({route.method, route.pattern});
+  return routes;
+}
+
 std::optional<std::string> Router::RouteOf(std::string_view target) const {
   const auto url = boost::urls::parse_origin_form(target);
   if (!url) return std::nullopt;

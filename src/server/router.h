@@ -40,6 +40,12 @@ using Handler = std::function<HttpResponse(const Request&)>;
 
 class Router {
  public:
+  // A registered route, as Routes() lists it.
+  struct RouteInfo {
+    http::verb method;
+    std::string pattern;  // as given to Add: "/backtests/{id}"
+  };
+
   // REQUIRES: called before the server starts. Pattern segments in braces capture one segment.
   void Add(http::verb method, std::string pattern, Handler handler);
 
@@ -55,6 +61,9 @@ class Router {
   // query allowed), whatever its method; nullopt when none does. The server uses it to label
   // metrics and to leave unrouted paths to the static file handler.
   std::optional<std::string> RouteOf(std::string_view target) const;
+
+  // Every route, in the order added.
+  std::vector<RouteInfo> Routes() const;
 
  private:
   struct Route {

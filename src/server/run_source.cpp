@@ -1,8 +1,5 @@
 #include "server/run_source.h"
 
-#include "market/market.h"
-#include "strategies/strategies.h"
-
 namespace tapedeck::server {
 
 void MemoryRunSource::Add(std::string id, std::shared_ptr<const playback::Tape> tape,
@@ -33,24 +30,6 @@ Result<std::shared_ptr<const playback::Tape>> MemoryRunSource::Open(std::string_
     return std::shared_ptr<const playback::Tape>();
   }
   return entry.tape;
-}
-
-Result<std::shared_ptr<const playback::Tape>> MakeSyntheticTape(const SyntheticRun& spec) {
-  const auto interval = market::ParseInterval(spec.interval);
-  if (!interval) return interval.error();
-  market::GenOptions gen;
-  gen.bars = spec.bars;
-  gen.seed = spec.seed;
-  gen.interval = *interval;
-  gen.symbol = "SYN";
-  market::Series series = market::Generate(gen);
-
-  auto strategy = strategies::Make("sma_cross", {{"fast", 10}, {"slow", 30}});
-  if (!strategy) return strategy.error();
-  auto run = engine::Run({&series, 1}, **strategy, engine::RunConfig{});
-  if (!run) return run.error();
-  return playback::Tape::Create(std::make_shared<const engine::RunResult>(std::move(*run)),
-                                {series});
 }
 
 }  // namespace tapedeck::server

@@ -1,22 +1,22 @@
 // How the server finds the run a playback connection asks for. The server knows nothing of the
-// store: the REST side implements RunSource over it (caching each run's Tape in memory, shared by
-// every viewer), and tests use MemoryRunSource.
+// store: the REST side implements RunSource over it (api::StoreRunSource, caching each run's Tape
+// in memory, shared by every viewer); tests and the synthetic runs (api/synthetic_runs.h) use
+// MemoryRunSource.
 //
 // Thread-safety: implementations must be safe to call from any I/O thread, and quick (they run on
 // an I/O thread: load and index a run once, then serve it from memory).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <chrono>
 
 #include "common/error.h"
 #include "playback/playback.h"
-#include "server/settings.h"
 
 namespace tapedeck::server {
 
@@ -56,10 +56,5 @@ class MemoryRunSource final : public RunSource {
   std::mutex mu_;
   std::map<std::string, Entry, std::less<>> runs_;  // GUARDED_BY(mu_)
 };
-
-// A synthetic run: `bars` generated bars (market::Generate with `seed` and `interval`) traded by
-// sma_cross (fast 10, slow 30) from 100,000 cash, indexed as a Tape.
-// Errors: VALIDATION naming `interval` for a bad interval; whatever the engine reports.
-Result<std::shared_ptr<const playback::Tape>> MakeSyntheticTape(const SyntheticRun& spec);
 
 }  // namespace tapedeck::server

@@ -12,6 +12,7 @@
 #include "common/time.h"
 #include "server/connection.h"
 #include "server/http_session.h"
+#include "server/playback_info.h"
 
 namespace tapedeck::server {
 namespace {
@@ -64,6 +65,7 @@ struct Server::Impl {
         drain_timer(ioc) {
     shared.router.Add(http::verb::post, "/backtests/{id}/ticket",
                       [this](const Request& req) { return IssueTicket(*shared.access, req); });
+    shared.router.Add(http::verb::get, "/playback", PlaybackInfoHandler(shared.settings));
   }
 
   void DoAccept() {
@@ -170,6 +172,8 @@ Status Server::Listen() {
   acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return fail("cannot listen on");
   impl_->port = acceptor.local_endpoint(ec).port();
+  const std::string missing = impl_->shared.static_files.MissingVendorMessage();
+  if (!missing.empty()) Log("%s", missing.c_str());
   return Ok();
 }
 

@@ -102,6 +102,40 @@ Result<StaticFile> StaticFiles::Resolve(std::string_view target) const {
   return file;
 }
 
+std::vector<std::string> StaticFiles::MissingVendorPackages() const {
+  std::vector<std::string> missing;
+  if (root_.empty()) return missing;
+  for (const auto& mount : kVendorMounts) {
+    std::error_code ec;
+    if (!fs::is_directory(root_.parent_path() / "node_modules" / mount.dir, ec)) {
+      missing.emplace_back(mount.name);
+    }
+  }
+  return missing;
+}
+
+std::string StaticFiles::MissingVendorMessage() const {
+  const auto missing = MissingVendorPackages();
+  if (missing.empty()) return {};
+  std::string names;
+  for (const auto& name : missing) names += (names.empty() ? "" : ", ") + name;
+  const fs::path tree = root_.parent_path();
+  std::string message = "the web UI's chart library is missing (" + names + " not found in " +
+                        (tree / "node_modules").string() +
+                        "): the page will load but cannot draw charts. ";
+  std::error_code ec;
+  if (fs::is_regular_file(tree / "package.json", ec)) {
+    message += "Install it with `npm ci` in " + tree.string() +
+               " (or run scripts/bootstrap.sh), then reload the page";
+  } else {
+    // A web root copied out of its source tree: npm has nothing to install from here.
+    message += tree.string() +
+               " has no package.json: serve the web/ of a tapedeck source tree (--web-root) "
+               "after `npm ci` there (or scripts/bootstrap.sh)";
+  }
+  return message;
+}
+
 std::string_view ContentTypeFor(const fs::path& path) {
   static const std::map<std::string, std::string_view, std::less<>> kTypes = {
       {".html", "text/html; charset=utf-8"},

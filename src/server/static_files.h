@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 
@@ -33,6 +34,17 @@ class StaticFiles {
   Result<StaticFile> Resolve(std::string_view target) const;
 
   const std::filesystem::path& root() const { return root_; }
+
+  // The npm packages under /vendor/ whose build output is missing from `<root>/../node_modules`
+  // (see static_files.cpp), by package name; empty when all are there or there is no root. Such a
+  // page loads but cannot draw: its chart library answers 404.
+  std::vector<std::string> MissingVendorPackages() const;
+
+  // One line saying what MissingVendorPackages() lacks, where it was looked for and how to get it
+  // (`npm ci` in the tree holding the root, or scripts/bootstrap.sh; when that tree has no
+  // package.json, to serve a source tree's web/ instead); empty when nothing is missing. The
+  // server prints it once at start.
+  std::string MissingVendorMessage() const;
 
  private:
   std::filesystem::path root_;  // canonical; empty when there is none

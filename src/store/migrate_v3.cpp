@@ -115,25 +115,7 @@ Status PackRunRowsV3(Db& db) {
   for (const int64_t run : runs) {
     TD_ASSIGN_OR_RETURN(const std::vector<engine::OrderEvent> events, ReadEventRows(db, run));
     TD_ASSIGN_OR_RETURN(const std::vector<engine::Trade> trades, ReadTradeRows(db, run));
-    const PackedEvents packed = PackEvents(events);
-    const std::vector<std::byte> trade_records = PackTrades(trades);
-    {
-      TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO run_events_v3(run, count, records, "
-                                               "reasons) VALUES(?1, ?2, ?3, ?4)"));
-      TD_TRY(s.Bind(1, run)
-                 .Bind(2, static_cast<int64_t>(events.size()))
-                 .BindBlob(3, packed.records)
-                 .BindBlob(4, std::as_bytes(std::span(packed.reasons)))
-                 .Run());
-    }
-    {
-      TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO run_trades_v3(run, count, records) "
-                                               "VALUES(?1, ?2, ?3)"));
-      TD_TRY(s.Bind(1, run)
-                 .Bind(2, static_cast<int64_t>(trades.size()))
-                 .BindBlob(3, trade_records)
-                 .Run());
-    }
+    TD_TRY(InsertPackedRows(db, PackedTables::kStep3, run, PackEvents(events), PackTrades(trades)));
   }
   return Ok();
 }

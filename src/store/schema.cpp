@@ -245,4 +245,26 @@ Status MigrateTo(Db& db, int target) {
   return Ok();
 }
 
+Status InsertPackedRows(Db& db, PackedTables tables, int64_t run, const PackedEvents& events,
+                        std::span<const std::byte> trades) {
+  const std::string suffix = tables == PackedTables::kStep3 ? "_v3" : "";
+  {
+    const std::string sql =
+        "INSERT INTO run_events" + suffix + "(run, count, records, reasons) VALUES(?1, ?2, ?3, ?4)";
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare(sql.c_str()));
+    TD_TRY(s.Bind(1, run)
+               .Bind(2, static_cast<int64_t>(events.records.size() / kEventRecordBytes))
+               .BindBlob(3, events.records)
+               .BindBlob(4, std::as_bytes(std::span(events.reasons)))
+               .Run());
+  }
+  const std::string sql =
+      "INSERT INTO run_trades" + suffix + "(run, count, records) VALUES(?1, ?2, ?3)";
+  TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare(sql.c_str()));
+  return s.Bind(1, run)
+      .Bind(2, static_cast<int64_t>(trades.size() / kTradeRecordBytes))
+      .BindBlob(3, trades)
+      .Run();
+}
+
 }  // namespace tapedeck::store::internal

@@ -5,10 +5,12 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/json_writer.h"
 #include "store/packing.h"
+#include "store/schema.h"
 #include "store/sqlite_store.h"
 
 namespace tapedeck::store::internal {
@@ -60,50 +62,47 @@ Error BadTransition(std::string_view id, RunStatus from, std::string_view want) 
 // Stats columns in run_stats order (after `run` and `symbols`), for INSERT and SELECT alike.
 constexpr int kStatsFirstCol = 20;  // index of s.bars in TD_RUN_SELECT
 
+// Calls f with each field of `st` in the order of run_stats' columns: the one list that reading
+// and binding both follow.
+template <typename StatsT, typename F>
+void ForEachStatColumn(StatsT& st, F&& f) {
+  f(st.bars);
+  f(st.fills);
+  f(st.trades);
+  f(st.start_equity);
+  f(st.final_equity);
+  f(st.total_return);
+  f(st.cagr);
+  f(st.volatility);
+  f(st.sharpe);
+  f(st.sortino);
+  f(st.calmar);
+  f(st.max_drawdown);
+  f(st.max_drawdown_duration);
+  f(st.win_rate);
+  f(st.profit_factor);
+  f(st.expectancy);
+  f(st.exposure);
+  f(st.buy_and_hold_return);
+  f(st.periods_per_year);
+}
+
+// A stat as its column holds it, and back.
+int64_t ToColumn(size_t v) { return static_cast<int64_t>(v); }
+int64_t ToColumn(Micros v) { return static_cast<int64_t>(v.count()); }
+double ToColumn(double v) { return v; }
+void FromColumn(const Stmt& s, int c, size_t& v) { v = static_cast<size_t>(s.Int(c)); }
+void FromColumn(const Stmt& s, int c, Micros& v) { v = Micros{s.Int(c)}; }
+void FromColumn(const Stmt& s, int c, double& v) { v = s.Double(c); }
+
 engine::Stats ReadStats(const Stmt& s, int c) {
   engine::Stats st;
-  st.bars = static_cast<size_t>(s.Int(c + 0));
-  st.fills = static_cast<size_t>(s.Int(c + 1));
-  st.trades = static_cast<size_t>(s.Int(c + 2));
-  st.start_equity = s.Double(c + 3);
-  st.final_equity = s.Double(c + 4);
-  st.total_return = s.Double(c + 5);
-  st.cagr = s.Double(c + 6);
-  st.volatility = s.Double(c + 7);
-  st.sharpe = s.Double(c + 8);
-  st.sortino = s.Double(c + 9);
-  st.calmar = s.Double(c + 10);
-  st.max_drawdown = s.Double(c + 11);
-  st.max_drawdown_duration = Micros{s.Int(c + 12)};
-  st.win_rate = s.Double(c + 13);
-  st.profit_factor = s.Double(c + 14);
-  st.expectancy = s.Double(c + 15);
-  st.exposure = s.Double(c + 16);
-  st.buy_and_hold_return = s.Double(c + 17);
-  st.periods_per_year = s.Double(c + 18);
+  ForEachStatColumn(st, [&s, &c](auto& field) { FromColumn(s, c++, field); });
   return st;
 }
 
 void BindStats(Stmt& s, int p, const engine::Stats& st) {
-  s.Bind(p + 0, static_cast<int64_t>(st.bars))
-      .Bind(p + 1, static_cast<int64_t>(st.fills))
-      .Bind(p + 2, static_cast<int64_t>(st.trades))
-      .Bind(p + 3, st.start_equity)
-      .Bind(p + 4, st.final_equity)
-      .Bind(p + 5, st.total_return)
-      .Bind(p + 6, st.cagr)
-      .Bind(p + 7, st.volatility)
-      .Bind(p + 8, st.sharpe)
-      .Bind(p + 9, st.sortino)
-      .Bind(p + 10, st.calmar)
-      .Bind(p + 11, st.max_drawdown)
-      .Bind(p + 12, static_cast<int64_t>(st.max_drawdown_duration.count()))
-      .Bind(p + 13, st.win_rate)
-      .Bind(p + 14, st.profit_factor)
-      .Bind(p + 15, st.expectancy)
-      .Bind(p + 16, st.exposure)
-      .Bind(p + 17, st.buy_and_hold_return)
-      .Bind(p + 18, st.periods_per_year);
+  ForEachStatColumn(st, [&s, &p](const auto& field) { s.Bind(p++, ToColumn(field)); });
 }
 
 Result<RunInfo> ReadRunInfo(const Db& db, const Stmt& s) {
@@ -134,22 +133,23 @@ Result<RunInfo> ReadRunInfo(const Db& db, const Stmt& s) {
 }
 
 // Reads a whole blob column straight into `out` (no intermediate copy inside SQLite's memory,
-// unlike sqlite3_column_blob). `rowid` is the row's INTEGER PRIMARY KEY.
+// unlike sqlite3_column_blob). `rowid` is the row's INTEGER PRIMARY KEY. With `count`, the blob
+// must hold exactly that many values; without, any whole number of them.
 template <typename T>
 Status ReadBlobInto(Db& db, const char* table, const char* column, int64_t rowid,
-                    std::vector<T>& out, size_t count) {
+                    std::vector<T>& out, std::optional<size_t> count = std::nullopt) {
   sqlite3_blob* blob = nullptr;
   int rc = sqlite3_blob_open(db.raw(), "main", table, column, rowid, /*flags=*/0, &blob);
   if (rc != SQLITE_OK) {
     sqlite3_blob_close(blob);
     return db.MakeSqliteError(rc, "blob_open");
   }
-  const size_t bytes = count * sizeof(T);
-  if (static_cast<size_t>(sqlite3_blob_bytes(blob)) != bytes) {
+  const size_t bytes = static_cast<size_t>(sqlite3_blob_bytes(blob));
+  if (count ? bytes != *count * sizeof(T) : bytes % sizeof(T) != 0) {
     sqlite3_blob_close(blob);
     return Corrupt(db, std::string(table) + "." + column + " has the wrong length");
   }
-  out.resize(count);
+  out.resize(bytes / sizeof(T));
   rc = bytes == 0 ? SQLITE_OK : sqlite3_blob_read(blob, out.data(), static_cast<int>(bytes), 0);
   sqlite3_blob_close(blob);
   if (rc != SQLITE_OK) return db.MakeSqliteError(rc, "blob_read");
@@ -164,17 +164,8 @@ std::span<const std::byte> AsBytes(const std::vector<T>& v) {
 // Reads a whole blob column, whatever its length.
 Result<std::vector<std::byte>> ReadBlob(Db& db, const char* table, const char* column,
                                         int64_t rowid) {
-  sqlite3_blob* blob = nullptr;
-  int rc = sqlite3_blob_open(db.raw(), "main", table, column, rowid, /*flags=*/0, &blob);
-  if (rc != SQLITE_OK) {
-    sqlite3_blob_close(blob);
-    return db.MakeSqliteError(rc, "blob_open");
-  }
-  std::vector<std::byte> out(static_cast<size_t>(sqlite3_blob_bytes(blob)));
-  rc = out.empty() ? SQLITE_OK
-                   : sqlite3_blob_read(blob, out.data(), static_cast<int>(out.size()), 0);
-  sqlite3_blob_close(blob);
-  if (rc != SQLITE_OK) return db.MakeSqliteError(rc, "blob_read");
+  std::vector<std::byte> out;
+  TD_TRY(ReadBlobInto(db, table, column, rowid, out));
   return out;
 }
 
@@ -339,23 +330,7 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
                .BindBlob(4, AsBytes(result.equity))
                .Run());
   }
-  {
-    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO run_events(run, count, records, reasons) "
-                                             "VALUES(?1, ?2, ?3, ?4)"));
-    TD_TRY(s.Bind(1, seq)
-               .Bind(2, static_cast<int64_t>(result.events.size()))
-               .BindBlob(3, events.records)
-               .BindBlob(4, std::as_bytes(std::span(events.reasons)))
-               .Run());
-  }
-  {
-    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO run_trades(run, count, records) "
-                                             "VALUES(?1, ?2, ?3)"));
-    TD_TRY(s.Bind(1, seq)
-               .Bind(2, static_cast<int64_t>(result.trades.size()))
-               .BindBlob(3, trades)
-               .Run());
-  }
+  TD_TRY(InsertPackedRows(db, PackedTables::kCurrent, seq, events, trades));
   {
     const int64_t now = ToMicros(Now());
     TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("UPDATE runs SET status = 'done', progress = 1, "

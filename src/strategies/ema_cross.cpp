@@ -7,32 +7,12 @@
 #include <memory>
 
 #include "strategies/builtins.h"
-#include "strategies/indicators.h"
-#include "strategies/long_flat.h"
+#include "strategies/moving_average_cross.h"
 
 namespace tapedeck::strategies::internal {
-namespace {
-
-class EmaCross final : public LongFlat<EmaCross> {
- public:
-  EmaCross(size_t fast, size_t slow) : fast_(fast), slow_(slow) {}
-
-  Signal Decide(const engine::Context& ctx) {
-    const double close = ctx.close(0);
-    fast_.Update(close);
-    slow_.Update(close);
-    if (!slow_.ready()) return Signal::kHold;
-    return Above(fast_.value(), slow_.value()) ? Signal::kLong : Signal::kFlat;
-  }
-
- private:
-  Ema fast_, slow_;
-};
-
-}  // namespace
 
 std::unique_ptr<engine::Strategy> MakeEmaCross(size_t fast, size_t slow) {
-  return std::make_unique<EmaCross>(fast, slow);
+  return std::make_unique<MovingAverageCross<Ema>>(fast, slow);
 }
 
 }  // namespace tapedeck::strategies::internal

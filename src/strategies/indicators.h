@@ -11,7 +11,7 @@
 // Comparisons: strategies compare indicator values with Above/Below, never with bare `>`. Means
 // that are equal on paper (common with prices on a tick grid) come out of floating point a few
 // ulps apart depending on how the sums were taken; the tolerance makes them a tie everywhere
-// (DESIGN.md, "Pinned strategies").
+// (docs/strategies.md, "Pinned").
 //
 // Thread-safety: an indicator is a plain value; distinct objects may be used on distinct threads.
 #pragma once

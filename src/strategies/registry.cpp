@@ -38,21 +38,17 @@ std::string Num(double v) {
   return out.str();
 }
 
-Status FastBelowSlow(const Resolved& r) {
-  if (r.Num("fast") < r.Num("slow")) return Ok();
+// The cross-parameter rule "`low` < `high`", naming `low` in the error.
+Status Less(const Resolved& r, const char* low, const char* high) {
+  if (r.Num(low) < r.Num(high)) return Ok();
   return MakeError(ErrorCode::kValidation,
-                   "fast must be less than slow (fast=" + Num(r.Num("fast")) +
-                       ", slow=" + Num(r.Num("slow")) + ")",
-                   {{"param", "fast"}});
+                   std::string(low) + " must be less than " + high + " (" + low + "=" +
+                       Num(r.Num(low)) + ", " + high + "=" + Num(r.Num(high)) + ")",
+                   {{"param", low}});
 }
 
-Status LowerBelowUpper(const Resolved& r) {
-  if (r.Num("lower") < r.Num("upper")) return Ok();
-  return MakeError(ErrorCode::kValidation,
-                   "lower must be less than upper (lower=" + Num(r.Num("lower")) +
-                       ", upper=" + Num(r.Num("upper")) + ")",
-                   {{"param", "lower"}});
-}
+Status FastBelowSlow(const Resolved& r) { return Less(r, "fast", "slow"); }
+Status LowerBelowUpper(const Resolved& r) { return Less(r, "lower", "upper"); }
 
 constexpr const char* kOrdersRule =
     " Long-only, one symbol (the first): a buy spends all cash at the next bar's open "
@@ -134,10 +130,11 @@ std::vector<Entry> BuildEntries() {
        }});
   entries.push_back(
       {{"sma_cross",
-        std::string("SMA crossover (pinned, issue 2). At the close of bar t, once t >= slow - 1: "
-                    "mean of the last `fast` closes above the mean of the last `slow` closes -> "
-                    "long, else flat; when that differs from the position held, a market order "
-                    "at that close fills at the next open.") +
+        std::string("SMA crossover, pinned: its rules are fixed, so any correct implementation "
+                    "gives the same fills. At the close of bar t, once t >= slow - 1: mean of the "
+                    "last `fast` closes above the mean of the last `slow` closes -> long, else "
+                    "flat; when that differs from the position held, a market order at that "
+                    "close fills at the next open.") +
             kOrdersRule,
         {{"fast", Kind::kInt, 10, 1, kMaxPeriod, "fast SMA period; less than slow"},
          {"slow", Kind::kInt, 30, 2, kMaxPeriod, "slow SMA period"}}},

@@ -1,6 +1,6 @@
 // sma_cross: long while the fast simple moving average is above the slow one.
 //
-// Pinned (issue 2): other tools must reproduce these fills exactly.
+// Pinned: other tools must reproduce these fills exactly (docs/strategies.md, "Pinned").
 // At the close of bar t (0-based, bars of symbol 0), once t >= slow - 1, the desired position is
 // long when the mean of the last `fast` closes is above the mean of the last `slow` closes
 // ("a above b": a - b > 1e-10 * |b|, so means equal on paper are a tie) and flat otherwise. When
@@ -10,32 +10,12 @@
 #include <memory>
 
 #include "strategies/builtins.h"
-#include "strategies/indicators.h"
-#include "strategies/long_flat.h"
+#include "strategies/moving_average_cross.h"
 
 namespace tapedeck::strategies::internal {
-namespace {
-
-class SmaCross final : public LongFlat<SmaCross> {
- public:
-  SmaCross(size_t fast, size_t slow) : fast_(fast), slow_(slow) {}
-
-  Signal Decide(const engine::Context& ctx) {
-    const double close = ctx.close(0);
-    fast_.Update(close);
-    slow_.Update(close);
-    if (!slow_.ready()) return Signal::kHold;
-    return Above(fast_.value(), slow_.value()) ? Signal::kLong : Signal::kFlat;
-  }
-
- private:
-  Sma fast_, slow_;
-};
-
-}  // namespace
 
 std::unique_ptr<engine::Strategy> MakeSmaCross(size_t fast, size_t slow) {
-  return std::make_unique<SmaCross>(fast, slow);
+  return std::make_unique<MovingAverageCross<Sma>>(fast, slow);
 }
 
 }  // namespace tapedeck::strategies::internal

@@ -421,6 +421,69 @@ test('with access control on, the page takes a token and plays over WebSocket an
   }
 });
 
+test('without its chart library the page says so in words, and the form still works', async () => {
+  const page = await newPage();
+  // As on a server built without `npm ci`: the library answers 404, as the server does then.
+  await page.route('**/vendor/lightweight-charts/**', (route) => route.fulfill({
+    status: 404, contentType: 'application/json',
+    body: JSON.stringify({ code: 'NOT_FOUND', msg: 'no such file', details: {} }),
+  }));
+  await page.goto(base + '/');
+  await page.waitForSelector('body[data-ready="1"]');
+  await page.waitForSelector('#setup-error:not([hidden])');
+  const said = await text(page, '#setup-error');
+  assert.match(said, /chart library \(lightweight-charts\) is missing/);
+  assert.match(said, /npm ci/);
+  assert.match(said, /scripts\/bootstrap\.sh/);
+  // The form is built from the server all the same (the upload test added a dataset).
+  assert.ok((await page.locator('#dataset option').allInnerTexts()).includes('sp500 (SPX)'));
+  assert.ok((await page.locator('#strategy option').count()) >= 3);
+  // A run cannot play: the player says why instead of an empty chart.
+  await page.goto(runUrl.split('?')[0]);
+  await until(async () => (await text(page, '#play-state')) === 'cannot play', 'cannot play');
+  assert.match(await text(page, '#error-text'), /chart library \(lightweight-charts\) is missing/);
+  assert.equal(await candles(page), 0);
+  await page.close();
+});
+
+test('when the API cannot be reached the menus say so instead of staying empty', async () => {
+  const page = await newPage();
+  const unavailable = (route) => route.fulfill({
+    status: 503, contentType: 'application/json',
+    body: JSON.stringify({ code: 'UNAVAILABLE', msg: 'the server is shutting down', details: {} }),
+  });
+  await page.route('**/datasets', unavailable);
+  await page.route('**/strategies', unavailable);
+  await page.goto(base + '/');
+  await page.waitForSelector('body[data-ready="1"]');
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await text(page, '#error-text'), /Could not load the datasets and strategies: .*UNAVAILABLE/);
+  assert.match(await page.locator('#dataset option').innerText(), /could not be loaded/);
+  assert.match(await page.locator('#strategy option').innerText(), /could not be loaded/);
+  assert.equal(await page.locator('#setup-error').isHidden(), true, 'the chart library is there');
+  await page.close();
+});
+
+test('the player takes its speed limits from GET /playback', async () => {
+  const info = await (await fetch(base + '/playback')).json();
+  assert.deepEqual(info.speed, { min: 0.01, max: 100000, default: 60 });
+  assert.equal(info.fps, 30);
+  assert.equal(info.sim_seconds_per_second, 8760);
+  assert.equal(info.heartbeat_ms, 500);  // --heartbeat 500ms
+  const page = await newPage();
+  await page.goto(runUrl.split('?')[0]);
+  await until(async () => (await page.locator('#speed-free').getAttribute('max')) === '100000', 'limits');
+  assert.equal(await page.locator('#speed-free').getAttribute('min'), '0.01');
+  assert.equal(await page.locator('#speed-max').getAttribute('data-speed'), '100000');
+  await until(async () => (await num(page, '#frames-total')) > 3, 'frames');
+  // A free speed outside them is refused in their words.
+  await page.fill('#speed-free', '200000');
+  await page.press('#speed-free', 'Enter');
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await text(page, '#error-text'), /speed must be between 0\.01 and 100000, got 200000/);
+  await page.close();
+});
+
 test('no script errors on the pages', () => {
   // Refused requests (the bad parameter's 400, the unknown run's 404) are part of the test.
   const real = pageErrors.filter((e) => !/^Failed to load resource: the server responded/.test(e));

@@ -11,6 +11,8 @@ import time
 import urllib.error
 import urllib.request
 
+import apischema
+
 BIN = os.path.abspath(os.environ.get("TAPEDECK_BIN", "build/tapedeck"))
 SRC = os.path.abspath(os.environ.get("TAPEDECK_SOURCE_DIR", "."))
 SAMPLE = os.path.join(SRC, "node_modules/vega-datasets/data/sp500-2000.csv")
@@ -86,15 +88,18 @@ class Server:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def request(self, method, path, body=None, headers=None):
-        """Returns (status, headers, body bytes); never raises on HTTP error statuses."""
+        """Returns (status, headers, body bytes); never raises on HTTP error statuses. The answer
+        is checked against docs/api/openapi.yaml (apischema.SchemaViolation when it differs)."""
         data = body.encode() if isinstance(body, str) else body
         req = urllib.request.Request(self.url(path), data=data, method=method,
                                      headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, r.headers, r.read()
+                status, hdrs, raw = r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
-            return e.code, e.headers, e.read()
+            status, hdrs, raw = e.code, e.headers, e.read()
+        apischema.check_response(method, path, status, hdrs, raw)
+        return status, hdrs, raw
 
     def json(self, method, path, body=None, headers=None):
         status, hdrs, raw = self.request(method, path, body, headers)

@@ -3,7 +3,7 @@
 (raw asyncio sockets), left cleanly or abruptly, while background streams play. Afterwards the
 server holds no more descriptors than before, its RSS is back near its baseline, and the
 background streams never noticed. bench/churn.sh runs the same at 100,000 cycles with the C++
-load generator (bench/loadgen_driver.cpp --churn)."""
+load generator (loadgen_driver --churn, bench/loadgen/)."""
 import asyncio
 import json
 import os

@@ -2,9 +2,12 @@
 import csv
 import json
 import os
+import re
+import signal
 import subprocess
 import tempfile
 import unittest
+import urllib.request
 
 BIN = os.environ.get("TAPEDECK_BIN", "build/tapedeck")
 SRC = os.environ.get("TAPEDECK_SOURCE_DIR", ".")
@@ -120,6 +123,33 @@ class CliTest(unittest.TestCase):
                                  "donchian_breakout", "macd", "buy_and_hold"})
         sma = next(s for s in json.loads(r.stdout) if s["name"] == "sma_cross")
         self.assertEqual({p["name"]: p["default"] for p in sma["params"]}, {"fast": 10, "slow": 30})
+
+
+    def test_options_without_a_command_are_serves(self):
+        """`tapedeck --port P` is `tapedeck serve --port P`; `tapedeck --help` stays the overview."""
+        r = run("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("commands:", r.stdout)
+        r = run("--port", "nope")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("tapedeck serve:", r.stderr)
+        self.assertIn("port", r.stderr)
+        with tempfile.TemporaryDirectory() as d:
+            proc = subprocess.Popen([BIN, "--port", "0", "--db", os.path.join(d, "t.db"),
+                                     "--synthetic-run", "demo:100"],
+                                    cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+            try:
+                line = proc.stdout.readline()
+                m = re.search(r"listening on http://([^:]+):(\d+)", line)
+                self.assertTrue(m, line + proc.stderr.read() if not line else line)
+                with urllib.request.urlopen(f"http://127.0.0.1:{m.group(2)}/healthz",
+                                            timeout=10) as resp:
+                    self.assertEqual(resp.status, 200)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.communicate(timeout=30)
+            self.assertEqual(proc.returncode, 0)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,10 @@ except ImportError:  # Debian's python3-websockets, when python3 is not Debian's
 from websockets.exceptions import InvalidStatusCode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apischema  # noqa: E402
 from test_server_http import HOST, ServerProcess  # noqa: E402
+
+apischema.check_websocket_messages()
 
 SRC = os.path.abspath(os.environ.get(
     "TAPEDECK_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))

@@ -22,8 +22,11 @@ except ImportError:  # Debian's python3-websockets, when python3 is not Debian's
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apischema  # noqa: E402
 import tdserver  # noqa: E402
 from test_server_sse import SseStream  # noqa: E402
+
+apischema.check_websocket_messages()
 
 # Fresh secrets each run, so finding one in the server's output can only mean it was logged.
 TOKEN = "alice-" + secrets.token_hex(16)

@@ -15,6 +15,8 @@ import threading
 import time
 import unittest
 
+import apischema
+
 BIN = os.environ.get("TAPEDECK_BIN", "build/tapedeck")
 HOST = "127.0.0.1"
 
@@ -84,13 +86,16 @@ class ServerProcess:
         return http.client.HTTPConnection(HOST, self.port, timeout=timeout)
 
     def get(self, path, headers=None, method="GET", body=None):
+        """(status, headers, body); the answer is checked against docs/api/openapi.yaml."""
         c = self.conn()
         try:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()
-            return r.status, dict(r.getheaders()), r.read()
+            status, hdrs, raw = r.status, dict(r.getheaders()), r.read()
         finally:
             c.close()
+        apischema.check_response(method, path, status, hdrs, raw)
+        return status, hdrs, raw
 
     def raw(self, data, timeout=5.0):
         """Sends raw bytes, returns everything the server writes until it closes or goes quiet."""
@@ -366,6 +371,67 @@ class ShutdownTest(unittest.TestCase):
             idle.close()
         finally:
             server.stop()
+
+
+class PlaybackInfoTest(unittest.TestCase):
+    def test_playback_answers_the_channels_constants_and_this_servers_intervals(self):
+        server = ServerProcess(*FAST, "--max-ws-message", "2K")
+        try:
+            status, headers, body = server.get("/playback")
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["Content-Type"], "application/json")
+            self.assertEqual(json.loads(body), {
+                "fps": 30, "sim_seconds_per_second": 8760,
+                "speed": {"min": 0.01, "max": 100000, "default": 60},
+                # FAST's --heartbeat 300ms --ping-interval 300ms --idle-timeout 2s
+                "heartbeat_ms": 300, "ping_ms": 300, "idle_timeout_ms": 2000,
+                "max_control_bytes": 2048,
+            })
+            status, _, _ = server.get("/playback", method="POST", body=b"{}")
+            self.assertEqual(status, 405)
+        finally:
+            server.stop()
+
+
+class ChartLibraryTest(unittest.TestCase):
+    """A tree built without `npm ci` has no node_modules beside its web root: the server says so
+    at start, once, with how to get it."""
+
+    def stderr_after_start(self, server):
+        # Written before "listening on", but read by another thread: give it a moment.
+        deadline = time.time() + 5
+        while time.time() < deadline and not any("chart library" in l for l in server.stderr_lines):
+            time.sleep(0.05)
+        return "".join(server.stderr_lines)
+
+    def test_missing_chart_library_is_named_at_start_with_how_to_get_it(self):
+        server = ServerProcess(*FAST)
+        try:
+            err = self.stderr_after_start(server)
+            self.assertEqual(err.count("chart library is missing"), 1, err)
+            line = next(l for l in server.stderr_lines if "chart library is missing" in l)
+            self.assertIn("lightweight-charts", line)
+            self.assertIn(os.path.join(os.path.realpath(server.dir), "node_modules"), line)
+            self.assertIn("npm ci", line)
+            self.assertIn("scripts/bootstrap.sh", line)
+            # The page itself is served; the library is what 404s.
+            self.assertEqual(server.get("/")[0], 200)
+            status, _, _ = server.get("/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs")
+            self.assertEqual(status, 404)
+            server.get("/")
+            self.assertEqual("".join(server.stderr_lines).count("chart library is missing"), 1)
+        finally:
+            server.stop()
+
+    def test_installed_chart_library_is_not_reported(self):
+        lib = "../node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.mjs"
+        server = ServerProcess(*FAST, web={"index.html": "<p>ui</p>", lib: "export {}"})
+        try:
+            status, _, body = server.get("/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs")
+            self.assertEqual((status, body), (200, b"export {}"))
+        finally:
+            server.stop()
+        self.assertNotIn("chart library", "".join(server.stderr_lines))
 
 
 if __name__ == "__main__":

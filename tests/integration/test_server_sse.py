@@ -9,6 +9,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apischema  # noqa: E402
 from test_server_http import FAST, HOST, ServerProcess  # noqa: E402
 
 
@@ -40,7 +41,8 @@ class SseStream:
         return self.buf
 
     def event(self):
-        """The next block as a dict of fields ({} at the end of the stream)."""
+        """The next block as a dict of fields ({} at the end of the stream); its message is
+        checked against docs/api/asyncapi.yaml."""
         while b"\n\n" not in self.buf:
             chunk = self.sock.recv(65536)
             if not chunk:
@@ -52,6 +54,7 @@ class SseStream:
         for line in block.decode().split("\n"):
             k, _, v = line.partition(":")
             fields[k] = v[1:] if v.startswith(" ") else v
+        apischema.check_sse_event(fields)
         return fields
 
     def close(self):

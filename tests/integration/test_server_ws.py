@@ -18,7 +18,10 @@ except ImportError:  # Debian's python3-websockets, when python3 is not Debian's
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apischema  # noqa: E402
 from test_server_http import FAST, HOST, ServerProcess  # noqa: E402
+
+apischema.check_websocket_messages()
 
 ISO = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$"
 

@@ -116,6 +116,35 @@ TEST_F(StaticFilesTest, VendorMountWithoutNodeModulesIsNotFound) {
   EXPECT_FALSE(files.Resolve("/vendor/lightweight-charts/lw.mjs").ok());
 }
 
+TEST_F(StaticFilesTest, MissingChartLibraryIsNamedWithHowToGetIt) {
+  const StaticFiles files((base_ / "web").string());
+  EXPECT_EQ(files.MissingVendorPackages(), std::vector<std::string>{"lightweight-charts"});
+  const std::string message = files.MissingVendorMessage();
+  EXPECT_NE(message.find("lightweight-charts"), std::string::npos) << message;
+  EXPECT_NE(message.find((fs::canonical(base_) / "node_modules").string()), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("npm ci"), std::string::npos) << message;
+  EXPECT_NE(message.find("scripts/bootstrap.sh"), std::string::npos) << message;
+  EXPECT_NE(message.find("has no package.json"), std::string::npos) << message;
+
+  // In a source tree (package.json beside the root): npm ci there.
+  Write(base_ / "package.json", "{}");
+  const std::string in_tree = files.MissingVendorMessage();
+  EXPECT_NE(in_tree.find("Install it with `npm ci` in " + fs::canonical(base_).string()),
+            std::string::npos)
+      << in_tree;
+  EXPECT_EQ(in_tree.find("package.json"), std::string::npos) << in_tree;
+}
+
+TEST_F(StaticFilesTest, InstalledChartLibraryIsNotReported) {
+  fs::create_directories(base_ / "node_modules" / "lightweight-charts" / "dist");
+  const StaticFiles files((base_ / "web").string());
+  EXPECT_TRUE(files.MissingVendorPackages().empty());
+  EXPECT_EQ(files.MissingVendorMessage(), "");
+  // Without a root nothing is served, so nothing is missing either.
+  EXPECT_EQ(StaticFiles("").MissingVendorMessage(), "");
+}
+
 TEST_F(StaticFilesTest, MissingRootServesNothing) {
   const StaticFiles files((base_ / "nope").string());
   EXPECT_FALSE(files.Resolve("/").ok());

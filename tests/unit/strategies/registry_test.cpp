@@ -46,7 +46,7 @@ TEST(RegistryTest, SchemasAreConsistentAndDefaultsBuild) {
   }
 }
 
-TEST(RegistryTest, DefaultsAreThoseOfTheIssue) {
+TEST(RegistryTest, DefaultsAreTheDocumentedOnes) {
   auto defaults = [](std::string_view name) {
     Params out;
     for (const ParamSpec& p : (*Find(name))->params) out[p.name] = p.default_value;

@@ -1,5 +1,5 @@
-// sma_cross against an independent calculation: the pinned rules of issue 2 as a plain loop
-// (means recomputed from scratch every bar, a hand-written broker), compared fill by fill with
+// sma_cross against an independent calculation: its pinned rules (docs/strategies.md) as a plain
+// loop (means recomputed from scratch every bar, a hand-written broker), compared fill by fill with
 // engine::Run + strategies::Make("sma_cross").
 #include <gtest/gtest.h>
 

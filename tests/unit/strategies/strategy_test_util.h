@@ -1,6 +1,6 @@
 // Helpers for the strategy tests: bars from plain vectors, a run of a built-in, its fills, and an
-// independent reference broker for long/flat strategies (a plain loop, written from issue 2's
-// fill rules, sharing no code with the engine).
+// independent reference broker for long/flat strategies (a plain loop, written from the pinned
+// fill rules of docs/strategies.md, sharing no code with the engine).
 #pragma once
 
 #include <algorithm>
@@ -79,7 +79,7 @@ struct Reference {
   double final_equity = 0;
 };
 
-// The fill rules of issue 2, by hand: a decision at the close of t becomes a market order that
+// The pinned fill rules, by hand: a decision at the close of t becomes a market order that
 // fills at the open of t+1; a buy spends all cash, qty = cash / (px * (1 + commission)) at
 // px = open * (1 + slippage); a sell closes the position at open * (1 - slippage); each fill pays
 // commission * px * qty. No order on the last bar. Final equity is marked at the last close.

@@ -1,4 +1,4 @@
-#include "server/settings.h"
+#include "cli/serve_args.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,34 +8,64 @@
 #include <fstream>
 #include <vector>
 
-namespace tapedeck::server {
+#include "cli/tokens_file.h"
+
+namespace tapedeck::cli {
 namespace {
 
-Result<Settings> Parse(std::vector<std::string> args) {
+Result<ServeOptions> Parse(std::vector<std::string> args) {
   args.insert(args.begin(), {"tapedeck", "serve"});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   return ParseServeArgs(static_cast<int>(argv.size()), argv.data());
 }
 
-TEST(SettingsTest, DefaultsAreTheDesignsValues) {
+TEST(ServeArgsTest, DefaultsAreTheDesignsValues) {
   auto s = Parse({});
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s->host, "127.0.0.1");
-  EXPECT_EQ(s->port, 8080);
-  EXPECT_GE(s->threads, 1);
-  EXPECT_EQ(s->heartbeat_interval, std::chrono::seconds(5));
-  EXPECT_EQ(s->ping_interval, std::chrono::seconds(5));
-  EXPECT_EQ(s->idle_timeout, std::chrono::seconds(30));
-  EXPECT_EQ(s->max_ws_message, 4096u);
-  EXPECT_EQ(s->body_limit, 64u << 20);
-  EXPECT_TRUE(s->auth_tokens.empty());
-  EXPECT_EQ(s->ticket_ttl, std::chrono::seconds(60));
-  EXPECT_EQ(s->max_queued_per_client, 16u);
-  EXPECT_EQ(s->max_queued, 256u);
+  EXPECT_EQ(s->server.host, "127.0.0.1");
+  EXPECT_EQ(s->server.port, 8080);
+  EXPECT_GE(s->server.threads, 1);
+  EXPECT_EQ(s->server.heartbeat_interval, std::chrono::seconds(5));
+  EXPECT_EQ(s->server.ping_interval, std::chrono::seconds(5));
+  EXPECT_EQ(s->server.idle_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(s->server.max_ws_message, 4096u);
+  EXPECT_EQ(s->server.body_limit, 64u << 20);
+  EXPECT_TRUE(s->server.auth_tokens.empty());
+  EXPECT_EQ(s->server.ticket_ttl, std::chrono::seconds(60));
+  EXPECT_EQ(s->api.max_queued_per_client, 16u);
+  EXPECT_EQ(s->api.max_queued, 256u);
+  EXPECT_GE(s->api.workers, 1u);  // one per core, resolved by the parse
+  EXPECT_EQ(s->api.db_path, "tapedeck.db");
+  EXPECT_EQ(s->api.max_upload_bytes, 64u << 20);
+  EXPECT_TRUE(s->api.synthetic_runs.empty());
 }
 
-TEST(SettingsTest, ParsesEveryKindOfValue) {
+TEST(ServeArgsTest, WorkersAndTheUploadLimitGoToTheApi) {
+  auto s = Parse({"--workers", "3", "--body-limit", "2M"});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->api.workers, 3u);
+  EXPECT_EQ(s->server.body_limit, 2u << 20);
+  EXPECT_EQ(s->api.max_upload_bytes, 2u << 20);
+}
+
+TEST(ServeArgsTest, SyntheticRunWithABadIntervalIsRefusedAtTheEdge) {
+  auto s = Parse({"--synthetic-run", "demo:100:1:7q"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().details.at("field"), "synthetic-run");
+}
+
+TEST(ServeArgsTest, ParsesFromTheGivenArgument) {
+  // `tapedeck --port 9000`: no command, the options start at argv[1].
+  std::vector<std::string> args = {"tapedeck", "--port", "9000"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  auto s = ParseServeArgs(static_cast<int>(argv.size()), argv.data(), 1);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->server.port, 9000);
+}
+
+TEST(ServeArgsTest, ParsesEveryKindOfValue) {
   auto s = Parse({"--host", "0.0.0.0", "--port=0", "--threads", "3", "--db", "x.db",
                   "--web-root", "w", "--allow-origin", "http://a.example:3000/",
                   "--allow-origin=https://b.example", "--heartbeat", "250ms",
@@ -43,30 +73,30 @@ TEST(SettingsTest, ParsesEveryKindOfValue) {
                   "--max-ws-message", "8K", "--body-limit", "1M", "--control-rate", "5",
                   "--synthetic-run", "demo:1000:7:1h:500ms", "--synthetic-run", "b:10"});
   ASSERT_TRUE(s.ok()) << s.error().ToString();
-  EXPECT_EQ(s->host, "0.0.0.0");
-  EXPECT_EQ(s->port, 0);
-  EXPECT_EQ(s->threads, 3);
-  EXPECT_EQ(s->db_path, "x.db");
-  EXPECT_EQ(s->web_root, "w");
-  EXPECT_EQ(s->allow_origins, (std::vector<std::string>{"http://a.example:3000",
+  EXPECT_EQ(s->server.host, "0.0.0.0");
+  EXPECT_EQ(s->server.port, 0);
+  EXPECT_EQ(s->server.threads, 3);
+  EXPECT_EQ(s->api.db_path, "x.db");
+  EXPECT_EQ(s->server.web_root, "w");
+  EXPECT_EQ(s->server.allow_origins, (std::vector<std::string>{"http://a.example:3000",
                                                         "https://b.example"}));
-  EXPECT_EQ(s->heartbeat_interval, std::chrono::milliseconds(250));
-  EXPECT_EQ(s->ping_interval, std::chrono::seconds(1));
-  EXPECT_EQ(s->idle_timeout, std::chrono::milliseconds(1500));
-  EXPECT_EQ(s->write_timeout, std::chrono::minutes(2));
-  EXPECT_EQ(s->max_ws_message, 8192u);
-  EXPECT_EQ(s->body_limit, 1u << 20);
-  EXPECT_EQ(s->control_rate, 5);
-  ASSERT_EQ(s->synthetic_runs.size(), 2u);
-  EXPECT_EQ(s->synthetic_runs[0].id, "demo");
-  EXPECT_EQ(s->synthetic_runs[0].bars, 1000u);
-  EXPECT_EQ(s->synthetic_runs[0].seed, 7u);
-  EXPECT_EQ(s->synthetic_runs[0].interval, "1h");
-  EXPECT_EQ(s->synthetic_runs[0].ready_after, std::chrono::milliseconds(500));
-  EXPECT_EQ(s->synthetic_runs[1].seed, 1u);
+  EXPECT_EQ(s->server.heartbeat_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(s->server.ping_interval, std::chrono::seconds(1));
+  EXPECT_EQ(s->server.idle_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(s->server.write_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(s->server.max_ws_message, 8192u);
+  EXPECT_EQ(s->server.body_limit, 1u << 20);
+  EXPECT_EQ(s->server.control_rate, 5);
+  ASSERT_EQ(s->api.synthetic_runs.size(), 2u);
+  EXPECT_EQ(s->api.synthetic_runs[0].id, "demo");
+  EXPECT_EQ(s->api.synthetic_runs[0].bars, 1000u);
+  EXPECT_EQ(s->api.synthetic_runs[0].seed, 7u);
+  EXPECT_EQ(s->api.synthetic_runs[0].interval, "1h");
+  EXPECT_EQ(s->api.synthetic_runs[0].ready_after, std::chrono::milliseconds(500));
+  EXPECT_EQ(s->api.synthetic_runs[1].seed, 1u);
 }
 
-TEST(SettingsTest, BadInputNamesTheOption) {
+TEST(ServeArgsTest, BadInputNamesTheOption) {
   const std::vector<std::vector<std::string>> bad = {
       {"--nope", "1"}, {"--port"}, {"--port", "70000"}, {"--port", "x"},
       {"--heartbeat", "-1s"}, {"--heartbeat", "0"}, {"--idle-timeout", "soon"},
@@ -103,18 +133,18 @@ class TokensFileTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-TEST(SettingsTest, AuthTokensQueueLimitsAndTicketTtl) {
+TEST(ServeArgsTest, AuthTokensQueueLimitsAndTicketTtl) {
   auto s = Parse({"--auth-token", "first-token-0123456789", "--auth-token=second/Token+0123==",
                   "--ticket-ttl", "750ms", "--max-queued", "40", "--max-queued-per-client", "3"});
   ASSERT_TRUE(s.ok()) << s.error().ToString();
-  EXPECT_EQ(s->auth_tokens,
+  EXPECT_EQ(s->server.auth_tokens,
             (std::vector<std::string>{"first-token-0123456789", "second/Token+0123=="}));
-  EXPECT_EQ(s->ticket_ttl, std::chrono::milliseconds(750));
-  EXPECT_EQ(s->max_queued, 40u);
-  EXPECT_EQ(s->max_queued_per_client, 3u);
+  EXPECT_EQ(s->server.ticket_ttl, std::chrono::milliseconds(750));
+  EXPECT_EQ(s->api.max_queued, 40u);
+  EXPECT_EQ(s->api.max_queued_per_client, 3u);
 }
 
-TEST(SettingsTest, BadTokensAndLimitsAreRefusedWithoutEchoingTheToken) {
+TEST(ServeArgsTest, BadTokensAndLimitsAreRefusedWithoutEchoingTheToken) {
   for (const char* token : {"short-token", "has space in it 0123", "bad=pad=0123456789",
                             "ümlaut-token-0123456789", ""}) {
     auto s = Parse({"--auth-token", token});
@@ -139,7 +169,7 @@ TEST_F(TokensFileTest, ReadsOneTokenALineSkippingCommentsAndBlanks) {
   auto s = Parse({"--auth-token", "cli-token-0123456789", "--tokens-file", path});
   ASSERT_TRUE(s.ok()) << s.error().ToString();
   EXPECT_EQ(s->tokens_file, path);
-  EXPECT_EQ(s->auth_tokens,
+  EXPECT_EQ(s->server.auth_tokens,
             (std::vector<std::string>{"cli-token-0123456789", "alice-0123456789abcdef",
                                       "bob-token-0123456789"}));
   EXPECT_TRUE(LoadTokensFile(Write("carol-0123456789abcdef\n", 0640)).ok());
@@ -167,7 +197,7 @@ TEST_F(TokensFileTest, OpenToOthersEmptyMissingOrBadIsRefused) {
   EXPECT_EQ(s.error().details.at("field"), "tokens-file");
 }
 
-TEST(SettingsTest, DurationsAndSizes) {
+TEST(ServeArgsTest, DurationsAndSizes) {
   EXPECT_EQ(ParseDuration("5s"), std::chrono::seconds(5));
   EXPECT_EQ(ParseDuration("100ms"), std::chrono::milliseconds(100));
   EXPECT_EQ(ParseDuration("0.25"), std::chrono::milliseconds(250));
@@ -184,4 +214,4 @@ TEST(SettingsTest, DurationsAndSizes) {
 }
 
 }  // namespace
-}  // namespace tapedeck::server
+}  // namespace tapedeck::cli

@@ -2,7 +2,8 @@
 #include <algorithm>
 #include <charconv>
 
-#include "api/api.h"
+#include "api/resources.h"
+#include "api/api_docs.h"
 #include "api/json.h"
 #include "server/metrics.h"
 #include "strategies/strategies.h"
@@ -39,31 +40,32 @@ Result<size_t> SizeParam(const Request& req, const char* name, size_t fallback) 
 
 }  // namespace
 
-App::App(store::Store& store, Options options)
+Resources::Resources(store::Store& store, const Options& options)
     : store_(store),
       options_(options),
       runs_(std::make_shared<StoreRunSource>(store)),
       runner_(store, options.workers) {}
 
-void App::RegisterRoutes(server::Router& router) {
-  auto bind = [this](HttpResponse (App::*fn)(const Request&)) {
+void Resources::RegisterRoutes(server::Router& router) {
+  auto bind = [this](HttpResponse (Resources::*fn)(const Request&)) {
     return [this, fn](const Request& req) { return (this->*fn)(req); };
   };
-  router.Add(http::verb::post, "/datasets", bind(&App::PostDataset));
-  router.Add(http::verb::get, "/datasets", bind(&App::ListDatasets));
-  router.Add(http::verb::get, "/datasets/{name}", bind(&App::GetDataset));
-  router.Add(http::verb::delete_, "/datasets/{name}", bind(&App::DeleteDataset));
-  router.Add(http::verb::post, "/backtests", bind(&App::PostBacktest));
-  router.Add(http::verb::get, "/backtests", bind(&App::ListBacktests));
-  router.Add(http::verb::get, "/backtests/{id}", bind(&App::GetBacktest));
-  router.Add(http::verb::delete_, "/backtests/{id}", bind(&App::DeleteBacktest));
-  router.Add(http::verb::get, "/backtests/{id}/trades", bind(&App::GetTrades));
-  router.Add(http::verb::get, "/backtests/{id}/equity", bind(&App::GetEquity));
-  router.Add(http::verb::get, "/backtests/{id}/frames", bind(&App::GetFrames));
-  router.Add(http::verb::get, "/strategies", bind(&App::ListStrategies));
+  RegisterApiDocs(router);  // GET /api/openapi.yaml, /api/asyncapi.yaml
+  router.Add(http::verb::post, "/datasets", bind(&Resources::PostDataset));
+  router.Add(http::verb::get, "/datasets", bind(&Resources::ListDatasets));
+  router.Add(http::verb::get, "/datasets/{name}", bind(&Resources::GetDataset));
+  router.Add(http::verb::delete_, "/datasets/{name}", bind(&Resources::DeleteDataset));
+  router.Add(http::verb::post, "/backtests", bind(&Resources::PostBacktest));
+  router.Add(http::verb::get, "/backtests", bind(&Resources::ListBacktests));
+  router.Add(http::verb::get, "/backtests/{id}", bind(&Resources::GetBacktest));
+  router.Add(http::verb::delete_, "/backtests/{id}", bind(&Resources::DeleteBacktest));
+  router.Add(http::verb::get, "/backtests/{id}/trades", bind(&Resources::GetTrades));
+  router.Add(http::verb::get, "/backtests/{id}/equity", bind(&Resources::GetEquity));
+  router.Add(http::verb::get, "/backtests/{id}/frames", bind(&Resources::GetFrames));
+  router.Add(http::verb::get, "/strategies", bind(&Resources::ListStrategies));
 }
 
-Status App::EnsureDataset(const std::string& name, const std::string& symbol,
+Status Resources::EnsureDataset(const std::string& name, const std::string& symbol,
                           const std::string& csv_path) {
   if (store_.GetDataset(name).ok()) return Ok();
   market::CsvOptions options;
@@ -76,7 +78,7 @@ Status App::EnsureDataset(const std::string& name, const std::string& symbol,
   return Ok();
 }
 
-HttpResponse App::PostDataset(const Request& req) {
+HttpResponse Resources::PostDataset(const Request& req) {
   auto name = req.Query("name");
   if (!name || name->empty()) {
     return ErrorResponse(req.http, MakeError(ErrorCode::kValidation,
@@ -115,7 +117,7 @@ HttpResponse App::PostDataset(const Request& req) {
   return res;
 }
 
-HttpResponse App::ListDatasets(const Request& req) {
+HttpResponse Resources::ListDatasets(const Request& req) {
   auto list = store_.ListDatasets();
   if (!list.ok()) return ErrorResponse(req.http, list.error());
   JsonWriter w;
@@ -125,7 +127,7 @@ HttpResponse App::ListDatasets(const Request& req) {
   return JsonResponse(req.http, http::status::ok, w.Take());
 }
 
-HttpResponse App::GetDataset(const Request& req) {
+HttpResponse Resources::GetDataset(const Request& req) {
   auto info = store_.GetDataset(req.path_params.at("name"));
   if (!info.ok()) return ErrorResponse(req.http, info.error());
   JsonWriter w;
@@ -133,7 +135,7 @@ HttpResponse App::GetDataset(const Request& req) {
   return JsonResponse(req.http, http::status::ok, w.Take());
 }
 
-HttpResponse App::DeleteDataset(const Request& req) {
+HttpResponse Resources::DeleteDataset(const Request& req) {
   const std::string& name = req.path_params.at("name");
   // Runs play back over their dataset's bars: deleting it would lose what they show.
   auto runs = store_.ListRuns();
@@ -156,7 +158,7 @@ HttpResponse App::DeleteDataset(const Request& req) {
   return res;
 }
 
-HttpResponse App::PostBacktest(const Request& req) {
+HttpResponse Resources::PostBacktest(const Request& req) {
   auto spec = ParseBacktestRequest(req.http.body());
   if (!spec.ok()) return ErrorResponse(req.http, spec.error());
   auto dataset = store_.GetDataset(spec->dataset);
@@ -185,7 +187,7 @@ HttpResponse App::PostBacktest(const Request& req) {
   return res;
 }
 
-HttpResponse App::ListBacktests(const Request& req) {
+HttpResponse Resources::ListBacktests(const Request& req) {
   auto limit = SizeParam(req, "limit", 0);
   if (!limit.ok()) return ErrorResponse(req.http, limit.error());
   auto offset = SizeParam(req, "offset", 0);
@@ -199,7 +201,7 @@ HttpResponse App::ListBacktests(const Request& req) {
   return JsonResponse(req.http, http::status::ok, w.Take());
 }
 
-HttpResponse App::GetBacktest(const Request& req) {
+HttpResponse Resources::GetBacktest(const Request& req) {
   auto run = store_.GetRun(req.path_params.at("id"));
   if (!run.ok()) return ErrorResponse(req.http, run.error());
   JsonWriter w;
@@ -207,7 +209,7 @@ HttpResponse App::GetBacktest(const Request& req) {
   return JsonResponse(req.http, http::status::ok, w.Take());
 }
 
-HttpResponse App::DeleteBacktest(const Request& req) {
+HttpResponse Resources::DeleteBacktest(const Request& req) {
   const std::string& id = req.path_params.at("id");
   auto done = store_.DeleteRun(id);
   if (!done.ok()) return ErrorResponse(req.http, done.error());
@@ -219,7 +221,7 @@ HttpResponse App::DeleteBacktest(const Request& req) {
   return res;
 }
 
-HttpResponse App::GetTrades(const Request& req) {
+HttpResponse Resources::GetTrades(const Request& req) {
   const std::string& id = req.path_params.at("id");
   auto run = store_.GetRun(id);
   if (!run.ok()) return ErrorResponse(req.http, run.error());
@@ -236,7 +238,7 @@ HttpResponse App::GetTrades(const Request& req) {
   return JsonResponse(req.http, http::status::ok, w.Take());
 }
 
-HttpResponse App::GetEquity(const Request& req) {
+HttpResponse Resources::GetEquity(const Request& req) {
   auto result = store_.LoadRunResult(req.path_params.at("id"));
   if (!result.ok()) return ErrorResponse(req.http, result.error());
   if (WantsCsv(req)) {
@@ -253,7 +255,7 @@ HttpResponse App::GetEquity(const Request& req) {
   return JsonResponse(req.http, http::status::ok, w.Take());
 }
 
-HttpResponse App::GetFrames(const Request& req) {
+HttpResponse Resources::GetFrames(const Request& req) {
   const std::string& id = req.path_params.at("id");
   playback::Speed speed;
   if (auto v = req.Query("speed")) {
@@ -306,7 +308,7 @@ HttpResponse App::GetFrames(const Request& req) {
                       playback::EncodeHistory(*tape, speed, bounds[0], bounds[1]));
 }
 
-void App::RenderMetrics(std::string& out) const {
+void Resources::RenderMetrics(std::string& out) const {
   std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, double>> samples;
   std::map<std::string, double> counts = {
       {"queued", 0}, {"running", 0}, {"done", 0}, {"failed", 0}};
@@ -320,7 +322,7 @@ void App::RenderMetrics(std::string& out) const {
                       static_cast<double>(runner_.queued()));
 }
 
-HttpResponse App::ListStrategies(const Request& req) {
+HttpResponse Resources::ListStrategies(const Request& req) {
   JsonWriter w;
   WriteStrategies(w);
   return JsonResponse(req.http, http::status::ok, w.Take());

@@ -1,20 +1,24 @@
-#include "server/settings.h"
-
-#include <sys/stat.h>
+#include "cli/serve_args.h"
 
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
 #include <thread>
 
-namespace tapedeck::server {
+#include "cli/tokens_file.h"
+#include "common/strings.h"
+#include "market/market.h"
+
+namespace tapedeck::cli {
 namespace {
 
+using Millis = std::chrono::milliseconds;
+
 constexpr std::string_view kUsage = R"(usage: tapedeck serve [OPTIONS]
+       tapedeck [OPTIONS]          (no command: serve)
 
   --host H                     address to listen on (default 127.0.0.1)
   --port P                     port (default 8080; 0 picks a free one, printed on start)
@@ -75,25 +79,14 @@ std::optional<double> ParseNumber(std::string_view text) {
   return value;
 }
 
-std::vector<std::string_view> Split(std::string_view text, char sep) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t at = text.find(sep, start);
-    parts.push_back(text.substr(start, at == std::string_view::npos ? at : at - start));
-    if (at == std::string_view::npos) return parts;
-    start = at + 1;
-  }
-}
-
-Result<SyntheticRun> ParseSyntheticRun(std::string_view text) {
+Result<api::SyntheticRun> ParseSyntheticRun(std::string_view text) {
   const auto parts = Split(text, ':');
   const auto bad = [&] {
     return Invalid("synthetic-run", "expected ID:BARS[:SEED[:INTERVAL[:READY_AFTER]]], got '" +
                                         std::string(text) + "'");
   };
   if (parts.size() < 2 || parts.size() > 5 || parts[0].empty()) return bad();
-  SyntheticRun run;
+  api::SyntheticRun run;
   run.id = std::string(parts[0]);
   const auto bars = ParseInteger<size_t>(parts[1]);
   if (!bars || *bars == 0) return bad();
@@ -103,7 +96,11 @@ Result<SyntheticRun> ParseSyntheticRun(std::string_view text) {
     if (!seed) return bad();
     run.seed = *seed;
   }
-  if (parts.size() > 3) run.interval = std::string(parts[3]);
+  if (parts.size() > 3) {
+    // Checked here, at the edge, so that a bad interval is a usage error like the rest.
+    if (!market::ParseInterval(parts[3])) return bad();
+    run.interval = std::string(parts[3]);
+  }
   if (parts.size() > 4) {
     const auto ready_after = ParseDuration(parts[4]);
     if (!ready_after) return bad();
@@ -112,68 +109,9 @@ Result<SyntheticRun> ParseSyntheticRun(std::string_view text) {
   return run;
 }
 
-// RFC 6750's b64token: what a bearer token may hold so it travels in the header unchanged.
-bool IsTokenChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
-}
-
-constexpr size_t kMinTokenLength = 16;
-
 }  // namespace
 
 std::string_view ServeUsage() { return kUsage; }
-
-Status CheckToken(std::string_view token) {
-  size_t n = 0;
-  while (n < token.size() && IsTokenChar(token[n])) ++n;
-  const size_t body = n;
-  while (n < token.size() && token[n] == '=') ++n;
-  if (body == 0 || n != token.size()) {
-    return MakeError(ErrorCode::kValidation,
-                     "a token may hold only letters, digits and -._~+/ (then = padding)");
-  }
-  if (token.size() < kMinTokenLength) {
-    return MakeError(ErrorCode::kValidation, "a token must have at least " +
-                                                 std::to_string(kMinTokenLength) + " characters");
-  }
-  return Ok();
-}
-
-Result<std::vector<std::string>> LoadTokensFile(const std::string& path) {
-  const auto bad = [&](std::string msg, std::map<std::string, std::string> details = {}) {
-    details["field"] = "tokens-file";
-    details["path"] = path;
-    return MakeError(ErrorCode::kValidation, std::move(msg), std::move(details));
-  };
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return bad("cannot read the tokens file " + path);
-  if ((info.st_mode & S_IRWXO) != 0) {
-    return bad("the tokens file " + path +
-               " is open to every user of this machine; chmod o-rwx it (600 or 640)");
-  }
-  std::ifstream in(path);
-  if (!in) return bad("cannot read the tokens file " + path);
-  std::vector<std::string> tokens;
-  std::string line;
-  for (size_t number = 1; std::getline(in, line); ++number) {
-    std::string_view token = line;
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) {
-      token.remove_prefix(1);
-    }
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
-      token.remove_suffix(1);
-    }
-    if (token.empty() || token.starts_with('#')) continue;
-    if (auto ok = CheckToken(token); !ok) {
-      return bad(path + ":" + std::to_string(number) + ": " + ok.error().msg,
-                 {{"line", std::to_string(number)}});
-    }
-    tokens.emplace_back(token);
-  }
-  if (tokens.empty()) return bad("the tokens file " + path + " holds no token");
-  return tokens;
-}
 
 std::optional<Millis> ParseDuration(std::string_view text) {
   double scale = 1000;  // a bare number is seconds
@@ -207,8 +145,11 @@ std::optional<uint64_t> ParseByteSize(std::string_view text) {
   return *value * scale;
 }
 
-Result<Settings> ParseServeArgs(int argc, char** argv, int first) {
-  Settings s;
+Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
+  ServeOptions options;
+  server::Settings& s = options.server;
+  api::Options& a = options.api;
+  int workers = 0;
   const auto duration = [](Millis& out) {
     return [&out](std::string_view v) {
       const auto d = ParseDuration(v);
@@ -242,12 +183,12 @@ Result<Settings> ParseServeArgs(int argc, char** argv, int first) {
   };
   bool ok_synthetic = true;
   Error synthetic_error;
-  const std::map<std::string_view, std::function<bool(std::string_view)>> options = {
+  const std::map<std::string_view, std::function<bool(std::string_view)>> parsers = {
       {"host", text(s.host)},
       {"port", count(s.port, 0, 65535)},
       {"threads", count(s.threads, 1, 1024)},
-      {"workers", count(s.workers, 1, 1024)},
-      {"db", text(s.db_path)},
+      {"workers", count(workers, 1, 1024)},
+      {"db", text(a.db_path)},
       {"web-root", text(s.web_root)},
       {"allow-origin",
        [&](std::string_view v) {
@@ -262,10 +203,10 @@ Result<Settings> ParseServeArgs(int argc, char** argv, int first) {
          s.auth_tokens.emplace_back(v);
          return true;
        }},
-      {"tokens-file", text(s.tokens_file)},
+      {"tokens-file", text(options.tokens_file)},
       {"ticket-ttl", duration(s.ticket_ttl)},
-      {"max-queued", count(s.max_queued, 1, 10'000'000)},
-      {"max-queued-per-client", count(s.max_queued_per_client, 1, 10'000'000)},
+      {"max-queued", count(a.max_queued, 1, 10'000'000)},
+      {"max-queued-per-client", count(a.max_queued_per_client, 1, 10'000'000)},
       {"heartbeat", duration(s.heartbeat_interval)},
       {"ping-interval", duration(s.ping_interval)},
       {"idle-timeout", duration(s.idle_timeout)},
@@ -296,7 +237,7 @@ Result<Settings> ParseServeArgs(int argc, char** argv, int first) {
            synthetic_error = run.error();
            return false;
          }
-         s.synthetic_runs.push_back(std::move(*run));
+         a.synthetic_runs.push_back(std::move(*run));
          return true;
        }},
   };
@@ -312,8 +253,8 @@ Result<Settings> ParseServeArgs(int argc, char** argv, int first) {
       arg = arg.substr(0, eq);
       has_value = true;
     }
-    const auto it = options.find(arg);
-    if (it == options.end()) {
+    const auto it = parsers.find(arg);
+    if (it == parsers.end()) {
       return Invalid(arg, "unknown option '--" + std::string(arg) + "'");
     }
     if (!has_value) {
@@ -328,8 +269,8 @@ Result<Settings> ParseServeArgs(int argc, char** argv, int first) {
       return Invalid(arg, "bad value '" + std::string(value) + "' for '--" + std::string(arg) + "'");
     }
   }
-  if (!s.tokens_file.empty()) {
-    auto tokens = LoadTokensFile(s.tokens_file);
+  if (!options.tokens_file.empty()) {
+    auto tokens = LoadTokensFile(options.tokens_file);
     if (!tokens) return tokens.error();
     s.auth_tokens.insert(s.auth_tokens.end(), tokens->begin(), tokens->end());
   }
@@ -338,10 +279,12 @@ Result<Settings> ParseServeArgs(int argc, char** argv, int first) {
       s.idle_timeout.count() == 0 || s.write_timeout.count() == 0) {
     return Invalid("interval", "heartbeat, ping, idle and write intervals must be positive");
   }
+  // The one place the default of both is computed.
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (s.threads == 0) s.threads = cores;
-  if (s.workers == 0) s.workers = cores;
-  return s;
+  a.workers = static_cast<size_t>(workers > 0 ? workers : cores);
+  a.max_upload_bytes = static_cast<size_t>(s.body_limit);
+  return options;
 }
 
-}  // namespace tapedeck::server
+}  // namespace tapedeck::cli

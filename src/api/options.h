@@ -1,0 +1,28 @@
+// api's options: what `tapedeck serve` tells the REST side and its worker pool. The command line
+// fills them (src/cli/serve_args.h); the network's own settings are server::Settings.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "api/synthetic_runs.h"
+
+namespace tapedeck::api {
+
+struct Options {
+  std::string db_path = "tapedeck.db";  // the store
+  // The bundled sample CSV, imported as dataset "sp500" at start when that dataset is absent;
+  // empty: none.
+  std::string sample_csv;
+  // Backtests executing at once. The command line's default (one per core) is resolved there;
+  // 0 is taken as 1.
+  size_t workers = 1;
+  size_t max_queued = 256;              // runs waiting, in total; beyond: UNAVAILABLE
+  size_t max_queued_per_client = 16;    // runs waiting of one client; beyond: RATE_LIMITED
+  size_t max_upload_bytes = 64u << 20;  // a CSV upload (POST /datasets); beyond: VALIDATION
+  // Runs played from memory ahead of the store's (tests and demos).
+  std::vector<SyntheticRun> synthetic_runs;
+};
+
+}  // namespace tapedeck::api

@@ -1,0 +1,63 @@
+// The REST resources: datasets, backtests (runs), their trades, equity and frames, and
+// strategies, as routes of the server's Router over one store.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/options.h"
+#include "api/runner.h"
+#include "api/store_run_source.h"
+#include "common/error.h"
+#include "server/router.h"
+#include "store/store.h"
+
+namespace tapedeck::api {
+
+// Owns the worker pool (Runner) that executes posted backtests and the StoreRunSource whose cached
+// tapes a deleted run is dropped from. `store` must outlive it.
+//
+// Thread-safety: shared by all I/O threads once its routes are registered; every method may be
+// called concurrently.
+class Resources {
+ public:
+  // Uses options.workers, max_queued, max_queued_per_client and max_upload_bytes.
+  Resources(store::Store& store, const Options& options);
+
+  // Registers every REST route on `router`. The handlers refer to this object: it must outlive
+  // the router and the server that serves it.
+  void RegisterRoutes(server::Router& router);
+
+  // Imports `csv_path` as dataset `name` unless a dataset of that name exists (the embedded
+  // default: the bundled sample is there at first start).
+  Status EnsureDataset(const std::string& name, const std::string& symbol,
+                       const std::string& csv_path);
+
+  store::Store& store() { return store_; }
+  Runner& runner() { return runner_; }
+  const std::shared_ptr<StoreRunSource>& runs() const { return runs_; }
+
+  // Prometheus families of the REST side (runs by status, queue depth), for /metrics.
+  void RenderMetrics(std::string& out) const;
+
+ private:
+  server::HttpResponse PostDataset(const server::Request& req);
+  server::HttpResponse ListDatasets(const server::Request& req);
+  server::HttpResponse GetDataset(const server::Request& req);
+  server::HttpResponse DeleteDataset(const server::Request& req);
+  server::HttpResponse PostBacktest(const server::Request& req);
+  server::HttpResponse ListBacktests(const server::Request& req);
+  server::HttpResponse GetBacktest(const server::Request& req);
+  server::HttpResponse DeleteBacktest(const server::Request& req);
+  server::HttpResponse GetTrades(const server::Request& req);
+  server::HttpResponse GetEquity(const server::Request& req);
+  server::HttpResponse GetFrames(const server::Request& req);
+  server::HttpResponse ListStrategies(const server::Request& req);
+
+  store::Store& store_;
+  Options options_;
+  std::shared_ptr<StoreRunSource> runs_;
+  Runner runner_;
+};
+
+}  // namespace tapedeck::api

@@ -1,0 +1,36 @@
+// Internal: the moving-average cross behind sma_cross and ema_cross, one rule parameterised by
+// the average. Each strategy's file states its rules and makes one of these.
+#pragma once
+
+#include <cstddef>
+
+#include "strategies/indicators.h"
+#include "strategies/long_flat.h"
+
+namespace tapedeck::strategies::internal {
+
+// At each bar of symbol 0: both averages are fed its close; once the slow one is ready, desired is
+// long when the fast average is above the slow one (Above: a - b > 1e-10 * |b|) and flat
+// otherwise; before that nothing is wanted. Orders as LongFlat.
+//
+// Average: an indicator of strategies/indicators.h constructed from its period, with Update(x),
+// ready() and value() (Sma, Ema). With fast < slow the fast one is ready no later than the slow.
+template <typename Average>
+class MovingAverageCross final : public LongFlat<MovingAverageCross<Average>> {
+ public:
+  // REQUIRES: 1 <= fast < slow.
+  MovingAverageCross(size_t fast, size_t slow) : fast_(fast), slow_(slow) {}
+
+  Signal Decide(const engine::Context& ctx) {
+    const double close = ctx.close(0);
+    fast_.Update(close);
+    slow_.Update(close);
+    if (!slow_.ready()) return Signal::kHold;
+    return Above(fast_.value(), slow_.value()) ? Signal::kLong : Signal::kFlat;
+  }
+
+ private:
+  Average fast_, slow_;
+};
+
+}  // namespace tapedeck::strategies::internal
