@@ -18,7 +18,7 @@
 #include <span>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/context.h"
 #include "market/market.h"
 #include "strategies/strategies.h"
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "playback/playback.h"
+#include "unit/playback/fake_clock.h"
 
 namespace tapedeck::playback {
 namespace {
@@ -79,8 +80,8 @@ void BM_BuildTape(benchmark::State& state) {
   const Fixture& f = Year();
   for (auto _ : state) {
     auto tape = Tape::Create(f.run, f.series);
-    auto tl = Timeline::Create(*tape, 60);
-    benchmark::DoNotOptimize(tl->window_count());
+    auto tl = Timeline::Create(*tape, Speed::Constant(60));
+    benchmark::DoNotOptimize(tl.window_count());
   }
 }
 BENCHMARK(BM_BuildTape)->Unit(benchmark::kMillisecond);
@@ -88,17 +89,18 @@ BENCHMARK(BM_BuildTape)->Unit(benchmark::kMillisecond);
 // A timeline at any speed is O(1): S = 0.01 has ~10.8 M windows, none allocated.
 void BM_Timeline(benchmark::State& state) {
   auto tape = YearTape();
-  const double speed = static_cast<double>(state.range(0)) / 100;
+  const Speed speed = *Speed::FromDouble(static_cast<double>(state.range(0)) / 100);
   for (auto _ : state) {
     auto tl = Timeline::Create(tape, speed);
-    benchmark::DoNotOptimize(tl->window_count());
+    benchmark::DoNotOptimize(tl.window_count());
   }
 }
 BENCHMARK(BM_Timeline)->Arg(1)->Arg(6000);
 
 // Aggregating and encoding one window at speed 60 (292 bars), uncached.
 void BM_EncodeFrame(benchmark::State& state) {
-  const Timeline tl = *Timeline::Create(YearTape(), static_cast<double>(state.range(0)));
+  const Timeline tl =
+      Timeline::Create(YearTape(), *Speed::FromDouble(static_cast<double>(state.range(0))));
   size_t k = 0, bytes = 0;
   for (auto _ : state) {
     const std::string head = EncodeFrameHead(tl.BuildFrame(k), tl.tape());
@@ -111,7 +113,7 @@ BENCHMARK(BM_EncodeFrame)->Arg(1)->Arg(60)->Arg(3600);
 
 // What every further viewer pays for the same frame: a cache hit.
 void BM_FrameHeadCached(benchmark::State& state) {
-  const Timeline tl = *Timeline::Create(YearTape(), 60);
+  const Timeline tl = Timeline::Create(YearTape(), Speed::Constant(60));
   for (size_t k = 0; k < tl.window_count(); ++k) tl.FrameHead(k);
   size_t k = 0;
   for (auto _ : state) {
@@ -123,13 +125,21 @@ BENCHMARK(BM_FrameHeadCached);
 
 // One frame's worth of session work at speed 60: Poll (frame due), OnWriteDone, Poll (nothing),
 // NextDeadline, with frames already cached — what the server does 30 times a second per stream.
-void BM_SessionTick(benchmark::State& state) {
+void SessionTick(benchmark::State& state, Channel channel) {
   auto tape = YearTape();
-  const Timeline tl = *Timeline::Create(tape, 60);
+  const Timeline tl = Timeline::Create(tape, Speed::Constant(60));
   for (size_t k = 0; k < tl.window_count(); ++k) tl.FrameHead(k);
   FakeClock clock;
   std::optional<Session> session;
-  auto open = [&] { session.emplace(*Session::Create(tape, {}, clock)); };
+  SessionOptions options;
+  options.channel = channel;
+  auto open = [&] {
+    session.emplace(*Session::Create(tape, options, clock));
+    if (channel == Channel::kSse) {  // the retry: line goes first
+      session->Poll();
+      session->OnWriteDone();
+    }
+  };
   open();
   for (auto _ : state) {
     auto frame = session->Poll();
@@ -146,7 +156,11 @@ void BM_SessionTick(benchmark::State& state) {
     clock.Advance(kFrameInterval);
   }
 }
+void BM_SessionTick(benchmark::State& state) { SessionTick(state, Channel::kWebSocket); }
 BENCHMARK(BM_SessionTick);
+// The same over SSE: each frame also carries its event:, id: and data: framing.
+void BM_SessionTickSse(benchmark::State& state) { SessionTick(state, Channel::kSse); }
+BENCHMARK(BM_SessionTickSse);
 
 // A session's idle check (nothing due): the cost of a timer firing early or a spurious wake.
 void BM_SessionIdlePoll(benchmark::State& state) {
@@ -175,8 +189,8 @@ void BM_OpenToFirstFrame(benchmark::State& state) {
       state.ResumeTiming();
     }
     SessionOptions options;
-    options.speed = *ParseSpeed("60");
-    options.from = *ParsePosition(std::to_string(from));
+    options.speed = *Speed::Parse("60");
+    options.from = *ParseSeekTarget(std::to_string(from));
     Session session = *Session::Create(tape, options, clock);
     auto frame = session.Poll();
     benchmark::DoNotOptimize(frame->Text());
@@ -187,11 +201,12 @@ BENCHMARK(BM_OpenToFirstFrame)->Arg(0)->Arg(1);
 
 // Seek by time at S = 0.01 (~10.8 M windows, snapping over a binary search).
 void BM_LocateSlow(benchmark::State& state) {
-  const Timeline tl = *Timeline::Create(YearTape(), 0.01);
+  const Timeline tl = Timeline::Create(YearTape(), Speed::Constant(0.01));
   const Timestamp t0 = YearTape()->first_time();
   int64_t m = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(tl.Locate(Position{t0 + std::chrono::seconds(m * 7919 % 31'000'000)}));
+    benchmark::DoNotOptimize(
+        tl.Locate(SeekTarget{t0 + std::chrono::seconds(m * 7919 % 31'000'000)}));
     ++m;
   }
 }
@@ -209,7 +224,7 @@ BENCHMARK(BM_ParseControl);
 void BM_History(benchmark::State& state) {
   auto tape = YearTape();
   size_t bytes = 0;
-  for (auto _ : state) bytes += EncodeHistory(tape, 60)->size();
+  for (auto _ : state) bytes += EncodeHistory(tape, Speed::Constant(60)).size();
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 BENCHMARK(BM_History)->Unit(benchmark::kMillisecond);

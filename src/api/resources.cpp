@@ -258,9 +258,9 @@ HttpResponse Resources::GetEquity(const Request& req) {
 
 HttpResponse Resources::GetFrames(const Request& req) {
   const std::string& id = req.path_params.at("id");
-  double speed = playback::kDefaultSpeed;
+  playback::Speed speed;
   if (auto v = req.Query("speed")) {
-    auto parsed = playback::ParseSpeed(*v);
+    auto parsed = playback::Speed::Parse(*v);
     if (!parsed.ok()) return ErrorResponse(req.http, parsed.error());
     speed = *parsed;
   }
@@ -289,14 +289,13 @@ HttpResponse Resources::GetFrames(const Request& req) {
   }
   // A history is encoded per request, not shared: cap it so one request cannot build hundreds of
   // megabytes (a whole year at speed 0.01 is over half a million frames).
-  auto timeline = playback::Timeline::Create(*tape, speed);
-  if (!timeline.ok()) return ErrorResponse(req.http, timeline.error());
-  const int64_t n = static_cast<int64_t>(timeline->window_count());
+  const auto timeline = playback::Timeline::Create(*tape, speed);
+  const int64_t n = static_cast<int64_t>(timeline.window_count());
   const auto from_k = static_cast<size_t>(std::clamp<int64_t>(bounds[0].value_or(0), 0, n));
   const auto to_k = static_cast<size_t>(std::clamp<int64_t>(bounds[1].value_or(n), 0, n));
   if (from_k < to_k) {
-    const size_t frames = timeline->CountWindows(
-        {timeline->FirstBarOf(from_k), timeline->FirstBarOf(to_k)});
+    const size_t frames = timeline.CountWindows(
+        {timeline.FirstBarOf(from_k), timeline.FirstBarOf(to_k)});
     if (frames > kMaxHistoryFrames) {
       return ErrorResponse(
           req.http, MakeError(ErrorCode::kValidation,
@@ -306,9 +305,8 @@ HttpResponse Resources::GetFrames(const Request& req) {
                               {{"field", "to"}, {"max_frames", std::to_string(kMaxHistoryFrames)}}));
     }
   }
-  auto body = playback::EncodeHistory(*tape, speed, bounds[0], bounds[1]);
-  if (!body.ok()) return ErrorResponse(req.http, body.error());
-  return JsonResponse(req.http, http::status::ok, std::move(body).value());
+  return JsonResponse(req.http, http::status::ok,
+                      playback::EncodeHistory(*tape, speed, bounds[0], bounds[1]));
 }
 
 void Resources::RenderMetrics(std::string& out) const {

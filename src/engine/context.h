@@ -1,4 +1,6 @@
-// The strategy's view of a run at the current bar (part of engine.h's public surface).
+// The strategy's view of a run at the current bar: the header a strategy includes (engine.h only
+// declares Context). It brings run_state.h along for its inline accessors, so only the engine and
+// strategies include it.
 //
 // A Context is handed to Strategy::OnBar; it is valid only during that call. Everything it shows is
 // known at the close of the current bar — nothing later (no look-ahead). Orders placed through it

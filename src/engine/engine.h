@@ -42,22 +42,10 @@
 
 #include "common/error.h"
 #include "common/time.h"
+#include "engine/run_result.h"  // IWYU pragma: export
 #include "market/market.h"
 
 namespace tapedeck::engine {
-
-using SymbolId = uint32_t;  // index into the run's symbols, in the order given to Run()
-using OrderId = int64_t;    // 1, 2, 3, ... in submission order within a run
-
-enum class Side : uint8_t { kBuy, kSell };
-enum class OrderType : uint8_t { kMarket, kLimit, kStop, kStopLimit };
-enum class OrderStatus : uint8_t { kSubmitted, kFilled, kCancelled, kRejected };
-
-// Wire spellings: "buy"/"sell", "market"/"limit"/"stop"/"stop_limit",
-// "submitted"/"filled"/"cancelled"/"rejected".
-std::string_view ToString(Side side);
-std::string_view ToString(OrderType type);
-std::string_view ToString(OrderStatus status);
 
 struct OrderRequest {
   SymbolId symbol = 0;
@@ -70,88 +58,11 @@ struct OrderRequest {
   double stop = 0;   // kStop, kStopLimit
 };
 
-// One order event (OrderSubmitted, OrderFilled, OrderCancelled, OrderRejected), oldest first in a
-// run. `ts` is the time of the bar at which it happened (its open time); `bar` that bar's index in
-// the run's aligned timeline.
-struct OrderEvent {
-  OrderId id = 0;
-  Timestamp ts;
-  size_t bar = 0;
-  SymbolId symbol = 0;
-  Side side = Side::kBuy;
-  OrderType type = OrderType::kMarket;
-  OrderStatus status = OrderStatus::kSubmitted;
-  std::optional<double> qty;  // nullopt only on a submitted order that sizes itself at fill
-  double px = NAN;            // fill price, on filled only
-  double commission = 0;      // paid by this fill
-  std::string reason;         // on rejected only
-};
-
-// A round trip: from opening a position to flat (a reversal closes one trade and opens another).
-struct Trade {
-  SymbolId symbol = 0;
-  Side side = Side::kBuy;  // kBuy: long, kSell: short
-  Timestamp entry_time, exit_time;
-  size_t entry_bar = 0, exit_bar = 0;
-  double qty = 0;
-  double entry_px = 0, exit_px = 0;  // quantity-weighted average fill prices
-  double pnl = 0;                    // after commissions
-  double ret = 0;                    // pnl / entry notional
-  bool open = false;                 // still open at the end, marked at the last close
-};
-
-// Per-bar returns are simple returns of the equity curve, equity(t) / equity(t-1) - 1.
-struct Stats {
-  size_t bars = 0;
-  size_t fills = 0;
-  size_t trades = 0;  // round trips, the one still open at the end included
-  double start_equity = 0, final_equity = 0;
-  double total_return = 0;  // final / start - 1
-  double cagr = 0;          // over the calendar span of the data
-  double volatility = 0;    // annualised sample stdev of per-bar returns
-  // Annualised, risk-free 0: mean / stdev, and mean / downside deviation where the downside
-  // deviation is sqrt(sum(min(r, 0)^2) / count); 0 when the denominator is 0.
-  double sharpe = 0, sortino = 0;
-  double calmar = 0;        // cagr / max_drawdown (0 without a drawdown)
-  double max_drawdown = 0;  // largest 1 - equity(t) / max(equity up to t)
-  // Longest time below a previous peak: from the peak bar's time to the first bar back at or above
-  // it, or to the last bar when it never recovers.
-  Micros max_drawdown_duration{0};
-  double win_rate = 0;  // trades with pnl > 0 / trades
-  // Gross profit / gross loss; inf when there are profits and no loss, 0 when neither.
-  double profit_factor = 0;
-  double expectancy = 0;           // mean pnl per trade
-  double exposure = 0;             // fraction of bars holding a position
-  double buy_and_hold_return = 0;  // first symbol: last close / first close - 1
-  // Bars per year used to annualise: (bars - 1) / calendar span in years of 365.25 days.
-  double periods_per_year = 0;
-};
-
-// Everything playback and the store need from a finished run.
-struct RunResult {
-  std::vector<std::string> symbols;
-  std::vector<Timestamp> times;    // the aligned timeline: every time at which any symbol has a bar
-  std::vector<double> equity;      // per time, marked at close
-  std::vector<OrderEvent> events;  // oldest first
-  std::vector<Trade> trades;
-  Stats stats;
-};
-
-struct Costs {
-  double commission = 0;  // rate of notional, e.g. 0.001
-  double fixed_fee = 0;   // per fill
-  double slippage = 0;    // fraction of price, adverse
-};
-
-struct RunConfig {
-  double cash = 100'000;
-  Costs costs;
-  bool allow_short = true;
-};
-
 class Strategy;
 
-// The strategy's view of the run at the current bar. Only valid inside Strategy::OnBar.
+// The strategy's view of the run at the current bar. Only valid inside Strategy::OnBar. Defined
+// in engine/context.h, which a strategy includes to read bars and place orders; callers that only
+// run strategies need not (it brings the engine's inline internals along).
 class Context;
 
 class Strategy {
@@ -183,5 +94,3 @@ Stats ComputeStats(const RunResult& result, std::span<const market::Series> data
                    double start_equity);
 
 }  // namespace tapedeck::engine
-
-#include "engine/context.h"  // IWYU pragma: export

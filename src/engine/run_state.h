@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/time.h"
-#include "engine/engine.h"
+#include "engine/context.h"  // Context, whose inline half this is
 #include "market/market.h"
 
 namespace tapedeck::engine::detail {

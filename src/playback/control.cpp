@@ -1,9 +1,9 @@
+#include "playback/control.h"
+
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
-
-#include "playback/playback.h"
 
 namespace tapedeck::playback {
 namespace {
@@ -18,20 +18,21 @@ Error Invalid(std::string msg, std::string_view field) {
 // converting it to an integer would be undefined.
 constexpr double kMaxIndexDouble = 9.0e15;
 
-Result<Position> PositionFromJson(const json::value& pos) {
+// A seek's "pos": an ISO string, a digit string or a non-negative integer (3.0 included).
+Result<SeekTarget> SeekTargetFromJson(const json::value& pos) {
   switch (pos.kind()) {
     case json::kind::string:
-      return ParsePosition(std::string_view(pos.get_string()), "pos");
+      return ParseSeekTarget(std::string_view(pos.get_string()), "pos");
     case json::kind::uint64:
-      return Position{pos.get_uint64()};
+      return SeekTarget{pos.get_uint64()};
     case json::kind::int64:
-      if (pos.get_int64() >= 0) return Position{static_cast<uint64_t>(pos.get_int64())};
+      if (pos.get_int64() >= 0) return SeekTarget{static_cast<uint64_t>(pos.get_int64())};
       break;
     case json::kind::double_: {
       const double d = pos.get_double();
       // 3.0 is the integer 3; 2.5 and -1.0 are not window indices.
       if (std::isfinite(d) && d >= 0 && d <= kMaxIndexDouble && std::floor(d) == d) {
-        return Position{static_cast<uint64_t>(d)};
+        return SeekTarget{static_cast<uint64_t>(d)};
       }
       break;
     }
@@ -64,28 +65,28 @@ Result<Command> ParseControl(std::string_view text) {
   const json::value* t = obj->if_contains("t");
   if (!t || !t->is_string()) return Invalid("t must be \"ctrl\" or \"hb\"", "t");
   const std::string_view kind = t->get_string();
-  if (kind == "hb") return Command{Command::Kind::kHeartbeat, {}, 0};
+  if (kind == "hb") return Command{Command::Kind::kHeartbeat, {}, {}};
   if (kind != "ctrl") return Invalid("t must be \"ctrl\" or \"hb\"", "t");
 
   const json::value* cmd = obj->if_contains("cmd");
   if (!cmd || !cmd->is_string()) return Invalid("cmd must be play, pause, seek or speed", "cmd");
   const std::string_view name = cmd->get_string();
-  if (name == "play") return Command{Command::Kind::kPlay, {}, 0};
-  if (name == "pause") return Command{Command::Kind::kPause, {}, 0};
+  if (name == "play") return Command{Command::Kind::kPlay, {}, {}};
+  if (name == "pause") return Command{Command::Kind::kPause, {}, {}};
   if (name == "seek") {
     const json::value* pos = obj->if_contains("pos");
     if (!pos) return Invalid("seek needs pos", "pos");
-    Result<Position> parsed = PositionFromJson(*pos);
-    if (!parsed.ok()) return parsed.take_error();
-    return Command{Command::Kind::kSeek, *parsed, 0};
+    Result<SeekTarget> target = SeekTargetFromJson(*pos);
+    if (!target.ok()) return target.take_error();
+    return Command{Command::Kind::kSeek, *target, {}};
   }
   if (name == "speed") {
     const json::value* val = obj->if_contains("val");
     if (!val) return Invalid("speed needs val", "val");
     if (!val->is_number()) return Invalid("val must be a number", "val");
-    const double speed = val->to_number<double>();
-    if (Status st = ValidateSpeed(speed, "val"); !st.ok()) return st.take_error();
-    return Command{Command::Kind::kSpeed, {}, speed};
+    Result<Speed> speed = Speed::FromDouble(val->to_number<double>(), "val");
+    if (!speed.ok()) return speed.take_error();
+    return Command{Command::Kind::kSpeed, {}, *speed};
   }
   return MakeError(ErrorCode::kValidation, "cmd must be play, pause, seek or speed",
                    {{"field", "cmd"}, {"got", std::string(name.substr(0, 32))}});

@@ -1,9 +1,10 @@
+#include "playback/frame.h"
+
 #include <algorithm>
-#include <cassert>
 #include <charconv>
 
 #include "common/json_writer.h"
-#include "playback/playback.h"
+#include "playback/timeline.h"
 
 namespace tapedeck::playback {
 namespace {
@@ -18,6 +19,31 @@ void AppendString(std::string& out, std::string_view s) {
   out += '"';
   AppendJsonEscaped(out, s);
   out += '"';
+}
+
+bool AllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "event: <name>\n[id: <k>\n]data: ", the SSE lines before an event's JSON.
+void AppendSseEventHead(std::string& out, std::string_view event, std::optional<uint64_t> id) {
+  out += "event: ";
+  out += event;
+  out += '\n';
+  if (id) {
+    out += "id: ";
+    AppendUint(out, *id);
+    out += '\n';
+  }
+  out += "data: ";
+}
+
+// A blank line ends an SSE event.
+void AppendSseEventEnd(std::string& out) { out += "\n\n"; }
+
+void AppendFrameTail(std::string& out, uint64_t dropped) {
+  AppendUint(out, dropped);
+  out += '}';
 }
 
 void AppendOrder(std::string& out, const engine::OrderEvent& ev, const Tape& tape) {
@@ -51,37 +77,6 @@ void AppendOrder(std::string& out, const engine::OrderEvent& ev, const Tape& tap
 }
 
 }  // namespace
-
-Frame Merge(const Frame& older, const Frame& newer) {
-  assert(older.bars.end == newer.bars.begin);
-  Frame out;
-  out.window = newer.window;
-  out.window_count = newer.window_count;
-  out.bars = {older.bars.begin, newer.bars.end};
-  out.ts = newer.ts;
-  out.equity = newer.equity;
-  // Adjacent bar ranges have adjacent event runs (events are ordered by bar).
-  out.orders = older.orders.empty() ? newer.orders
-               : newer.orders.empty()
-                   ? older.orders
-                   : std::span<const engine::OrderEvent>(older.orders.data(),
-                                                         newer.orders.data() + newer.orders.size());
-  out.ohlc.reserve(older.ohlc.size() + newer.ohlc.size());
-  auto a = older.ohlc.begin(), b = newer.ohlc.begin();
-  while (a != older.ohlc.end() || b != newer.ohlc.end()) {
-    if (b == newer.ohlc.end() || (a != older.ohlc.end() && a->symbol < b->symbol)) {
-      out.ohlc.push_back(*a++);
-    } else if (a == older.ohlc.end() || b->symbol < a->symbol) {
-      out.ohlc.push_back(*b++);
-    } else {
-      out.ohlc.push_back({a->symbol, a->open, std::max(a->high, b->high), std::min(a->low, b->low),
-                          b->close, a->volume + b->volume});
-      ++a;
-      ++b;
-    }
-  }
-  return out;
-}
 
 std::string EncodeFrameHead(const Frame& frame, const Tape& tape) {
   std::string out;
@@ -125,15 +120,27 @@ std::string EncodeFrameHead(const Frame& frame, const Tape& tape) {
 
 std::string EncodeFrameTail(uint64_t dropped) {
   std::string out;
-  AppendUint(out, dropped);
-  out += '}';
+  AppendFrameTail(out, dropped);
   return out;
 }
 
 std::string EncodeFrame(const Frame& frame, const Tape& tape, uint64_t dropped) {
   std::string out = EncodeFrameHead(frame, tape);
-  out += EncodeFrameTail(dropped);
+  AppendFrameTail(out, dropped);
   return out;
+}
+
+void EncodeFrameEnvelope(Channel channel, size_t window, uint64_t dropped, std::string& prefix,
+                         std::string& suffix) {
+  prefix.clear();
+  suffix.clear();
+  // The tail fits the small-string buffer (SSE's blank line included) while dropped < 10^12.
+  AppendFrameTail(suffix, dropped);
+  if (channel == Channel::kSse) {
+    prefix.reserve(48);  // "event: frame\nid: " + up to 20 digits + "\ndata: "
+    AppendSseEventHead(prefix, "frame", window);
+    AppendSseEventEnd(suffix);
+  }
 }
 
 std::string_view HeartbeatJson() { return R"({"t":"hb"})"; }
@@ -157,22 +164,19 @@ std::string EncodeErrorJson(const Error& error) {
   return out;
 }
 
+std::string EncodeMessage(Channel channel, std::string_view event, std::string_view json) {
+  if (channel == Channel::kSse) return EncodeSseEvent(event, json);
+  return std::string(json);
+}
+
 std::string EncodeSseEvent(std::string_view event, std::string_view json,
                            std::optional<uint64_t> id) {
   // Our JSON never holds a raw newline (strings are escaped), so one data: line carries it.
   std::string out;
   out.reserve(event.size() + json.size() + 32);
-  out += "event: ";
-  out += event;
-  out += '\n';
-  if (id) {
-    out += "id: ";
-    AppendUint(out, *id);
-    out += '\n';
-  }
-  out += "data: ";
+  AppendSseEventHead(out, event, id);
   out += json;
-  out += "\n\n";
+  AppendSseEventEnd(out);
   return out;
 }
 
@@ -183,12 +187,37 @@ std::string EncodeSseRetry(std::chrono::milliseconds retry) {
   return out;
 }
 
-std::string Outgoing::Text() const {
-  std::string out;
-  out.reserve(prefix.size() + (shared ? shared->size() : 0) + suffix.size());
-  out += prefix;
-  if (shared) out += *shared;
-  out += suffix;
+Result<uint64_t> ParseLastEventId(std::string_view text) {
+  uint64_t id = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (!AllDigits(text) || ec != std::errc() || ptr != text.data() + text.size()) {
+    return MakeError(ErrorCode::kValidation, "Last-Event-ID must be a window index",
+                     {{"field", "Last-Event-ID"}, {"got", std::string(text.substr(0, 64))}});
+  }
+  return id;
+}
+
+std::string EncodeHistory(std::shared_ptr<const Tape> tape, Speed speed,
+                          std::optional<int64_t> from, std::optional<int64_t> to) {
+  const Timeline tl = Timeline::Create(std::move(tape), speed);
+  const auto n = static_cast<int64_t>(tl.window_count());
+  const auto first = static_cast<size_t>(std::clamp<int64_t>(from.value_or(0), 0, n));
+  const auto last = static_cast<size_t>(std::clamp<int64_t>(to.value_or(n), 0, n));
+  std::string out = "[";
+  if (first < last) {
+    const std::string tail = EncodeFrameTail(0);
+    // Walk the bars rather than the windows: at low speed most windows are empty.
+    const size_t end_bar = tl.FirstBarOf(last);
+    for (size_t bar = tl.FirstBarOf(first); bar < end_bar;) {
+      const size_t k = tl.WindowOf(bar);
+      const BarRange range{bar, tl.FirstBarOf(k + 1)};
+      if (out.size() > 1) out += ',';
+      out += EncodeFrameHead(tl.BuildFrame(range), tl.tape());
+      out += tail;
+      bar = range.end;
+    }
+  }
+  out += ']';
   return out;
 }
 

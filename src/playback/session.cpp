@@ -1,6 +1,6 @@
-#include <algorithm>
+#include "playback/session.h"
 
-#include "playback/playback.h"
+#include <algorithm>
 
 namespace tapedeck::playback {
 namespace {
@@ -9,28 +9,25 @@ using TimePoint = Clock::TimePoint;
 
 // Constant messages are shared by every session, so a heartbeat or an end allocates nothing.
 const std::shared_ptr<const std::string>& Constant(Outgoing::Kind kind, Channel channel) {
-  static const auto kWsHb = std::make_shared<const std::string>(HeartbeatJson());
-  static const auto kWsEnd = std::make_shared<const std::string>(EndJson());
+  static const auto kWsHb = std::make_shared<const std::string>(
+      EncodeMessage(Channel::kWebSocket, "hb", HeartbeatJson()));
+  static const auto kWsEnd =
+      std::make_shared<const std::string>(EncodeMessage(Channel::kWebSocket, "end", EndJson()));
   static const auto kSseHb =
-      std::make_shared<const std::string>(EncodeSseEvent("hb", HeartbeatJson()));
-  static const auto kSseEnd = std::make_shared<const std::string>(EncodeSseEvent("end", EndJson()));
+      std::make_shared<const std::string>(EncodeMessage(Channel::kSse, "hb", HeartbeatJson()));
+  static const auto kSseEnd =
+      std::make_shared<const std::string>(EncodeMessage(Channel::kSse, "end", EndJson()));
   const bool sse = channel == Channel::kSse;
   return kind == Outgoing::Kind::kHeartbeat ? (sse ? kSseHb : kWsHb) : (sse ? kSseEnd : kWsEnd);
 }
 
 }  // namespace
 
-const SteadyClock& SteadyClock::Instance() {
-  static const SteadyClock clock;
-  return clock;
-}
-
 Session::Session(const Clock& clock, SessionOptions options, SessionSettings settings)
     : clock_(&clock), options_(std::move(options)), settings_(settings), speed_(options_.speed) {}
 
 Result<Session> Session::Create(std::shared_ptr<const Tape> tape, SessionOptions options,
                                 const Clock& clock, SessionSettings settings) {
-  if (Status st = ValidateSpeed(options.speed); !st.ok()) return st.take_error();
   Session session(clock, std::move(options), settings);
   session.retry_pending_ = session.options_.channel == Channel::kSse;
   session.last_message_at_ = clock.Now();
@@ -41,9 +38,7 @@ Result<Session> Session::Create(std::shared_ptr<const Tape> tape, SessionOptions
 }
 
 Status Session::StartOnTape(std::shared_ptr<const Tape> tape) {
-  Result<Timeline> created = Timeline::Create(std::move(tape), speed_);
-  if (!created.ok()) return created.take_error();
-  const Timeline& tl = *created;
+  const Timeline tl = Timeline::Create(std::move(tape), speed_);
   const size_t n = tl.window_count();
   size_t start = 0;
   if (options_.last_event_id) {
@@ -56,7 +51,7 @@ Status Session::StartOnTape(std::shared_ptr<const Tape> tape) {
     const std::optional<size_t> next = tl.NextWindowWithBars(static_cast<size_t>(k) + 1);
     if (!next) {
       nothing_more_ = true;
-      timeline_ = *created;
+      timeline_ = tl;
       cursor_ = tl.tape().bar_count();
       window_ = static_cast<size_t>(k);
       state_ = State::kPlaying;  // so the next Poll says end
@@ -68,7 +63,7 @@ Status Session::StartOnTape(std::shared_ptr<const Tape> tape) {
     if (!located.ok()) return located.take_error();
     start = *located;
   }
-  timeline_ = *created;
+  timeline_ = tl;
   cursor_ = timeline_->FirstBarOf(start);
   window_ = start;
   if (state_ == State::kPlaying) Anchor(start, clock_->Now());
@@ -79,7 +74,7 @@ Status Session::AttachTape(std::shared_ptr<const Tape> tape) {
   if (timeline_) return Ok();
   Status st = StartOnTape(std::move(tape));
   if (!st.ok()) {
-    // The URL's position turned out to lie outside the run: err then close, as for a bad URL.
+    // The URL's seek target turned out to lie outside the run: err then close, as for a bad URL.
     Outgoing err = Wrap(Outgoing::Kind::kError, EncodeErrorJson(st.error()));
     err.close_after = true;
     errors_.push_back(std::move(err));
@@ -114,7 +109,7 @@ Status Session::Apply(const Command& command) {
     case Command::Kind::kPause:
       return Pause();
     case Command::Kind::kSeek:
-      return Seek(command.pos);
+      return Seek(command.target);
     case Command::Kind::kSpeed:
       return SetSpeed(command.speed);
     case Command::Kind::kHeartbeat:
@@ -138,12 +133,12 @@ Status Session::Pause() {
   return Ok();
 }
 
-Status Session::Seek(const Position& pos) {
+Status Session::Seek(const SeekTarget& target) {
   if (!timeline_) {
     return Reject(MakeError(ErrorCode::kRange, "the run has no frames yet",
                             {{"field", "pos"}, {"reason", "run not ready"}}));
   }
-  Result<size_t> located = timeline_->Locate(pos, "pos");
+  Result<size_t> located = timeline_->Locate(target, "pos");
   if (!located.ok()) return Reject(located.take_error());
   seek_window_ = *located;
   cursor_ = timeline_->FirstBarOf(*located);
@@ -152,13 +147,10 @@ Status Session::Seek(const Position& pos) {
   return Ok();
 }
 
-Status Session::SetSpeed(double speed) {
-  if (Status st = ValidateSpeed(speed, "val"); !st.ok()) return Reject(st.take_error());
+Status Session::SetSpeed(Speed speed) {
   speed_ = speed;
   if (!timeline_) return Ok();
-  Result<Timeline> created = Timeline::Create(timeline_->shared_tape(), speed);
-  if (!created.ok()) return Reject(created.take_error());
-  timeline_ = *created;
+  timeline_ = Timeline::Create(timeline_->shared_tape(), speed);
   const size_t bars = timeline_->tape().bar_count();
   if (seek_window_) {
     // The frame the client asked for, re-expressed in the new windows.
@@ -300,26 +292,19 @@ Outgoing Session::FrameMessage(BarRange bars) {
   frame.shared = tl.FrameHead(bars);
   frame.window = tl.WindowOf(bars.end - 1);
   frame.bars = bars;
-  frame.suffix = EncodeFrameTail(dropped_);
-  if (options_.channel == Channel::kSse) {
-    frame.prefix = "event: frame\nid: " + std::to_string(frame.window) + "\ndata: ";
-    frame.suffix += "\n\n";
-  }
+  EncodeFrameEnvelope(options_.channel, frame.window, dropped_, frame.prefix, frame.suffix);
   window_ = frame.window;
   ++frames_sent_;
   return frame;
 }
 
-Outgoing Session::Wrap(Outgoing::Kind kind, std::string_view json,
-                       std::optional<uint64_t> id) const {
+Outgoing Session::Wrap(Outgoing::Kind kind, std::string_view json) const {
   Outgoing out;
   out.kind = kind;
   if (kind == Outgoing::Kind::kHeartbeat || kind == Outgoing::Kind::kEnd) {
     out.shared = Constant(kind, options_.channel);
-  } else if (options_.channel == Channel::kSse) {
-    out.suffix = EncodeSseEvent("err", json, id);
   } else {
-    out.suffix = std::string(json);
+    out.suffix = EncodeMessage(options_.channel, "err", json);
   }
   return out;
 }
@@ -337,6 +322,15 @@ TimePoint Session::NextDeadline() const {
     }
   }
   return deadline;
+}
+
+std::string Outgoing::Text() const {
+  std::string out;
+  out.reserve(prefix.size() + (shared ? shared->size() : 0) + suffix.size());
+  out += prefix;
+  if (shared) out += *shared;
+  out += suffix;
+  return out;
 }
 
 }  // namespace tapedeck::playback

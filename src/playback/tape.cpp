@@ -1,6 +1,6 @@
-#include <algorithm>
+#include "playback/tape.h"
 
-#include "playback/playback.h"
+#include <algorithm>
 
 namespace tapedeck::playback {
 

@@ -1,18 +1,12 @@
+#include "playback/timeline.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-
-#include "common/json_writer.h"
-#include "playback/playback.h"
+#include <map>
 
 namespace tapedeck::playback {
 namespace {
-
-std::string NumberText(double v) {
-  std::string out;
-  AppendJsonNumber(out, v);
-  return out;
-}
 
 bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -20,55 +14,25 @@ bool AllDigits(std::string_view s) {
 
 }  // namespace
 
-Status ValidateSpeed(double speed, std::string_view field) {
-  if (!std::isfinite(speed) || speed < kMinSpeed || speed > kMaxSpeed) {
-    return MakeError(ErrorCode::kValidation, "speed must be a number from 0.01 to 100000",
-                     {{"field", std::string(field)}, {"got", NumberText(speed)}});
-  }
-  return Ok();
-}
-
-Result<double> ParseSpeed(std::string_view text, std::string_view field) {
-  double value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
-    return MakeError(ErrorCode::kValidation, "speed must be a number from 0.01 to 100000",
-                     {{"field", std::string(field)}, {"got", std::string(text)}});
-  }
-  if (Status st = ValidateSpeed(value, field); !st.ok()) return st.take_error();
-  return value;
-}
-
-Result<Position> ParsePosition(std::string_view text, std::string_view field) {
+Result<SeekTarget> ParseSeekTarget(std::string_view text, std::string_view field) {
   if (AllDigits(text)) {
     uint64_t index = 0;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), index);
-    if (ec == std::errc() && ptr == text.data() + text.size()) return Position{index};
+    if (ec == std::errc() && ptr == text.data() + text.size()) return SeekTarget{index};
   } else if (auto t = ParseIso(text)) {
-    return Position{*t};
+    return SeekTarget{*t};
   }
   return MakeError(ErrorCode::kValidation, "position must be an ISO-8601 time or a window index",
                    {{"field", std::string(field)}, {"got", std::string(text.substr(0, 64))}});
 }
 
-Result<uint64_t> ParseLastEventId(std::string_view text) {
-  uint64_t id = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (!AllDigits(text) || ec != std::errc() || ptr != text.data() + text.size()) {
-    return MakeError(ErrorCode::kValidation, "Last-Event-ID must be a window index",
-                     {{"field", "Last-Event-ID"}, {"got", std::string(text.substr(0, 64))}});
-  }
-  return id;
-}
-
-Result<Timeline> Timeline::Create(std::shared_ptr<const Tape> tape, double speed) {
-  if (Status st = ValidateSpeed(speed); !st.ok()) return st.take_error();
+Timeline Timeline::Create(std::shared_ptr<const Tape> tape, Speed speed) {
   Timeline tl;
   tl.tape_ = std::move(tape);
   tl.speed_ = speed;
   // D = S * 8760 / 30 s = S * 292 s, in whole microseconds (>= 2.92 s, so rounding is negligible
   // and every viewer at the same speed gets the same windows).
-  tl.delta_ = Micros{std::llround(speed * 292e6)};
+  tl.delta_ = Micros{std::llround(speed.value() * 292e6)};
   if (!tl.tape_->empty()) {
     tl.n_ = static_cast<size_t>((tl.tape_->last_time() - tl.tape_->first_time()) / tl.delta_) + 1;
   }
@@ -121,8 +85,8 @@ size_t Timeline::CountWindows(BarRange bars) const {
   return count;
 }
 
-Result<size_t> Timeline::Locate(const Position& pos, std::string_view field) const {
-  if (const uint64_t* index = std::get_if<uint64_t>(&pos)) {
+Result<size_t> Timeline::Locate(const SeekTarget& target, std::string_view field) const {
+  if (const uint64_t* index = std::get_if<uint64_t>(&target)) {
     if (*index >= n_) {
       return MakeError(ErrorCode::kRange, "window index out of range",
                        {{"field", std::string(field)},
@@ -131,7 +95,7 @@ Result<size_t> Timeline::Locate(const Position& pos, std::string_view field) con
     }
     return Snap(static_cast<size_t>(*index));
   }
-  const Timestamp t = std::get<Timestamp>(pos);
+  const Timestamp t = std::get<Timestamp>(target);
   if (n_ == 0 || t < tape_->first_time() || t >= WindowStart(n_)) {
     std::map<std::string, std::string> details{{"field", std::string(field)},
                                                {"got", FormatIso(t)}};

@@ -15,12 +15,12 @@ Result<playback::Session> OpenPlayback(Shared& shared, const Request& request,
   playback::SessionOptions options;
   options.channel = channel;
   if (const auto speed = request.Query("speed")) {
-    auto parsed = playback::ParseSpeed(*speed, "speed");
+    auto parsed = playback::Speed::Parse(*speed, "speed");
     if (!parsed) return parsed.error();
     options.speed = *parsed;
   }
   if (const auto from = request.Query("from"); from && !from->empty()) {
-    auto parsed = playback::ParsePosition(*from, "from");
+    auto parsed = playback::ParseSeekTarget(*from, "from");
     if (!parsed) return parsed.error();
     options.from = *parsed;
   }

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "engine/engine.h"
+#include "engine/run_result.h"
 
 namespace tapedeck::store::internal {
 

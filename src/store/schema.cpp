@@ -247,20 +247,23 @@ Status MigrateTo(Db& db, int target) {
 
 Status InsertPackedRows(Db& db, PackedTables tables, int64_t run, const PackedEvents& events,
                         std::span<const std::byte> trades) {
-  const std::string suffix = tables == PackedTables::kStep3 ? "_v3" : "";
+  // String literals: Prepare caches statements by the address of their text, so a text built at
+  // run time (and freed) could hand a later call another statement.
+  const bool step3 = tables == PackedTables::kStep3;
   {
-    const std::string sql =
-        "INSERT INTO run_events" + suffix + "(run, count, records, reasons) VALUES(?1, ?2, ?3, ?4)";
-    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare(sql.c_str()));
+    const char* sql =
+        step3 ? "INSERT INTO run_events_v3(run, count, records, reasons) VALUES(?1, ?2, ?3, ?4)"
+              : "INSERT INTO run_events(run, count, records, reasons) VALUES(?1, ?2, ?3, ?4)";
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare(sql));
     TD_TRY(s.Bind(1, run)
                .Bind(2, static_cast<int64_t>(events.records.size() / kEventRecordBytes))
                .BindBlob(3, events.records)
                .BindBlob(4, std::as_bytes(std::span(events.reasons)))
                .Run());
   }
-  const std::string sql =
-      "INSERT INTO run_trades" + suffix + "(run, count, records) VALUES(?1, ?2, ?3)";
-  TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare(sql.c_str()));
+  const char* sql = step3 ? "INSERT INTO run_trades_v3(run, count, records) VALUES(?1, ?2, ?3)"
+                          : "INSERT INTO run_trades(run, count, records) VALUES(?1, ?2, ?3)";
+  TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare(sql));
   return s.Bind(1, run)
       .Bind(2, static_cast<int64_t>(trades.size() / kTradeRecordBytes))
       .BindBlob(3, trades)

@@ -53,7 +53,7 @@
 
 #include "common/error.h"
 #include "common/time.h"
-#include "engine/engine.h"
+#include "engine/run_result.h"
 #include "market/market.h"
 
 namespace tapedeck::store {

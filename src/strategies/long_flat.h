@@ -13,7 +13,7 @@
 // stale close twice.
 #pragma once
 
-#include "engine/engine.h"
+#include "engine/context.h"
 
 namespace tapedeck::strategies::internal {
 

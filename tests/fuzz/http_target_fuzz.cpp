@@ -90,7 +90,7 @@ struct World {
                    auto session = OpenPlayback(
                        *shared, r, sse ? playback::Channel::kSse : playback::Channel::kWebSocket);
                    if (session.ok()) {
-                     seen.speed = session->speed();
+                     seen.speed = session->speed().value();
                    } else {
                      seen.error = session.error();
                    }
@@ -135,14 +135,14 @@ void CheckStream(const StreamOutcome& seen, const boost::urls::url_view& url,
   std::optional<std::string_view> bad;
   double expected_speed = playback::kDefaultSpeed;
   if (speed) {
-    const auto parsed = playback::ParseSpeed(*speed, "speed");
+    const auto parsed = playback::Speed::Parse(*speed, "speed");
     if (parsed.ok()) {
-      expected_speed = *parsed;
+      expected_speed = parsed->value();
     } else {
       bad = "speed";
     }
   }
-  if (!bad && from && !from->empty() && !playback::ParsePosition(*from, "from").ok()) bad = "from";
+  if (!bad && from && !from->empty() && !playback::ParseSeekTarget(*from, "from").ok()) bad = "from";
   if (!bad && seen.sse && !last_event_id.empty() &&
       !playback::ParseLastEventId(last_event_id).ok()) {
     bad = "Last-Event-ID";
@@ -153,7 +153,7 @@ void CheckStream(const StreamOutcome& seen, const boost::urls::url_view& url,
     return;
   }
   if (seen.error) {
-    // Only a position outside the run is left to refuse.
+    // Only a seek target outside the run is left to refuse.
     CheckError(*seen.error, ErrorCode::kRange, {"from", "Last-Event-ID"});
     return;
   }

@@ -1,6 +1,6 @@
 // Fuzzes where a stream starts: the SSE Last-Event-ID header (playback::ParseLastEventId), the
-// ?from= position (ParsePosition, and ParseIso under it), ?speed= (ParseSpeed), and what a Session
-// does with them; also the /frames history between two window indices (EncodeHistory).
+// ?from= seek target (ParseSeekTarget, and ParseIso under it), ?speed= (Speed::Parse), and what a
+// Session does with them; also the /frames history between two window indices (EncodeHistory).
 //
 // Input: up to three lines: Last-Event-ID, from, speed. Each line also goes through every parser
 // on its own.
@@ -9,13 +9,14 @@
 // ISO time; a number in [0.01, 100000]) and round-trips what it accepts; a rejection is VALIDATION
 // naming its field. A session resumed after window k starts at the first window after k that has
 // bars, with the first bar after k: nothing repeated, nothing skipped; one started ?from= a
-// position starts at the window Timeline::Locate picks; played to the end its frames cover every
+// seek target starts at the window Timeline::Locate picks; played to the end its frames cover every
 // bar once, in order, then end. A history holds the windows with bars in [from, to), in order.
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "fuzz/fuzz_check.h"
 #include "fuzz/sparse_tape.h"
 #include "playback/playback.h"
+#include "unit/playback/fake_clock.h"
 
 namespace tapedeck::playback {
 namespace {
@@ -66,32 +68,31 @@ void CheckParsers(std::string_view text) {
     CheckIsoRoundTrip(*iso);
   }
 
-  const Result<Position> pos = ParsePosition(text, "from");
-  if (pos.ok()) {
-    if (const uint64_t* index = std::get_if<uint64_t>(&*pos)) {
+  const Result<SeekTarget> target = ParseSeekTarget(text, "from");
+  if (target.ok()) {
+    if (const uint64_t* index = std::get_if<uint64_t>(&*target)) {
       FUZZ_CHECK(id.ok() && *index == *id);
     } else {
-      FUZZ_CHECK(iso && std::get<Timestamp>(*pos) == *iso);
+      FUZZ_CHECK(iso && std::get<Timestamp>(*target) == *iso);
     }
   } else {
-    CheckError(pos.error(), ErrorCode::kValidation, {"from"});
+    CheckError(target.error(), ErrorCode::kValidation, {"from"});
     FUZZ_CHECK(!id.ok() && !iso);
   }
 
-  const Result<double> speed = ParseSpeed(text, "speed");
+  const Result<Speed> speed = Speed::Parse(text, "speed");
   if (speed.ok()) {
-    FUZZ_CHECK(ValidateSpeed(*speed).ok());
+    const double v = speed->value();
+    FUZZ_CHECK(std::isfinite(v) && v >= kMinSpeed && v <= kMaxSpeed);
   } else {
     CheckError(speed.error(), ErrorCode::kValidation, {"speed"});
   }
 }
 
-void CheckSession(const std::optional<uint64_t>& last_event_id, const std::optional<Position>& from,
-                  double speed) {
+void CheckSession(const std::optional<uint64_t>& last_event_id,
+                  const std::optional<SeekTarget>& from, Speed speed) {
   const std::shared_ptr<const Tape>& tape = fuzz::SparseTape();
-  const Result<Timeline> timeline = Timeline::Create(tape, speed);
-  FUZZ_CHECK(timeline.ok());
-  const Timeline& tl = *timeline;
+  const Timeline tl = Timeline::Create(tape, speed);
   const size_t n = tl.window_count();
 
   SessionOptions options;
@@ -163,7 +164,7 @@ void CheckSession(const std::optional<uint64_t>& last_event_id, const std::optio
   FUZZ_CHECK(cursor == tape->bar_count());
 }
 
-void CheckHistory(std::string_view from_text, std::string_view to_text, double speed) {
+void CheckHistory(std::string_view from_text, std::string_view to_text, Speed speed) {
   auto parse = [](std::string_view s) -> std::optional<int64_t> {
     int64_t v = 0;
     const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -172,16 +173,15 @@ void CheckHistory(std::string_view from_text, std::string_view to_text, double s
   };
   const std::optional<int64_t> from = parse(from_text), to = parse(to_text);
   if (!from && !to) return;
-  const Result<std::string> history = EncodeHistory(fuzz::SparseTape(), speed, from, to);
-  FUZZ_CHECK(history.ok());
-  const Result<Timeline> tl = Timeline::Create(fuzz::SparseTape(), speed);
-  const auto n = static_cast<int64_t>(tl->window_count());
+  const std::string history = EncodeHistory(fuzz::SparseTape(), speed, from, to);
+  const Timeline tl = Timeline::Create(fuzz::SparseTape(), speed);
+  const auto n = static_cast<int64_t>(tl.window_count());
   const auto lo = static_cast<size_t>(std::clamp<int64_t>(from.value_or(0), 0, n));
   const auto hi = static_cast<size_t>(std::clamp<int64_t>(to.value_or(n), 0, n));
-  const size_t expected = lo < hi ? tl->CountWindows({tl->FirstBarOf(lo), tl->FirstBarOf(hi)}) : 0;
+  const size_t expected = lo < hi ? tl.CountWindows({tl.FirstBarOf(lo), tl.FirstBarOf(hi)}) : 0;
 
   boost::system::error_code ec;
-  const boost::json::value doc = boost::json::parse(*history, ec);
+  const boost::json::value doc = boost::json::parse(history, ec);
   FUZZ_CHECK(!ec && doc.is_array());
   const boost::json::array& frames = doc.as_array();
   FUZZ_CHECK(frames.size() == expected);
@@ -212,26 +212,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // As the server reads them: empty means absent; a value that does not parse is refused before
   // any session exists (checked above).
-  double speed = kDefaultSpeed;
+  Speed speed;
   bool usable = true;
   if (lines.size() > 2 && !lines[2].empty()) {
-    const auto s = ParseSpeed(lines[2], "speed");
+    const auto s = Speed::Parse(lines[2], "speed");
     usable &= s.ok();
     if (s.ok()) speed = *s;
   }
   CheckHistory(lines[0], lines.size() > 1 ? lines[1] : std::string_view(), speed);
 
   std::optional<uint64_t> last_event_id;
-  std::optional<Position> from;
+  std::optional<SeekTarget> from;
   if (!lines[0].empty()) {
     const auto id = ParseLastEventId(lines[0]);
     usable &= id.ok();
     if (id.ok()) last_event_id = *id;
   }
   if (lines.size() > 1 && !lines[1].empty()) {
-    const auto pos = ParsePosition(lines[1], "from");
-    usable &= pos.ok();
-    if (pos.ok()) from = *pos;
+    const auto target = ParseSeekTarget(lines[1], "from");
+    usable &= target.ok();
+    if (target.ok()) from = *target;
   }
   if (usable) CheckSession(last_event_id, from, speed);
   return 0;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/context.h"
 #include "market/market.h"
 
 namespace tapedeck::engine::testing {

@@ -19,17 +19,17 @@ TEST(ControlTest, ParsesEveryCommand) {
   auto seek = ParseControl(R"({"t":"ctrl","cmd":"seek","pos":42})");
   ASSERT_TRUE(seek.ok());
   EXPECT_EQ(seek->kind, Command::Kind::kSeek);
-  EXPECT_EQ(std::get<uint64_t>(seek->pos), 42u);
-  EXPECT_EQ(std::get<uint64_t>(ParseControl(R"({"t":"ctrl","cmd":"seek","pos":3.0})")->pos), 3u);
-  EXPECT_EQ(std::get<uint64_t>(ParseControl(R"({"t":"ctrl","cmd":"seek","pos":"7"})")->pos), 7u);
+  EXPECT_EQ(std::get<uint64_t>(seek->target), 42u);
+  EXPECT_EQ(std::get<uint64_t>(ParseControl(R"({"t":"ctrl","cmd":"seek","pos":3.0})")->target), 3u);
+  EXPECT_EQ(std::get<uint64_t>(ParseControl(R"({"t":"ctrl","cmd":"seek","pos":"7"})")->target), 7u);
   auto by_time = ParseControl(R"({"t":"ctrl","cmd":"seek","pos":"2023-03-01T14:30:00Z"})");
   ASSERT_TRUE(by_time.ok());
-  EXPECT_EQ(FormatIso(std::get<Timestamp>(by_time->pos)), "2023-03-01T14:30:00Z");
+  EXPECT_EQ(FormatIso(std::get<Timestamp>(by_time->target)), "2023-03-01T14:30:00Z");
   auto speed = ParseControl(R"({"t":"ctrl","cmd":"speed","val":120.5})");
   ASSERT_TRUE(speed.ok());
   EXPECT_EQ(speed->kind, Command::Kind::kSpeed);
-  EXPECT_EQ(speed->speed, 120.5);
-  EXPECT_EQ(ParseControl(R"({"t":"ctrl","cmd":"speed","val":60})")->speed, 60);
+  EXPECT_EQ(speed->speed.value(), 120.5);
+  EXPECT_EQ(ParseControl(R"({"t":"ctrl","cmd":"speed","val":60})")->speed.value(), 60);
 }
 
 TEST(ControlTest, MalformedMessagesAreValidationNamingTheField) {

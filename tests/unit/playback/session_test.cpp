@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "fake_clock.h"
 #include "playback/playback.h"
 #include "tape_fixture.h"
 
@@ -73,9 +74,9 @@ class Harness {
   TimePoint start;
 };
 
-SessionOptions At(double speed, std::optional<Position> from = std::nullopt) {
+SessionOptions At(double speed, std::optional<SeekTarget> from = std::nullopt) {
   SessionOptions options;
-  options.speed = speed;
+  options.speed = SpeedOf(speed);
   options.from = from;
   return options;
 }
@@ -112,8 +113,8 @@ TEST(SessionTest, EmptyWindowsAreSkippedOnTheWallClock) {
   }
 }
 
-TEST(SessionTest, StartsFromTheGivenPositionSnapped) {
-  Harness h(GappedTape(), At(SpeedForMinutes(1), Position{Minute(6)}));
+TEST(SessionTest, StartsFromTheGivenSeekTargetSnapped) {
+  Harness h(GappedTape(), At(SpeedForMinutes(1), SeekTarget{Minute(6)}));
   h.RunFor(milliseconds(1));
   EXPECT_EQ(h.Windows(), (std::vector<size_t>{10}));
 }
@@ -171,12 +172,12 @@ TEST(SessionTest, SeekWhilePausedSendsTheFrameAtOnce) {
   Harness h(GappedTape(), At(SpeedForMinutes(1)));
   h.RunFor(milliseconds(1));
   ASSERT_TRUE(h.session->Pause().ok());
-  ASSERT_TRUE(h.session->Seek(Position{uint64_t{6}}).ok());  // a tie between 2 and 10: 10
+  ASSERT_TRUE(h.session->Seek(SeekTarget{uint64_t{6}}).ok());  // a tie between 2 and 10: 10
   EXPECT_LE(h.session->NextDeadline(), h.clock.Now());
   h.RunFor(seconds(1));
   EXPECT_EQ(h.Windows(), (std::vector<size_t>{0, 10}));
   EXPECT_EQ(h.session->state(), Session::State::kPaused);
-  ASSERT_TRUE(h.session->Seek(Position{Minute(5)}).ok());  // nearer to 2
+  ASSERT_TRUE(h.session->Seek(SeekTarget{Minute(5)}).ok());  // nearer to 2
   h.RunFor(milliseconds(1));
   EXPECT_EQ(h.Windows().back(), 2u);
 }
@@ -184,7 +185,7 @@ TEST(SessionTest, SeekWhilePausedSendsTheFrameAtOnce) {
 TEST(SessionTest, SeekWhilePlayingContinuesFromThere) {
   Harness h(MinuteTape(3000));
   h.RunFor(kFrameInterval * 3);
-  ASSERT_TRUE(h.session->Seek(Position{uint64_t{8}}).ok());
+  ASSERT_TRUE(h.session->Seek(SeekTarget{uint64_t{8}}).ok());
   const TimePoint at = h.clock.Now();
   h.RunFor(kFrameInterval * 2);
   const auto frames = h.Of(Outgoing::Kind::kFrame);
@@ -198,7 +199,7 @@ TEST(SessionTest, SeekWhilePlayingContinuesFromThere) {
 TEST(SessionTest, SeekOutOfRangeIsRangeAndPlaybackGoesOn) {
   Harness h(MinuteTape(3000));
   h.RunFor(milliseconds(1));
-  Status st = h.session->Seek(Position{uint64_t{11}});
+  Status st = h.session->Seek(SeekTarget{uint64_t{11}});
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, ErrorCode::kRange);
   h.RunFor(kFrameInterval);
@@ -225,7 +226,7 @@ TEST(SessionTest, SpeedChangeNeitherRepeatsNorSkipsBars) {
   Harness h(MinuteTape(200), At(SpeedForMinutes(1)));
   h.RunFor(kFrameInterval * 4);  // bars 0..4
   ASSERT_EQ(h.session->cursor(), 5u);
-  ASSERT_TRUE(h.session->SetSpeed(SpeedForMinutes(10)).ok());
+  ASSERT_TRUE(h.session->SetSpeed(SpeedOf(SpeedForMinutes(10))).ok());
   h.RunFor(kFrameInterval);
   auto frames = h.Of(Outgoing::Kind::kFrame);
   ASSERT_EQ(frames.size(), 6u);
@@ -238,7 +239,7 @@ TEST(SessionTest, SpeedChangeNeitherRepeatsNorSkipsBars) {
   EXPECT_EQ(partial.at("n").as_int64(), 20);
   EXPECT_EQ(partial.at("ohlc").at("BTCUSDT").at("o").as_double(), BarAt(5).open);
   h.RunFor(kFrameInterval * 2);  // windows 1, 2 at the new speed
-  ASSERT_TRUE(h.session->SetSpeed(SpeedForMinutes(3)).ok());
+  ASSERT_TRUE(h.session->SetSpeed(SpeedOf(SpeedForMinutes(3))).ok());
   h.RunFor(seconds(5));
   ExpectTiled(h, 200);
   EXPECT_EQ(h.Of(Outgoing::Kind::kEnd).size(), 1u);
@@ -248,7 +249,7 @@ TEST(SessionTest, SpeedChangeWhilePausedTakesEffectOnPlay) {
   Harness h(MinuteTape(100), At(SpeedForMinutes(1)));
   h.RunFor(kFrameInterval * 2);
   ASSERT_TRUE(h.session->Pause().ok());
-  ASSERT_TRUE(h.session->SetSpeed(SpeedForMinutes(4)).ok());
+  ASSERT_TRUE(h.session->SetSpeed(SpeedOf(SpeedForMinutes(4))).ok());
   h.RunFor(seconds(1));
   EXPECT_EQ(h.Of(Outgoing::Kind::kFrame).size(), 3u);
   ASSERT_TRUE(h.session->Play().ok());
@@ -256,7 +257,7 @@ TEST(SessionTest, SpeedChangeWhilePausedTakesEffectOnPlay) {
   const auto frames = h.Of(Outgoing::Kind::kFrame);
   EXPECT_EQ(frames[3]->msg.bars, (BarRange{3, 4}));  // rest of the 4-minute window 0
   ExpectTiled(h, 100);
-  EXPECT_EQ(h.session->speed(), SpeedForMinutes(4));
+  EXPECT_EQ(h.session->speed().value(), SpeedForMinutes(4));
 }
 
 TEST(SessionTest, EndThenPlaySendsEndAgainAndSeekStillWorks) {
@@ -275,7 +276,7 @@ TEST(SessionTest, EndThenPlaySendsEndAgainAndSeekStillWorks) {
   h.RunFor(milliseconds(1));
   ASSERT_EQ(h.sent.size(), before + 1);
   EXPECT_EQ(h.sent.back().msg.kind, Outgoing::Kind::kEnd);
-  ASSERT_TRUE(h.session->Seek(Position{uint64_t{1}}).ok());
+  ASSERT_TRUE(h.session->Seek(SeekTarget{uint64_t{1}}).ok());
   h.RunFor(seconds(1));
   EXPECT_EQ(h.sent.back().msg.window, 1u);
   EXPECT_EQ(h.session->state(), Session::State::kPaused);
@@ -321,7 +322,7 @@ TEST(SessionTest, FramesDueDuringAWriteAreCoalescedAndCountedAsDropped) {
   EXPECT_EQ(h.session->dropped(), 2u);
   EXPECT_EQ(h.session->lag_merged(), 0u);
   // The merged frame holds the exact aggregate of windows 1..3.
-  const Timeline tl = *Timeline::Create(h.session->timeline()->shared_tape(), 60);
+  const Timeline tl = Timeline::Create(h.session->timeline()->shared_tape(), Speed::Constant(60));
   EXPECT_EQ(frames[1]->msg.Text(),
             EncodeFrame(tl.BuildFrame(BarRange{292, 4 * 292}), tl.tape(), 2));
   h.RunFor(seconds(2));
@@ -416,7 +417,7 @@ TEST(SessionTest, SeekReplacesTheWaitingFrame) {
   auto first = h.session->Poll();
   ASSERT_TRUE(first.has_value());
   h.clock.Advance(kFrameInterval * 2);  // windows 1 and 2 waiting
-  ASSERT_TRUE(h.session->Seek(Position{uint64_t{7}}).ok());
+  ASSERT_TRUE(h.session->Seek(SeekTarget{uint64_t{7}}).ok());
   h.session->OnWriteDone();
   h.RunFor(milliseconds(1));
   EXPECT_EQ(h.Windows(), (std::vector<size_t>{7}));
@@ -424,15 +425,15 @@ TEST(SessionTest, SeekReplacesTheWaitingFrame) {
 }
 
 TEST(SessionTest, ARunNotReadySendsHeartbeatsUntilItsTapeArrives) {
-  Harness h(nullptr, At(60, Position{uint64_t{2}}));
+  Harness h(nullptr, At(60, SeekTarget{uint64_t{2}}));
   EXPECT_FALSE(h.session->has_tape());
   h.RunFor(seconds(11));
   EXPECT_EQ(h.Of(Outgoing::Kind::kHeartbeat).size(), 2u);
-  Status seek = h.session->Seek(Position{uint64_t{0}});
+  Status seek = h.session->Seek(SeekTarget{uint64_t{0}});
   ASSERT_FALSE(seek.ok());
   EXPECT_EQ(seek.error().code, ErrorCode::kRange);
   EXPECT_EQ(seek.error().details.at("field"), "pos");
-  ASSERT_TRUE(h.session->SetSpeed(30).ok());
+  ASSERT_TRUE(h.session->SetSpeed(Speed::Constant(30)).ok());
   ASSERT_TRUE(h.session->AttachTape(MinuteTape(3000)).ok());
   const TimePoint attached = h.clock.Now();
   h.RunFor(milliseconds(1));
@@ -445,7 +446,7 @@ TEST(SessionTest, ARunNotReadySendsHeartbeatsUntilItsTapeArrives) {
 }
 
 TEST(SessionTest, AFromOutsideTheRunFoundOnAttachIsFatal) {
-  Harness h(nullptr, At(60, Position{uint64_t{99}}));
+  Harness h(nullptr, At(60, SeekTarget{uint64_t{99}}));
   Status st = h.session->AttachTape(MinuteTape(3000));
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().details.at("field"), "from");
@@ -458,11 +459,12 @@ TEST(SessionTest, AFromOutsideTheRunFoundOnAttachIsFatal) {
 TEST(SessionTest, CreateChecksSpeedAndFrom) {
   FakeClock clock;
   auto tape = MinuteTape(3000);
-  auto bad_speed = Session::Create(tape, At(0.001), clock);
+  // A speed is checked where it enters: a session cannot even be given 0.001.
+  auto bad_speed = Speed::FromDouble(0.001);
   ASSERT_FALSE(bad_speed.ok());
   EXPECT_EQ(bad_speed.error().code, ErrorCode::kValidation);
   EXPECT_EQ(bad_speed.error().details.at("field"), "speed");
-  auto bad_from = Session::Create(tape, At(60, Position{Minute(-1)}), clock);
+  auto bad_from = Session::Create(tape, At(60, SeekTarget{Minute(-1)}), clock);
   ASSERT_FALSE(bad_from.ok());
   EXPECT_EQ(bad_from.error().code, ErrorCode::kRange);
   EXPECT_EQ(bad_from.error().details.at("field"), "from");
@@ -482,7 +484,7 @@ TEST(SessionTest, ControlErrorsAreSentAndTheConnectionStaysOpen) {
   EXPECT_EQ(err.at("details").at("field").as_string(), "cmd");
   EXPECT_TRUE(h.session->HandleText(R"({"t":"ctrl","cmd":"seek","pos":4})").ok());
   EXPECT_TRUE(h.session->HandleText(R"({"t":"ctrl","cmd":"speed","val":120})").ok());
-  EXPECT_EQ(h.session->speed(), 120);
+  EXPECT_EQ(h.session->speed().value(), 120);
   h.RunFor(milliseconds(1));
   EXPECT_EQ(h.Windows().back(), 2u);  // window 4 at 60 is window 2 at 120
 }
@@ -498,7 +500,7 @@ TEST(SessionTest, AFloodOfBadMessagesQueuesBoundedErrors) {
 }
 
 SessionOptions Sse(std::optional<uint64_t> last_event_id,
-                   std::optional<Position> from = std::nullopt) {
+                   std::optional<SeekTarget> from = std::nullopt) {
   SessionOptions options = At(SpeedForMinutes(1), from);
   options.channel = Channel::kSse;
   options.last_event_id = last_event_id;
@@ -522,7 +524,7 @@ TEST(SseSessionTest, RetryFirstThenStandardEvents) {
 }
 
 TEST(SseSessionTest, LastEventIdResumesAtTheNextWindowWithBars) {
-  Harness h(GappedTape(), Sse(2, Position{uint64_t{0}}));  // Last-Event-ID wins over from
+  Harness h(GappedTape(), Sse(2, SeekTarget{uint64_t{0}}));  // Last-Event-ID wins over from
   h.RunFor(seconds(1));
   EXPECT_EQ(h.Windows(), (std::vector<size_t>{10, 11, 20}));
   Harness mid(GappedTape(), Sse(10));
@@ -539,7 +541,7 @@ TEST(SseSessionTest, LastEventIdAtTheLastWindowMeansNothingMore) {
   ASSERT_FALSE(beyond.ok());
   EXPECT_EQ(beyond.error().code, ErrorCode::kRange);
   EXPECT_EQ(beyond.error().details.at("field"), "Last-Event-ID");
-  auto fresh = Session::Create(GappedTape(), Sse(std::nullopt, Position{uint64_t{11}}), clock);
+  auto fresh = Session::Create(GappedTape(), Sse(std::nullopt, SeekTarget{uint64_t{11}}), clock);
   ASSERT_TRUE(fresh.ok());
   EXPECT_FALSE(fresh->nothing_more());
 }

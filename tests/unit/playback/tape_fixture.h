@@ -1,6 +1,7 @@
 // Hand-built runs for the playback tests: minute bars with predictable prices.
 #pragma once
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,13 @@ inline constexpr int64_t kMinuteUs = 60'000'000;
 
 // A speed whose window is exactly `bars_per_window` minutes: D = S * 292 s.
 inline double SpeedForMinutes(double minutes) { return minutes * 60.0 / 292.0; }
+
+// A Speed the test knows to be valid (aborts otherwise).
+inline Speed SpeedOf(double value) {
+  Result<Speed> speed = Speed::FromDouble(value);
+  if (!speed.ok()) std::abort();
+  return *speed;
+}
 
 inline Timestamp Minute(int64_t m) { return kT0 + Micros{m * kMinuteUs}; }
 
