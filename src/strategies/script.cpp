@@ -12,8 +12,8 @@
 #include <cfloat>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <new>
@@ -33,8 +33,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kHookEvery = 1000;       // instructions between two hook calls
-constexpr int kWallCheckEvery = 16;    // hook calls between two clock reads
+constexpr int kHookEvery = 1000;        // instructions between two hook calls
+constexpr int kWallCheckEvery = 16;     // hook calls between two clock reads
 constexpr size_t kRecordOverhead = 64;  // bytes charged per plot/log record besides its text
 
 // The run's budgets and what they have used. Trivially destructible: the hook and the allocator
@@ -94,9 +94,9 @@ struct Sandbox {
   int init_ref = LUA_NOREF;
   int on_bar_ref = LUA_NOREF;
   int schema_ref = LUA_NOREF;
-  int error_line = 0;           // where the last runtime error was raised (message handler)
-  bool syntax_error = false;    // the chunk did not compile
-  char error_param[64] = {};    // the parameter a schema error is about
+  int error_line = 0;         // where the last runtime error was raised (message handler)
+  bool syntax_error = false;  // the chunk did not compile
+  char error_param[64] = {};  // the parameter a schema error is about
   ScriptOutput output;
 
   ~Sandbox() {
@@ -206,8 +206,8 @@ int PlaceOrder(lua_State* L, engine::Side side, const char* fn) {
       } else if (std::strcmp(type, "stop_limit") == 0) {
         req.type = engine::OrderType::kStopLimit;
       } else {
-        luaL_error(L, "%s: opts.type must be \"limit\", \"stop\" or \"stop_limit\", got \"%s\"",
-                   fn, type);
+        luaL_error(L, "%s: opts.type must be \"limit\", \"stop\" or \"stop_limit\", got \"%s\"", fn,
+                   type);
       }
     }
     lua_pop(L, 1);
@@ -272,9 +272,8 @@ int LuaPlot(lua_State* L) {
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);  // opts: kept for later slices
   Charge(L, len + kRecordOverhead);
   // No Lua call below this line: the record is a C++ object.
-  Self(L)->output.plots.push_back(
-      ScriptPlot{ctx->time(), std::string(name, len),
-                 gap ? std::nullopt : std::optional<double>(value)});
+  Self(L)->output.plots.push_back(ScriptPlot{ctx->time(), std::string(name, len),
+                                             gap ? std::nullopt : std::optional<double>(value)});
   return 0;
 }
 
@@ -380,6 +379,8 @@ template <>
 constexpr const char* kMeta<RollingMin> = "tapedeck.lowest";
 template <>
 constexpr const char* kMeta<Macd> = "tapedeck.macd";
+template <>
+constexpr const char* kMeta<Atr> = "tapedeck.atr";
 
 // __call(self, x) of a one-value indicator.
 template <typename T>
@@ -407,6 +408,31 @@ template <typename T>
 int NewSimple(lua_State* L) {
   const size_t n = PeriodArg(L, 1);
   return PushIndicator<T>(L, kMeta<T>, CallSimple<T>, n * 2 * sizeof(double) + 64, n);
+}
+
+// Field `key` of the bar table at index 2.
+double BarField(lua_State* L, const char* key) {
+  lua_getfield(L, 2, key);
+  int isnum = 0;
+  const double v = lua_tonumberx(L, -1, &isnum);
+  if (isnum == 0) luaL_error(L, "atr: bar.%s must be a number", key);
+  lua_pop(L, 1);
+  return v;
+}
+
+int CallAtr(lua_State* L) {
+  Atr& ind = CheckBox<Atr>(L, kMeta<Atr>)->ind;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  const double high = BarField(L, "high");
+  const double low = BarField(L, "low");
+  const double close = BarField(L, "close");
+  ind.Update(high, low, close);
+  PushValue(L, ind.ready(), ind.value());
+  return 1;
+}
+
+int NewAtr(lua_State* L) {
+  return PushIndicator<Atr>(L, kMeta<Atr>, CallAtr, 256, PeriodArg(L, 1));
 }
 
 int NewMacd(lua_State* L) {
@@ -437,16 +463,18 @@ void RemoveField(lua_State* L, int table, const char* name) {
 
 // Opens the allowed libraries and removes what could reach outside the run.
 void OpenSandbox(lua_State* L, uint64_t seed) {
-  static const luaL_Reg kLibs[] = {{LUA_GNAME, luaopen_base},         {LUA_STRLIBNAME, luaopen_string},
-                                   {LUA_TABLIBNAME, luaopen_table},   {LUA_MATHLIBNAME, luaopen_math},
-                                   {LUA_UTF8LIBNAME, luaopen_utf8},   {LUA_COLIBNAME, luaopen_coroutine}};
+  static const luaL_Reg kLibs[] = {
+      {LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
+      {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+      {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_COLIBNAME, luaopen_coroutine}};
   for (const luaL_Reg& lib : kLibs) {
     luaL_requiref(L, lib.name, lib.func, 1);
     lua_pop(L, 1);
   }
   lua_pushglobaltable(L);
   const int g = lua_gettop(L);
-  for (const char* name : {"dofile", "loadfile", "load", "loadstring", "require", "warn", "print"}) {
+  for (const char* name :
+       {"dofile", "loadfile", "load", "loadstring", "require", "warn", "print"}) {
     RemoveField(L, g, name);
   }
   lua_pop(L, 1);
@@ -486,6 +514,7 @@ void OpenSandbox(lua_State* L, uint64_t seed) {
                                  {"stdev", NewSimple<RollingStdDev>},
                                  {"highest", NewSimple<RollingMax>},
                                  {"lowest", NewSimple<RollingMin>},
+                                 {"atr", NewAtr},
                                  {"macd", NewMacd},
                                  {nullptr, nullptr}};
   luaL_newlib(L, kTa);
@@ -542,7 +571,8 @@ int BuildSchema(lua_State* L) {
         SpecNumber(L, value, "min", name, &lo);
         SpecNumber(L, value, "max", name, &hi);
         lua_getfield(L, value, "int");
-        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) ParamError(L, name, "int must be a boolean");
+        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+          ParamError(L, name, "int must be a boolean");
         is_int = lua_toboolean(L, -1) != 0;
         lua_pop(L, 1);
         lua_getfield(L, value, "desc");
@@ -647,7 +677,8 @@ int ProtectedOnBar(lua_State* L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, sb->on_bar_ref);
   lua_createtable(L, 0, 9);
   const int64_t us = ToMicros(c.time());
-  lua_pushinteger(L, static_cast<lua_Integer>(us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000)));
+  lua_pushinteger(
+      L, static_cast<lua_Integer>(us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000)));
   lua_setfield(L, -2, "time");
   lua_pushinteger(L, static_cast<lua_Integer>(c.index()));
   lua_setfield(L, -2, "index");
@@ -670,9 +701,8 @@ class Runner {
   Runner(std::string_view chunk_name, const ScriptBudgets& budgets) : name_(chunk_name) {
     sb_.budget.memory_limit = budgets.memory_bytes;
     sb_.budget.instruction_limit = budgets.instructions;
-    sb_.budget.deadline =
-        Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                           std::chrono::duration<double>(budgets.wall_seconds));
+    sb_.budget.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(budgets.wall_seconds));
   }
 
   // Compiles and runs the top level. Errors: VALIDATION.

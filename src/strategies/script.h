@@ -1,19 +1,20 @@
 // Strategy scripts: user strategies written in Lua 5.4, run in a sandbox with budgets.
 //
 // The script contract (DESIGN.md, "Strategy scripts"):
-//   params = { fast = 10, slow = 30 }   -- or { fast = {default=10, min=1, max=500, int=true, desc="…"} }
-//   function init() end                 -- optional: once before the first bar
-//   function on_bar(bar) end            -- required: at the close of every bar
+//   params = { fast = 10, slow = 30 }   -- or { fast = {default=10, min=1, max=500, int=true,
+//   desc="…"} } function init() end                 -- optional: once before the first bar function
+//   on_bar(bar) end            -- required: at the close of every bar
 // `bar` has time (Unix seconds, the bar's open time), index (0-based), open, high, low, close,
 // volume (of the first symbol) and last (true on the last bar). The script trades with
 // buy([qty][, opts]) / sell([qty][, opts]) (opts {type="limit"|"stop"|"stop_limit", limit=, stop=,
 // symbol=}; they return the order id), close_position([symbol]) (the order id, nil when flat),
 // cancel(id) (whether it was open); reads position([symbol]), cash(), equity(); builds indicators
-// ta.sma(n), ta.ema(n), ta.rsi(n), ta.stdev(n), ta.highest(n), ta.lowest(n), ta.macd(f, s, sig) —
-// the C++ indicators of strategies/indicators.h, so the same numbers as the built-ins — each an
-// object called with the next value and returning the current value, or nil while it warms up
-// (macd returns line, signal, histogram); records plot(name, value) and log(...) at the bar.
-// Outside init and on_bar (at the top level) only ta.*, math and friends are available.
+// ta.sma(n), ta.ema(n), ta.rsi(n), ta.stdev(n), ta.highest(n), ta.lowest(n), ta.atr(n),
+// ta.macd(f, s, sig) — the C++ indicators of strategies/indicators.h, so the same numbers as the
+// built-ins — each an object called with the next value (atr: with the bar) and returning the
+// current value, or nil while it warms up (macd returns line, signal, histogram); records
+// plot(name, value) and log(...) at the bar. Outside init and on_bar (at the top level) only ta.*,
+// math and friends are available.
 //
 // Sandbox: every run gets a fresh lua_State with its own libraries: string (no string.dump),
 // table, math (math.random seeded from ScriptBudgets::seed; no math.randomseed), utf8, coroutine
@@ -43,7 +44,7 @@ namespace tapedeck::strategies {
 struct ScriptBudgets {
   uint64_t instructions = 2'000'000'000;  // Lua VM instructions, whole run (top level included)
   size_t memory_bytes = 64u << 20;        // the Lua heap, indicator buffers included
-  double wall_seconds = 30;               // the whole run, measured while Lua runs
+  double wall_seconds = 30;               // from the sandbox's creation to the run's end
   uint64_t seed = 0;                      // math.random's seed
 };
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -65,7 +66,8 @@ std::string LogOf(const std::string& expr) {
 
 TEST(CompileScript, ReadsPlainAndTableParams) {
   auto info = CompileScript(
-      "params = { slow = 30, k = 1.5, fast = {default=10, min=1, max=500, int=true, desc='the fast'} }\n"
+      "params = { slow = 30, k = 1.5, fast = {default=10, min=1, max=500, int=true, desc='the "
+      "fast'} }\n"
       "function on_bar(bar) end\n",
       "s.lua");
   ASSERT_TRUE(info.ok()) << info.error().ToString();
@@ -96,8 +98,8 @@ TEST(CompileScript, BadParamIsNamed) {
   ASSERT_FALSE(info.ok());
   EXPECT_EQ(info.error().code, ErrorCode::kValidation);
   EXPECT_EQ(info.error().details.at("param"), "n");
-  auto out = CompileScript("params = { n = {default=0, min=1, max=3} }\nfunction on_bar(b) end",
-                           "s.lua");
+  auto out =
+      CompileScript("params = { n = {default=0, min=1, max=3} }\nfunction on_bar(b) end", "s.lua");
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.error().details.at("param"), "n");
 }
@@ -136,7 +138,8 @@ TEST(MakeScriptStrategy, ValidatesParamsLikeTheBuiltins) {
   }
   ScriptRun run = RunScript(
       "params = { n = {default=3, int=true}, k = 0.5 }\n"
-      "function on_bar(b) if b.index == 0 then log(params.n, params.k, math.type(params.n)) end end\n",
+      "function on_bar(b) if b.index == 0 then log(params.n, params.k, math.type(params.n)) end "
+      "end\n",
       {{"n", 7}});
   ASSERT_TRUE(run.result.ok());
   EXPECT_EQ(Logs(run), std::vector<std::string>{"7 0.5 integer"});
@@ -175,8 +178,8 @@ TEST(ScriptBindings, BuySellPositionCashEquity) {
       "  if b.index == 3 then log(position(), close_position()) end\n"
       "end\n");
   ASSERT_TRUE(run.result.ok()) << run.result.error().ToString();
-  EXPECT_EQ(Logs(run), (std::vector<std::string>{"100000.0 100000.0 0.0 1", "10.0 true 2",
-                                                 "6.0 3", "0.0 nil"}));
+  EXPECT_EQ(Logs(run), (std::vector<std::string>{"100000.0 100000.0 0.0 1", "10.0 true 2", "6.0 3",
+                                                 "0.0 nil"}));
   EXPECT_EQ(testutil::Fills(*run.result).size(), 3u);
 }
 
@@ -264,6 +267,39 @@ TEST(ScriptBindings, IndicatorsGiveTheBuiltinsNumbers) {
   }
 }
 
+TEST(ScriptBindings, AtrIsWildersAverageOfTrueRanges) {
+  const size_t n = 40;
+  ScriptRun run = RunScript(
+      "local a = ta.atr(4)\n"
+      "function on_bar(b)\n"
+      "  local v = a(b)\n"
+      "  log(v == nil and 'nil' or string.format('%.17g', v))\n"
+      "end\n",
+      {}, n);
+  ASSERT_TRUE(run.result.ok()) << run.result.error().ToString();
+  // An independent calculation: the true ranges first, then the seed mean and Wilder's smoothing.
+  const Ohlc bars = Walk(n, 7);
+  std::vector<double> tr;
+  for (size_t i = 0; i < n; ++i) {
+    double r = bars.high[i] - bars.low[i];
+    if (i > 0) {
+      r = std::max({r, std::abs(bars.high[i] - bars.close[i - 1]),
+                    std::abs(bars.low[i] - bars.close[i - 1])});
+    }
+    tr.push_back(r);
+  }
+  ASSERT_EQ(run.output.logs.size(), n);
+  double atr = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (i < 3) {
+      EXPECT_EQ(run.output.logs[i].msg, "nil");
+      continue;
+    }
+    atr = i == 3 ? (tr[0] + tr[1] + tr[2] + tr[3]) / 4 : (atr * 3 + tr[i]) / 4;
+    EXPECT_NEAR(std::stod(run.output.logs[i].msg), atr, 1e-9 * atr) << "bar " << i;
+  }
+}
+
 TEST(ScriptBindings, PlotAndLogAreRecordedPerBar) {
   ScriptRun run = RunScript(
       "function on_bar(b)\n"
@@ -289,7 +325,8 @@ TEST(ScriptBindings, InitRunsOnceBeforeTheFirstBar) {
 }
 
 TEST(ScriptBindings, ErrorFailsTheRunWithLineAndBarTime) {
-  ScriptRun run = RunScript("function on_bar(b)\n  if b.index == 3 then\n    error('boom')\n  end\nend\n");
+  ScriptRun run =
+      RunScript("function on_bar(b)\n  if b.index == 3 then\n    error('boom')\n  end\nend\n");
   ASSERT_FALSE(run.result.ok());
   EXPECT_EQ(run.result.error().code, ErrorCode::kRunFailed);
   EXPECT_EQ(run.result.error().details.at("line"), "3");
@@ -338,7 +375,8 @@ TEST(ScriptSandbox, PatchesDoNotLeakToTheNextRun) {
   ScriptRun patch = RunScript(
       "string.upper = function() return 'patched' end\n"
       "local mt = getmetatable('')\n"
-      "if type(mt) == 'table' then mt.__index = function() return function() return 'patched' end end end\n"
+      "if type(mt) == 'table' then mt.__index = function() return function() return 'patched' end "
+      "end end\n"
       "math.floor = nil\nleaked = 1\n"
       "function on_bar(b) end\n");
   ASSERT_TRUE(patch.result.ok());
@@ -390,31 +428,33 @@ TEST(ScriptBudget, InfiniteLoopInsidePcall) {
 }
 
 TEST(ScriptBudget, InfiniteLoopInsideCoroutine) {
-  ExpectBudget(RunScript("function on_bar(b)\n  local co = coroutine.create(function()\n"
-                         "    while true do end\n  end)\n  while true do coroutine.resume(co) end\nend\n",
-                         {}, 50, Small()),
-               "instructions", "3");
+  ExpectBudget(
+      RunScript("function on_bar(b)\n  local co = coroutine.create(function()\n"
+                "    while true do end\n  end)\n  while true do coroutine.resume(co) end\nend\n",
+                {}, 50, Small()),
+      "instructions", "3");
 }
 
 TEST(ScriptBudget, CaughtBudgetErrorStillFails) {
-  ExpectBudget(RunScript("function on_bar(b)\n  pcall(function() while true do end end)\nend\n",
-                         {}, 50, Small()),
+  ExpectBudget(RunScript("function on_bar(b)\n  pcall(function() while true do end end)\nend\n", {},
+                         50, Small()),
                "instructions", "2");
 }
 
 TEST(ScriptBudget, InstructionsCountOverTheWholeRun) {
   // 20 000 instructions a bar is fine alone; over 1000 bars it exhausts a 5M budget at some bar.
-  ScriptRun run = RunScript(
-      "function on_bar(b)\n  for i = 1, 5000 do end\nend\n", {}, 1000, Small());
+  ScriptRun run =
+      RunScript("function on_bar(b)\n  for i = 1, 5000 do end\nend\n", {}, 1000, Small());
   ASSERT_FALSE(run.result.ok());
   EXPECT_EQ(run.result.error().details.at("cause"), "instructions");
   EXPECT_NE(run.result.error().details.at("time"), "2020-01-01T00:00:00Z");
 }
 
 TEST(ScriptBudget, UnboundedRecursion) {
-  ScriptRun run = RunScript("local function f(n)\n  return f(n + 1) + 1\nend\n"
-                            "function on_bar(b)\n  f(1)\nend\n",
-                            {}, 50, Small());
+  ScriptRun run = RunScript(
+      "local function f(n)\n  return f(n + 1) + 1\nend\n"
+      "function on_bar(b)\n  f(1)\nend\n",
+      {}, 50, Small());
   ASSERT_FALSE(run.result.ok());
   const Error& e = run.result.error();
   // Lua's own stack limit ("stack overflow") or the memory budget, whichever comes first; both
@@ -424,9 +464,9 @@ TEST(ScriptBudget, UnboundedRecursion) {
 }
 
 TEST(ScriptBudget, StringRepMemoryBomb) {
-  ExpectBudget(RunScript("function on_bar(b)\n  local s = string.rep('x', 1 << 30)\nend\n", {}, 50,
-                         Small()),
-               "memory", "2");
+  ExpectBudget(
+      RunScript("function on_bar(b)\n  local s = string.rep('x', 1 << 30)\nend\n", {}, 50, Small()),
+      "memory", "2");
 }
 
 TEST(ScriptBudget, GrowingTable) {
@@ -437,9 +477,9 @@ TEST(ScriptBudget, GrowingTable) {
 }
 
 TEST(ScriptBudget, CaughtMemoryErrorStillFails) {
-  ExpectBudget(RunScript("function on_bar(b)\n  pcall(string.rep, 'x', 1 << 30)\nend\n", {}, 50,
-                         Small()),
-               "memory", "2");
+  ExpectBudget(
+      RunScript("function on_bar(b)\n  pcall(string.rep, 'x', 1 << 30)\nend\n", {}, 50, Small()),
+      "memory", "2");
 }
 
 TEST(ScriptBudget, IndicatorBuffersCount) {
@@ -465,14 +505,16 @@ TEST(ScriptBudget, TopLevelLoopFailsTheCompile) {
 
 TEST(ScriptExample, SmaCrossMatchesTheBuiltin) {
   const std::string src =
-      "params = { fast = {default=10, min=1, max=10000, int=true}, slow = {default=30, min=2, max=10000, int=true} }\n"
+      "params = { fast = {default=10, min=1, max=10000, int=true}, slow = {default=30, min=2, "
+      "max=10000, int=true} }\n"
       "local fast, slow\n"
       "function init() fast, slow = ta.sma(params.fast), ta.sma(params.slow) end\n"
       "function on_bar(bar)\n"
       "  local f, s = fast(bar.close), slow(bar.close)\n"
       "  if s == nil or bar.last then return end\n"
       "  local long = f - s > 1e-10 * math.abs(s)\n"
-      "  if long and position() <= 0 then buy() elseif not long and position() > 0 then sell() end\n"
+      "  if long and position() <= 0 then buy() elseif not long and position() > 0 then sell() "
+      "end\n"
       "end\n";
   const Ohlc bars = Walk(3000, 11);
   const market::Series series = testutil::ToSeries(bars);
