@@ -10,8 +10,8 @@ namespace tapedeck::cli {
 
 int BacktestCommand(int argc, char** argv);    // tapedeck backtest ...
 int GenCommand(int argc, char** argv);         // tapedeck gen ...
-int StrategiesCommand(int argc, char** argv);
-int CheckCommand(int argc, char** argv);       // tapedeck check FILE.lua  // tapedeck strategies [--json]
+int StrategiesCommand(int argc, char** argv);  // tapedeck strategies [--json]
+int CheckCommand(int argc, char** argv);       // tapedeck check FILE.lua
 // `tapedeck serve` with its options in argv[first..argc) (see serve_args.h): 2 is "tapedeck serve
 // OPTIONS", 1 is "tapedeck OPTIONS" (no command means serve). Prints
 // "tapedeck serve: listening on http://HOST:PORT" on stdout once it accepts connections (tests read

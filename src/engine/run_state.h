@@ -77,7 +77,7 @@ struct RunState {
 
   std::vector<PendingOrder> pending;  // in submission order
   OrderId next_id = 1;
-  RunResult* result = nullptr;  // where events and trades go
+  RunResult* result = nullptr;   // where events and trades go
   std::optional<Error> failure;  // set by Context::Fail; Run returns it
 
   // Records OrderSubmitted (and OrderRejected for a request that can never fill) at the current
