@@ -3,6 +3,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
 #include <string>
 
 #include "cli/args.h"
@@ -10,6 +13,7 @@
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "market/market.h"
+#include "strategies/script.h"
 #include "strategies/strategies.h"
 
 namespace tapedeck::cli {
@@ -33,6 +37,7 @@ struct BacktestRequest {
   market::CsvFormat format = market::CsvFormat::kAuto;
   std::string symbol;
   std::string strategy;
+  std::string script;  // a Lua strategy file instead of a built-in
   strategies::Params params;
   engine::RunConfig config;
   std::optional<Timestamp> from, to;
@@ -59,23 +64,51 @@ int RunBacktest(const BacktestRequest& req) {
     }
   }
 
-  auto strategy = strategies::Make(req.strategy, req.params);
-  if (!strategy.ok()) return Fail(strategy.error(), 2);
+  std::unique_ptr<engine::Strategy> strategy;
+  std::vector<strategies::ParamSpec> schema;
+  std::string name = req.strategy;
+  if (!req.script.empty()) {
+    auto source = ReadScript(req.script);
+    if (!source.ok()) return Fail(source.error(), 2);
+    name = std::filesystem::path(req.script).filename().string();
+    auto info = strategies::CompileScript(*source, req.script);
+    if (!info.ok()) return Fail(info.error(), 2);
+    schema = info->params;
+    auto made = strategies::MakeScriptStrategy(*source, req.script, req.params);
+    if (!made.ok()) return Fail(made.error(), 2);
+    strategy = std::move(*made);
+  } else {
+    auto made = strategies::Make(req.strategy, req.params);
+    if (!made.ok()) return Fail(made.error(), 2);
+    strategy = std::move(*made);
+  }
 
-  ProgressBar run_bar("backtest " + req.strategy);
+  ProgressBar run_bar("backtest " + name);
   engine::RunHooks hooks;
   hooks.progress = [&run_bar](size_t done, size_t total) { run_bar.Update(done, total); };
   const market::Series inputs[] = {data};
-  auto result = engine::Run(inputs, **strategy, req.config, hooks);
+  auto result = engine::Run(inputs, *strategy, req.config, hooks);
   if (!result.ok()) return Fail(result.error());
 
-  ReportInput report{req.strategy, req.params, req.csv, data, req.config, *result};
+  ReportInput report{name, req.params, req.csv, data, req.config, *result,
+                     req.script.empty() ? nullptr : &schema};
   const std::string text = req.json ? ReportJson(report) : ReportText(report);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
 }
 
 }  // namespace
+
+Result<std::string> ReadScript(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return MakeError(ErrorCode::kNotFound, "cannot open script " + path, {{"file", path}});
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return MakeError(ErrorCode::kIo, "cannot read script " + path, {{"file", path}});
+  return text.str();
+}
 
 std::string FindSampleCsv() {
   namespace fs = std::filesystem;
@@ -99,7 +132,7 @@ std::string FindSampleCsv() {
 
 int BacktestCommand(int argc, char** argv) {
   auto args = Args::Parse(argc, argv, 2,
-                          {"csv", "format", "symbol", "strategy", "param", "cash", "commission",
+                          {"csv", "format", "symbol", "strategy", "script", "param", "cash", "commission",
                            "fixed-fee", "slippage", "from", "to"},
                           {"json", "no-short"}, {"param"});
   if (!args.ok()) return Fail(args.error(), 2);
@@ -114,13 +147,15 @@ int BacktestCommand(int argc, char** argv) {
     req.format = *format;
   }
   req.symbol = args->Get("symbol").value_or("");
-  if (!args->Get("strategy")) {
+  if (args->Get("strategy").has_value() == args->Get("script").has_value()) {
     return Fail(MakeError(ErrorCode::kValidation,
-                          "--strategy NAME is required (see `tapedeck strategies`)",
+                          "one of --strategy NAME (see `tapedeck strategies`) or --script "
+                          "FILE.lua is required",
                           {{"option", "strategy"}}),
                 2);
   }
-  req.strategy = *args->Get("strategy");
+  req.strategy = args->Get("strategy").value_or("");
+  req.script = args->Get("script").value_or("");
   for (const std::string& kv : args->GetAll("param")) {
     const size_t eq = kv.find('=');
     auto value = eq == std::string::npos ? std::nullopt : ParseDouble(kv.substr(eq + 1));

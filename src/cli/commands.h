@@ -4,11 +4,14 @@
 
 #include <string>
 
+#include "common/error.h"
+
 namespace tapedeck::cli {
 
 int BacktestCommand(int argc, char** argv);    // tapedeck backtest ...
 int GenCommand(int argc, char** argv);         // tapedeck gen ...
 int StrategiesCommand(int argc, char** argv);  // tapedeck strategies [--json]
+int CheckCommand(int argc, char** argv);       // tapedeck check FILE.lua
 // `tapedeck serve` with its options in argv[first..argc) (see serve_args.h): 2 is "tapedeck serve
 // OPTIONS", 1 is "tapedeck OPTIONS" (no command means serve). Prints
 // "tapedeck serve: listening on http://HOST:PORT" on stdout once it accepts connections (tests read
@@ -21,5 +24,7 @@ int DefaultCommand();
 // Where the bundled sample (S&P 500 daily bars, npm vega-datasets) lives: $TAPEDECK_SAMPLE, else
 // node_modules/ next to the working directory, the binary's parent or the source tree.
 std::string FindSampleCsv();
+// The text of a script file. Errors: NOT_FOUND (details: file), IO.
+Result<std::string> ReadScript(const std::string& path);
 
 }  // namespace tapedeck::cli

@@ -16,11 +16,12 @@ commands:
   serve    [--host H] [--port P] [--db PATH] [--threads N] [--workers N] ...
            (`tapedeck serve --help` lists every option)
   sample   backtest sma_cross on the bundled sample data and print the report
-  backtest --csv FILE --strategy NAME [--format auto|yahoo|binance|mt5|generic] [--symbol S]
+  backtest --csv FILE (--strategy NAME | --script FILE.lua) [--format auto|yahoo|binance|mt5|generic] [--symbol S]
            [--param k=v]... [--cash X] [--commission RATE] [--fixed-fee X] [--slippage RATE]
            [--from ISO] [--to ISO] [--no-short] [--json]
   gen      --bars N --seed S [--interval 1m] [--start ISO] [--price P] [--symbol S] [--out FILE]
   strategies [--json]      list built-in strategies and their parameters
+  check    FILE.lua        compile a strategy script and print its parameters
   help                     this text
 )";
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   if (cmd == "sample") return DefaultCommand();
   if (cmd == "gen") return GenCommand(argc, argv);
   if (cmd == "strategies") return StrategiesCommand(argc, argv);
+  if (cmd == "check") return CheckCommand(argc, argv);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::fputs(kUsage, stdout);
     return 0;

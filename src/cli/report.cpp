@@ -12,9 +12,13 @@ namespace {
 // The strategy's parameters with defaults filled in, in schema order.
 std::vector<std::pair<std::string, double>> EffectiveParams(const ReportInput& in) {
   std::vector<std::pair<std::string, double>> out;
-  auto info = strategies::Find(in.strategy);
-  if (!info.ok()) return out;
-  for (const strategies::ParamSpec& p : (*info)->params) {
+  const std::vector<strategies::ParamSpec>* schema = in.schema;
+  if (schema == nullptr) {
+    auto info = strategies::Find(in.strategy);
+    if (!info.ok()) return out;
+    schema = &(*info)->params;
+  }
+  for (const strategies::ParamSpec& p : *schema) {
     auto it = in.params.find(p.name);
     out.emplace_back(p.name, it == in.params.end() ? p.default_value : it->second);
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 #include "market/market.h"
@@ -16,6 +17,8 @@ struct ReportInput {
   const market::Series& data;
   const engine::RunConfig& config;
   const engine::RunResult& result;
+  // The parameter schema when the strategy is a script (not a built-in found by name).
+  const std::vector<strategies::ParamSpec>* schema = nullptr;
 };
 
 std::string ReportText(const ReportInput& in);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "common/error.h"
 #include "common/time.h"
 #include "engine/engine.h"
 #include "market/market.h"
@@ -67,6 +68,12 @@ class Context {
   bool Cancel(OrderId id);
   // Resting (not yet filled or cancelled) orders of s.
   size_t open_orders(SymbolId s = 0) const;
+
+  // Fails the run with `error` (a script's runtime error or exhausted budget): Run returns it
+  // instead of a result. The first failure wins. The run is not interrupted at once: the loop looks
+  // at the failure only every 2^16 bars and at the end, so the built-ins' per-bar path stays as it
+  // is; a failed strategy must ignore the bars it is still handed.
+  void Fail(Error error);
 
  private:
   detail::RunState* s_;

@@ -85,7 +85,8 @@ struct RunHooks {
 // Runs `strategy` over `data` (one series per symbol, aligned by time). `data` and `strategy` must
 // outlive the call only. Errors: VALIDATION when data or one of its series is empty (field `data`)
 // or a config value is out of range (cash <= 0 or not finite, a negative or non-finite cost,
-// slippage >= 1), naming the field; UNAVAILABLE "cancelled" when hooks.cancel became true.
+// slippage >= 1), naming the field; UNAVAILABLE "cancelled" when hooks.cancel became true; the
+// strategy's own error when it called Context::Fail.
 Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
                       const RunConfig& config, const RunHooks& hooks = {});
 

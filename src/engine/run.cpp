@@ -124,6 +124,7 @@ Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunH
     equity[t] = eq;
     strategy.OnBar(ctx);
     if (((t + 1) & kHookMask) == 0) [[unlikely]] {
+      if (st.failure) return *st.failure;
       if (hooks.cancel != nullptr && hooks.cancel->load(std::memory_order_relaxed)) {
         return MakeError(ErrorCode::kUnavailable, "cancelled");
       }
@@ -173,6 +174,7 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
 
   Context ctx(&st);
   strategy.OnStart(ctx);
+  if (st.failure) return *st.failure;
 
   Status done = Ok();
   if (data.size() == 1) {
@@ -182,6 +184,7 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
     done = Loop<false>(st, strategy, result.equity.data(), hooks);
   }
   if (!done.ok()) return done.take_error();
+  if (st.failure) return *st.failure;
   st.Finish();
   result.stats = ComputeStats(result, data, config.cash);
   return result;

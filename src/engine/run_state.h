@@ -77,7 +77,8 @@ struct RunState {
 
   std::vector<PendingOrder> pending;  // in submission order
   OrderId next_id = 1;
-  RunResult* result = nullptr;  // where events and trades go
+  RunResult* result = nullptr;   // where events and trades go
+  std::optional<Error> failure;  // set by Context::Fail; Run returns it
 
   // Records OrderSubmitted (and OrderRejected for a request that can never fill) at the current
   // bar; returns the new id.
@@ -160,5 +161,8 @@ inline OrderId Context::Close(SymbolId s) {
 }
 inline bool Context::Cancel(OrderId id) { return s_->Cancel(id); }
 inline size_t Context::open_orders(SymbolId s) const { return s_->syms[s].open_orders; }
+inline void Context::Fail(Error error) {
+  if (!s_->failure) s_->failure = std::move(error);
+}
 
 }  // namespace tapedeck::engine

@@ -311,6 +311,45 @@ class Donchian {
   RollingMin low_;
 };
 
+// Average true range with Wilder's smoothing over n bars. A bar's true range is
+// max(high - low, |high - previous close|, |low - previous close|); the first bar's is
+// high - low. The first value is the simple mean of the first n true ranges; after that
+// atr = (atr * (n - 1) + tr) / n.
+// Warm-up: ready() after n updates; value() is NaN until then.
+class Atr {
+ public:
+  // REQUIRES: n >= 1.
+  explicit Atr(size_t n) : n_(n), nd_(static_cast<double>(n)) { assert(n >= 1); }
+
+  void Update(double high, double low, double close) {
+    double tr = high - low;
+    if (has_prev_) {
+      tr = std::max({tr, std::abs(high - prev_close_), std::abs(low - prev_close_)});
+    }
+    prev_close_ = close;
+    has_prev_ = true;
+    if (count_ < n_) {
+      sum_ += tr;
+      if (++count_ == n_) value_ = sum_ / nd_;
+      return;
+    }
+    value_ = (value_ * (nd_ - 1) + tr) / nd_;
+  }
+
+  bool ready() const { return count_ >= n_; }
+  double value() const { return value_; }
+  size_t period() const { return n_; }
+
+ private:
+  size_t n_;
+  double nd_;
+  bool has_prev_ = false;
+  double prev_close_ = 0;
+  size_t count_ = 0;  // saturates at n_
+  double sum_ = 0;    // of the first n true ranges
+  double value_ = std::numeric_limits<double>::quiet_NaN();
+};
+
 // MACD: line = EMA(fast) - EMA(slow); signal = EMA(signal) of the line; histogram = line - signal.
 // The line exists from max(fast, slow) updates on (value() is NaN before); the signal EMA is fed
 // the line from then, so ready() (line and signal both valid) after max(fast, slow) + signal - 1

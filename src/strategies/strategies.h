@@ -2,7 +2,8 @@
 //
 // Adding a strategy: one file in src/strategies/ with a class deriving engine::Strategy and a
 // registration in registry.cpp (name, description, parameter schema, factory). The indicators a
-// strategy can hold as members are in strategies/indicators.h.
+// strategy can hold as members are in strategies/indicators.h. User strategies written in Lua
+// (compiled and run in a sandbox) are in strategies/script.h.
 //
 // Thread-safety: List() and Make() are safe to call from any thread.
 #pragma once

@@ -84,6 +84,44 @@ class CliTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(json.loads(r.stdout)["bars"], 5000)
 
+    def test_lua_sma_cross_matches_the_builtin(self):
+        script = os.path.join(SRC, "examples/strategies/sma_cross.lua")
+        with tempfile.TemporaryDirectory() as d:
+            minutes = os.path.join(d, "minutes.csv")
+            self.assertEqual(run("gen", "--bars", "20000", "--seed", "3", "--out", minutes).returncode, 0)
+            for csv_path, params in ((SAMPLE, []), (SAMPLE, ["--param", "fast=5", "--param", "slow=20"]),
+                                     (minutes, []), (minutes, ["--param", "fast=3", "--param", "slow=50"])):
+                a = run("backtest", "--csv", csv_path, "--script", script, "--json", *params)
+                b = run("backtest", "--csv", csv_path, "--strategy", "sma_cross", "--json", *params)
+                self.assertEqual(a.returncode, 0, a.stderr)
+                self.assertEqual(b.returncode, 0, b.stderr)
+                ja, jb = json.loads(a.stdout), json.loads(b.stdout)
+                self.assertEqual(ja.pop("strategy"), "sma_cross.lua")
+                jb.pop("strategy")
+                self.assertGreater(ja["fills"], 10)
+                self.assertEqual(ja, jb)  # fills, trades, final equity and every statistic
+
+    def test_check_prints_the_schema_or_file_line_msg(self):
+        r = run("check", os.path.join(SRC, "examples/strategies/sma_cross.lua"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("--param fast=10", r.stdout)
+        self.assertIn("--param slow=30", r.stdout)
+        with tempfile.TemporaryDirectory() as d:
+            bad = os.path.join(d, "bad.lua")
+            with open(bad, "w") as f:
+                f.write("params = {}\nfunction on_bar(bar)\n  local x = = 1\nend\n")
+            r = run("check", bad)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertTrue(r.stderr.startswith(bad + ":3: "), r.stderr)
+            loop = os.path.join(d, "loop.lua")
+            with open(loop, "w") as f:
+                f.write("function on_bar(bar)\n  if bar.index == 2 then error('boom') end\nend\n")
+            r = run("backtest", "--csv", SAMPLE, "--script", loop)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("RUN_FAILED", r.stderr)
+            self.assertIn("loop.lua:2", r.stderr)
+            self.assertIn("boom", r.stderr)
+
     def test_bad_row_names_file_line_and_column_and_exits_nonzero(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "prices.csv")

@@ -69,6 +69,39 @@ TEST(Run, MissingDataIsValidation) {
   EXPECT_EQ(r.error().details.at("symbol"), "B");
 }
 
+TEST(Run, ContextFailEndsTheRunWithTheStrategysError) {
+  const market::Series series = MakeSeries(std::vector<Ohlc>(100'000, kFlat));
+  const std::vector<market::Series> data = {series};
+  // At a bar: the first failure wins, and the loop stops at its next check (every 2^16 bars)
+  // rather than running to the end.
+  size_t calls = 0;
+  Scripted failing;
+  failing.At(5, [](Context& ctx) { ctx.Fail(MakeError(ErrorCode::kRunFailed, "first")); });
+  failing.At(6, [&calls](Context& ctx) {
+    ++calls;
+    ctx.Fail(MakeError(ErrorCode::kRunFailed, "second"));
+  });
+  auto r = engine::Run(data, failing, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kRunFailed);
+  EXPECT_EQ(r.error().msg, "first");
+  EXPECT_EQ(calls, 1u);
+  EXPECT_EQ(failing.equity.size(), size_t{1} << 16);
+  // In OnStart: no bar is run.
+  Scripted at_start;
+  at_start.AtStart([](Context& ctx) { ctx.Fail(MakeError(ErrorCode::kRunFailed, "start")); });
+  r = engine::Run(data, at_start, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().msg, "start");
+  EXPECT_TRUE(at_start.equity.empty());
+  // After the last check: still failed at the end.
+  Scripted late;
+  late.At(99'999, [](Context& ctx) { ctx.Fail(MakeError(ErrorCode::kRunFailed, "late")); });
+  r = engine::Run(data, late, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().msg, "late");
+}
+
 TEST(Run, EquityIsCashPlusPositionAtEachClose) {
   RunConfig config;
   config.cash = 1'000;

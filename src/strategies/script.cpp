@@ -1,0 +1,947 @@
+// The Lua runtime behind strategy scripts: the sandbox, the budgets and the bindings.
+//
+// Debian's liblua5.4 is built as C: a Lua error is a longjmp, which skips C++ destructors. So:
+//  - C++ calls into Lua only through lua_pcall of a C function of this file (Protected*), and
+//    outside those calls uses only API functions that cannot raise (no allocation, no metamethod):
+//    lua_rawgeti, lua_to* on values of the right type, lua_type, lua_settop;
+//  - every function Lua calls (bindings, hook) holds only trivially destructible locals while it
+//    may raise, and touches C++ containers only after its last Lua call that can raise.
+#include "strategies/script.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <new>
+#include <utility>
+
+#include "engine/context.h"
+#include "strategies/indicators.h"
+
+extern "C" {
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+}
+
+namespace tapedeck::strategies {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kHookEvery = 1000;        // instructions between two hook calls
+constexpr int kWallCheckEvery = 16;     // hook calls between two clock reads
+constexpr size_t kRecordOverhead = 64;  // bytes charged per plot/log record besides its text
+
+// The run's budgets and what they have used. Trivially destructible: the hook and the allocator
+// run inside Lua's protected region.
+struct Budget {
+  size_t memory_limit = 0;
+  size_t memory_used = 0;
+  uint64_t instruction_limit = 0;
+  uint64_t instructions = 0;
+  int hooks = 0;
+  Clock::time_point deadline;
+  const char* cause = nullptr;  // sticky once set: "instructions", "memory", "wall_time"
+  int cause_line = 0;
+  lua_State* current = nullptr;  // the thread C++ entered Lua with (for the allocator's line)
+};
+
+// The first Lua function's current line on L's stack, 0 when none. Reads only: safe inside the
+// allocator and the hook.
+int CurrentLine(lua_State* L) {
+  lua_Debug ar;
+  for (int level = 0; lua_getstack(L, level, &ar) != 0; ++level) {
+    if (lua_getinfo(L, "Sl", &ar) != 0 && ar.currentline > 0) return ar.currentline;
+  }
+  return 0;
+}
+
+void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
+  Budget* b = static_cast<Budget*>(ud);
+  const size_t old = ptr != nullptr ? osize : 0;
+  if (nsize == 0) {
+    std::free(ptr);
+    b->memory_used -= old;
+    return nullptr;
+  }
+  // Once any budget is gone, nothing grows any more: the script is being unwound.
+  if (nsize > old && (b->cause != nullptr || b->memory_used - old + nsize > b->memory_limit)) {
+    if (b->cause == nullptr) {
+      b->cause = "memory";
+      if (b->current != nullptr) b->cause_line = CurrentLine(b->current);
+    }
+    return nullptr;
+  }
+  void* p = std::realloc(ptr, nsize);
+  if (p == nullptr) return nullptr;
+  b->memory_used = b->memory_used - old + nsize;
+  return p;
+}
+
+// Per-state data, found through the state's extra space (every thread gets a copy of it).
+struct Sandbox;
+Sandbox* Self(lua_State* L) { return *static_cast<Sandbox**>(lua_getextraspace(L)); }
+
+struct Sandbox {
+  lua_State* L = nullptr;
+  Budget budget;
+  engine::Context* ctx = nullptr;  // set during init() and on_bar()
+  int init_ref = LUA_NOREF;
+  int on_bar_ref = LUA_NOREF;
+  int schema_ref = LUA_NOREF;
+  int error_line = 0;         // where the last runtime error was raised (message handler)
+  bool syntax_error = false;  // the chunk did not compile
+  char error_param[64] = {};  // the parameter a schema error is about
+  ScriptOutput output;
+
+  ~Sandbox() {
+    if (L != nullptr) lua_close(L);
+  }
+};
+
+Budget* GetBudget(lua_State* L) { return &Self(L)->budget; }
+
+void Hook(lua_State* L, lua_Debug* /*ar*/) {
+  Budget* b = GetBudget(L);
+  if (b->cause == nullptr) {
+    b->instructions += kHookEvery;
+    if (b->instructions > b->instruction_limit) {
+      b->cause = "instructions";
+    } else if (++b->hooks % kWallCheckEvery == 0 && Clock::now() > b->deadline) {
+      b->cause = "wall_time";
+    }
+    if (b->cause != nullptr) b->cause_line = CurrentLine(L);
+  }
+  if (b->cause != nullptr) {
+    // From now on every instruction of this thread fails, so a script's pcall or coroutine that
+    // catches the error cannot go on: each error unwinds at least one level.
+    lua_sethook(L, Hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, "%s budget exceeded", b->cause);
+  }
+}
+
+// Records where a runtime error was raised; the message stays as it is.
+int MessageHandler(lua_State* L) {
+  Sandbox* sb = Self(L);
+  sb->error_line = CurrentLine(L);
+  return 1;
+}
+
+// Charges `bytes` of C++-side memory (indicator buffers, records) to the memory budget, raising
+// when over.
+void Charge(lua_State* L, size_t bytes) {
+  Budget* b = GetBudget(L);
+  if (b->cause == nullptr && b->memory_used + bytes > b->memory_limit) {
+    b->cause = "memory";
+    b->cause_line = CurrentLine(L);
+  }
+  if (b->cause != nullptr) luaL_error(L, "%s budget exceeded", b->cause);
+  b->memory_used += bytes;
+}
+
+// ---- Bindings ------------------------------------------------------------------------------
+
+engine::Context* RequireContext(lua_State* L, const char* fn) {
+  Sandbox* sb = Self(L);
+  if (sb->ctx == nullptr) luaL_error(L, "%s() is only available in init() and on_bar()", fn);
+  return sb->ctx;
+}
+
+// The symbol named by the string at `idx` (nil or none: symbol 0).
+engine::SymbolId SymbolArg(lua_State* L, engine::Context* ctx, int idx) {
+  if (lua_isnoneornil(L, idx)) return 0;
+  const char* name = luaL_checkstring(L, idx);
+  for (size_t s = 0; s < ctx->symbol_count(); ++s) {
+    if (ctx->symbol(static_cast<engine::SymbolId>(s)) == name) {
+      return static_cast<engine::SymbolId>(s);
+    }
+  }
+  luaL_error(L, "unknown symbol '%s'", name);
+  return 0;
+}
+
+double OptField(lua_State* L, int table, const char* key, const char* fn) {
+  lua_getfield(L, table, key);
+  double v = 0;
+  if (!lua_isnil(L, -1)) {
+    int isnum = 0;
+    v = lua_tonumberx(L, -1, &isnum);
+    if (isnum == 0) luaL_error(L, "%s: opts.%s must be a number", fn, key);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+int PlaceOrder(lua_State* L, engine::Side side, const char* fn) {
+  engine::Context* ctx = RequireContext(L, fn);
+  engine::OrderRequest req;
+  req.side = side;
+  int opts = 0;
+  if (lua_istable(L, 1)) {
+    opts = 1;
+  } else {
+    if (!lua_isnoneornil(L, 1)) req.qty = luaL_checknumber(L, 1);
+    if (lua_istable(L, 2)) {
+      opts = 2;
+    } else if (!lua_isnoneornil(L, 2)) {
+      luaL_error(L, "%s: opts must be a table", fn);
+    }
+  }
+  if (opts != 0) {
+    lua_getfield(L, opts, "type");
+    if (!lua_isnil(L, -1)) {
+      const char* type = lua_tostring(L, -1);
+      if (type == nullptr) luaL_error(L, "%s: opts.type must be a string", fn);
+      if (std::strcmp(type, "market") == 0) {
+        req.type = engine::OrderType::kMarket;
+      } else if (std::strcmp(type, "limit") == 0) {
+        req.type = engine::OrderType::kLimit;
+      } else if (std::strcmp(type, "stop") == 0) {
+        req.type = engine::OrderType::kStop;
+      } else if (std::strcmp(type, "stop_limit") == 0) {
+        req.type = engine::OrderType::kStopLimit;
+      } else {
+        luaL_error(L, "%s: opts.type must be \"limit\", \"stop\" or \"stop_limit\", got \"%s\"", fn,
+                   type);
+      }
+    }
+    lua_pop(L, 1);
+    req.limit = OptField(L, opts, "limit", fn);
+    req.stop = OptField(L, opts, "stop", fn);
+    const bool needs_limit =
+        req.type == engine::OrderType::kLimit || req.type == engine::OrderType::kStopLimit;
+    const bool needs_stop =
+        req.type == engine::OrderType::kStop || req.type == engine::OrderType::kStopLimit;
+    if (needs_limit && req.limit == 0) luaL_error(L, "%s: this order type needs opts.limit", fn);
+    if (needs_stop && req.stop == 0) luaL_error(L, "%s: this order type needs opts.stop", fn);
+    lua_getfield(L, opts, "symbol");
+    req.symbol = SymbolArg(L, ctx, -1);
+    lua_pop(L, 1);
+  }
+  lua_pushinteger(L, static_cast<lua_Integer>(ctx->Order(req)));
+  return 1;
+}
+
+int LuaBuy(lua_State* L) { return PlaceOrder(L, engine::Side::kBuy, "buy"); }
+int LuaSell(lua_State* L) { return PlaceOrder(L, engine::Side::kSell, "sell"); }
+
+int LuaClosePosition(lua_State* L) {
+  engine::Context* ctx = RequireContext(L, "close_position");
+  const engine::OrderId id = ctx->Close(SymbolArg(L, ctx, 1));
+  if (id == 0) {
+    lua_pushnil(L);
+  } else {
+    lua_pushinteger(L, static_cast<lua_Integer>(id));
+  }
+  return 1;
+}
+
+int LuaCancel(lua_State* L) {
+  engine::Context* ctx = RequireContext(L, "cancel");
+  lua_pushboolean(L, ctx->Cancel(static_cast<engine::OrderId>(luaL_checkinteger(L, 1))) ? 1 : 0);
+  return 1;
+}
+
+int LuaPosition(lua_State* L) {
+  engine::Context* ctx = RequireContext(L, "position");
+  lua_pushnumber(L, ctx->position(SymbolArg(L, ctx, 1)));
+  return 1;
+}
+
+int LuaCash(lua_State* L) {
+  lua_pushnumber(L, RequireContext(L, "cash")->cash());
+  return 1;
+}
+
+int LuaEquity(lua_State* L) {
+  lua_pushnumber(L, RequireContext(L, "equity")->equity());
+  return 1;
+}
+
+int LuaPlot(lua_State* L) {
+  engine::Context* ctx = RequireContext(L, "plot");
+  size_t len = 0;
+  const char* name = luaL_checklstring(L, 1, &len);
+  const bool gap = lua_isnoneornil(L, 2);
+  const double value = gap ? 0 : luaL_checknumber(L, 2);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);  // opts: kept for later slices
+  Charge(L, len + kRecordOverhead);
+  // No Lua call below this line: the record is a C++ object.
+  Self(L)->output.plots.push_back(ScriptPlot{ctx->time(), std::string(name, len),
+                                             gap ? std::nullopt : std::optional<double>(value)});
+  return 0;
+}
+
+int LuaLog(lua_State* L) {
+  engine::Context* ctx = RequireContext(L, "log");
+  const int n = lua_gettop(L);
+  luaL_Buffer buf;
+  luaL_buffinit(L, &buf);
+  for (int i = 1; i <= n; ++i) {
+    if (i > 1) luaL_addchar(&buf, ' ');
+    luaL_tolstring(L, i, nullptr);
+    luaL_addvalue(&buf);
+  }
+  luaL_pushresult(&buf);
+  size_t len = 0;
+  const char* msg = lua_tolstring(L, -1, &len);
+  Charge(L, len + kRecordOverhead);
+  // No Lua call below this line.
+  Self(L)->output.logs.push_back(ScriptLog{ctx->time(), std::string(msg, len)});
+  return 0;
+}
+
+int LuaCollectGarbage(lua_State* L) {
+  const char* opt = luaL_optstring(L, 1, "count");
+  if (std::strcmp(opt, "count") != 0) {
+    luaL_error(L, "collectgarbage: only \"count\" is available in a strategy");
+  }
+  lua_pushnumber(L, static_cast<double>(GetBudget(L)->memory_used) / 1024.0);
+  return 1;
+}
+
+// ---- Indicators ----------------------------------------------------------------------------
+
+// Reads a period argument: an integer in [1, 10^7].
+size_t PeriodArg(lua_State* L, int idx) {
+  const lua_Integer n = luaL_checkinteger(L, idx);
+  if (n < 1 || n > 10'000'000) luaL_error(L, "period must be in [1, 10000000], got %d", (int)n);
+  return static_cast<size_t>(n);
+}
+
+// An indicator in a userdata: T constructed in place, destroyed by __gc, its buffer bytes
+// charged to the memory budget while it lives.
+template <typename T>
+struct Boxed {
+  T ind;
+  size_t charged;
+};
+
+template <typename T>
+int IndicatorGc(lua_State* L) {
+  auto* box = static_cast<Boxed<T>*>(lua_touserdata(L, 1));
+  GetBudget(L)->memory_used -= box->charged;
+  box->~Boxed<T>();
+  return 0;
+}
+
+template <typename T>
+Boxed<T>* CheckBox(lua_State* L, const char* meta) {
+  return static_cast<Boxed<T>*>(luaL_checkudata(L, 1, meta));
+}
+
+// Pushes a new indicator of type T made from `args` (already checked), with metatable `meta`
+// whose __call is `call`.
+template <typename T, typename... A>
+int PushIndicator(lua_State* L, const char* meta, lua_CFunction call, size_t charge, A... args) {
+  Charge(L, charge);
+  void* mem = lua_newuserdatauv(L, sizeof(Boxed<T>), 0);
+  if (luaL_newmetatable(L, meta) != 0) {
+    lua_pushcfunction(L, call);
+    lua_setfield(L, -2, "__call");
+    lua_pushcfunction(L, IndicatorGc<T>);
+    lua_setfield(L, -2, "__gc");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+  }
+  // The buffer is allocated by the constructor; from setmetatable on, __gc owns the object.
+  new (mem) Boxed<T>{T(args...), charge};
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+void PushValue(lua_State* L, bool ready, double v) {
+  if (ready) {
+    lua_pushnumber(L, v);
+  } else {
+    lua_pushnil(L);
+  }
+}
+
+template <typename T>
+constexpr const char* kMeta = "";
+template <>
+constexpr const char* kMeta<Sma> = "tapedeck.sma";
+template <>
+constexpr const char* kMeta<Ema> = "tapedeck.ema";
+template <>
+constexpr const char* kMeta<Rsi> = "tapedeck.rsi";
+template <>
+constexpr const char* kMeta<RollingStdDev> = "tapedeck.stdev";
+template <>
+constexpr const char* kMeta<RollingMax> = "tapedeck.highest";
+template <>
+constexpr const char* kMeta<RollingMin> = "tapedeck.lowest";
+template <>
+constexpr const char* kMeta<Macd> = "tapedeck.macd";
+template <>
+constexpr const char* kMeta<Atr> = "tapedeck.atr";
+
+// __call(self, x) of a one-value indicator.
+template <typename T>
+int CallSimple(lua_State* L) {
+  T& ind = CheckBox<T>(L, kMeta<T>)->ind;
+  ind.Update(luaL_checknumber(L, 2));
+  PushValue(L, ind.ready(), ind.value());
+  return 1;
+}
+
+int CallMacd(lua_State* L) {
+  Macd& ind = CheckBox<Macd>(L, kMeta<Macd>)->ind;
+  ind.Update(luaL_checknumber(L, 2));
+  if (!ind.ready()) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushnumber(L, ind.value());
+  lua_pushnumber(L, ind.signal());
+  lua_pushnumber(L, ind.histogram());
+  return 3;
+}
+
+template <typename T>
+int NewSimple(lua_State* L) {
+  const size_t n = PeriodArg(L, 1);
+  return PushIndicator<T>(L, kMeta<T>, CallSimple<T>, n * 2 * sizeof(double) + 64, n);
+}
+
+// Field `key` of the bar table at index 2.
+double BarField(lua_State* L, const char* key) {
+  lua_getfield(L, 2, key);
+  int isnum = 0;
+  const double v = lua_tonumberx(L, -1, &isnum);
+  if (isnum == 0) luaL_error(L, "atr: bar.%s must be a number", key);
+  lua_pop(L, 1);
+  return v;
+}
+
+int CallAtr(lua_State* L) {
+  Atr& ind = CheckBox<Atr>(L, kMeta<Atr>)->ind;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  const double high = BarField(L, "high");
+  const double low = BarField(L, "low");
+  const double close = BarField(L, "close");
+  ind.Update(high, low, close);
+  PushValue(L, ind.ready(), ind.value());
+  return 1;
+}
+
+int NewAtr(lua_State* L) {
+  return PushIndicator<Atr>(L, kMeta<Atr>, CallAtr, 256, PeriodArg(L, 1));
+}
+
+int NewMacd(lua_State* L) {
+  const size_t fast = PeriodArg(L, 1);
+  const size_t slow = PeriodArg(L, 2);
+  const size_t signal = PeriodArg(L, 3);
+  return PushIndicator<Macd>(L, kMeta<Macd>, CallMacd, 256, fast, slow, signal);
+}
+
+// ---- Setup ---------------------------------------------------------------------------------
+
+struct SetupArgs {
+  const char* source;
+  size_t size;
+  const char* chunk_name;
+  uint64_t seed;
+};
+
+void SetGlobalFn(lua_State* L, const char* name, lua_CFunction fn) {
+  lua_pushcfunction(L, fn);
+  lua_setglobal(L, name);
+}
+
+void RemoveField(lua_State* L, int table, const char* name) {
+  lua_pushnil(L);
+  lua_setfield(L, table, name);
+}
+
+// Opens the allowed libraries and removes what could reach outside the run.
+void OpenSandbox(lua_State* L, uint64_t seed) {
+  static const luaL_Reg kLibs[] = {
+      {LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
+      {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+      {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_COLIBNAME, luaopen_coroutine}};
+  for (const luaL_Reg& lib : kLibs) {
+    luaL_requiref(L, lib.name, lib.func, 1);
+    lua_pop(L, 1);
+  }
+  lua_pushglobaltable(L);
+  const int g = lua_gettop(L);
+  for (const char* name :
+       {"dofile", "loadfile", "load", "loadstring", "require", "warn", "print"}) {
+    RemoveField(L, g, name);
+  }
+  lua_pop(L, 1);
+  SetGlobalFn(L, "collectgarbage", LuaCollectGarbage);
+  SetGlobalFn(L, "print", LuaLog);
+
+  lua_getglobal(L, LUA_STRLIBNAME);
+  RemoveField(L, lua_gettop(L), "dump");
+  lua_pop(L, 1);
+  // The strings' metatable: getmetatable("") returns false and setmetatable refuses strings, so
+  // neither it nor its __index can be reached (string.* itself belongs to this state alone).
+  lua_pushliteral(L, "");
+  lua_getmetatable(L, -1);
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 2);
+
+  lua_getglobal(L, LUA_MATHLIBNAME);
+  lua_getfield(L, -1, "randomseed");
+  lua_pushinteger(L, static_cast<lua_Integer>(seed));
+  lua_call(L, 1, 0);
+  RemoveField(L, lua_gettop(L), "randomseed");
+  lua_pop(L, 1);
+
+  SetGlobalFn(L, "buy", LuaBuy);
+  SetGlobalFn(L, "sell", LuaSell);
+  SetGlobalFn(L, "close_position", LuaClosePosition);
+  SetGlobalFn(L, "cancel", LuaCancel);
+  SetGlobalFn(L, "position", LuaPosition);
+  SetGlobalFn(L, "cash", LuaCash);
+  SetGlobalFn(L, "equity", LuaEquity);
+  SetGlobalFn(L, "plot", LuaPlot);
+  SetGlobalFn(L, "log", LuaLog);
+  static const luaL_Reg kTa[] = {{"sma", NewSimple<Sma>},
+                                 {"ema", NewSimple<Ema>},
+                                 {"rsi", NewSimple<Rsi>},
+                                 {"stdev", NewSimple<RollingStdDev>},
+                                 {"highest", NewSimple<RollingMax>},
+                                 {"lowest", NewSimple<RollingMin>},
+                                 {"atr", NewAtr},
+                                 {"macd", NewMacd},
+                                 {nullptr, nullptr}};
+  luaL_newlib(L, kTa);
+  lua_setglobal(L, "ta");
+}
+
+// Raises a schema error about parameter `name`.
+[[noreturn]] void ParamError(lua_State* L, const char* name, const char* what) {
+  Sandbox* sb = Self(L);
+  std::strncpy(sb->error_param, name, sizeof(sb->error_param) - 1);
+  luaL_error(L, "params.%s: %s", name, what);
+  std::abort();  // not reached: luaL_error does not return
+}
+
+// Reads field `key` of the table at `spec` as a number into *out; false when absent.
+bool SpecNumber(lua_State* L, int spec, const char* key, const char* name, double* out) {
+  lua_getfield(L, spec, key);
+  const bool present = !lua_isnil(L, -1);
+  if (present) {
+    if (lua_type(L, -1) != LUA_TNUMBER) ParamError(L, name, "min, max and default must be numbers");
+    *out = lua_tonumber(L, -1);
+    if (!std::isfinite(*out)) ParamError(L, name, "min, max and default must be finite");
+  }
+  lua_pop(L, 1);
+  return present;
+}
+
+// Turns the global `params` into the schema: an array of {name, is_int, default, min, max, desc}
+// (integer keys, so C++ reads it without raising), referenced from the registry.
+int BuildSchema(lua_State* L) {
+  lua_newtable(L);
+  const int schema = lua_gettop(L);
+  lua_getglobal(L, "params");
+  const int params = lua_gettop(L);
+  if (!lua_isnil(L, params) && !lua_istable(L, params)) {
+    luaL_error(L, "params must be a table of name = default or name = {default=, ...}");
+  }
+  lua_Integer count = 0;
+  if (lua_istable(L, params)) {
+    lua_pushnil(L);
+    while (lua_next(L, params) != 0) {
+      if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "params: every key must be a name");
+      const char* name = lua_tostring(L, -2);
+      const int value = lua_gettop(L);
+      double def = 0, lo = -DBL_MAX, hi = DBL_MAX;
+      bool is_int = false;
+      lua_pushliteral(L, "");  // desc
+      if (lua_type(L, value) == LUA_TNUMBER) {
+        def = lua_tonumber(L, value);
+        is_int = lua_isinteger(L, value) != 0;
+        if (!std::isfinite(def)) ParamError(L, name, "the default must be finite");
+      } else if (lua_istable(L, value)) {
+        if (!SpecNumber(L, value, "default", name, &def)) ParamError(L, name, "default is missing");
+        SpecNumber(L, value, "min", name, &lo);
+        SpecNumber(L, value, "max", name, &hi);
+        lua_getfield(L, value, "int");
+        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+          ParamError(L, name, "int must be a boolean");
+        is_int = lua_toboolean(L, -1) != 0;
+        lua_pop(L, 1);
+        lua_getfield(L, value, "desc");
+        if (!lua_isnil(L, -1)) {
+          if (lua_type(L, -1) != LUA_TSTRING) ParamError(L, name, "desc must be a string");
+          lua_replace(L, value + 1);
+        } else {
+          lua_pop(L, 1);
+        }
+      } else {
+        ParamError(L, name, "must be a number or a table {default=, min=, max=, int=, desc=}");
+      }
+      if (lo > hi) ParamError(L, name, "min is above max");
+      if (def < lo || def > hi) ParamError(L, name, "the default is outside [min, max]");
+      if (is_int && def != std::floor(def)) ParamError(L, name, "the default is not an integer");
+      lua_createtable(L, 6, 0);
+      lua_pushvalue(L, -4);  // the key
+      lua_rawseti(L, -2, 1);
+      lua_pushboolean(L, is_int ? 1 : 0);
+      lua_rawseti(L, -2, 2);
+      lua_pushnumber(L, def);
+      lua_rawseti(L, -2, 3);
+      lua_pushnumber(L, lo);
+      lua_rawseti(L, -2, 4);
+      lua_pushnumber(L, hi);
+      lua_rawseti(L, -2, 5);
+      lua_pushvalue(L, value + 1);
+      lua_rawseti(L, -2, 6);
+      lua_rawseti(L, schema, ++count);
+      lua_settop(L, value - 1);  // keep the key for lua_next
+    }
+  }
+  lua_settop(L, schema);
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+int ProtectedSetup(lua_State* L) {
+  const auto* args = static_cast<const SetupArgs*>(lua_touserdata(L, 1));
+  Sandbox* sb = Self(L);
+  OpenSandbox(L, args->seed);
+  // Text only: a binary chunk could break the VM's invariants.
+  if (luaL_loadbufferx(L, args->source, args->size, args->chunk_name, "t") != LUA_OK) {
+    sb->syntax_error = true;
+    return lua_error(L);
+  }
+  lua_call(L, 0, 0);
+  sb->schema_ref = BuildSchema(L);
+  lua_getglobal(L, "on_bar");
+  if (!lua_isfunction(L, -1)) luaL_error(L, "the script defines no function on_bar(bar)");
+  sb->on_bar_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getglobal(L, "init");
+  if (lua_isfunction(L, -1)) {
+    sb->init_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  } else if (!lua_isnil(L, -1)) {
+    luaL_error(L, "init must be a function");
+  }
+  return 0;
+}
+
+struct ParamValue {
+  const char* name;
+  double value;
+  bool is_int;
+};
+struct ParamValues {
+  const ParamValue* values;
+  size_t count;
+};
+
+int ProtectedSetParams(lua_State* L) {
+  const auto* args = static_cast<const ParamValues*>(lua_touserdata(L, 1));
+  lua_pushglobaltable(L);
+  lua_pushliteral(L, "params");
+  lua_createtable(L, 0, static_cast<int>(args->count));
+  for (size_t i = 0; i < args->count; ++i) {
+    const ParamValue& p = args->values[i];
+    if (p.is_int) {
+      lua_pushinteger(L, static_cast<lua_Integer>(p.value));
+    } else {
+      lua_pushnumber(L, p.value);
+    }
+    lua_setfield(L, -2, p.name);
+  }
+  lua_rawset(L, -3);
+  return 0;
+}
+
+int ProtectedInit(lua_State* L) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, Self(L)->init_ref);
+  lua_call(L, 0, 0);
+  return 0;
+}
+
+void SetNumber(lua_State* L, const char* key, double v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, key);
+}
+
+int ProtectedOnBar(lua_State* L) {
+  Sandbox* sb = Self(L);
+  const engine::Context& c = *sb->ctx;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sb->on_bar_ref);
+  lua_createtable(L, 0, 9);
+  const int64_t us = ToMicros(c.time());
+  lua_pushinteger(
+      L, static_cast<lua_Integer>(us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000)));
+  lua_setfield(L, -2, "time");
+  lua_pushinteger(L, static_cast<lua_Integer>(c.index()));
+  lua_setfield(L, -2, "index");
+  if (c.bars_seen(0) > 0) {
+    SetNumber(L, "open", c.open(0));
+    SetNumber(L, "high", c.high(0));
+    SetNumber(L, "low", c.low(0));
+    SetNumber(L, "close", c.close(0));
+    SetNumber(L, "volume", c.volume(0));
+  }
+  lua_pushboolean(L, c.is_last_bar() ? 1 : 0);
+  lua_setfield(L, -2, "last");
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+// The sandbox of one compile or run, and the way into it.
+class Runner {
+ public:
+  Runner(std::string_view chunk_name, const ScriptBudgets& budgets) : name_(chunk_name) {
+    sb_.budget.memory_limit = budgets.memory_bytes;
+    sb_.budget.instruction_limit = budgets.instructions;
+    sb_.budget.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(budgets.wall_seconds));
+  }
+
+  // Compiles and runs the top level. Errors: VALIDATION.
+  Status Open(std::string_view source, uint64_t seed) {
+    sb_.L = lua_newstate(Alloc, &sb_.budget);
+    if (sb_.L == nullptr) {
+      return MakeError(ErrorCode::kValidation, "the script's memory budget is too small",
+                       {{"cause", "memory"}});
+    }
+    *static_cast<Sandbox**>(lua_getextraspace(sb_.L)) = &sb_;
+    lua_sethook(sb_.L, Hook, LUA_MASKCOUNT, kHookEvery);
+    const std::string chunk = "=" + name_;
+    SetupArgs args{source.data(), source.size(), chunk.c_str(), seed};
+    if (!Call(ProtectedSetup, &args)) return Failure(ErrorCode::kValidation, nullptr);
+    return Ok();
+  }
+
+  // Reads the schema built by Open. Raises nothing.
+  std::vector<ParamSpec> Schema() {
+    lua_State* L = sb_.L;
+    std::vector<ParamSpec> specs;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb_.schema_ref);
+    const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, -1));
+    for (lua_Integer i = 1; i <= n; ++i) {
+      lua_rawgeti(L, -1, i);
+      ParamSpec spec;
+      lua_rawgeti(L, -1, 1);
+      spec.name = lua_tostring(L, -1);
+      lua_rawgeti(L, -2, 2);
+      spec.kind = lua_toboolean(L, -1) != 0 ? ParamSpec::Kind::kInt : ParamSpec::Kind::kNumber;
+      lua_rawgeti(L, -3, 3);
+      spec.default_value = lua_tonumber(L, -1);
+      lua_rawgeti(L, -4, 4);
+      spec.min = lua_tonumber(L, -1);
+      lua_rawgeti(L, -5, 5);
+      spec.max = lua_tonumber(L, -1);
+      lua_rawgeti(L, -6, 6);
+      spec.description = lua_tostring(L, -1);
+      lua_pop(L, 7);
+      specs.push_back(std::move(spec));
+    }
+    lua_pop(L, 1);
+    std::sort(specs.begin(), specs.end(),
+              [](const ParamSpec& a, const ParamSpec& b) { return a.name < b.name; });
+    return specs;
+  }
+
+  bool has_init() const { return sb_.init_ref != LUA_NOREF; }
+
+  Status SetParams(const std::vector<ParamSpec>& specs, const Params& values) {
+    std::vector<ParamValue> pv;
+    pv.reserve(specs.size());
+    for (const ParamSpec& s : specs) {
+      pv.push_back(ParamValue{s.name.c_str(), values.at(s.name), s.kind == ParamSpec::Kind::kInt});
+    }
+    ParamValues args{pv.data(), pv.size()};
+    if (!Call(ProtectedSetParams, &args)) return Failure(ErrorCode::kValidation, nullptr);
+    return Ok();
+  }
+
+  // init() or on_bar(bar) with ctx; on failure, the error (RUN_FAILED).
+  Status Init(engine::Context& ctx) { return Enter(ctx, ProtectedInit); }
+  Status OnBar(engine::Context& ctx) { return Enter(ctx, ProtectedOnBar); }
+
+  const ScriptOutput& output() const { return sb_.output; }
+
+ private:
+  Status Enter(engine::Context& ctx, lua_CFunction fn) {
+    sb_.ctx = &ctx;
+    const bool ok = Call(fn, nullptr);
+    sb_.ctx = nullptr;
+    if (ok) return Ok();
+    return Failure(ErrorCode::kRunFailed, &ctx);
+  }
+
+  // Calls fn(arg) in protected mode with the message handler. Pushes only values that need no
+  // allocation (within the LUA_MINSTACK slots every C call has).
+  bool Call(lua_CFunction fn, void* arg) {
+    lua_State* L = sb_.L;
+    sb_.budget.current = L;
+    sb_.error_line = 0;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, MessageHandler);
+    lua_pushcfunction(L, fn);
+    lua_pushlightuserdata(L, arg);
+    const int status = lua_pcall(L, 1, 0, 1);
+    if (status == LUA_OK && sb_.budget.cause == nullptr) {
+      lua_settop(L, 0);
+      return true;
+    }
+    // A budget error the script caught (pcall, a coroutine) still fails the run.
+    if (status == LUA_OK) lua_settop(L, 0);
+    status_ = status == LUA_OK ? LUA_ERRRUN : status;
+    return false;
+  }
+
+  // The error of the failed Call, the message still on the stack.
+  Error Failure(ErrorCode code, const engine::Context* ctx) {
+    lua_State* L = sb_.L;
+    std::string lua_msg;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      size_t len = 0;
+      const char* s = lua_tolstring(L, -1, &len);
+      lua_msg.assign(s, len);
+    } else {
+      lua_msg = std::string("(error object is a ") + luaL_typename(L, -1) + " value)";
+    }
+    lua_settop(L, 0);
+    const Budget& b = sb_.budget;
+    std::string cause = b.cause != nullptr ? b.cause : "error";
+    int line = b.cause != nullptr ? b.cause_line : sb_.error_line;
+    // A syntax error's line is only in its message: "name:LINE: ...".
+    const std::string prefix = name_ + ":";
+    if (line == 0 && lua_msg.starts_with(prefix)) {
+      line = std::atoi(lua_msg.c_str() + prefix.size());
+    }
+    std::string msg;
+    if (b.cause != nullptr) {
+      msg = cause + " budget exceeded";
+      if (cause == "instructions") msg += " (" + std::to_string(b.instruction_limit) + ")";
+      if (cause == "memory") msg += " (" + std::to_string(b.memory_limit) + " bytes)";
+    } else {
+      msg = lua_msg;
+    }
+    std::map<std::string, std::string> details{{"cause", cause},
+                                               {"msg", b.cause != nullptr ? msg : lua_msg}};
+    std::string where;
+    if (line > 0) {
+      details["line"] = std::to_string(line);
+      where = name_ + ":" + std::to_string(line);
+    } else {
+      where = name_;
+    }
+    if (ctx != nullptr) {
+      details["time"] = FormatIso(ctx->time());
+      where += " at bar " + FormatIso(ctx->time());
+    }
+    if (sb_.error_param[0] != '\0') details["param"] = sb_.error_param;
+    if (sb_.syntax_error) details["cause"] = "syntax";
+    if (b.cause == nullptr && status_ == LUA_ERRMEM) details["cause"] = "memory";
+    return MakeError(code, "script " + where + ": " + msg, std::move(details));
+  }
+
+  std::string name_;
+  Sandbox sb_;
+  int status_ = LUA_OK;
+};
+
+Error BadParam(const std::string& param, std::string msg) {
+  return MakeError(ErrorCode::kValidation, std::move(msg), {{"param", param}});
+}
+
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
+}
+
+// Fills in defaults and checks each value against its spec, as the built-ins' registry does.
+Result<Params> Resolve(const std::vector<ParamSpec>& specs, const Params& given) {
+  for (const auto& [name, value] : given) {
+    if (std::none_of(specs.begin(), specs.end(),
+                     [&name = name](const ParamSpec& s) { return s.name == name; })) {
+      std::string known;
+      for (const ParamSpec& s : specs) known += (known.empty() ? "" : ", ") + s.name;
+      return BadParam(name, "unknown parameter '" + name + "' for this script (parameters: " +
+                                (known.empty() ? "none" : known) + ")");
+    }
+  }
+  Params resolved;
+  for (const ParamSpec& spec : specs) {
+    const auto it = given.find(spec.name);
+    const double v = it == given.end() ? spec.default_value : it->second;
+    if (!std::isfinite(v)) {
+      return BadParam(spec.name, spec.name + " must be a finite number, got " + Num(v));
+    }
+    if (spec.kind == ParamSpec::Kind::kInt && v != std::floor(v)) {
+      return BadParam(spec.name, spec.name + " must be an integer, got " + Num(v));
+    }
+    if (v < spec.min || v > spec.max) {
+      return BadParam(spec.name, spec.name + " must be in [" + Num(spec.min) + ", " +
+                                     Num(spec.max) + "], got " + Num(v));
+    }
+    resolved[spec.name] = v;
+  }
+  return resolved;
+}
+
+class ScriptStrategyImpl final : public ScriptStrategy {
+ public:
+  explicit ScriptStrategyImpl(std::unique_ptr<Runner> runner) : runner_(std::move(runner)) {}
+
+  void OnStart(engine::Context& ctx) override {
+    if (!runner_->has_init()) return;
+    Status s = runner_->Init(ctx);
+    if (!s.ok()) Fail(ctx, s.take_error());
+  }
+
+  void OnBar(engine::Context& ctx) override {
+    if (failed_) return;
+    Status s = runner_->OnBar(ctx);
+    if (!s.ok()) Fail(ctx, s.take_error());
+  }
+
+  const ScriptOutput& output() const override { return runner_->output(); }
+
+ private:
+  void Fail(engine::Context& ctx, Error error) {
+    failed_ = true;
+    ctx.Fail(std::move(error));
+  }
+
+  std::unique_ptr<Runner> runner_;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+Result<ScriptInfo> CompileScript(std::string_view source, std::string_view chunk_name,
+                                 const ScriptBudgets& budgets) {
+  Runner runner(chunk_name, budgets);
+  if (Status s = runner.Open(source, budgets.seed); !s.ok()) return s.take_error();
+  ScriptInfo info;
+  info.params = runner.Schema();
+  info.has_init = runner.has_init();
+  return info;
+}
+
+Result<std::unique_ptr<ScriptStrategy>> MakeScriptStrategy(std::string_view source,
+                                                           std::string_view chunk_name,
+                                                           const Params& params,
+                                                           const ScriptBudgets& budgets) {
+  auto runner = std::make_unique<Runner>(chunk_name, budgets);
+  if (Status s = runner->Open(source, budgets.seed); !s.ok()) return s.take_error();
+  const std::vector<ParamSpec> specs = runner->Schema();
+  Result<Params> resolved = Resolve(specs, params);
+  if (!resolved.ok()) return resolved.take_error();
+  if (Status s = runner->SetParams(specs, *resolved); !s.ok()) return s.take_error();
+  return std::unique_ptr<ScriptStrategy>(std::make_unique<ScriptStrategyImpl>(std::move(runner)));
+}
+
+}  // namespace tapedeck::strategies
