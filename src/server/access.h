@@ -1,4 +1,4 @@
-// Who may use the server (issue 5, "Who may connect"): optional bearer tokens for REST, and
+// Who may use the server: optional bearer tokens for REST, and
 // short-lived playback tickets for the WebSocket and SSE endpoints, whose browser APIs cannot set
 // an Authorization header.
 //

@@ -1,5 +1,5 @@
 // Who may open a playback stream or read a response from a browser page: the server's own origin
-// and the --allow-origin list (issue 5, cross-site WebSocket hijacking; CORS follows the same list).
+// and the --allow-origin list (against cross-site WebSocket hijacking; CORS follows the same list).
 #pragma once
 
 #include <optional>

@@ -27,7 +27,7 @@ struct Settings {
   // REST/SSE responses cross-origin.
   std::vector<std::string> allow_origins;
 
-  // Access control (issue 5). Empty: off, anyone who can reach the port may do anything. Else
+  // Access control. Empty: off, anyone who can reach the port may do anything. Else
   // REST (but /healthz and the static files) needs `Authorization: Bearer <one of these>` and a
   // playback stream a ticket from POST /backtests/{id}/ticket (or the bearer header).
   std::vector<std::string> auth_tokens;  // --auth-token, then the lines of --tokens-file

@@ -2,7 +2,7 @@
 // statistics, order events, equity, trades) — behind the abstract `Store`, with an embedded SQLite
 // implementation (`OpenSqliteStore`).
 //
-// Guarantees (issue 5, "kill -9 at any moment"):
+// Guarantees (kill -9 at any moment):
 //  - A dataset is either wholly there or absent. Its bars live in a binary series file in the data
 //    directory (written to a temporary name, fsync'd, renamed, directory fsync'd) and its metadata
 //    in a row inserted only after the file is durable. Opening the store deletes series files that
