@@ -169,21 +169,33 @@ Error BadParam(const std::string& param, std::string msg) {
   return MakeError(ErrorCode::kValidation, std::move(msg), {{"param", param}});
 }
 
-// Fills in defaults and checks each value against its spec, then the strategy's cross rules.
+// The values against their specs (ResolveParams), then the strategy's cross rules.
 Result<Params> Resolve(const Entry& entry, const Params& given) {
+  auto resolved = ResolveParams(entry.info.params, given, "strategy " + entry.info.name);
+  if (!resolved.ok()) return resolved.take_error();
+  if (entry.check != nullptr) {
+    Status s = entry.check(Resolved{*resolved});
+    if (!s.ok()) return s.take_error();
+  }
+  return resolved;
+}
+
+}  // namespace
+
+Result<Params> ResolveParams(const std::vector<ParamSpec>& specs, const Params& given,
+                             std::string_view owner) {
   for (const auto& [name, value] : given) {
-    const auto& specs = entry.info.params;
     // An init-capture: clang 14 cannot capture a structured binding.
     if (std::none_of(specs.begin(), specs.end(),
                      [&name = name](const ParamSpec& s) { return s.name == name; })) {
       std::string known;
       for (const ParamSpec& s : specs) known += (known.empty() ? "" : ", ") + s.name;
-      return BadParam(name, "unknown parameter '" + name + "' for strategy " + entry.info.name +
+      return BadParam(name, "unknown parameter '" + name + "' for " + std::string(owner) +
                                 " (parameters: " + (known.empty() ? "none" : known) + ")");
     }
   }
   Params resolved;
-  for (const ParamSpec& spec : entry.info.params) {
+  for (const ParamSpec& spec : specs) {
     const auto it = given.find(spec.name);
     const double v = it == given.end() ? spec.default_value : it->second;
     if (!std::isfinite(v)) {
@@ -198,14 +210,8 @@ Result<Params> Resolve(const Entry& entry, const Params& given) {
     }
     resolved[spec.name] = v;
   }
-  if (entry.check != nullptr) {
-    Status s = entry.check(Resolved{resolved});
-    if (!s.ok()) return s.take_error();
-  }
   return resolved;
 }
-
-}  // namespace
 
 const std::vector<StrategyInfo>& List() {
   static const std::vector<StrategyInfo> kInfos = [] {

@@ -851,46 +851,6 @@ class Runner {
   int status_ = LUA_OK;
 };
 
-Error BadParam(const std::string& param, std::string msg) {
-  return MakeError(ErrorCode::kValidation, std::move(msg), {{"param", param}});
-}
-
-std::string Num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
-  return buf;
-}
-
-// Fills in defaults and checks each value against its spec, as the built-ins' registry does.
-Result<Params> Resolve(const std::vector<ParamSpec>& specs, const Params& given) {
-  for (const auto& [name, value] : given) {
-    if (std::none_of(specs.begin(), specs.end(),
-                     [&name = name](const ParamSpec& s) { return s.name == name; })) {
-      std::string known;
-      for (const ParamSpec& s : specs) known += (known.empty() ? "" : ", ") + s.name;
-      return BadParam(name, "unknown parameter '" + name + "' for this script (parameters: " +
-                                (known.empty() ? "none" : known) + ")");
-    }
-  }
-  Params resolved;
-  for (const ParamSpec& spec : specs) {
-    const auto it = given.find(spec.name);
-    const double v = it == given.end() ? spec.default_value : it->second;
-    if (!std::isfinite(v)) {
-      return BadParam(spec.name, spec.name + " must be a finite number, got " + Num(v));
-    }
-    if (spec.kind == ParamSpec::Kind::kInt && v != std::floor(v)) {
-      return BadParam(spec.name, spec.name + " must be an integer, got " + Num(v));
-    }
-    if (v < spec.min || v > spec.max) {
-      return BadParam(spec.name, spec.name + " must be in [" + Num(spec.min) + ", " +
-                                     Num(spec.max) + "], got " + Num(v));
-    }
-    resolved[spec.name] = v;
-  }
-  return resolved;
-}
-
 class ScriptStrategyImpl final : public ScriptStrategy {
  public:
   explicit ScriptStrategyImpl(std::unique_ptr<Runner> runner) : runner_(std::move(runner)) {}
@@ -938,7 +898,7 @@ Result<std::unique_ptr<ScriptStrategy>> MakeScriptStrategy(std::string_view sour
   auto runner = std::make_unique<Runner>(chunk_name, budgets);
   if (Status s = runner->Open(source, budgets.seed); !s.ok()) return s.take_error();
   const std::vector<ParamSpec> specs = runner->Schema();
-  Result<Params> resolved = Resolve(specs, params);
+  Result<Params> resolved = ResolveParams(specs, params, "this script");
   if (!resolved.ok()) return resolved.take_error();
   if (Status s = runner->SetParams(specs, *resolved); !s.ok()) return s.take_error();
   return std::unique_ptr<ScriptStrategy>(std::make_unique<ScriptStrategyImpl>(std::move(runner)));

@@ -45,6 +45,13 @@ const std::vector<StrategyInfo>& List();
 // NOT_FOUND naming `strategy`.
 Result<const StrategyInfo*> Find(std::string_view name);
 
+// `given` checked against `specs`, with defaults filled in for the parameters it leaves out (the
+// built-ins' rules, which scripts' parameters follow too). Errors: VALIDATION naming `param` for
+// a parameter not in `specs` (the message says "for <owner>", e.g. "strategy sma_cross"), a value
+// that is not finite, a non-integer for an int parameter, or a value outside [min, max].
+Result<Params> ResolveParams(const std::vector<ParamSpec>& specs, const Params& given,
+                             std::string_view owner);
+
 // Builds a strategy. Missing params take their defaults. Errors: NOT_FOUND for an unknown name
 // (details: strategy); VALIDATION for an unknown parameter, a non-integer value for an int
 // parameter, a value out of [min, max], or a cross-parameter rule (fast < slow), naming `param`.
