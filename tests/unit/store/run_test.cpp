@@ -158,7 +158,7 @@ TEST_F(RunTest, TransitionsTheStatusDoesNotAllowAreConflicts) {
   EXPECT_EQ(store_->MarkRunning(id).error().code, ErrorCode::kConflict);
   ASSERT_TRUE(store_->CompleteRun(id, MakeResult(10, 2)).ok());
   EXPECT_EQ(store_->CompleteRun(id, MakeResult(10, 2)).error().code, ErrorCode::kConflict);
-  EXPECT_EQ(store_->FailRun(id, "late").error().code, ErrorCode::kConflict);
+  EXPECT_EQ(store_->FailRun(id, {"late"}).error().code, ErrorCode::kConflict);
   EXPECT_EQ(store_->UpdateProgress(id, 0.1).error().code, ErrorCode::kConflict);
   EXPECT_EQ(store_->GetRun(id)->status, RunStatus::kDone);
   EXPECT_EQ(store_->UpdateProgress(id, NAN).error().code, ErrorCode::kValidation);
@@ -178,10 +178,10 @@ TEST_F(RunTest, MismatchedEquityIsValidationAndWritesNothing) {
 TEST_F(RunTest, FailedRunKeepsItsErrorAndHasNoResult) {
   const std::string id = Create();
   ASSERT_TRUE(store_->MarkRunning(id).ok());
-  ASSERT_TRUE(store_->FailRun(id, "strategy error: division by zero").ok());
+  ASSERT_TRUE(store_->FailRun(id, {"strategy error: division by zero"}).ok());
   Result<RunInfo> run = store_->GetRun(id);
   EXPECT_EQ(run->status, RunStatus::kFailed);
-  EXPECT_EQ(run->error, "strategy error: division by zero");
+  EXPECT_EQ(run->error.msg, "strategy error: division by zero");
   EXPECT_TRUE(run->finished);
   EXPECT_FALSE(run->stats);
   Result<engine::RunResult> loaded = store_->LoadRunResult(id);
@@ -208,7 +208,7 @@ TEST_F(RunTest, UnknownIdIsRunNotFoundEverywhere) {
   EXPECT_EQ(store_->MarkRunning(id).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->UpdateProgress(id, 0.5).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->CompleteRun(id, MakeResult(3, 1)).error().code, ErrorCode::kRunNotFound);
-  EXPECT_EQ(store_->FailRun(id, "x").error().code, ErrorCode::kRunNotFound);
+  EXPECT_EQ(store_->FailRun(id, {"x"}).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->LoadRunResult(id).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->LoadTrades(id).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->DeleteRun(id).error().code, ErrorCode::kRunNotFound);
@@ -224,7 +224,7 @@ TEST_F(RunTest, RecoverOnStartFailsInterruptedRunsOnly) {
   ASSERT_TRUE(store_->MarkRunning(running).ok());
   ASSERT_TRUE(store_->UpdateProgress(running, 0.4).ok());
   ASSERT_TRUE(store_->CompleteRun(done, MakeResult(100, 4)).ok());
-  ASSERT_TRUE(store_->FailRun(failed, "bad params").ok());
+  ASSERT_TRUE(store_->FailRun(failed, {"bad params"}).ok());
 
   Reopen();  // as after a crash: nothing told the store the runs stopped
   Result<size_t> recovered = store_->RecoverOnStart();
