@@ -155,7 +155,7 @@ function showRunStatus(run) {
   $('#run-progress').value = run.status === 'done' ? 1 : run.progress || 0;
   $('#run-status-text').textContent = run.status === 'running'
     ? `running ${Math.round((run.progress || 0) * 100)}%`
-    : run.status === 'failed' ? `failed: ${run.error || 'no reason given'}` : run.status;
+    : run.status === 'failed' ? `failed: ${run.error?.msg || 'no reason given'}` : run.status;
   box.dataset.status = run.status;
 }
 
