@@ -104,6 +104,7 @@ Error ScriptError(Error e, const char* field, std::string_view chunk) {
   // A malformed `params` table in the script.
   if (param != e.details.end() && cause->second == "error") cause->second = "params";
   e.details["field"] = field;
+  if (!e.details.contains("msg")) e.details["msg"] = e.msg;
   return e;
 }
 
