@@ -146,6 +146,40 @@ TEST_F(RunnerTest, ARunWhoseResultCannotBeWrittenEndsFailedWithTheReason) {
   EXPECT_EQ(store_->fail_calls, 4);
 }
 
+TEST_F(RunnerTest, AScriptRunRunsItsStoredSourceWithTheRunnersBudgets) {
+  strategies::ScriptBudgets budgets;
+  budgets.instructions = 1'000'000;
+  Runner runner(*store_, 1, budgets);
+  // Cheap per bar: done within the budget. A loop at bar 5: the budget, that line, that bar.
+  const std::string ok_source = "function on_bar(bar) end";
+  const std::string loop_source =
+      "function on_bar(bar)\n  if bar.index == 5 then\n    while true do end\n  end\nend";
+  std::string ids[2];
+  int i = 0;
+  for (const std::string* source : {&ok_source, &loop_source}) {
+    store::RunSpec spec;
+    spec.dataset = "syn";
+    spec.symbols = {"SYN"};
+    spec.strategy = std::string(store::kInlineStrategy);
+    spec.script_source = *source;
+    auto id = store_->CreateRun(spec);
+    ASSERT_TRUE(id.ok());
+    ASSERT_TRUE(runner.Enqueue(*id, "client", 16, 256).ok());
+    ids[i++] = *id;
+  }
+  EXPECT_EQ(WaitFinished(ids[0]).status, store::RunStatus::kDone);
+  const store::RunInfo run = WaitFinished(ids[1]);
+  ASSERT_EQ(run.status, store::RunStatus::kFailed);
+  EXPECT_EQ(run.error.cause, "instructions");
+  EXPECT_EQ(run.error.line, 3);
+  ASSERT_TRUE(run.error.bar_time);
+  auto bars = store_->LoadBars("syn");
+  ASSERT_TRUE(bars.ok());
+  EXPECT_EQ(*run.error.bar_time, bars->times()[5]);
+  EXPECT_NE(run.error.msg.find("instructions budget exceeded (1000000)"), std::string::npos)
+      << run.error.msg;
+}
+
 TEST_F(RunnerTest, ARunThatCannotStartEndsFailedNotQueuedForever) {
   store_->fail_mark_running = 1;
   Runner runner(*store_, 1);
