@@ -75,10 +75,12 @@ async function loadStrategies() {
 function showStrategy() {
   const s = page.strategies.find((x) => x.name === $('#strategy').value);
   if (!s) return;
-  // The first sentence is the rule; the rest (shared sizing rules) is in the title.
-  const first = s.description.split('. ')[0];
+  // The first sentence is the rule; the rest (shared sizing rules) is in the title. A saved
+  // script has no description: its name and version say what it is.
+  const description = s.description ?? `Your script, version ${s.version}.`;
+  const first = description.split('. ')[0];
   $('#strategy-desc').textContent = first.endsWith('.') ? first : first + '.';
-  $('#strategy-desc').title = s.description;
+  $('#strategy-desc').title = description;
   renderParams($('#params'), s);
 }
 
