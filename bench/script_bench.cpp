@@ -14,8 +14,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <span>
+#include <sstream>
 #include <string>
 
 #include "engine/context.h"
@@ -37,8 +37,7 @@ const std::string& SmaCrossLua() {
     const char* path = env != nullptr ? env : "examples/strategies/sma_cross.lua";
     std::ifstream in(path);
     if (!in) {
-      std::fprintf(stderr, "script_bench: cannot open %s (run from the repository's root)\n",
-                   path);
+      std::fprintf(stderr, "script_bench: cannot open %s (run from the repository's root)\n", path);
       std::exit(2);
     }
     std::ostringstream text;
@@ -120,7 +119,8 @@ void BM_ScriptSmaCrossPeakHeap(benchmark::State& state) {
     }
   }
   state.counters["peak_heap_KiB"] = static_cast<double>(hi) / 1024.0;
-  state.counters["budget_KiB"] = static_cast<double>(strategies::ScriptBudgets{}.memory_bytes) / 1024.0;
+  state.counters["budget_KiB"] =
+      static_cast<double>(strategies::ScriptBudgets{}.memory_bytes) / 1024.0;
 }
 BENCHMARK(BM_ScriptSmaCrossPeakHeap)->Unit(benchmark::kMillisecond)->Iterations(1);
 

@@ -15,9 +15,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <new>
-#include <iterator>
 #include <utility>
 
 #include "engine/context.h"
@@ -261,6 +261,53 @@ int LuaCash(lua_State* L) {
 
 int LuaEquity(lua_State* L) {
   lua_pushnumber(L, RequireContext(L, "equity")->equity());
+  return 1;
+}
+
+// Unix seconds of t, rounded down (a bar's `time`).
+lua_Integer UnixSeconds(Timestamp t) {
+  const int64_t us = ToMicros(t);
+  return static_cast<lua_Integer>(us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000));
+}
+
+// ago(n[, symbol]): {time, open, high, low, close, volume} of the symbol's bar n bars before its
+// latest one at or before now (n = 0: that latest bar), nil when it has fewer than n + 1 bars. Only
+// bars up to Context::bar_index are read: nothing later exists for the script.
+int LuaAgo(lua_State* L) {
+  engine::Context* ctx = RequireContext(L, "ago");
+  int isint = 0;
+  const lua_Integer n = lua_type(L, 1) == LUA_TNUMBER ? lua_tointegerx(L, 1, &isint) : -1;
+  if (isint == 0 || n < 0) {
+    luaL_error(L, "ago: n must be a non-negative integer, got %s", luaL_tolstring(L, 1, nullptr));
+  }
+  const engine::SymbolId s = SymbolArg(L, ctx, 2);
+  if (static_cast<uint64_t>(n) >= ctx->bars_seen(s)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  const market::Bar b = ctx->series(s).bar(ctx->bar_index(s) - static_cast<size_t>(n));
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, UnixSeconds(b.time));
+  lua_setfield(L, -2, "time");
+  const std::pair<const char*, double> fields[] = {
+      {"open", b.open}, {"high", b.high}, {"low", b.low}, {"close", b.close}, {"volume", b.volume}};
+  for (const auto& [key, value] : fields) {
+    lua_pushnumber(L, value);
+    lua_setfield(L, -2, key);
+  }
+  return 1;
+}
+
+// symbols(): the run's symbol names in order (the first is the one `bar` describes).
+int LuaSymbols(lua_State* L) {
+  engine::Context* ctx = RequireContext(L, "symbols");
+  const size_t n = ctx->symbol_count();
+  lua_createtable(L, static_cast<int>(n), 0);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& name = ctx->symbol(static_cast<engine::SymbolId>(i));
+    lua_pushlstring(L, name.data(), name.size());
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
   return 1;
 }
 
@@ -517,6 +564,8 @@ void OpenSandbox(lua_State* L, uint64_t seed) {
   SetGlobalFn(L, "position", LuaPosition);
   SetGlobalFn(L, "cash", LuaCash);
   SetGlobalFn(L, "equity", LuaEquity);
+  SetGlobalFn(L, "ago", LuaAgo);
+  SetGlobalFn(L, "symbols", LuaSymbols);
   SetGlobalFn(L, "plot", LuaPlot);
   SetGlobalFn(L, "log", LuaLog);
   static const luaL_Reg kTa[] = {{"sma", NewSimple<Sma>},
@@ -696,10 +745,8 @@ int OnBarClosure(lua_State* L) {
   const engine::Context& c = *Self(L)->ctx;
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_createtable(L, 0, kBarFields);  // the hash part holds the fields exactly: one allocation
-  const int64_t us = ToMicros(c.time());
   PushBarKey(L, 0);
-  lua_pushinteger(
-      L, static_cast<lua_Integer>(us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000)));
+  lua_pushinteger(L, UnixSeconds(c.time()));
   SetBarField(L);
   PushBarKey(L, 1);
   lua_pushinteger(L, static_cast<lua_Integer>(c.index()));
