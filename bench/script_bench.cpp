@@ -20,6 +20,7 @@
 
 #include "engine/context.h"
 #include "market/market.h"
+#include "playback/playback.h"
 #include "strategies/script.h"
 #include "strategies/strategies.h"
 
@@ -123,6 +124,48 @@ void BM_ScriptSmaCrossPeakHeap(benchmark::State& state) {
       static_cast<double>(strategies::ScriptBudgets{}.memory_bytes) / 1024.0;
 }
 BENCHMARK(BM_ScriptSmaCrossPeakHeap)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+// Playback: every frame of the year at speed 60 (292 bars a frame), encoded from the run of
+// the script and from the built-in's. Both runs give the same result, so the tapes are the same
+// size and the frames the same bytes; the counters show it.
+std::shared_ptr<const engine::RunResult> RunOf(bool script) {
+  std::unique_ptr<engine::Strategy> strategy =
+      script ? Script(SmaCrossLua()) : std::move(strategies::Make("sma_cross", {})).value();
+  auto r = engine::Run(std::span(&Year(), 1), *strategy, {});
+  if (!r.ok()) std::abort();
+  return std::make_shared<const engine::RunResult>(std::move(r).value());
+}
+
+void Playback(benchmark::State& state, bool script) {
+  static const std::shared_ptr<const engine::RunResult> runs[2] = {RunOf(false), RunOf(true)};
+  const auto& run = runs[script ? 1 : 0];
+  size_t bytes = 0, frames = 0;
+  uint64_t sum = 0;  // a checksum of the frames' bytes
+  for (auto _ : state) {
+    auto tape = playback::Tape::Create(run, {Year()});
+    if (!tape.ok()) {
+      state.SkipWithError(tape.error().ToString().c_str());
+      return;
+    }
+    const auto tl = playback::Timeline::Create(*tape, playback::Speed::Constant(60));
+    bytes = frames = 0;
+    sum = 0;
+    for (size_t k = 0; k < tl.window_count(); ++k) {
+      const std::string head = playback::EncodeFrameHead(tl.BuildFrame(k), **tape);
+      bytes += head.size();
+      for (unsigned char c : head) sum = sum * 131 + c;
+      ++frames;
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["frames"] = static_cast<double>(frames);
+  state.counters["frame_bytes"] = static_cast<double>(bytes);
+  state.counters["checksum"] = static_cast<double>(sum % 1'000'000'007);
+}
+void BM_PlaybackBuiltinRun(benchmark::State& state) { Playback(state, false); }
+void BM_PlaybackScriptRun(benchmark::State& state) { Playback(state, true); }
+BENCHMARK(BM_PlaybackBuiltinRun)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PlaybackScriptRun)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tapedeck
