@@ -38,6 +38,55 @@ constexpr int kHookEvery = 1000;        // instructions between two hook calls
 constexpr int kWallCheckEvery = 16;     // hook calls between two clock reads
 constexpr size_t kRecordOverhead = 64;  // bytes charged per plot/log record besides its text
 
+// Small blocks (up to kPoolMax bytes, in 16-byte classes) for the Lua heap: a fresh table per bar
+// and the like are freed and made again every bar, and a free list per class serves them without
+// malloc's bookkeeping. Slabs are kept until the state is closed (Release). Trivially destructible.
+constexpr size_t kPoolClass = 16;
+constexpr size_t kPoolMax = 256;
+constexpr size_t kSlabBytes = 64u << 10;
+
+struct SmallPool {
+  void* free_list[kPoolMax / kPoolClass] = {};
+  char* cur = nullptr;  // the unused rest of the newest slab
+  char* end = nullptr;
+  void* slabs = nullptr;  // each slab's first word points to the previous slab
+
+  static size_t Class(size_t n) { return (n - 1) / kPoolClass; }
+  static bool Small(size_t n) { return n <= kPoolMax; }
+
+  void* Get(size_t n) {
+    const size_t c = Class(n);
+    if (void* p = free_list[c]) {
+      free_list[c] = *static_cast<void**>(p);
+      return p;
+    }
+    const size_t size = (c + 1) * kPoolClass;
+    if (static_cast<size_t>(end - cur) < size) {
+      char* slab = static_cast<char*>(std::malloc(kSlabBytes));
+      if (slab == nullptr) return nullptr;
+      *reinterpret_cast<void**>(slab) = slabs;
+      slabs = slab;
+      cur = slab + kPoolClass;  // the link, then 16-aligned blocks
+      end = slab + kSlabBytes;
+    }
+    void* p = cur;
+    cur += size;
+    return p;
+  }
+  void Put(void* p, size_t n) {
+    const size_t c = Class(n);
+    *static_cast<void**>(p) = free_list[c];
+    free_list[c] = p;
+  }
+  void Release() {
+    while (slabs != nullptr) {
+      void* prev = *static_cast<void**>(slabs);
+      std::free(slabs);
+      slabs = prev;
+    }
+  }
+};
+
 // The run's budgets and what they have used. Trivially destructible: the hook and the allocator
 // run inside Lua's protected region.
 struct Budget {
@@ -50,6 +99,7 @@ struct Budget {
   const char* cause = nullptr;  // sticky once set: "instructions", "memory", "wall_time"
   int cause_line = 0;
   lua_State* current = nullptr;  // the thread C++ entered Lua with (for the allocator's line)
+  SmallPool pool;
 };
 
 // The first Lua function's current line on L's stack, 0 when none. Reads only: safe inside the
@@ -65,8 +115,13 @@ int CurrentLine(lua_State* L) {
 void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   Budget* b = static_cast<Budget*>(ud);
   const size_t old = ptr != nullptr ? osize : 0;
+  SmallPool& pool = b->pool;
   if (nsize == 0) {
-    std::free(ptr);
+    if (ptr != nullptr && SmallPool::Small(old)) {
+      pool.Put(ptr, old);
+    } else {
+      std::free(ptr);
+    }
     b->memory_used -= old;
     return nullptr;
   }
@@ -78,8 +133,25 @@ void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     }
     return nullptr;
   }
-  void* p = std::realloc(ptr, nsize);
-  if (p == nullptr) return nullptr;
+  void* p = nullptr;
+  const bool old_small = ptr != nullptr && SmallPool::Small(old);
+  if (old_small && SmallPool::Small(nsize) && SmallPool::Class(old) == SmallPool::Class(nsize)) {
+    p = ptr;  // the block already fits
+  } else if (SmallPool::Small(nsize) || old_small) {
+    p = SmallPool::Small(nsize) ? pool.Get(nsize) : std::malloc(nsize);
+    if (p == nullptr) return nullptr;
+    if (ptr != nullptr) {
+      std::memcpy(p, ptr, std::min(old, nsize));
+      if (old_small) {
+        pool.Put(ptr, old);
+      } else {
+        std::free(ptr);
+      }
+    }
+  } else {
+    p = std::realloc(ptr, nsize);
+    if (p == nullptr) return nullptr;
+  }
   b->memory_used = b->memory_used - old + nsize;
   return p;
 }
@@ -102,6 +174,7 @@ struct Sandbox {
 
   ~Sandbox() {
     if (L != nullptr) lua_close(L);
+    budget.pool.Release();
   }
 };
 
