@@ -183,5 +183,22 @@ TEST(ScriptBar, AFreshTableTheScriptMayKeep) {
   EXPECT_NE(RunError(src, data).find("kept 30 fields 9"), std::string::npos) << RunError(src, data);
 }
 
+// ---- indicators ----
+
+TEST(ScriptIndicators, FunctionsEachWithItsOwnState) {
+  const std::vector<market::Series> data = {Daily("A", 3, 0, 1, 1.0)};
+  const std::string src =
+      "local a, b = ta.sma(2), ta.sma(2)\n"
+      "function on_bar(bar)\n"
+      "  local x, y, z = a(1), a(3), b(10)\n"
+      "  error(type(a) .. ' ' .. tostring(x) .. ' ' .. y .. ' ' .. tostring(z) .. ' ' .. b(20) ..\n"
+      "        ' ' .. tostring(getmetatable(a)))\n"
+      "end\n";
+  EXPECT_NE(RunError(src, data).find("function nil 2.0 nil 15.0 nil"), std::string::npos)
+      << RunError(src, data);
+  const std::string bad = RunError("local a = ta.sma(2)\nfunction on_bar(bar) a('x') end\n", data);
+  EXPECT_NE(bad.find("number expected"), std::string::npos) << bad;
+}
+
 }  // namespace
 }  // namespace tapedeck::strategies
