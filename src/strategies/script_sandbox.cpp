@@ -9,6 +9,8 @@
 #include "strategies/script_sandbox.h"
 
 #include <algorithm>
+#include <bitset>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -94,12 +96,94 @@ double Scan(double bytes) { return bytes / kScanBytesPerInstruction; }
 
 // ---- Patterns ------------------------------------------------------------------------------
 
+using CharSet = std::bitset<256>;
+
 // One item of a Lua pattern, as the matcher walks them.
 struct Item {
   enum Kind { kSingle, kBalance, kFrontier, kBackRef, kCapture, kEndAnchor } kind;
-  char quant;   // '*', '+', '-', '?' or 0 (kSingle only)
-  double cost;  // one singlematch (a set's length for [...]; 1 otherwise)
+  char quant;     // '*', '+', '-', '?' or 0 (kSingle only)
+  double cost;    // one singlematch (a set's length for [...]; 1 otherwise)
+  CharSet chars;  // the bytes a kSingle matches
 };
+
+// Whether byte c is in class %cl, as the matcher reads it (ctype, the process's locale).
+bool InClass(int c, int cl) {
+  bool res = false;
+  switch (std::tolower(cl)) {
+    case 'a':
+      res = std::isalpha(c) != 0;
+      break;
+    case 'c':
+      res = std::iscntrl(c) != 0;
+      break;
+    case 'd':
+      res = std::isdigit(c) != 0;
+      break;
+    case 'g':
+      res = std::isgraph(c) != 0;
+      break;
+    case 'l':
+      res = std::islower(c) != 0;
+      break;
+    case 'p':
+      res = std::ispunct(c) != 0;
+      break;
+    case 's':
+      res = std::isspace(c) != 0;
+      break;
+    case 'u':
+      res = std::isupper(c) != 0;
+      break;
+    case 'w':
+      res = std::isalnum(c) != 0;
+      break;
+    case 'x':
+      res = std::isxdigit(c) != 0;
+      break;
+    default:
+      return cl == c;
+  }
+  return std::isupper(cl) != 0 ? !res : res;
+}
+
+// The bytes the single-character class [p, ep) matches: '.', %x, [set] or a literal.
+CharSet ClassChars(const char* p, const char* ep) {
+  CharSet set;
+  const auto u = [](char ch) { return static_cast<unsigned char>(ch); };
+  for (int c = 0; c < 256; ++c) {
+    bool in = false;
+    if (*p == '.') {
+      in = true;
+    } else if (*p == '%' && p + 1 < ep) {
+      in = InClass(c, u(p[1]));
+    } else if (*p == '[' && ep - p >= 2) {
+      const char* q = p;
+      const char* close = ep - 1;  // the ']'
+      bool sig = true;
+      if (q + 1 < close && q[1] == '^') {
+        sig = false;
+        ++q;
+      }
+      bool found = false;
+      while (!found && ++q < close) {
+        if (*q == '%' && q + 1 < close) {
+          ++q;
+          found = InClass(c, u(*q));
+        } else if (q + 2 < close && q[1] == '-') {
+          found = u(q[0]) <= c && c <= u(q[2]);
+          q += 2;
+        } else {
+          found = u(*q) == c;
+        }
+      }
+      in = found == sig;
+    } else {
+      in = u(*p) == c;
+    }
+    set[static_cast<size_t>(c)] = in;
+  }
+  return set;
+}
 
 // The end of the character class starting at p (as the matcher's classEnd), or `end` when it is
 // malformed (the original raises then).
@@ -127,7 +211,7 @@ size_t ParsePattern(const char* p, size_t plen, Item* items, size_t cap) {
   const char* end = p + plen;
   size_t n = 0;
   while (p < end && n < cap) {
-    Item it{Item::kSingle, 0, 1};
+    Item it{Item::kSingle, 0, 1, {}};
     if (*p == '(' || *p == ')') {
       it.kind = Item::kCapture;
       p += (*p == '(' && p + 1 < end && p[1] == ')') ? 2 : 1;
@@ -149,6 +233,7 @@ size_t ParsePattern(const char* p, size_t plen, Item* items, size_t cap) {
       const char* e = ClassEnd(p, end);
       if (e == p) e = p + 1;
       it.cost = *p == '[' ? static_cast<double>(e - p) : 1;
+      it.chars = ClassChars(p, e);
       p = e;
       if (p < end && (*p == '*' || *p == '+' || *p == '-' || *p == '?')) it.quant = *p++;
     }
@@ -170,8 +255,26 @@ struct PatternCost {
 
 constexpr size_t kMaxItems = 512;  // beyond, the matcher's own depth limit refuses the pattern
 
+// What trying items [from, count) costs at a byte of `run` when it fails there for certain: the
+// first item that must match a byte matches none of run (any before it may match nothing and match
+// none of run either). -1 when that is not certain.
+double FailInside(const Item* items, size_t from, size_t count, const CharSet& run) {
+  double cost = 0;
+  for (size_t k = from; k < count; ++k) {
+    const Item& it = items[k];
+    if (it.kind == Item::kCapture) {
+      cost += 1;
+      continue;
+    }
+    if (it.kind != Item::kSingle || (it.chars & run).any()) return -1;
+    cost += it.cost + 1;
+    if (it.quant == 0 || it.quant == '+') return cost;
+  }
+  return -1;
+}
+
 PatternCost CostOf(const char* p, size_t plen, double n) {
-  Item items[kMaxItems];
+  static thread_local Item items[kMaxItems];
   const size_t count = ParsePattern(p, plen, items, kMaxItems);
   double fail = 0, waste = 1, consume = 1;
   bool never_fails = true;
@@ -223,7 +326,11 @@ PatternCost CostOf(const char* p, size_t plen, double n) {
               fail = it.quant == '*' ? 0 : c;
               never_fails = it.quant == '*';
             } else {
-              fail = c * n + (n + 1) * (fail + 1);
+              // Backtracking tries the rest at each byte of the run, then once after it. Inside
+              // the run, a rest that starts with a class disjoint from this one fails at once.
+              const double inside = FailInside(items, k + 1, count, it.chars);
+              const double per_try = inside >= 0 ? inside : fail;
+              fail = c * n + n * (per_try + 1) + fail + 1;
               waste += fail;
             }
             break;

@@ -189,7 +189,13 @@ TEST(ScriptCWork, PatternEstimates) {
   EXPECT_LT(PatternFindCost("abc", 3, n), 10 * n);
   EXPECT_LT(PatternGlobalCost("%s+", 3, n, 1e18), 10 * n);
   EXPECT_LT(PatternGlobalCost("[^,]+", 5, n, 1e18), 20 * n);
+  // Quantifiers over disjoint classes backtrack only where the runs meet.
+  EXPECT_LT(PatternFindCost("^(%d+)%s*(%a+)", 14, n), 50 * n);
+  EXPECT_LT(PatternFindCost("(%d+)%s*(%a+)", 13, n), 20 * n * n);
+  EXPECT_LT(PatternFindCost("^[%w_]+=[^;]*;", 14, n), 50 * n);
   // Backtracking: quadratic and worse.
+  EXPECT_GT(PatternFindCost("a*a*a*b", 7, n), n * n * n);
+  EXPECT_GT(PatternFindCost("^%d*%d*x", 8, n), n * n);
   EXPECT_GT(PatternFindCost("a.*b", 4, n), n * n);
   EXPECT_GT(PatternFindCost("a-a-b", 5, n), n * n * n);
   EXPECT_GT(PatternFindCost("%b()x", 5, n), n * n);
