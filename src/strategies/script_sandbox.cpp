@@ -250,10 +250,10 @@ struct PatternCost {
   double fail = 0;
   double waste = 1;
   double consume = 1;
-  bool anchored_only = false;  // the pattern has more items than were parsed
 };
 
-constexpr size_t kMaxItems = 512;  // beyond, the matcher's own depth limit refuses the pattern
+// Patterns with more items are charged as unbounded (refused): no script needs one.
+constexpr size_t kMaxItems = 4096;
 
 // What trying items [from, count) costs at a byte of `run` when it fails there for certain: the
 // first item that must match a byte matches none of run (any before it may match nothing and match
@@ -352,7 +352,7 @@ PatternCost CostOf(const char* p, size_t plen, double n) {
   out.fail = fail;
   out.waste = waste;
   out.consume = consume;
-  out.anchored_only = count == kMaxItems;
+  if (count == kMaxItems) out.fail = kHuge;  // not all parsed: no bound
   return out;
 }
 
@@ -421,11 +421,17 @@ double Remaining(lua_State* L, int init_idx) {
   return init > len + 1 ? 0 : len - init + 1;
 }
 
+// Whether argument 2 is a pattern the original accepts. A number is turned into its text in place,
+// as luaL_checklstring in the original does anyway.
+bool IsPattern(lua_State* L) {
+  return lua_type(L, 2) == LUA_TSTRING || lua_type(L, 2) == LUA_TNUMBER;
+}
+
 double CostFindOrMatch(lua_State* L, bool find) {
-  if (lua_type(L, 2) != LUA_TSTRING && lua_type(L, 2) != LUA_TNUMBER) return 1;
+  if (!IsPattern(L)) return 1;
   const double n = Remaining(L, 3);
   size_t plen = 0;
-  const char* p = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &plen) : "";
+  const char* p = lua_tolstring(L, 2, &plen);
   if (find && (lua_toboolean(L, 4) != 0 || NoSpecials(p, plen))) {
     // memchr finds the first byte; at each place it is found, memcmp compares the rest.
     const double m = static_cast<double>(plen);
@@ -437,7 +443,7 @@ double CostFind(lua_State* L, const Budget* /*b*/) { return CostFindOrMatch(L, t
 double CostMatch(lua_State* L, const Budget* /*b*/) { return CostFindOrMatch(L, false); }
 
 double CostGmatch(lua_State* L, const Budget* /*b*/) {
-  if (lua_type(L, 2) != LUA_TSTRING) return 1;
+  if (!IsPattern(L)) return 1;
   size_t plen = 0;
   const char* p = lua_tolstring(L, 2, &plen);
   // gmatch has no anchor: a '^' is an ordinary character there.
@@ -445,7 +451,7 @@ double CostGmatch(lua_State* L, const Budget* /*b*/) {
 }
 
 double CostGsub(lua_State* L, const Budget* /*b*/) {
-  if (lua_type(L, 2) != LUA_TSTRING) return 1;
+  if (!IsPattern(L)) return 1;
   size_t plen = 0;
   const char* p = lua_tolstring(L, 2, &plen);
   const double n = StrLen(L, 1);

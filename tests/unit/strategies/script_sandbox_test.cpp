@@ -94,6 +94,13 @@ TEST(ScriptCWork, BacktrackingPatternIsRefusedBeforeItRuns) {
       RunScript(OnFirstBar("  local s = string.rep('a', 20000)\n"
                            "  pcall(string.match, s, '(a*)(a*)(a*)(a*)(a*)(a*)%1b')")),
       "3", "string.match");
+  // A number is a pattern too ('e+' backtracks), and a very long pattern has no bound.
+  ExpectInstructionsRefused(
+      RunScript(OnFirstBar("  local s = string.rep('1e', 30000) .. string.rep('e', 30000)\n"
+                           "  s:gsub(1e+20, '')")),
+      "3", "string.gsub");
+  ExpectInstructionsRefused(RunScript(OnFirstBar("  ('x'):find(string.rep('%a', 5000))")), "2",
+                            "string.find");
 }
 
 TEST(ScriptCWork, EmptyRepLoopIsRefused) {
