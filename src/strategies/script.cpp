@@ -56,6 +56,11 @@ void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     }
     return nullptr;
   }
+  // A big block is filled by C code between two instructions: it costs instructions too.
+  if (nsize >= old + sandbox::kChargedBlock && !sandbox::ChargeBlock(b, nsize - old)) {
+    if (b->current != nullptr) b->cause_line = CurrentLine(b->current);
+    return nullptr;
+  }
   void* p = std::realloc(ptr, nsize);
   if (p == nullptr) return nullptr;
   b->memory_used = b->memory_used - old + nsize;

@@ -674,6 +674,30 @@ void Charge(lua_State* L, Budget* b, double instructions, const char* what) {
   }
 }
 
+bool ChargeBlock(Budget* b, size_t bytes) {
+  if (b->cause != nullptr) return false;
+  const uint64_t n = static_cast<uint64_t>(Scan(static_cast<double>(bytes))) + 1;
+  if (b->instructions > b->instruction_limit || n > b->instruction_limit - b->instructions) {
+    b->cause = "instructions";
+    std::snprintf(b->cause_detail, sizeof b->cause_detail,
+                  "a block of %zu bytes costs %zu instructions, %.3g are left", bytes,
+                  static_cast<size_t>(n),
+                  static_cast<double>(b->instruction_limit -
+                                      std::min(b->instructions, b->instruction_limit)));
+    return false;
+  }
+  b->instructions += n;
+  b->charged_since_clock += n;
+  if (b->charged_since_clock >= kClockEvery) {
+    b->charged_since_clock = 0;
+    if (Clock::now() > b->deadline) {
+      b->cause = "wall_time";
+      return false;
+    }
+  }
+  return true;
+}
+
 void OpenLibraries(lua_State* L, Budget* b, uint64_t seed) {
   static const luaL_Reg kLibs[] = {
       {LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},

@@ -57,6 +57,16 @@ int CurrentLine(lua_State* L);
 // deadline. Once a cause is set every further charge raises too.
 void Charge(lua_State* L, Budget* b, double instructions, const char* what);
 
+// A block of memory the script's state grows by this many bytes or more at once (a long string, a
+// table's array) is charged an instruction per 16 bytes (memcpy's pace): C code fills it between
+// two instructions (a concatenation, a library call's result, return values copied into a buffer).
+constexpr size_t kChargedBlock = 4096;
+
+// Charges a block of `bytes` (see kChargedBlock) from inside the allocator: raises nothing. False,
+// with b->cause set, when the budget cannot pay for it or the wall clock has passed the deadline
+// (the allocator then refuses the block, and the run fails on that cause).
+bool ChargeBlock(Budget* b, size_t bytes);
+
 // Opens base, string, table, math, utf8 and coroutine in L, without what could reach outside the
 // run (load, loadstring, dofile, loadfile, require, warn, print, string.dump, math.randomseed;
 // collectgarbage only counts), seeds math.random with `seed`, hides the strings' metatable

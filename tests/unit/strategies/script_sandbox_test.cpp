@@ -152,6 +152,24 @@ TEST(ScriptCWork, LinearWorkOnABigStringIsCharged) {
   }
 }
 
+TEST(ScriptCWork, BigBlocksAreCharged) {
+  // A concatenation copies both strings in one instruction; so does gsub building its result from a
+  // function's return values. Each 8 MiB block costs 512K instructions: the budget runs out after
+  // some, where uncharged it would take hours of copying.
+  ScriptBudgets b = Small();
+  b.instructions = 10'000'000;
+  b.memory_bytes = 64u << 20;
+  for (const char* work :
+       {"local x = s .. s", "local x = ('ab'):gsub('.', function() return s end)",
+        "local x = string.format('%s%s', s, s)"}) {
+    ExpectFailure(RunScript(OnFirstBar("  local s = string.rep('a', 4 << 20)\n"
+                                       "  while true do " +
+                                       std::string(work) + " end"),
+                            b),
+                  "instructions", "3", "instructions budget exceeded");
+  }
+}
+
 TEST(ScriptCWork, ChargedWorkReadsTheWallClock) {
   // With no wall time at all, the first clock reading fails the run. The script runs few VM
   // instructions (the hook reads the clock only every 16 000): only the charged work reads it.
