@@ -789,7 +789,10 @@ class Runner {
       details["time"] = FormatIso(ctx->time());
       where += " at bar " + FormatIso(ctx->time());
     }
-    if (sb_.error_param[0] != '\0') details["param"] = sb_.error_param;
+    if (sb_.error_param[0] != '\0') {
+      details["param"] = sb_.error_param;
+      details["cause"] = "params";
+    }
     if (sb_.syntax_error) details["cause"] = "syntax";
     if (b.cause == nullptr && status_ == LUA_ERRMEM) details["cause"] = "memory";
     return MakeError(code, "script " + where + ": " + msg, std::move(details));

@@ -80,7 +80,7 @@ class ScriptStrategy : public engine::Strategy {
 
 // Compiles `source` in a sandbox, runs its top level once and reads its parameter schema.
 // `chunk_name` names the script in messages (a file name). Errors: VALIDATION with details
-// `line` (when known), `msg` and `cause` (syntax, error, instructions, memory, wall_time,
+// `line` (when known), `msg` and `cause` (syntax, error, params, instructions, memory, wall_time,
 // recursion) — a syntax error, a binary chunk, an error or exhausted budget in the top level, a
 // malformed `params` (details `param` naming it), no `on_bar` function.
 Result<ScriptInfo> CompileScript(std::string_view source, std::string_view chunk_name,

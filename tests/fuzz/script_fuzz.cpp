@@ -61,7 +61,7 @@ void CheckCause(const Error& e, const std::set<std::string>& causes) {
   if (line != e.details.end()) FUZZ_CHECK(std::stoi(line->second) > 0);
 }
 
-const std::set<std::string> kCompileCauses = {"syntax", "error",     "instructions",
+const std::set<std::string> kCompileCauses = {"syntax", "error",     "params",   "instructions",
                                               "memory", "wall_time", "recursion"};
 const std::set<std::string> kRunCauses = {"error", "instructions", "memory", "wall_time",
                                           "recursion"};

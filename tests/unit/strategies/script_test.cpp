@@ -98,6 +98,7 @@ TEST(CompileScript, BadParamIsNamed) {
   ASSERT_FALSE(info.ok());
   EXPECT_EQ(info.error().code, ErrorCode::kValidation);
   EXPECT_EQ(info.error().details.at("param"), "n");
+  EXPECT_EQ(info.error().details.at("cause"), "params");
   auto out =
       CompileScript("params = { n = {default=0, min=1, max=3} }\nfunction on_bar(b) end", "s.lua");
   ASSERT_FALSE(out.ok());
