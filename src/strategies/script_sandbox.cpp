@@ -535,7 +535,9 @@ double CostRawequal(lua_State* L, const Budget* /*b*/) {
   return 1 + Scan(std::min(StrLen(L, 1), StrLen(L, 2)));
 }
 
-double CostTonumber(lua_State* L, const Budget* /*b*/) { return 1 + Copy(StrLen(L, 1)); }
+double CostTonumber(lua_State* L, const Budget* /*b*/) {  // a number is returned as it is
+  return 1 + (lua_type(L, 1) == LUA_TSTRING ? Copy(StrLen(L, 1)) : 0);
+}
 
 // One step of utf8.codes' iterator: it skips the continuation bytes after position i.
 double CostCodesStep(lua_State* L, const Budget* /*b*/) {

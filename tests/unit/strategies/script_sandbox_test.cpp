@@ -152,6 +152,19 @@ TEST(ScriptCWork, LinearWorkOnABigStringIsCharged) {
   }
 }
 
+TEST(ScriptCWork, Utf8CodesStepsAreCharged) {
+  // One step of utf8.codes' iterator skips every continuation byte after its position: called
+  // again and again from the same place, each call walks 4 MiB.
+  ScriptBudgets b = Small();
+  b.instructions = 40'000'000;
+  b.memory_bytes = 64u << 20;
+  ExpectInstructionsRefused(RunScript(OnFirstBar("  local s = 'a' .. string.rep('\\x80', 4 << 20)\n"
+                                                 "  local step = utf8.codes('a')\n"
+                                                 "  while true do pcall(step, s, 1) end"),
+                                      b),
+                            "4", "utf8.codes");
+}
+
 TEST(ScriptCWork, BigBlocksAreCharged) {
   // A concatenation copies both strings in one instruction; so does gsub building its result from a
   // function's return values. Each 8 MiB block costs 512K instructions: the budget runs out after
