@@ -99,7 +99,8 @@ void Hook(lua_State* L, lua_Debug* /*ar*/) {
       b->cause = "instructions";
     } else if (lua_getstack(L, sandbox::kMaxCallDepth, &ar) != 0) {
       b->cause = "recursion";
-    } else if (++b->hooks % kWallCheckEvery == 0 && Clock::now() > b->deadline) {
+    } else if ((++b->hooks % kWallCheckEvery == 0 || b->memory_used >= sandbox::kBigState) &&
+               Clock::now() > b->deadline) {
       b->cause = "wall_time";
     }
     if (b->cause != nullptr) b->cause_line = CurrentLine(L);

@@ -30,6 +30,9 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMaxCallDepth = 5000;
 // The wall clock is read at least every this many instructions charged for C work.
 constexpr uint64_t kClockEvery = 16'000;
+// From this much memory on, the hook reads the clock at every call, not every 16th: with big
+// strings around, one instruction (comparing two of them) can take milliseconds.
+constexpr size_t kBigState = 1u << 20;
 
 // The run's budgets and what they have used. Trivially destructible: the hook, the allocator and
 // the charges run inside Lua's protected region.
