@@ -38,7 +38,6 @@ void WriteStatsFields(JsonWriter& w, const engine::Stats& s) {
   w.Key("buy_and_hold_return").Number(s.buy_and_hold_return);
 }
 
-
 void WriteStats(JsonWriter& w, const engine::Stats& s) {
   w.BeginObject();
   WriteStatsFields(w, s);
@@ -87,6 +86,7 @@ void WriteRun(JsonWriter& w, const store::RunInfo& run) {
     w.Key("stats");
     WriteStats(w, *run.stats);
   }
+  w.Key("plots").Raw(run.plots_json);
   w.EndObject();
 }
 
@@ -146,8 +146,7 @@ Result<strategies::Params> ParseParams(std::string_view text) {
   strategies::Params params;
   for (const auto& [key, value] : v.as_object()) {
     if (!value.is_number()) {
-      return MakeError(ErrorCode::kValidation,
-                       "params." + std::string(key) + " must be a number",
+      return MakeError(ErrorCode::kValidation, "params." + std::string(key) + " must be a number",
                        {{"field", "params." + std::string(key)}});
     }
     params[std::string(key)] = value.to_number<double>();
@@ -197,15 +196,15 @@ Result<store::RunSpec> ParseBacktestRequest(std::string_view body) {
     return MakeError(ErrorCode::kValidation, "the body must be a JSON object", {{"field", "body"}});
   }
   const json::object& o = v.as_object();
-  static const std::set<std::string_view> kKnown = {
-      "dataset", "strategy", "params", "cash", "commission", "fixed_fee",
-      "slippage", "from", "to", "allow_short"};
+  static const std::set<std::string_view> kKnown = {"dataset",    "strategy",   "params",   "cash",
+                                                    "commission", "fixed_fee",  "slippage", "from",
+                                                    "to",         "allow_short"};
   for (const auto& kv : o) {
     if (!kKnown.count(kv.key())) return FieldError(std::string(kv.key()), "is not a known field");
   }
   store::RunSpec spec;
-  for (auto [field, target] : {std::pair{"dataset", &spec.dataset},
-                               std::pair{"strategy", &spec.strategy}}) {
+  for (auto [field, target] :
+       {std::pair{"dataset", &spec.dataset}, std::pair{"strategy", &spec.strategy}}) {
     auto it = o.find(field);
     if (it == o.end()) return FieldError(field, "is required");
     if (!it->value().is_string() || it->value().as_string().empty()) {

@@ -191,6 +191,22 @@ ALTER TABLE run_events_v3 RENAME TO run_events;
 ALTER TABLE run_trades_v3 RENAME TO run_trades;
 )sql";
 
+// Version 4: what a run plotted and logged (engine::RunResult::plots and logs), one row per run
+// that has any, written by CompleteRun in the run's transaction. `decl` is the run JSON's "plots"
+// ([{"name","pane"}] in declaration order), read with the run's row; the rest is packed
+// (store/packing.h). Runs of earlier versions have none: nothing to convert.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE run_plots(
+  run         INTEGER PRIMARY KEY REFERENCES runs(seq) ON DELETE CASCADE,
+  decl        TEXT NOT NULL,
+  series      INTEGER NOT NULL,
+  plots       BLOB NOT NULL,
+  logs        INTEGER NOT NULL,
+  log_records BLOB NOT NULL,  -- logs records of 24 bytes
+  log_text    BLOB NOT NULL   -- the messages, concatenated
+);
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -203,6 +219,7 @@ constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3Before, PackRunRowsV3, kSchemaV3After},
+    {4, kSchemaV4},
 };
 
 Result<int> UserVersion(Db& db) {
