@@ -151,7 +151,11 @@ PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane) {
     plots.push_back(PlotSeries{std::string(name), pane, {}});
     return id;
   }
-  plots.push_back(PlotSeries{std::string(name), pane, std::vector<double>(bar_count, NAN)});
+  std::vector<double> values;
+  values.reserve(bar_count);
+  AdviseHugePages(values);
+  values.assign(bar_count, NAN);
+  plots.push_back(PlotSeries{std::string(name), pane, std::move(values)});
   // Moving a vector keeps its buffer, so the pointer survives later declarations.
   plot_cols.push_back(plots.back().values.data());
   return id;
