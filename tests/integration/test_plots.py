@@ -136,7 +136,7 @@ class PlotsTest(unittest.TestCase):
         run = self.run_of(strategy="rsi_reversion")
         self.assertEqual(run["plots"], [{"name": "rsi", "pane": "own"}])
         frames = self.frames(run["id"], 600)
-        self.assertTrue(all(0 <= f["plots"]["rsi"] <= 100 for f in frames[5:]))
+        self.assertTrue(all(0 <= f["plots"]["rsi"] <= 100 for f in frames[20:]))
         run = self.run_of(strategy="buy_and_hold")
         self.assertEqual(run["plots"], [])
         for f in self.frames(run["id"], 600) + self.ws_frames(run["id"], 100000):
