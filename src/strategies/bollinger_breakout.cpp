@@ -29,11 +29,13 @@ class BollingerBreakout final : public LongFlat<BollingerBreakout> {
     const double close = ctx.close(0);
     bands_.Update(close);
     if (!bands_.ready()) return Signal::kHold;
-    ctx.Plot(middle_, bands_.middle());
-    ctx.Plot(upper_, bands_.upper());
-    ctx.Plot(lower_, bands_.lower());
-    if (Above(close, bands_.upper())) return Signal::kLong;
-    if (Below(close, bands_.middle())) return Signal::kFlat;
+    // Read before the plots' stores (which may alias anything) so nothing is computed twice.
+    const double middle = bands_.middle(), upper = bands_.upper(), lower = bands_.lower();
+    ctx.Plot(middle_, middle);
+    ctx.Plot(upper_, upper);
+    ctx.Plot(lower_, lower);
+    if (Above(close, upper)) return Signal::kLong;
+    if (Below(close, middle)) return Signal::kFlat;
     return Signal::kHold;
   }
 

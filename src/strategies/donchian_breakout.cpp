@@ -29,12 +29,16 @@ class DonchianBreakout final : public LongFlat<DonchianBreakout> {
   Signal Decide(engine::Context& ctx) {
     const double close = ctx.close(0);
     // Read the channels first: they still cover the previous bars only.
-    if (highest_.ready()) ctx.Plot(upper_, highest_.value());
-    if (lowest_.ready()) ctx.Plot(lower_, lowest_.value());
+    // value() is NaN until a channel is ready: no value at that bar. Read before the plots'
+    // stores (which may alias anything) so nothing is read twice.
+    const double upper = highest_.value(), lower = lowest_.value();
+    const bool upper_ready = highest_.ready(), lower_ready = lowest_.ready();
+    ctx.Plot(upper_, upper);
+    ctx.Plot(lower_, lower);
     Signal want = Signal::kHold;
-    if (highest_.ready() && Above(close, highest_.value())) {
+    if (upper_ready && Above(close, upper)) {
       want = Signal::kLong;
-    } else if (lowest_.ready() && Below(close, lowest_.value())) {
+    } else if (lower_ready && Below(close, lower)) {
       want = Signal::kFlat;
     }
     highest_.Update(ctx.high(0));

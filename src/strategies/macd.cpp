@@ -28,10 +28,12 @@ class MacdStrategy final : public LongFlat<MacdStrategy> {
   Signal Decide(engine::Context& ctx) {
     macd_.Update(ctx.close(0));
     if (!macd_.ready()) return Signal::kHold;
-    ctx.Plot(line_, macd_.value());
-    ctx.Plot(signal_, macd_.signal());
-    ctx.Plot(histogram_, macd_.histogram());
-    return Above(macd_.value(), macd_.signal()) ? Signal::kLong : Signal::kFlat;
+    // Read before the plots' stores (which may alias anything) so nothing is read twice.
+    const double line = macd_.value(), signal = macd_.signal(), histogram = macd_.histogram();
+    ctx.Plot(line_, line);
+    ctx.Plot(signal_, signal);
+    ctx.Plot(histogram_, histogram);
+    return Above(line, signal) ? Signal::kLong : Signal::kFlat;
   }
 
  private:

@@ -31,10 +31,14 @@ class MovingAverageCross final : public LongFlat<MovingAverageCross<Average>> {
     const double close = ctx.close(0);
     fast_.Update(close);
     slow_.Update(close);
-    if (fast_.ready()) ctx.Plot(fast_plot_, fast_.value());
-    if (!slow_.ready()) return Signal::kHold;
-    ctx.Plot(slow_plot_, slow_.value());
-    return Above(fast_.value(), slow_.value()) ? Signal::kLong : Signal::kFlat;
+    // Read before the plots' stores (which may alias anything) so nothing is read twice. value()
+    // is NaN while an average warms up: no value at that bar.
+    const double fast = fast_.value(), slow = slow_.value();
+    const bool ready = slow_.ready();
+    ctx.Plot(fast_plot_, fast);
+    ctx.Plot(slow_plot_, slow);
+    if (!ready) return Signal::kHold;
+    return Above(fast, slow) ? Signal::kLong : Signal::kFlat;
   }
 
  private:

@@ -26,10 +26,10 @@ class RsiReversion final : public LongFlat<RsiReversion> {
     rsi_.Update(ctx.close(0));
     if (!rsi_.ready()) return Signal::kHold;
     const double rsi = rsi_.value();
-    ctx.Plot(plot_, rsi);
-    if (Below(rsi, lower_)) return Signal::kLong;
-    if (Above(rsi, upper_)) return Signal::kFlat;
-    return Signal::kHold;
+    const Signal want =
+        Below(rsi, lower_) ? Signal::kLong : (Above(rsi, upper_) ? Signal::kFlat : Signal::kHold);
+    ctx.Plot(plot_, rsi);  // last: a store may alias anything, and nothing is read after it
+    return want;
   }
 
  private:
