@@ -307,16 +307,14 @@ int LuaPlot(lua_State* L) {
     luaL_error(L, "plot: at most %d series per script", static_cast<int>(kMaxPlots));
   }
   Charge(L, ctx->bar_count() * sizeof(double) + len + kRecordOverhead);
-  // The cache entry first: it may raise (memory), and nothing is declared yet then.
-  const engine::PlotId id = static_cast<engine::PlotId>(sb->plots);
+  ++sb->plots;
+  // DeclarePlot's allocations are done (and owned by the run) when it returns, so the Lua error
+  // rawset may raise (memory) unwinds nothing of C++'s; the run fails then anyway.
+  const engine::PlotId id = ctx->DeclarePlot(std::string_view(name, len), pane);
+  ctx->Plot(id, value);
   lua_pushvalue(L, 1);
   lua_pushinteger(L, static_cast<lua_Integer>(id));
   lua_rawset(L, lua_upvalueindex(1));
-  // No Lua call below this line: a C++ allocation must not be unwound by a Lua error.
-  ++sb->plots;
-  const engine::PlotId declared = ctx->DeclarePlot(std::string_view(name, len), pane);
-  (void)declared;  // == id: this script is the run's only declarer, names are unique in the cache
-  ctx->Plot(id, value);
   return 0;
 }
 
