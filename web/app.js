@@ -75,10 +75,12 @@ async function loadStrategies() {
 function showStrategy() {
   const s = page.strategies.find((x) => x.name === $('#strategy').value);
   if (!s) return;
-  // The first sentence is the rule; the rest (shared sizing rules) is in the title.
-  const first = s.description.split('. ')[0];
+  // The first sentence is the rule; the rest (shared sizing rules) is in the title. A saved
+  // script has no description: its name and version say what it is.
+  const description = s.description ?? `Your script, version ${s.version}.`;
+  const first = description.split('. ')[0];
   $('#strategy-desc').textContent = first.endsWith('.') ? first : first + '.';
-  $('#strategy-desc').title = s.description;
+  $('#strategy-desc').title = description;
   renderParams($('#params'), s);
 }
 
@@ -155,7 +157,7 @@ function showRunStatus(run) {
   $('#run-progress').value = run.status === 'done' ? 1 : run.progress || 0;
   $('#run-status-text').textContent = run.status === 'running'
     ? `running ${Math.round((run.progress || 0) * 100)}%`
-    : run.status === 'failed' ? `failed: ${run.error || 'no reason given'}` : run.status;
+    : run.status === 'failed' ? `failed: ${run.error?.msg || 'no reason given'}` : run.status;
   box.dataset.status = run.status;
 }
 

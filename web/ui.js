@@ -97,7 +97,7 @@ export function renderRuns(tbody, runs, { onOpen, onDelete, currentId }) {
   for (const run of runs) {
     const s = run.stats || {};
     const status = run.status === 'running' ? `running ${Math.round((run.progress || 0) * 100)}%`
-      : run.status === 'failed' ? `failed${run.error ? ': ' + run.error : ''}` : run.status;
+      : run.status === 'failed' ? `failed${run.error?.msg ? ': ' + run.error.msg : ''}` : run.status;
     const params = Object.entries(run.params || {}).map(([k, v]) => `${k}=${v}`).join(' ');
     const link = el('a', {
       href: `/runs/${encodeURIComponent(run.id)}`, class: 'run-link',

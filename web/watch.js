@@ -147,7 +147,7 @@ export class Watcher {
       }
       if (run.status === 'failed') {
         this.view.hideWaiting();
-        throw new Error(`run ${this.id} failed: ${run.error || 'no reason given'}`);
+        throw new Error(`run ${this.id} failed: ${run.error?.msg || 'no reason given'}`);
       }
       this.view.showWaiting(run);
       await new Promise((resolve) => { this.pollTimer = setTimeout(resolve, 300); });
