@@ -172,7 +172,7 @@ struct Sandbox {
   char error_param[64] = {};       // the parameter a schema error is about
   const void* bar_meta = nullptr;  // the bars' metatable (OpenBars)
   int bar_meta_ref = LUA_NOREF;    // ... in the registry
-  const char* bar_keys[8] = {};    // the interned field names, in kBarKeys' order
+  const void* bar_keys[8] = {};    // the interned field names, in kBarKeys' order
   ScriptOutput output;
 
   ~Sandbox() {
@@ -388,11 +388,12 @@ const BarData& CheckBar(lua_State* L, int idx) {
   return *bar;
 }
 
-// The field of a string key (kBarFields when the key is no field's name). Raises nothing.
+// The field named by the key at idx, kBarFields when it names none. One API call: a string's
+// lua_topointer is the string object, and a short string's object is the interned one; any other
+// value's is another object or NULL. Raises nothing.
 int BarKeyOf(lua_State* L, int idx) {
-  if (lua_type(L, idx) != LUA_TSTRING) return kBarFields;
-  const char* key = lua_tostring(L, idx);
-  const char* const* keys = Self(L)->bar_keys;
+  const void* key = lua_topointer(L, idx);
+  const void* const* keys = Self(L)->bar_keys;
   for (int k = 0; k < kBarFields; ++k) {
     if (key == keys[k]) return k;
   }
@@ -494,7 +495,7 @@ void OpenBars(lua_State* L) {
   lua_setfield(L, -2, "__name");
   for (int k = 0; k < kBarFields; ++k) {
     lua_pushstring(L, kBarKeys[k]);
-    sb->bar_keys[k] = lua_tostring(L, -1);
+    sb->bar_keys[k] = lua_topointer(L, -1);
     lua_rawseti(L, -2, k + 1);  // keeps the interned key alive
   }
   sb->bar_meta = lua_topointer(L, -1);
