@@ -4,7 +4,8 @@ params = { fast = {default=10, min=1, max=10000, int=true}, slow = {default=30, 
 local fast, slow
 function init() fast, slow = ta.sma(params.fast), ta.sma(params.slow) end
 function on_bar(bar)
-  local f, s = fast(bar.close), slow(bar.close)
+  local close = bar.close  -- a bar's field is a lookup: read it once
+  local f, s = fast(close), slow(close)
   if s == nil or bar.last then return end
   local long = f - s > 1e-10 * math.abs(s)
   if long and position() <= 0 then buy() elseif not long and position() > 0 then sell() end

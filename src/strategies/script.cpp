@@ -373,7 +373,9 @@ struct BarData {
 
 // The bar at idx, nullptr when the value there is not one. Raises nothing.
 const BarData* ToBar(lua_State* L, int idx) {
-  if (lua_type(L, idx) != LUA_TUSERDATA || lua_getmetatable(L, idx) == 0) return nullptr;
+  // Only a bar has this metatable (no script can reach it, and other values' metatables are
+  // other tables), so a match means a full userdata of BarData's layout.
+  if (lua_getmetatable(L, idx) == 0) return nullptr;
   const bool ours = lua_topointer(L, -1) == Self(L)->bar_meta;
   lua_pop(L, 1);
   return ours ? static_cast<const BarData*>(lua_touserdata(L, idx)) : nullptr;
@@ -422,8 +424,13 @@ bool PushBarField(lua_State* L, const BarData& bar, int k) {
   }
 }
 
+// __index: the hot path, so ToBar's check inline and without its pop (the metatable stays below
+// the result, which is what a C function returns).
 int BarIndex(lua_State* L) {
-  const BarData& bar = CheckBar(L, 1);
+  if (lua_getmetatable(L, 1) == 0 || lua_topointer(L, -1) != Self(L)->bar_meta) {
+    luaL_typeerror(L, 1, "bar");
+  }
+  const auto& bar = *static_cast<const BarData*>(lua_touserdata(L, 1));
   if (!PushBarField(L, bar, BarKeyOf(L, 2))) lua_pushnil(L);
   return 1;
 }
