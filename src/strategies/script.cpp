@@ -38,9 +38,10 @@ constexpr int kHookEvery = 1000;        // instructions between two hook calls
 constexpr int kWallCheckEvery = 16;     // hook calls between two clock reads
 constexpr size_t kRecordOverhead = 64;  // bytes charged per plot/log record besides its text
 
-// Small blocks (up to kPoolMax bytes, in 16-byte classes) for the Lua heap: a fresh table per bar
-// and the like are freed and made again every bar, and a free list per class serves them without
-// malloc's bookkeeping. Slabs are kept until the state is closed (Release). Trivially destructible.
+// Small blocks (up to kPoolMax bytes, in 16-byte classes) for the Lua heap: a fresh bar (userdata)
+// per bar and the like are freed and made again every bar, and a free list per class serves them
+// without malloc's bookkeeping. Slabs are kept until the state is closed (Release). Trivially
+// destructible.
 constexpr size_t kPoolClass = 16;
 constexpr size_t kPoolMax = 256;
 constexpr size_t kSlabBytes = 64u << 10;

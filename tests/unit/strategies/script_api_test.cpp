@@ -1,4 +1,4 @@
-// Strategy scripts: ago(n[, symbol]), symbols() and the bar table. Each check runs inside the
+// Strategy scripts: ago(n[, symbol]), symbols() and the bar. Each check runs inside the
 // script against values the test computed from the series it built (no look-ahead: a symbol's bars
 // are known only up to its latest bar at or before the current time); the script ends the run with
 // error("checked N") so the test also sees that every check ran.
