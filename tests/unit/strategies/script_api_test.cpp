@@ -229,6 +229,23 @@ TEST(ScriptBar, TheIteratorRefusesWhatIsNotABar) {
   EXPECT_NE(err.find("time,open,high,low,close,volume nil nil"), std::string::npos) << err;
 }
 
+TEST(ScriptBar, AtrTakesABarOrATable) {
+  const std::vector<market::Series> data = {Daily("A", 6, 0, 1, 1.0)};
+  const std::string src =
+      "local a, b = ta.atr(2), ta.atr(2)\n"
+      "function on_bar(bar)\n"
+      "  local x, y = a(bar), b({high = bar.high, low = bar.low, close = bar.close})\n"
+      "  if x ~= y then error('differ ' .. tostring(x) .. ' ' .. tostring(y)) end\n"
+      "  if bar.last then error('same ' .. x) end\n"
+      "end\n";
+  EXPECT_NE(RunError(src, data).find("same 2.0"), std::string::npos) << RunError(src, data);
+  for (const char* arg : {"1", "'bar'", "nil", "symbols"}) {
+    const std::string err =
+        RunError(std::string("local a = ta.atr(2)\nfunction on_bar(bar) a(") + arg + ") end", data);
+    EXPECT_NE(err.find("bar expected"), std::string::npos) << arg << ": " << err;
+  }
+}
+
 // ---- indicators ----
 
 TEST(ScriptIndicators, FunctionsEachWithItsOwnState) {
