@@ -229,6 +229,23 @@ TEST(ScriptBar, TheIteratorRefusesWhatIsNotABar) {
   EXPECT_NE(err.find("time,open,high,low,close,volume nil nil"), std::string::npos) << err;
 }
 
+// Bars are Lua allocations: keeping every one is charged to the memory budget; dropping them
+// lets the GC take them back.
+TEST(ScriptBar, KeptBarsCountAgainstTheMemoryBudget) {
+  const std::vector<market::Series> data = {Daily("A", 20'000, 0, 1, 0.001)};
+  ScriptBudgets budgets;
+  budgets.memory_bytes = 1u << 20;  // 20,000 bars of ~96 bytes each do not fit beside the rest
+  auto run = [&](const char* src) {
+    auto strategy = MakeScriptStrategy(src, "t.lua", {}, budgets);
+    EXPECT_TRUE(strategy.ok());
+    return engine::Run(data, **strategy, {});
+  };
+  auto kept = run("local kept = {}\nfunction on_bar(bar) kept[#kept + 1] = bar end\n");
+  ASSERT_FALSE(kept.ok());
+  EXPECT_EQ(kept.error().details.at("cause"), "memory") << kept.error().msg;
+  EXPECT_TRUE(run("local last\nfunction on_bar(bar) last = bar end\n").ok());
+}
+
 TEST(ScriptBar, AtrTakesABarOrATable) {
   const std::vector<market::Series> data = {Daily("A", 6, 0, 1, 1.0)};
   const std::string src =
