@@ -168,12 +168,15 @@ struct Sandbox {
   int init_ref = LUA_NOREF;
   int on_bar_ref = LUA_NOREF;
   int schema_ref = LUA_NOREF;
-  int error_line = 0;              // where the last runtime error was raised (message handler)
-  bool syntax_error = false;       // the chunk did not compile
-  char error_param[64] = {};       // the parameter a schema error is about
-  const void* bar_meta = nullptr;  // the bars' metatable (OpenBars)
-  int bar_meta_ref = LUA_NOREF;    // ... in the registry
-  const void* bar_keys[8] = {};    // the interned field names, in kBarKeys' order
+  // The bars (OpenBars): their metatable's address and registry reference, and the interned field
+  // names' addresses in kBarKeys' order.
+  const void* bar_meta = nullptr;
+  int bar_meta_ref = LUA_NOREF;
+  const void* bar_keys[8] = {};
+
+  int error_line = 0;         // where the last runtime error was raised (message handler)
+  bool syntax_error = false;  // the chunk did not compile
+  char error_param[64] = {};  // the parameter a schema error is about
   ScriptOutput output;
 
   ~Sandbox() {
