@@ -44,8 +44,10 @@ constexpr size_t kMaxPlotName = 64;     // bytes of a series' name
 
 // Small blocks (up to kPoolMax bytes, in 16-byte classes) for the Lua heap: a fresh bar (userdata)
 // per bar and the like are freed and made again every bar, and a free list per class serves them
-// without malloc's bookkeeping. Slabs are kept until the state is closed (Release). Trivially
-// destructible.
+// without malloc's bookkeeping. Slabs are kept until the state is closed (Release), so the memory
+// budget is charged per slab, not per block: a block freed into one class's list cannot serve
+// another class, and charging live blocks only would let a script hold many times its budget by
+// filling and freeing one class after another. Trivially destructible.
 constexpr size_t kPoolClass = 16;
 constexpr size_t kPoolMax = 256;
 constexpr size_t kSlabBytes = 64u << 10;
@@ -58,14 +60,19 @@ struct SmallPool {
 
   static size_t Class(size_t n) { return (n - 1) / kPoolClass; }
   static bool Small(size_t n) { return n <= kPoolMax; }
+  static size_t ClassBytes(size_t n) { return (Class(n) + 1) * kPoolClass; }
 
+  // Whether Get(n) would have to allocate a new slab.
+  bool NeedsSlab(size_t n) const {
+    return free_list[Class(n)] == nullptr && static_cast<size_t>(end - cur) < ClassBytes(n);
+  }
   void* Get(size_t n) {
     const size_t c = Class(n);
     if (void* p = free_list[c]) {
       free_list[c] = *static_cast<void**>(p);
       return p;
     }
-    const size_t size = (c + 1) * kPoolClass;
+    const size_t size = ClassBytes(n);
     if (static_cast<size_t>(end - cur) < size) {
       char* slab = static_cast<char*>(std::malloc(kSlabBytes));
       if (slab == nullptr) return nullptr;
@@ -98,21 +105,31 @@ struct Budget : sandbox::Budget {
   SmallPool pool;
 };
 
+// Lua's allocator. memory_used counts what the state holds from the system: its big blocks and
+// its slabs (plus what Charge adds for C++-side buffers).
 void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   Budget* b = static_cast<Budget*>(ud);
-  const size_t old = ptr != nullptr ? osize : 0;
   SmallPool& pool = b->pool;
+  const size_t old = ptr != nullptr ? osize : 0;
+  const bool old_small = ptr != nullptr && SmallPool::Small(old);
   if (nsize == 0) {
-    if (ptr != nullptr && SmallPool::Small(old)) {
+    if (old_small) {
       pool.Put(ptr, old);
     } else {
       std::free(ptr);
+      b->memory_used -= old;
     }
-    b->memory_used -= old;
     return nullptr;
   }
+  const bool new_small = SmallPool::Small(nsize);
+  if (old_small && new_small && SmallPool::Class(old) == SmallPool::Class(nsize)) {
+    return ptr;  // the block already fits
+  }
+  // What this call takes from and gives back to the system.
+  const size_t grow = new_small ? (pool.NeedsSlab(nsize) ? kSlabBytes : 0) : nsize;
+  const size_t shrink = ptr != nullptr && !old_small ? old : 0;
   // Once any budget is gone, nothing grows any more: the script is being unwound.
-  if (nsize > old && (b->cause != nullptr || b->memory_used - old + nsize > b->memory_limit)) {
+  if (grow > shrink && (b->cause != nullptr || b->memory_used - shrink + grow > b->memory_limit)) {
     if (b->cause == nullptr) {
       b->cause = "memory";
       if (b->current != nullptr) b->cause_line = CurrentLine(b->current);
@@ -125,11 +142,8 @@ void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     return nullptr;
   }
   void* p = nullptr;
-  const bool old_small = ptr != nullptr && SmallPool::Small(old);
-  if (old_small && SmallPool::Small(nsize) && SmallPool::Class(old) == SmallPool::Class(nsize)) {
-    p = ptr;  // the block already fits
-  } else if (SmallPool::Small(nsize) || old_small) {
-    p = SmallPool::Small(nsize) ? pool.Get(nsize) : std::malloc(nsize);
+  if (new_small || old_small) {
+    p = new_small ? pool.Get(nsize) : std::malloc(nsize);
     if (p == nullptr) return nullptr;
     if (ptr != nullptr) {
       std::memcpy(p, ptr, std::min(old, nsize));
@@ -143,7 +157,7 @@ void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     p = std::realloc(ptr, nsize);
     if (p == nullptr) return nullptr;
   }
-  b->memory_used = b->memory_used - old + nsize;
+  b->memory_used = b->memory_used - shrink + grow;
   return p;
 }
 
