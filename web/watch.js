@@ -18,6 +18,7 @@ import { loadChartLibrary } from './chart.js';
 import { TapeBuffer } from './tape.js';
 import { Timeline } from './timeline.js';
 import { Transport } from './transport.js';
+import { runErrorText, strategyLabel } from './ui.js';
 import { PlayerView } from './view.js';
 
 const kBatch = 12;  // frames drawn per animation frame at most
@@ -101,7 +102,7 @@ export class Watcher {
       return;
     }
     if (this.closed) return;
-    this.view.openChart(equity, this.symbol);
+    this.view.openChart(equity, this.symbol, run.plots || [], (ms) => this.seekToTime(ms));
     this.view.showSpeed(this.speed);
     this.raf = requestAnimationFrame(this.tick);
 
@@ -140,14 +141,14 @@ export class Watcher {
     for (;;) {
       const run = await api.backtest(this.id);
       if (this.closed) return null;
-      this.options.onTitle?.(`${run.strategy} on ${run.dataset}`, run);
+      this.options.onTitle?.(`${strategyLabel(run)} on ${run.dataset}`, run);
       if (run.status === 'done') {
         this.view.hideWaiting();
         return run;
       }
       if (run.status === 'failed') {
         this.view.hideWaiting();
-        throw new Error(`run ${this.id} failed: ${run.error || 'no reason given'}`);
+        throw new Error(`run ${this.id} failed: ${runErrorText(run.error)}`);
       }
       this.view.showWaiting(run);
       await new Promise((resolve) => { this.pollTimer = setTimeout(resolve, 300); });
