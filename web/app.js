@@ -4,7 +4,7 @@
 import { api, auth, describeError } from './api.js';
 import { loadChartLibrary } from './chart.js';
 import { StrategyEditor } from './editor.js';
-import { $, el, markField, readParams, renderParams, renderRuns, runErrorText } from './ui.js';
+import { $, el, markField, readParams, renderParams, renderRuns, runErrorAtLine, runErrorText } from './ui.js';
 import { Watcher } from './watch.js';
 
 const page = {
@@ -20,8 +20,18 @@ const page = {
 
 // --- errors -------------------------------------------------------------------------------------
 
-function showError(text) {
+// `run`: a failed run; when a script failed at a line, the message links to that line in the editor.
+function showError(text, run = null) {
   $('#error-text').textContent = text;
+  const line = run && run.strategy_version && run.error && run.error.line;
+  if (line) {
+    const q = new URLSearchParams({ version: run.strategy_version, line, msg: runErrorAtLine(run.error) });
+    const path = `/editor/${encodeURIComponent(run.strategy)}?${q}`;
+    $('#error-text').append(' ', el('a', { href: path, id: 'error-edit', onclick: (ev) => {
+      ev.preventDefault();
+      navigate(path);
+    } }, `Show line ${line} in the editor`));
+  }
   $('#error').hidden = false;
 }
 
@@ -237,7 +247,11 @@ function route() {
     $('#welcome').hidden = true;
     document.title = `${name || 'New script'} — strategy editor — tapedeck`;
     clearError();
-    page.editor.open(name);
+    page.editor.open(name, {
+      version: Number(params.get('version')) || undefined,
+      line: Number(params.get('line')) || undefined,
+      msg: params.get('msg') || undefined,
+    });
     return;
   }
   page.editor.close();
@@ -324,7 +338,7 @@ async function start() {
   page.editor = new StrategyEditor({
     navigate,
     replace: (path) => {
-      if (location.pathname !== path) history.replaceState({}, '', path);
+      if (location.pathname + location.search !== path) history.replaceState({}, '', path);
     },
     openRun: (id) => {
       refreshRuns();

@@ -8,7 +8,7 @@
 // Ctrl+S (⌘S on a Mac) saves from anywhere on the page while the editor is shown.
 
 import { api, describeError } from './api.js';
-import { $, el, markField, readParams, renderParams, runErrorText } from './ui.js';
+import { $, el, markField, readParams, renderParams, runErrorAtLine, runErrorText } from './ui.js';
 
 const kCss = '/vendor/codemirror/codemirror.css';
 const kScript = '/vendor/codemirror/codemirror.js';
@@ -103,7 +103,8 @@ export class StrategyEditor {
   }
 
   // Shows the editor with script `name` (its latest version), or a new script when name is null.
-  async open(name) {
+  // at: {version, line, msg} (from a failed run's link): that version, with that line marked.
+  async open(name, at = {}) {
     const gen = ++this.gen;
     $('#editor').hidden = false;
     this.bind();
@@ -133,9 +134,10 @@ export class StrategyEditor {
       return;
     }
     try {
-      const strategy = await api.strategy(name);
+      const strategy = await api.strategy(name, at.version);
       if (gen !== this.gen) return;
       this.show(strategy, strategy.source);
+      if (at.line) this.markError(at.line, at.msg || 'the run failed here', 'run');
     } catch (e) {
       if (gen !== this.gen) return;
       this.show(null, kNewScript);
@@ -231,8 +233,8 @@ export class StrategyEditor {
     markField($('#editor'), null);
     this.showVersions(strategy);
     this.showParams(strategy);
-    this.setStatus(strategy ? `version ${strategy.version}, saved ${strategy.created || ''}`.trim()
-      : 'not saved yet');
+    const when = strategy && strategy.created ? `, saved ${strategy.created.slice(0, 16).replace('T', ' ')} UTC` : '';
+    this.setStatus(strategy ? `version ${strategy.version}${when}` : 'not saved yet');
     $('#editor').dataset.version = strategy ? String(strategy.version) : '';
     requestAnimationFrame(() => this.cm.refresh());  // it may have been laid out while hidden
   }
@@ -363,7 +365,7 @@ export class StrategyEditor {
         if (run.status === 'failed') {
           status.textContent = 'the run failed';
           const error = run.error && typeof run.error === 'object' ? run.error : { msg: run.error };
-          if (error.line) this.markError(error.line, runErrorText(error), 'run');
+          if (error.line) this.markError(error.line, runErrorAtLine(error), 'run');
           else this.showMessage(`The run failed: ${runErrorText(error)}`);
           return;
         }

@@ -62,6 +62,12 @@ export function runErrorText(error) {
   return (where.length ? `${where.join(', ')}: ` : '') + (error.msg || error.cause || 'no reason given');
 }
 
+// What to write under the line a run failed at: "msg (at bar 2020-01-02)".
+export function runErrorAtLine(error) {
+  const msg = error.msg || error.cause || 'the run failed here';
+  return error.bar_time ? `${msg} (at bar ${simTime(Date.parse(error.bar_time))})` : msg;
+}
+
 // "sma_cross", or "my_sma@3" for a script's version.
 export const strategyLabel = (run) =>
   run.strategy_version ? `${run.strategy}@${run.strategy_version}` : run.strategy;

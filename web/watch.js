@@ -35,7 +35,7 @@ function loadPlaybackInfo() {
 
 export class Watcher {
   // options: at (ISO time to open paused at), speed, transport ('auto' | 'sse'),
-  // onError(text), onTitle(text), onLink(url) (the address of the current state).
+  // onError(text[, failedRun]), onTitle(text), onLink(url) (the address of the current state).
   constructor(runId, options = {}) {
     this.id = runId;
     this.options = options;
@@ -148,7 +148,9 @@ export class Watcher {
       }
       if (run.status === 'failed') {
         this.view.hideWaiting();
-        throw new Error(`run ${this.id} failed: ${runErrorText(run.error)}`);
+        const failed = new Error(`run ${this.id} failed: ${runErrorText(run.error)}`);
+        failed.run = run;  // a script's failure links to its line in the editor
+        throw failed;
       }
       this.view.showWaiting(run);
       await new Promise((resolve) => { this.pollTimer = setTimeout(resolve, 300); });
@@ -158,7 +160,7 @@ export class Watcher {
   // Shows why the run cannot be played; before the stream is open, the state stays
   // "cannot play" (the status line would otherwise go back to "loading").
   fail(e) {
-    this.options.onError?.(describeError(e));
+    this.options.onError?.(describeError(e), e.run);
     if (!this.transport.client) this.transport.failed = true;
     this.view.showCannotPlay();
   }

@@ -179,7 +179,7 @@ test('run from the editor: the player opens and its plot series move as it plays
     return seen.size >= 4;
   }, 'fast to take four values', 30000);
   await until(async () => (await plotValue('gap')) !== '—', 'gap plotted');
-  assert.ok((await plotPoints('slow')) > 5, 'slow drawn on the chart');
+  await until(async () => (await plotPoints('slow')) > 5, 'slow drawn on the chart');
 });
 
 test('log messages are listed at their bars as it plays', async () => {
@@ -230,6 +230,15 @@ end`);
   const failed = (await getJson('/backtests')).find((r) => r.strategy === 'e2e_fails');
   assert.equal(failed.status, 'failed');
   assert.equal(failed.error.line, 3);
+
+  // Opened in the player, the failed run says why and links to its line in the editor.
+  await page.goto(`${base}/runs/${failed.id}`);
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await text('#error-text'), /failed: line 3, at bar 2000-.*boom at fifty/);
+  await page.click('#error-edit');
+  await page.waitForSelector('#editor[data-error-line="3"]');
+  assert.equal(new URL(page.url()).pathname, '/editor/e2e_fails');
+  assert.match(await page.locator('.error-widget[data-line="3"]').innerText(), /boom at fifty \(at bar 2000-/);
 });
 
 test('a built-in strategy plots its own indicators the same way', async () => {
