@@ -399,6 +399,7 @@ export class StrategyEditor {
   // Marks `line` (1-based) with `msg`: in the gutter, tinted, the message under the line, and in
   // words above the editor. `kind`: 'save' (the server refused the script) or 'run' (it failed).
   markError(line, msg, kind = 'save') {
+    line = Number(line);  // a VALIDATION error's details are strings
     this.clearMarks();
     const cm = this.cm;
     const at = Math.min(Math.max(1, line), cm.lineCount()) - 1;
