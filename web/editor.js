@@ -377,7 +377,7 @@ export class StrategyEditor {
       status.textContent = '';
       this.showMessage(`Could not run it: ${describeError(e)}`);
       const field = e.details && e.details.field;
-      if (field) markField(form, field === 'dataset' ? 'dataset' : field);
+      if (field) markField(form, field);  // dataset, params.x
     } finally {
       button.disabled = false;
     }
