@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <new>
 #include <utility>
@@ -37,6 +38,55 @@ constexpr int kHookEvery = 1000;        // instructions between two hook calls
 constexpr int kWallCheckEvery = 16;     // hook calls between two clock reads
 constexpr size_t kRecordOverhead = 64;  // bytes charged per plot/log record besides its text
 
+// Small blocks (up to kPoolMax bytes, in 16-byte classes) for the Lua heap: a fresh table per bar
+// and the like are freed and made again every bar, and a free list per class serves them without
+// malloc's bookkeeping. Slabs are kept until the state is closed (Release). Trivially destructible.
+constexpr size_t kPoolClass = 16;
+constexpr size_t kPoolMax = 256;
+constexpr size_t kSlabBytes = 64u << 10;
+
+struct SmallPool {
+  void* free_list[kPoolMax / kPoolClass] = {};
+  char* cur = nullptr;  // the unused rest of the newest slab
+  char* end = nullptr;
+  void* slabs = nullptr;  // each slab's first word points to the previous slab
+
+  static size_t Class(size_t n) { return (n - 1) / kPoolClass; }
+  static bool Small(size_t n) { return n <= kPoolMax; }
+
+  void* Get(size_t n) {
+    const size_t c = Class(n);
+    if (void* p = free_list[c]) {
+      free_list[c] = *static_cast<void**>(p);
+      return p;
+    }
+    const size_t size = (c + 1) * kPoolClass;
+    if (static_cast<size_t>(end - cur) < size) {
+      char* slab = static_cast<char*>(std::malloc(kSlabBytes));
+      if (slab == nullptr) return nullptr;
+      *reinterpret_cast<void**>(slab) = slabs;
+      slabs = slab;
+      cur = slab + kPoolClass;  // the link, then 16-aligned blocks
+      end = slab + kSlabBytes;
+    }
+    void* p = cur;
+    cur += size;
+    return p;
+  }
+  void Put(void* p, size_t n) {
+    const size_t c = Class(n);
+    *static_cast<void**>(p) = free_list[c];
+    free_list[c] = p;
+  }
+  void Release() {
+    while (slabs != nullptr) {
+      void* prev = *static_cast<void**>(slabs);
+      std::free(slabs);
+      slabs = prev;
+    }
+  }
+};
+
 // The run's budgets and what they have used. Trivially destructible: the hook and the allocator
 // run inside Lua's protected region.
 struct Budget {
@@ -49,6 +99,7 @@ struct Budget {
   const char* cause = nullptr;  // sticky once set: "instructions", "memory", "wall_time"
   int cause_line = 0;
   lua_State* current = nullptr;  // the thread C++ entered Lua with (for the allocator's line)
+  SmallPool pool;
 };
 
 // The first Lua function's current line on L's stack, 0 when none. Reads only: safe inside the
@@ -64,8 +115,13 @@ int CurrentLine(lua_State* L) {
 void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   Budget* b = static_cast<Budget*>(ud);
   const size_t old = ptr != nullptr ? osize : 0;
+  SmallPool& pool = b->pool;
   if (nsize == 0) {
-    std::free(ptr);
+    if (ptr != nullptr && SmallPool::Small(old)) {
+      pool.Put(ptr, old);
+    } else {
+      std::free(ptr);
+    }
     b->memory_used -= old;
     return nullptr;
   }
@@ -77,8 +133,25 @@ void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     }
     return nullptr;
   }
-  void* p = std::realloc(ptr, nsize);
-  if (p == nullptr) return nullptr;
+  void* p = nullptr;
+  const bool old_small = ptr != nullptr && SmallPool::Small(old);
+  if (old_small && SmallPool::Small(nsize) && SmallPool::Class(old) == SmallPool::Class(nsize)) {
+    p = ptr;  // the block already fits
+  } else if (SmallPool::Small(nsize) || old_small) {
+    p = SmallPool::Small(nsize) ? pool.Get(nsize) : std::malloc(nsize);
+    if (p == nullptr) return nullptr;
+    if (ptr != nullptr) {
+      std::memcpy(p, ptr, std::min(old, nsize));
+      if (old_small) {
+        pool.Put(ptr, old);
+      } else {
+        std::free(ptr);
+      }
+    }
+  } else {
+    p = std::realloc(ptr, nsize);
+    if (p == nullptr) return nullptr;
+  }
   b->memory_used = b->memory_used - old + nsize;
   return p;
 }
@@ -101,6 +174,7 @@ struct Sandbox {
 
   ~Sandbox() {
     if (L != nullptr) lua_close(L);
+    budget.pool.Release();
   }
 };
 
@@ -263,6 +337,53 @@ int LuaEquity(lua_State* L) {
   return 1;
 }
 
+// Unix seconds of t, rounded down (a bar's `time`).
+lua_Integer UnixSeconds(Timestamp t) {
+  const int64_t us = ToMicros(t);
+  return static_cast<lua_Integer>(us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000));
+}
+
+// ago(n[, symbol]): {time, open, high, low, close, volume} of the symbol's bar n bars before its
+// latest one at or before now (n = 0: that latest bar), nil when it has fewer than n + 1 bars. Only
+// bars up to Context::bar_index are read: nothing later exists for the script.
+int LuaAgo(lua_State* L) {
+  engine::Context* ctx = RequireContext(L, "ago");
+  int isint = 0;
+  const lua_Integer n = lua_type(L, 1) == LUA_TNUMBER ? lua_tointegerx(L, 1, &isint) : -1;
+  if (isint == 0 || n < 0) {
+    luaL_error(L, "ago: n must be a non-negative integer, got %s", luaL_tolstring(L, 1, nullptr));
+  }
+  const engine::SymbolId s = SymbolArg(L, ctx, 2);
+  if (static_cast<uint64_t>(n) >= ctx->bars_seen(s)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  const market::Bar b = ctx->series(s).bar(ctx->bar_index(s) - static_cast<size_t>(n));
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, UnixSeconds(b.time));
+  lua_setfield(L, -2, "time");
+  const std::pair<const char*, double> fields[] = {
+      {"open", b.open}, {"high", b.high}, {"low", b.low}, {"close", b.close}, {"volume", b.volume}};
+  for (const auto& [key, value] : fields) {
+    lua_pushnumber(L, value);
+    lua_setfield(L, -2, key);
+  }
+  return 1;
+}
+
+// symbols(): the run's symbol names in order (the first is the one `bar` describes).
+int LuaSymbols(lua_State* L) {
+  engine::Context* ctx = RequireContext(L, "symbols");
+  const size_t n = ctx->symbol_count();
+  lua_createtable(L, static_cast<int>(n), 0);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& name = ctx->symbol(static_cast<engine::SymbolId>(i));
+    lua_pushlstring(L, name.data(), name.size());
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  return 1;
+}
+
 int LuaPlot(lua_State* L) {
   engine::Context* ctx = RequireContext(L, "plot");
   size_t len = 0;
@@ -315,7 +436,9 @@ size_t PeriodArg(lua_State* L, int idx) {
 }
 
 // An indicator in a userdata: T constructed in place, destroyed by __gc, its buffer bytes
-// charged to the memory budget while it lives.
+// charged to the memory budget while it lives. The script gets a C closure holding the userdata as
+// its only upvalue: a call reaches the indicator with no type check (nothing else holds that
+// closure, and without the debug library no script can reach an upvalue) and no metamethod.
 template <typename T>
 struct Boxed {
   T ind;
@@ -330,20 +453,27 @@ int IndicatorGc(lua_State* L) {
   return 0;
 }
 
+// The indicator of the running closure.
 template <typename T>
-Boxed<T>* CheckBox(lua_State* L, const char* meta) {
-  return static_cast<Boxed<T>*>(luaL_checkudata(L, 1, meta));
+T& Upvalue(lua_State* L) {
+  return static_cast<Boxed<T>*>(lua_touserdata(L, lua_upvalueindex(1)))->ind;
 }
 
-// Pushes a new indicator of type T made from `args` (already checked), with metatable `meta`
-// whose __call is `call`.
+// Argument `idx` as a number: the common case (a float) without luaL_checknumber's call.
+double NumberArg(lua_State* L, int idx) {
+  int isnum = 0;
+  const double v = lua_tonumberx(L, idx, &isnum);
+  if (isnum == 0) return luaL_checknumber(L, idx);  // raises the usual "number expected"
+  return v;
+}
+
+// Pushes a new indicator of type T made from `args` (already checked): the closure `call` over a
+// userdata with metatable `meta` (__gc only).
 template <typename T, typename... A>
 int PushIndicator(lua_State* L, const char* meta, lua_CFunction call, size_t charge, A... args) {
   Charge(L, charge);
   void* mem = lua_newuserdatauv(L, sizeof(Boxed<T>), 0);
   if (luaL_newmetatable(L, meta) != 0) {
-    lua_pushcfunction(L, call);
-    lua_setfield(L, -2, "__call");
     lua_pushcfunction(L, IndicatorGc<T>);
     lua_setfield(L, -2, "__gc");
     lua_pushboolean(L, 0);
@@ -352,6 +482,7 @@ int PushIndicator(lua_State* L, const char* meta, lua_CFunction call, size_t cha
   // The buffer is allocated by the constructor; from setmetatable on, __gc owns the object.
   new (mem) Boxed<T>{T(args...), charge};
   lua_setmetatable(L, -2);
+  lua_pushcclosure(L, call, 1);
   return 1;
 }
 
@@ -382,18 +513,18 @@ constexpr const char* kMeta<Macd> = "tapedeck.macd";
 template <>
 constexpr const char* kMeta<Atr> = "tapedeck.atr";
 
-// __call(self, x) of a one-value indicator.
+// ind(x) of a one-value indicator.
 template <typename T>
 int CallSimple(lua_State* L) {
-  T& ind = CheckBox<T>(L, kMeta<T>)->ind;
-  ind.Update(luaL_checknumber(L, 2));
+  T& ind = Upvalue<T>(L);
+  ind.Update(NumberArg(L, 1));
   PushValue(L, ind.ready(), ind.value());
   return 1;
 }
 
 int CallMacd(lua_State* L) {
-  Macd& ind = CheckBox<Macd>(L, kMeta<Macd>)->ind;
-  ind.Update(luaL_checknumber(L, 2));
+  Macd& ind = Upvalue<Macd>(L);
+  ind.Update(NumberArg(L, 1));
   if (!ind.ready()) {
     lua_pushnil(L);
     return 1;
@@ -410,9 +541,9 @@ int NewSimple(lua_State* L) {
   return PushIndicator<T>(L, kMeta<T>, CallSimple<T>, n * 2 * sizeof(double) + 64, n);
 }
 
-// Field `key` of the bar table at index 2.
+// Field `key` of the bar table at index 1.
 double BarField(lua_State* L, const char* key) {
-  lua_getfield(L, 2, key);
+  lua_getfield(L, 1, key);
   int isnum = 0;
   const double v = lua_tonumberx(L, -1, &isnum);
   if (isnum == 0) luaL_error(L, "atr: bar.%s must be a number", key);
@@ -421,8 +552,8 @@ double BarField(lua_State* L, const char* key) {
 }
 
 int CallAtr(lua_State* L) {
-  Atr& ind = CheckBox<Atr>(L, kMeta<Atr>)->ind;
-  luaL_checktype(L, 2, LUA_TTABLE);
+  Atr& ind = Upvalue<Atr>(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
   const double high = BarField(L, "high");
   const double low = BarField(L, "low");
   const double close = BarField(L, "close");
@@ -506,6 +637,8 @@ void OpenSandbox(lua_State* L, uint64_t seed) {
   SetGlobalFn(L, "position", LuaPosition);
   SetGlobalFn(L, "cash", LuaCash);
   SetGlobalFn(L, "equity", LuaEquity);
+  SetGlobalFn(L, "ago", LuaAgo);
+  SetGlobalFn(L, "symbols", LuaSymbols);
   SetGlobalFn(L, "plot", LuaPlot);
   SetGlobalFn(L, "log", LuaLog);
   static const luaL_Reg kTa[] = {{"sma", NewSimple<Sma>},
@@ -609,6 +742,8 @@ int BuildSchema(lua_State* L) {
   return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+void PushOnBarClosure(lua_State* L);
+
 int ProtectedSetup(lua_State* L) {
   const auto* args = static_cast<const SetupArgs*>(lua_touserdata(L, 1));
   Sandbox* sb = Self(L);
@@ -622,6 +757,7 @@ int ProtectedSetup(lua_State* L) {
   sb->schema_ref = BuildSchema(L);
   lua_getglobal(L, "on_bar");
   if (!lua_isfunction(L, -1)) luaL_error(L, "the script defines no function on_bar(bar)");
+  PushOnBarClosure(L);
   sb->on_bar_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_getglobal(L, "init");
   if (lua_isfunction(L, -1)) {
@@ -666,33 +802,47 @@ int ProtectedInit(lua_State* L) {
   return 0;
 }
 
-void SetNumber(lua_State* L, const char* key, double v) {
-  lua_pushnumber(L, v);
-  lua_setfield(L, -2, key);
-}
+// The bar table's keys, in the order of the on_bar closure's upvalues 2.. (upvalue 1 is the
+// script's on_bar): interned once, so each bar's fields are raw sets of ready strings.
+constexpr const char* kBarKeys[] = {"time", "index", "open",   "high",
+                                    "low",  "close", "volume", "last"};
+constexpr int kBarFields = static_cast<int>(std::size(kBarKeys));
 
-int ProtectedOnBar(lua_State* L) {
-  Sandbox* sb = Self(L);
-  const engine::Context& c = *sb->ctx;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, sb->on_bar_ref);
-  lua_createtable(L, 0, 9);
-  const int64_t us = ToMicros(c.time());
-  lua_pushinteger(
-      L, static_cast<lua_Integer>(us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000)));
-  lua_setfield(L, -2, "time");
+// Pushes key `key` (kBarKeys' index) of the bar table on top of the stack; SetBarField then sets it
+// to the value pushed after it.
+inline void PushBarKey(lua_State* L, int key) { lua_pushvalue(L, lua_upvalueindex(2 + key)); }
+inline void SetBarField(lua_State* L) { lua_rawset(L, -3); }
+
+// on_bar(bar) with a fresh bar table of the current bar: the closure CallOnBar enters every bar.
+int OnBarClosure(lua_State* L) {
+  const engine::Context& c = *Self(L)->ctx;
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_createtable(L, 0, kBarFields);  // the hash part holds the fields exactly: one allocation
+  PushBarKey(L, 0);
+  lua_pushinteger(L, UnixSeconds(c.time()));
+  SetBarField(L);
+  PushBarKey(L, 1);
   lua_pushinteger(L, static_cast<lua_Integer>(c.index()));
-  lua_setfield(L, -2, "index");
+  SetBarField(L);
   if (c.bars_seen(0) > 0) {
-    SetNumber(L, "open", c.open(0));
-    SetNumber(L, "high", c.high(0));
-    SetNumber(L, "low", c.low(0));
-    SetNumber(L, "close", c.close(0));
-    SetNumber(L, "volume", c.volume(0));
+    const double ohlcv[] = {c.open(0), c.high(0), c.low(0), c.close(0), c.volume(0)};
+    for (int i = 0; i < 5; ++i) {
+      PushBarKey(L, 2 + i);
+      lua_pushnumber(L, ohlcv[i]);
+      SetBarField(L);
+    }
   }
+  PushBarKey(L, 7);
   lua_pushboolean(L, c.is_last_bar() ? 1 : 0);
-  lua_setfield(L, -2, "last");
+  SetBarField(L);
   lua_call(L, 1, 0);
   return 0;
+}
+
+// Replaces the on_bar function on top of the stack by the closure OnBarClosure over it.
+void PushOnBarClosure(lua_State* L) {
+  for (const char* key : kBarKeys) lua_pushstring(L, key);
+  lua_pushcclosure(L, OnBarClosure, 1 + kBarFields);
 }
 
 // The sandbox of one compile or run, and the way into it.
@@ -714,6 +864,7 @@ class Runner {
     }
     *static_cast<Sandbox**>(lua_getextraspace(sb_.L)) = &sb_;
     lua_sethook(sb_.L, Hook, LUA_MASKCOUNT, kHookEvery);
+    lua_gc(sb_.L, LUA_GCGEN, 0, 0);
     const std::string chunk = "=" + name_;
     SetupArgs args{source.data(), source.size(), chunk.c_str(), seed};
     if (!Call(ProtectedSetup, &args)) return Failure(ErrorCode::kValidation, nullptr);
@@ -765,7 +916,13 @@ class Runner {
 
   // init() or on_bar(bar) with ctx; on failure, the error (RUN_FAILED).
   Status Init(engine::Context& ctx) { return Enter(ctx, ProtectedInit); }
-  Status OnBar(engine::Context& ctx) { return Enter(ctx, ProtectedOnBar); }
+  Status OnBar(engine::Context& ctx) {
+    sb_.ctx = &ctx;
+    const bool ok = CallOnBar();
+    sb_.ctx = nullptr;
+    if (ok) return Ok();
+    return Failure(ErrorCode::kRunFailed, &ctx);
+  }
 
   const ScriptOutput& output() const { return sb_.output; }
 
@@ -782,6 +939,7 @@ class Runner {
   // allocation (within the LUA_MINSTACK slots every C call has).
   bool Call(lua_CFunction fn, void* arg) {
     lua_State* L = sb_.L;
+    on_bar_slots_ = false;
     sb_.budget.current = L;
     sb_.error_line = 0;
     lua_settop(L, 0);
@@ -794,6 +952,28 @@ class Runner {
       return true;
     }
     // A budget error the script caught (pcall, a coroutine) still fails the run.
+    if (status == LUA_OK) lua_settop(L, 0);
+    status_ = status == LUA_OK ? LUA_ERRRUN : status;
+    return false;
+  }
+
+  // Calls the on_bar closure in protected mode. The message handler and the closure stay at stack
+  // slots 1 and 2 from one bar to the next (set up again after anything else used the stack), so
+  // a bar costs one push and one lua_pcall; nothing here allocates.
+  bool CallOnBar() {
+    lua_State* L = sb_.L;
+    sb_.budget.current = L;
+    sb_.error_line = 0;
+    if (!on_bar_slots_) {
+      lua_settop(L, 0);
+      lua_pushcfunction(L, MessageHandler);
+      lua_rawgeti(L, LUA_REGISTRYINDEX, sb_.on_bar_ref);
+      on_bar_slots_ = true;
+    }
+    lua_pushvalue(L, 2);
+    const int status = lua_pcall(L, 0, 0, 1);
+    if (status == LUA_OK && sb_.budget.cause == nullptr) return true;
+    on_bar_slots_ = false;
     if (status == LUA_OK) lua_settop(L, 0);
     status_ = status == LUA_OK ? LUA_ERRRUN : status;
     return false;
@@ -849,6 +1029,7 @@ class Runner {
   std::string name_;
   Sandbox sb_;
   int status_ = LUA_OK;
+  bool on_bar_slots_ = false;  // the stack holds CallOnBar's handler and closure
 };
 
 class ScriptStrategyImpl final : public ScriptStrategy {

@@ -5,13 +5,16 @@
 //   desc="…"} } function init() end                 -- optional: once before the first bar function
 //   on_bar(bar) end            -- required: at the close of every bar
 // `bar` has time (Unix seconds, the bar's open time), index (0-based), open, high, low, close,
-// volume (of the first symbol) and last (true on the last bar). The script trades with
+// volume (of the first symbol) and last (true on the last bar): a fresh table each bar, which the
+// script may keep. ago(n[, symbol]) gives {time, open, high, low, close, volume} of the symbol's
+// bar n bars before its latest one at or before now (nil when it has fewer than n + 1 bars; n a
+// non-negative integer); symbols() the run's symbol names in order. The script trades with
 // buy([qty][, opts]) / sell([qty][, opts]) (opts {type="limit"|"stop"|"stop_limit", limit=, stop=,
 // symbol=}; they return the order id), close_position([symbol]) (the order id, nil when flat),
 // cancel(id) (whether it was open); reads position([symbol]), cash(), equity(); builds indicators
 // ta.sma(n), ta.ema(n), ta.rsi(n), ta.stdev(n), ta.highest(n), ta.lowest(n), ta.atr(n),
 // ta.macd(f, s, sig) — the C++ indicators of strategies/indicators.h, so the same numbers as the
-// built-ins — each an object called with the next value (atr: with the bar) and returning the
+// built-ins — each a function called with the next value (atr: with the bar) and returning the
 // current value, or nil while it warms up (macd returns line, signal, histogram); records
 // plot(name, value) and log(...) at the bar. Outside init and on_bar (at the top level) only ta.*,
 // math and friends are available.
