@@ -38,27 +38,54 @@ void WriteStatsFields(JsonWriter& w, const engine::Stats& s) {
   w.Key("buy_and_hold_return").Number(s.buy_and_hold_return);
 }
 
-
 void WriteStats(JsonWriter& w, const engine::Stats& s) {
   w.BeginObject();
   WriteStatsFields(w, s);
   w.EndObject();
 }
 
-void WriteStrategies(JsonWriter& w) {
+void WriteParamSpecs(JsonWriter& w, const std::vector<strategies::ParamSpec>& params) {
   w.BeginArray();
-  for (const auto& s : strategies::List()) {
-    w.BeginObject().Key("name").String(s.name).Key("description").String(s.description);
-    w.Key("params").BeginArray();
-    for (const auto& p : s.params) {
-      w.BeginObject().Key("name").String(p.name);
-      w.Key("type").String(p.kind == strategies::ParamSpec::Kind::kInt ? "int" : "number");
-      w.Key("default").Number(p.default_value).Key("min").Number(p.min);
-      w.Key("max").Number(p.max).Key("description").String(p.description).EndObject();
-    }
-    w.EndArray().EndObject();
+  for (const auto& p : params) {
+    w.BeginObject().Key("name").String(p.name);
+    w.Key("type").String(p.kind == strategies::ParamSpec::Kind::kInt ? "int" : "number");
+    w.Key("default").Number(p.default_value).Key("min").Number(p.min);
+    w.Key("max").Number(p.max).Key("description").String(p.description).EndObject();
   }
   w.EndArray();
+}
+
+void WriteBuiltinStrategy(JsonWriter& w, const strategies::StrategyInfo& s) {
+  w.BeginObject().Key("name").String(s.name).Key("kind").String("builtin");
+  w.Key("description").String(s.description).Key("params");
+  WriteParamSpecs(w, s.params);
+  w.EndObject();
+}
+
+void WriteScriptFields(JsonWriter& w, const store::ScriptVersion& v) {
+  w.Key("name").String(v.name).Key("kind").String("script");
+  w.Key("version").Int(v.version).Key("sha256").String(v.sha256);
+  w.Key("params").Raw(v.params_json);
+  w.Key("created").String(FormatIso(v.created));
+}
+
+void WriteStrategies(JsonWriter& w, const std::vector<store::ScriptVersion>& scripts) {
+  w.BeginArray();
+  for (const auto& s : strategies::List()) WriteBuiltinStrategy(w, s);
+  for (const auto& v : scripts) {
+    w.BeginObject();
+    WriteScriptFields(w, v);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void WriteRunError(JsonWriter& w, const store::RunError& e) {
+  w.Key("error").BeginObject().Key("msg").String(e.msg);
+  w.Key("cause").String(e.cause.empty() ? "error" : e.cause);
+  if (e.line) w.Key("line").Int(*e.line);
+  if (e.bar_time) w.Key("bar_time").String(FormatIso(*e.bar_time));
+  w.EndObject();
 }
 
 void WriteRun(JsonWriter& w, const store::RunInfo& run) {
@@ -71,6 +98,10 @@ void WriteRun(JsonWriter& w, const store::RunInfo& run) {
   for (const std::string& s : run.spec.symbols) w.String(s);
   w.EndArray();
   w.Key("strategy").String(run.spec.strategy);
+  if (run.spec.strategy_version) w.Key("strategy_version").Int(*run.spec.strategy_version);
+  if (!run.spec.strategy_sha256.empty()) {
+    w.Key("strategy_sha256").String(run.spec.strategy_sha256);
+  }
   w.Key("params").Raw(run.spec.params_json);
   w.Key("cash").Number(run.spec.config.cash);
   w.Key("commission").Number(run.spec.config.costs.commission);
@@ -82,7 +113,7 @@ void WriteRun(JsonWriter& w, const store::RunInfo& run) {
   w.Key("created").String(FormatIso(run.created));
   if (run.started) w.Key("started").String(FormatIso(*run.started));
   if (run.finished) w.Key("finished").String(FormatIso(*run.finished));
-  if (!run.error.empty()) w.Key("error").String(run.error);
+  if (!run.error.msg.empty()) WriteRunError(w, run.error);
   if (run.stats) {
     w.Key("stats");
     WriteStats(w, *run.stats);
@@ -146,8 +177,7 @@ Result<strategies::Params> ParseParams(std::string_view text) {
   strategies::Params params;
   for (const auto& [key, value] : v.as_object()) {
     if (!value.is_number()) {
-      return MakeError(ErrorCode::kValidation,
-                       "params." + std::string(key) + " must be a number",
+      return MakeError(ErrorCode::kValidation, "params." + std::string(key) + " must be a number",
                        {{"field", "params." + std::string(key)}});
     }
     params[std::string(key)] = value.to_number<double>();
@@ -186,7 +216,8 @@ Result<std::optional<Timestamp>> TimeField(const json::object& o, const char* fi
 
 }  // namespace
 
-Result<store::RunSpec> ParseBacktestRequest(std::string_view body) {
+Result<store::RunSpec> ParseBacktestRequest(std::string_view body,
+                                            const ScriptCheck& check_script) {
   std::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec) {
@@ -198,16 +229,28 @@ Result<store::RunSpec> ParseBacktestRequest(std::string_view body) {
   }
   const json::object& o = v.as_object();
   static const std::set<std::string_view> kKnown = {
-      "dataset", "strategy", "params", "cash", "commission", "fixed_fee",
-      "slippage", "from", "to", "allow_short"};
+      "dataset",   "strategy", "script", "params", "cash",       "commission",
+      "fixed_fee", "slippage", "from",   "to",     "allow_short"};
   for (const auto& kv : o) {
     if (!kKnown.count(kv.key())) return FieldError(std::string(kv.key()), "is not a known field");
   }
   store::RunSpec spec;
-  for (auto [field, target] : {std::pair{"dataset", &spec.dataset},
-                               std::pair{"strategy", &spec.strategy}}) {
+  std::optional<std::string> script;
+  if (auto it = o.find("script"); it != o.end() && !it->value().is_null()) {
+    if (!it->value().is_string() || it->value().as_string().empty()) {
+      return FieldError("script", "must be a non-empty string (a script's source)");
+    }
+    if (o.contains("strategy")) return FieldError("script", "and strategy cannot both be given");
+    script = std::string(it->value().as_string());
+  }
+  for (auto [field, target] :
+       {std::pair{"dataset", &spec.dataset}, std::pair{"strategy", &spec.strategy}}) {
+    if (script && target == &spec.strategy) continue;
     auto it = o.find(field);
-    if (it == o.end()) return FieldError(field, "is required");
+    if (it == o.end()) {
+      if (target == &spec.strategy) return FieldError(field, "or script is required");
+      return FieldError(field, "is required");
+    }
     if (!it->value().is_string() || it->value().as_string().empty()) {
       return FieldError(field, "must be a non-empty string");
     }
@@ -221,8 +264,11 @@ Result<store::RunSpec> ParseBacktestRequest(std::string_view body) {
     params = *parsed;
   }
   // Build the strategy once now, so bad parameters are a 400 here rather than a failed run later.
-  auto strategy = strategies::Make(spec.strategy, params);
-  if (!strategy.ok()) {
+  // A script (inline, or a name that is no built-in's) is the caller's to resolve and check.
+  if (script || (!strategies::Find(spec.strategy).ok() && check_script)) {
+    if (!check_script) return FieldError("script", "is not accepted here");
+    if (Status s = check_script(spec, script, params); !s.ok()) return s.take_error();
+  } else if (auto strategy = strategies::Make(spec.strategy, params); !strategy.ok()) {
     // In a request body an unknown strategy or a bad parameter is a bad field, not a missing page.
     Error e = strategy.take_error();
     e.code = ErrorCode::kValidation;

@@ -1,8 +1,11 @@
 // JSON shapes of the REST resources, and parsing of request bodies.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "common/json_writer.h"
@@ -17,8 +20,17 @@ void WriteStats(JsonWriter& w, const engine::Stats& s);
 // The statistics as keys of the object being written (no braces): the CLI's --json report puts
 // them at its top level, the REST API under "stats".
 void WriteStatsFields(JsonWriter& w, const engine::Stats& s);
-// Every built-in strategy with its parameter schema (GET /strategies, `tapedeck strategies --json`).
-void WriteStrategies(JsonWriter& w);
+// A parameter schema as an array of {name, type, default, min, max, description}.
+void WriteParamSpecs(JsonWriter& w, const std::vector<strategies::ParamSpec>& params);
+// A built-in as an object {name, kind: "builtin", description, params}.
+void WriteBuiltinStrategy(JsonWriter& w, const strategies::StrategyInfo& s);
+// A script version's fields (no braces): name, kind "script", version, sha256, params, created.
+void WriteScriptFields(JsonWriter& w, const store::ScriptVersion& v);
+// Every built-in strategy with its parameter schema, then `scripts` (the latest version of each)
+// (GET /strategies, `tapedeck strategies --json`).
+void WriteStrategies(JsonWriter& w, const std::vector<store::ScriptVersion>& scripts = {});
+// "error": {msg, cause, line?, bar_time?} (a key and its object, inside the run's object).
+void WriteRunError(JsonWriter& w, const store::RunError& e);
 void WriteRun(JsonWriter& w, const store::RunInfo& run);
 void WriteTrade(JsonWriter& w, const engine::Trade& t, const std::vector<std::string>& symbols);
 
@@ -30,9 +42,20 @@ std::string EquityCsv(const engine::RunResult& result);
 // A strategy's parameters as stored ({"fast":10,...}) -> Params. VALIDATION naming `params`.
 Result<strategies::Params> ParseParams(std::string_view json);
 
+// Resolves and checks a script run of POST /backtests: `script` is the inline source, or nullopt
+// for `spec.strategy` naming a stored script ("name" or "name@N"). Fills the spec's strategy
+// fields (strategy, strategy_version, strategy_sha256, script_source) or returns the error
+// (VALIDATION naming the field).
+using ScriptCheck =
+    std::function<Status(store::RunSpec& spec, const std::optional<std::string>& script,
+                         const strategies::Params& params)>;
+
 // POST /backtests body -> a RunSpec with validated fields. VALIDATION with details `field` naming
-// the first bad one: not JSON / not an object (`body`), unknown field, wrong type, out of range;
-// NOT_FOUND for an unknown strategy. The dataset's existence is checked by the caller.
-Result<store::RunSpec> ParseBacktestRequest(std::string_view body);
+// the first bad one: not JSON / not an object (`body`), unknown field, wrong type, out of range,
+// an unknown strategy. `strategy` (a name) or `script` (a source) — exactly one; a script or a
+// name that is not a built-in's goes to `check_script` (without one: VALIDATION). The dataset's
+// existence is checked by the caller.
+Result<store::RunSpec> ParseBacktestRequest(std::string_view body,
+                                            const ScriptCheck& check_script = {});
 
 }  // namespace tapedeck::api

@@ -3,12 +3,19 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "api/synthetic_runs.h"
+#include "strategies/script.h"
 
 namespace tapedeck::api {
+
+// The cap on a posted script's check (its top level runs on an I/O thread): it should only define
+// params and functions.
+inline constexpr uint64_t kCheckInstructions = 10'000'000;
+inline constexpr double kCheckSeconds = 1.0;
 
 struct Options {
   std::string db_path = "tapedeck.db";  // the store
@@ -21,6 +28,13 @@ struct Options {
   size_t max_queued = 256;              // runs waiting, in total; beyond: UNAVAILABLE
   size_t max_queued_per_client = 16;    // runs waiting of one client; beyond: RATE_LIMITED
   size_t max_upload_bytes = 64u << 20;  // a CSV upload (POST /datasets); beyond: VALIDATION
+  // A strategy script's source (POST /strategies, an inline script of POST /backtests); beyond:
+  // VALIDATION (413).
+  size_t max_script_bytes = 256u << 10;
+  // Each script run's budgets (`tapedeck serve --script-instructions/-memory/-seconds`). A
+  // script checked when it is posted runs its top level on an I/O thread, under these budgets
+  // capped at kCheckInstructions and kCheckSeconds.
+  strategies::ScriptBudgets script_budgets;
   // Runs played from memory ahead of the store's (tests and demos).
   std::vector<SyntheticRun> synthetic_runs;
 };

@@ -1,8 +1,10 @@
 // The REST resources: datasets, backtests (runs), their trades, equity and frames, and
-// strategies, as routes of the server's Router over one store.
+// strategies (the built-ins, and scripts saved as immutable versions), as routes of the server's
+// Router over one store.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/options.h"
@@ -21,7 +23,8 @@ namespace tapedeck::api {
 // called concurrently.
 class Resources {
  public:
-  // Uses options.workers, max_queued, max_queued_per_client and max_upload_bytes.
+  // Uses options.workers, max_queued, max_queued_per_client, max_upload_bytes, max_script_bytes
+  // and script_budgets.
   Resources(store::Store& store, const Options& options);
 
   // Registers every REST route on `router`. The handlers refer to this object: it must outlive
@@ -53,6 +56,14 @@ class Resources {
   server::HttpResponse GetEquity(const server::Request& req);
   server::HttpResponse GetFrames(const server::Request& req);
   server::HttpResponse ListStrategies(const server::Request& req);
+  server::HttpResponse PostStrategy(const server::Request& req);
+  server::HttpResponse GetStrategy(const server::Request& req);
+  // VALIDATION (with details `limit`) when `source` is over options.max_script_bytes.
+  Status CheckSourceSize(std::string_view source, const char* field) const;
+  strategies::ScriptBudgets CheckBudgets() const;
+  // POST /backtests' check of a script run (ScriptCheck in api/json.h).
+  Status CheckScriptRun(store::RunSpec& spec, const std::optional<std::string>& script,
+                        const strategies::Params& params);
 
   store::Store& store_;
   Options options_;

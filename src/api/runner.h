@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "store/store.h"
+#include "strategies/script.h"
 
 namespace tapedeck::api {
 
@@ -22,12 +23,15 @@ namespace tapedeck::api {
 inline constexpr int kQueueRetryAfterSeconds = 5;
 
 // Executes queued runs on its own threads (never on I/O threads). A run moves queued -> running
-// -> done | failed in the store; progress is written a few times a second.
+// -> done | failed in the store; progress is written a few times a second. A script run
+// (RunSpec::strategy_sha256 set) runs the stored source of that SHA-256 in a sandbox of its own;
+// a failure records the error's cause, script line and bar time (store::RunError).
 //
 // Thread-safety: every method may be called from any thread.
 class Runner {
  public:
-  Runner(store::Store& store, size_t workers);
+  // Script runs get `budgets` each.
+  Runner(store::Store& store, size_t workers, const strategies::ScriptBudgets& budgets = {});
   ~Runner();  // stops: the run being executed is cancelled and left queued/running for recovery
 
   // Queues a run already created in the store for `client` (server::Request::client). Errors,
@@ -56,6 +60,7 @@ class Runner {
   void Fail(const std::string& id, const Error& error);
 
   store::Store& store_;
+  const strategies::ScriptBudgets budgets_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   struct Waiting {

@@ -1,6 +1,6 @@
-#include <algorithm>
-
 #include "api/store_run_source.h"
+
+#include <algorithm>
 
 namespace tapedeck::api {
 
@@ -24,8 +24,8 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::Open(std::string_v
     case store::RunStatus::kRunning:
       return std::shared_ptr<const playback::Tape>();
     case store::RunStatus::kFailed:
-      return MakeError(ErrorCode::kRunFailed, "run " + run->id + " failed: " + run->error,
-                       {{"id", run->id}, {"error", run->error}});
+      return MakeError(ErrorCode::kRunFailed, "run " + run->id + " failed: " + run->error.msg,
+                       {{"id", run->id}, {"error", run->error.msg}});
     case store::RunStatus::kDone:
       break;
   }

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/report.h"
+#include "cli/script_budget_args.h"
 #include "market/market.h"
 #include "strategies/script.h"
 #include "strategies/strategies.h"
@@ -38,6 +39,7 @@ struct BacktestRequest {
   std::string symbol;
   std::string strategy;
   std::string script;  // a Lua strategy file instead of a built-in
+  strategies::ScriptBudgets budgets;
   strategies::Params params;
   engine::RunConfig config;
   std::optional<Timestamp> from, to;
@@ -59,8 +61,8 @@ int RunBacktest(const BacktestRequest& req) {
   if (req.from || req.to) {
     data = data.Slice(req.from.value_or(FromMicros(INT64_MIN)), req.to.value_or(FromMicros(INT64_MAX)));
     if (data.empty()) {
-      return Fail(MakeError(ErrorCode::kRange, "no bars between --from and --to",
-                            {{"option", "from"}}));
+      return Fail(
+          MakeError(ErrorCode::kRange, "no bars between --from and --to", {{"option", "from"}}));
     }
   }
 
@@ -71,10 +73,10 @@ int RunBacktest(const BacktestRequest& req) {
     auto source = ReadScript(req.script);
     if (!source.ok()) return Fail(source.error(), 2);
     name = std::filesystem::path(req.script).filename().string();
-    auto info = strategies::CompileScript(*source, req.script);
+    auto info = strategies::CompileScript(*source, req.script, req.budgets);
     if (!info.ok()) return Fail(info.error(), 2);
     schema = info->params;
-    auto made = strategies::MakeScriptStrategy(*source, req.script, req.params);
+    auto made = strategies::MakeScriptStrategy(*source, req.script, req.params, req.budgets);
     if (!made.ok()) return Fail(made.error(), 2);
     strategy = std::move(*made);
   } else {
@@ -90,8 +92,8 @@ int RunBacktest(const BacktestRequest& req) {
   auto result = engine::Run(inputs, *strategy, req.config, hooks);
   if (!result.ok()) return Fail(result.error());
 
-  ReportInput report{name, req.params, req.csv, data, req.config, *result,
-                     req.script.empty() ? nullptr : &schema};
+  ReportInput report{
+      name, req.params, req.csv, data, req.config, *result, req.script.empty() ? nullptr : &schema};
   const std::string text = req.json ? ReportJson(report) : ReportText(report);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
@@ -131,14 +133,16 @@ std::string FindSampleCsv() {
 }
 
 int BacktestCommand(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, 2,
-                          {"csv", "format", "symbol", "strategy", "script", "param", "cash", "commission",
-                           "fixed-fee", "slippage", "from", "to"},
-                          {"json", "no-short"}, {"param"});
+  auto args = Args::Parse(
+      argc, argv, 2,
+      {"csv", "format", "symbol", "strategy", "script", "param", "cash", "commission", "fixed-fee",
+       "slippage", "from", "to", "script-instructions", "script-memory", "script-seconds"},
+      {"json", "no-short"}, {"param"});
   if (!args.ok()) return Fail(args.error(), 2);
   BacktestRequest req;
   if (!args->Get("csv")) {
-    return Fail(MakeError(ErrorCode::kValidation, "--csv FILE is required", {{"option", "csv"}}), 2);
+    return Fail(MakeError(ErrorCode::kValidation, "--csv FILE is required", {{"option", "csv"}}),
+                2);
   }
   req.csv = *args->Get("csv");
   if (auto f = args->Get("format")) {
@@ -156,12 +160,16 @@ int BacktestCommand(int argc, char** argv) {
   }
   req.strategy = args->Get("strategy").value_or("");
   req.script = args->Get("script").value_or("");
+  for (std::string_view option : kScriptBudgetOptions) {
+    if (auto v = args->Get(std::string(option))) {
+      if (Status s = SetScriptBudget(option, *v, req.budgets); !s.ok()) return Fail(s.error(), 2);
+    }
+  }
   for (const std::string& kv : args->GetAll("param")) {
     const size_t eq = kv.find('=');
     auto value = eq == std::string::npos ? std::nullopt : ParseDouble(kv.substr(eq + 1));
     if (!value) {
-      return Fail(MakeError(ErrorCode::kValidation,
-                            "--param expects name=number, got '" + kv + "'",
+      return Fail(MakeError(ErrorCode::kValidation, "--param expects name=number, got '" + kv + "'",
                             {{"option", "param"}, {"got", kv}}),
                   2);
     }
@@ -180,11 +188,11 @@ int BacktestCommand(int argc, char** argv) {
     if (auto v = args->Get(option)) {
       *target = ParseIso(*v);
       if (!*target) {
-        return Fail(MakeError(ErrorCode::kValidation,
-                              std::string("--") + option + " expects an ISO-8601 time, got '" +
-                                  *v + "'",
-                              {{"option", option}, {"got", *v}}),
-                    2);
+        return Fail(
+            MakeError(ErrorCode::kValidation,
+                      std::string("--") + option + " expects an ISO-8601 time, got '" + *v + "'",
+                      {{"option", option}, {"got", *v}}),
+            2);
       }
     }
   }

@@ -2,24 +2,65 @@
 // first error as FILE:LINE: msg (the form editors and compilers use).
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
+#include "cli/script_budget_args.h"
 #include "strategies/script.h"
 
 namespace tapedeck::cli {
 
 int CheckCommand(int argc, char** argv) {
-  if (argc != 3 || argv[2][0] == '-') {
-    std::fprintf(stderr, "usage: tapedeck check FILE.lua\n");
+  constexpr const char* kUsage =
+      "usage: tapedeck check [--script-instructions N] [--script-memory MiB] "
+      "[--script-seconds S] FILE.lua\n";
+  strategies::ScriptBudgets budgets;
+  std::string path;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.starts_with("--")) {
+      if (!path.empty() || arg.empty() || arg[0] == '-') {
+        std::fputs(kUsage, stderr);
+        return 2;
+      }
+      path = std::string(arg);
+      continue;
+    }
+    arg.remove_prefix(2);
+    std::string_view value;
+    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (IsScriptBudgetOption(arg) && i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "tapedeck: %s --%.*s\n",
+                   IsScriptBudgetOption(arg) ? "a value is needed after" : "unknown option",
+                   static_cast<int>(arg.size()), arg.data());
+      std::fputs(kUsage, stderr);
+      return 2;
+    }
+    if (!IsScriptBudgetOption(arg)) {
+      std::fprintf(stderr, "tapedeck: unknown option --%.*s\n", static_cast<int>(arg.size()),
+                   arg.data());
+      std::fputs(kUsage, stderr);
+      return 2;
+    }
+    if (Status s = SetScriptBudget(arg, value, budgets); !s.ok()) {
+      std::fprintf(stderr, "tapedeck: %s\n", s.error().msg.c_str());
+      return 2;
+    }
+  }
+  if (path.empty()) {
+    std::fputs(kUsage, stderr);
     return 2;
   }
-  const std::string path = argv[2];
   auto source = ReadScript(path);
   if (!source.ok()) {
     std::fprintf(stderr, "tapedeck: %s\n", source.error().ToString().c_str());
     return 2;
   }
-  auto info = strategies::CompileScript(*source, path);
+  auto info = strategies::CompileScript(*source, path, budgets);
   if (!info.ok()) {
     const auto& details = info.error().details;
     const auto line = details.find("line");

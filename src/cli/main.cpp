@@ -19,9 +19,11 @@ commands:
   backtest --csv FILE (--strategy NAME | --script FILE.lua) [--format auto|yahoo|binance|mt5|generic] [--symbol S]
            [--param k=v]... [--cash X] [--commission RATE] [--fixed-fee X] [--slippage RATE]
            [--from ISO] [--to ISO] [--no-short] [--json]
+           [--script-instructions N] [--script-memory MiB] [--script-seconds S]
   gen      --bars N --seed S [--interval 1m] [--start ISO] [--price P] [--symbol S] [--out FILE]
   strategies [--json]      list built-in strategies and their parameters
   check    FILE.lua        compile a strategy script and print its parameters
+           [--script-instructions N] [--script-memory MiB] [--script-seconds S]
   help                     this text
 )";
 

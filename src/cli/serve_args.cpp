@@ -8,6 +8,7 @@
 #include <map>
 #include <thread>
 
+#include "cli/script_budget_args.h"
 #include "cli/tokens_file.h"
 #include "common/strings.h"
 #include "market/market.h"
@@ -53,7 +54,8 @@ constexpr std::string_view kUsage = R"(usage: tapedeck serve [OPTIONS]
   --max-connections-per-address N   (default 2000)
   --synthetic-run ID:BARS[:SEED[:INTERVAL[:READY_AFTER]]]
                                serve a synthetic sma_cross run (tests, demos)
-
+)";
+constexpr std::string_view kUsageEnd = R"(
 durations: 250ms, 5s, 2m, or a number of seconds
 )";
 
@@ -111,7 +113,11 @@ Result<api::SyntheticRun> ParseSyntheticRun(std::string_view text) {
 
 }  // namespace
 
-std::string_view ServeUsage() { return kUsage; }
+std::string_view ServeUsage() {
+  static const std::string usage =
+      std::string(kUsage) + std::string(kScriptBudgetUsage) + std::string(kUsageEnd);
+  return usage;
+}
 
 std::optional<Millis> ParseDuration(std::string_view text) {
   double scale = 1000;  // a bare number is seconds
@@ -133,10 +139,20 @@ std::optional<uint64_t> ParseByteSize(std::string_view text) {
   uint64_t scale = 1;
   if (!text.empty()) {
     switch (text.back()) {
-      case 'K': case 'k': scale = 1ull << 10; break;
-      case 'M': case 'm': scale = 1ull << 20; break;
-      case 'G': case 'g': scale = 1ull << 30; break;
-      default: break;
+      case 'K':
+      case 'k':
+        scale = 1ull << 10;
+        break;
+      case 'M':
+      case 'm':
+        scale = 1ull << 20;
+        break;
+      case 'G':
+      case 'g':
+        scale = 1ull << 30;
+        break;
+      default:
+        break;
     }
     if (scale != 1) text.remove_suffix(1);
   }
@@ -253,6 +269,14 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
       arg = arg.substr(0, eq);
       has_value = true;
     }
+    if (IsScriptBudgetOption(arg)) {
+      if (!has_value) {
+        if (i + 1 >= argc) return Invalid(arg, "option '--" + std::string(arg) + "' needs a value");
+        value = argv[++i];
+      }
+      if (Status st = SetScriptBudget(arg, value, a.script_budgets); !st.ok()) return st.error();
+      continue;
+    }
     const auto it = parsers.find(arg);
     if (it == parsers.end()) {
       return Invalid(arg, "unknown option '--" + std::string(arg) + "'");
@@ -266,7 +290,8 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
       if (arg == "auth-token") {  // never echo a secret, even a malformed one
         return Invalid(arg, "bad value for '--auth-token': " + CheckToken(value).error().msg);
       }
-      return Invalid(arg, "bad value '" + std::string(value) + "' for '--" + std::string(arg) + "'");
+      return Invalid(arg,
+                     "bad value '" + std::string(value) + "' for '--" + std::string(arg) + "'");
     }
   }
   if (!options.tokens_file.empty()) {

@@ -191,6 +191,36 @@ ALTER TABLE run_events_v3 RENAME TO run_events;
 ALTER TABLE run_trades_v3 RENAME TO run_trades;
 )sql";
 
+// Version 4: strategy scripts. Every source is kept once, addressed by its SHA-256
+// (script_sources): a named script's versions point at theirs, and an inline script's run at its
+// own, so that any run can be re-run and its source shown. A run records which script version and
+// source it ran, and a failed run the parts of its error (cause, script line, bar time) beside the
+// message. Runs failed before this version get cause "interrupted" or "error".
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE script_sources(
+  sha256     TEXT PRIMARY KEY,  -- lowercase hex of source
+  source     TEXT NOT NULL,
+  created_us INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE strategy_versions(
+  name       TEXT NOT NULL,
+  version    INTEGER NOT NULL CHECK(version >= 1),
+  sha256     TEXT NOT NULL REFERENCES script_sources(sha256),
+  params     TEXT NOT NULL,     -- the parameter schema, JSON as the server wrote it
+  created_us INTEGER NOT NULL,
+  PRIMARY KEY(name, version)
+) WITHOUT ROWID;
+
+ALTER TABLE runs ADD COLUMN strategy_version INTEGER;
+ALTER TABLE runs ADD COLUMN strategy_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN error_cause TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN error_line INTEGER;
+ALTER TABLE runs ADD COLUMN error_bar_us INTEGER;
+UPDATE runs SET error_cause = CASE WHEN error = 'interrupted' THEN 'interrupted' ELSE 'error' END
+  WHERE status = 'failed';
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -203,6 +233,7 @@ constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3Before, PackRunRowsV3, kSchemaV3After},
+    {4, kSchemaV4},
 };
 
 Result<int> UserVersion(Db& db) {

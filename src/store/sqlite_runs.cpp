@@ -56,11 +56,13 @@ Error BadTransition(std::string_view id, RunStatus from, std::string_view want) 
   "s.run, s.bars, s.fills, s.trades, s.start_equity, s.final_equity, s.total_return, s.cagr, "   \
   "s.volatility, s.sharpe, s.sortino, s.calmar, s.max_drawdown, s.max_drawdown_us, "             \
   "s.win_rate, s.profit_factor, s.expectancy, s.exposure, s.buy_and_hold_return, "               \
-  "s.periods_per_year "                                                                          \
+  "s.periods_per_year, "                                                                         \
+  "r.strategy_version, r.strategy_sha256, r.error_cause, r.error_line, r.error_bar_us "          \
   "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
 
 // Stats columns in run_stats order (after `run` and `symbols`), for INSERT and SELECT alike.
-constexpr int kStatsFirstCol = 20;  // index of s.bars in TD_RUN_SELECT
+constexpr int kStatsFirstCol = 20;   // index of s.bars in TD_RUN_SELECT
+constexpr int kScriptFirstCol = 39;  // index of r.strategy_version in TD_RUN_SELECT
 
 // Calls f with each field of `st` in the order of run_stats' columns: the one list that reading
 // and binding both follow.
@@ -124,11 +126,16 @@ Result<RunInfo> ReadRunInfo(const Db& db, const Stmt& s) {
   if (!status) return Corrupt(db, "run " + r.id + " has status '" + s.Text(13) + "'");
   r.status = *status;
   r.progress = s.Double(14);
-  r.error = s.Text(15);
+  r.error.msg = s.Text(15);
   r.created = FromMicros(s.Int(16));
   if (auto v = s.OptInt(17)) r.started = FromMicros(*v);
   if (auto v = s.OptInt(18)) r.finished = FromMicros(*v);
   if (!s.IsNull(19)) r.stats = ReadStats(s, kStatsFirstCol);
+  r.spec.strategy_version = s.OptInt(kScriptFirstCol);
+  r.spec.strategy_sha256 = s.Text(kScriptFirstCol + 1);
+  r.error.cause = s.Text(kScriptFirstCol + 2);
+  r.error.line = s.OptInt(kScriptFirstCol + 3);
+  if (auto v = s.OptInt(kScriptFirstCol + 4)) r.error.bar_time = FromMicros(*v);
   return r;
 }
 
@@ -179,8 +186,9 @@ Result<size_t> RecordCount(Db& db, const char* sql, int64_t seq, std::string_vie
 }
 
 Result<std::vector<engine::Trade>> ReadTrades(Db& db, int64_t seq) {
-  TD_ASSIGN_OR_RETURN(const size_t count,
-                      RecordCount(db, "SELECT count FROM run_trades WHERE run = ?1", seq, "trades"));
+  TD_ASSIGN_OR_RETURN(
+      const size_t count,
+      RecordCount(db, "SELECT count FROM run_trades WHERE run = ?1", seq, "trades"));
   TD_ASSIGN_OR_RETURN(const std::vector<std::byte> records,
                       ReadBlob(db, "run_trades", "records", seq));
   auto trades = UnpackTrades(records, count);
@@ -189,16 +197,17 @@ Result<std::vector<engine::Trade>> ReadTrades(Db& db, int64_t seq) {
 }
 
 Result<std::vector<engine::OrderEvent>> ReadEvents(Db& db, int64_t seq) {
-  TD_ASSIGN_OR_RETURN(const size_t count, RecordCount(db, "SELECT count FROM run_events WHERE "
-                                                          "run = ?1",
+  TD_ASSIGN_OR_RETURN(const size_t count, RecordCount(db,
+                                                      "SELECT count FROM run_events WHERE "
+                                                      "run = ?1",
                                                       seq, "order events"));
   TD_ASSIGN_OR_RETURN(const std::vector<std::byte> records,
                       ReadBlob(db, "run_events", "records", seq));
   TD_ASSIGN_OR_RETURN(const std::vector<std::byte> reasons,
                       ReadBlob(db, "run_events", "reasons", seq));
   auto events = UnpackEvents(
-      records,
-      std::string_view(reinterpret_cast<const char*>(reasons.data()), reasons.size()), count);
+      records, std::string_view(reinterpret_cast<const char*>(reasons.data()), reasons.size()),
+      count);
   if (!events.ok()) return Corrupt(db, events.error().msg);
   return std::move(events).value();
 }
@@ -207,10 +216,13 @@ Result<std::vector<engine::OrderEvent>> ReadEvents(Db& db, int64_t seq) {
 
 Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
   const std::string symbols = SymbolsToJson(spec.symbols);
+  const std::string sha256 =
+      spec.script_source.empty() ? spec.strategy_sha256 : Sha256Hex(spec.script_source);
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
   // Durable: the 202 that follows promises the run exists.
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
+  if (!spec.script_source.empty()) TD_TRY(InsertScriptSource(db, sha256, spec.script_source));
   // 64 random bits collide about never; the retry makes "about" into "never" cheaply.
   for (int attempt = 0; attempt < 4; ++attempt) {
     std::string id = RandomHex64();
@@ -218,8 +230,9 @@ Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
         Stmt & s,
         db.Prepare("INSERT INTO runs(id, dataset, symbols, strategy, params, cash, commission, "
                    "fixed_fee, slippage, allow_short, from_us, to_us, request, status, "
-                   "created_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                   "'queued', ?14) ON CONFLICT(id) DO NOTHING"));
+                   "created_us, strategy_version, strategy_sha256) VALUES(?1, ?2, ?3, ?4, ?5, "
+                   "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'queued', ?14, ?15, ?16) "
+                   "ON CONFLICT(id) DO NOTHING"));
     std::optional<int64_t> from, to;
     if (spec.from) from = ToMicros(*spec.from);
     if (spec.to) to = ToMicros(*spec.to);
@@ -237,6 +250,8 @@ Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
                .Bind(12, to)
                .Bind(13, std::string_view(spec.request_json))
                .Bind(14, ToMicros(Now()))
+               .Bind(15, spec.strategy_version)
+               .Bind(16, std::string_view(sha256))
                .Run());
     if (db.Changes() == 1) {
       TD_TRY(txn.Commit());
@@ -341,7 +356,12 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
   return txn.Commit();
 }
 
-Status SqliteStore::FailRun(std::string_view id, std::string_view error) {
+Status SqliteStore::FailRun(std::string_view id, const RunError& error) {
+  if (error.msg.empty()) {
+    return MakeError(ErrorCode::kValidation, "a failed run needs a message", {{"field", "error"}});
+  }
+  std::optional<int64_t> bar_us;
+  if (error.bar_time) bar_us = ToMicros(*error.bar_time);
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
@@ -351,8 +371,15 @@ Status SqliteStore::FailRun(std::string_view id, std::string_view error) {
   }
   {
     TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("UPDATE runs SET status = 'failed', error = ?2, "
-                                             "finished_us = ?3 WHERE seq = ?1"));
-    TD_TRY(s.Bind(1, state.first).Bind(2, error).Bind(3, ToMicros(Now())).Run());
+                                             "finished_us = ?3, error_cause = ?4, "
+                                             "error_line = ?5, error_bar_us = ?6 WHERE seq = ?1"));
+    TD_TRY(s.Bind(1, state.first)
+               .Bind(2, std::string_view(error.msg))
+               .Bind(3, ToMicros(Now()))
+               .Bind(4, std::string_view(error.cause))
+               .Bind(5, error.line)
+               .Bind(6, bar_us)
+               .Run());
   }
   return txn.Commit();
 }
@@ -473,7 +500,8 @@ Result<size_t> SqliteStore::RecoverOnStart() {
   {
     TD_ASSIGN_OR_RETURN(Stmt & s,
                         db.Prepare("UPDATE runs SET status = 'failed', error = 'interrupted', "
-                                   "finished_us = ?1 WHERE status IN ('queued', 'running')"));
+                                   "error_cause = 'interrupted', finished_us = ?1 "
+                                   "WHERE status IN ('queued', 'running')"));
     TD_TRY(s.Bind(1, ToMicros(Now())).Run());
   }
   const auto n = static_cast<size_t>(db.Changes());

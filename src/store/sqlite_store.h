@@ -27,6 +27,9 @@ namespace tapedeck::store::internal {
 std::string RandomHex64();
 // IO naming `path` with errno's text (UNAVAILABLE for ENOSPC: space may come back).
 Error ErrnoError(std::string msg, const std::string& path, int err);
+// Keeps `source` under its SHA-256 `sha256` unless it is there already. REQUIRES: a write
+// transaction is open on `db`.
+Status InsertScriptSource(Db& db, std::string_view sha256, std::string_view source);
 // IO: the database holds something this code never writes.
 Error Corrupt(const Db& db, std::string what);
 
@@ -54,13 +57,22 @@ class SqliteStore final : public Store {
   Status MarkRunning(std::string_view id) override;
   Status UpdateProgress(std::string_view id, double progress) override;
   Status CompleteRun(std::string_view id, const engine::RunResult& result) override;
-  Status FailRun(std::string_view id, std::string_view error) override;
+  Status FailRun(std::string_view id, const RunError& error) override;
   Result<RunInfo> GetRun(std::string_view id) override;
   Result<std::vector<RunInfo>> ListRuns(size_t limit, size_t offset) override;
   Result<engine::RunResult> LoadRunResult(std::string_view id) override;
   Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) override;
   Status DeleteRun(std::string_view id) override;
   Result<size_t> RecoverOnStart() override;
+
+  // ---- Strategy scripts (sqlite_scripts.cpp) ----
+
+  Result<SavedScript> SaveScript(std::string_view name, std::string_view source,
+                                 std::string_view params_json) override;
+  Result<ScriptVersion> GetScript(std::string_view name, std::optional<int64_t> version) override;
+  Result<std::vector<ScriptVersion>> ListScriptVersions(std::string_view name) override;
+  Result<std::vector<ScriptVersion>> ListScripts() override;
+  Result<std::string> GetScriptSource(std::string_view sha256) override;
 
  private:
   // Deletes dataset files no row names and rows whose file is gone (part of Init).

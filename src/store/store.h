@@ -77,11 +77,32 @@ std::optional<RunStatus> ParseRunStatus(std::string_view text);
 struct RunSpec {
   std::string dataset;
   std::vector<std::string> symbols;
-  std::string strategy;
+  std::string strategy;  // a built-in's name, a script's name, or kInlineStrategy
+  // A script run: the version of the named script (nullopt for a built-in or an inline script),
+  // and the SHA-256 (lowercase hex) of the source it runs (empty for a built-in).
+  std::optional<int64_t> strategy_version;
+  std::string strategy_sha256;
+  // Input to CreateRun only (GetRun leaves it empty): an inline script's source, which CreateRun
+  // keeps content-addressed in the same transaction as the run and whose SHA-256 it records as
+  // strategy_sha256. Empty: the run's source (if any) is already stored (a named version's).
+  std::string script_source;
   std::string params_json = "{}";     // the strategy's parameters, a JSON object
   engine::RunConfig config;           // cash, commission, fixed fee, slippage, shorting
   std::optional<Timestamp> from, to;  // the requested period; nullopt: unbounded
   std::string request_json;           // the request body as received, for the record
+};
+
+// `strategy` of a run of an inline script: not a valid script name, so never one.
+inline constexpr std::string_view kInlineStrategy = "(inline)";
+
+// Why a run failed. `cause`: a script's (syntax, error, params, instructions, memory,
+// wall_time), "interrupted" (the process died while it was queued or running), or the error
+// code of any other failure in lowercase ("range", "io", ...).
+struct RunError {
+  std::string msg;
+  std::string cause;
+  std::optional<int64_t> line;        // the script line, when known
+  std::optional<Timestamp> bar_time;  // the bar being processed, when known
 };
 
 // A run without its result: what GET /backtests and GET /backtests/{id} show.
@@ -90,7 +111,7 @@ struct RunInfo {
   RunSpec spec;
   RunStatus status = RunStatus::kQueued;
   double progress = 0;  // 0..1; 1 when done
-  std::string error;    // on failed only ("interrupted" after a crash)
+  RunError error;       // on failed only (msg and cause "interrupted" after a crash)
   Timestamp created;
   std::optional<Timestamp> started, finished;
   std::optional<engine::Stats> stats;  // on done only
@@ -104,6 +125,24 @@ struct StoreOptions {
   // The clock for created/started/finished times; empty: the system clock. Tests inject one.
   std::function<Timestamp()> now;
 };
+
+// One version of a strategy script.
+struct ScriptVersion {
+  std::string name;
+  int64_t version = 0;             // 1, 2, ...
+  std::string sha256;              // of `source`, lowercase hex
+  std::string source;              // empty in listings
+  std::string params_json = "[]";  // the parameter schema, as given to SaveScript
+  Timestamp created;
+};
+
+struct SavedScript {
+  ScriptVersion script;
+  bool created = false;  // false: the source was the latest version's, which is returned
+};
+
+// The SHA-256 of `data`, 64 lowercase hex digits.
+std::string Sha256Hex(std::string_view data);
 
 class Store {
  public:
@@ -156,7 +195,8 @@ class Store {
   virtual Status CompleteRun(std::string_view id, const engine::RunResult& result) = 0;
 
   // queued|running -> failed with `error`; sets `finished`.
-  virtual Status FailRun(std::string_view id, std::string_view error) = 0;
+  // REQUIRES: error.msg is not empty.
+  virtual Status FailRun(std::string_view id, const RunError& error) = 0;
 
   virtual Result<RunInfo> GetRun(std::string_view id) = 0;
 
@@ -178,6 +218,33 @@ class Store {
   // Call once at start, before any worker runs: every run left queued or running (by a process
   // that died) becomes failed with error "interrupted". Returns how many.
   virtual Result<size_t> RecoverOnStart() = 0;
+
+  // ---- Strategy scripts ----
+  // A script is saved under a name as immutable versions 1, 2, ...; every source (a named
+  // version's or an inline run's) is kept once, addressed by its SHA-256. Nothing is ever deleted:
+  // a run can always be re-run and its source shown.
+
+  // Saves `source` as the next version of `name`, with its parameter schema `params_json` (opaque
+  // JSON text, as the server wrote it), in one durable transaction. When `source` is identical
+  // to the latest version's, nothing is written and that version is returned with `created`
+  // false. Errors: VALIDATION (`name` empty or over 64 bytes), IO/UNAVAILABLE; on any error
+  // nothing is written.
+  virtual Result<SavedScript> SaveScript(std::string_view name, std::string_view source,
+                                         std::string_view params_json) = 0;
+
+  // A version of a script (nullopt: the latest), with its source. Errors: NOT_FOUND with details
+  // `strategy` (no script of that name) or `strategy` and `version` (no such version).
+  virtual Result<ScriptVersion> GetScript(std::string_view name,
+                                          std::optional<int64_t> version = std::nullopt) = 0;
+
+  // Every version of a script, oldest first, without sources. NOT_FOUND as GetScript.
+  virtual Result<std::vector<ScriptVersion>> ListScriptVersions(std::string_view name) = 0;
+
+  // The latest version of every script, by name, without sources.
+  virtual Result<std::vector<ScriptVersion>> ListScripts() = 0;
+
+  // The source whose SHA-256 is `sha256`. Errors: NOT_FOUND (details `sha256`).
+  virtual Result<std::string> GetScriptSource(std::string_view sha256) = 0;
 };
 
 // Opens (creating when absent) the SQLite database at `path`, migrates its schema to the current
@@ -187,6 +254,6 @@ class Store {
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, StoreOptions options = {});
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 }  // namespace tapedeck::store

@@ -167,15 +167,15 @@ class ServedTest(unittest.TestCase):
                 with self.subTest(operation=f"{method.upper()} {template}"):
                     self.assertNotEqual(status, 405)
                     self.assertNotEqual(signature(status, raw), unrouted[method.upper()])
-        self.assertEqual(operations, 20)
+        self.assertEqual(operations, 22)
 
     def test_a_wrong_field_type_fails_the_check(self):
-        def bars_as_string(doc):
-            doc["components"]["schemas"]["Strategy"]["properties"]["name"] = {"type": "integer"}
-        self.server.get("/strategies")  # passes as documented
-        with apischema.replaced("openapi.yaml", bars_as_string):
+        def status_as_integer(doc):
+            doc["components"]["schemas"]["Health"]["properties"]["status"] = {"type": "integer"}
+        self.server.get("/healthz")  # passes as documented
+        with apischema.replaced("openapi.yaml", status_as_integer):
             with self.assertRaisesRegex(SchemaViolation, "is not of type 'integer'"):
-                self.server.get("/strategies")
+                self.server.get("/healthz")
 
     def test_a_missing_required_field_fails_the_check(self):
         def require_more(doc):

@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import time
 import unittest
 import urllib.request
 
@@ -121,6 +122,52 @@ class CliTest(unittest.TestCase):
             self.assertIn("RUN_FAILED", r.stderr)
             self.assertIn("loop.lua:2", r.stderr)
             self.assertIn("boom", r.stderr)
+
+    def test_check_and_backtest_take_the_script_budgets(self):
+        with tempfile.TemporaryDirectory() as d:
+            heavy = os.path.join(d, "heavy.lua")
+            with open(heavy, "w") as f:
+                # A top level of about 3 million instructions, then a 20 MiB string at bar 0.
+                f.write("params = {}\nlocal n = 0\nfor i = 1, 1000000 do n = n + i end\n"
+                        "function on_bar(bar)\n"
+                        "  if bar.index == 0 then local s = string.rep('x', 20 << 20) end\nend\n")
+            self.assertEqual(run("check", heavy).returncode, 0)
+            r = run("check", "--script-instructions", "100000", heavy)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertTrue(r.stderr.startswith(heavy + ":3: "), r.stderr)
+            self.assertIn("instructions budget exceeded (100000)", r.stderr)
+            self.assertEqual(run("check", "--script-instructions=5000000", heavy).returncode, 0)
+            # The default 64 MiB holds a 20 MiB string; 8 MiB does not.
+            r = run("backtest", "--csv", SAMPLE, "--script", heavy, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run("backtest", "--csv", SAMPLE, "--script", heavy, "--script-memory", "8")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("heavy.lua:5 at bar 2000-01-03T00:00:00Z: memory budget exceeded "
+                          f"({8 << 20} bytes)", r.stderr)
+            loop = os.path.join(d, "loop.lua")
+            with open(loop, "w") as f:
+                f.write("function on_bar(bar)\n  while true do end\nend\n")
+            started = time.monotonic()
+            r = run("backtest", "--csv", SAMPLE, "--script", loop, "--script-seconds", "0.5")
+            self.assertLess(time.monotonic() - started, 10)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("loop.lua:2", r.stderr)
+            self.assertIn("budget exceeded", r.stderr)
+            for args, option in [(["check", "--script-memory", "0", heavy], "--script-memory"),
+                                 (["check", "--script-seconds", "soon", heavy], "--script-seconds"),
+                                 (["check", "--script-instructions", "-5", heavy],
+                                  "--script-instructions"),
+                                 (["check", "--script-colour", "1", heavy], "--script-colour"),
+                                 (["backtest", "--csv", SAMPLE, "--script", heavy,
+                                   "--script-memory", "lots"], "--script-memory"),
+                                 (["serve", "--script-instructions", "12"],
+                                  "--script-instructions")]:
+                r = run(*args)
+                self.assertEqual(r.returncode, 2, (args, r.stderr))
+                self.assertIn(option, r.stderr, args)
+        r = run("serve", "--help")
+        for option in ("--script-instructions N", "--script-memory MiB", "--script-seconds S"):
+            self.assertIn(option, r.stdout)
 
     def test_bad_row_names_file_line_and_column_and_exits_nonzero(self):
         with tempfile.TemporaryDirectory() as d:

@@ -43,7 +43,8 @@ class CorruptDataTest(unittest.TestCase):
         self.assertEqual(status, 202, out)
         run = s.wait_run(out["id"])
         self.assertEqual(run["status"], "failed", run)
-        self.assertIn(os.path.basename(path), run["error"])
+        self.assertIn(os.path.basename(path), run["error"]["msg"])
+        self.assertEqual(run["error"]["cause"], "io", run)
         # A run made before the damage cannot be played: the stream and /frames say why.
         status, err = s.json("GET", f"/backtests/{earlier}/frames?speed=60")
         self.assertEqual(status, 500, err)
@@ -54,7 +55,7 @@ class CorruptDataTest(unittest.TestCase):
         status, out = s.json("POST", "/backtests",
                              json.dumps({"dataset": "sp500", "strategy": "sma_cross"}))
         self.assertEqual(s.wait_run(out["id"])["status"], "done")
-        return run["error"]
+        return run["error"]["msg"]
 
     def test_a_flipped_byte_fails_the_checksum(self):
         def flip(path):

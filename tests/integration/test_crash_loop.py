@@ -106,7 +106,8 @@ class CrashLoopTest(unittest.TestCase):
         self.assertFalse(lost, f"{ctx}: acknowledged runs lost: {lost}")
         for run in runs:
             if run["status"] == "failed":
-                self.assertEqual(run.get("error"), "interrupted", f"{ctx}: {run}")
+                self.assertEqual(run.get("error"), {"msg": "interrupted", "cause": "interrupted"},
+                                 f"{ctx}: {run}")
                 continue
             self.assertEqual(run["status"], "done", f"{ctx}: {run['id']} left {run['status']}")
             paths = [f"/backtests/{run['id']}/frames?speed=3600",

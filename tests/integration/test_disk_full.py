@@ -115,8 +115,8 @@ class DiskFullTest(unittest.TestCase):
         if status == 202:
             run = s.wait_run(out["id"])
             self.assertEqual(run["status"], "failed", run)
-            self.assertIn("full", run["error"])
-            print("with the disk full, the run failed:", run["error"], flush=True)
+            self.assertIn("full", run["error"]["msg"])
+            print("with the disk full, the run failed:", run["error"]["msg"], flush=True)
         else:
             self.assertEqual(status, 503, out)
             self.assertEqual(out["code"], "UNAVAILABLE")

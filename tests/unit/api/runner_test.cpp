@@ -30,9 +30,7 @@ class FlakyStore final : public store::Store {
   Result<store::DatasetInfo> GetDataset(std::string_view n) override {
     return real_->GetDataset(n);
   }
-  Result<std::vector<store::DatasetInfo>> ListDatasets() override {
-    return real_->ListDatasets();
-  }
+  Result<std::vector<store::DatasetInfo>> ListDatasets() override { return real_->ListDatasets(); }
   Result<market::Series> LoadBars(std::string_view n) override { return real_->LoadBars(n); }
   Status DeleteDataset(std::string_view n) override { return real_->DeleteDataset(n); }
   Result<std::string> CreateRun(const store::RunSpec& s) override { return real_->CreateRun(s); }
@@ -53,7 +51,7 @@ class FlakyStore final : public store::Store {
     }
     return real_->CompleteRun(id, r);
   }
-  Status FailRun(std::string_view id, std::string_view e) override {
+  Status FailRun(std::string_view id, const store::RunError& e) override {
     ++fail_calls;
     if (fail_fail > 0) {
       --fail_fail;
@@ -73,6 +71,20 @@ class FlakyStore final : public store::Store {
   }
   Status DeleteRun(std::string_view id) override { return real_->DeleteRun(id); }
   Result<size_t> RecoverOnStart() override { return real_->RecoverOnStart(); }
+  Result<store::SavedScript> SaveScript(std::string_view n, std::string_view s,
+                                        std::string_view p) override {
+    return real_->SaveScript(n, s, p);
+  }
+  Result<store::ScriptVersion> GetScript(std::string_view n, std::optional<int64_t> v) override {
+    return real_->GetScript(n, v);
+  }
+  Result<std::vector<store::ScriptVersion>> ListScriptVersions(std::string_view n) override {
+    return real_->ListScriptVersions(n);
+  }
+  Result<std::vector<store::ScriptVersion>> ListScripts() override { return real_->ListScripts(); }
+  Result<std::string> GetScriptSource(std::string_view sha) override {
+    return real_->GetScriptSource(sha);
+  }
 
  private:
   std::unique_ptr<store::Store> real_;
@@ -113,8 +125,7 @@ class RunnerTest : public ::testing::Test {
       auto run = store_->GetRun(id);
       EXPECT_TRUE(run.ok());
       if (!run.ok() || run->status == store::RunStatus::kDone ||
-          run->status == store::RunStatus::kFailed ||
-          std::chrono::steady_clock::now() > deadline) {
+          run->status == store::RunStatus::kFailed || std::chrono::steady_clock::now() > deadline) {
         return run.ok() ? *run : store::RunInfo{};
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -131,8 +142,42 @@ TEST_F(RunnerTest, ARunWhoseResultCannotBeWrittenEndsFailedWithTheReason) {
   Runner runner(*store_, 1);
   const store::RunInfo run = WaitFinished(Post(runner));
   EXPECT_EQ(run.status, store::RunStatus::kFailed);
-  EXPECT_NE(run.error.find("disk is full"), std::string::npos) << run.error;
+  EXPECT_NE(run.error.msg.find("disk is full"), std::string::npos) << run.error.msg;
   EXPECT_EQ(store_->fail_calls, 4);
+}
+
+TEST_F(RunnerTest, AScriptRunRunsItsStoredSourceWithTheRunnersBudgets) {
+  strategies::ScriptBudgets budgets;
+  budgets.instructions = 1'000'000;
+  Runner runner(*store_, 1, budgets);
+  // Cheap per bar: done within the budget. A loop at bar 5: the budget, that line, that bar.
+  const std::string ok_source = "function on_bar(bar) end";
+  const std::string loop_source =
+      "function on_bar(bar)\n  if bar.index == 5 then\n    while true do end\n  end\nend";
+  std::string ids[2];
+  int i = 0;
+  for (const std::string* source : {&ok_source, &loop_source}) {
+    store::RunSpec spec;
+    spec.dataset = "syn";
+    spec.symbols = {"SYN"};
+    spec.strategy = std::string(store::kInlineStrategy);
+    spec.script_source = *source;
+    auto id = store_->CreateRun(spec);
+    ASSERT_TRUE(id.ok());
+    ASSERT_TRUE(runner.Enqueue(*id, "client", 16, 256).ok());
+    ids[i++] = *id;
+  }
+  EXPECT_EQ(WaitFinished(ids[0]).status, store::RunStatus::kDone);
+  const store::RunInfo run = WaitFinished(ids[1]);
+  ASSERT_EQ(run.status, store::RunStatus::kFailed);
+  EXPECT_EQ(run.error.cause, "instructions");
+  EXPECT_EQ(run.error.line, 3);
+  ASSERT_TRUE(run.error.bar_time);
+  auto bars = store_->LoadBars("syn");
+  ASSERT_TRUE(bars.ok());
+  EXPECT_EQ(*run.error.bar_time, bars->times()[5]);
+  EXPECT_NE(run.error.msg.find("instructions budget exceeded (1000000)"), std::string::npos)
+      << run.error.msg;
 }
 
 TEST_F(RunnerTest, ARunThatCannotStartEndsFailedNotQueuedForever) {
@@ -140,7 +185,7 @@ TEST_F(RunnerTest, ARunThatCannotStartEndsFailedNotQueuedForever) {
   Runner runner(*store_, 1);
   const store::RunInfo run = WaitFinished(Post(runner));
   EXPECT_EQ(run.status, store::RunStatus::kFailed);
-  EXPECT_NE(run.error.find("disk is full"), std::string::npos) << run.error;
+  EXPECT_NE(run.error.msg.find("disk is full"), std::string::npos) << run.error.msg;
 }
 
 TEST_F(RunnerTest, StoppingEndsTheRetriesAndLeavesTheRunForRecovery) {
@@ -154,7 +199,7 @@ TEST_F(RunnerTest, StoppingEndsTheRetriesAndLeavesTheRunForRecovery) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
   EXPECT_EQ(store_->GetRun(id)->status, store::RunStatus::kRunning);
   ASSERT_EQ(*store_->RecoverOnStart(), 1u);
-  EXPECT_EQ(store_->GetRun(id)->error, "interrupted");
+  EXPECT_EQ(store_->GetRun(id)->error.msg, "interrupted");
 }
 
 TEST_F(RunnerTest, AHealthyStoreGetsDoneRuns) {

@@ -197,6 +197,35 @@ TEST_F(TokensFileTest, OpenToOthersEmptyMissingOrBadIsRefused) {
   EXPECT_EQ(s.error().details.at("field"), "tokens-file");
 }
 
+TEST(ServeArgsTest, ScriptBudgetsReachTheApiOptions) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->api.script_budgets.instructions, strategies::ScriptBudgets{}.instructions);
+  EXPECT_EQ(defaults->api.script_budgets.memory_bytes, strategies::ScriptBudgets{}.memory_bytes);
+  auto s = Parse({"--script-instructions", "5000000", "--script-memory=16", "--script-seconds",
+                  "2.5"});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->api.script_budgets.instructions, 5'000'000u);
+  EXPECT_EQ(s->api.script_budgets.memory_bytes, size_t{16} << 20);
+  EXPECT_EQ(s->api.script_budgets.wall_seconds, 2.5);
+  for (const auto& [option, value] : {std::pair{"--script-instructions", "999"},
+                                      {"--script-instructions", "1e9"},
+                                      {"--script-memory", "0"},
+                                      {"--script-memory", "65537"},
+                                      {"--script-memory", "1.5"},
+                                      {"--script-seconds", "0"},
+                                      {"--script-seconds", "nan"},
+                                      {"--script-seconds", "86401"}}) {
+    auto bad = Parse({option, value});
+    ASSERT_FALSE(bad.ok()) << option << " " << value;
+    EXPECT_EQ(bad.error().code, ErrorCode::kValidation);
+    EXPECT_EQ(bad.error().details.at("option"), std::string(option).substr(2));
+    EXPECT_NE(bad.error().msg.find("expected"), std::string::npos) << bad.error().msg;
+  }
+  EXPECT_FALSE(Parse({"--script-memory"}).ok());
+  EXPECT_NE(ServeUsage().find("--script-memory MiB"), std::string_view::npos);
+}
+
 TEST(ServeArgsTest, DurationsAndSizes) {
   EXPECT_EQ(ParseDuration("5s"), std::chrono::seconds(5));
   EXPECT_EQ(ParseDuration("100ms"), std::chrono::milliseconds(100));

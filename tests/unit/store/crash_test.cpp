@@ -115,7 +115,8 @@ TEST(CrashTest, KillNineLeavesNothingHalfWritten) {
       } else {
         ++interrupted;
         EXPECT_EQ(r.status, RunStatus::kFailed);
-        EXPECT_EQ(r.error, "interrupted");
+        EXPECT_EQ(r.error.msg, "interrupted");
+        EXPECT_EQ(r.error.cause, "interrupted");
       }
     }
   }

@@ -16,6 +16,12 @@ using testing::ExpectSameTrades;
 using testing::MakeResult;
 using testing::TempDir;
 
+RunError Failure(std::string msg) {
+  RunError e;
+  e.msg = std::move(msg);
+  return e;
+}
+
 class RunTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
@@ -85,7 +91,7 @@ TEST_F(RunTest, CreateRunIsQueuedWithItsSpec) {
   EXPECT_EQ(run->id, id);
   EXPECT_EQ(run->status, RunStatus::kQueued);
   EXPECT_EQ(run->progress, 0);
-  EXPECT_EQ(run->error, "");
+  EXPECT_EQ(run->error.msg, "");
   EXPECT_EQ(run->created, FromMicros(1'700'000'000'000'000));
   EXPECT_FALSE(run->started);
   EXPECT_FALSE(run->finished);
@@ -158,7 +164,7 @@ TEST_F(RunTest, TransitionsTheStatusDoesNotAllowAreConflicts) {
   EXPECT_EQ(store_->MarkRunning(id).error().code, ErrorCode::kConflict);
   ASSERT_TRUE(store_->CompleteRun(id, MakeResult(10, 2)).ok());
   EXPECT_EQ(store_->CompleteRun(id, MakeResult(10, 2)).error().code, ErrorCode::kConflict);
-  EXPECT_EQ(store_->FailRun(id, "late").error().code, ErrorCode::kConflict);
+  EXPECT_EQ(store_->FailRun(id, Failure("late")).error().code, ErrorCode::kConflict);
   EXPECT_EQ(store_->UpdateProgress(id, 0.1).error().code, ErrorCode::kConflict);
   EXPECT_EQ(store_->GetRun(id)->status, RunStatus::kDone);
   EXPECT_EQ(store_->UpdateProgress(id, NAN).error().code, ErrorCode::kValidation);
@@ -178,10 +184,10 @@ TEST_F(RunTest, MismatchedEquityIsValidationAndWritesNothing) {
 TEST_F(RunTest, FailedRunKeepsItsErrorAndHasNoResult) {
   const std::string id = Create();
   ASSERT_TRUE(store_->MarkRunning(id).ok());
-  ASSERT_TRUE(store_->FailRun(id, "strategy error: division by zero").ok());
+  ASSERT_TRUE(store_->FailRun(id, Failure("strategy error: division by zero")).ok());
   Result<RunInfo> run = store_->GetRun(id);
   EXPECT_EQ(run->status, RunStatus::kFailed);
-  EXPECT_EQ(run->error, "strategy error: division by zero");
+  EXPECT_EQ(run->error.msg, "strategy error: division by zero");
   EXPECT_TRUE(run->finished);
   EXPECT_FALSE(run->stats);
   Result<engine::RunResult> loaded = store_->LoadRunResult(id);
@@ -208,7 +214,7 @@ TEST_F(RunTest, UnknownIdIsRunNotFoundEverywhere) {
   EXPECT_EQ(store_->MarkRunning(id).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->UpdateProgress(id, 0.5).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->CompleteRun(id, MakeResult(3, 1)).error().code, ErrorCode::kRunNotFound);
-  EXPECT_EQ(store_->FailRun(id, "x").error().code, ErrorCode::kRunNotFound);
+  EXPECT_EQ(store_->FailRun(id, Failure("x")).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->LoadRunResult(id).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->LoadTrades(id).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->DeleteRun(id).error().code, ErrorCode::kRunNotFound);
@@ -224,7 +230,7 @@ TEST_F(RunTest, RecoverOnStartFailsInterruptedRunsOnly) {
   ASSERT_TRUE(store_->MarkRunning(running).ok());
   ASSERT_TRUE(store_->UpdateProgress(running, 0.4).ok());
   ASSERT_TRUE(store_->CompleteRun(done, MakeResult(100, 4)).ok());
-  ASSERT_TRUE(store_->FailRun(failed, "bad params").ok());
+  ASSERT_TRUE(store_->FailRun(failed, Failure("bad params")).ok());
 
   Reopen();  // as after a crash: nothing told the store the runs stopped
   Result<size_t> recovered = store_->RecoverOnStart();
@@ -233,12 +239,13 @@ TEST_F(RunTest, RecoverOnStartFailsInterruptedRunsOnly) {
   for (const std::string& id : {queued, running}) {
     Result<RunInfo> run = store_->GetRun(id);
     EXPECT_EQ(run->status, RunStatus::kFailed);
-    EXPECT_EQ(run->error, "interrupted");
+    EXPECT_EQ(run->error.msg, "interrupted");
+    EXPECT_EQ(run->error.cause, "interrupted");
     EXPECT_TRUE(run->finished);
     EXPECT_EQ(store_->LoadRunResult(id).error().code, ErrorCode::kRunFailed);
   }
   EXPECT_EQ(store_->GetRun(done)->status, RunStatus::kDone);
-  EXPECT_EQ(store_->GetRun(failed)->error, "bad params");
+  EXPECT_EQ(store_->GetRun(failed)->error.msg, "bad params");
   EXPECT_EQ(*store_->RecoverOnStart(), 0u);
 }
 
