@@ -22,6 +22,7 @@
 
 #include "engine/context.h"
 #include "strategies/indicators.h"
+#include "strategies/script_sandbox.h"
 
 extern "C" {
 #include <lauxlib.h>
@@ -32,7 +33,8 @@ extern "C" {
 namespace tapedeck::strategies {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using sandbox::Clock;
+using sandbox::CurrentLine;
 
 constexpr int kHookEvery = 1000;        // instructions between two hook calls
 constexpr int kWallCheckEvery = 16;     // hook calls between two clock reads
@@ -87,30 +89,11 @@ struct SmallPool {
   }
 };
 
-// The run's budgets and what they have used. Trivially destructible: the hook and the allocator
-// run inside Lua's protected region.
-struct Budget {
-  size_t memory_limit = 0;
-  size_t memory_used = 0;
-  uint64_t instruction_limit = 0;
-  uint64_t instructions = 0;
-  int hooks = 0;
-  Clock::time_point deadline;
-  const char* cause = nullptr;  // sticky once set: "instructions", "memory", "wall_time"
-  int cause_line = 0;
-  lua_State* current = nullptr;  // the thread C++ entered Lua with (for the allocator's line)
+// The run's budgets (script_sandbox.h) and the heap's small blocks: what the allocator works with.
+// Trivially destructible: the hook and the allocator run inside Lua's protected region.
+struct Budget : sandbox::Budget {
   SmallPool pool;
 };
-
-// The first Lua function's current line on L's stack, 0 when none. Reads only: safe inside the
-// allocator and the hook.
-int CurrentLine(lua_State* L) {
-  lua_Debug ar;
-  for (int level = 0; lua_getstack(L, level, &ar) != 0; ++level) {
-    if (lua_getinfo(L, "Sl", &ar) != 0 && ar.currentline > 0) return ar.currentline;
-  }
-  return 0;
-}
 
 void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   Budget* b = static_cast<Budget*>(ud);
@@ -131,6 +114,11 @@ void* Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
       b->cause = "memory";
       if (b->current != nullptr) b->cause_line = CurrentLine(b->current);
     }
+    return nullptr;
+  }
+  // A big block is filled by C code between two instructions: it costs instructions too.
+  if (nsize >= old + sandbox::kChargedBlock && !sandbox::ChargeBlock(b, nsize - old)) {
+    if (b->current != nullptr) b->cause_line = CurrentLine(b->current);
     return nullptr;
   }
   void* p = nullptr;
@@ -184,9 +172,13 @@ void Hook(lua_State* L, lua_Debug* /*ar*/) {
   Budget* b = GetBudget(L);
   if (b->cause == nullptr) {
     b->instructions += kHookEvery;
+    lua_Debug ar;
     if (b->instructions > b->instruction_limit) {
       b->cause = "instructions";
-    } else if (++b->hooks % kWallCheckEvery == 0 && Clock::now() > b->deadline) {
+    } else if (lua_getstack(L, sandbox::kMaxCallDepth, &ar) != 0) {
+      b->cause = "recursion";
+    } else if ((++b->hooks % kWallCheckEvery == 0 || b->memory_used >= sandbox::kBigState) &&
+               Clock::now() > b->deadline) {
       b->cause = "wall_time";
     }
     if (b->cause != nullptr) b->cause_line = CurrentLine(L);
@@ -417,15 +409,6 @@ int LuaLog(lua_State* L) {
   return 0;
 }
 
-int LuaCollectGarbage(lua_State* L) {
-  const char* opt = luaL_optstring(L, 1, "count");
-  if (std::strcmp(opt, "count") != 0) {
-    luaL_error(L, "collectgarbage: only \"count\" is available in a strategy");
-  }
-  lua_pushnumber(L, static_cast<double>(GetBudget(L)->memory_used) / 1024.0);
-  return 1;
-}
-
 // ---- Indicators ----------------------------------------------------------------------------
 
 // Reads a period argument: an integer in [1, 10^7].
@@ -587,49 +570,10 @@ void SetGlobalFn(lua_State* L, const char* name, lua_CFunction fn) {
   lua_setglobal(L, name);
 }
 
-void RemoveField(lua_State* L, int table, const char* name) {
-  lua_pushnil(L);
-  lua_setfield(L, table, name);
-}
-
-// Opens the allowed libraries and removes what could reach outside the run.
+// Opens the allowed libraries (script_sandbox.h) and binds the strategy functions.
 void OpenSandbox(lua_State* L, uint64_t seed) {
-  static const luaL_Reg kLibs[] = {
-      {LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
-      {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
-      {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_COLIBNAME, luaopen_coroutine}};
-  for (const luaL_Reg& lib : kLibs) {
-    luaL_requiref(L, lib.name, lib.func, 1);
-    lua_pop(L, 1);
-  }
-  lua_pushglobaltable(L);
-  const int g = lua_gettop(L);
-  for (const char* name :
-       {"dofile", "loadfile", "load", "loadstring", "require", "warn", "print"}) {
-    RemoveField(L, g, name);
-  }
-  lua_pop(L, 1);
-  SetGlobalFn(L, "collectgarbage", LuaCollectGarbage);
+  sandbox::OpenLibraries(L, GetBudget(L), seed);
   SetGlobalFn(L, "print", LuaLog);
-
-  lua_getglobal(L, LUA_STRLIBNAME);
-  RemoveField(L, lua_gettop(L), "dump");
-  lua_pop(L, 1);
-  // The strings' metatable: getmetatable("") returns false and setmetatable refuses strings, so
-  // neither it nor its __index can be reached (string.* itself belongs to this state alone).
-  lua_pushliteral(L, "");
-  lua_getmetatable(L, -1);
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "__metatable");
-  lua_pop(L, 2);
-
-  lua_getglobal(L, LUA_MATHLIBNAME);
-  lua_getfield(L, -1, "randomseed");
-  lua_pushinteger(L, static_cast<lua_Integer>(seed));
-  lua_call(L, 1, 0);
-  RemoveField(L, lua_gettop(L), "randomseed");
-  lua_pop(L, 1);
-
   SetGlobalFn(L, "buy", LuaBuy);
   SetGlobalFn(L, "sell", LuaSell);
   SetGlobalFn(L, "close_position", LuaClosePosition);
@@ -994,21 +938,31 @@ class Runner {
     const Budget& b = sb_.budget;
     std::string cause = b.cause != nullptr ? b.cause : "error";
     int line = b.cause != nullptr ? b.cause_line : sb_.error_line;
+    // Lua's own stack limits stop some recursions before the depth check does: the same cause.
+    const bool overflow = b.cause == nullptr && !sb_.syntax_error &&
+                          (lua_msg.ends_with("stack overflow") ||
+                           lua_msg.find("stack overflow (") != std::string::npos);
+    if (overflow) cause = "recursion";
     // A syntax error's line is only in its message: "name:LINE: ...".
     const std::string prefix = name_ + ":";
     if (line == 0 && lua_msg.starts_with(prefix)) {
       line = std::atoi(lua_msg.c_str() + prefix.size());
     }
     std::string msg;
-    if (b.cause != nullptr) {
+    if (cause == "recursion") {
+      msg = "recursion too deep (more than " + std::to_string(sandbox::kMaxCallDepth) +
+            " nested calls): give the recursive function a case that returns without calling "
+            "itself, or use a loop";
+    } else if (b.cause != nullptr) {
       msg = cause + " budget exceeded";
       if (cause == "instructions") msg += " (" + std::to_string(b.instruction_limit) + ")";
       if (cause == "memory") msg += " (" + std::to_string(b.memory_limit) + " bytes)";
+      if (b.cause_detail[0] != '\0') msg += std::string(": ") + b.cause_detail;
     } else {
       msg = lua_msg;
     }
-    std::map<std::string, std::string> details{{"cause", cause},
-                                               {"msg", b.cause != nullptr ? msg : lua_msg}};
+    std::map<std::string, std::string> details{
+        {"cause", cause}, {"msg", b.cause != nullptr || overflow ? msg : lua_msg}};
     std::string where;
     if (line > 0) {
       details["line"] = std::to_string(line);
@@ -1020,7 +974,10 @@ class Runner {
       details["time"] = FormatIso(ctx->time());
       where += " at bar " + FormatIso(ctx->time());
     }
-    if (sb_.error_param[0] != '\0') details["param"] = sb_.error_param;
+    if (sb_.error_param[0] != '\0') {
+      details["param"] = sb_.error_param;
+      details["cause"] = "params";
+    }
     if (sb_.syntax_error) details["cause"] = "syntax";
     if (b.cause == nullptr && status_ == LUA_ERRMEM) details["cause"] = "memory";
     return MakeError(code, "script " + where + ": " + msg, std::move(details));

@@ -23,9 +23,11 @@
 // table, math (math.random seeded from ScriptBudgets::seed; no math.randomseed), utf8, coroutine
 // and the safe base functions (no load, loadstring, dofile, loadfile, require, print goes to log,
 // collectgarbage only "count"; getmetatable on a string gives false and its metatable cannot be
-// reached). Binary chunks are refused. Budgets: instructions, memory and wall time per run; a
-// budget exceeded, a runtime error or error() fails the run (engine::Run returns the error) with
-// a message naming the cause, the script line and the bar's time.
+// reached). Binary chunks are refused. Budgets: instructions, memory and wall time per run; the
+// libraries' C functions charge the instruction budget for their work before doing it, and work
+// that cannot fit is refused (script_sandbox.h). A budget exceeded, recursion deeper than
+// sandbox::kMaxCallDepth calls, a runtime error or error() fails the run (engine::Run returns the
+// error) with a message naming the cause, the script line and the bar's time.
 //
 // Thread-safety: every function here may run on any thread; a ScriptStrategy is one run's.
 #pragma once
@@ -81,8 +83,9 @@ class ScriptStrategy : public engine::Strategy {
 
 // Compiles `source` in a sandbox, runs its top level once and reads its parameter schema.
 // `chunk_name` names the script in messages (a file name). Errors: VALIDATION with details
-// `line` (when known) and `msg` — a syntax error, a binary chunk, an error or exhausted budget in
-// the top level, a malformed `params` (details `param` naming it), no `on_bar` function.
+// `line` (when known), `msg` and `cause` (syntax, error, params, instructions, memory, wall_time,
+// recursion) — a syntax error, a binary chunk, an error or exhausted budget in the top level, a
+// malformed `params` (details `param` naming it), no `on_bar` function.
 Result<ScriptInfo> CompileScript(std::string_view source, std::string_view chunk_name,
                                  const ScriptBudgets& budgets = {});
 
@@ -90,7 +93,8 @@ Result<ScriptInfo> CompileScript(std::string_view source, std::string_view chunk
 // of its own: nothing is shared between runs. Errors: those of CompileScript; VALIDATION naming
 // `param` for an unknown parameter, a non-integer value of an int parameter, a value out of
 // [min, max]. A failure during the run (see the top) comes out of engine::Run as RUN_FAILED with
-// details `cause` (error, instructions, memory, wall_time), `line` when known and `time`.
+// details `cause` (error, instructions, memory, wall_time, recursion), `line` when known and
+// `time`.
 Result<std::unique_ptr<ScriptStrategy>> MakeScriptStrategy(std::string_view source,
                                                            std::string_view chunk_name,
                                                            const Params& params,

@@ -98,6 +98,7 @@ TEST(CompileScript, BadParamIsNamed) {
   ASSERT_FALSE(info.ok());
   EXPECT_EQ(info.error().code, ErrorCode::kValidation);
   EXPECT_EQ(info.error().details.at("param"), "n");
+  EXPECT_EQ(info.error().details.at("cause"), "params");
   auto out =
       CompileScript("params = { n = {default=0, min=1, max=3} }\nfunction on_bar(b) end", "s.lua");
   ASSERT_FALSE(out.ok());
@@ -457,8 +458,8 @@ TEST(ScriptBudget, UnboundedRecursion) {
       {}, 50, Small());
   ASSERT_FALSE(run.result.ok());
   const Error& e = run.result.error();
-  // Lua's own stack limit ("stack overflow") or the memory budget, whichever comes first; both
-  // name the line of the recursion and the bar.
+  // The depth limit, whatever the memory budget (script_sandbox_test.cpp has the other ways).
+  EXPECT_EQ(e.details.at("cause"), "recursion") << e.ToString();
   EXPECT_EQ(e.details.at("line"), "2") << e.ToString();
   EXPECT_EQ(e.details.at("time"), "2020-01-01T00:00:00Z");
 }
