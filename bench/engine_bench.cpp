@@ -108,11 +108,12 @@ void Report(benchmark::State& state, const engine::RunResult& r, size_t bars) {
 }
 
 template <typename MakeStrategy>
-void RunCase(benchmark::State& state, std::span<const market::Series> data, MakeStrategy make) {
+void RunCase(benchmark::State& state, std::span<const market::Series> data, MakeStrategy make,
+             const engine::RunConfig& config = {}) {
   engine::RunResult last;
   for (auto _ : state) {
     auto strategy = make();
-    auto r = engine::Run(data, *strategy, {});
+    auto r = engine::Run(data, *strategy, config);
     if (!r.ok()) {
       state.SkipWithError(r.error().ToString().c_str());
       return;
@@ -141,6 +142,21 @@ void BM_RunBuiltinSmaCross(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_RunBuiltinSmaCross)->Unit(benchmark::kMillisecond);
+
+// The same with RunConfig::record_plots off (what a sweep's trials run with): no fast/slow series.
+void BM_RunBuiltinSmaCrossNoPlots(benchmark::State& state) {
+  engine::RunConfig config;
+  config.record_plots = false;
+  RunCase(
+      state, std::span(&Year(), 1),
+      [] {
+        auto s = strategies::Make("sma_cross", {});
+        if (!s.ok()) std::abort();
+        return std::move(s).value();
+      },
+      config);
+}
+BENCHMARK(BM_RunBuiltinSmaCrossNoPlots)->Unit(benchmark::kMillisecond);
 
 // Two symbols whose times interleave (every minute and every other minute): the general path.
 void BM_RunNoopTwoSymbols(benchmark::State& state) {

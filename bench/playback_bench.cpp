@@ -111,6 +111,38 @@ void BM_EncodeFrame(benchmark::State& state) {
 }
 BENCHMARK(BM_EncodeFrame)->Arg(1)->Arg(60)->Arg(3600);
 
+// The same run with two plotted series (sma_cross's fast and slow: a value at every bar) and a
+// log message every 1,000 bars.
+std::shared_ptr<const Tape> YearTapeWithPlots() {
+  static const auto tape = [] {
+    auto run = std::make_shared<engine::RunResult>(*Year().run);
+    const auto close = Year().series[0].close();
+    for (const char* name : {"fast", "slow"}) {
+      engine::PlotSeries p{name, engine::PlotPane::kPrice, {}};
+      p.values.assign(close.begin(), close.end());
+      run->plots.push_back(std::move(p));
+    }
+    for (size_t i = 0; i < kBars; i += 1000) {
+      run->logs.push_back({run->times[i], i, "bar " + std::to_string(i)});
+    }
+    return *Tape::Create(run, Year().series);
+  }();
+  return tape;
+}
+
+void BM_EncodeFramePlots(benchmark::State& state) {
+  const Timeline tl = Timeline::Create(YearTapeWithPlots(),
+                                       *Speed::FromDouble(static_cast<double>(state.range(0))));
+  size_t k = 0, bytes = 0;
+  for (auto _ : state) {
+    const std::string head = EncodeFrameHead(tl.BuildFrame(k), tl.tape());
+    bytes += head.size();
+    k = (k + 1) % tl.window_count();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_EncodeFramePlots)->Arg(1)->Arg(60)->Arg(3600);
+
 // What every further viewer pays for the same frame: a cache hit.
 void BM_FrameHeadCached(benchmark::State& state) {
   const Timeline tl = Timeline::Create(YearTape(), Speed::Constant(60));

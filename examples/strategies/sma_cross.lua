@@ -5,6 +5,7 @@ local fast, slow
 function init() fast, slow = ta.sma(params.fast), ta.sma(params.slow) end
 function on_bar(bar)
   local f, s = fast(bar.close), slow(bar.close)
+  plot("fast", f); plot("slow", s)  -- drawn over the price as the built-in's (nil: warming up)
   if s == nil or bar.last then return end
   local long = f - s > 1e-10 * math.abs(s)
   if long and position() <= 0 then buy() elseif not long and position() > 0 then sell() end

@@ -118,6 +118,7 @@ void WriteRun(JsonWriter& w, const store::RunInfo& run) {
     w.Key("stats");
     WriteStats(w, *run.stats);
   }
+  w.Key("plots").Raw(run.plots_json);
   w.EndObject();
 }
 

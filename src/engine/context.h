@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/error.h"
 #include "common/time.h"
@@ -68,6 +69,17 @@ class Context {
   bool Cancel(OrderId id);
   // Resting (not yet filled or cancelled) orders of s.
   size_t open_orders(SymbolId s = 0) const;
+
+  // Plots and logs, shown with the run in playback. A series is declared once (OnStart is the
+  // place; later works too) and gets a value per bar: DeclarePlot returns the id of the series
+  // `name` (the same id for the same name; the first declaration's pane wins), Plot stores `value`
+  // at the current bar (NaN: no value; a later Plot at the same bar overwrites). Plot is a store
+  // into a per-bar array, cheap enough for every bar of a built-in. Log records `msg` at the
+  // current bar (see kMaxLogs and kMaxLogBytes for the bounds). With RunConfig::record_plots off
+  // all three record nothing. REQUIRES: Plot's id came from this run's DeclarePlot.
+  PlotId DeclarePlot(std::string_view name, PlotPane pane);
+  void Plot(PlotId id, double value);
+  void Log(std::string_view msg);
 
   // Fails the run with `error` (a script's runtime error or exhausted budget): Run returns it
   // instead of a result. The first failure wins. The run is not interrupted at once: the loop looks

@@ -137,6 +137,47 @@ Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunH
 
 }  // namespace
 
+namespace detail {
+
+PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane) {
+  std::vector<PlotSeries>& plots = result->plots;
+  for (size_t i = 0; i < plots.size(); ++i) {
+    if (plots[i].name == name) return static_cast<PlotId>(i);
+  }
+  const auto id = static_cast<PlotId>(plot_cols.size());
+  if (!record_plots) {
+    plot_cols.push_back(&plot_scratch);
+    // The name is kept (without values) only so that the same name gets the same id.
+    plots.push_back(PlotSeries{std::string(name), pane, {}});
+    return id;
+  }
+  std::vector<double> values;
+  values.reserve(bar_count);
+  AdviseHugePages(values);
+  values.assign(bar_count, NAN);
+  plots.push_back(PlotSeries{std::string(name), pane, std::move(values)});
+  // Moving a vector keeps its buffer, so the pointer survives later declarations.
+  plot_cols.push_back(plots.back().values.data());
+  return id;
+}
+
+void RunState::Log(std::string_view msg) {
+  if (!record_plots) return;
+  if (result->logs.size() >= kMaxLogs) {
+    ++logs_dropped;
+    return;
+  }
+  if (msg.size() > kMaxLogBytes) {
+    size_t cut = kMaxLogBytes;
+    // Not inside a UTF-8 sequence: back off its continuation bytes.
+    while (cut > 0 && (static_cast<unsigned char>(msg[cut]) & 0xC0) == 0x80) --cut;
+    msg = msg.substr(0, cut);
+  }
+  result->logs.push_back(LogEntry{time, index, std::string(msg)});
+}
+
+}  // namespace detail
+
 Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
                       const RunConfig& config, const RunHooks& hooks) {
   if (Status valid = Validate(data, config); !valid.ok()) return valid.take_error();
@@ -171,6 +212,8 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   st.costs = config.costs;
   st.allow_short = config.allow_short;
   st.result = &result;
+  st.record_plots = config.record_plots;
+  if (!config.record_plots) st.plot_mask = 0;
 
   Context ctx(&st);
   strategy.OnStart(ctx);
@@ -186,6 +229,13 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   if (!done.ok()) return done.take_error();
   if (st.failure) return *st.failure;
   st.Finish();
+  if (st.logs_dropped > 0) {
+    result.logs.push_back(LogEntry{result.times.back(), result.times.size() - 1,
+                                   std::to_string(st.logs_dropped) +
+                                       " more messages dropped (a run keeps at most " +
+                                       std::to_string(kMaxLogs) + ")"});
+  }
+  if (!config.record_plots) result.plots.clear();
   result.stats = ComputeStats(result, data, config.cash);
   return result;
 }

@@ -88,6 +88,32 @@ struct Stats {
   double periods_per_year = 0;
 };
 
+// Where a plotted series is drawn: over the price chart, or in a pane of its own below it.
+enum class PlotPane : uint8_t { kPrice, kOwn };
+std::string_view ToString(PlotPane pane);  // "price" / "own"
+
+using PlotId = uint32_t;  // index into RunResult::plots, in declaration order
+
+// A series a strategy declared (Context::DeclarePlot) and plotted (Context::Plot): one value per
+// time of the run's timeline, NaN where it plotted nothing.
+struct PlotSeries {
+  std::string name;
+  PlotPane pane = PlotPane::kPrice;
+  std::vector<double> values;  // same length as RunResult::times
+};
+
+// A message a strategy logged (Context::Log) at the bar `bar` (time `ts`).
+struct LogEntry {
+  Timestamp ts;
+  size_t bar = 0;
+  std::string msg;
+};
+
+// A run keeps at most kMaxLogs messages, each cut to kMaxLogBytes bytes; past that one more
+// entry, at the last bar, says how many were dropped.
+inline constexpr size_t kMaxLogs = 10'000;
+inline constexpr size_t kMaxLogBytes = 2'048;
+
 // Everything playback and the store need from a finished run.
 struct RunResult {
   std::vector<std::string> symbols;
@@ -96,6 +122,8 @@ struct RunResult {
   std::vector<OrderEvent> events;  // oldest first
   std::vector<Trade> trades;
   Stats stats;
+  std::vector<PlotSeries> plots;  // in declaration order
+  std::vector<LogEntry> logs;     // oldest first (by bar)
 };
 
 // What a run is configured with (recorded with it by the store).
@@ -109,6 +137,8 @@ struct RunConfig {
   double cash = 100'000;
   Costs costs;
   bool allow_short = true;
+  // false: plots and logs are not recorded (Plot and Log cost nothing, the result has neither).
+  bool record_plots = true;
 };
 
 }  // namespace tapedeck::engine

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "common/time.h"
@@ -79,6 +80,17 @@ struct RunState {
   OrderId next_id = 1;
   RunResult* result = nullptr;   // where events and trades go
   std::optional<Error> failure;  // set by Context::Fail; Run returns it
+
+  // Plots: plot_cols[id] is series id's per-bar array, written at [index & plot_mask]. With
+  // recording off every column is plot_scratch and the mask 0, so Plot stays a plain store.
+  std::vector<double*> plot_cols;
+  size_t plot_mask = ~size_t{0};
+  double plot_scratch = 0;
+  bool record_plots = true;
+  size_t logs_dropped = 0;
+
+  PlotId DeclarePlot(std::string_view name, PlotPane pane);
+  void Log(std::string_view msg);
 
   // Records OrderSubmitted (and OrderRejected for a request that can never fill) at the current
   // bar; returns the new id.
@@ -161,6 +173,13 @@ inline OrderId Context::Close(SymbolId s) {
 }
 inline bool Context::Cancel(OrderId id) { return s_->Cancel(id); }
 inline size_t Context::open_orders(SymbolId s) const { return s_->syms[s].open_orders; }
+inline PlotId Context::DeclarePlot(std::string_view name, PlotPane pane) {
+  return s_->DeclarePlot(name, pane);
+}
+inline void Context::Plot(PlotId id, double value) {
+  s_->plot_cols[id][s_->index & s_->plot_mask] = value;
+}
+inline void Context::Log(std::string_view msg) { s_->Log(msg); }
 inline void Context::Fail(Error error) {
   if (!s_->failure) s_->failure = std::move(error);
 }

@@ -76,6 +76,34 @@ void AppendOrder(std::string& out, const engine::OrderEvent& ev, const Tape& tap
   out += '}';
 }
 
+void AppendPlots(std::string& out, std::span<const PlotValue> plots, const Tape& tape) {
+  out += ",\"plots\":{";
+  bool first = true;
+  for (const PlotValue& p : plots) {
+    if (!first) out += ',';
+    first = false;
+    AppendString(out, tape.run().plots[p.plot].name);
+    out += ':';
+    AppendJsonNumber(out, p.value);
+  }
+  out += '}';
+}
+
+void AppendLogs(std::string& out, std::span<const engine::LogEntry> logs) {
+  out += ",\"logs\":[";
+  bool first = true;
+  for (const engine::LogEntry& log : logs) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"ts\":";
+    AppendString(out, FormatIso(log.ts));
+    out += ",\"msg\":";
+    AppendString(out, log.msg);
+    out += '}';
+  }
+  out += ']';
+}
+
 }  // namespace
 
 std::string EncodeFrameHead(const Frame& frame, const Tape& tape) {
@@ -114,6 +142,8 @@ std::string EncodeFrameHead(const Frame& frame, const Tape& tape) {
   }
   out += "],\"equity\":";
   AppendJsonNumber(out, frame.equity);
+  if (!frame.plots.empty()) AppendPlots(out, frame.plots, tape);
+  if (!frame.logs.empty()) AppendLogs(out, frame.logs);
   out += ",\"dropped\":";
   return out;
 }

@@ -31,6 +31,13 @@ namespace tapedeck::playback {
 // event is "event: <name>\n[id: <k>\n]data: <json>\n\n".
 enum class Channel { kWebSocket, kSse };
 
+// A plotted series' value in a frame.
+struct PlotValue {
+  engine::PlotId plot = 0;  // index into the run's plots
+  double value = 0;
+  friend bool operator==(const PlotValue&, const PlotValue&) = default;
+};
+
 struct SymbolOhlcv {
   engine::SymbolId symbol = 0;
   double open = 0, high = 0, low = 0, close = 0, volume = 0;
@@ -51,13 +58,20 @@ struct Frame {
   // the tape lives.
   std::span<const engine::OrderEvent> orders;
   double equity = 0;  // at the last bar
+  // By plot id: each series' value at the last bar of `bars` that has one (a finite number); a
+  // series with none in `bars` is absent.
+  std::vector<PlotValue> plots;
+  // Log messages whose bar lies in `bars`, oldest first; a view into the tape's run.
+  std::span<const engine::LogEntry> logs;
 };
 
 // The encoded frame up to and including `"dropped":`, the part every viewer shares:
 //   {"t":"frame","ts":"...","i":k,"n":n,"ohlc":{"SYM":{"o":..,"h":..,"l":..,"c":..,"v":..}},
 //    "orders":[{"id":7,"ts":"...","sym":"SYM","side":"buy","type":"market","qty":1|null,
-//               "status":"filled","px":..}],"equity":..,"dropped":
-// `px` on filled events only, `reason` on rejected only, `qty` null when unknown. Numbers in
+//               "status":"filled","px":..}],"equity":..[,"plots":{"NAME":..}]
+//    [,"logs":[{"ts":"...","msg":"..."}]],"dropped":
+// `px` on filled events only, `reason` on rejected only, `qty` null when unknown; `plots` and
+// `logs` only when the frame has any (so a run without plots encodes as before them). Numbers in
 // shortest round-trip form; non-finite numbers as null.
 // REQUIRES: `frame` was built from `tape`.
 std::string EncodeFrameHead(const Frame& frame, const Tape& tape);

@@ -41,6 +41,21 @@ Result<std::shared_ptr<const Tape>> Tape::Create(std::shared_ptr<const engine::R
     }
     prev_bar = ev.bar;
   }
+  for (size_t p = 0; p < run->plots.size(); ++p) {
+    if (run->plots[p].values.size() != run->times.size()) {
+      return MakeError(ErrorCode::kValidation, "a plotted series and times differ in length",
+                       {{"field", "plots"}, {"index", std::to_string(p)}});
+    }
+  }
+  prev_bar = 0;
+  for (size_t l = 0; l < run->logs.size(); ++l) {
+    const engine::LogEntry& log = run->logs[l];
+    if (log.bar >= run->times.size() || log.bar < prev_bar) {
+      return MakeError(ErrorCode::kValidation, "log entry out of range or out of order",
+                       {{"field", "logs"}, {"index", std::to_string(l)}});
+    }
+    prev_bar = log.bar;
+  }
   auto tape = std::shared_ptr<Tape>(new Tape());
   tape->run_ = std::move(run);
   tape->series_ = std::move(series);
@@ -58,6 +73,14 @@ std::span<const engine::OrderEvent> Tape::EventsIn(BarRange bars) const {
   const auto by_bar = [](const engine::OrderEvent& ev, size_t bar) { return ev.bar < bar; };
   const auto first = std::lower_bound(events.begin(), events.end(), bars.begin, by_bar);
   const auto last = std::lower_bound(first, events.end(), bars.end, by_bar);
+  return {first, last};
+}
+
+std::span<const engine::LogEntry> Tape::LogsIn(BarRange bars) const {
+  const auto& logs = run_->logs;
+  const auto by_bar = [](const engine::LogEntry& log, size_t bar) { return log.bar < bar; };
+  const auto first = std::lower_bound(logs.begin(), logs.end(), bars.begin, by_bar);
+  const auto last = std::lower_bound(first, logs.end(), bars.end, by_bar);
   return {first, last};
 }
 

@@ -44,7 +44,9 @@ class Tape {
   // series' columns; nothing is copied. O(bars) to validate.
   // Errors: VALIDATION when run is null, series and symbols differ in count or name, equity and
   // times differ in length, times are not strictly increasing, or an event's bar or symbol is out
-  // of range or events are not ordered by bar. An empty run (no bars) is valid: 0 windows.
+  // of range or events are not ordered by bar, a plotted series' values and times differ in
+  // length, or a log's bar is out of range or logs are not ordered by bar. An empty run (no bars)
+  // is valid: 0 windows.
   static Result<std::shared_ptr<const Tape>> Create(std::shared_ptr<const engine::RunResult> run,
                                                     std::vector<market::Series> series,
                                                     TapeOptions options = {});
@@ -63,6 +65,8 @@ class Tape {
   size_t LowerBound(Timestamp t) const;
   // The events whose bar lies in `bars`, oldest first (a view into run().events).
   std::span<const engine::OrderEvent> EventsIn(BarRange bars) const;
+  // The log messages whose bar lies in `bars`, oldest first (a view into run().logs).
+  std::span<const engine::LogEntry> LogsIn(BarRange bars) const;
 
   // The shared part of window `window`'s frame at window length `delta` (frame.h's
   // EncodeFrameHead), from the cache or built by `build` (a callable returning std::string) and

@@ -118,6 +118,21 @@ Frame Timeline::BuildFrame(BarRange bars) const {
   frame.ts = times[last];
   frame.equity = tape_->run().equity[last];
   frame.orders = tape_->EventsIn(bars);
+  const auto& plots = tape_->run().plots;
+  if (!plots.empty()) {
+    frame.plots.reserve(plots.size());
+    for (size_t p = 0; p < plots.size(); ++p) {
+      const double* values = plots[p].values.data();
+      // From the last bar back: a dense series stops at once, a sparse one scans its gaps.
+      for (size_t i = bars.end; i > bars.begin; --i) {
+        if (std::isfinite(values[i - 1])) {
+          frame.plots.push_back(PlotValue{static_cast<engine::PlotId>(p), values[i - 1]});
+          break;
+        }
+      }
+    }
+  }
+  frame.logs = tape_->LogsIn(bars);
   const auto series = tape_->series();
   frame.ohlc.reserve(series.size());
   for (size_t s = 0; s < series.size(); ++s) {

@@ -1,6 +1,7 @@
 #include "store/packing.h"
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -146,6 +147,105 @@ Result<std::vector<engine::Trade>> UnpackTrades(std::span<const std::byte> recor
     t.side = static_cast<engine::Side>(side);
     t.open = open != 0;
   }
+  return out;
+}
+
+std::vector<std::byte> PackPlots(std::span<const engine::PlotSeries> plots) {
+  std::vector<std::byte> out;
+  for (const engine::PlotSeries& p : plots) {
+    const std::vector<double>& v = p.values;
+    size_t first = 0, end = v.size();
+    while (first < end && !std::isfinite(v[first])) ++first;
+    while (end > first && !std::isfinite(v[end - 1])) --end;
+    const size_t at = out.size();
+    out.resize(at + kPlotHeaderBytes + p.name.size() + (end - first) * sizeof(double));
+    std::byte* q = out.data() + at;
+    Put<uint32_t>(q + 0, static_cast<uint32_t>(p.name.size()));
+    Put<uint8_t>(q + 4, static_cast<uint8_t>(p.pane));
+    Put<uint8_t>(q + 5, 0);
+    Put<uint16_t>(q + 6, 0);
+    Put<uint64_t>(q + 8, first);
+    Put<uint64_t>(q + 16, end - first);
+    std::memcpy(q + kPlotHeaderBytes, p.name.data(), p.name.size());
+    if (end > first) {
+      std::memcpy(q + kPlotHeaderBytes + p.name.size(), v.data() + first,
+                  (end - first) * sizeof(double));
+    }
+  }
+  return out;
+}
+
+PackedLogs PackLogs(std::span<const engine::LogEntry> logs) {
+  PackedLogs out;
+  out.records.resize(logs.size() * kLogRecordBytes);
+  std::byte* p = out.records.data();
+  for (const engine::LogEntry& l : logs) {
+    Put<int64_t>(p + 0, ToMicros(l.ts));
+    Put<uint64_t>(p + 8, l.bar);
+    Put<uint32_t>(p + 16, static_cast<uint32_t>(l.msg.size()));
+    Put<uint32_t>(p + 20, 0);
+    out.text += l.msg;
+    p += kLogRecordBytes;
+  }
+  return out;
+}
+
+Result<std::vector<engine::PlotSeries>> UnpackPlots(std::span<const std::byte> blob, size_t count,
+                                                    size_t bars) {
+  std::vector<engine::PlotSeries> out;
+  out.reserve(count);
+  size_t at = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (blob.size() - at < kPlotHeaderBytes) return Damaged("plots blob ends inside a header");
+    const std::byte* q = blob.data() + at;
+    const auto name_len = Get<uint32_t>(q + 0);
+    const auto pane = Get<uint8_t>(q + 4);
+    const auto first = Get<uint64_t>(q + 8);
+    const auto n = Get<uint64_t>(q + 16);
+    if (pane > static_cast<uint8_t>(engine::PlotPane::kOwn)) {
+      return Damaged("plot series " + std::to_string(i) + " has pane " + std::to_string(pane));
+    }
+    if (first > bars || n > bars - first) {
+      return Damaged("plot series " + std::to_string(i) + " runs past the run's bars");
+    }
+    const size_t rest = blob.size() - at - kPlotHeaderBytes;
+    if (name_len > rest || n > (rest - name_len) / sizeof(double)) {
+      return Damaged("plots blob ends inside series " + std::to_string(i));
+    }
+    engine::PlotSeries p;
+    p.name.assign(reinterpret_cast<const char*>(q + kPlotHeaderBytes), name_len);
+    p.pane = static_cast<engine::PlotPane>(pane);
+    p.values.assign(bars, NAN);
+    if (n > 0) {
+      std::memcpy(p.values.data() + first, q + kPlotHeaderBytes + name_len, n * sizeof(double));
+    }
+    out.push_back(std::move(p));
+    at += kPlotHeaderBytes + name_len + n * sizeof(double);
+  }
+  if (at != blob.size()) return Damaged("plots blob holds bytes past its last series");
+  return out;
+}
+
+Result<std::vector<engine::LogEntry>> UnpackLogs(std::span<const std::byte> records,
+                                                 std::string_view text, size_t count) {
+  if (records.size() != count * kLogRecordBytes) {
+    return WrongLength("logs", records.size(), count, kLogRecordBytes);
+  }
+  std::vector<engine::LogEntry> out;
+  out.reserve(count);
+  size_t at = 0;
+  for (const std::byte* p = records.data(); p != records.data() + records.size();
+       p += kLogRecordBytes) {
+    engine::LogEntry l;
+    l.ts = FromMicros(Get<int64_t>(p + 0));
+    l.bar = Get<uint64_t>(p + 8);
+    const auto len = Get<uint32_t>(p + 16);
+    if (len > text.size() - at) return Damaged("log messages do not add up");
+    l.msg.assign(text.substr(at, len));
+    at += len;
+    out.push_back(std::move(l));
+  }
+  if (at != text.size()) return Damaged("log messages do not add up");
   return out;
 }
 

@@ -15,6 +15,14 @@
 //   40 entry px f64 | 48 exit px f64 | 56 pnl f64 | 64 ret f64 | 72 symbol u32 | 76 side u8 |
 //   77 open u8 | 78 zero u16
 //
+// Plots (schema v4), one blob per run, per series in declaration order: a 24-byte header
+//   0 name length u32 | 4 pane u8 | 5 zero u8[3] | 8 first bar u64 | 16 value count u64
+// then the name's bytes, then the values of bars first .. first + count - 1 as f64: the span from
+// the series' first to its last finite value, NaN everywhere else (a warm-up costs nothing).
+//
+// Log record, 24 bytes: 0 ts µs i64 | 8 bar u64 | 16 message length u32 | 20 zero u32; the
+// messages are concatenated in log order in a second blob.
+//
 // Enums are stored as their numeric values and checked on the way back: a damaged blob is an
 // error, never a garbage event.
 #pragma once
@@ -31,13 +39,22 @@ namespace tapedeck::store::internal {
 
 inline constexpr size_t kEventRecordBytes = 64;
 inline constexpr size_t kTradeRecordBytes = 80;
+inline constexpr size_t kPlotHeaderBytes = 24;
+inline constexpr size_t kLogRecordBytes = 24;
 
 struct PackedEvents {
   std::vector<std::byte> records;  // events.size() * kEventRecordBytes
   std::string reasons;
 };
 
+struct PackedLogs {
+  std::vector<std::byte> records;  // logs.size() * kLogRecordBytes
+  std::string text;
+};
+
 PackedEvents PackEvents(std::span<const engine::OrderEvent> events);
+std::vector<std::byte> PackPlots(std::span<const engine::PlotSeries> plots);
+PackedLogs PackLogs(std::span<const engine::LogEntry> logs);
 std::vector<std::byte> PackTrades(std::span<const engine::Trade> trades);
 
 // `count` is what the row says the blob holds. Errors: IO naming what is wrong (a length that is
@@ -45,5 +62,10 @@ std::vector<std::byte> PackTrades(std::span<const engine::Trade> trades);
 Result<std::vector<engine::OrderEvent>> UnpackEvents(std::span<const std::byte> records,
                                                      std::string_view reasons, size_t count);
 Result<std::vector<engine::Trade>> UnpackTrades(std::span<const std::byte> records, size_t count);
+// `count` series, each given `bars` values (the run's timeline length).
+Result<std::vector<engine::PlotSeries>> UnpackPlots(std::span<const std::byte> blob, size_t count,
+                                                    size_t bars);
+Result<std::vector<engine::LogEntry>> UnpackLogs(std::span<const std::byte> records,
+                                                 std::string_view text, size_t count);
 
 }  // namespace tapedeck::store::internal

@@ -1,5 +1,6 @@
 // SqliteStore: runs. A run is a row in `runs`; its result (written once, by CompleteRun) is one row
-// in each of run_stats, run_equity, run_events and run_trades (the last three hold packed blobs).
+// in each of run_stats, run_equity, run_events and run_trades (the last three hold packed blobs),
+// and one in run_plots when the run plotted or logged anything.
 #include <algorithm>
 #include <bit>
 #include <boost/json.hpp>
@@ -57,12 +58,13 @@ Error BadTransition(std::string_view id, RunStatus from, std::string_view want) 
   "s.volatility, s.sharpe, s.sortino, s.calmar, s.max_drawdown, s.max_drawdown_us, "             \
   "s.win_rate, s.profit_factor, s.expectancy, s.exposure, s.buy_and_hold_return, "               \
   "s.periods_per_year, "                                                                         \
-  "r.strategy_version, r.strategy_sha256, r.error_cause, r.error_line, r.error_bar_us "          \
-  "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
+  "r.strategy_version, r.strategy_sha256, r.error_cause, r.error_line, r.error_bar_us, p.decl "  \
+  "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq LEFT JOIN run_plots p ON p.run = r.seq "
 
 // Stats columns in run_stats order (after `run` and `symbols`), for INSERT and SELECT alike.
 constexpr int kStatsFirstCol = 20;   // index of s.bars in TD_RUN_SELECT
 constexpr int kScriptFirstCol = 39;  // index of r.strategy_version in TD_RUN_SELECT
+constexpr int kPlotsCol = 44;        // index of p.decl in TD_RUN_SELECT
 
 // Calls f with each field of `st` in the order of run_stats' columns: the one list that reading
 // and binding both follow.
@@ -136,6 +138,7 @@ Result<RunInfo> ReadRunInfo(const Db& db, const Stmt& s) {
   r.error.cause = s.Text(kScriptFirstCol + 2);
   r.error.line = s.OptInt(kScriptFirstCol + 3);
   if (auto v = s.OptInt(kScriptFirstCol + 4)) r.error.bar_time = FromMicros(*v);
+  if (!s.IsNull(kPlotsCol)) r.plots_json = s.Text(kPlotsCol);
   return r;
 }
 
@@ -210,6 +213,43 @@ Result<std::vector<engine::OrderEvent>> ReadEvents(Db& db, int64_t seq) {
       count);
   if (!events.ok()) return Corrupt(db, events.error().msg);
   return std::move(events).value();
+}
+
+std::string PlotsToJson(const std::vector<engine::PlotSeries>& plots) {
+  JsonWriter w;
+  w.BeginArray();
+  for (const engine::PlotSeries& p : plots) {
+    w.BeginObject().Key("name").String(p.name).Key("pane").String(engine::ToString(p.pane));
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+// The run's plots and logs, when it has a run_plots row (none: it plotted and logged nothing).
+Status ReadPlots(Db& db, int64_t seq, engine::RunResult& result) {
+  size_t series = 0, logs = 0;
+  {
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT series, logs FROM run_plots WHERE run = ?1"));
+    s.Bind(1, seq);
+    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) return Ok();
+    series = static_cast<size_t>(s.Int(0));
+    logs = static_cast<size_t>(s.Int(1));
+  }
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> plots, ReadBlob(db, "run_plots", "plots", seq));
+  auto unpacked = UnpackPlots(plots, series, result.times.size());
+  if (!unpacked.ok()) return Corrupt(db, unpacked.error().msg);
+  result.plots = std::move(unpacked).value();
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> records,
+                      ReadBlob(db, "run_plots", "log_records", seq));
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> text,
+                      ReadBlob(db, "run_plots", "log_text", seq));
+  auto entries = UnpackLogs(
+      records, std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), logs);
+  if (!entries.ok()) return Corrupt(db, entries.error().msg);
+  result.logs = std::move(entries).value();
+  return Ok();
 }
 
 }  // namespace
@@ -316,6 +356,13 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
   // Packed before taking the write lock: other writers wait only for the database work.
   const PackedEvents events = PackEvents(result.events);
   const std::vector<std::byte> trades = PackTrades(result.trades);
+  const bool has_plots = !result.plots.empty() || !result.logs.empty();
+  std::vector<std::byte> plots;
+  PackedLogs logs;
+  if (has_plots) {
+    plots = PackPlots(result.plots);
+    logs = PackLogs(result.logs);
+  }
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
@@ -346,6 +393,21 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
                .Run());
   }
   TD_TRY(InsertPackedRows(db, PackedTables::kCurrent, seq, events, trades));
+  if (has_plots) {
+    const std::string decl = PlotsToJson(result.plots);
+    TD_ASSIGN_OR_RETURN(Stmt & s,
+                        db.Prepare("INSERT INTO run_plots(run, decl, series, plots, logs, "
+                                   "log_records, log_text) VALUES(?1, ?2, ?3, ?4, ?5, "
+                                   "?6, ?7)"));
+    TD_TRY(s.Bind(1, seq)
+               .Bind(2, std::string_view(decl))
+               .Bind(3, static_cast<int64_t>(result.plots.size()))
+               .BindBlob(4, plots)
+               .Bind(5, static_cast<int64_t>(result.logs.size()))
+               .BindBlob(6, logs.records)
+               .BindBlob(7, std::as_bytes(std::span(logs.text)))
+               .Run());
+  }
   {
     const int64_t now = ToMicros(Now());
     TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("UPDATE runs SET status = 'done', progress = 1, "
@@ -466,6 +528,7 @@ Result<engine::RunResult> SqliteStore::LoadRunResult(std::string_view id) {
     if (!trades.ok()) return trades.take_error();
     result.trades = std::move(trades).value();
   }
+  TD_TRY(ReadPlots(db, seq, result));
   TD_TRY(txn.Commit());
   return result;
 }

@@ -115,6 +115,9 @@ struct RunInfo {
   Timestamp created;
   std::optional<Timestamp> started, finished;
   std::optional<engine::Stats> stats;  // on done only
+  // The series the run plotted, as JSON: [{"name":"fast","pane":"price"}, ...] in declaration
+  // order ("[]" until done, and for a run that plotted nothing).
+  std::string plots_json = "[]";
 };
 
 struct StoreOptions {
@@ -254,6 +257,6 @@ class Store {
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, StoreOptions options = {});
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 }  // namespace tapedeck::store

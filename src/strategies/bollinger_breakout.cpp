@@ -5,6 +5,7 @@
 // close above upper (close - upper > 1e-10 * |upper|) -> desired long; close below middle
 // (middle - close > 1e-10 * |middle|) -> desired flat; otherwise keep what is held. Orders as
 // sma_cross: all-in market buy / whole-position market sell at the next open, none on the last bar.
+// Plots `middle`, `upper` and `lower` (k * σ below the mean) on the price pane once ready.
 #include <memory>
 
 #include "strategies/builtins.h"
@@ -18,17 +19,29 @@ class BollingerBreakout final : public LongFlat<BollingerBreakout> {
  public:
   BollingerBreakout(size_t period, double k) : bands_(period, k) {}
 
-  Signal Decide(const engine::Context& ctx) {
+  void Declare(engine::Context& ctx) {
+    middle_ = ctx.DeclarePlot("middle", engine::PlotPane::kPrice);
+    upper_ = ctx.DeclarePlot("upper", engine::PlotPane::kPrice);
+    lower_ = ctx.DeclarePlot("lower", engine::PlotPane::kPrice);
+  }
+
+  Signal Decide(engine::Context& ctx) {
     const double close = ctx.close(0);
     bands_.Update(close);
     if (!bands_.ready()) return Signal::kHold;
-    if (Above(close, bands_.upper())) return Signal::kLong;
-    if (Below(close, bands_.middle())) return Signal::kFlat;
+    // Read before the plots' stores (which may alias anything) so nothing is computed twice.
+    const double middle = bands_.middle(), upper = bands_.upper(), lower = bands_.lower();
+    ctx.Plot(middle_, middle);
+    ctx.Plot(upper_, upper);
+    ctx.Plot(lower_, lower);
+    if (Above(close, upper)) return Signal::kLong;
+    if (Below(close, middle)) return Signal::kFlat;
     return Signal::kHold;
   }
 
  private:
   Bollinger bands_;
+  engine::PlotId middle_ = 0, upper_ = 0, lower_ = 0;
 };
 
 }  // namespace

@@ -15,7 +15,7 @@ namespace {
 class BuyAndHold final : public LongFlat<BuyAndHold> {
  public:
   // Wanting long at every bar is exactly "buy once, then hold": the base sends nothing once long.
-  Signal Decide(const engine::Context& /*ctx*/) { return Signal::kLong; }
+  Signal Decide(engine::Context& /*ctx*/) { return Signal::kLong; }
 };
 
 }  // namespace

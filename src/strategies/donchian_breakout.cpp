@@ -6,7 +6,8 @@
 // Once t >= entry: close above the highest high of bars t-entry .. t-1 (a - b > 1e-10 * |b|) ->
 // desired long. Once t >= exit: close below the lowest low of bars t-exit .. t-1
 // (b - a > 1e-10 * |b|) -> desired flat. Otherwise keep what is held. Orders as sma_cross: all-in
-// market buy / whole-position market sell at the next open, none on the last bar.
+// market buy / whole-position market sell at the next open, none on the last bar. Plots the
+// channels it compares with, `upper` and `lower` (the previous bars'), on the price pane.
 #include <memory>
 
 #include "strategies/builtins.h"
@@ -20,13 +21,24 @@ class DonchianBreakout final : public LongFlat<DonchianBreakout> {
  public:
   DonchianBreakout(size_t entry, size_t exit) : highest_(entry), lowest_(exit) {}
 
-  Signal Decide(const engine::Context& ctx) {
+  void Declare(engine::Context& ctx) {
+    upper_ = ctx.DeclarePlot("upper", engine::PlotPane::kPrice);
+    lower_ = ctx.DeclarePlot("lower", engine::PlotPane::kPrice);
+  }
+
+  Signal Decide(engine::Context& ctx) {
     const double close = ctx.close(0);
     // Read the channels first: they still cover the previous bars only.
+    // value() is NaN until a channel is ready: no value at that bar. Read before the plots'
+    // stores (which may alias anything) so nothing is read twice.
+    const double upper = highest_.value(), lower = lowest_.value();
+    const bool upper_ready = highest_.ready(), lower_ready = lowest_.ready();
+    ctx.Plot(upper_, upper);
+    ctx.Plot(lower_, lower);
     Signal want = Signal::kHold;
-    if (highest_.ready() && Above(close, highest_.value())) {
+    if (upper_ready && Above(close, upper)) {
       want = Signal::kLong;
-    } else if (lowest_.ready() && Below(close, lowest_.value())) {
+    } else if (lower_ready && Below(close, lower)) {
       want = Signal::kFlat;
     }
     highest_.Update(ctx.high(0));
@@ -37,6 +49,7 @@ class DonchianBreakout final : public LongFlat<DonchianBreakout> {
  private:
   RollingMax highest_;
   RollingMin lowest_;
+  engine::PlotId upper_ = 0, lower_ = 0;
 };
 
 }  // namespace

@@ -21,12 +21,18 @@ enum class Signal { kHold, kLong, kFlat };
 
 // CRTP rather than a virtual Decide: the signal is computed once per bar at tens of millions of
 // bars per second, and this lets it inline into OnBar.
-// Derived provides `Signal Decide(const engine::Context& ctx)`, called once per bar of symbol 0;
-// it feeds its indicators with that bar and says what it wants.
+// Derived provides `Signal Decide(engine::Context& ctx)`, called once per bar of symbol 0; it
+// feeds its indicators with that bar, plots the values it decides on (Context::Plot) and says what
+// it wants. It may provide `void Declare(engine::Context& ctx)`, called at the start, to declare
+// its plots.
 template <typename Derived>
 class LongFlat : public engine::Strategy {
  public:
-  void OnStart(engine::Context& ctx) override { multi_symbol_ = ctx.symbol_count() > 1; }
+  void OnStart(engine::Context& ctx) override {
+    multi_symbol_ = ctx.symbol_count() > 1;
+    static_cast<Derived*>(this)->Declare(ctx);
+  }
+  void Declare(engine::Context& /*ctx*/) {}
 
   void OnBar(engine::Context& ctx) final {
     if (multi_symbol_ && !ctx.has_bar(0)) return;

@@ -5,6 +5,7 @@
 // slow - 1, when the line first exists). Once the signal exists (bar t >= slow + signal - 2):
 // desired long when line is above signal (line - signal > 1e-10 * |signal|), else flat. Orders as
 // sma_cross: all-in market buy / whole-position market sell at the next open, none on the last bar.
+// Plots `macd` (the line), `signal` and `histogram` (line - signal) in a pane of their own.
 #include <memory>
 
 #include "strategies/builtins.h"
@@ -18,14 +19,26 @@ class MacdStrategy final : public LongFlat<MacdStrategy> {
  public:
   MacdStrategy(size_t fast, size_t slow, size_t signal) : macd_(fast, slow, signal) {}
 
-  Signal Decide(const engine::Context& ctx) {
+  void Declare(engine::Context& ctx) {
+    line_ = ctx.DeclarePlot("macd", engine::PlotPane::kOwn);
+    signal_ = ctx.DeclarePlot("signal", engine::PlotPane::kOwn);
+    histogram_ = ctx.DeclarePlot("histogram", engine::PlotPane::kOwn);
+  }
+
+  Signal Decide(engine::Context& ctx) {
     macd_.Update(ctx.close(0));
     if (!macd_.ready()) return Signal::kHold;
-    return Above(macd_.value(), macd_.signal()) ? Signal::kLong : Signal::kFlat;
+    // Read before the plots' stores (which may alias anything) so nothing is read twice.
+    const double line = macd_.value(), signal = macd_.signal(), histogram = macd_.histogram();
+    ctx.Plot(line_, line);
+    ctx.Plot(signal_, signal);
+    ctx.Plot(histogram_, histogram);
+    return Above(line, signal) ? Signal::kLong : Signal::kFlat;
   }
 
  private:
   Macd macd_;
+  engine::PlotId line_ = 0, signal_ = 0, histogram_ = 0;
 };
 
 }  // namespace

@@ -11,7 +11,8 @@ namespace tapedeck::strategies::internal {
 
 // At each bar of symbol 0: both averages are fed its close; once the slow one is ready, desired is
 // long when the fast average is above the slow one (Above: a - b > 1e-10 * |b|) and flat
-// otherwise; before that nothing is wanted. Orders as LongFlat.
+// otherwise; before that nothing is wanted. Orders as LongFlat. Plots `fast` and `slow` on the
+// price pane, each from the bar it is ready.
 //
 // Average: an indicator of strategies/indicators.h constructed from its period, with Update(x),
 // ready() and value() (Sma, Ema). With fast < slow the fast one is ready no later than the slow.
@@ -21,16 +22,28 @@ class MovingAverageCross final : public LongFlat<MovingAverageCross<Average>> {
   // REQUIRES: 1 <= fast < slow.
   MovingAverageCross(size_t fast, size_t slow) : fast_(fast), slow_(slow) {}
 
-  Signal Decide(const engine::Context& ctx) {
+  void Declare(engine::Context& ctx) {
+    fast_plot_ = ctx.DeclarePlot("fast", engine::PlotPane::kPrice);
+    slow_plot_ = ctx.DeclarePlot("slow", engine::PlotPane::kPrice);
+  }
+
+  Signal Decide(engine::Context& ctx) {
     const double close = ctx.close(0);
     fast_.Update(close);
     slow_.Update(close);
-    if (!slow_.ready()) return Signal::kHold;
-    return Above(fast_.value(), slow_.value()) ? Signal::kLong : Signal::kFlat;
+    // Read before the plots' stores (which may alias anything) so nothing is read twice. value()
+    // is NaN while an average warms up: no value at that bar.
+    const double fast = fast_.value(), slow = slow_.value();
+    const bool ready = slow_.ready();
+    ctx.Plot(fast_plot_, fast);
+    ctx.Plot(slow_plot_, slow);
+    if (!ready) return Signal::kHold;
+    return Above(fast, slow) ? Signal::kLong : Signal::kFlat;
   }
 
  private:
   Average fast_, slow_;
+  engine::PlotId fast_plot_ = 0, slow_plot_ = 0;
 };
 
 }  // namespace tapedeck::strategies::internal

@@ -4,7 +4,8 @@
 // once `period` changes exist). At the close of a bar where it is ready: RSI below `lower`
 // (lower - rsi > 1e-10 * lower) -> desired long; RSI above `upper` (rsi - upper > 1e-10 * upper)
 // -> desired flat; in between, keep what is held. Orders as sma_cross: all-in market buy /
-// whole-position market sell at the next open, none on the last bar.
+// whole-position market sell at the next open, none on the last bar. Plots `rsi` in a pane of its
+// own once ready.
 #include <memory>
 
 #include "strategies/builtins.h"
@@ -19,18 +20,22 @@ class RsiReversion final : public LongFlat<RsiReversion> {
   RsiReversion(size_t period, double lower, double upper)
       : rsi_(period), lower_(lower), upper_(upper) {}
 
-  Signal Decide(const engine::Context& ctx) {
+  void Declare(engine::Context& ctx) { plot_ = ctx.DeclarePlot("rsi", engine::PlotPane::kOwn); }
+
+  Signal Decide(engine::Context& ctx) {
     rsi_.Update(ctx.close(0));
     if (!rsi_.ready()) return Signal::kHold;
     const double rsi = rsi_.value();
-    if (Below(rsi, lower_)) return Signal::kLong;
-    if (Above(rsi, upper_)) return Signal::kFlat;
-    return Signal::kHold;
+    const Signal want =
+        Below(rsi, lower_) ? Signal::kLong : (Above(rsi, upper_) ? Signal::kFlat : Signal::kHold);
+    ctx.Plot(plot_, rsi);  // last: a store may alias anything, and nothing is read after it
+    return want;
   }
 
  private:
   Rsi rsi_;
   double lower_, upper_;
+  engine::PlotId plot_ = 0;
 };
 
 }  // namespace

@@ -38,7 +38,9 @@ using sandbox::CurrentLine;
 
 constexpr int kHookEvery = 1000;        // instructions between two hook calls
 constexpr int kWallCheckEvery = 16;     // hook calls between two clock reads
-constexpr size_t kRecordOverhead = 64;  // bytes charged per plot/log record besides its text
+constexpr size_t kRecordOverhead = 64;  // bytes charged per plot series/log record besides its text
+constexpr size_t kMaxPlots = 64;        // series a script may declare
+constexpr size_t kMaxPlotName = 64;     // bytes of a series' name
 
 // Small blocks (up to kPoolMax bytes, in 16-byte classes) for the Lua heap: a fresh table per bar
 // and the like are freed and made again every bar, and a free list per class serves them without
@@ -158,7 +160,8 @@ struct Sandbox {
   int error_line = 0;         // where the last runtime error was raised (message handler)
   bool syntax_error = false;  // the chunk did not compile
   char error_param[64] = {};  // the parameter a schema error is about
-  ScriptOutput output;
+  size_t plots = 0;           // series declared through plot()
+  size_t logs = 0;            // log() records charged (the engine keeps at most engine::kMaxLogs)
 
   ~Sandbox() {
     if (L != nullptr) lua_close(L);
@@ -376,20 +379,60 @@ int LuaSymbols(lua_State* L) {
   return 1;
 }
 
+// plot(name, value[, {pane="price"|"own"}]): value (a number, or nil for none) at this bar of the
+// series `name`, declared on its first call (the pane of that call stays). Upvalue 1 caches name ->
+// id, so a call per bar is a table lookup and a store; the series' per-bar array is charged to the
+// memory budget when declared.
 int LuaPlot(lua_State* L) {
   engine::Context* ctx = RequireContext(L, "plot");
+  luaL_checktype(L, 1, LUA_TSTRING);
+  const double value = lua_isnoneornil(L, 2) ? NAN : luaL_checknumber(L, 2);
+  const bool has_opts = !lua_isnoneornil(L, 3);
+  engine::PlotPane pane = engine::PlotPane::kPrice;
+  if (has_opts) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_getfield(L, 3, "pane");
+    if (!lua_isnil(L, -1)) {
+      const char* p = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
+      if (p != nullptr && std::strcmp(p, "own") == 0) {
+        pane = engine::PlotPane::kOwn;
+      } else if (p == nullptr || std::strcmp(p, "price") != 0) {
+        luaL_error(L, "plot: pane must be \"price\" or \"own\", not %s",
+                   luaL_tolstring(L, -1, nullptr));
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_pushvalue(L, 1);
+  if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER) {
+    ctx->Plot(static_cast<engine::PlotId>(lua_tointeger(L, -1)), value);
+    return 0;
+  }
+  lua_pop(L, 1);
   size_t len = 0;
-  const char* name = luaL_checklstring(L, 1, &len);
-  const bool gap = lua_isnoneornil(L, 2);
-  const double value = gap ? 0 : luaL_checknumber(L, 2);
-  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);  // opts: kept for later slices
-  Charge(L, len + kRecordOverhead);
-  // No Lua call below this line: the record is a C++ object.
-  Self(L)->output.plots.push_back(ScriptPlot{ctx->time(), std::string(name, len),
-                                             gap ? std::nullopt : std::optional<double>(value)});
+  const char* name = lua_tolstring(L, 1, &len);
+  if (len == 0 || len > kMaxPlotName) {
+    luaL_error(L, "plot: a series' name must be 1 to %d bytes long",
+               static_cast<int>(kMaxPlotName));
+  }
+  Sandbox* sb = Self(L);
+  if (sb->plots >= kMaxPlots) {
+    luaL_error(L, "plot: at most %d series per script", static_cast<int>(kMaxPlots));
+  }
+  Charge(L, ctx->bar_count() * sizeof(double) + len + kRecordOverhead);
+  ++sb->plots;
+  // DeclarePlot's allocations are done (and owned by the run) when it returns, so the Lua error
+  // rawset may raise (memory) unwinds nothing of C++'s; the run fails then anyway.
+  const engine::PlotId id = ctx->DeclarePlot(std::string_view(name, len), pane);
+  ctx->Plot(id, value);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, static_cast<lua_Integer>(id));
+  lua_rawset(L, lua_upvalueindex(1));
   return 0;
 }
 
+// log(...): its arguments as tostring() would show them, separated by spaces, recorded at this
+// bar. print() is the same.
 int LuaLog(lua_State* L) {
   engine::Context* ctx = RequireContext(L, "log");
   const int n = lua_gettop(L);
@@ -403,9 +446,12 @@ int LuaLog(lua_State* L) {
   luaL_pushresult(&buf);
   size_t len = 0;
   const char* msg = lua_tolstring(L, -1, &len);
-  Charge(L, len + kRecordOverhead);
+  Sandbox* sb = Self(L);
+  // What the engine keeps is charged; past its bound a message is only counted.
+  if (sb->logs < engine::kMaxLogs) Charge(L, std::min(len, engine::kMaxLogBytes) + kRecordOverhead);
   // No Lua call below this line.
-  Self(L)->output.logs.push_back(ScriptLog{ctx->time(), std::string(msg, len)});
+  ++sb->logs;
+  ctx->Log(std::string_view(msg, len));
   return 0;
 }
 
@@ -583,7 +629,9 @@ void OpenSandbox(lua_State* L, uint64_t seed) {
   SetGlobalFn(L, "equity", LuaEquity);
   SetGlobalFn(L, "ago", LuaAgo);
   SetGlobalFn(L, "symbols", LuaSymbols);
-  SetGlobalFn(L, "plot", LuaPlot);
+  lua_newtable(L);  // plot()'s name -> id cache
+  lua_pushcclosure(L, LuaPlot, 1);
+  lua_setglobal(L, "plot");
   SetGlobalFn(L, "log", LuaLog);
   static const luaL_Reg kTa[] = {{"sma", NewSimple<Sma>},
                                  {"ema", NewSimple<Ema>},
@@ -868,8 +916,6 @@ class Runner {
     return Failure(ErrorCode::kRunFailed, &ctx);
   }
 
-  const ScriptOutput& output() const { return sb_.output; }
-
  private:
   Status Enter(engine::Context& ctx, lua_CFunction fn) {
     sb_.ctx = &ctx;
@@ -1004,8 +1050,6 @@ class ScriptStrategyImpl final : public ScriptStrategy {
     Status s = runner_->OnBar(ctx);
     if (!s.ok()) Fail(ctx, s.take_error());
   }
-
-  const ScriptOutput& output() const override { return runner_->output(); }
 
  private:
   void Fail(engine::Context& ctx, Error error) {

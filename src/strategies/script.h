@@ -16,8 +16,10 @@
 // ta.macd(f, s, sig) — the C++ indicators of strategies/indicators.h, so the same numbers as the
 // built-ins — each a function called with the next value (atr: with the bar) and returning the
 // current value, or nil while it warms up (macd returns line, signal, histogram); records
-// plot(name, value) and log(...) at the bar. Outside init and on_bar (at the top level) only ta.*,
-// math and friends are available.
+// plot(name, value[, {pane="price"|"own"}]) (nil: no value at this bar; a series is declared by
+// its first call, whose pane stays; at most 64 series of 1-64-byte names, each charged 8 bytes per
+// bar of the run to the memory budget) and log(...) at the bar (engine::kMaxLogs per run). Outside
+// init and on_bar (at the top level) only ta.*, math and friends are available.
 //
 // Sandbox: every run gets a fresh lua_State with its own libraries: string (no string.dump),
 // table, math (math.random seeded from ScriptBudgets::seed; no math.randomseed), utf8, coroutine
@@ -58,27 +60,12 @@ struct ScriptInfo {
   bool has_init = false;
 };
 
-// What a run's plot() and log() calls recorded, in call order.
-struct ScriptPlot {
-  Timestamp time;
-  std::string name;
-  std::optional<double> value;  // nullopt: a gap (nil)
-};
-struct ScriptLog {
-  Timestamp time;
-  std::string msg;
-};
-struct ScriptOutput {
-  std::vector<ScriptPlot> plots;
-  std::vector<ScriptLog> logs;
-};
-
 // A script bound to one run. Made by MakeScriptStrategy.
+// Its plot() and log() calls go through engine::Context (DeclarePlot, Plot, Log): they come out in
+// the run's engine::RunResult.
 class ScriptStrategy : public engine::Strategy {
  public:
   ~ScriptStrategy() override = default;
-  // The plots and logs recorded so far.
-  virtual const ScriptOutput& output() const = 0;
 };
 
 // Compiles `source` in a sandbox, runs its top level once and reads its parameter schema.

@@ -85,6 +85,18 @@ TEST(ExampleSmaCross, GivesTheBuiltinsFillsAndEquity) {
       }
       EXPECT_EQ(a->equity, b->equity);
       EXPECT_EQ(a->trades.size(), b->trades.size());
+      // And it plots what the built-in plots: so a run of either plays the same frames.
+      ASSERT_EQ(a->plots.size(), 2u);
+      ASSERT_EQ(b->plots.size(), 2u);
+      for (size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(a->plots[i].name, b->plots[i].name);
+        EXPECT_EQ(a->plots[i].pane, b->plots[i].pane);
+        ASSERT_EQ(a->plots[i].values.size(), b->plots[i].values.size());
+        for (size_t t = 0; t < a->plots[i].values.size(); ++t) {
+          const double x = a->plots[i].values[t], y = b->plots[i].values[t];
+          ASSERT_TRUE(x == y || (std::isnan(x) && std::isnan(y))) << i << " " << t;
+        }
+      }
     }
   }
 }

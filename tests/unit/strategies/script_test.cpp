@@ -32,7 +32,9 @@ Ohlc Walk(size_t n, uint64_t seed) {
 
 struct ScriptRun {
   Result<engine::RunResult> result;
-  ScriptOutput output;
+  struct Output {
+    std::vector<engine::LogEntry> logs;  // the run's (none when it failed)
+  } output;
 };
 
 ScriptRun RunScript(const std::string& source, const Params& params = {}, size_t bars = 50,
@@ -41,7 +43,9 @@ ScriptRun RunScript(const std::string& source, const Params& params = {}, size_t
   if (!strategy.ok()) return {strategy.take_error(), {}};
   const market::Series series = testutil::ToSeries(Walk(bars, 7));
   auto result = engine::Run(std::span<const market::Series>(&series, 1), **strategy, {});
-  return {std::move(result), (*strategy)->output()};
+  ScriptRun::Output output;
+  if (result.ok()) output.logs = result->logs;
+  return {std::move(result), std::move(output)};
 }
 
 // The run's logs as one string per record.
@@ -308,13 +312,16 @@ TEST(ScriptBindings, PlotAndLogAreRecordedPerBar) {
       "  if b.index == 2 then print('p', nil, true) end\n"
       "end\n");
   ASSERT_TRUE(run.result.ok());
-  ASSERT_EQ(run.output.plots.size(), 2u);
-  EXPECT_EQ(run.output.plots[0].name, "x");
-  EXPECT_EQ(run.output.plots[0].value, 1.5);
-  EXPECT_EQ(run.output.plots[1].value, std::nullopt);
-  EXPECT_EQ(run.output.plots[1].time - run.output.plots[0].time, std::chrono::days(1));
+  ASSERT_EQ(run.result->plots.size(), 1u);
+  const engine::PlotSeries& x = run.result->plots[0];
+  EXPECT_EQ(x.name, "x");
+  EXPECT_EQ(x.pane, engine::PlotPane::kPrice);
+  ASSERT_EQ(x.values.size(), run.result->times.size());
+  EXPECT_EQ(x.values[0], 1.5);
+  for (size_t i = 1; i < x.values.size(); ++i) EXPECT_TRUE(std::isnan(x.values[i])) << i;
   EXPECT_EQ(Logs(run), (std::vector<std::string>{"at 0", "at 1", "p nil true"}));
-  EXPECT_EQ(run.output.logs[0].time, run.output.plots[0].time);
+  EXPECT_EQ(run.output.logs[1].ts, run.result->times[1]);
+  EXPECT_EQ(run.output.logs[2].bar, 2u);
 }
 
 TEST(ScriptBindings, InitRunsOnceBeforeTheFirstBar) {
