@@ -42,9 +42,10 @@ constexpr size_t kRecordOverhead = 64;  // bytes charged per plot series/log rec
 constexpr size_t kMaxPlots = 64;        // series a script may declare
 constexpr size_t kMaxPlotName = 64;     // bytes of a series' name
 
-// Small blocks (up to kPoolMax bytes, in 16-byte classes) for the Lua heap: a fresh table per bar
-// and the like are freed and made again every bar, and a free list per class serves them without
-// malloc's bookkeeping. Slabs are kept until the state is closed (Release). Trivially destructible.
+// Small blocks (up to kPoolMax bytes, in 16-byte classes) for the Lua heap: a fresh bar (userdata)
+// per bar and the like are freed and made again every bar, and a free list per class serves them
+// without malloc's bookkeeping. Slabs are kept until the state is closed (Release). Trivially
+// destructible.
 constexpr size_t kPoolClass = 16;
 constexpr size_t kPoolMax = 256;
 constexpr size_t kSlabBytes = 64u << 10;
@@ -157,6 +158,12 @@ struct Sandbox {
   int init_ref = LUA_NOREF;
   int on_bar_ref = LUA_NOREF;
   int schema_ref = LUA_NOREF;
+  // The bars (OpenBars): their metatable's address and registry reference, and the interned field
+  // names' addresses in kBarKeys' order.
+  const void* bar_meta = nullptr;
+  int bar_meta_ref = LUA_NOREF;
+  const void* bar_keys[8] = {};
+
   int error_line = 0;         // where the last runtime error was raised (message handler)
   bool syntax_error = false;  // the chunk did not compile
   char error_param[64] = {};  // the parameter a schema error is about
@@ -338,9 +345,181 @@ lua_Integer UnixSeconds(Timestamp t) {
   return static_cast<lua_Integer>(us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000));
 }
 
-// ago(n[, symbol]): {time, open, high, low, close, volume} of the symbol's bar n bars before its
-// latest one at or before now (n = 0: that latest bar), nil when it has fewer than n + 1 bars. Only
-// bars up to Context::bar_index are read: nothing later exists for the script.
+// ---- The bar ------------------------------------------------------------------------------
+//
+// The `bar` on_bar receives and the values ago() returns: a small read-only userdata holding the
+// bar's values, made per bar (no __gc, so the GC frees it like a string). Its fields are read by
+// one C __index comparing the key's address with the interned keys' (short strings are interned:
+// equal text is the same string), so a bar costs one allocation instead of a table with eight
+// keys set. A bar the script keeps keeps its values: they are copied into it, nothing points
+// back into the run. Every metamethod checks its first argument is a bar by its metatable's
+// address (Sandbox::bar_meta), so a script calling one directly with something else gets an error.
+
+constexpr const char* kBarKeys[] = {"time", "index", "open",   "high",
+                                    "low",  "close", "volume", "last"};
+constexpr int kBarFields = static_cast<int>(std::size(kBarKeys));
+enum BarKey { kKeyTime, kKeyIndex, kKeyOpen, kKeyVolume = 6, kKeyLast };
+
+enum BarHas : uint8_t { kHasIndex = 1, kHasOhlcv = 2, kHasLast = 4 };
+
+struct BarData {
+  lua_Integer time;  // Unix seconds
+  lua_Integer index;
+  double ohlcv[5];
+  uint8_t has;  // BarHas bits: which fields are there (ago's bars have no index or last)
+  bool last;
+};
+
+// The bar at idx, nullptr when the value there is not one. Raises nothing.
+const BarData* ToBar(lua_State* L, int idx) {
+  // Only a bar has this metatable (no script can reach it, and other values' metatables are
+  // other tables), so a match means a full userdata of BarData's layout.
+  if (lua_getmetatable(L, idx) == 0) return nullptr;
+  const bool ours = lua_topointer(L, -1) == Self(L)->bar_meta;
+  lua_pop(L, 1);
+  return ours ? static_cast<const BarData*>(lua_touserdata(L, idx)) : nullptr;
+}
+
+const BarData& CheckBar(lua_State* L, int idx) {
+  const BarData* bar = ToBar(L, idx);
+  if (bar == nullptr) {
+    luaL_typeerror(L, idx, "bar");
+    std::abort();  // not reached: luaL_typeerror does not return
+  }
+  return *bar;
+}
+
+// The field named by the key at idx, kBarFields when it names none. One API call: a string's
+// lua_topointer is the string object, and a short string's object is the interned one; any other
+// value's is another object or NULL. Raises nothing.
+int BarKeyOf(lua_State* L, int idx) {
+  const void* key = lua_topointer(L, idx);
+  const void* const* keys = Self(L)->bar_keys;
+  for (int k = 0; k < kBarFields; ++k) {
+    if (key == keys[k]) return k;
+  }
+  return kBarFields;
+}
+
+// Pushes field k of bar and returns true, or pushes nothing and returns false when the bar has
+// no such field.
+bool PushBarField(lua_State* L, const BarData& bar, int k) {
+  switch (k) {
+    case kKeyTime:
+      lua_pushinteger(L, bar.time);
+      return true;
+    case kKeyIndex:
+      if ((bar.has & kHasIndex) == 0) return false;
+      lua_pushinteger(L, bar.index);
+      return true;
+    case kKeyLast:
+      if ((bar.has & kHasLast) == 0) return false;
+      lua_pushboolean(L, bar.last ? 1 : 0);
+      return true;
+    default:
+      if (k < kKeyOpen || k > kKeyVolume || (bar.has & kHasOhlcv) == 0) return false;
+      lua_pushnumber(L, bar.ohlcv[k - kKeyOpen]);
+      return true;
+  }
+}
+
+// __index: the hot path, so ToBar's check inline and without its pop (the metatable stays below
+// the result, which is what a C function returns).
+int BarIndex(lua_State* L) {
+  if (lua_getmetatable(L, 1) == 0 || lua_topointer(L, -1) != Self(L)->bar_meta) {
+    luaL_typeerror(L, 1, "bar");
+  }
+  const auto& bar = *static_cast<const BarData*>(lua_touserdata(L, 1));
+  if (!PushBarField(L, bar, BarKeyOf(L, 2))) lua_pushnil(L);
+  return 1;
+}
+
+int BarNewIndex(lua_State* L) { return luaL_error(L, "bar is read-only"); }
+
+// next(bar, key) of __pairs: the fields in kBarKeys' order.
+int BarNext(lua_State* L) {
+  const BarData& bar = CheckBar(L, 1);
+  int k = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    k = BarKeyOf(L, 2);
+    if (k == kBarFields) luaL_error(L, "invalid key to 'next'");
+    ++k;
+  }
+  for (; k < kBarFields; ++k) {
+    lua_pushstring(L, kBarKeys[k]);
+    if (PushBarField(L, bar, k)) return 2;
+    lua_pop(L, 1);
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
+int BarPairs(lua_State* L) {
+  CheckBar(L, 1);
+  lua_pushcfunction(L, BarNext);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
+// "bar{time=1704067200, index=0, open=100.0, ...}"
+int BarToString(lua_State* L) {
+  const BarData& bar = CheckBar(L, 1);
+  luaL_Buffer buf;
+  luaL_buffinit(L, &buf);
+  luaL_addstring(&buf, "bar{");
+  bool first = true;
+  for (int k = 0; k < kBarFields; ++k) {
+    if (!PushBarField(L, bar, k)) continue;
+    const int value = lua_gettop(L);
+    lua_pushfstring(L, "%s%s=", first ? "" : ", ", kBarKeys[k]);
+    luaL_addvalue(&buf);
+    luaL_tolstring(L, value, nullptr);
+    luaL_addvalue(&buf);
+    lua_remove(L, value);
+    first = false;
+  }
+  luaL_addchar(&buf, '}');
+  luaL_pushresult(&buf);
+  return 1;
+}
+
+// Makes the bars' metatable and interns their keys (both kept in the registry for the state's
+// life), recording their addresses in the sandbox. Called once, in the setup.
+void OpenBars(lua_State* L) {
+  Sandbox* sb = Self(L);
+  lua_createtable(L, kBarFields, 7);
+  static const luaL_Reg kMeta[] = {{"__index", BarIndex},
+                                   {"__newindex", BarNewIndex},
+                                   {"__pairs", BarPairs},
+                                   {"__tostring", BarToString},
+                                   {nullptr, nullptr}};
+  luaL_setfuncs(L, kMeta, 0);
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_pushliteral(L, "bar");
+  lua_setfield(L, -2, "__name");
+  for (int k = 0; k < kBarFields; ++k) {
+    lua_pushstring(L, kBarKeys[k]);
+    sb->bar_keys[k] = lua_topointer(L, -1);
+    lua_rawseti(L, -2, k + 1);  // keeps the interned key alive
+  }
+  sb->bar_meta = lua_topointer(L, -1);
+  sb->bar_meta_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+// Pushes a new bar (fields unset: the caller fills them).
+BarData* NewBar(lua_State* L) {
+  auto* bar = static_cast<BarData*>(lua_newuserdatauv(L, sizeof(BarData), 0));
+  lua_rawgeti(L, LUA_REGISTRYINDEX, Self(L)->bar_meta_ref);
+  lua_setmetatable(L, -2);
+  return bar;
+}
+
+// ago(n[, symbol]): a bar (see "The bar") with time, open, high, low, close, volume of the symbol's
+// bar n bars before its latest one at or before now (n = 0: that latest bar), nil when it has
+// fewer than n + 1 bars. Only bars up to Context::bar_index are read: nothing later exists for the
+// script.
 int LuaAgo(lua_State* L) {
   engine::Context* ctx = RequireContext(L, "ago");
   int isint = 0;
@@ -354,15 +533,16 @@ int LuaAgo(lua_State* L) {
     return 1;
   }
   const market::Bar b = ctx->series(s).bar(ctx->bar_index(s) - static_cast<size_t>(n));
-  lua_createtable(L, 0, 6);
-  lua_pushinteger(L, UnixSeconds(b.time));
-  lua_setfield(L, -2, "time");
-  const std::pair<const char*, double> fields[] = {
-      {"open", b.open}, {"high", b.high}, {"low", b.low}, {"close", b.close}, {"volume", b.volume}};
-  for (const auto& [key, value] : fields) {
-    lua_pushnumber(L, value);
-    lua_setfield(L, -2, key);
-  }
+  BarData* bar = NewBar(L);
+  bar->time = UnixSeconds(b.time);
+  bar->index = 0;
+  bar->ohlcv[0] = b.open;
+  bar->ohlcv[1] = b.high;
+  bar->ohlcv[2] = b.low;
+  bar->ohlcv[3] = b.close;
+  bar->ohlcv[4] = b.volume;
+  bar->has = kHasOhlcv;
+  bar->last = false;
   return 1;
 }
 
@@ -570,7 +750,7 @@ int NewSimple(lua_State* L) {
   return PushIndicator<T>(L, kMeta<T>, CallSimple<T>, n * 2 * sizeof(double) + 64, n);
 }
 
-// Field `key` of the bar table at index 1.
+// Field `key` of the table at index 1 (a bar of the script's own making).
 double BarField(lua_State* L, const char* key) {
   lua_getfield(L, 1, key);
   int isnum = 0;
@@ -580,13 +760,19 @@ double BarField(lua_State* L, const char* key) {
   return v;
 }
 
+// atr(bar): a bar, or a table with high, low and close.
 int CallAtr(lua_State* L) {
   Atr& ind = Upvalue<Atr>(L);
-  luaL_checktype(L, 1, LUA_TTABLE);
-  const double high = BarField(L, "high");
-  const double low = BarField(L, "low");
-  const double close = BarField(L, "close");
-  ind.Update(high, low, close);
+  if (const BarData* bar = ToBar(L, 1)) {
+    if ((bar->has & kHasOhlcv) == 0) luaL_error(L, "atr: the bar has no prices yet");
+    ind.Update(bar->ohlcv[1], bar->ohlcv[2], bar->ohlcv[3]);
+  } else {
+    if (!lua_istable(L, 1)) luaL_typeerror(L, 1, "bar");
+    const double high = BarField(L, "high");
+    const double low = BarField(L, "low");
+    const double close = BarField(L, "close");
+    ind.Update(high, low, close);
+  }
   PushValue(L, ind.ready(), ind.value());
   return 1;
 }
@@ -740,6 +926,7 @@ int ProtectedSetup(lua_State* L) {
   const auto* args = static_cast<const SetupArgs*>(lua_touserdata(L, 1));
   Sandbox* sb = Self(L);
   OpenSandbox(L, args->seed);
+  OpenBars(L);
   // Text only: a binary chunk could break the VM's invariants.
   if (luaL_loadbufferx(L, args->source, args->size, args->chunk_name, "t") != LUA_OK) {
     sb->syntax_error = true;
@@ -794,48 +981,30 @@ int ProtectedInit(lua_State* L) {
   return 0;
 }
 
-// The bar table's keys, in the order of the on_bar closure's upvalues 2.. (upvalue 1 is the
-// script's on_bar): interned once, so each bar's fields are raw sets of ready strings.
-constexpr const char* kBarKeys[] = {"time", "index", "open",   "high",
-                                    "low",  "close", "volume", "last"};
-constexpr int kBarFields = static_cast<int>(std::size(kBarKeys));
-
-// Pushes key `key` (kBarKeys' index) of the bar table on top of the stack; SetBarField then sets it
-// to the value pushed after it.
-inline void PushBarKey(lua_State* L, int key) { lua_pushvalue(L, lua_upvalueindex(2 + key)); }
-inline void SetBarField(lua_State* L) { lua_rawset(L, -3); }
-
-// on_bar(bar) with a fresh bar table of the current bar: the closure CallOnBar enters every bar.
+// on_bar(bar) with a bar of the current bar (see "The bar" above): the closure CallOnBar enters
+// every bar; upvalue 1 is the script's on_bar.
 int OnBarClosure(lua_State* L) {
   const engine::Context& c = *Self(L)->ctx;
   lua_pushvalue(L, lua_upvalueindex(1));
-  lua_createtable(L, 0, kBarFields);  // the hash part holds the fields exactly: one allocation
-  PushBarKey(L, 0);
-  lua_pushinteger(L, UnixSeconds(c.time()));
-  SetBarField(L);
-  PushBarKey(L, 1);
-  lua_pushinteger(L, static_cast<lua_Integer>(c.index()));
-  SetBarField(L);
+  BarData* bar = NewBar(L);
+  bar->time = UnixSeconds(c.time());
+  bar->index = static_cast<lua_Integer>(c.index());
+  bar->has = kHasIndex | kHasLast;
+  bar->last = c.is_last_bar();
   if (c.bars_seen(0) > 0) {
-    const double ohlcv[] = {c.open(0), c.high(0), c.low(0), c.close(0), c.volume(0)};
-    for (int i = 0; i < 5; ++i) {
-      PushBarKey(L, 2 + i);
-      lua_pushnumber(L, ohlcv[i]);
-      SetBarField(L);
-    }
+    bar->ohlcv[0] = c.open(0);
+    bar->ohlcv[1] = c.high(0);
+    bar->ohlcv[2] = c.low(0);
+    bar->ohlcv[3] = c.close(0);
+    bar->ohlcv[4] = c.volume(0);
+    bar->has |= kHasOhlcv;
   }
-  PushBarKey(L, 7);
-  lua_pushboolean(L, c.is_last_bar() ? 1 : 0);
-  SetBarField(L);
   lua_call(L, 1, 0);
   return 0;
 }
 
 // Replaces the on_bar function on top of the stack by the closure OnBarClosure over it.
-void PushOnBarClosure(lua_State* L) {
-  for (const char* key : kBarKeys) lua_pushstring(L, key);
-  lua_pushcclosure(L, OnBarClosure, 1 + kBarFields);
-}
+void PushOnBarClosure(lua_State* L) { lua_pushcclosure(L, OnBarClosure, 1); }
 
 // The sandbox of one compile or run, and the way into it.
 class Runner {

@@ -5,8 +5,10 @@
 //   desc="…"} } function init() end                 -- optional: once before the first bar function
 //   on_bar(bar) end            -- required: at the close of every bar
 // `bar` has time (Unix seconds, the bar's open time), index (0-based), open, high, low, close,
-// volume (of the first symbol) and last (true on the last bar): a fresh table each bar, which the
-// script may keep. ago(n[, symbol]) gives {time, open, high, low, close, volume} of the symbol's
+// volume (of the first symbol) and last (true on the last bar): a new read-only userdata each bar
+// holding a copy of those values, so the script may keep it (a kept bar keeps its values); writing
+// a field raises "bar is read-only", pairs() lists the fields, tostring() shows them. ago(n[,
+// symbol]) gives the same kind of value with time, open, high, low, close, volume of the symbol's
 // bar n bars before its latest one at or before now (nil when it has fewer than n + 1 bars; n a
 // non-negative integer); symbols() the run's symbol names in order. The script trades with
 // buy([qty][, opts]) / sell([qty][, opts]) (opts {type="limit"|"stop"|"stop_limit", limit=, stop=,

@@ -1,4 +1,4 @@
-// Strategy scripts: ago(n[, symbol]), symbols() and the bar table. Each check runs inside the
+// Strategy scripts: ago(n[, symbol]), symbols() and the bar. Each check runs inside the
 // script against values the test computed from the series it built (no look-ahead: a symbol's bars
 // are known only up to its latest bar at or before the current time); the script ends the run with
 // error("checked N") so the test also sees that every check ran.
@@ -160,27 +160,107 @@ TEST(ScriptSymbols, NamesTheRunsSymbolsInOrder) {
 
 // ---- the bar ----
 
-TEST(ScriptBar, AFreshTableTheScriptMayKeep) {
+TEST(ScriptBar, AFreshBarTheScriptMayKeep) {
   const std::vector<market::Series> data = {Daily("A", 30, 0, 1, 1.0)};
   const std::string src =
       "local kept = {}\n"
       "function on_bar(bar)\n"
-      "  bar.mine = bar.index  -- the script's own field: not seen on the next bar\n"
       "  kept[#kept + 1] = bar\n"
       "  if bar.last then\n"
       "    for i, b in ipairs(kept) do\n"
-      "      if b.index ~= i - 1 or b.close ~= 100 + (i - 1) or b.mine ~= i - 1 then\n"
+      "      if b.index ~= i - 1 or b.close ~= 100 + (i - 1) or b.last ~= (i == #kept) then\n"
       "        error('bar ' .. i .. ' changed')\n"
       "      end\n"
-      "      if i > 1 and b == kept[i - 1] then error('same table') end\n"
+      "      if i > 1 and b == kept[i - 1] then error('same bar') end\n"
       "    end\n"
-      "    local n = 0\n"
-      "    for k in pairs(kept[1]) do n = n + 1 end\n"
-      "    error('kept ' .. #kept .. ' fields ' .. n)\n"
+      "    local names = {}\n"
+      "    for k, v in pairs(kept[1]) do names[#names + 1] = k .. '=' .. tostring(v) end\n"
+      "    error('kept ' .. #kept .. ' fields ' .. table.concat(names, ','))\n"
       "  end\n"
       "end\n";
-  // time, index, open, high, low, close, volume, last and the script's own `mine`.
-  EXPECT_NE(RunError(src, data).find("kept 30 fields 9"), std::string::npos) << RunError(src, data);
+  const std::string err = RunError(src, data);
+  EXPECT_NE(
+      err.find("kept 30 fields time=" + std::to_string(ToMicros(data[0].times()[0]) / 1'000'000) +
+               ",index=0,open=99.75,high=101.0,low=99.0,close=100.0,volume=1000.0,last=false"),
+      std::string::npos)
+      << err;
+}
+
+TEST(ScriptBar, ReadOnlyAndNamedInMessages) {
+  const std::vector<market::Series> data = {Daily("A", 3, 0, 1, 1.0)};
+  for (const char* body : {"bar.close = 1", "bar.mine = 1", "bar[1] = 1"}) {
+    const std::string err = RunError(std::string("function on_bar(bar) ") + body + " end", data);
+    EXPECT_NE(err.find("bar is read-only"), std::string::npos) << body << ": " << err;
+  }
+  const std::string src =
+      "function on_bar(bar)\n"
+      "  error(type(bar) .. ' ' .. tostring(bar.mine) .. ' ' .. tostring(bar[1]) .. ' ' ..\n"
+      "        tostring(getmetatable(bar)) .. ' ' .. tostring(bar))\n"
+      "end\n";
+  const std::string err = RunError(src, data);
+  EXPECT_NE(err.find("userdata nil nil false bar{time="), std::string::npos) << err;
+  EXPECT_NE(err.find(", index=0, open=99.75, "), std::string::npos) << err;
+  EXPECT_NE(err.find(", last=false}"), std::string::npos) << err;
+  const std::string arith = RunError("function on_bar(bar) return bar + 1 end", data);
+  EXPECT_NE(arith.find("attempt to perform arithmetic on a bar value"), std::string::npos) << arith;
+}
+
+// The metamethods are reachable as values only through pairs (its iterator); called with
+// anything but a bar, each raises instead of reading the wrong memory.
+TEST(ScriptBar, TheIteratorRefusesWhatIsNotABar) {
+  const std::vector<market::Series> data = {Daily("A", 3, 0, 1, 1.0)};
+  const std::string pre = "function on_bar(bar) local nxt = pairs(bar) ";
+  for (const char* call : {"nxt({}, nil)", "nxt(1, nil)", "nxt(ta.sma(2), nil)",
+                           "nxt(symbols(), nil)", "nxt(nil)", "nxt()", "nxt(io, nil)"}) {
+    const std::string err = RunError(pre + call + " end", data);
+    EXPECT_NE(err.find("bar expected"), std::string::npos) << call << ": " << err;
+  }
+  const std::string bad = RunError(pre + "nxt(bar, 'nope') end", data);
+  EXPECT_NE(bad.find("invalid key to 'next'"), std::string::npos) << bad;
+  // A key of an ago() bar that it lacks is skipped: its fields are time and the prices.
+  const std::string src =
+      "function on_bar(bar)\n"
+      "  local n = {}\n"
+      "  for k in pairs(ago(0)) do n[#n + 1] = k end\n"
+      "  error(table.concat(n, ',') .. ' ' .. tostring(ago(0).index) .. ' ' ..\n"
+      "        tostring(ago(0).last))\n"
+      "end\n";
+  const std::string err = RunError(src, data);
+  EXPECT_NE(err.find("time,open,high,low,close,volume nil nil"), std::string::npos) << err;
+}
+
+// Bars are Lua allocations: keeping every one is charged to the memory budget; dropping them
+// lets the GC take them back.
+TEST(ScriptBar, KeptBarsCountAgainstTheMemoryBudget) {
+  const std::vector<market::Series> data = {Daily("A", 20'000, 0, 1, 0.001)};
+  ScriptBudgets budgets;
+  budgets.memory_bytes = 1u << 20;  // 20,000 bars of ~96 bytes each do not fit beside the rest
+  auto run = [&](const char* src) {
+    auto strategy = MakeScriptStrategy(src, "t.lua", {}, budgets);
+    EXPECT_TRUE(strategy.ok());
+    return engine::Run(data, **strategy, {});
+  };
+  auto kept = run("local kept = {}\nfunction on_bar(bar) kept[#kept + 1] = bar end\n");
+  ASSERT_FALSE(kept.ok());
+  EXPECT_EQ(kept.error().details.at("cause"), "memory") << kept.error().msg;
+  EXPECT_TRUE(run("local last\nfunction on_bar(bar) last = bar end\n").ok());
+}
+
+TEST(ScriptBar, AtrTakesABarOrATable) {
+  const std::vector<market::Series> data = {Daily("A", 6, 0, 1, 1.0)};
+  const std::string src =
+      "local a, b = ta.atr(2), ta.atr(2)\n"
+      "function on_bar(bar)\n"
+      "  local x, y = a(bar), b({high = bar.high, low = bar.low, close = bar.close})\n"
+      "  if x ~= y then error('differ ' .. tostring(x) .. ' ' .. tostring(y)) end\n"
+      "  if bar.last then error('same ' .. x) end\n"
+      "end\n";
+  EXPECT_NE(RunError(src, data).find("same 2.0"), std::string::npos) << RunError(src, data);
+  for (const char* arg : {"1", "'bar'", "nil", "symbols"}) {
+    const std::string err =
+        RunError(std::string("local a = ta.atr(2)\nfunction on_bar(bar) a(") + arg + ") end", data);
+    EXPECT_NE(err.find("bar expected"), std::string::npos) << arg << ": " << err;
+  }
 }
 
 // ---- indicators ----

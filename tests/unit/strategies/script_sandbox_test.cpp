@@ -25,7 +25,9 @@ namespace fs = std::filesystem;
 
 struct ScriptRun {
   Result<engine::RunResult> result;
-  ScriptOutput output;
+  struct {
+    std::vector<engine::LogEntry> logs;  // the run's (none when it failed)
+  } output;
 };
 
 ScriptRun RunScript(const std::string& source, const ScriptBudgets& budgets = {},
@@ -35,8 +37,9 @@ ScriptRun RunScript(const std::string& source, const ScriptBudgets& budgets = {}
   std::vector<double> closes;
   for (size_t i = 0; i < bars; ++i) closes.push_back(100 + static_cast<double>(i % 7));
   const market::Series series = testutil::ToSeries(testutil::FromCloses(closes));
-  auto result = engine::Run(std::span<const market::Series>(&series, 1), **strategy, {});
-  return {std::move(result), (*strategy)->output()};
+  ScriptRun run{engine::Run(std::span<const market::Series>(&series, 1), **strategy, {}), {}};
+  if (run.result.ok()) run.output.logs = run.result->logs;
+  return run;
 }
 
 ScriptBudgets Small() {
@@ -412,12 +415,13 @@ TEST(ScriptEscape, InterleavedRunsSeeOnlyTheirOwnState) {
   auto sb = MakeScriptStrategy(b, "b.lua", {});
   ASSERT_TRUE(sa.ok() && sb.ok());
   const market::Series series = testutil::ToSeries(testutil::FromCloses({1, 2, 3}));
-  ASSERT_TRUE(engine::Run(std::span<const market::Series>(&series, 1), **sa, {}).ok());
-  ASSERT_TRUE(engine::Run(std::span<const market::Series>(&series, 1), **sb, {}).ok());
-  ASSERT_FALSE((*sa)->output().logs.empty());
-  ASSERT_FALSE((*sb)->output().logs.empty());
-  EXPECT_EQ((*sa)->output().logs.back().msg, "nil");
-  EXPECT_EQ((*sb)->output().logs.back().msg, "nil function");
+  auto ra = engine::Run(std::span<const market::Series>(&series, 1), **sa, {});
+  auto rb = engine::Run(std::span<const market::Series>(&series, 1), **sb, {});
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  ASSERT_FALSE(ra->logs.empty());
+  ASSERT_FALSE(rb->logs.empty());
+  EXPECT_EQ(ra->logs.back().msg, "nil");
+  EXPECT_EQ(rb->logs.back().msg, "nil function");
 }
 
 // ---- Memory ------------------------------------------------------------------------------
