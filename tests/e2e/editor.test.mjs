@@ -191,7 +191,7 @@ test('log messages are listed at their bars as it plays', async () => {
   assert.ok(ts <= Date.parse(await page.locator('#chart').getAttribute('data-last-bar')) + 1000);
 });
 
-test('a seek rebuilds the plots and the log from the history', async () => {
+test('a seek rebuilds the plots and the log from the history; a new speed goes on from there', async () => {
   await page.click('#play');
   await until(async () => (await text('#play-state')) === 'paused', 'paused');
   const max = Number(await page.locator('#seek').getAttribute('max'));
@@ -210,6 +210,15 @@ test('a seek rebuilds the plots and the log from the history', async () => {
   assert.ok(times.every((t) => t <= at + 1000), 'no message from after the position');
   assert.deepEqual(times, [...times].sort((a, b) => a - b), 'in order');
   await page.screenshot({ path: path.join(outDir, 'plots.png'), fullPage: true });
+
+  // At another speed the series go on from there.
+  const points = await plotPoints('fast');
+  const value = await plotValue('fast');
+  await page.click('#speeds button[data-speed="600"]');
+  await page.click('#play');
+  await until(async () => (await plotPoints('fast')) > points + 10 && (await plotValue('fast')) !== value,
+    'fast to go on at 600×');
+  await page.click('#play');
 });
 
 test('a script that fails while running is shown at its line, with the bar', async () => {
