@@ -87,7 +87,15 @@ export const api = {
     if (format && format !== 'auto') q += `&format=${enc(format)}`;
     return request('POST', '/datasets' + q, { body: file, headers: { 'Content-Type': 'text/csv' } });
   },
+  // Built-ins and saved scripts, each with its `kind` ("builtin" | "script").
   strategies: () => request('GET', '/strategies'),
+  // A strategy with its source and versions; `version` (a number) picks one, else the latest.
+  strategy: (name, version) =>
+    request('GET', `/strategies/${enc(name)}${version ? `?version=${enc(version)}` : ''}`),
+  // Saves a script as the next version of `name` (the latest one again when the source is the
+  // same): {name, kind, version, sha256, params, created}. A script that does not compile or has a
+  // bad params table is a VALIDATION error with details.line and details.msg.
+  saveStrategy: (name, source) => request('POST', '/strategies', { json: { name, source } }),
   // The playback channels' constants: {fps, sim_seconds_per_second, speed: {min, max, default},
   // heartbeat_ms, ping_ms, idle_timeout_ms, max_control_bytes}.
   playback: () => request('GET', '/playback'),

@@ -1,9 +1,10 @@
-// The page: the new-run form, the runs list, and the routes `/` and `/runs/{id}[?at=ISO&speed=S]`
-// that open a run's player (watch.js).
+// The page: the new-run form, the runs list, and the routes `/`, `/runs/{id}[?at=ISO&speed=S]`
+// that open a run's player (watch.js) and `/editor[/{name}]`, the strategy editor (editor.js).
 
 import { api, auth, describeError } from './api.js';
 import { loadChartLibrary } from './chart.js';
-import { $, markField, readParams, renderParams, renderRuns } from './ui.js';
+import { StrategyEditor } from './editor.js';
+import { $, el, markField, readParams, renderParams, renderRuns, runErrorAtLine, runErrorText } from './ui.js';
 import { Watcher } from './watch.js';
 
 const page = {
@@ -14,12 +15,23 @@ const page = {
   watchingId: null,
   submittedId: null,  // the run the form started, shown under the button until it is done
   runsTimer: 0,
+  editor: null,
 };
 
 // --- errors -------------------------------------------------------------------------------------
 
-function showError(text) {
+// `run`: a failed run; when a script failed at a line, the message links to that line in the editor.
+function showError(text, run = null) {
   $('#error-text').textContent = text;
+  const line = run && run.strategy_version && run.error && run.error.line;
+  if (line) {
+    const q = new URLSearchParams({ version: run.strategy_version, line, msg: runErrorAtLine(run.error) });
+    const path = `/editor/${encodeURIComponent(run.strategy)}?${q}`;
+    $('#error-text').append(' ', el('a', { href: path, id: 'error-edit', onclick: (ev) => {
+      ev.preventDefault();
+      navigate(path);
+    } }, `Show line ${line} in the editor`));
+  }
   $('#error').hidden = false;
 }
 
@@ -54,6 +66,7 @@ async function loadDatasets(select) {
   pick.replaceChildren(...page.datasets.map((d) => new Option(`${d.name} (${d.symbol})`, d.name)));
   if (keep && page.datasets.some((d) => d.name === keep)) pick.value = keep;
   showDatasetInfo();
+  page.editor?.fillDatasets();
 }
 
 function showDatasetInfo() {
@@ -63,11 +76,17 @@ function showDatasetInfo() {
     : 'No datasets yet: upload a CSV.';
 }
 
+// The built-ins, then the saved scripts (their latest version) in a group of their own.
 async function loadStrategies() {
   page.strategies = await api.strategies();
   const pick = $('#strategy');
-  pick.replaceChildren(...page.strategies.map((s) => new Option(s.name, s.name)));
-  const preferred = page.strategies.find((s) => s.name === 'sma_cross');
+  const keep = pick.value;
+  const option = (s) => new Option(s.kind === 'script' ? `${s.name} (version ${s.version})` : s.name, s.name);
+  const builtins = page.strategies.filter((s) => s.kind !== 'script');
+  const scripts = page.strategies.filter((s) => s.kind === 'script');
+  pick.replaceChildren(...builtins.map(option));
+  if (scripts.length) pick.append(el('optgroup', { label: 'Scripts' }, scripts.map(option)));
+  const preferred = page.strategies.find((s) => s.name === (keep || 'sma_cross'));
   if (preferred) pick.value = preferred.name;
   showStrategy();
 }
@@ -75,12 +94,21 @@ async function loadStrategies() {
 function showStrategy() {
   const s = page.strategies.find((x) => x.name === $('#strategy').value);
   if (!s) return;
-  // The first sentence is the rule; the rest (shared sizing rules) is in the title. A saved
-  // script has no description: its name and version say what it is.
-  const description = s.description ?? `Your script, version ${s.version}.`;
-  const first = description.split('. ')[0];
-  $('#strategy-desc').textContent = first.endsWith('.') ? first : first + '.';
-  $('#strategy-desc').title = description;
+  const desc = $('#strategy-desc');
+  if (s.kind === 'script') {
+    desc.replaceChildren(`A script, version ${s.version}. `,
+      el('a', { href: `/editor/${encodeURIComponent(s.name)}`, onclick: (ev) => {
+        ev.preventDefault();
+        navigate(`/editor/${encodeURIComponent(s.name)}`);
+      } }, 'Edit it'));
+    desc.title = '';
+  } else {
+    // The first sentence is the rule; the rest (shared sizing rules) is in the title.
+    const description = s.description || '';
+    const first = description.split('. ')[0];
+    desc.textContent = first.endsWith('.') || !first ? first : first + '.';
+    desc.title = description;
+  }
   renderParams($('#params'), s);
 }
 
@@ -157,7 +185,7 @@ function showRunStatus(run) {
   $('#run-progress').value = run.status === 'done' ? 1 : run.progress || 0;
   $('#run-status-text').textContent = run.status === 'running'
     ? `running ${Math.round((run.progress || 0) * 100)}%`
-    : run.status === 'failed' ? `failed: ${run.error?.msg || 'no reason given'}` : run.status;
+    : run.status === 'failed' ? `failed: ${runErrorText(run.error)}` : run.status;
   box.dataset.status = run.status;
 }
 
@@ -205,12 +233,28 @@ function navigate(path) {
 
 function route() {
   const match = location.pathname.match(/^\/runs\/([^/]+)\/?$/);
+  const editing = location.pathname.match(/^\/editor(?:\/([^/]*))?\/?$/);
   const params = new URLSearchParams(location.search);
   const id = match ? decodeURIComponent(match[1]) : null;
   page.watcher?.close();
   page.watcher = null;
   page.watchingId = id;
   for (const row of document.querySelectorAll('#runs tbody tr')) row.classList.toggle('current', row.dataset.id === id);
+  $('#nav-editor').toggleAttribute('aria-current', !!editing);
+  if (editing) {
+    const name = editing[1] ? decodeURIComponent(editing[1]) : null;
+    $('#player').hidden = true;
+    $('#welcome').hidden = true;
+    document.title = `${name || 'New script'} — strategy editor — tapedeck`;
+    clearError();
+    page.editor.open(name, {
+      version: Number(params.get('version')) || undefined,
+      line: Number(params.get('line')) || undefined,
+      msg: params.get('msg') || undefined,
+    });
+    return;
+  }
+  page.editor.close();
   if (!id) {
     $('#player').hidden = true;
     $('#welcome').hidden = false;
@@ -284,9 +328,25 @@ async function start() {
   $('#upload-button').addEventListener('click', upload);
   $('#runs-refresh').addEventListener('click', refreshRuns);
   $('#copy-link').addEventListener('click', copyLink);
-  $('#home').addEventListener('click', (ev) => {
-    ev.preventDefault();
-    navigate('/');
+  for (const [link, path] of [['#home', '/'], ['#nav-runs', '/'], ['#nav-editor', '/editor'], ['#welcome-editor', '/editor']]) {
+    $(link).addEventListener('click', (ev) => {
+      if (ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.button !== 0) return;
+      ev.preventDefault();
+      navigate(path);
+    });
+  }
+  page.editor = new StrategyEditor({
+    navigate,
+    replace: (path) => {
+      if (location.pathname + location.search !== path) history.replaceState({}, '', path);
+    },
+    openRun: (id) => {
+      refreshRuns();
+      navigate(`/runs/${encodeURIComponent(id)}`);
+    },
+    saved: () => loadStrategies().catch(() => {}),
+    datasets: () => page.datasets,
+    setupError: showSetupError,
   });
   window.addEventListener('popstate', route);
   route();

@@ -1,6 +1,7 @@
-// The player's chart: one lightweight-charts chart with three panes sharing one time axis —
-// candles with volume and fill markers, equity, drawdown. Fed frame by frame; keeps a bounded
-// number of bars so a long run stays smooth.
+// The player's chart: one lightweight-charts chart with panes sharing one time axis — candles with
+// volume, fill and log markers and the strategy's price-pane plots; a pane for each plot of its
+// own; equity; drawdown. Fed frame by frame; keeps a bounded number of bars so a long run stays
+// smooth.
 
 // The chart library is loaded on demand (loadChartLibrary), not imported: when it is missing (a
 // checkout built without `npm ci`) the rest of the page still loads and says so in words.
@@ -44,13 +45,20 @@ const kVisibleBars = 160;
 
 const kUp = '#26a69a';
 const kDown = '#ef5350';
+// Plot lines, in declaration order; they wrap around after the last.
+export const kPlotColors = ['#ff6d00', '#8e24aa', '#00897b', '#c2185b', '#1565c0', '#6d4c41', '#7cb342'];
+const kOwnPaneHeight = 120;  // px added to the chart for each plot with a pane of its own
+const kBaseHeight = 560;
 
 const toSeconds = (iso) => Math.floor(Date.parse(iso) / 1000);
 
 export class PlayerChart {
+  // plots: the run's [{name, pane: "price" | "own"}] in declaration order (GET /backtests/{id}).
   // REQUIRES: loadChartLibrary() has resolved.
-  constructor(element) {
+  constructor(element, plots = []) {
     this.element = element;
+    const own = plots.filter((p) => p.pane === 'own').length;
+    element.style.height = `${kBaseHeight + own * kOwnPaneHeight}px`;
     this.chart = L.createChart(element, {
       autoSize: true,
       layout: {
@@ -71,30 +79,59 @@ export class PlayerChart {
     }, 0);
     this.volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
     this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.22 } });
+    // The plots: price-pane lines over the candles, then a pane for each of its own right below
+    // them, then equity and drawdown.
+    this.plots = new Map();  // name -> {series, pane, color, data: [{time, value}]}
+    this.ownPanes = 0;
+    for (const p of plots) this.addPlot(p.name, p.pane);
+    this.equityPane = 1 + this.ownPanes;
     this.equity = this.chart.addSeries(L.LineSeries, {
       color: '#2962ff', lineWidth: 2, priceFormat: { type: 'price', precision: 0, minMove: 1 },
       title: 'equity',
-    }, 1);
+    }, this.equityPane);
     this.drawdown = this.chart.addSeries(L.AreaSeries, {
       lineColor: kDown, topColor: 'rgba(239,83,80,0.05)', bottomColor: 'rgba(239,83,80,0.35)',
       lineWidth: 1, invertFilledArea: true, title: 'drawdown',
       priceFormat: { type: 'custom', formatter: (v) => (v * 100).toFixed(1) + '%', minMove: 0.0001 },
-    }, 2);
+    }, this.equityPane + 1);
     this.markersApi = L.createSeriesMarkers(this.candles, []);
     this.layoutPanes();
     this.clear();
   }
 
-  // Candles get most of the height, equity and drawdown a strip each. Panes size themselves only
-  // once the chart has laid out, hence the next animation frame.
+  // A plot series: on the candles' pane ("price") or on a new pane of its own ("own"). A name
+  // first seen in a frame (not declared in the run) goes on the price pane.
+  addPlot(name, pane) {
+    if (this.plots.has(name)) return this.plots.get(name);
+    const color = kPlotColors[this.plots.size % kPlotColors.length];
+    const own = pane === 'own' && !this.equity;  // own panes sit above equity: declared ones only
+    const index = own ? 1 + this.ownPanes++ : 0;
+    const series = this.chart.addSeries(L.LineSeries, {
+      color, lineWidth: 2, title: name, priceLineVisible: false, crosshairMarkerVisible: false,
+      lastValueVisible: true,
+    }, index);
+    const plot = { series, pane: own ? 'own' : 'price', color, data: [] };
+    this.plots.set(name, plot);
+    return plot;
+  }
+
+  // The newest value drawn of plot `name`, or null.
+  latestPlot(name) {
+    const data = this.plots.get(name)?.data;
+    return data && data.length ? data[data.length - 1].value : null;
+  }
+
+  // Candles get most of the height, each own plot, equity and drawdown a strip each. Panes size
+  // themselves only once the chart has laid out, hence the next animation frame.
   layoutPanes() {
     requestAnimationFrame(() => {
       const panes = this.chart.panes();
-      const total = this.element.clientHeight || 560;
-      if (panes.length !== 3) return;
+      if (panes.length !== 3 + this.ownPanes) return;
+      const total = (this.element.clientHeight || kBaseHeight) - this.ownPanes * kOwnPaneHeight;
       panes[0].setHeight(Math.round(total * 0.6));
-      panes[1].setHeight(Math.round(total * 0.22));
-      panes[2].setHeight(Math.round(total * 0.18));
+      for (let k = 1; k <= this.ownPanes; ++k) panes[k].setHeight(kOwnPaneHeight);
+      panes[this.equityPane].setHeight(Math.round(total * 0.22));
+      panes[this.equityPane + 1].setHeight(Math.round(total * 0.18));
     });
   }
 
@@ -104,6 +141,7 @@ export class PlayerChart {
     this.equities = [];  // {time, value}
     this.drawdowns = []; // {time, value}
     this.markers = [];
+    for (const plot of this.plots.values()) plot.data = [];
     this.seenOrders = new Set();  // "id:status": an order event drawn once, even when resent
     this.symbol = null;
   }
@@ -196,6 +234,20 @@ export class PlayerChart {
         this.drawdown.update(dd);
       }
     }
+    for (const [name, value] of Object.entries(frame.plots || {})) {
+      if (typeof value !== 'number' || !isFinite(value)) continue;
+      const plot = this.addPlot(name, 'price');
+      const point = { time, value };
+      const lastPoint = plot.data[plot.data.length - 1];
+      if (lastPoint && lastPoint.time === time) plot.data[plot.data.length - 1] = point;
+      else plot.data.push(point);
+      if (live) plot.series.update(point);
+    }
+    if (frame.logs && frame.logs.length) {
+      // A dot over the candle the frame's messages were written in (the log list has the words).
+      this.markers.push({ time, position: 'aboveBar', shape: 'circle', color: '#6e7781', size: 0.6 });
+      markersChanged = true;
+    }
     for (const order of frame.orders || []) {
       if (order.status !== 'filled' || order.sym !== this.symbol || typeof order.px !== 'number') continue;
       const key = `${order.id}:${order.status}`;
@@ -222,6 +274,7 @@ export class PlayerChart {
     this.equities = this.equities.filter(keep);
     this.drawdowns = this.drawdowns.filter(keep);
     this.markers = this.markers.filter(keep);
+    for (const plot of this.plots.values()) plot.data = plot.data.filter(keep);
     return true;
   }
 
@@ -231,6 +284,7 @@ export class PlayerChart {
     this.volume.setData(this.volumes);
     this.equity.setData(this.equities);
     this.drawdown.setData(this.drawdowns);
+    for (const plot of this.plots.values()) plot.series.setData(plot.data);
     this.markersApi.setMarkers(this.markers);
   }
 }

@@ -2,7 +2,8 @@
 // on requestAnimationFrame, a bounded batch at a time (`take`); when the buffer grows past
 // kMaxQueue (the tab was hidden, the machine is busy) the oldest buffered frames are merged into
 // their successor, the way the server coalesces, and counted as the page's dropped frames, so
-// candles and fills are never lost. It also keeps the counters the status line shows.
+// candles, fills, plot values and log messages are never lost. It also keeps the counters the
+// status line shows.
 
 const kMaxQueue = 90;  // three seconds at 30 frames/s
 
@@ -13,7 +14,12 @@ export function mergeFrames(older, newer) {
     const a = ohlc[sym];
     ohlc[sym] = a ? { o: a.o, h: Math.max(a.h, b.h), l: Math.min(a.l, b.l), c: b.c, v: a.v + b.v } : b;
   }
-  return { ...newer, ohlc, orders: [...(older.orders || []), ...(newer.orders || [])] };
+  const merged = { ...newer, ohlc, orders: [...(older.orders || []), ...(newer.orders || [])] };
+  // Each plot's newest value (a series absent from the newer window keeps the older one), and
+  // every log message, in order.
+  if (older.plots || newer.plots) merged.plots = { ...older.plots, ...newer.plots };
+  if (older.logs || newer.logs) merged.logs = [...(older.logs || []), ...(newer.logs || [])];
+  return merged;
 }
 
 export class TapeBuffer {

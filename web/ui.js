@@ -51,12 +51,33 @@ export function ago(ms) {
   return s < 1 ? 'now' : `${s} s ago`;
 }
 
+// A failed run's error in words: {msg, cause, line, bar_time} ("line 12, at bar 2020-01-02: msg"),
+// or the plain string older servers sent.
+export function runErrorText(error) {
+  if (!error) return 'no reason given';
+  if (typeof error === 'string') return error;
+  const where = [];
+  if (error.line) where.push(`line ${error.line}`);
+  if (error.bar_time) where.push(`at bar ${simTime(Date.parse(error.bar_time))}`);
+  return (where.length ? `${where.join(', ')}: ` : '') + (error.msg || error.cause || 'no reason given');
+}
+
+// What to write under the line a run failed at: "msg (at bar 2020-01-02)".
+export function runErrorAtLine(error) {
+  const msg = error.msg || error.cause || 'the run failed here';
+  return error.bar_time ? `${msg} (at bar ${simTime(Date.parse(error.bar_time))})` : msg;
+}
+
+// "sma_cross", or "my_sma@3" for a script's version.
+export const strategyLabel = (run) =>
+  run.strategy_version ? `${run.strategy}@${run.strategy_version}` : run.strategy;
+
 // --- strategy form ----------------------------------------------------------------------------
 
 // Fills `fieldset` with one number input per parameter of `strategy` (from GET /strategies).
 export function renderParams(fieldset, strategy) {
   for (const node of [...fieldset.querySelectorAll('label, p')]) node.remove();
-  if (!strategy.params.length) {
+  if (!strategy.params || !strategy.params.length) {
     fieldset.append(el('p', { class: 'hint' }, 'This strategy has no parameters.'));
     return;
   }
@@ -97,7 +118,7 @@ export function renderRuns(tbody, runs, { onOpen, onDelete, currentId }) {
   for (const run of runs) {
     const s = run.stats || {};
     const status = run.status === 'running' ? `running ${Math.round((run.progress || 0) * 100)}%`
-      : run.status === 'failed' ? `failed${run.error?.msg ? ': ' + run.error.msg : ''}` : run.status;
+      : run.status === 'failed' ? `failed: ${runErrorText(run.error)}` : run.status;
     const params = Object.entries(run.params || {}).map(([k, v]) => `${k}=${v}`).join(' ');
     const link = el('a', {
       href: `/runs/${encodeURIComponent(run.id)}`, class: 'run-link',
@@ -106,7 +127,7 @@ export function renderRuns(tbody, runs, { onOpen, onDelete, currentId }) {
         ev.preventDefault();
         onOpen(run.id);
       },
-    }, el('b', {}, run.strategy), ' ', el('span', { class: 'hint' }, params), el('br'),
+    }, el('b', {}, strategyLabel(run)), ' ', el('span', { class: 'hint' }, params), el('br'),
     el('span', { class: 'hint' }, `${run.dataset} · ${run.id}`));
     const del = el('button', {
       type: 'button', class: 'small ghost', title: 'Delete this run', 'aria-label': `Delete run ${run.id}`,

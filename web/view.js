@@ -1,10 +1,13 @@
-// The player's drawing: the chart (candles, volume, fill markers, equity, drawdown; chart.js),
-// the run's statistics and trades, the seek slider and time, the speed buttons, the status line,
-// and the controls' DOM events. It shows what it is given and reports what the user does; it
-// neither fetches nor streams.
+// The player's drawing: the chart (candles, volume, fill markers, the strategy's plots, equity,
+// drawdown; chart.js) with a legend of the plots' values, the strategy's log messages up to the
+// position, the run's statistics and trades, the seek slider and time, the speed buttons, the
+// status line, and the controls' DOM events. It shows what it is given and reports what the user
+// does; it neither fetches nor streams.
 
 import { PlayerChart } from './chart.js';
-import { $, ago, dimFutureTrades, kMaxTradeRows, renderStats, renderTrades, simTime } from './ui.js';
+import { $, ago, dimFutureTrades, el, kMaxTradeRows, num, renderStats, renderTrades, simTime } from './ui.js';
+
+export const kMaxLogRows = 500;  // the newest messages listed; older ones leave the list
 
 // drawdownAt(ms, equity) for a run's equity curve {times, values}: the drawdown (<= 0) from the
 // peak equity up to that bar — only the past, never the future.
@@ -36,6 +39,7 @@ export class PlayerView {
     this.dragging = false;  // the slider is being dragged: leave it and its labels alone
     this.lastTradesDim = 0;
     this.unbind = null;
+    this.onPickTime = null;
   }
 
   show() {
@@ -83,21 +87,73 @@ export class PlayerView {
     $('#symbol-pick').hidden = symbols.length < 2;
   }
 
-  // Creates the chart (the chart library must be loaded: loadChartLibrary in chart.js).
-  openChart(equity, symbol) {
+  // Creates the chart (the chart library must be loaded: loadChartLibrary in chart.js). plots:
+  // the run's [{name, pane}]; onPickTime(ms) when a log message is clicked.
+  openChart(equity, symbol, plots = [], onPickTime = null) {
     this.drawdownAt = drawdownFrom(equity);
-    this.chart = new PlayerChart($('#chart'));
+    this.onPickTime = onPickTime;
+    this.chart = new PlayerChart($('#chart'), plots);
     this.chart.reset([], symbol, this.drawdownAt);
+    this.renderLegend();
   }
 
-  // Draws the chart again from `history` (oldest first).
+  // Draws the chart and the log list again from `history` (oldest first).
   redraw(history, symbol) {
     this.chart.reset(history, symbol, this.drawdownAt);
+    $('#logs').replaceChildren();
+    $('#logs-count').textContent = '(0)';
+    this.addLogs(history);
+    this.renderLegend();
   }
 
-  // Appends frames to the chart.
+  // Appends frames to the chart and their messages to the log list.
   draw(frames) {
     for (const frame of frames) this.chart.push(frame, this.drawdownAt);
+    this.addLogs(frames);
+    this.renderLegend();
+  }
+
+  // The plots' newest values drawn, one entry per series in its line's colour. Hidden when the
+  // run plots nothing.
+  renderLegend() {
+    const legend = $('#plot-legend');
+    const plots = this.chart ? [...this.chart.plots] : [];
+    legend.hidden = plots.length === 0;
+    for (const [name, plot] of plots) {
+      let item = legend.querySelector(`[data-plot="${CSS.escape(name)}"]`);
+      if (!item) {
+        item = el('span', { class: 'plot', 'data-plot': name, 'data-pane': plot.pane },
+          el('i', { class: 'swatch', style: `background:${plot.color}`, 'aria-hidden': 'true' }),
+          el('span', { class: 'name' }, name), ' ', el('output', { class: 'value' }, '—'));
+        legend.append(item);
+      }
+      const value = this.chart.latestPlot(name);
+      item.querySelector('.value').textContent = value === null ? '—'
+        : num(value, Math.abs(value) >= 1000 ? 2 : 4);
+      item.dataset.points = String(plot.data.length);
+    }
+  }
+
+  // Lists the frames' log messages at their bar, following playback: the newest at the bottom,
+  // in view. Clicking one goes to its bar.
+  addLogs(frames) {
+    const list = $('#logs');
+    let added = 0;
+    for (const frame of frames) {
+      for (const log of frame.logs || []) {
+        const ms = Date.parse(log.ts);
+        list.append(el('li', { 'data-ts': log.ts, title: 'Go to this bar', tabindex: '0',
+          onclick: () => this.onPickTime?.(ms),
+          onkeydown: (ev) => { if (ev.key === 'Enter') this.onPickTime?.(ms); },
+        }, el('time', { datetime: log.ts }, simTime(ms)), ' ', el('span', { class: 'msg' }, log.msg)));
+        added += 1;
+      }
+    }
+    if (!added) return;
+    while (list.children.length > kMaxLogRows) list.firstElementChild.remove();
+    $('#logs-panel').hidden = false;  // from the first message on, also after a seek back
+    $('#logs-count').textContent = `(${list.children.length})`;
+    list.scrollTop = list.scrollHeight;
   }
 
   showSpeed(speed) {
@@ -232,6 +288,11 @@ export class PlayerView {
     $('#chart').dataset.candles = '0';
     $('#stats').replaceChildren();
     $('#trades tbody').replaceChildren();
+    $('#logs').replaceChildren();
+    $('#logs-panel').hidden = true;
+    $('#plot-legend').replaceChildren();
+    $('#plot-legend').hidden = true;
+    $('#chart').style.height = '';
     $('#waiting').hidden = true;
   }
 }

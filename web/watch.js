@@ -18,6 +18,7 @@ import { loadChartLibrary } from './chart.js';
 import { TapeBuffer } from './tape.js';
 import { Timeline } from './timeline.js';
 import { Transport } from './transport.js';
+import { runErrorText, strategyLabel } from './ui.js';
 import { PlayerView } from './view.js';
 
 const kBatch = 12;  // frames drawn per animation frame at most
@@ -34,7 +35,7 @@ function loadPlaybackInfo() {
 
 export class Watcher {
   // options: at (ISO time to open paused at), speed, transport ('auto' | 'sse'),
-  // onError(text), onTitle(text), onLink(url) (the address of the current state).
+  // onError(text[, failedRun]), onTitle(text), onLink(url) (the address of the current state).
   constructor(runId, options = {}) {
     this.id = runId;
     this.options = options;
@@ -101,7 +102,7 @@ export class Watcher {
       return;
     }
     if (this.closed) return;
-    this.view.openChart(equity, this.symbol);
+    this.view.openChart(equity, this.symbol, run.plots || [], (ms) => this.seekToTime(ms));
     this.view.showSpeed(this.speed);
     this.raf = requestAnimationFrame(this.tick);
 
@@ -140,14 +141,16 @@ export class Watcher {
     for (;;) {
       const run = await api.backtest(this.id);
       if (this.closed) return null;
-      this.options.onTitle?.(`${run.strategy} on ${run.dataset}`, run);
+      this.options.onTitle?.(`${strategyLabel(run)} on ${run.dataset}`, run);
       if (run.status === 'done') {
         this.view.hideWaiting();
         return run;
       }
       if (run.status === 'failed') {
         this.view.hideWaiting();
-        throw new Error(`run ${this.id} failed: ${run.error?.msg || 'no reason given'}`);
+        const failed = new Error(`run ${this.id} failed: ${runErrorText(run.error)}`);
+        failed.run = run;  // a script's failure links to its line in the editor
+        throw failed;
       }
       this.view.showWaiting(run);
       await new Promise((resolve) => { this.pollTimer = setTimeout(resolve, 300); });
@@ -157,7 +160,7 @@ export class Watcher {
   // Shows why the run cannot be played; before the stream is open, the state stays
   // "cannot play" (the status line would otherwise go back to "loading").
   fail(e) {
-    this.options.onError?.(describeError(e));
+    this.options.onError?.(describeError(e), e.run);
     if (!this.transport.client) this.transport.failed = true;
     this.view.showCannotPlay();
   }

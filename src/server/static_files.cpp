@@ -1,7 +1,7 @@
 #include "server/static_files.h"
 
-#include <boost/url/parse.hpp>
 #include <algorithm>
+#include <boost/url/parse.hpp>
 #include <chrono>
 #include <map>
 #include <vector>
@@ -23,20 +23,23 @@ bool IsUnsafeSegment(const std::string& segment) {
 }
 
 bool IsWithin(const fs::path& path, const fs::path& root) {
-  const auto [root_end, path_it] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
+  const auto [root_end, path_it] =
+      std::mismatch(root.begin(), root.end(), path.begin(), path.end());
   return root_end == root.end();
 }
 
 // npm packages the UI loads, served from the install beside the root rather than copied into it:
 // `/vendor/lightweight-charts/F` is `<root>/../node_modules/lightweight-charts/dist/F`. Each mount
-// exposes only its build output directory, under the same rules as the root. Looked up per
+// exposes only the directory the page loads from, under the same rules as the root. Looked up per
 // request, so an `npm ci` after the server started is picked up.
 struct VendorMount {
   std::string_view name;  // the segment after /vendor/
-  std::string_view dir;   // under node_modules
+  std::string_view dir;   // under node_modules; its first segment is the npm package
 };
 constexpr VendorMount kVendorMounts[] = {
     {"lightweight-charts", "lightweight-charts/dist"},
+    {"codemirror", "codemirror/lib"},
+    {"codemirror-lua", "codemirror/mode/lua"},
 };
 
 }  // namespace
@@ -56,9 +59,14 @@ Result<StaticFile> StaticFiles::Resolve(std::string_view target) const {
   std::vector<std::string> segments;
   for (const auto segment : url->segments()) segments.push_back(segment);
   // The single-page UI's own routes: the browser asks for them on a reload or a shared link.
+  // `/runs/{id}` (the player) and `/editor`, `/editor/{name}` (the strategy editor).
+  const auto one_name_under = [&](std::string_view top, bool bare_too) {
+    if (segments[0] != top) return false;
+    if (segments.size() == 1) return bare_too;
+    return segments.size() == 2 || (segments.size() == 3 && segments[2].empty());
+  };
   const bool ui_route = segments.empty() || (segments.size() == 1 && segments[0].empty()) ||
-                        (segments[0] == "runs" &&
-                         (segments.size() == 2 || (segments.size() == 3 && segments[2].empty())));
+                        one_name_under("runs", false) || one_name_under("editor", true);
   fs::path base = root_;
   size_t first = 0;
   if (segments.size() >= 3 && segments[0] == "vendor") {
@@ -107,8 +115,10 @@ std::vector<std::string> StaticFiles::MissingVendorPackages() const {
   if (root_.empty()) return missing;
   for (const auto& mount : kVendorMounts) {
     std::error_code ec;
-    if (!fs::is_directory(root_.parent_path() / "node_modules" / mount.dir, ec)) {
-      missing.emplace_back(mount.name);
+    if (fs::is_directory(root_.parent_path() / "node_modules" / mount.dir, ec)) continue;
+    const std::string package(mount.dir.substr(0, mount.dir.find('/')));
+    if (std::find(missing.begin(), missing.end(), package) == missing.end()) {
+      missing.push_back(package);
     }
   }
   return missing;
@@ -120,12 +130,12 @@ std::string StaticFiles::MissingVendorMessage() const {
   std::string names;
   for (const auto& name : missing) names += (names.empty() ? "" : ", ") + name;
   const fs::path tree = root_.parent_path();
-  std::string message = "the web UI's chart library is missing (" + names + " not found in " +
+  std::string message = "the web UI's libraries are missing (" + names + " not found in " +
                         (tree / "node_modules").string() +
-                        "): the page will load but cannot draw charts. ";
+                        "): the page will load but cannot draw charts or edit strategies. ";
   std::error_code ec;
   if (fs::is_regular_file(tree / "package.json", ec)) {
-    message += "Install it with `npm ci` in " + tree.string() +
+    message += "Install them with `npm ci` in " + tree.string() +
                " (or run scripts/bootstrap.sh), then reload the page";
   } else {
     // A web root copied out of its source tree: npm has nothing to install from here.

@@ -1,63 +1,23 @@
 // End-to-end test of the web player: a real `tapedeck serve` (its own temp store, short heartbeats)
 // driven by Debian's Chromium through playwright-core. Run: node --test tests/e2e/
 //
-// Environment: TAPEDECK_BIN (default build/tapedeck), TAPEDECK_SOURCE_DIR (default: this repo),
-// TAPEDECK_WEB_ROOT (default <source>/web), CHROMIUM (default /usr/bin/chromium),
-// TAPEDECK_E2E_OUT (default <source>/build/e2e: the screenshot goes there).
+// Environment: see harness.mjs (the binary, the web root, Chromium; the screenshot goes to
+// TAPEDECK_E2E_OUT, default <source>/build/e2e).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const source = path.resolve(process.env.TAPEDECK_SOURCE_DIR || path.join(here, '..', '..'));
-const bin = path.resolve(process.env.TAPEDECK_BIN || path.join(source, 'build', 'tapedeck'));
-const webRoot = path.resolve(process.env.TAPEDECK_WEB_ROOT || path.join(source, 'web'));
-const outDir = path.resolve(process.env.TAPEDECK_E2E_OUT || path.join(source, 'build', 'e2e'));
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+import { launchBrowser, outDir, startServer, stopServer, until } from './harness.mjs';
 
 let server;
 let base;
 let work;
 let context;
 const pageErrors = [];
-
-// Starts `tapedeck serve --port 0` and resolves with its base URL once it prints it.
-function startServer(dir, extra = []) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(bin, [
-      'serve', '--port', '0', '--db', path.join(dir, 'tapedeck.db'), '--web-root', webRoot,
-      '--heartbeat', '500ms', '--threads', '2', '--workers', '1', ...extra,
-    ], {
-      cwd: dir,
-      env: { ...process.env, TAPEDECK_SAMPLE: path.join(source, 'node_modules/vega-datasets/data/sp500-2000.csv') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30000);
-    proc.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1] });
-      }
-    });
-    proc.stderr.on('data', (chunk) => { err += chunk; });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}: ${err}`));
-    });
-  });
-}
 
 // A test hook, installed before any page script: the sockets the page opens, and a switch that
 // makes `new WebSocket` throw, to break the WebSocket the way a hostile proxy would.
@@ -79,24 +39,13 @@ before(async () => {
   const started = await startServer(work);
   server = started.proc;
   base = started.url;
-  context = await chromium.launchPersistentContext(path.join(work, 'profile'), {
-    executablePath,
-    headless: true,
-    viewport: { width: 1400, height: 1000 },
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  context = await launchBrowser(path.join(work, 'profile'));
   await context.addInitScript(wsBreaker);
 });
 
 after(async () => {
   await context?.close();
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((resolve) => server.once('exit', resolve));
-  }
+  await stopServer(server);
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -125,18 +74,6 @@ async function newPage() {
 const text = (page, sel) => page.locator(sel).innerText();
 const num = async (page, sel) => Number((await text(page, sel)).replace(/,/g, ''));
 const candles = async (page) => Number(await page.locator('#chart').getAttribute('data-candles'));
-
-// Waits until fn() (evaluated in the test) is truthy.
-async function until(fn, what, timeout = 15000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
 
 async function setSlider(page, value) {
   await page.locator('#seek').evaluate((el, v) => {
@@ -415,8 +352,7 @@ test('with access control on, the page takes a token and plays over WebSocket an
     const tickets = metrics.match(/tapedeck_http_requests_total\{route="\/backtests\/\{id\}\/ticket",status="200"\} (\d+)/);
     assert.ok(tickets && Number(tickets[1]) >= 2, `tickets issued: ${tickets && tickets[1]}`);
   } finally {
-    secured.proc.kill('SIGTERM');
-    await new Promise((resolve) => secured.proc.once('exit', resolve));
+    await stopServer(secured.proc);
     rmSync(dir, { recursive: true, force: true });
   }
 });

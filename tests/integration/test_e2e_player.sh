@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The web player's end-to-end test (tests/e2e/player.test.mjs) under CTest: a real `tapedeck serve`
-# driven by Debian's Chromium through playwright-core, both installed by scripts/bootstrap.sh.
-# CTest sets TAPEDECK_BIN and TAPEDECK_SOURCE_DIR. The screenshot lands in build/e2e/player.png.
+# The web UI's end-to-end tests (tests/e2e/*.test.mjs: the player, the strategy editor) under
+# CTest: a real `tapedeck serve` driven by Debian's Chromium through playwright-core, both installed
+# by scripts/bootstrap.sh. CTest sets TAPEDECK_BIN and TAPEDECK_SOURCE_DIR. The screenshots land in
+# build/e2e/ (player.png, editor.png).
 set -euo pipefail
 src="${TAPEDECK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$src"
@@ -11,7 +12,7 @@ if [ ! -x "$chromium" ]; then
   echo "test_e2e_player: $chromium is missing: run scripts/bootstrap.sh (it installs chromium)" >&2
   exit 1
 fi
-if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/lightweight-charts ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/lightweight-charts ] || [ ! -d node_modules/codemirror ]; then
   echo "test_e2e_player: node_modules is incomplete: run scripts/bootstrap.sh (npm ci)" >&2
   exit 1
 fi

@@ -400,7 +400,7 @@ class ChartLibraryTest(unittest.TestCase):
     def stderr_after_start(self, server):
         # Written before "listening on", but read by another thread: give it a moment.
         deadline = time.time() + 5
-        while time.time() < deadline and not any("chart library" in l for l in server.stderr_lines):
+        while time.time() < deadline and not any("libraries are missing" in l for l in server.stderr_lines):
             time.sleep(0.05)
         return "".join(server.stderr_lines)
 
@@ -408,9 +408,10 @@ class ChartLibraryTest(unittest.TestCase):
         server = ServerProcess(*FAST)
         try:
             err = self.stderr_after_start(server)
-            self.assertEqual(err.count("chart library is missing"), 1, err)
-            line = next(l for l in server.stderr_lines if "chart library is missing" in l)
+            self.assertEqual(err.count("libraries are missing"), 1, err)
+            line = next(l for l in server.stderr_lines if "libraries are missing" in l)
             self.assertIn("lightweight-charts", line)
+            self.assertIn("codemirror", line)
             self.assertIn(os.path.join(os.path.realpath(server.dir), "node_modules"), line)
             self.assertIn("npm ci", line)
             self.assertIn("scripts/bootstrap.sh", line)
@@ -419,7 +420,7 @@ class ChartLibraryTest(unittest.TestCase):
             status, _, _ = server.get("/vendor/lightweight-charts/lightweight-charts.standalone.production.mjs")
             self.assertEqual(status, 404)
             server.get("/")
-            self.assertEqual("".join(server.stderr_lines).count("chart library is missing"), 1)
+            self.assertEqual("".join(server.stderr_lines).count("libraries are missing"), 1)
         finally:
             server.stop()
 

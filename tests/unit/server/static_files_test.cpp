@@ -12,9 +12,10 @@ namespace fs = std::filesystem;
 class StaticFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ = fs::temp_directory_path() /
-            ("tapedeck_static_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-             "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    base_ =
+        fs::temp_directory_path() /
+        ("tapedeck_static_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+         "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(base_);
     fs::create_directories(base_ / "web" / "assets");
     fs::create_directories(base_ / "web" / "docs");
@@ -28,9 +29,7 @@ class StaticFilesTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(base_); }
 
-  static void Write(const fs::path& path, const std::string& text) {
-    std::ofstream(path) << text;
-  }
+  static void Write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 
   fs::path base_;
 };
@@ -47,11 +46,15 @@ TEST_F(StaticFilesTest, ServesFilesWithTheirContentType) {
 
 TEST_F(StaticFilesTest, RootAndRunRoutesServeIndex) {
   const StaticFiles files((base_ / "web").string());
-  for (const char* target : {"/", "/runs/abc", "/runs/abc/", "/runs/a%20b?speed=60"}) {
+  for (const char* target : {"/", "/runs/abc", "/runs/abc/", "/runs/a%20b?speed=60", "/editor",
+                             "/editor/", "/editor/my_sma", "/editor/my_sma/"}) {
     auto file = files.Resolve(target);
     ASSERT_TRUE(file.ok()) << target;
     EXPECT_EQ(file->path, fs::canonical(base_ / "web" / "index.html")) << target;
     EXPECT_EQ(file->content_type, "text/html; charset=utf-8");
+  }
+  for (const char* target : {"/runs", "/editor/a/b", "/runs/a/b"}) {
+    EXPECT_FALSE(files.Resolve(target).ok()) << target;
   }
   auto docs = files.Resolve("/docs/");
   ASSERT_TRUE(docs.ok());
@@ -111,6 +114,35 @@ TEST_F(StaticFilesTest, VendorMountServesOnlyThePackagesDist) {
   }
 }
 
+TEST_F(StaticFilesTest, EditorMountsServeOnlyItsLibraryAndLuaMode) {
+  const fs::path cm = base_ / "node_modules" / "codemirror";
+  fs::create_directories(cm / "lib");
+  fs::create_directories(cm / "mode" / "lua");
+  fs::create_directories(cm / "mode" / "python");
+  Write(cm / "lib" / "codemirror.js", "/* cm */");
+  Write(cm / "lib" / "codemirror.css", "/* css */");
+  Write(cm / "mode" / "lua" / "lua.js", "/* lua */");
+  Write(cm / "mode" / "python" / "python.js", "/* py */");
+  Write(cm / "package.json", "{}");
+  const StaticFiles files((base_ / "web").string());
+
+  auto js = files.Resolve("/vendor/codemirror/codemirror.js");
+  ASSERT_TRUE(js.ok());
+  EXPECT_EQ(js->path, fs::canonical(cm / "lib" / "codemirror.js"));
+  auto css = files.Resolve("/vendor/codemirror/codemirror.css");
+  ASSERT_TRUE(css.ok());
+  EXPECT_EQ(css->content_type, "text/css; charset=utf-8");
+  auto lua = files.Resolve("/vendor/codemirror-lua/lua.js");
+  ASSERT_TRUE(lua.ok());
+  EXPECT_EQ(lua->path, fs::canonical(cm / "mode" / "lua" / "lua.js"));
+  for (const char* target :
+       {"/vendor/codemirror/../package.json", "/vendor/codemirror/..%2fmode/python/python.js",
+        "/vendor/codemirror-lua/../python/python.js",
+        "/vendor/codemirror-lua/%2e%2e/python/python.js", "/vendor/codemirror/package.json"}) {
+    EXPECT_FALSE(files.Resolve(target).ok()) << target;
+  }
+}
+
 TEST_F(StaticFilesTest, VendorMountWithoutNodeModulesIsNotFound) {
   const StaticFiles files((base_ / "web").string());
   EXPECT_FALSE(files.Resolve("/vendor/lightweight-charts/lw.mjs").ok());
@@ -118,7 +150,9 @@ TEST_F(StaticFilesTest, VendorMountWithoutNodeModulesIsNotFound) {
 
 TEST_F(StaticFilesTest, MissingChartLibraryIsNamedWithHowToGetIt) {
   const StaticFiles files((base_ / "web").string());
-  EXPECT_EQ(files.MissingVendorPackages(), std::vector<std::string>{"lightweight-charts"});
+  // Each npm package once, though codemirror has two mounts.
+  EXPECT_EQ(files.MissingVendorPackages(),
+            (std::vector<std::string>{"lightweight-charts", "codemirror"}));
   const std::string message = files.MissingVendorMessage();
   EXPECT_NE(message.find("lightweight-charts"), std::string::npos) << message;
   EXPECT_NE(message.find((fs::canonical(base_) / "node_modules").string()), std::string::npos)
@@ -130,7 +164,7 @@ TEST_F(StaticFilesTest, MissingChartLibraryIsNamedWithHowToGetIt) {
   // In a source tree (package.json beside the root): npm ci there.
   Write(base_ / "package.json", "{}");
   const std::string in_tree = files.MissingVendorMessage();
-  EXPECT_NE(in_tree.find("Install it with `npm ci` in " + fs::canonical(base_).string()),
+  EXPECT_NE(in_tree.find("Install them with `npm ci` in " + fs::canonical(base_).string()),
             std::string::npos)
       << in_tree;
   EXPECT_EQ(in_tree.find("package.json"), std::string::npos) << in_tree;
@@ -139,6 +173,9 @@ TEST_F(StaticFilesTest, MissingChartLibraryIsNamedWithHowToGetIt) {
 TEST_F(StaticFilesTest, InstalledChartLibraryIsNotReported) {
   fs::create_directories(base_ / "node_modules" / "lightweight-charts" / "dist");
   const StaticFiles files((base_ / "web").string());
+  EXPECT_EQ(files.MissingVendorPackages(), std::vector<std::string>{"codemirror"});
+  fs::create_directories(base_ / "node_modules" / "codemirror" / "lib");
+  fs::create_directories(base_ / "node_modules" / "codemirror" / "mode" / "lua");
   EXPECT_TRUE(files.MissingVendorPackages().empty());
   EXPECT_EQ(files.MissingVendorMessage(), "");
   // Without a root nothing is served, so nothing is missing either.

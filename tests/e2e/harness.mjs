@@ -1,0 +1,82 @@
+// What the end-to-end tests share: where the binary, the web root and Chromium are, a real
+// `tapedeck serve` on a free port, a browser, and waiting for a condition. Not a test itself.
+//
+// Environment: TAPEDECK_BIN (default build/tapedeck), TAPEDECK_SOURCE_DIR (default: this repo),
+// TAPEDECK_WEB_ROOT (default <source>/web), CHROMIUM (default /usr/bin/chromium),
+// TAPEDECK_E2E_OUT (default <source>/build/e2e: screenshots go there).
+
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const source = path.resolve(process.env.TAPEDECK_SOURCE_DIR || path.join(here, '..', '..'));
+export const bin = path.resolve(process.env.TAPEDECK_BIN || path.join(source, 'build', 'tapedeck'));
+export const webRoot = path.resolve(process.env.TAPEDECK_WEB_ROOT || path.join(source, 'web'));
+export const outDir = path.resolve(process.env.TAPEDECK_E2E_OUT || path.join(source, 'build', 'e2e'));
+export const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+// Starts `tapedeck serve --port 0` with its store in `dir` and resolves with {proc, url} once it
+// prints where it listens. `extra`: more arguments.
+export function startServer(dir, extra = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, [
+      'serve', '--port', '0', '--db', path.join(dir, 'tapedeck.db'), '--web-root', webRoot,
+      '--heartbeat', '500ms', '--threads', '2', '--workers', '1', ...extra,
+    ], {
+      cwd: dir,
+      env: { ...process.env, TAPEDECK_SAMPLE: path.join(source, 'node_modules/vega-datasets/data/sp500-2000.csv') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30000);
+    proc.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1] });
+      }
+    });
+    proc.stderr.on('data', (chunk) => { err += chunk; });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}: ${err}`));
+    });
+  });
+}
+
+// Stops a server startServer started, and waits for it to exit.
+export async function stopServer(proc) {
+  if (!proc || proc.exitCode !== null) return;
+  proc.kill('SIGTERM');
+  await new Promise((resolve) => proc.once('exit', resolve));
+}
+
+// Debian's Chromium, headless, with a profile in `profileDir`.
+export function launchBrowser(profileDir) {
+  return chromium.launchPersistentContext(profileDir, {
+    executablePath,
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+}
+
+// Waits until fn() (evaluated in the test) is truthy, and resolves with its value.
+export async function until(fn, what, timeout = 15000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
