@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <cmath>
+#include <limits>
 #include <set>
 
 namespace tapedeck::api {
@@ -49,8 +50,21 @@ void WriteParamSpecs(JsonWriter& w, const std::vector<strategies::ParamSpec>& pa
   for (const auto& p : params) {
     w.BeginObject().Key("name").String(p.name);
     w.Key("type").String(p.kind == strategies::ParamSpec::Kind::kInt ? "int" : "number");
-    w.Key("default").Number(p.default_value).Key("min").Number(p.min);
-    w.Key("max").Number(p.max).Key("description").String(p.description).EndObject();
+    w.Key("default").Number(p.default_value);
+    // A script's parameter given as a bare default has no bounds: null, not ±1.8e308.
+    w.Key("min");
+    if (p.min == std::numeric_limits<double>::lowest()) {
+      w.Null();
+    } else {
+      w.Number(p.min);
+    }
+    w.Key("max");
+    if (p.max == std::numeric_limits<double>::max()) {
+      w.Null();
+    } else {
+      w.Number(p.max);
+    }
+    w.Key("description").String(p.description).EndObject();
   }
   w.EndArray();
 }

@@ -1,6 +1,7 @@
 // tapedeck check FILE.lua: compiles a strategy script and prints its parameter schema, or the
 // first error as FILE:LINE: msg (the form editors and compilers use).
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -79,8 +80,19 @@ int CheckCommand(int argc, char** argv) {
   }
   std::printf("%s: ok%s\n", path.c_str(), info->has_init ? " (init, on_bar)" : " (on_bar)");
   for (const auto& p : info->params) {
-    std::printf("  --param %s=%g  (%s, %g..%g)%s%s\n", p.name.c_str(), p.default_value,
-                p.kind == strategies::ParamSpec::Kind::kInt ? "int" : "number", p.min, p.max,
+    // A bare default (`k = 2.5`) has no bounds: none are printed.
+    const bool has_min = p.min != std::numeric_limits<double>::lowest();
+    const bool has_max = p.max != std::numeric_limits<double>::max();
+    char range[96] = "";
+    if (has_min && has_max) {
+      std::snprintf(range, sizeof(range), ", %g..%g", p.min, p.max);
+    } else if (has_min) {
+      std::snprintf(range, sizeof(range), ", >= %g", p.min);
+    } else if (has_max) {
+      std::snprintf(range, sizeof(range), ", <= %g", p.max);
+    }
+    std::printf("  --param %s=%g  (%s%s)%s%s\n", p.name.c_str(), p.default_value,
+                p.kind == strategies::ParamSpec::Kind::kInt ? "int" : "number", range,
                 p.description.empty() ? "" : " ", p.description.c_str());
   }
   return 0;

@@ -1177,6 +1177,14 @@ class Runner {
     if (line == 0 && lua_msg.starts_with(prefix)) {
       line = std::atoi(lua_msg.c_str() + prefix.size());
     }
+    // Lua's "name:LINE: " prefix is said once, by `where` below.
+    if (lua_msg.starts_with(prefix)) {
+      const size_t digits = lua_msg.find_first_not_of("0123456789", prefix.size());
+      if (digits != prefix.size() && digits != std::string::npos &&
+          lua_msg.compare(digits, 2, ": ") == 0) {
+        lua_msg.erase(0, digits + 2);
+      }
+    }
     std::string msg;
     if (cause == "recursion") {
       msg = "recursion too deep (more than " + std::to_string(sandbox::kMaxCallDepth) +

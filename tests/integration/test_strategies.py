@@ -134,6 +134,15 @@ class StrategiesApiTest(unittest.TestCase):
         self.assertEqual((mine["version"], mine["sha256"]), (3, v1["sha256"]))
         self.assertNotIn("source", mine)
 
+    def test_a_parameter_given_as_a_bare_default_has_no_bounds(self):
+        status, v = self.c.save("bare", "params = { k = 2.5, n = 3 }\nfunction on_bar(b) end\n")
+        self.assertEqual(status, 201, v)
+        self.assertEqual(v["params"], [
+            {"name": "k", "type": "number", "default": 2.5, "min": None, "max": None,
+             "description": ""},
+            {"name": "n", "type": "int", "default": 3, "min": None, "max": None,
+             "description": ""}])
+
     def test_get_strategy_errors_and_builtins(self):
         self.c.save("getme", SMA)
         for path, status, code in [("/strategies/nosuch", 404, "NOT_FOUND"),
