@@ -12,6 +12,7 @@
 #include <bitset>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -631,6 +632,148 @@ int LuaCollectGarbage(lua_State* L) {
   return 1;
 }
 
+// ---- pairs in an order that is the same in every run ------------------------------------------
+//
+// Lua's own pairs visits keys in hash order, and Lua seeds its string hashes per state from the
+// clock and addresses: the same script over the same data could trade differently from one run to
+// the next. This pairs visits numbers (ascending), then strings (bytewise), then false and true,
+// then any other keys (tables, functions: they have no order that holds from run to run). It
+// snapshots the keys when called and, like next, reads values raw; a key whose value has become
+// nil since is skipped. A __pairs metamethod is honoured as in Lua's pairs.
+
+constexpr double kPairsPerKey = 24;      // collecting a key and returning it, in instructions
+constexpr double kPairsPerCompare = 12;  // one comparison of the sort
+
+int KeyClass(lua_State* L, int idx) {
+  switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+      return 0;
+    case LUA_TSTRING:
+      return 1;
+    case LUA_TBOOLEAN:
+      return 2;
+    default:
+      return 3;
+  }
+}
+
+// Whether the key at stack index a goes before the one at b. Raises nothing: lua_compare on two
+// numbers calls no metamethod.
+bool KeyLess(lua_State* L, int a, int b) {
+  const int ca = KeyClass(L, a);
+  const int cb = KeyClass(L, b);
+  if (ca != cb) return ca < cb;
+  switch (ca) {
+    case 0:
+      return lua_compare(L, a, b, LUA_OPLT) != 0;
+    case 1: {
+      size_t la = 0;
+      size_t lb = 0;
+      const char* sa = lua_tolstring(L, a, &la);
+      const char* sb = lua_tolstring(L, b, &lb);
+      const int c = std::memcmp(sa, sb, std::min(la, lb));
+      return c < 0 || (c == 0 && la < lb);
+    }
+    case 2:
+      return lua_toboolean(L, a) == 0 && lua_toboolean(L, b) != 0;
+    default:
+      return false;
+  }
+}
+
+// keys[i] < keys[j] for the array at stack index `keys`.
+bool KeysLess(lua_State* L, int keys, lua_Integer i, lua_Integer j) {
+  lua_rawgeti(L, keys, i);
+  lua_rawgeti(L, keys, j);
+  const bool less = KeyLess(L, -2, -1);
+  lua_pop(L, 2);
+  return less;
+}
+
+// Swaps keys[i] and keys[j]: existing array slots, so nothing is allocated.
+void SwapKeys(lua_State* L, int keys, lua_Integer i, lua_Integer j) {
+  lua_rawgeti(L, keys, i);
+  lua_rawgeti(L, keys, j);
+  lua_rawseti(L, keys, i);
+  lua_rawseti(L, keys, j);
+}
+
+// Heapsort of keys[1..n] (no recursion, no allocation).
+void SortKeys(lua_State* L, int keys, lua_Integer n) {
+  auto sift = [&](lua_Integer root, lua_Integer end) {
+    while (2 * root <= end) {
+      lua_Integer child = 2 * root;
+      if (child < end && KeysLess(L, keys, child, child + 1)) ++child;
+      if (!KeysLess(L, keys, root, child)) return;
+      SwapKeys(L, keys, root, child);
+      root = child;
+    }
+  };
+  for (lua_Integer i = n / 2; i >= 1; --i) sift(i, n);
+  for (lua_Integer end = n; end > 1; --end) {
+    SwapKeys(L, keys, 1, end);
+    sift(1, end - 1);
+  }
+}
+
+// The iterator: upvalue 1 the sorted keys, upvalue 2 the position reached.
+int PairsNext(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const int keys = lua_upvalueindex(1);
+  const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, keys));
+  lua_Integer pos = lua_tointeger(L, lua_upvalueindex(2));
+  while (pos < n) {
+    ++pos;
+    lua_rawgeti(L, keys, pos);
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, 1) != LUA_TNIL) {
+      lua_pushinteger(L, pos);
+      lua_replace(L, lua_upvalueindex(2));
+      return 2;
+    }
+    lua_pop(L, 2);
+  }
+  lua_pushinteger(L, pos);
+  lua_replace(L, lua_upvalueindex(2));
+  lua_pushnil(L);
+  return 1;
+}
+
+int LuaPairs(lua_State* L) {
+  luaL_checkany(L, 1);
+  if (luaL_getmetafield(L, 1, "__pairs") != LUA_TNIL) {
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 3);
+    return 3;
+  }
+  luaL_checktype(L, 1, LUA_TTABLE);
+  auto* b = static_cast<Budget*>(lua_touserdata(L, lua_upvalueindex(1)));
+  lua_settop(L, 1);
+  lua_Integer n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, 1) != 0) {
+    lua_pop(L, 1);
+    ++n;
+  }
+  const double count = static_cast<double>(n);
+  Charge(L, b, count * kPairsPerKey + count * std::log2(count + 1) * 2 * kPairsPerCompare, "pairs");
+  if (n > INT32_MAX) luaL_error(L, "pairs: too many keys");
+  lua_createtable(L, static_cast<int>(n), 0);
+  lua_Integer i = 0;
+  lua_pushnil(L);
+  while (lua_next(L, 1) != 0) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, 2, ++i);
+  }
+  SortKeys(L, 2, n);
+  lua_pushinteger(L, 0);
+  lua_pushcclosure(L, PairsNext, 2);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
 void RemoveField(lua_State* L, int table, const char* name) {
   lua_pushnil(L);
   lua_setfield(L, table, name);
@@ -718,6 +861,9 @@ void OpenLibraries(lua_State* L, Budget* b, uint64_t seed) {
   lua_pushlightuserdata(L, b);
   lua_pushcclosure(L, LuaCollectGarbage, 1);
   lua_setfield(L, g, "collectgarbage");
+  lua_pushlightuserdata(L, b);
+  lua_pushcclosure(L, LuaPairs, 1);
+  lua_setfield(L, g, "pairs");
 
   // Every table of kWraps is the one the script sees (string's also as the strings' __index),
   // so a method call ("x"):rep(n) goes through the wrapper too.

@@ -72,7 +72,8 @@ bool ChargeBlock(Budget* b, size_t bytes);
 
 // Opens base, string, table, math, utf8 and coroutine in L, without what could reach outside the
 // run (load, loadstring, dofile, loadfile, require, warn, print, string.dump, math.randomseed;
-// collectgarbage only counts), seeds math.random with `seed`, hides the strings' metatable
+// collectgarbage only counts; pairs visits keys in an order that is the same in every run:
+// numbers, strings, booleans, then the rest), seeds math.random with `seed`, hides the strings' metatable
 // (getmetatable("") is false) and wraps the costly C functions so they charge b. Raises on
 // memory exhaustion: call it inside lua_pcall. print is left unset for the caller to bind.
 void OpenLibraries(lua_State* L, Budget* b, uint64_t seed);

@@ -403,6 +403,43 @@ TEST(ScriptEscape, EnvAndMetatableTricksReachNothing) {
   }
 }
 
+TEST(ScriptRepeatable, PairsVisitsKeysInTheSameOrderInEveryRun) {
+  // Lua's own pairs follows hash order, seeded afresh for every state: with 200 string keys two
+  // states practically never agree. The sandbox's pairs is sorted: numbers, strings, booleans.
+  const std::string script = OnFirstBar(
+      "  if b.index > 0 then return end\n"
+      "  local t = {[true] = 1, [false] = 1, [2.5] = 1, [-3] = 1, [10] = 1, ab = 1, a = 1, b = 1}\n"
+      "  for i = 1, 200 do t['k' .. i] = i end\n"
+      "  t.k7 = nil\n"
+      "  local seen = {}\n"
+      "  for k, v in pairs(t) do\n"
+      "    if k == 'a' then t.b = nil end  -- removed while iterating: not visited\n"
+      "    seen[#seen + 1] = tostring(k)\n"
+      "  end\n"
+      "  log(table.concat(seen, ' '))");
+  const ScriptRun first = RunScript(script);
+  ASSERT_TRUE(first.result.ok()) << first.result.error().ToString();
+  ASSERT_EQ(first.output.logs.size(), 1u);
+  const std::string& order = first.output.logs[0].msg;
+  EXPECT_TRUE(order.starts_with("-3 2.5 10 a ab k1 k10 k100 k101 ")) << order;
+  EXPECT_TRUE(order.ends_with(" k98 k99 false true")) << order;
+  EXPECT_EQ(order.find(" b "), std::string::npos) << order;
+  EXPECT_EQ(order.find(" k7 "), std::string::npos) << order;
+  for (int run = 0; run < 5; ++run) {
+    const ScriptRun again = RunScript(script);
+    ASSERT_TRUE(again.result.ok());
+    EXPECT_EQ(again.output.logs.at(0).msg, order);
+  }
+  // __pairs is honoured (the bar's fields, in their documented order).
+  const ScriptRun bar =
+      RunScript(OnFirstBar("  if b.index > 0 then return end\n"
+                           "  local names = {}\n"
+                           "  for k in pairs(b) do names[#names + 1] = k end\n"
+                           "  log(table.concat(names, ' '))"));
+  ASSERT_TRUE(bar.result.ok()) << bar.result.error().ToString();
+  EXPECT_EQ(bar.output.logs.at(0).msg, "time index open high low close volume last");
+}
+
 TEST(ScriptEscape, InterleavedRunsSeeOnlyTheirOwnState) {
   // Two strategies alive at once, one run after the other: neither sees the other's globals,
   // patches or indicator state.
