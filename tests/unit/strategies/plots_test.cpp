@@ -15,16 +15,7 @@ namespace {
 
 using testutil::Ohlc;
 
-Ohlc Walk(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<double> closes;
-  double p = 100;
-  for (size_t i = 0; i < n; ++i) {
-    p += static_cast<double>(static_cast<int>(rng() % 201) - 100) / 50.0;
-    closes.push_back(std::max(p, 5.0));
-  }
-  return testutil::FromCloses(closes);
-}
+Ohlc Walk(size_t n, uint64_t seed) { return testutil::RandomWalk(n, seed, 50.0, 5.0); }
 
 // The run's series named `name`, checked to be on `pane`.
 const engine::PlotSeries& Series(const engine::RunResult& r, const std::string& name,

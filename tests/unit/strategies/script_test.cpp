@@ -19,16 +19,7 @@ namespace {
 
 using testutil::Ohlc;
 
-Ohlc Walk(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<double> closes;
-  double p = 100;
-  for (size_t i = 0; i < n; ++i) {
-    p += static_cast<double>(static_cast<int>(rng() % 201) - 100) / 100.0;
-    closes.push_back(std::max(p, 1.0));
-  }
-  return testutil::FromCloses(closes);
-}
+Ohlc Walk(size_t n, uint64_t seed) { return testutil::RandomWalk(n, seed, 100.0, 1.0); }
 
 struct ScriptRun {
   Result<engine::RunResult> result;

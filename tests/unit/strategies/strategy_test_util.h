@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,19 @@ inline Ohlc FromCloses(const std::vector<double>& closes, double wick = 0.5) {
 }
 
 // Daily bars from 2020-01-01.
+// Bars of a seeded random walk of n closes from 100: steps of up to ±100 / `scale`, never below
+// `floor`.
+inline Ohlc RandomWalk(size_t n, uint64_t seed, double scale, double floor) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> closes;
+  double p = 100;
+  for (size_t i = 0; i < n; ++i) {
+    p += static_cast<double>(static_cast<int>(rng() % 201) - 100) / scale;
+    closes.push_back(std::max(p, floor));
+  }
+  return FromCloses(closes);
+}
+
 inline market::Series ToSeries(const Ohlc& b) {
   std::vector<Timestamp> times;
   const Timestamp t0 = FromMicros(1'577'836'800'000'000);
