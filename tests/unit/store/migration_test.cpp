@@ -25,8 +25,9 @@ void WriteV2Run(Db& db, int64_t seq, const std::string& id, const engine::RunRes
       std::to_string(seq) + ", '[\"A\",\"B\"]', 0, 0, 0, 0);";
   ASSERT_TRUE(db.Exec(sql.c_str()).ok());
   {
-    Result<Stmt> s = db.Prepare("INSERT INTO run_equity(run, points, times, equity) "
-                                "VALUES(?1, ?2, ?3, ?4)");
+    Result<Stmt> s = db.Prepare(
+        "INSERT INTO run_equity(run, points, times, equity) "
+        "VALUES(?1, ?2, ?3, ?4)");
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE(s->Bind(1, seq)
                     .Bind(2, static_cast<int64_t>(result.times.size()))
@@ -100,15 +101,17 @@ TEST(MigrationTest, V2RunsComeBackWholeFromV3) {
     WriteV2Run(**db, 1, "00000000000000aa", big);
     WriteV2Run(**db, 2, "00000000000000bb", empty);
     // A queued run has no result and must stay as it is.
-    ASSERT_TRUE((*db)->Exec("INSERT INTO runs(seq, id, dataset, symbols, strategy, params, cash, "
-                            "commission, fixed_fee, slippage, allow_short, request, status, "
-                            "created_us) VALUES(3, '00000000000000cc', 'ds', '[]', 'sma_cross', "
-                            "'{}', 1, 0, 0, 0, 0, '{}', 'queued', 4)")
+    ASSERT_TRUE((*db)
+                    ->Exec("INSERT INTO runs(seq, id, dataset, symbols, strategy, params, cash, "
+                           "commission, fixed_fee, slippage, allow_short, request, status, "
+                           "created_us) VALUES(3, '00000000000000cc', 'ds', '[]', 'sma_cross', "
+                           "'{}', 1, 0, 0, 0, 0, '{}', 'queued', 4)")
                     .ok());
   }
   Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
   ASSERT_TRUE(store.ok()) << store.error().ToString();
-  for (const auto& [id, want] : {std::pair{"00000000000000aa", &big}, {"00000000000000bb", &empty}}) {
+  for (const auto& [id, want] :
+       {std::pair{"00000000000000aa", &big}, {"00000000000000bb", &empty}}) {
     SCOPED_TRACE(id);
     Result<engine::RunResult> got = (*store)->LoadRunResult(id);
     ASSERT_TRUE(got.ok()) << got.error().ToString();
@@ -120,6 +123,37 @@ TEST(MigrationTest, V2RunsComeBackWholeFromV3) {
     testing::ExpectSameTrades(want->trades, *trades);
   }
   EXPECT_EQ((*store)->GetRun("00000000000000cc")->status, RunStatus::kQueued);
+}
+
+TEST(MigrationTest, V5RunsGetTheirOneDatasetAsTheirList) {
+  TempDir dir;
+  const std::string path = dir.File("v5.db");
+  {
+    Result<std::unique_ptr<Db>> db = Db::Open(path, /*create=*/true, /*durable=*/false);
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    ASSERT_TRUE(MigrateTo(**db, 5).ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("INSERT INTO runs(seq, id, dataset, symbols, strategy, params, cash, "
+                           "commission, fixed_fee, slippage, allow_short, request, status, "
+                           "created_us) VALUES(1, '00000000000000dd', 'spx \"daily\"', "
+                           "'[\"SPX\"]', 'sma_cross', '{}', 1, 0, 0, 0, 0, '{}', 'queued', 4)")
+                    .ok());
+  }
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  Result<RunInfo> run = (*store)->GetRun("00000000000000dd");
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  EXPECT_EQ(run->spec.dataset, "spx \"daily\"");
+  EXPECT_EQ(run->spec.datasets, std::vector<std::string>{"spx \"daily\""});
+  EXPECT_EQ(run->spec.symbols, std::vector<std::string>{"SPX"});
+  store->reset();
+  // The column holds the list (not only a reader's fallback).
+  Result<std::unique_ptr<Db>> db = Db::Open(path, /*create=*/false, /*durable=*/false);
+  ASSERT_TRUE(db.ok()) << db.error().ToString();
+  Result<Stmt> s = (*db)->Prepare("SELECT datasets FROM runs WHERE seq = 1");
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  ASSERT_TRUE(s->Step().ok());
+  EXPECT_EQ(s->Text(0), R"(["spx \"daily\""])");
 }
 
 TEST(MigrationTest, ANewerStoreIsRefused) {
