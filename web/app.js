@@ -328,7 +328,7 @@ async function start() {
   $('#run-form').addEventListener('submit', submitRun);
   $('#strategy').addEventListener('change', showStrategy);
   $('#dataset').addEventListener('change', showDatasetInfo);
-  $('#add-dataset').addEventListener('click', () => addDatasetRow($('#more-datasets'), page.datasets));
+  $('#add-dataset').addEventListener('click', () => addDatasetRow($('#more-datasets'), page.datasets, $('#dataset').value));
   $('#upload-button').addEventListener('click', upload);
   $('#runs-refresh').addEventListener('click', refreshRuns);
   $('#copy-link').addEventListener('click', copyLink);

@@ -189,7 +189,7 @@ export class StrategyEditor {
     if (this.bound) return;
     this.bound = true;
     $('#script-save').addEventListener('click', () => this.save());
-    $('#script-add-dataset').addEventListener('click', () => addDatasetRow($('#script-more-datasets'), this.on.datasets()));
+    $('#script-add-dataset').addEventListener('click', () => addDatasetRow($('#script-more-datasets'), this.on.datasets(), $('#script-dataset').value));
     $('#script-run').addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.run();

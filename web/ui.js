@@ -107,14 +107,14 @@ export function readParams(fieldset) {
 
 const datasetLabel = (d) => `${d.name} (${d.symbol})`;
 
-// Adds a row to `box` choosing among `datasets`: `value`, or the first not chosen yet.
-export function addDatasetRow(box, datasets, value) {
-  const taken = new Set(chosenDatasets(box));
+// Adds a row to `box` choosing among `datasets` the first that neither `first` (the form's own
+// dataset menu's choice) nor another row has.
+export function addDatasetRow(box, datasets, first) {
+  const taken = new Set([first, ...chosenDatasets(box)]);
   const pick = el('select', { name: 'datasets', 'aria-label': 'Another dataset' },
     ...datasets.map((d) => new Option(datasetLabel(d), d.name)));
   const free = datasets.find((d) => !taken.has(d.name));
-  if (value !== undefined) pick.value = value;
-  else if (free) pick.value = free.name;
+  if (free) pick.value = free.name;
   const row = el('div', { class: 'dataset-row' }, pick,
     el('button', { type: 'button', class: 'small ghost', title: 'Remove this dataset', 'aria-label': 'Remove this dataset',
       onclick: () => row.remove() }, '×'));
