@@ -6,9 +6,9 @@
 #include <charconv>
 #include <optional>
 
+#include "api/resources.h"
 #include "api/api_docs.h"
 #include "api/json.h"
-#include "api/resources.h"
 #include "server/metrics.h"
 #include "strategies/script.h"
 #include "strategies/strategies.h"
@@ -270,13 +270,15 @@ HttpResponse Resources::PostBacktest(const Request& req) {
       }
       return ErrorResponse(req.http, e);
     }
-    if (std::find(spec->symbols.begin(), spec->symbols.end(), dataset->symbol) !=
-        spec->symbols.end()) {
+    if (auto same = std::find(spec->symbols.begin(), spec->symbols.end(), dataset->symbol);
+        same != spec->symbols.end()) {
+      const std::string& other = spec->datasets[same - spec->symbols.begin()];
       return ErrorResponse(
-          req.http, MakeError(ErrorCode::kValidation,
-                              "datasets: two datasets hold symbol '" + dataset->symbol +
-                                  "'; a run's datasets must hold distinct symbols",
-                              {{"field", field}, {"dataset", name}, {"symbol", dataset->symbol}}));
+          req.http,
+          MakeError(ErrorCode::kValidation,
+                    field + " '" + other + "' and '" + name + "' both hold symbol '" +
+                        dataset->symbol + "': a run's datasets must hold distinct symbols",
+                    {{"field", field}, {"dataset", name}, {"symbol", dataset->symbol}}));
     }
     spec->symbols.push_back(dataset->symbol);
   }

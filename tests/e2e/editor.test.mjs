@@ -295,6 +295,7 @@ test('the editor runs a script over several datasets: rotation trades both symbo
   await until(async () => (await page.locator('#symbol option').count()) === 2, 'the symbol menu');
   assert.equal(await page.locator('#symbol-pick').getAttribute('hidden'), null);
   assert.deepEqual(await page.locator('#symbol option').allInnerTexts(), ['SPX', 'INV']);
+  assert.match(await text('#run-title'), /e2e_rotation@1 on sp500 \+ inverse/);
 });
 
 test('no script errors on the page', () => {
