@@ -25,9 +25,8 @@ void WriteV2Run(Db& db, int64_t seq, const std::string& id, const engine::RunRes
       std::to_string(seq) + ", '[\"A\",\"B\"]', 0, 0, 0, 0);";
   ASSERT_TRUE(db.Exec(sql.c_str()).ok());
   {
-    Result<Stmt> s = db.Prepare(
-        "INSERT INTO run_equity(run, points, times, equity) "
-        "VALUES(?1, ?2, ?3, ?4)");
+    Result<Stmt> s = db.Prepare("INSERT INTO run_equity(run, points, times, equity) "
+                                "VALUES(?1, ?2, ?3, ?4)");
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE(s->Bind(1, seq)
                     .Bind(2, static_cast<int64_t>(result.times.size()))
@@ -101,17 +100,15 @@ TEST(MigrationTest, V2RunsComeBackWholeFromV3) {
     WriteV2Run(**db, 1, "00000000000000aa", big);
     WriteV2Run(**db, 2, "00000000000000bb", empty);
     // A queued run has no result and must stay as it is.
-    ASSERT_TRUE((*db)
-                    ->Exec("INSERT INTO runs(seq, id, dataset, symbols, strategy, params, cash, "
-                           "commission, fixed_fee, slippage, allow_short, request, status, "
-                           "created_us) VALUES(3, '00000000000000cc', 'ds', '[]', 'sma_cross', "
-                           "'{}', 1, 0, 0, 0, 0, '{}', 'queued', 4)")
+    ASSERT_TRUE((*db)->Exec("INSERT INTO runs(seq, id, dataset, symbols, strategy, params, cash, "
+                            "commission, fixed_fee, slippage, allow_short, request, status, "
+                            "created_us) VALUES(3, '00000000000000cc', 'ds', '[]', 'sma_cross', "
+                            "'{}', 1, 0, 0, 0, 0, '{}', 'queued', 4)")
                     .ok());
   }
   Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
   ASSERT_TRUE(store.ok()) << store.error().ToString();
-  for (const auto& [id, want] :
-       {std::pair{"00000000000000aa", &big}, {"00000000000000bb", &empty}}) {
+  for (const auto& [id, want] : {std::pair{"00000000000000aa", &big}, {"00000000000000bb", &empty}}) {
     SCOPED_TRACE(id);
     Result<engine::RunResult> got = (*store)->LoadRunResult(id);
     ASSERT_TRUE(got.ok()) << got.error().ToString();
