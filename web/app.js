@@ -4,7 +4,9 @@
 import { api, auth, describeError } from './api.js';
 import { loadChartLibrary } from './chart.js';
 import { StrategyEditor } from './editor.js';
-import { $, el, markField, readParams, renderParams, renderRuns, runErrorAtLine, runErrorText } from './ui.js';
+import {
+  $, addDatasetRow, datasetSpec, el, fillDatasetRows, markField, readParams, renderParams, renderRuns, runErrorAtLine, runErrorText,
+} from './ui.js';
 import { Watcher } from './watch.js';
 
 const page = {
@@ -65,6 +67,7 @@ async function loadDatasets(select) {
   const keep = select || pick.value;
   pick.replaceChildren(...page.datasets.map((d) => new Option(`${d.name} (${d.symbol})`, d.name)));
   if (keep && page.datasets.some((d) => d.name === keep)) pick.value = keep;
+  fillDatasetRows($('#more-datasets'), page.datasets);
   showDatasetInfo();
   page.editor?.fillDatasets();
 }
@@ -141,7 +144,7 @@ async function upload() {
 
 function readSpec(form) {
   const spec = {
-    dataset: form.dataset.value,
+    ...datasetSpec(form.dataset.value, $('#more-datasets')),
     strategy: form.strategy.value,
     params: readParams($('#params')),
   };
@@ -325,6 +328,7 @@ async function start() {
   $('#run-form').addEventListener('submit', submitRun);
   $('#strategy').addEventListener('change', showStrategy);
   $('#dataset').addEventListener('change', showDatasetInfo);
+  $('#add-dataset').addEventListener('click', () => addDatasetRow($('#more-datasets'), page.datasets, $('#dataset').value));
   $('#upload-button').addEventListener('click', upload);
   $('#runs-refresh').addEventListener('click', refreshRuns);
   $('#copy-link').addEventListener('click', copyLink);

@@ -8,7 +8,9 @@
 // Ctrl+S (⌘S on a Mac) saves from anywhere on the page while the editor is shown.
 
 import { api, describeError } from './api.js';
-import { $, el, markField, readParams, renderParams, runErrorAtLine, runErrorText } from './ui.js';
+import {
+  $, addDatasetRow, datasetSpec, el, fillDatasetRows, markField, readParams, renderParams, runErrorAtLine, runErrorText,
+} from './ui.js';
 
 const kCss = '/vendor/codemirror/codemirror.css';
 const kScript = '/vendor/codemirror/codemirror.js';
@@ -160,6 +162,7 @@ export class StrategyEditor {
     const datasets = this.on.datasets();
     pick.replaceChildren(...datasets.map((d) => new Option(`${d.name} (${d.symbol})`, d.name)));
     if (keep && datasets.some((d) => d.name === keep)) pick.value = keep;
+    fillDatasetRows($('#script-more-datasets'), datasets);
   }
 
   createEditor(CodeMirror) {
@@ -186,6 +189,7 @@ export class StrategyEditor {
     if (this.bound) return;
     this.bound = true;
     $('#script-save').addEventListener('click', () => this.save());
+    $('#script-add-dataset').addEventListener('click', () => addDatasetRow($('#script-more-datasets'), this.on.datasets(), $('#script-dataset').value));
     $('#script-run').addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.run();
@@ -349,7 +353,7 @@ export class StrategyEditor {
     button.disabled = true;
     try {
       const created = await api.createBacktest({
-        dataset: $('#script-dataset').value,
+        ...datasetSpec($('#script-dataset').value, $('#script-more-datasets')),
         strategy: `${strategy.name}@${strategy.version}`,
         params: readParams($('#script-params')),
       });
@@ -377,7 +381,7 @@ export class StrategyEditor {
       status.textContent = '';
       this.showMessage(`Could not run it: ${describeError(e)}`);
       const field = e.details && e.details.field;
-      if (field) markField(form, field);  // dataset, params.x
+      if (field) markField(form, field);  // dataset, datasets, params.x
     } finally {
       button.disabled = false;
     }

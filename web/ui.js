@@ -100,6 +100,49 @@ export function readParams(fieldset) {
   return params;
 }
 
+// --- more datasets (symbols) in a run form ------------------------------------------------------
+// A run form has its dataset menu (the first symbol) and a box of extra ones, each a <select
+// name="datasets"> with a remove button, added by the box's "+ dataset" button. One dataset sends
+// {dataset}, more send {datasets: [first, ...extras]} (a multi-symbol run).
+
+const datasetLabel = (d) => `${d.name} (${d.symbol})`;
+
+// Adds a row to `box` choosing among `datasets` the first that neither `first` (the form's own
+// dataset menu's choice) nor another row has.
+export function addDatasetRow(box, datasets, first) {
+  const taken = new Set([first, ...chosenDatasets(box)]);
+  const pick = el('select', { name: 'datasets', 'aria-label': 'Another dataset' },
+    ...datasets.map((d) => new Option(datasetLabel(d), d.name)));
+  const free = datasets.find((d) => !taken.has(d.name));
+  if (free) pick.value = free.name;
+  const row = el('div', { class: 'dataset-row' }, pick,
+    el('button', { type: 'button', class: 'small ghost', title: 'Remove this dataset', 'aria-label': 'Remove this dataset',
+      onclick: () => row.remove() }, '×'));
+  box.append(row);
+  return pick;
+}
+
+// Refills every row's menu with `datasets`, keeping its choice while that dataset exists.
+export function fillDatasetRows(box, datasets) {
+  for (const pick of box.querySelectorAll('select')) {
+    const keep = pick.value;
+    pick.replaceChildren(...datasets.map((d) => new Option(datasetLabel(d), d.name)));
+    if (datasets.some((d) => d.name === keep)) pick.value = keep;
+    else pick.closest('.dataset-row').remove();
+  }
+}
+
+// The rows' choices, in order.
+export function chosenDatasets(box) {
+  return [...box.querySelectorAll('select')].map((s) => s.value).filter((v) => v);
+}
+
+// The request's dataset part: {dataset: first} alone, or {datasets: [first, ...rows]}.
+export function datasetSpec(first, box) {
+  const more = chosenDatasets(box);
+  return more.length ? { datasets: [first, ...more] } : { dataset: first };
+}
+
 // Marks the input a VALIDATION error names (details.field, e.g. "cash" or "params.fast").
 export function markField(form, field) {
   for (const node of form.querySelectorAll('.invalid')) node.classList.remove('invalid');
@@ -128,7 +171,7 @@ export function renderRuns(tbody, runs, { onOpen, onDelete, currentId }) {
         onOpen(run.id);
       },
     }, el('b', {}, strategyLabel(run)), ' ', el('span', { class: 'hint' }, params), el('br'),
-    el('span', { class: 'hint' }, `${run.dataset} · ${run.id}`));
+    el('span', { class: 'hint' }, `${(run.datasets || [run.dataset]).join(' + ')} · ${run.id}`));
     const del = el('button', {
       type: 'button', class: 'small ghost', title: 'Delete this run', 'aria-label': `Delete run ${run.id}`,
       onclick: () => onDelete(run.id),

@@ -141,7 +141,7 @@ export class Watcher {
     for (;;) {
       const run = await api.backtest(this.id);
       if (this.closed) return null;
-      this.options.onTitle?.(`${strategyLabel(run)} on ${run.dataset}`, run);
+      this.options.onTitle?.(`${strategyLabel(run)} on ${(run.datasets || [run.dataset]).join(' + ')}`, run);
       if (run.status === 'done') {
         this.view.hideWaiting();
         return run;

@@ -1,5 +1,6 @@
 #include "api/json.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
 #include <limits>
@@ -108,6 +109,9 @@ void WriteRun(JsonWriter& w, const store::RunInfo& run) {
   w.Key("status").String(store::ToString(run.status));
   w.Key("progress").Number(run.progress);
   w.Key("dataset").String(run.spec.dataset);
+  w.Key("datasets").BeginArray();
+  for (const std::string& d : run.spec.datasets) w.String(d);
+  w.EndArray();
   w.Key("symbols").BeginArray();
   for (const std::string& s : run.spec.symbols) w.String(s);
   w.EndArray();
@@ -244,8 +248,8 @@ Result<store::RunSpec> ParseBacktestRequest(std::string_view body,
   }
   const json::object& o = v.as_object();
   static const std::set<std::string_view> kKnown = {
-      "dataset",   "strategy", "script", "params", "cash",       "commission",
-      "fixed_fee", "slippage", "from",   "to",     "allow_short"};
+      "dataset",    "datasets",  "strategy", "script", "params", "cash",
+      "commission", "fixed_fee", "slippage", "from",   "to",     "allow_short"};
   for (const auto& kv : o) {
     if (!kKnown.count(kv.key())) return FieldError(std::string(kv.key()), "is not a known field");
   }
@@ -258,12 +262,36 @@ Result<store::RunSpec> ParseBacktestRequest(std::string_view body,
     if (o.contains("strategy")) return FieldError("script", "and strategy cannot both be given");
     script = std::string(it->value().as_string());
   }
+  if (auto it = o.find("datasets"); it != o.end()) {
+    if (o.contains("dataset")) return FieldError("datasets", "and dataset cannot both be given");
+    if (!it->value().is_array()) {
+      return FieldError("datasets", "must be an array of dataset names");
+    }
+    const json::array& names = it->value().as_array();
+    if (names.empty() || names.size() > kMaxRunDatasets) {
+      return FieldError("datasets",
+                        "must name 1 to " + std::to_string(kMaxRunDatasets) + " datasets");
+    }
+    for (const json::value& n : names) {
+      if (!n.is_string() || n.as_string().empty()) {
+        return FieldError("datasets", "must hold non-empty strings (dataset names)");
+      }
+      std::string name(n.as_string());
+      if (std::find(spec.datasets.begin(), spec.datasets.end(), name) != spec.datasets.end()) {
+        return FieldError("datasets", "names dataset '" + name + "' twice");
+      }
+      spec.datasets.push_back(std::move(name));
+    }
+    spec.dataset = spec.datasets.front();
+  }
   for (auto [field, target] :
        {std::pair{"dataset", &spec.dataset}, std::pair{"strategy", &spec.strategy}}) {
     if (script && target == &spec.strategy) continue;
+    if (target == &spec.dataset && !spec.datasets.empty()) continue;
     auto it = o.find(field);
     if (it == o.end()) {
       if (target == &spec.strategy) return FieldError(field, "or script is required");
+      if (target == &spec.dataset) return FieldError(field, "or datasets is required");
       return FieldError(field, "is required");
     }
     if (!it->value().is_string() || it->value().as_string().empty()) {
@@ -321,6 +349,7 @@ Result<store::RunSpec> ParseBacktestRequest(std::string_view body,
   spec.from = *from;
   spec.to = *to;
   if (spec.from && spec.to && *spec.from >= *spec.to) return FieldError("to", "must be after from");
+  if (spec.datasets.empty()) spec.datasets = {spec.dataset};
   spec.request_json = std::string(body);
   return spec;
 }

@@ -50,11 +50,16 @@ using ScriptCheck =
     std::function<Status(store::RunSpec& spec, const std::optional<std::string>& script,
                          const strategies::Params& params)>;
 
+// How many datasets (symbols) one run may read.
+inline constexpr size_t kMaxRunDatasets = 16;
+
 // POST /backtests body -> a RunSpec with validated fields. VALIDATION with details `field` naming
 // the first bad one: not JSON / not an object (`body`), unknown field, wrong type, out of range,
 // an unknown strategy. `strategy` (a name) or `script` (a source) — exactly one; a script or a
-// name that is not a built-in's goes to `check_script` (without one: VALIDATION). The dataset's
-// existence is checked by the caller.
+// name that is not a built-in's goes to `check_script` (without one: VALIDATION). `dataset` (a
+// name) or `datasets` (1..kMaxRunDatasets distinct names) — exactly one; spec.datasets gets the
+// list (just `dataset` for the former) and spec.dataset its first. The datasets' existence and
+// distinct symbols are checked by the caller.
 Result<store::RunSpec> ParseBacktestRequest(std::string_view body,
                                             const ScriptCheck& check_script = {});
 

@@ -227,7 +227,8 @@ HttpResponse Resources::DeleteDataset(const Request& req) {
   auto runs = store_.ListRuns();
   if (!runs.ok()) return ErrorResponse(req.http, runs.error());
   for (const store::RunInfo& run : *runs) {
-    if (run.spec.dataset == name) {
+    if (std::find(run.spec.datasets.begin(), run.spec.datasets.end(), name) !=
+        run.spec.datasets.end()) {
       return ErrorResponse(req.http, MakeError(ErrorCode::kConflict,
                                                "dataset '" + name + "' is used by run " + run.id +
                                                    "; delete its runs first",
@@ -252,16 +253,35 @@ HttpResponse Resources::PostBacktest(const Request& req) {
     if (spec.error().details.contains("limit")) return TooLarge(req, spec.error());
     return ErrorResponse(req.http, spec.error());
   }
-  auto dataset = store_.GetDataset(spec->dataset);
-  if (!dataset.ok()) {
-    Error e = dataset.take_error();
-    if (e.code == ErrorCode::kNotFound) {
-      e = MakeError(ErrorCode::kValidation, "no dataset named '" + spec->dataset + "'",
-                    {{"field", "dataset"}});
+  // Each dataset is one symbol of the run, in order; two of the same symbol could not be told
+  // apart in the run's orders and trades.
+  std::error_code ec;
+  const json::value body = json::parse(req.http.body(), ec);
+  const std::string field =
+      !ec && body.is_object() && body.as_object().contains("datasets") ? "datasets" : "dataset";
+  spec->symbols.clear();
+  for (const std::string& name : spec->datasets) {
+    auto dataset = store_.GetDataset(name);
+    if (!dataset.ok()) {
+      Error e = dataset.take_error();
+      if (e.code == ErrorCode::kNotFound) {
+        e = MakeError(ErrorCode::kValidation, "no dataset named '" + name + "'",
+                      {{"field", field}, {"dataset", name}});
+      }
+      return ErrorResponse(req.http, e);
     }
-    return ErrorResponse(req.http, e);
+    if (auto same = std::find(spec->symbols.begin(), spec->symbols.end(), dataset->symbol);
+        same != spec->symbols.end()) {
+      const std::string& other = spec->datasets[same - spec->symbols.begin()];
+      return ErrorResponse(
+          req.http,
+          MakeError(ErrorCode::kValidation,
+                    field + " '" + other + "' and '" + name + "' both hold symbol '" +
+                        dataset->symbol + "': a run's datasets must hold distinct symbols",
+                    {{"field", field}, {"dataset", name}, {"symbol", dataset->symbol}}));
+    }
+    spec->symbols.push_back(dataset->symbol);
   }
-  spec->symbols = {dataset->symbol};
   auto id = store_.CreateRun(*spec);
   if (!id.ok()) return ErrorResponse(req.http, id.error());
   if (auto queued =

@@ -153,15 +153,22 @@ void Runner::Execute(const std::string& id) {
   }
   auto fail = [&](const Error& e) { Fail(id, e); };
 
-  auto bars = store_.LoadBars(run->spec.dataset);
-  if (!bars.ok()) return fail(bars.error());
-  market::Series data = *bars;
-  if (run->spec.from || run->spec.to) {
-    data = data.Slice(run->spec.from.value_or(FromMicros(INT64_MIN)),
-                      run->spec.to.value_or(FromMicros(INT64_MAX)));
-  }
-  if (data.empty()) {
-    return fail(MakeError(ErrorCode::kRange, "no bars in the requested period"));
+  // One series per dataset, in the run's order; each cut to the requested period.
+  std::vector<market::Series> inputs;
+  for (const std::string& dataset : run->spec.datasets) {
+    auto bars = store_.LoadBars(dataset);
+    if (!bars.ok()) return fail(bars.error());
+    market::Series data = *bars;
+    if (run->spec.from || run->spec.to) {
+      data = data.Slice(run->spec.from.value_or(FromMicros(INT64_MIN)),
+                        run->spec.to.value_or(FromMicros(INT64_MAX)));
+    }
+    if (data.empty()) {
+      std::string msg = "no bars in the requested period";
+      if (run->spec.datasets.size() > 1) msg += " in dataset '" + dataset + "'";
+      return fail(MakeError(ErrorCode::kRange, msg, {{"dataset", dataset}}));
+    }
+    inputs.push_back(std::move(data));
   }
   auto params = ParseParams(run->spec.params_json);
   if (!params.ok()) return fail(params.error());
@@ -190,7 +197,6 @@ void Runner::Execute(const std::string& id) {
     last = now;
     (void)store_.UpdateProgress(id, static_cast<double>(done) / static_cast<double>(total));
   };
-  const market::Series inputs[] = {data};
   auto result = engine::Run(inputs, *strategy, run->spec.config, hooks);
   strategy.reset();  // a script's sandbox (its whole Lua heap) goes now, not after the store write
   if (!run->spec.strategy_sha256.empty()) GiveBackScriptHeap();

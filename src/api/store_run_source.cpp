@@ -31,27 +31,31 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::Open(std::string_v
   }
   auto result = store_.LoadRunResult(id);
   if (!result.ok()) return result.take_error();
-  auto bars = store_.LoadBars(run->spec.dataset);
-  if (!bars.ok() && bars.error().code != ErrorCode::kNotFound) {
-    // Unreadable or corrupt (the checksum): say so, with the file, rather than "deleted".
-    Error e = bars.take_error();
-    e.msg = "the bars of run " + run->id + " cannot be read: " + e.msg;
-    e.details["id"] = run->id;
-    return e;
-  }
-  if (!bars.ok()) {
-    return MakeError(ErrorCode::kRunFailed,
-                     "the bars of run " + run->id + " are gone (dataset '" + run->spec.dataset +
-                         "' was deleted)",
-                     {{"id", run->id}, {"dataset", run->spec.dataset}});
-  }
-  market::Series series = *bars;
-  if (run->spec.from || run->spec.to) {
-    series = series.Slice(run->spec.from.value_or(FromMicros(INT64_MIN)),
-                          run->spec.to.value_or(FromMicros(INT64_MAX)));
+  std::vector<market::Series> series;
+  for (const std::string& dataset : run->spec.datasets) {
+    auto bars = store_.LoadBars(dataset);
+    if (!bars.ok() && bars.error().code != ErrorCode::kNotFound) {
+      // Unreadable or corrupt (the checksum): say so, with the file, rather than "deleted".
+      Error e = bars.take_error();
+      e.msg = "the bars of run " + run->id + " cannot be read: " + e.msg;
+      e.details["id"] = run->id;
+      return e;
+    }
+    if (!bars.ok()) {
+      return MakeError(
+          ErrorCode::kRunFailed,
+          "the bars of run " + run->id + " are gone (dataset '" + dataset + "' was deleted)",
+          {{"id", run->id}, {"dataset", dataset}});
+    }
+    market::Series one = *bars;
+    if (run->spec.from || run->spec.to) {
+      one = one.Slice(run->spec.from.value_or(FromMicros(INT64_MIN)),
+                      run->spec.to.value_or(FromMicros(INT64_MAX)));
+    }
+    series.push_back(std::move(one));
   }
   auto shared = std::make_shared<const engine::RunResult>(std::move(result).value());
-  auto tape = playback::Tape::Create(shared, {series});
+  auto tape = playback::Tape::Create(shared, std::move(series));
   if (!tape.ok()) return tape.take_error();
   std::lock_guard lock(mu_);
   cache_.insert(cache_.begin(), {std::string(id), *tape});

@@ -7,6 +7,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -34,9 +35,11 @@ std::string SymbolFromPath(const std::string& path) {
 }
 
 struct BacktestRequest {
-  std::string csv;
+  // One file per symbol, in order (the first is the one `bar` describes to a script, and the one
+  // a built-in trades); symbols[i] names csvs[i]'s symbol (empty or absent: from its file name).
+  std::vector<std::string> csvs;
   market::CsvFormat format = market::CsvFormat::kAuto;
-  std::string symbol;
+  std::vector<std::string> symbols;
   std::string strategy;
   std::string script;  // a Lua strategy file instead of a built-in
   strategies::ScriptBudgets budgets;
@@ -47,23 +50,39 @@ struct BacktestRequest {
 };
 
 int RunBacktest(const BacktestRequest& req) {
-  market::CsvOptions csv_options;
-  csv_options.format = req.format;
-  csv_options.symbol = req.symbol.empty() ? SymbolFromPath(req.csv) : req.symbol;
-  csv_options.source_name = req.csv;
-  ProgressBar import_bar("import " + std::filesystem::path(req.csv).filename().string());
-  csv_options.progress = [&import_bar](size_t done, size_t total) {
-    import_bar.Update(done, total);
-  };
-  auto series = market::ImportCsvFile(req.csv, csv_options);
-  if (!series.ok()) return Fail(series.error());
-  market::Series data = *series;
-  if (req.from || req.to) {
-    data = data.Slice(req.from.value_or(FromMicros(INT64_MIN)), req.to.value_or(FromMicros(INT64_MAX)));
-    if (data.empty()) {
-      return Fail(
-          MakeError(ErrorCode::kRange, "no bars between --from and --to", {{"option", "from"}}));
+  std::vector<market::Series> inputs;
+  for (size_t i = 0; i < req.csvs.size(); ++i) {
+    const std::string& csv = req.csvs[i];
+    market::CsvOptions csv_options;
+    csv_options.format = req.format;
+    csv_options.symbol =
+        i < req.symbols.size() && !req.symbols[i].empty() ? req.symbols[i] : SymbolFromPath(csv);
+    csv_options.source_name = csv;
+    for (const market::Series& other : inputs) {
+      if (other.symbol() == csv_options.symbol) {
+        return Fail(MakeError(ErrorCode::kValidation,
+                              "two --csv files have symbol " + csv_options.symbol +
+                                  "; give each its own with --symbol",
+                              {{"option", "symbol"}, {"file", csv}}),
+                    2);
+      }
     }
+    ProgressBar import_bar("import " + std::filesystem::path(csv).filename().string());
+    csv_options.progress = [&import_bar](size_t done, size_t total) {
+      import_bar.Update(done, total);
+    };
+    auto series = market::ImportCsvFile(csv, csv_options);
+    if (!series.ok()) return Fail(series.error());
+    market::Series data = *series;
+    if (req.from || req.to) {
+      data = data.Slice(req.from.value_or(FromMicros(INT64_MIN)),
+                        req.to.value_or(FromMicros(INT64_MAX)));
+      if (data.empty()) {
+        return Fail(MakeError(ErrorCode::kRange, "no bars of " + csv + " between --from and --to",
+                              {{"option", "from"}, {"file", csv}}));
+      }
+    }
+    inputs.push_back(std::move(data));
   }
 
   std::unique_ptr<engine::Strategy> strategy;
@@ -88,12 +107,18 @@ int RunBacktest(const BacktestRequest& req) {
   ProgressBar run_bar("backtest " + name);
   engine::RunHooks hooks;
   hooks.progress = [&run_bar](size_t done, size_t total) { run_bar.Update(done, total); };
-  const market::Series inputs[] = {data};
   auto result = engine::Run(inputs, *strategy, req.config, hooks);
   if (!result.ok()) return Fail(result.error());
 
-  ReportInput report{
-      name, req.params, req.csv, data, req.config, *result, req.script.empty() ? nullptr : &schema};
+  std::string source;
+  for (const std::string& csv : req.csvs) source += (source.empty() ? "" : ", ") + csv;
+  ReportInput report{name,
+                     req.params,
+                     source,
+                     inputs,
+                     req.config,
+                     *result,
+                     req.script.empty() ? nullptr : &schema};
   const std::string text = req.json ? ReportJson(report) : ReportText(report);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
@@ -137,20 +162,26 @@ int BacktestCommand(int argc, char** argv) {
       argc, argv, 2,
       {"csv", "format", "symbol", "strategy", "script", "param", "cash", "commission", "fixed-fee",
        "slippage", "from", "to", "script-instructions", "script-memory", "script-seconds"},
-      {"json", "no-short"}, {"param"});
+      {"json", "no-short"}, {"param", "csv", "symbol"});
   if (!args.ok()) return Fail(args.error(), 2);
   BacktestRequest req;
   if (!args->Get("csv")) {
     return Fail(MakeError(ErrorCode::kValidation, "--csv FILE is required", {{"option", "csv"}}),
                 2);
   }
-  req.csv = *args->Get("csv");
+  req.csvs = args->GetAll("csv");
+  req.symbols = args->GetAll("symbol");
+  if (req.symbols.size() > req.csvs.size()) {
+    return Fail(MakeError(ErrorCode::kValidation,
+                          "more --symbol than --csv: each --symbol names the --csv at its place",
+                          {{"option", "symbol"}}),
+                2);
+  }
   if (auto f = args->Get("format")) {
     auto format = market::ParseCsvFormat(*f);
     if (!format.ok()) return Fail(format.error(), 2);
     req.format = *format;
   }
-  req.symbol = args->Get("symbol").value_or("");
   if (args->Get("strategy").has_value() == args->Get("script").has_value()) {
     return Fail(MakeError(ErrorCode::kValidation,
                           "one of --strategy NAME (see `tapedeck strategies`) or --script "
@@ -202,11 +233,11 @@ int BacktestCommand(int argc, char** argv) {
 
 int DefaultCommand() {
   BacktestRequest req;
-  req.csv = FindSampleCsv();
-  req.symbol = "SPX";
+  req.csvs = {FindSampleCsv()};
+  req.symbols = {"SPX"};
   req.strategy = "sma_cross";
   std::fprintf(stderr, "tapedeck: no command given: backtesting the bundled sample %s\n",
-               req.csv.c_str());
+               req.csvs.front().c_str());
   return RunBacktest(req);
 }
 

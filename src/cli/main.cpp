@@ -17,6 +17,7 @@ commands:
            (`tapedeck serve --help` lists every option)
   sample   backtest sma_cross on the bundled sample data and print the report
   backtest --csv FILE (--strategy NAME | --script FILE.lua) [--format auto|yahoo|binance|mt5|generic] [--symbol S]
+           [--csv FILE [--symbol S]]...  (one --csv per symbol, in order; a built-in trades the first)
            [--param k=v]... [--cash X] [--commission RATE] [--fixed-fee X] [--slippage RATE]
            [--from ISO] [--to ISO] [--no-short] [--json]
            [--script-instructions N] [--script-memory MiB] [--script-seconds S]

@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "api/json.h"
 #include "common/json_writer.h"
@@ -54,6 +57,41 @@ std::string Duration(Micros d) {
   return Fmt("%.1f hours", days * 24);
 }
 
+// The span of all the series' times: "first .. last", or "-" when there are no bars.
+std::pair<std::optional<Timestamp>, std::optional<Timestamp>> Period(const ReportInput& in) {
+  std::optional<Timestamp> from, to;
+  for (const market::Series& d : in.data) {
+    if (d.empty()) continue;
+    if (!from || d.times().front() < *from) from = d.times().front();
+    if (!to || d.times().back() > *to) to = d.times().back();
+  }
+  return {from, to};
+}
+
+struct SymbolTrades {
+  size_t trades = 0, wins = 0;
+  double pnl = 0;
+};
+
+// The trades of each symbol, in the run's symbol order.
+std::vector<SymbolTrades> TradesBySymbol(const ReportInput& in) {
+  std::vector<SymbolTrades> out(in.data.size());
+  for (const engine::Trade& t : in.result.trades) {
+    if (t.symbol >= out.size()) continue;
+    SymbolTrades& s = out[t.symbol];
+    ++s.trades;
+    if (t.pnl > 0) ++s.wins;
+    if (std::isfinite(t.pnl)) s.pnl += t.pnl;
+  }
+  return out;
+}
+
+std::string SymbolList(const ReportInput& in) {
+  std::string out;
+  for (const market::Series& d : in.data) out += (out.empty() ? "" : ", ") + d.symbol();
+  return out;
+}
+
 }  // namespace
 
 std::string ReportText(const ReportInput& in) {
@@ -71,11 +109,10 @@ std::string ReportText(const ReportInput& in) {
     std::snprintf(buf, sizeof buf, "  %-22s %s\n", label.c_str(), value.c_str());
     out += buf;
   };
-  out += "tapedeck backtest: " + in.strategy + "(" + params + ") on " + in.data.symbol() + "\n";
+  out += "tapedeck backtest: " + in.strategy + "(" + params + ") on " + SymbolList(in) + "\n";
   line("data", in.source);
-  line("period", in.data.empty() ? "-"
-                                 : FormatIso(in.data.times().front()) + " .. " +
-                                       FormatIso(in.data.times().back()));
+  const auto [from, to] = Period(in);
+  line("period", from ? FormatIso(*from) + " .. " + FormatIso(*to) : "-");
   line("bars", std::to_string(s.bars));
   line("costs", "commission " + Percent(in.config.costs.commission) + ", fixed fee " +
                     Money(in.config.costs.fixed_fee) + ", slippage " +
@@ -90,8 +127,8 @@ std::string ReportText(const ReportInput& in) {
   line("Sharpe", Ratio(s.sharpe));
   line("Sortino", Ratio(s.sortino));
   line("Calmar", Ratio(s.calmar));
-  line("max drawdown", Percent(s.max_drawdown) + " (longest " +
-                           Duration(s.max_drawdown_duration) + " under water)");
+  line("max drawdown", Percent(s.max_drawdown) + " (longest " + Duration(s.max_drawdown_duration) +
+                           " under water)");
   out += "\n";
   line("fills", std::to_string(s.fills));
   line("trades", std::to_string(s.trades));
@@ -99,6 +136,14 @@ std::string ReportText(const ReportInput& in) {
   line("profit factor", Ratio(s.profit_factor));
   line("expectancy", Money(s.expectancy) + " per trade");
   line("exposure", Percent(s.exposure));
+  if (in.data.size() > 1) {
+    out += "\n  trades per symbol\n";
+    const std::vector<SymbolTrades> by = TradesBySymbol(in);
+    for (size_t i = 0; i < by.size(); ++i) {
+      line(in.data[i].symbol(), std::to_string(by[i].trades) + " trades, " +
+                                    std::to_string(by[i].wins) + " won, P&L " + Money(by[i].pnl));
+    }
+  }
   return out;
 }
 
@@ -110,17 +155,30 @@ std::string ReportJson(const ReportInput& in) {
   w.Key("params").BeginObject();
   for (const auto& [name, value] : EffectiveParams(in)) w.Key(name).Number(value);
   w.EndObject();
-  w.Key("symbol").String(in.data.symbol());
+  w.Key("symbol").String(in.data.empty() ? "" : in.data.front().symbol());
+  w.Key("symbols").BeginArray();
+  for (const market::Series& d : in.data) w.String(d.symbol());
+  w.EndArray();
   w.Key("source").String(in.source);
-  if (!in.data.empty()) {
-    w.Key("from").String(FormatIso(in.data.times().front()));
-    w.Key("to").String(FormatIso(in.data.times().back()));
+  if (const auto [from, to] = Period(in); from) {
+    w.Key("from").String(FormatIso(*from));
+    w.Key("to").String(FormatIso(*to));
   }
   w.Key("cash").Number(in.config.cash);
   w.Key("commission").Number(in.config.costs.commission);
   w.Key("fixed_fee").Number(in.config.costs.fixed_fee);
   w.Key("slippage").Number(in.config.costs.slippage);
   api::WriteStatsFields(w, s);
+  w.Key("by_symbol").BeginObject();
+  const std::vector<SymbolTrades> by = TradesBySymbol(in);
+  for (size_t i = 0; i < by.size(); ++i) {
+    w.Key(in.data[i].symbol()).BeginObject();
+    w.Key("trades").Int(static_cast<int64_t>(by[i].trades));
+    w.Key("wins").Int(static_cast<int64_t>(by[i].wins));
+    w.Key("pnl").Number(by[i].pnl);
+    w.EndObject();
+  }
+  w.EndObject();
   w.EndObject();
   std::string out = w.Take();
   out += '\n';

@@ -237,6 +237,13 @@ CREATE TABLE run_plots(
 );
 )sql";
 
+// Version 6: a run over several datasets (one symbol each) records them all, in order, as a JSON
+// array of names; `dataset` stays the first, for readers that know only it. Earlier runs had one.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE runs ADD COLUMN datasets TEXT NOT NULL DEFAULT '[]';
+UPDATE runs SET datasets = json_array(dataset);
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -247,7 +254,7 @@ struct Migration {
 // Append only: a released step is never edited, a change is a new step.
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3Before, PackRunRowsV3, kSchemaV3After},
-    {4, kSchemaV4}, {5, kSchemaV5},
+    {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6},
 };
 
 Result<int> UserVersion(Db& db) {

@@ -58,13 +58,15 @@ Error BadTransition(std::string_view id, RunStatus from, std::string_view want) 
   "s.volatility, s.sharpe, s.sortino, s.calmar, s.max_drawdown, s.max_drawdown_us, "             \
   "s.win_rate, s.profit_factor, s.expectancy, s.exposure, s.buy_and_hold_return, "               \
   "s.periods_per_year, "                                                                         \
-  "r.strategy_version, r.strategy_sha256, r.error_cause, r.error_line, r.error_bar_us, p.decl "  \
+  "r.strategy_version, r.strategy_sha256, r.error_cause, r.error_line, r.error_bar_us, p.decl, " \
+  "r.datasets "                                                                                  \
   "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq LEFT JOIN run_plots p ON p.run = r.seq "
 
 // Stats columns in run_stats order (after `run` and `symbols`), for INSERT and SELECT alike.
 constexpr int kStatsFirstCol = 20;   // index of s.bars in TD_RUN_SELECT
 constexpr int kScriptFirstCol = 39;  // index of r.strategy_version in TD_RUN_SELECT
 constexpr int kPlotsCol = 44;        // index of p.decl in TD_RUN_SELECT
+constexpr int kDatasetsCol = 45;     // index of r.datasets in TD_RUN_SELECT
 
 // Calls f with each field of `st` in the order of run_stats' columns: the one list that reading
 // and binding both follow.
@@ -114,6 +116,8 @@ Result<RunInfo> ReadRunInfo(const Db& db, const Stmt& s) {
   r.id = s.Text(0);
   r.spec.dataset = s.Text(1);
   r.spec.symbols = SymbolsFromJson(s.Text(2));
+  r.spec.datasets = SymbolsFromJson(s.Text(kDatasetsCol));
+  if (r.spec.datasets.empty()) r.spec.datasets = {r.spec.dataset};
   r.spec.strategy = s.Text(3);
   r.spec.params_json = s.Text(4);
   r.spec.config.cash = s.Double(5);
@@ -256,6 +260,8 @@ Status ReadPlots(Db& db, int64_t seq, engine::RunResult& result) {
 
 Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
   const std::string symbols = SymbolsToJson(spec.symbols);
+  const std::string datasets =
+      SymbolsToJson(spec.datasets.empty() ? std::vector<std::string>{spec.dataset} : spec.datasets);
   const std::string sha256 =
       spec.script_source.empty() ? spec.strategy_sha256 : Sha256Hex(spec.script_source);
   std::lock_guard lock(write_mu_);
@@ -268,11 +274,12 @@ Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
     std::string id = RandomHex64();
     TD_ASSIGN_OR_RETURN(
         Stmt & s,
-        db.Prepare("INSERT INTO runs(id, dataset, symbols, strategy, params, cash, commission, "
-                   "fixed_fee, slippage, allow_short, from_us, to_us, request, status, "
-                   "created_us, strategy_version, strategy_sha256) VALUES(?1, ?2, ?3, ?4, ?5, "
-                   "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'queued', ?14, ?15, ?16) "
-                   "ON CONFLICT(id) DO NOTHING"));
+        db.Prepare(
+            "INSERT INTO runs(id, dataset, symbols, strategy, params, cash, commission, "
+            "fixed_fee, slippage, allow_short, from_us, to_us, request, status, "
+            "created_us, strategy_version, strategy_sha256, datasets) VALUES(?1, ?2, ?3, ?4, "
+            "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'queued', ?14, ?15, ?16, ?17) "
+            "ON CONFLICT(id) DO NOTHING"));
     std::optional<int64_t> from, to;
     if (spec.from) from = ToMicros(*spec.from);
     if (spec.to) to = ToMicros(*spec.to);
@@ -292,6 +299,7 @@ Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
                .Bind(14, ToMicros(Now()))
                .Bind(15, spec.strategy_version)
                .Bind(16, std::string_view(sha256))
+               .Bind(17, std::string_view(datasets))
                .Run());
     if (db.Changes() == 1) {
       TD_TRY(txn.Commit());

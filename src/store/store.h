@@ -75,7 +75,10 @@ std::optional<RunStatus> ParseRunStatus(std::string_view text);
 // What was asked for. The store keeps it as given and does not interpret it: `params_json` and
 // `request_json` are opaque text (the server validates them before CreateRun).
 struct RunSpec {
-  std::string dataset;
+  std::string dataset;  // the first of `datasets` (the one whose symbol `bar` describes)
+  // Every dataset the run reads, in order (one symbol each, as `symbols`). Empty given to
+  // CreateRun: just `dataset`. GetRun always fills it.
+  std::vector<std::string> datasets;
   std::vector<std::string> symbols;
   std::string strategy;  // a built-in's name, a script's name, or kInlineStrategy
   // A script run: the version of the named script (nullopt for a built-in or an inline script),
@@ -257,6 +260,6 @@ class Store {
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, StoreOptions options = {});
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 }  // namespace tapedeck::store

@@ -6,12 +6,12 @@
 // Run: node --test tests/e2e/
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, outDir, startServer, stopServer, until } from './harness.mjs';
+import { launchBrowser, outDir, source, startServer, stopServer, until } from './harness.mjs';
 
 let server;
 let base;
@@ -263,6 +263,39 @@ test('a built-in strategy plots its own indicators the same way', async () => {
     if (v !== '—') seen.add(v);
     return seen.size >= 3;
   }, 'slow to move', 30000);
+});
+
+test('the editor runs a script over several datasets: rotation trades both symbols', async () => {
+  // The sample upside down (1e6 / price), as dataset "inverse" of symbol INV: when one rises the
+  // other falls, so a rotation between them switches again and again.
+  const rows = readFileSync(path.join(source, 'node_modules/vega-datasets/data/sp500-2000.csv'), 'utf8')
+    .trim().split('\n').slice(1).map((line) => line.split(','));
+  const inv = (x) => (1e6 / Number(x)).toFixed(4);
+  const csv = 'time,open,high,low,close,volume\n' +
+    rows.map(([d, o, h, l, c]) => `${d}T00:00:00Z,${inv(o)},${inv(l)},${inv(h)},${inv(c)},1000`).join('\n') + '\n';
+  const up = await fetch(`${base}/datasets?name=inverse&symbol=INV`, {
+    method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv' },
+  });
+  assert.equal(up.status, 201, await up.text());
+
+  await page.goto(base + '/editor');  // a fresh page knows the new dataset
+  await page.waitForSelector('#editor .CodeMirror');
+  await page.fill('#script-name', 'e2e_rotation');
+  await typeSource(readFileSync(path.join(source, 'examples/strategies/rotation.lua'), 'utf8'));
+  await page.selectOption('#script-dataset', 'sp500');
+  await page.click('#script-add-dataset');
+  assert.equal(await page.locator('#script-more-datasets select').inputValue(), 'inverse');
+  await page.click('#script-run-button');  // saves, then runs
+  await page.waitForURL(/\/runs\/[0-9a-f]+/, { timeout: 30000 });
+  const id = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]);
+  const run = await getJson(`/backtests/${id}`);
+  assert.deepEqual([run.strategy, run.datasets, run.symbols], ['e2e_rotation', ['sp500', 'inverse'], ['SPX', 'INV']]);
+  const syms = new Set((await getJson(`/backtests/${id}/trades`)).map((t) => t.sym));
+  assert.deepEqual([...syms].sort(), ['INV', 'SPX']);
+  await until(async () => (await page.locator('#symbol option').count()) === 2, 'the symbol menu');
+  assert.equal(await page.locator('#symbol-pick').getAttribute('hidden'), null);
+  assert.deepEqual(await page.locator('#symbol option').allInnerTexts(), ['SPX', 'INV']);
+  assert.match(await text('#run-title'), /e2e_rotation@1 on sp500 \+ inverse/);
 });
 
 test('no script errors on the page', () => {

@@ -311,6 +311,47 @@ test('a CSV uploaded from the page becomes a dataset; a bad row is reported with
   await page.close();
 });
 
+test('the form runs over several datasets: the run reads both and the player offers both symbols', async () => {
+  const page = await newPage();
+  await page.goto(base + '/');
+  await page.waitForSelector('body[data-ready="1"]');
+  await page.selectOption('#dataset', 'sp500');
+  await page.selectOption('#strategy', 'buy_and_hold');
+  // "+ dataset" adds a menu set to a dataset not chosen yet (tiny_hourly, uploaded above).
+  await page.click('#add-dataset');
+  const more = page.locator('#more-datasets select');
+  assert.equal(await more.count(), 1);
+  assert.equal(await more.inputValue(), 'tiny_hourly');
+  // The same dataset twice is refused before anything runs, and the extra menu is marked.
+  await more.selectOption('sp500');
+  await page.click('#run-button');
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await text(page, '#error-text'), /sp500.*twice.*field datasets/);
+  assert.equal(await page.locator('#more-datasets select.invalid').count(), 1);
+
+  await more.selectOption('tiny_hourly');
+  await page.click('#run-button');
+  await page.waitForURL(/\/runs\/[0-9a-f]+/, { timeout: 30000 });
+  const id = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]);
+  const run = await (await fetch(`${base}/backtests/${id}`)).json();
+  assert.deepEqual(run.datasets, ['sp500', 'tiny_hourly']);
+  assert.deepEqual(run.symbols, ['SPX', 'TNY']);
+  await until(async () => (await page.locator('#symbol option').count()) === 2, 'the symbol menu');
+  assert.equal(await page.locator('#symbol-pick').getAttribute('hidden'), null);
+  assert.deepEqual(await page.locator('#symbol option').allInnerTexts(), ['SPX', 'TNY']);
+  await until(async () => /sp500 \+ tiny_hourly/.test(await page.locator(`#runs tr[data-id="${id}"]`).innerText()),
+    'the runs list names both datasets');
+
+  // Removing the extra menu goes back to one dataset.
+  await page.click('#more-datasets button');
+  assert.equal(await page.locator('#more-datasets select').count(), 0);
+  await page.click('#run-button');
+  await until(async () => new URL(page.url()).pathname !== `/runs/${id}`, 'the next run');
+  const next = decodeURIComponent(new URL(page.url()).pathname.split('/')[2]);
+  assert.deepEqual((await (await fetch(`${base}/backtests/${next}`)).json()).datasets, ['sp500']);
+  await page.close();
+});
+
 test('an unknown run is reported in words', async () => {
   const page = await newPage();
   await page.goto(base + '/runs/doesnotexist');

@@ -85,6 +85,45 @@ class CliTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(json.loads(r.stdout)["bars"], 5000)
 
+    def test_rotation_over_two_csvs_trades_both_and_reports_each(self):
+        script = os.path.join(SRC, "examples/strategies/rotation.lua")
+        with tempfile.TemporaryDirectory() as d:
+            a, b = os.path.join(d, "alpha.csv"), os.path.join(d, "beta.csv")
+            self.assertEqual(run("gen", "--bars", "3000", "--seed", "11", "--out", a).returncode, 0)
+            self.assertEqual(run("gen", "--bars", "3000", "--seed", "12", "--out", b).returncode, 0)
+            # Symbols from the file names.
+            r = run("backtest", "--csv", a, "--csv", b, "--script", script, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            report = json.loads(r.stdout)
+            self.assertEqual(report["symbols"], ["ALPHA", "BETA"])
+            self.assertEqual(report["symbol"], "ALPHA")
+            by = report["by_symbol"]
+            self.assertEqual(set(by), {"ALPHA", "BETA"})
+            self.assertGreater(by["ALPHA"]["trades"], 0, by)
+            self.assertGreater(by["BETA"]["trades"], 0, by)
+            self.assertEqual(by["ALPHA"]["trades"] + by["BETA"]["trades"], report["trades"])
+            # Named with --symbol, in order; the text report lists the trades of each.
+            r = run("backtest", "--csv", a, "--symbol", "X", "--csv", b, "--symbol", "Y",
+                    "--script", script)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("on X, Y", r.stdout)
+            self.assertIn("trades per symbol", r.stdout)
+            self.assertRegex(r.stdout, r"\n  X +%d trades, " % by["ALPHA"]["trades"])
+            self.assertRegex(r.stdout, r"\n  Y +%d trades, " % by["BETA"]["trades"])
+            # A built-in trades the first symbol only.
+            r = run("backtest", "--csv", b, "--csv", a, "--strategy", "buy_and_hold", "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            by = json.loads(r.stdout)["by_symbol"]
+            self.assertEqual((by["BETA"]["trades"], by["ALPHA"]["trades"]), (1, 0))
+            # The same symbol twice, or more --symbol than --csv, is refused.
+            r = run("backtest", "--csv", a, "--csv", a, "--strategy", "buy_and_hold")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("ALPHA", r.stderr)
+            r = run("backtest", "--csv", a, "--symbol", "X", "--symbol", "Y",
+                    "--strategy", "buy_and_hold")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("--symbol", r.stderr)
+
     def test_lua_sma_cross_matches_the_builtin(self):
         script = os.path.join(SRC, "examples/strategies/sma_cross.lua")
         with tempfile.TemporaryDirectory() as d:

@@ -122,6 +122,37 @@ TEST(MigrationTest, V2RunsComeBackWholeFromV3) {
   EXPECT_EQ((*store)->GetRun("00000000000000cc")->status, RunStatus::kQueued);
 }
 
+TEST(MigrationTest, V5RunsGetTheirOneDatasetAsTheirList) {
+  TempDir dir;
+  const std::string path = dir.File("v5.db");
+  {
+    Result<std::unique_ptr<Db>> db = Db::Open(path, /*create=*/true, /*durable=*/false);
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    ASSERT_TRUE(MigrateTo(**db, 5).ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("INSERT INTO runs(seq, id, dataset, symbols, strategy, params, cash, "
+                           "commission, fixed_fee, slippage, allow_short, request, status, "
+                           "created_us) VALUES(1, '00000000000000dd', 'spx \"daily\"', "
+                           "'[\"SPX\"]', 'sma_cross', '{}', 1, 0, 0, 0, 0, '{}', 'queued', 4)")
+                    .ok());
+  }
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  Result<RunInfo> run = (*store)->GetRun("00000000000000dd");
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  EXPECT_EQ(run->spec.dataset, "spx \"daily\"");
+  EXPECT_EQ(run->spec.datasets, std::vector<std::string>{"spx \"daily\""});
+  EXPECT_EQ(run->spec.symbols, std::vector<std::string>{"SPX"});
+  store->reset();
+  // The column holds the list (not only a reader's fallback).
+  Result<std::unique_ptr<Db>> db = Db::Open(path, /*create=*/false, /*durable=*/false);
+  ASSERT_TRUE(db.ok()) << db.error().ToString();
+  Result<Stmt> s = (*db)->Prepare("SELECT datasets FROM runs WHERE seq = 1");
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  ASSERT_TRUE(s->Step().ok());
+  EXPECT_EQ(s->Text(0), R"(["spx \"daily\""])");
+}
+
 TEST(MigrationTest, ANewerStoreIsRefused) {
   TempDir dir;
   const std::string path = dir.File("new.db");

@@ -111,6 +111,31 @@ TEST_F(RunTest, CreateRunIsQueuedWithItsSpec) {
   EXPECT_EQ(run->spec.request_json, want.request_json);
 }
 
+TEST_F(RunTest, ARunOverSeveralDatasetsKeepsThemAllInOrder) {
+  RunSpec spec = Spec();
+  spec.dataset = "ndx";
+  spec.datasets = {"ndx", "spx", "dax"};
+  spec.symbols = {"NDX", "SPX", "DAX"};
+  Result<std::string> id = store_->CreateRun(spec);
+  ASSERT_TRUE(id.ok()) << id.error().ToString();
+  Reopen();
+  Result<RunInfo> run = store_->GetRun(*id);
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  EXPECT_EQ(run->spec.dataset, "ndx");
+  EXPECT_EQ(run->spec.datasets, (std::vector<std::string>{"ndx", "spx", "dax"}));
+  EXPECT_EQ(run->spec.symbols, (std::vector<std::string>{"NDX", "SPX", "DAX"}));
+  Result<std::vector<RunInfo>> listed = store_->ListRuns();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().spec.datasets, run->spec.datasets);
+}
+
+TEST_F(RunTest, ARunGivenOnlyItsDatasetListsIt) {
+  Result<RunInfo> run = store_->GetRun(Create());  // Spec() leaves datasets empty
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->spec.datasets, std::vector<std::string>{"btc-2023"});
+}
+
 TEST_F(RunTest, LifecycleQueuedRunningDoneRoundTripsTheResultExactly) {
   const std::string id = Create();
   ASSERT_TRUE(store_->MarkRunning(id).ok());
