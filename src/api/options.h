@@ -12,10 +12,11 @@
 
 namespace tapedeck::api {
 
-// The cap on a posted script's check (its top level runs on an I/O thread): it should only define
-// params and functions.
-inline constexpr uint64_t kCheckInstructions = 10'000'000;
-inline constexpr double kCheckSeconds = 1.0;
+// The cap on a posted script's check. Its top level runs on an I/O thread, where every stream of
+// that thread waits for it, so the cap is small: a top level should only define params and
+// functions (heavy set-up belongs in init(), which runs on a worker).
+inline constexpr uint64_t kCheckInstructions = 1'000'000;
+inline constexpr double kCheckSeconds = 0.1;
 
 struct Options {
   std::string db_path = "tapedeck.db";  // the store
