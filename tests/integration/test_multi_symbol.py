@@ -2,23 +2,16 @@
 uploaded datasets with opposite trends trades both, its trades, frames (/frames, WebSocket, SSE)
 and run JSON carry both symbols, a built-in trades the first, and each bad `datasets` is a 400
 naming the field. Every answer is checked against docs/api (apischema)."""
-import asyncio
 import json
 import os
 import sys
 import unittest
 from datetime import datetime, timedelta, timezone
 
-try:
-    import websockets
-except ImportError:  # Debian's python3-websockets, when python3 is not Debian's own
-    sys.path.append("/usr/lib/python3/dist-packages")
-    import websockets
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apischema  # noqa: E402
 from tdserver import SRC, Server  # noqa: E402
-from test_server_sse import SseStream  # noqa: E402
+from run_streams import RunStreams  # noqa: E402
 
 apischema.check_websocket_messages()
 
@@ -43,7 +36,7 @@ def trend_csv(up_first, offset=0):
     return "\n".join(rows) + "\n"
 
 
-class MultiSymbolTest(unittest.TestCase):
+class MultiSymbolTest(RunStreams, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = Server().start()
@@ -69,34 +62,6 @@ class MultiSymbolTest(unittest.TestCase):
         run = self.server.wait_run(out["id"])
         self.assertEqual(run["status"], "done", run)
         return run
-
-    def ws_frames(self, run_id, speed):
-        async def go():
-            url = f"ws://127.0.0.1:{self.server.port}/backtests/{run_id}/ws?speed={speed}"
-            out = []
-            async with websockets.connect(url) as ws:
-                while True:
-                    msg = json.loads(await asyncio.wait_for(ws.recv(), 20))
-                    if msg["t"] == "end":
-                        return out
-                    if msg["t"] == "frame":
-                        out.append(msg)
-        return asyncio.run(asyncio.wait_for(go(), 60))
-
-    def sse_frames(self, run_id, speed):
-        s = SseStream(self.server.port, f"/backtests/{run_id}/stream?speed={speed}")
-        out = []
-        try:
-            self.assertEqual(s.status, 200)
-            while True:
-                e = s.event()
-                self.assertTrue(e, "stream closed before end")
-                if e.get("event") == "end":
-                    return out
-                if e.get("event") == "frame":
-                    out.append(json.loads(e["data"]))
-        finally:
-            s.close()
 
     def test_rotation_over_two_datasets_trades_both_and_streams_both(self):
         run = self.run_of(datasets=["up", "down"], script=self.rotation,

@@ -1,22 +1,15 @@
 """Plots and logs against a real `tapedeck serve`: the run JSON's `plots`, and the values frames
 carry over the WebSocket, SSE and /frames, each message checked against docs/api (apischema)."""
-import asyncio
 import csv
 import json
 import os
 import sys
 import unittest
 
-try:
-    import websockets
-except ImportError:  # Debian's python3-websockets, when python3 is not Debian's own
-    sys.path.append("/usr/lib/python3/dist-packages")
-    import websockets
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apischema  # noqa: E402
 from tdserver import SAMPLE, Server  # noqa: E402
-from test_server_sse import SseStream  # noqa: E402
+from run_streams import RunStreams  # noqa: E402
 
 apischema.check_websocket_messages()
 
@@ -42,7 +35,7 @@ def sma(closes, n):
     return [None if i + 1 < n else sum(closes[i + 1 - n:i + 1]) / n for i in range(len(closes))]
 
 
-class PlotsTest(unittest.TestCase):
+class PlotsTest(RunStreams, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = Server().start()
@@ -66,34 +59,6 @@ class PlotsTest(unittest.TestCase):
         status, frames = self.server.json("GET", f"/backtests/{run_id}/frames?speed={speed}")
         self.assertEqual(status, 200)
         return frames
-
-    def ws_frames(self, run_id, speed):
-        async def go():
-            url = f"ws://127.0.0.1:{self.server.port}/backtests/{run_id}/ws?speed={speed}"
-            out = []
-            async with websockets.connect(url) as ws:
-                while True:
-                    msg = json.loads(await asyncio.wait_for(ws.recv(), 20))
-                    if msg["t"] == "end":
-                        return out
-                    if msg["t"] == "frame":
-                        out.append(msg)
-        return asyncio.run(asyncio.wait_for(go(), 60))
-
-    def sse_frames(self, run_id, speed):
-        s = SseStream(self.server.port, f"/backtests/{run_id}/stream?speed={speed}")
-        out = []
-        try:
-            self.assertEqual(s.status, 200)
-            while True:
-                e = s.event()  # checked against asyncapi.yaml
-                self.assertTrue(e, "stream closed before end")
-                if e.get("event") == "end":
-                    return out
-                if e.get("event") == "frame":
-                    out.append(json.loads(e["data"]))
-        finally:
-            s.close()
 
     def bar_index(self, frames):
         """Each /frames item at speed 0.01 holds one bar: frame k is bar k."""
