@@ -6,9 +6,9 @@
 #include <charconv>
 #include <optional>
 
-#include "api/resources.h"
 #include "api/api_docs.h"
 #include "api/json.h"
+#include "api/resources.h"
 #include "server/metrics.h"
 #include "strategies/script.h"
 #include "strategies/strategies.h"
@@ -76,21 +76,8 @@ Status CheckScriptName(std::string_view name) {
 
 // A script's compile or parameter error as a request's: VALIDATION naming the field (`params.X`
 // for a parameter of the run, else `field`) with the script's details (line, msg, cause, param).
-Error ScriptError(Error e, const char* field, std::string_view chunk) {
+Error ScriptError(Error e, const char* field) {
   e.code = ErrorCode::kValidation;
-  // Lua's message starts with "CHUNK:LINE: ", which details.line already says.
-  if (auto msg = e.details.find("msg"); msg != e.details.end()) {
-    const std::string prefix = std::string(chunk) + ":";
-    if (msg->second.starts_with(prefix)) {
-      const size_t colon = msg->second.find(": ", prefix.size());
-      if (colon != std::string::npos &&
-          std::all_of(msg->second.begin() + static_cast<ptrdiff_t>(prefix.size()),
-                      msg->second.begin() + static_cast<ptrdiff_t>(colon),
-                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-        msg->second.erase(0, colon + 2);
-      }
-    }
-  }
   const auto param = e.details.find("param");
   const auto cause = e.details.find("cause");
   if (cause == e.details.end()) {
@@ -486,7 +473,7 @@ HttpResponse Resources::PostStrategy(const Request& req) {
   if (Status s = CheckScriptName(name); !s.ok()) return ErrorResponse(req.http, s.error());
   if (Status s = CheckSourceSize(source, "source"); !s.ok()) return TooLarge(req, s.error());
   auto info = strategies::CompileScript(source, name, CheckBudgets());
-  if (!info.ok()) return ErrorResponse(req.http, ScriptError(info.take_error(), "source", name));
+  if (!info.ok()) return ErrorResponse(req.http, ScriptError(info.take_error(), "source"));
   JsonWriter pw;
   WriteParamSpecs(pw, info->params);
   auto saved = store_.SaveScript(name, source, pw.str());
@@ -588,7 +575,7 @@ Status Resources::CheckScriptRun(store::RunSpec& spec, const std::optional<std::
   // Compiled and given its parameters now, so a syntax error or a bad parameter is a 400 here
   // rather than a failed run later.
   auto made = strategies::MakeScriptStrategy(source, chunk, params, CheckBudgets());
-  if (!made.ok()) return ScriptError(made.take_error(), field, chunk);
+  if (!made.ok()) return ScriptError(made.take_error(), field);
   return Ok();
 }
 

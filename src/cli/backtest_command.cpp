@@ -92,11 +92,9 @@ int RunBacktest(const BacktestRequest& req) {
     auto source = ReadScript(req.script);
     if (!source.ok()) return Fail(source.error(), 2);
     name = std::filesystem::path(req.script).filename().string();
-    auto info = strategies::CompileScript(*source, req.script, req.budgets);
-    if (!info.ok()) return Fail(info.error(), 2);
-    schema = info->params;
     auto made = strategies::MakeScriptStrategy(*source, req.script, req.params, req.budgets);
     if (!made.ok()) return Fail(made.error(), 2);
+    schema = (*made)->info().params;
     strategy = std::move(*made);
   } else {
     auto made = strategies::Make(req.strategy, req.params);

@@ -67,10 +67,8 @@ int CheckCommand(int argc, char** argv) {
     const auto line = details.find("line");
     const auto lua_msg = details.find("msg");
     std::string msg = lua_msg != details.end() ? lua_msg->second : info.error().msg;
-    // Lua's own messages start with "FILE:LINE: "; print that part once.
     std::string where = path;
     if (line != details.end()) where += ":" + line->second;
-    if (msg.starts_with(where + ": ")) msg.erase(0, where.size() + 2);
     if (const auto cause = details.find("cause");
         cause != details.end() && cause->second != "error" && cause->second != "syntax") {
       msg = info.error().msg.substr(info.error().msg.rfind(": ") + 2);

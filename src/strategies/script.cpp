@@ -1228,7 +1228,10 @@ class Runner {
 
 class ScriptStrategyImpl final : public ScriptStrategy {
  public:
-  explicit ScriptStrategyImpl(std::unique_ptr<Runner> runner) : runner_(std::move(runner)) {}
+  ScriptStrategyImpl(std::unique_ptr<Runner> runner, ScriptInfo info)
+      : runner_(std::move(runner)), info_(std::move(info)) {}
+
+  const ScriptInfo& info() const override { return info_; }
 
   void OnStart(engine::Context& ctx) override {
     if (!runner_->has_init()) return;
@@ -1249,6 +1252,7 @@ class ScriptStrategyImpl final : public ScriptStrategy {
   }
 
   std::unique_ptr<Runner> runner_;
+  ScriptInfo info_;
   bool failed_ = false;
 };
 
@@ -1270,11 +1274,12 @@ Result<std::unique_ptr<ScriptStrategy>> MakeScriptStrategy(std::string_view sour
                                                            const ScriptBudgets& budgets) {
   auto runner = std::make_unique<Runner>(chunk_name, budgets);
   if (Status s = runner->Open(source, budgets.seed); !s.ok()) return s.take_error();
-  const std::vector<ParamSpec> specs = runner->Schema();
-  Result<Params> resolved = ResolveParams(specs, params, "this script");
+  ScriptInfo info{runner->Schema(), runner->has_init()};
+  Result<Params> resolved = ResolveParams(info.params, params, "this script");
   if (!resolved.ok()) return resolved.take_error();
-  if (Status s = runner->SetParams(specs, *resolved); !s.ok()) return s.take_error();
-  return std::unique_ptr<ScriptStrategy>(std::make_unique<ScriptStrategyImpl>(std::move(runner)));
+  if (Status s = runner->SetParams(info.params, *resolved); !s.ok()) return s.take_error();
+  return std::unique_ptr<ScriptStrategy>(
+      std::make_unique<ScriptStrategyImpl>(std::move(runner), std::move(info)));
 }
 
 }  // namespace tapedeck::strategies

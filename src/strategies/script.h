@@ -68,6 +68,8 @@ struct ScriptInfo {
 class ScriptStrategy : public engine::Strategy {
  public:
   ~ScriptStrategy() override = default;
+  // The script's parameter schema and whether it has init(), as CompileScript gives them.
+  virtual const ScriptInfo& info() const = 0;
 };
 
 // Compiles `source` in a sandbox, runs its top level once and reads its parameter schema.
