@@ -67,6 +67,18 @@ class SqliteStore final : public Store {
 
   // ---- Strategy scripts (sqlite_scripts.cpp) ----
 
+  Result<std::string> CreateSweep(const SweepSpec& spec) override;
+  Status MarkSweepRunning(std::string_view id) override;
+  Status PutTrials(std::string_view id, std::span<const TrialRecord> trials) override;
+  Status CompleteSweep(std::string_view id, std::string_view summary_json) override;
+  Status FailSweep(std::string_view id, const RunError& error) override;
+  Result<SweepInfo> GetSweep(std::string_view id) override;
+  Result<std::vector<SweepInfo>> ListSweeps(size_t limit, size_t offset) override;
+  Result<TrialPage> ListTrials(std::string_view id, const TrialQuery& query) override;
+  Result<std::vector<TrialRecord>> LoadTrials(std::string_view id, size_t phase,
+                                              bool with_returns) override;
+  Result<TrialRecord> GetTrial(std::string_view id, size_t phase, size_t index) override;
+  Status DeleteSweep(std::string_view id) override;
   Result<SavedScript> SaveScript(std::string_view name, std::string_view source,
                                  std::string_view params_json) override;
   Result<ScriptVersion> GetScript(std::string_view name, std::optional<int64_t> version) override;

@@ -47,6 +47,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,7 @@
 #include "common/time.h"
 #include "engine/run_result.h"
 #include "market/market.h"
+#include "sweep/robustness.h"
 
 namespace tapedeck::store {
 
@@ -147,6 +149,62 @@ struct SavedScript {
   bool created = false;  // false: the source was the latest version's, which is returned
 };
 
+// ---- Sweeps ----
+
+enum class SweepStatus : uint8_t { kQueued, kRunning, kDone, kFailed };
+// "queued", "running", "done", "failed" (as on the wire).
+std::string_view ToString(SweepStatus status);
+
+// What a sweep was asked for. Like RunSpec, kept as given: `plan_json` is opaque text (the
+// server's sweep::WritePlanFields).
+struct SweepSpec {
+  // datasets, symbols, strategy (+ version, sha256, and for CreateSweep an inline script's
+  // source, kept as CreateRun keeps it), config, from, to. params_json is unused ("{}").
+  RunSpec base;
+  std::string plan_json;     // the plan: parameters, method, objective, walk-forward, PBO blocks
+  std::string request_json;  // the request body as received
+  size_t trials = 0;         // N
+  size_t tasks = 0;          // trial runs in all: N per phase (sweep::PhaseCount)
+};
+
+struct SweepInfo {
+  std::string id;
+  SweepSpec spec;
+  SweepStatus status = SweepStatus::kQueued;
+  size_t done = 0;  // trial runs done (PutTrials' records), 0..spec.tasks
+  RunError error;   // on failed only
+  Timestamp created;
+  std::optional<Timestamp> started, finished;
+  std::string summary_json;  // on done: the object sweep::WriteSummaryFields wrote (with braces)
+};
+
+// One trial run's result: phase 0 (the whole period, with its daily returns) or a walk-forward
+// fold's in-sample phase (statistics only).
+struct TrialRecord {
+  size_t phase = 0;
+  size_t index = 0;
+  std::string params_json = "{}";
+  std::optional<engine::Stats> stats;  // nullopt: the trial failed, `error` says why
+  std::string error;
+  std::vector<sweep::DailyReturn> returns;  // phase 0; empty in listings
+};
+
+struct TrialQuery {
+  size_t phase = 0;
+  // "index", or a key of the REST statistics object ("sharpe", "total_return", "cagr",
+  // "sortino", "calmar", "profit_factor", "max_drawdown", "trades", "win_rate", ...); failed
+  // trials sort last either way. Unknown: VALIDATION with details field "sort".
+  std::string sort = "index";
+  bool descending = false;
+  size_t limit = 100;  // 0: all
+  size_t offset = 0;
+};
+
+struct TrialPage {
+  size_t total = 0;  // records of the phase in all
+  std::vector<TrialRecord> trials;
+};
+
 // The SHA-256 of `data`, 64 lowercase hex digits.
 std::string Sha256Hex(std::string_view data);
 
@@ -221,9 +279,48 @@ class Store {
   // with it then gets RUN_NOT_FOUND from UpdateProgress/CompleteRun/FailRun.
   virtual Status DeleteRun(std::string_view id) = 0;
 
-  // Call once at start, before any worker runs: every run left queued or running (by a process
-  // that died) becomes failed with error "interrupted". Returns how many.
+  // Call once at start, before any worker runs: every run and every sweep left queued or running
+  // (by a process that died) becomes failed with error "interrupted". Returns how many.
   virtual Result<size_t> RecoverOnStart() = 0;
+
+  // ---- Sweeps ----
+  // Status moves queued -> running -> done | failed (queued -> failed too); a move the status
+  // does not allow is CONFLICT (details `status`). An unknown id: NOT_FOUND with details `sweep`.
+
+  // Records a new sweep, status queued, durable; its id is 16 lowercase hex digits like a run's.
+  virtual Result<std::string> CreateSweep(const SweepSpec& spec) = 0;
+
+  // queued -> running; sets `started`.
+  virtual Status MarkSweepRunning(std::string_view id) = 0;
+
+  // Adds trial runs' records in one transaction and adds their count to `done`. CONFLICT when
+  // the sweep is not running or a record of the same (phase, index) exists (nothing written);
+  // NOT_FOUND after DeleteSweep (a worker takes it as a sign to stop).
+  virtual Status PutTrials(std::string_view id, std::span<const TrialRecord> trials) = 0;
+
+  // running -> done with its summary (JSON text), durable; sets `finished`.
+  virtual Status CompleteSweep(std::string_view id, std::string_view summary_json) = 0;
+
+  // queued|running -> failed with `error`, durable; sets `finished`. REQUIRES: error.msg not empty.
+  virtual Status FailSweep(std::string_view id, const RunError& error) = 0;
+
+  virtual Result<SweepInfo> GetSweep(std::string_view id) = 0;
+
+  // Sweeps, newest first. limit 0: all.
+  virtual Result<std::vector<SweepInfo>> ListSweeps(size_t limit = 0, size_t offset = 0) = 0;
+
+  // A page of one phase's trial records, without daily returns.
+  virtual Result<TrialPage> ListTrials(std::string_view id, const TrialQuery& query) = 0;
+
+  // Every record of one phase, by index (with daily returns when asked).
+  virtual Result<std::vector<TrialRecord>> LoadTrials(std::string_view id, size_t phase,
+                                                      bool with_returns) = 0;
+
+  // One record with its daily returns. NOT_FOUND with details `sweep` and `trial` when absent.
+  virtual Result<TrialRecord> GetTrial(std::string_view id, size_t phase, size_t index) = 0;
+
+  // Removes the sweep and its records in one durable transaction, whatever its status.
+  virtual Status DeleteSweep(std::string_view id) = 0;
 
   // ---- Strategy scripts ----
   // A script is saved under a name as immutable versions 1, 2, ...; every source (a named

@@ -4,7 +4,7 @@
 Each module may use only the modules below it in this order (a module never sees what is built on
 it, nor a module beside it in the order):
 
-    common <- market <- engine <- strategies <- store <- playback <- server <- api <- cli
+    common <- market <- engine <- strategies <- sweep <- store <- playback <- server <- api <- cli
 
 Checked two ways, both of which must hold:
   - every `#include "X/..."` in src/<module>/ names the module itself or one below it;
@@ -23,7 +23,7 @@ import re
 import sys
 import tempfile
 
-ORDER = ["common", "market", "engine", "strategies", "store", "playback", "server", "api", "cli"]
+ORDER = ["common", "market", "engine", "strategies", "sweep", "store", "playback", "server", "api", "cli"]
 RANK = {module: rank for rank, module in enumerate(ORDER)}
 ONLY_USES = {"server": {"common", "playback"}}
 

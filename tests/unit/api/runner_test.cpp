@@ -71,6 +71,34 @@ class FlakyStore final : public store::Store {
   }
   Status DeleteRun(std::string_view id) override { return real_->DeleteRun(id); }
   Result<size_t> RecoverOnStart() override { return real_->RecoverOnStart(); }
+  Result<std::string> CreateSweep(const store::SweepSpec& s) override {
+    return real_->CreateSweep(s);
+  }
+  Status MarkSweepRunning(std::string_view id) override { return real_->MarkSweepRunning(id); }
+  Status PutTrials(std::string_view id, std::span<const store::TrialRecord> t) override {
+    return real_->PutTrials(id, t);
+  }
+  Status CompleteSweep(std::string_view id, std::string_view s) override {
+    return real_->CompleteSweep(id, s);
+  }
+  Status FailSweep(std::string_view id, const store::RunError& e) override {
+    return real_->FailSweep(id, e);
+  }
+  Result<store::SweepInfo> GetSweep(std::string_view id) override { return real_->GetSweep(id); }
+  Result<std::vector<store::SweepInfo>> ListSweeps(size_t l, size_t o) override {
+    return real_->ListSweeps(l, o);
+  }
+  Result<store::TrialPage> ListTrials(std::string_view id, const store::TrialQuery& q) override {
+    return real_->ListTrials(id, q);
+  }
+  Result<std::vector<store::TrialRecord>> LoadTrials(std::string_view id, size_t phase,
+                                                     bool r) override {
+    return real_->LoadTrials(id, phase, r);
+  }
+  Result<store::TrialRecord> GetTrial(std::string_view id, size_t phase, size_t k) override {
+    return real_->GetTrial(id, phase, k);
+  }
+  Status DeleteSweep(std::string_view id) override { return real_->DeleteSweep(id); }
   Result<store::SavedScript> SaveScript(std::string_view n, std::string_view s,
                                         std::string_view p) override {
     return real_->SaveScript(n, s, p);
