@@ -66,9 +66,9 @@ using FoldRunner = std::function<TrialOutcome(const strategies::Params& params, 
 Summary Summarize(const PlanSpec& plan, Span period, const std::vector<std::vector<TrialResult>>& phases,
                   double start_cash, const FoldRunner& run_fold);
 
-// The summary's keys, inside an object being written: "valid", "failed", "best" ({"index",
-// "params", "objective", "stats"} or null), "dsr", "pbo", and with walk-forward "folds" and
-// "stitched" (docs/api/openapi.yaml has their shapes).
+// The summary's keys, inside an object being written: "valid_trials", "failed_trials", "best"
+// ({"index", "params", "objective", "stats"} or null), "dsr", "pbo", and with walk-forward
+// "folds" and "stitched" (docs/api/openapi.yaml has their shapes).
 void WriteSummaryFields(JsonWriter& w, const PlanSpec& plan, const Summary& summary,
                         const std::vector<TrialResult>& phase0);
 
