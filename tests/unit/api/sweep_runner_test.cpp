@@ -68,7 +68,8 @@ class SweepRunnerTest : public ::testing::Test {
     return *id;
   }
 
-  store::SweepInfo WaitSweep(const std::string& id, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  store::SweepInfo WaitSweep(const std::string& id,
+                             std::chrono::seconds limit = std::chrono::seconds(60)) {
     const auto deadline = Clock::now() + limit;
     for (;;) {
       auto sweep = store_->GetSweep(id);
