@@ -36,8 +36,7 @@ engine::Stats StatsWith(double sharpe, double profit_factor = 1.5) {
   return s;
 }
 
-TrialRecord Trial(size_t phase, size_t index, std::optional<engine::Stats> stats,
-                  size_t days = 0) {
+TrialRecord Trial(size_t phase, size_t index, std::optional<engine::Stats> stats, size_t days = 0) {
   TrialRecord t;
   t.phase = phase;
   t.index = index;
@@ -385,9 +384,9 @@ TEST_F(SweepTest, ListTrialsSortsPagesAndPutsFailedTrialsLast) {
   // sharpe: 0 -> 1.0, 1 -> failed, 2 -> 3.0, 3 -> NaN (missing), 4 -> 1.0 (tie with 0),
   // 5 -> -2.0. profit_factor: 2 is inf.
   std::vector<TrialRecord> batch = {
-      Trial(0, 0, StatsWith(1.0, 1.2)), Trial(0, 1, std::nullopt),
+      Trial(0, 0, StatsWith(1.0, 1.2)),  Trial(0, 1, std::nullopt),
       Trial(0, 2, StatsWith(3.0, kInf)), Trial(0, 3, StatsWith(kNaN, kNaN)),
-      Trial(0, 4, StatsWith(1.0, 0.5)), Trial(0, 5, StatsWith(-2.0, 900.0))};
+      Trial(0, 4, StatsWith(1.0, 0.5)),  Trial(0, 5, StatsWith(-2.0, 900.0))};
   ASSERT_TRUE(store_->PutTrials(id, std::span(batch).subspan(0, 3)).ok());
   ASSERT_TRUE(store_->PutTrials(id, std::span(batch).subspan(3)).ok());
   ASSERT_TRUE(store_->PutTrials(id, std::vector{Trial(1, 0, StatsWith(9.0))}).ok());
@@ -551,9 +550,9 @@ TEST_F(SweepTest, PutTrialsOfAThousandRecordsInBatchesOfSixteenIsCheap) {
   EXPECT_EQ(store_->GetSweep(id)->done, 1000u);
   const auto load_start = std::chrono::steady_clock::now();
   Result<std::vector<TrialRecord>> loaded = store_->LoadTrials(id, 0, true);
-  const double load_ms = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - load_start)
-                             .count();
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
+          .count();
   ASSERT_TRUE(loaded.ok());
   ASSERT_EQ(loaded->size(), 1000u);
   ExpectSameTrial(all[999], (*loaded)[999], true);
@@ -563,9 +562,9 @@ TEST_F(SweepTest, PutTrialsOfAThousandRecordsInBatchesOfSixteenIsCheap) {
   q.limit = 100;
   const auto list_start = std::chrono::steady_clock::now();
   Result<TrialPage> page = store_->ListTrials(id, q);
-  const double list_ms = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - list_start)
-                             .count();
+  const double list_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - list_start)
+          .count();
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->trials[0].index, 999u);
   std::printf("LoadTrials with returns: %.1f ms; ListTrials by sharpe, 100: %.1f ms\n", load_ms,
