@@ -1,11 +1,16 @@
 // Sweeps in the store: spec, status moves, trial records and their daily returns, listing.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <thread>
 
 #include "store/store.h"
@@ -569,6 +574,87 @@ TEST_F(SweepTest, PutTrialsOfAThousandRecordsInBatchesOfSixteenIsCheap) {
   EXPECT_EQ(page->trials[0].index, 999u);
   std::printf("LoadTrials with returns: %.1f ms; ListTrials by sharpe, 100: %.1f ms\n", load_ms,
               list_ms);
+}
+
+// The child of SweepCrashTest: sweeps recording trials in batches of 16 until killed, a byte to
+// `progress_fd` after each batch. Never returns.
+[[noreturn]] void SweepWriter(const std::string& db, int progress_fd) {
+  Result<std::unique_ptr<Store>> opened = OpenSqliteStore(db);
+  if (!opened.ok()) _exit(2);
+  Store& store = **opened;
+  for (;;) {
+    SweepSpec spec;
+    spec.base.dataset = "d";
+    spec.trials = 20 * 16;
+    spec.tasks = spec.trials;
+    Result<std::string> id = store.CreateSweep(spec);
+    if (!id.ok() || !store.MarkSweepRunning(*id).ok()) _exit(3);
+    for (size_t b = 0; b < 20; ++b) {
+      std::vector<TrialRecord> batch;
+      for (size_t i = 0; i < 16; ++i) {
+        batch.push_back(Trial(0, b * 16 + i, i % 5 ? std::optional(StatsWith(1)) : std::nullopt,
+                              i % 5 ? 365 : 0));
+      }
+      if (!store.PutTrials(*id, batch).ok()) _exit(4);
+      (void)!::write(progress_fd, "x", 1);
+    }
+    if (!store.CompleteSweep(*id, "{}").ok()) _exit(5);
+  }
+}
+
+// kill -9 amid PutTrials: every batch is wholly there or absent, `done` counts exactly the records
+// there, and RecoverOnStart fails the sweep that was running.
+TEST(SweepCrashTest, KillNineLeavesNoHalfBatch) {
+  TempDir dir;
+  const std::string db = dir.File("t.db");
+  std::mt19937 rng(4321);
+  size_t records = 0;
+  for (int k = 0; k < 5; ++k) {
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(pipe_fds[0]);
+      SweepWriter(db, pipe_fds[1]);
+    }
+    ::close(pipe_fds[1]);
+    pollfd p{pipe_fds[0], POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 120'000), 1) << "the writer made no progress";
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    ::close(pipe_fds[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the writer exited by itself: " << status;
+
+    Result<std::unique_ptr<Store>> store = OpenSqliteStore(db);
+    ASSERT_TRUE(store.ok()) << store.error().ToString();
+    Result<size_t> recovered = (*store)->RecoverOnStart();
+    ASSERT_TRUE(recovered.ok());
+    EXPECT_LE(*recovered, 1u);
+    Result<std::vector<SweepInfo>> sweeps = (*store)->ListSweeps();
+    ASSERT_TRUE(sweeps.ok());
+    records = 0;
+    for (const SweepInfo& w : *sweeps) {
+      SCOPED_TRACE(w.id);
+      EXPECT_TRUE(w.status == SweepStatus::kDone || w.status == SweepStatus::kFailed);
+      if (w.status == SweepStatus::kFailed) {
+        EXPECT_EQ(w.error.cause, "interrupted");
+      }
+      Result<std::vector<TrialRecord>> trials = (*store)->LoadTrials(w.id, 0, true);
+      ASSERT_TRUE(trials.ok()) << trials.error().ToString();
+      EXPECT_EQ(trials->size(), w.done);
+      EXPECT_EQ(w.done % 16, 0u);
+      for (size_t i = 0; i < trials->size(); ++i) {
+        const TrialRecord& t = (*trials)[i];
+        ASSERT_EQ(t.index, i);
+        EXPECT_EQ(t.returns.size(), t.stats ? 365u : 0u);
+      }
+      records += trials->size();
+    }
+  }
+  EXPECT_GT(records, 0u);
 }
 
 }  // namespace
