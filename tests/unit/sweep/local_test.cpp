@@ -89,7 +89,9 @@ TEST(RunLocally, ResultsDoNotDependOnTheThreadCount) {
       EXPECT_EQ(x.params, trials[i]);
       EXPECT_EQ(x.error, y.error);
       ASSERT_EQ(x.stats.has_value(), y.stats.has_value());
-      if (x.stats) EXPECT_TRUE(SameBits(x.stats->final_equity, y.stats->final_equity));
+      if (x.stats) {
+        EXPECT_TRUE(SameBits(x.stats->final_equity, y.stats->final_equity));
+      }
       ASSERT_EQ(x.returns.size(), y.returns.size());
       for (size_t d = 0; d < x.returns.size(); ++d) {
         EXPECT_TRUE(SameBits(x.returns[d].ret, y.returns[d].ret));
