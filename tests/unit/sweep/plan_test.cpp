@@ -14,8 +14,8 @@
 namespace tapedeck::sweep {
 namespace {
 
-using strategies::ParamSpec;
 using strategies::Params;
+using strategies::ParamSpec;
 
 const std::vector<ParamSpec> kSpecs = {
     {"fast", ParamSpec::Kind::kInt, 10, 1, 1000, ""},
@@ -82,8 +82,8 @@ TEST(Objective, NamesRoundTripAndPickTheStatistic) {
   s.calmar = 5;
   s.profit_factor = 6;
   const std::pair<Objective, double> cases[] = {
-      {Objective::kSharpe, 1}, {Objective::kTotalReturn, 2}, {Objective::kCagr, 3},
-      {Objective::kSortino, 4}, {Objective::kCalmar, 5}, {Objective::kProfitFactor, 6}};
+      {Objective::kSharpe, 1},  {Objective::kTotalReturn, 2}, {Objective::kCagr, 3},
+      {Objective::kSortino, 4}, {Objective::kCalmar, 5},      {Objective::kProfitFactor, 6}};
   for (const auto& [o, v] : cases) {
     EXPECT_EQ(ParseObjective(ToString(o)), o);
     EXPECT_EQ(ObjectiveValue(s, o), v);
@@ -229,7 +229,7 @@ TEST(MakeTrials, RandomFollowsThePinnedSplitMix64Draw) {
   while (want.size() < 5) {
     Params p;
     p["fast"] = 5 + 5 * std::floor(u() * 10);  // 5..50 step 5: 10 values
-    (void)u();                                   // the fixed axis takes its draw too
+    (void)u();                                 // the fixed axis takes its draw too
     p["k"] = 0.25 + u() * (4 - 0.25);
     p["slow"] = 60 + std::floor(u() * 41);  // integers 60..100
     if (seen.insert(p).second) want.push_back(p);
@@ -324,8 +324,8 @@ std::string PlanJson(const PlanSpec& plan) {
 }
 
 TEST(PlanJson, RoundTripsExactlyKeepingTheAxesOrder) {
-  PlanSpec plan = Random({Range("slow", 20, 100, 10), List("k", {0.1, 1.0 / 3, 97.57019231092363,
-                                                                 1.3927926388013963e-143}),
+  PlanSpec plan = Random({Range("slow", 20, 100, 10),
+                          List("k", {0.1, 1.0 / 3, 97.57019231092363, 1.3927926388013963e-143}),
                           Fixed("fast", 7), Range("k2", 0.25, 1.7161392603081718e+277, 0)},
                          123, 0x8000000000000005ULL);
   plan.objective = Objective::kCalmar;
@@ -350,8 +350,7 @@ TEST(PlanJson, RoundTripsExactlyKeepingTheAxesOrder) {
   EXPECT_EQ(back->seed, 0x8000000000000005ULL);
   EXPECT_EQ(back->random_trials, 123u);
   EXPECT_EQ(back->objective, Objective::kCalmar);
-  EXPECT_TRUE(back->walk_forward && back->walk_forward->folds == 4 &&
-              back->walk_forward->anchored);
+  EXPECT_TRUE(back->walk_forward && back->walk_forward->folds == 4 && back->walk_forward->anchored);
   EXPECT_EQ(back->pbo_blocks, 8u);
 
   const PlanSpec grid = Grid({Range("fast", 5, 50, 5), List("slow", {20, 30})});

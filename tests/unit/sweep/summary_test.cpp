@@ -85,7 +85,7 @@ TEST(Summarize, EachFoldRunsItsInSampleBestOutOfSample) {
   const std::vector<Span> spans = WalkForwardSpans(period, 3);
   const std::vector<std::vector<TrialResult>> phases = {
       {Ok(0, 0.1), Ok(1, 0.2), Ok(2, 0.3)},
-      {Ok(0, 0.1), Ok(1, 0.9), Failed(2)},  // fold 1 picks trial 1
+      {Ok(0, 0.1), Ok(1, 0.9), Failed(2)},   // fold 1 picks trial 1
       {Ok(0, 0.5), Ok(1, 0.5), Ok(2, 0.4)},  // fold 2: a tie, the lowest index
       {Failed(0), Failed(1), Failed(2)},     // fold 3: nothing to pick
   };
@@ -164,8 +164,7 @@ TEST(Summarize, TheStitchedCurveCompoundsTheFoldsReturnsFromTheStartingCash) {
   PlanSpec plan;
   plan.walk_forward = WalkForward{2, false};
   const Span period{FromMicros(0), FromMicros(3 * 86'400'000'000LL)};
-  const std::vector<std::vector<TrialResult>> phases = {
-      {Ok(0, 1)}, {Ok(0, 1)}, {Ok(0, 1)}};
+  const std::vector<std::vector<TrialResult>> phases = {{Ok(0, 1)}, {Ok(0, 1)}, {Ok(0, 1)}};
   const std::vector<std::vector<DailyReturn>> oos = {{{kDay0, 0.1}, {kDay0 + 1, -0.5}},
                                                      {{kDay0 + 1, 0.2}, {kDay0 + 2, 0.25}}};
   size_t fold = 0;
@@ -242,8 +241,8 @@ TEST(WriteSummaryFields, WritesTheBestDsrPboFoldsAndStitched) {
   EXPECT_TRUE(best.at("stats").as_object().contains("max_drawdown_duration_s"));
 
   const json::object& dsr = o.at("dsr").as_object();
-  for (const char* key : {"value", "sr", "sr0", "variance", "skewness", "kurtosis", "trials",
-                          "days"}) {
+  for (const char* key :
+       {"value", "sr", "sr0", "variance", "skewness", "kurtosis", "trials", "days"}) {
     EXPECT_TRUE(dsr.contains(key)) << key;
   }
   EXPECT_EQ(dsr.at("trials").as_int64(), 2);
@@ -267,8 +266,7 @@ TEST(WriteSummaryFields, WritesTheBestDsrPboFoldsAndStitched) {
   EXPECT_EQ(f.at("in_sample").as_object().at("to").as_string(), "2024-01-02T00:00:00.000003Z");
   EXPECT_EQ(f.at("out_of_sample").as_object().at("from").as_string(),
             "2024-01-02T00:00:00.000003Z");
-  EXPECT_EQ(f.at("out_of_sample").as_object().at("to").as_string(),
-            "2024-01-02T00:00:00.000007Z");
+  EXPECT_EQ(f.at("out_of_sample").as_object().at("to").as_string(), "2024-01-02T00:00:00.000007Z");
   EXPECT_DOUBLE_EQ(f.at("stats").as_object().at("sharpe").as_double(), 0.25);
   EXPECT_FALSE(f.contains("error"));
 

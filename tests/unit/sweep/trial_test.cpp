@@ -135,8 +135,7 @@ end
 TEST(RunTrial, AStrategyRefusingItsParametersFailsThatTrialOnly) {
   const std::vector<market::Series> in = {Hourly(3, 500)};
   const Span span{in[0].times().front(), in[0].times().back() + Micros{1}};
-  const TrialOutcome t =
-      RunTrial(in, span, SmaCross, {{"fast", 30}, {"slow", 20}}, Costly(), true);
+  const TrialOutcome t = RunTrial(in, span, SmaCross, {{"fast", 30}, {"slow", 20}}, Costly(), true);
   EXPECT_FALSE(t.stats);
   ASSERT_TRUE(t.error);
   EXPECT_EQ(t.error->code, ErrorCode::kValidation);
