@@ -18,7 +18,8 @@ namespace tapedeck::api {
 void WriteDataset(JsonWriter& w, const store::DatasetInfo& d);
 void WriteStats(JsonWriter& w, const engine::Stats& s);
 // The statistics as keys of the object being written (no braces): the CLI's --json report puts
-// them at its top level, the REST API under "stats".
+// them at its top level, the REST API under "stats". It is engine::WriteStatsFields, which sweeps'
+// trials use too.
 void WriteStatsFields(JsonWriter& w, const engine::Stats& s);
 // A parameter schema as an array of {name, type, default, min, max, description}.
 void WriteParamSpecs(JsonWriter& w, const std::vector<strategies::ParamSpec>& params);
