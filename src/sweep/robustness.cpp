@@ -60,6 +60,34 @@ double Polynomial(const std::array<double, N>& c, double x) {
   return y;
 }
 
+// AS241's published coefficients, lowest power first (unformatted: clang-format puts one a line).
+// clang-format off
+constexpr std::array<double, 8> kAs241A = {
+    3.3871328727963666080e0, 1.3314166789178437745e+2, 1.9715909503065514427e+3,
+    1.3731693765509461125e+4, 4.5921953931549871457e+4, 6.7265770927008700853e+4,
+    3.3430575583588128105e+4, 2.5090809287301226727e+3};
+constexpr std::array<double, 8> kAs241B = {
+    1.0, 4.2313330701600911252e+1, 6.8718700749205790830e+2,
+    5.3941960214247511077e+3, 2.1213794301586595867e+4, 3.9307895800092710610e+4,
+    2.8729085735721942674e+4, 5.2264952788528545610e+3};
+constexpr std::array<double, 8> kAs241C = {
+    1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
+    3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
+    2.27238449892691845833e-2, 7.74545014278341407640e-4};
+constexpr std::array<double, 8> kAs241D = {
+    1.0, 2.05319162663775882187e0, 1.67638483018380384940e0,
+    6.89767334985100004550e-1, 1.48103976427480074590e-1, 1.51986665636164571966e-2,
+    5.47593808499534494600e-4, 1.05075007164441684324e-9};
+constexpr std::array<double, 8> kAs241E = {
+    6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0,
+    2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
+    2.71155556874348757815e-5, 2.01033439929228813265e-7};
+constexpr std::array<double, 8> kAs241F = {
+    1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1,
+    1.48753612908506148525e-2, 7.86869131145613259100e-4, 1.84631831751005468180e-5,
+    1.42151175831644588870e-7, 2.04426310338993978564e-15};
+// clang-format on
+
 }  // namespace
 
 std::vector<DailyReturn> DailyReturns(std::span<const Timestamp> times,
@@ -108,52 +136,25 @@ Moments PopulationMoments(std::span<const double> values) {
 double NormalCdf(double x) { return 0.5 * std::erfc(-x / std::numbers::sqrt2); }
 
 // Wichura's AS241 (PPND16, Applied Statistics 37(3), 1988): about 1e-16 relative over (0, 1).
-// The coefficients are the published ones, lowest power first; Python's
-// statistics.NormalDist.inv_cdf uses the same, so the two agree to an ulp or so.
+// Python's statistics.NormalDist.inv_cdf uses the same, so the two agree to an ulp or so.
 double NormalQuantile(double p) {
-  static constexpr std::array<double, 8> kA = {
-      3.3871328727963666080e0, 1.3314166789178437745e+2, 1.9715909503065514427e+3,
-      1.3731693765509461125e+4, 4.5921953931549871457e+4, 6.7265770927008700853e+4,
-      3.3430575583588128105e+4, 2.5090809287301226727e+3};
-  static constexpr std::array<double, 8> kB = {
-      1.0, 4.2313330701600911252e+1, 6.8718700749205790830e+2, 5.3941960214247511077e+3,
-      2.1213794301586595867e+4, 3.9307895800092710610e+4, 2.8729085735721942674e+4,
-      5.2264952788528545610e+3};
-  static constexpr std::array<double, 8> kC = {
-      1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
-      3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
-      2.27238449892691845833e-2, 7.74545014278341407640e-4};
-  static constexpr std::array<double, 8> kD = {
-      1.0, 2.05319162663775882187e0, 1.67638483018380384940e0, 6.89767334985100004550e-1,
-      1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4,
-      1.05075007164441684324e-9};
-  static constexpr std::array<double, 8> kE = {
-      6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0,
-      2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
-      2.71155556874348757815e-5, 2.01033439929228813265e-7};
-  static constexpr std::array<double, 8> kF = {
-      1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
-      7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
-      2.04426310338993978564e-15};
   if (std::isnan(p)) return p;
   if (p <= 0) return -kInf;
   if (p >= 1) return kInf;
   const double q = p - 0.5;
   if (std::fabs(q) <= 0.425) {
     const double r = 0.180625 - q * q;
-    return q * Polynomial(kA, r) / Polynomial(kB, r);
+    return q * Polynomial(kAs241A, r) / Polynomial(kAs241B, r);
   }
-  double r = std::sqrt(-std::log(q < 0 ? p : 1 - p));
-  const double x = r <= 5 ? Polynomial(kC, r - 1.6) / Polynomial(kD, r - 1.6)
-                          : Polynomial(kE, r - 5) / Polynomial(kF, r - 5);
+  const double r = std::sqrt(-std::log(q < 0 ? p : 1 - p));
+  const double x = r <= 5 ? Polynomial(kAs241C, r - 1.6) / Polynomial(kAs241D, r - 1.6)
+                          : Polynomial(kAs241E, r - 5) / Polynomial(kAs241F, r - 5);
   return q < 0 ? -x : x;
 }
 
-// Degenerate cases (value nullopt, the other fields filled as far as they are defined): fewer than
-// 2 trials (no variance of their Sharpe ratios, and Φ⁻¹(1 − 1/N) is −inf at N = 1); fewer than 2
-// daily returns (√(T−1) is 0); 1 − γ3·SR + (γ4−1)/4·SR² ≤ 0. That last one is
-// (1 − γ3·SR/2)² + (γ4 − 1 − γ3²)/4·SR² ≥ 0 in exact arithmetic (γ4 ≥ 1 + γ3² for any series), so
-// it takes a two-valued series at exactly SR = 2/γ3, or rounding.
+// The degenerate cases are the header's. The square root's argument is
+// (1 − γ3·SR/2)² + (γ4 − 1 − γ3²)/4·SR², and γ4 ≥ 1 + γ3² for any series, hence ≥ 0 but for
+// rounding; the check is there for a two-valued series at SR = 2/γ3.
 Dsr DeflatedSharpe(std::span<const double> sharpes, std::span<const double> best_returns) {
   constexpr double kEulerGamma = std::numbers::egamma;
   Dsr d;
@@ -193,9 +194,10 @@ constexpr size_t kMaxBlocks = 32;  // a block set is a bit mask; C(32, 16) is al
 // straight loop over trials), and whether the block holds a single value.
 struct BlockStats {
   size_t trials = 0;
-  std::vector<double> sum, sum_sq, first;  // [block * trials + trial]; first: the block's 1st row
-  std::vector<uint32_t> flat;              // [trial]: bit b set when block b holds one value
+  std::vector<double> sum, sum_sq, first;   // [block * trials + trial]; first: the block's 1st row
+  std::vector<uint32_t> flat;               // [trial]: bit b set when block b holds one value
   std::vector<double> total_sum, total_sq;  // [trial], over every block
+  std::vector<size_t> with_flat_block;      // the trials with a bit in `flat`
 };
 
 BlockStats SummariseBlocks(const std::vector<std::vector<double>>& returns, size_t blocks,
@@ -214,6 +216,7 @@ BlockStats SummariseBlocks(const std::vector<std::vector<double>>& returns, size
       if (AllEqual(rows)) s.flat[t] |= 1u << b;
       s.total_sum[t] += s.sum[cell], s.total_sq[t] += s.sum_sq[cell];
     }
+    if (s.flat[t] != 0) s.with_flat_block.push_back(t);
   }
   return s;
 }
@@ -230,14 +233,21 @@ bool Flat(const BlockStats& s, size_t t, uint32_t mask) {
 }
 
 // Sharpe() from sums: one pass is accurate enough here, as a daily |mean| is well below the
-// deviation.
+// deviation. The flat check runs only over trials with a flat block (often none), so that the main
+// loop has no branch.
 void SharpesFromSums(const BlockStats& s, uint32_t mask, double rows, std::span<const double> sum,
                      std::span<const double> sum_sq, std::vector<double>& out) {
   out.resize(s.trials);
+  if (rows < 2) return std::fill(out.begin(), out.end(), 0.0);
+  // Divisions hoisted out: this loop is three quarters of the time.
+  const double per_row = 1 / rows, per_dof = 1 / (rows - 1);
   for (size_t t = 0; t < s.trials; ++t) {
-    const double mean = sum[t] / rows;
-    const double var = (sum_sq[t] - sum[t] * mean) / (rows - 1);
-    out[t] = rows < 2 || !(var > 0) || Flat(s, t, mask) ? 0 : mean / std::sqrt(var);
+    const double mean = sum[t] * per_row;
+    const double var = (sum_sq[t] - sum[t] * mean) * per_dof;
+    out[t] = var > 0 ? mean / std::sqrt(var) : 0;
+  }
+  for (size_t t : s.with_flat_block) {
+    if (Flat(s, t, mask)) out[t] = 0;
   }
 }
 
@@ -318,8 +328,7 @@ size_t Binomial(size_t n, size_t k) {
 }
 
 // Fills `p`'s sizes; returns why PBO is undefined, or "" when it is defined.
-std::string CheckPboInputs(const std::vector<std::vector<double>>& returns, size_t blocks,
-                           Pbo& p) {
+std::string CheckPboInputs(const std::vector<std::vector<double>>& returns, size_t blocks, Pbo& p) {
   p.blocks = blocks;
   p.trials = returns.size();
   p.days = returns.empty() ? 0 : returns[0].size();
@@ -338,8 +347,6 @@ std::string CheckPboInputs(const std::vector<std::vector<double>>& returns, size
 
 }  // namespace
 
-// Degenerate cases (value nullopt, `reason` set, the sizes filled as far as known): S odd, below
-// 2 or above 32; fewer than 2 trials; series of different lengths; T < S (a block would be empty).
 // Cost: N·T once, then per choice about 2N additions for the in-sample sums (see InSampleSums)
 // and 2N Sharpe ratios.
 Pbo ProbabilityOfOverfitting(const std::vector<std::vector<double>>& returns, size_t blocks) {
