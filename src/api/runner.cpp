@@ -327,7 +327,9 @@ void Runner::Execute(const std::string& id) {
     if (!source.ok()) return fail(source.error());
     const std::string chunk =
         run->spec.strategy == store::kInlineStrategy ? "script" : run->spec.strategy;
-    auto script = strategies::MakeScriptStrategy(*source, chunk, *params, budgets_);
+    strategies::ScriptBudgets budgets = budgets_;
+    budgets.cancel = &cancel_;  // a stop does not wait for a heavy bar's end
+    auto script = strategies::MakeScriptStrategy(*source, chunk, *params, budgets);
     if (!script.ok()) return fail(script.error());
     strategy = std::move(*script);
   } else {

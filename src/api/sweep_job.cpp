@@ -37,7 +37,10 @@ Result<std::shared_ptr<SweepJob>> SweepJob::Make(store::Store& store, const stor
     if (!info.ok()) return info.take_error();
     schema = info->params;
     job->is_script_ = true;
-    job->factory_ = [source = std::move(*source), chunk, budgets](
+    // A heavy bar stops within a thousand instructions of a cancel, not at its end.
+    strategies::ScriptBudgets trial_budgets = budgets;
+    trial_budgets.cancel = &job->cancel_;
+    job->factory_ = [source = std::move(*source), chunk, budgets = trial_budgets](
                         const strategies::Params& p) -> Result<std::unique_ptr<engine::Strategy>> {
       auto made = strategies::MakeScriptStrategy(source, chunk, p, budgets);
       if (!made.ok()) return made.take_error();
