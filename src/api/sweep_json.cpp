@@ -213,6 +213,24 @@ Result<SweepRequest> ParseSweepRequest(std::string_view body, const ScriptCheck&
                       {"limit", std::to_string(max_trials)}});
   }
 
+  // The PBO looks at every choice of half the blocks for every trial, after the last trial run.
+  uint64_t choices = 1;  // C(S, S/2), exact: each step's product is divisible by i
+  for (uint64_t i = 1; i <= out.plan.pbo_blocks / 2; ++i) {
+    choices = choices * (out.plan.pbo_blocks / 2 + i) / i;
+  }
+  if (n > 0 && choices > kMaxPboWork / n) {
+    return MakeError(ErrorCode::kValidation,
+                     "pbo_blocks " + std::to_string(out.plan.pbo_blocks) + " over " +
+                         std::to_string(n) + " trials means " + std::to_string(choices) +
+                         " choices of blocks for each trial; at most " +
+                         std::to_string(kMaxPboWork) +
+                         " in all are allowed: choose fewer blocks or trials",
+                     {{"field", "pbo_blocks"},
+                      {"combinations", std::to_string(choices)},
+                      {"trials", std::to_string(n)},
+                      {"limit", std::to_string(kMaxPboWork)}});
+  }
+
   // The strategy's parameter schema: a built-in's, or the script's (resolved and compiled with
   // its defaults by the caller).
   std::vector<strategies::ParamSpec> schema;

@@ -95,6 +95,27 @@ TEST(SweepJsonTest, ARequestBecomesAPlanAndItsCounts) {
   EXPECT_EQ(sweep::TrialCount(*back), 40u);
 }
 
+TEST(SweepJsonTest, APboTooCostlyToComputeIsRefusedNamingPboBlocks) {
+  // 100 trials: S = 16 is 1,287,000 trial-choices, S = 32 over 60 billion.
+  const std::string grid =
+      R"({"dataset":"d","strategy":"sma_cross","params":{"fast":{"from":1,"to":20,"step":1},)"
+      R"("slow":[50,100,150,200,250]})";
+  EXPECT_TRUE(ParseSweepRequest(grid + "}", {}, 100'000).ok());
+  EXPECT_TRUE(ParseSweepRequest(grid + R"(,"pbo_blocks":20})", {}, 100'000).ok());
+  auto refused = ParseSweepRequest(grid + R"(,"pbo_blocks":32})", {}, 100'000);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kValidation);
+  EXPECT_EQ(refused.error().details.at("field"), "pbo_blocks");
+  EXPECT_EQ(refused.error().details.at("combinations"), "601080390");
+  EXPECT_EQ(refused.error().details.at("trials"), "100");
+  // The default S allows the default trial limit.
+  EXPECT_TRUE(ParseSweepRequest(
+                  R"({"dataset":"d","strategy":"sma_cross","params":{"fast":{"from":1,"to":1000,)"
+                  R"("step":1},"slow":{"from":1001,"to":1100,"step":1}}})",
+                  {}, 100'000)
+                  .ok());
+}
+
 TEST(SweepJsonTest, UnknownFieldsAndBadAxesNameTheirField) {
   const std::pair<const char*, const char*> cases[] = {
       {R"({"dataset":"d","strategy":"sma_cross","bogus":1})", "bogus"},
