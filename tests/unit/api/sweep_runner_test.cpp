@@ -296,6 +296,10 @@ TEST_F(SweepRoutesTest, ATrialOpenedAsARunHasTheTrialsStatisticsExactly) {
   }
   EXPECT_EQ(Call(http::verb::post, "/sweeps/" + id + "/trials/15/run").result(),
             http::status::not_found);
+  std::string metrics;
+  resources_->RenderMetrics(metrics);
+  EXPECT_NE(metrics.find("tapedeck_sweeps{status=\"done\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("tapedeck_sweep_trial_runs_total 45\n"), std::string::npos) << metrics;
 }
 
 TEST_F(SweepRoutesTest, OverTheTrialLimitIsRefusedBeforeAnythingIsStored) {
