@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 #include "store/store.h"
 #include "store_test_util.h"
@@ -490,6 +491,46 @@ TEST_F(SweepTest, RecoverOnStartFailsQueuedAndRunningSweepsAsInterrupted) {
   // The interrupted sweep keeps the records it had.
   EXPECT_EQ(store_->LoadTrials(running, 0, true)->size(), 1u);
   EXPECT_EQ(*store_->RecoverOnStart(), 0u);
+}
+
+TEST_F(SweepTest, ConcurrentWorkersAndReaders) {
+  const std::string id = CreateRunning();
+  constexpr size_t kWorkers = 4, kBatches = 25, kBatch = 4;
+  std::atomic<bool> stop{false};
+  std::atomic<int> read_errors{0};
+  std::thread reader([&] {
+    while (!stop) {
+      TrialQuery q;
+      q.sort = "sharpe";
+      q.descending = true;
+      q.limit = 0;
+      Result<TrialPage> page = store_->ListTrials(id, q);
+      if (!page.ok() || page->trials.size() != page->total) ++read_errors;
+      if (!store_->GetSweep(id).ok()) ++read_errors;
+    }
+  });
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      for (size_t b = 0; b < kBatches; ++b) {
+        std::vector<TrialRecord> batch;
+        for (size_t i = 0; i < kBatch; ++i) {
+          const size_t index = (w * kBatches + b) * kBatch + i;
+          batch.push_back(Trial(0, index, StatsWith(static_cast<double>(index)), 20));
+        }
+        EXPECT_TRUE(store_->PutTrials(id, batch).ok());
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  stop = true;
+  reader.join();
+  EXPECT_EQ(read_errors, 0);
+  EXPECT_EQ(store_->GetSweep(id)->done, kWorkers * kBatches * kBatch);
+  Result<std::vector<TrialRecord>> all = store_->LoadTrials(id, 0, true);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), kWorkers * kBatches * kBatch);
+  for (size_t i = 0; i < all->size(); ++i) EXPECT_EQ((*all)[i].index, i);
 }
 
 // PutTrials in the batches a worker pool writes: 1000 phase-0 records with a year of daily returns,
