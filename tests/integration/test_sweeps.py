@@ -411,7 +411,8 @@ class SweepsTest(SweepClient, RunStreams, unittest.TestCase):
         # Seed 1's noise: its PBO, computed offline as here, is 0.52 (over seeds 1..12 it ranged
         # 0.23..0.60, 11 of 12 inside 0.3..0.7: PBO of one data set is itself a noisy number).
         for name, rows in (("noise", hourly_bars(1, DAYS)),
-                           ("edge", hourly_bars(8, DAYS, edge_hour=EDGE_HOUR))):
+                           ("edge", hourly_bars(8, DAYS, edge_hour=EDGE_HOUR)),
+                           ("short", hourly_bars(2, 20))):
             status, raw = cls.server.json("POST", f"/datasets?name={name}&symbol={name.upper()}",
                                           bars_csv(rows), {"Content-Type": "text/csv"})
             assert status == 201, raw
@@ -425,12 +426,13 @@ class SweepsTest(SweepClient, RunStreams, unittest.TestCase):
     def sample_sweep(self):
         """sma_cross over the bundled sample, fast 5..50 by 5 × slow 20,30,50,100: 40 trials, of
         which the 13 with fast >= slow are refused by the strategy. Made once, shared."""
-        if SweepsTest._sample is None:
-            SweepsTest._sample = self.done_sweep(
+        cls = type(self)
+        if cls._sample is None:
+            cls._sample = self.done_sweep(
                 dataset="sp500", strategy="sma_cross", commission=0.0005,
                 params={"fast": {"from": 5, "to": 50, "step": 5}, "slow": [20, 30, 50, 100]},
                 objective="sharpe")
-        return SweepsTest._sample
+        return cls._sample
 
     # -- DSR and PBO --
 
@@ -709,27 +711,52 @@ class SweepsTest(SweepClient, RunStreams, unittest.TestCase):
 
     # -- Cancel --
 
-    def test_delete_of_a_running_sweep_stops_its_trials_within_a_second(self):
-        sweep = self.post_sweep(dataset="noise", script=SLOW_SCRIPT,
-                                params={"k": {"from": 1, "to": 400, "step": 1}})
-        running = self.wait_running(sweep["id"])
-        self.assertLess(running["progress"]["done"], running["progress"]["total"])
+    def delete_and_check_idle(self, sweep_id):
+        """DELETEs a running sweep and checks that within a second the server stops working for
+        it: its CPU time over the second after that is what an idle server uses."""
+        cpu = self.cpu_seconds()
+        time.sleep(0.5)
+        busy = self.cpu_seconds() - cpu
+        self.assertGreater(busy, 0.2, "the sweep was not running: this test would prove nothing")
         began = time.time()
-        status, _, raw = self.server.request("DELETE", f"/sweeps/{sweep['id']}")
+        status, _, raw = self.server.request("DELETE", f"/sweeps/{sweep_id}")
         self.assertEqual(status, 204, raw)
         self.assertLess(time.time() - began, 1.0)
-        self.assertEqual(self.server.json("GET", f"/sweeps/{sweep['id']}")[0], 404)
-        self.assertEqual(self.server.json("GET", f"/sweeps/{sweep['id']}/trials")[0], 404)
-        # Within a second its trials have stopped: the server is idle from then on.
+        self.assertEqual(self.server.json("GET", f"/sweeps/{sweep_id}")[0], 404)
+        self.assertEqual(self.server.json("GET", f"/sweeps/{sweep_id}/trials")[0], 404)
         time.sleep(max(0.0, began + 1.0 - time.time()))
         cpu = self.cpu_seconds()
         time.sleep(1.0)
-        self.assertLess(self.cpu_seconds() - cpu, 0.2, "the server still works for the sweep")
+        self.assertLess(self.cpu_seconds() - cpu, 0.1,
+                        f"the server still works for the sweep (it used {busy:.2f} s of CPU in "
+                        "0.5 s before the DELETE)")
         started = time.time()
         self.backtest(dataset="sp500", strategy="sma_cross")
         self.assertLess(time.time() - started, 2.0)
         status, sweeps = self.server.json("GET", "/sweeps")
-        self.assertNotIn(sweep["id"], [s["id"] for s in sweeps])
+        self.assertNotIn(sweep_id, [s["id"] for s in sweeps])
+
+    def test_delete_of_a_running_sweep_stops_its_trials_within_a_second(self):
+        # 400 trials of ~0.1 s (on an idle machine) on two workers: ~20 s of work, if not stopped.
+        sweep = self.post_sweep(dataset="short", script=SLOW_SCRIPT,
+                                params={"k": {"from": 1, "to": 400, "step": 1}})
+        running = self.wait_running(sweep["id"])
+        self.assertLess(running["progress"]["done"], running["progress"]["total"])
+        self.delete_and_check_idle(sweep["id"])
+
+    @unittest.expectedFailure
+    def test_delete_stops_a_long_trial_within_a_second(self):
+        # Known gap: a trial run checks for cancel every 65,536 bars (engine/run.cpp kHookMask),
+        # so a trial that takes several seconds over fewer bars (a heavy script) runs to its end
+        # after the DELETE. Two trials of ~4 s of CPU each here: the DELETE comes while they run.
+        sweep = self.post_sweep(dataset="noise", script=SLOW_SCRIPT.replace("3000", "30000"),
+                                params={"k": [1, 2]})
+        deadline = time.time() + 30
+        while self.server.json("GET", f"/sweeps/{sweep['id']}")[1]["status"] != "running":
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        time.sleep(0.3)
+        self.delete_and_check_idle(sweep["id"])
 
 
 class LimitsTest(SweepClient, unittest.TestCase):
