@@ -1,16 +1,17 @@
 #include "api/sweep_job.h"
 
+#include <malloc.h>
+
 #include "common/json_writer.h"
+#include "server/heap_trimmer.h"
 #include "sweep/summary.h"
 
 namespace tapedeck::api {
 
-Result<std::shared_ptr<SweepJob>> SweepJob::Make(store::Store& store,
-                                                 const store::SweepInfo& sweep,
+Result<std::shared_ptr<SweepJob>> SweepJob::Make(store::Store& store, const store::SweepInfo& sweep,
                                                  const strategies::ScriptBudgets& budgets) {
   std::shared_ptr<SweepJob> job(new SweepJob());
   job->id_ = sweep.id;
-  job->client = {};
   const store::RunSpec& base = sweep.spec.base;
   auto plan = sweep::ParsePlanJson(sweep.spec.plan_json);
   if (!plan.ok()) return plan.take_error();
@@ -24,8 +25,9 @@ Result<std::shared_ptr<SweepJob>> SweepJob::Make(store::Store& store,
     auto info = strategies::CompileScript(*source, chunk, budgets);
     if (!info.ok()) return info.take_error();
     schema = info->params;
-    job->factory_ = [source = std::move(*source), chunk, budgets](const strategies::Params& p)
-        -> Result<std::unique_ptr<engine::Strategy>> {
+    job->is_script_ = true;
+    job->factory_ = [source = std::move(*source), chunk, budgets](
+                        const strategies::Params& p) -> Result<std::unique_ptr<engine::Strategy>> {
       auto made = strategies::MakeScriptStrategy(source, chunk, p, budgets);
       if (!made.ok()) return made.take_error();
       return std::unique_ptr<engine::Strategy>(std::move(*made));
@@ -60,8 +62,7 @@ Result<std::shared_ptr<SweepJob>> SweepJob::Make(store::Store& store,
   return job;
 }
 
-std::optional<std::vector<store::TrialRecord>> SweepJob::RunBatch(size_t begin,
-                                                                  size_t end) const {
+std::optional<std::vector<store::TrialRecord>> SweepJob::RunBatch(size_t begin, size_t end) const {
   std::vector<store::TrialRecord> records;
   records.reserve(end - begin);
   const size_t n = trials_.size();
@@ -81,6 +82,9 @@ std::optional<std::vector<store::TrialRecord>> SweepJob::RunBatch(size_t begin,
     record.returns = std::move(outcome.returns);
     records.push_back(std::move(record));
   }
+  // Script trials free their sandboxes' heaps in this worker's arena, which glibc keeps: give it
+  // back once a batch's worth is worth it, as a script run does (runner.cpp).
+  if (is_script_ && server::FreeHeapBytes() > (size_t{8} << 20)) malloc_trim(0);
   return records;
 }
 
@@ -105,8 +109,7 @@ Result<std::string> SweepJob::Summarize(store::Store& store) const {
   const sweep::FoldRunner run_fold = [this](const strategies::Params& params, sweep::Span span) {
     return sweep::RunTrial(inputs_, span, factory_, params, config_, true, &cancel_);
   };
-  const sweep::Summary summary =
-      sweep::Summarize(plan_, period_, results, config_.cash, run_fold);
+  const sweep::Summary summary = sweep::Summarize(plan_, period_, results, config_.cash, run_fold);
   if (cancel_) return MakeError(ErrorCode::kUnavailable, "cancelled");
   JsonWriter w;
   w.BeginObject();

@@ -53,11 +53,10 @@ class SweepJob {
   bool cancelled() const { return cancel_.load(); }
 
   // ---- The Runner's, GUARDED_BY(Runner::mu_) ----
-  std::string client;        // who posted it
-  size_t next = 0;           // the first trial run not handed out yet
-  size_t in_flight = 0;      // batches being run
-  size_t finished = 0;       // trial runs whose batch has ended (stored, or given up)
-  bool failed = false;       // FailSweep was called: nothing more is written
+  size_t next = 0;       // the first trial run not handed out yet
+  size_t in_flight = 0;  // batches being run
+  size_t finished = 0;   // trial runs whose batch has ended (stored, or given up)
+  bool failed = false;   // FailSweep was called: nothing more is written
 
  private:
   SweepJob() = default;
@@ -71,6 +70,7 @@ class SweepJob {
   sweep::Span period_;
   engine::RunConfig config_;
   size_t tasks_ = 0;
+  bool is_script_ = false;
   mutable std::atomic<bool> cancel_{false};
 };
 

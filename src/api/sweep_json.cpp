@@ -154,7 +154,8 @@ Result<sweep::PlanSpec> ParsePlan(const json::object& o) {
     sweep::WalkForward walk;
     walk.folds = *folds;
     if (auto a = wf.find("anchored"); a != wf.end() && !a->value().is_null()) {
-      if (!a->value().is_bool()) return FieldError("walk_forward.anchored", "must be true or false");
+      if (!a->value().is_bool())
+        return FieldError("walk_forward.anchored", "must be true or false");
       walk.anchored = a->value().as_bool();
     }
     plan.walk_forward = walk;

@@ -196,9 +196,9 @@ struct TrialQuery {
   size_t phase = 0;
   // "index", or a key of the REST statistics object ("sharpe", "total_return", "cagr",
   // "sortino", "calmar", "profit_factor", "max_drawdown", "trades", "win_rate", ...); failed
-  // trials sort last either way (by "index" too), and just before them a NaN statistic (missing);
-  // +inf is the largest value (an unbeaten profit_factor); ties go by index ascending. Unknown:
-  // VALIDATION with details field "sort".
+  // trials sort last by a statistic (by "index" they keep their place), just after a NaN
+  // statistic (missing); +inf is the largest value (an unbeaten profit_factor); ties go by index
+  // ascending. Unknown: VALIDATION with details field "sort".
   std::string sort = "index";
   bool descending = false;
   size_t limit = 100;  // 0: all
