@@ -450,8 +450,12 @@ class SweepsTest(SweepClient, RunStreams, unittest.TestCase):
 
     def test_a_planted_edge_gives_a_pbo_near_zero_and_a_high_dsr(self):
         sweep = self.done_sweep(dataset="edge", script=HOUR_SCRIPT,
-                                params={"hour": list(range(24))}, pbo_blocks=8)
+                                params={"hour": list(range(24))}, pbo_blocks=8,
+                                walk_forward={"folds": 3})
         self.assertEqual(sweep["best"]["params"], {"hour": EDGE_HOUR})
+        # Walk-forward finds the hour again in every fold, and it keeps paying out of sample.
+        self.assertEqual([f["params"] for f in sweep["folds"]], [{"hour": EDGE_HOUR}] * 3)
+        self.assertGreater(sweep["stitched"]["total_return"], 0.05, sweep["stitched"])
         self.check_robustness(sweep)
         self.assertEqual(sweep["pbo"]["blocks"], 8)
         self.assertLessEqual(sweep["pbo"]["value"], 0.1, sweep["pbo"])
@@ -565,7 +569,17 @@ class SweepsTest(SweepClient, RunStreams, unittest.TestCase):
         self.assertGreater(len(frames), 1)
         self.assertEqual(frames[-1]["equity"], run["stats"]["final_equity"])
         self.assertGreater(len(self.sse_frames(run["id"], 100000)), 1)
-        # A failed trial opens too (its run fails as the strategy refuses it); past the end: 404.
+        # A failed trial opens too: its run fails as the trial did (fast 20 >= slow 20).
+        status, trial = self.server.json("GET", f"/sweeps/{sid}/trials/12")
+        self.assertEqual(trial["params"], {"fast": 20, "slow": 20})
+        self.assertEqual(self.server.json("GET", f"/sweeps/{sid}/trials/12/returns"), (200, []))
+        status, out = self.server.json("POST", f"/sweeps/{sid}/trials/12/run")
+        self.assertEqual(status, 202, out)
+        run = self.server.wait_run(out["id"])
+        self.assertEqual(run["status"], "failed", run)
+        self.assertIn("fast must be less than slow", run["error"]["msg"])
+        self.assertIn("fast must be less than slow", trial["error"])
+        # Past the end, or no such sweep: 404.
         status, _ = self.server.json("POST", f"/sweeps/{sid}/trials/40/run")
         self.assertEqual(status, 404)
         status, _ = self.server.json("POST", "/sweeps/0123456789abcdef/trials/0/run")
@@ -706,6 +720,12 @@ class SweepsTest(SweepClient, RunStreams, unittest.TestCase):
         self.check_robustness(a)
         c = self.done_sweep(**dict(body, seed=12))
         self.assertNotEqual([t["params"] for t in self.trials(c["id"])["trials"]], ta)
+        # GET /sweeps: newest first, paged.
+        status, newest = self.server.json("GET", "/sweeps?limit=2")
+        self.assertEqual([s["id"] for s in newest], [c["id"], b["id"]])
+        status, older = self.server.json("GET", "/sweeps?limit=1&offset=2")
+        self.assertEqual([s["id"] for s in older], [a["id"]])
+        self.assertEqual(newest[0], self.server.json("GET", f"/sweeps/{c['id']}")[1])
 
     # -- Cancel --
 
@@ -850,6 +870,11 @@ class RestartTest(SweepClient, unittest.TestCase):
             self.assertEqual(doc["error"]["msg"], "interrupted", doc)
             self.assertLess(doc["progress"]["done"], doc["progress"]["total"])
             self.assertNotIn("best", doc)
+            # A failed sweep's trials still open as runs, with the trial's parameters.
+            status, out = self.server.json("POST", f"/sweeps/{sweep['id']}/trials/7/run")
+            self.assertEqual(status, 202, out)
+            run = self.server.wait_run(out["id"])
+            self.assertEqual((run["status"], run["params"]), ("done", {"k": 8}), run)
             # And nothing of it runs any more; the server takes new sweeps.
             again = self.done_sweep(dataset="noise", strategy="sma_cross",
                                     params={"fast": [5, 10], "slow": [30]})
