@@ -213,6 +213,11 @@ HttpResponse SweepResources::GetTrialReturns(const Request& req) {
 
 Result<strategies::Params> SweepResources::TrialParams(const store::SweepInfo& sweep,
                                                        size_t k) const {
+  // A trial done already says its parameters (the plan's, as the worker made them).
+  if (auto done = store_.GetTrial(sweep.id, 0, k); done.ok()) {
+    auto params = ParseParams(done->params_json);
+    if (params.ok()) return params;
+  }
   auto plan = sweep::ParsePlanJson(sweep.spec.plan_json);
   if (!plan.ok()) return plan.take_error();
   std::vector<strategies::ParamSpec> schema;
@@ -233,13 +238,7 @@ Result<strategies::Params> SweepResources::TrialParams(const store::SweepInfo& s
     if (!info.ok()) return info.take_error();
     schema = (*info)->params;
   }
-  auto trials = sweep::MakeTrials(*plan, schema, UINT64_MAX);
-  if (!trials.ok()) return trials.take_error();
-  if (k >= trials->size()) {
-    return MakeError(ErrorCode::kNotFound, "no such trial",
-                     {{"sweep", sweep.id}, {"trial", std::to_string(k)}});
-  }
-  return std::move((*trials)[k]);
+  return api::TrialParams(*plan, schema, k);
 }
 
 HttpResponse SweepResources::PostTrialRun(const Request& req) {
