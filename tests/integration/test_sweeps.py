@@ -735,7 +735,7 @@ class SweepsTest(SweepClient, RunStreams, unittest.TestCase):
         cpu = self.cpu_seconds()
         time.sleep(0.5)
         busy = self.cpu_seconds() - cpu
-        self.assertGreater(busy, 0.2, "the sweep was not running: this test would prove nothing")
+        self.assertGreater(busy, 0.1, "the sweep was not running: this test would prove nothing")
         began = time.time()
         status, _, raw = self.server.request("DELETE", f"/sweeps/{sweep_id}")
         self.assertEqual(status, 204, raw)
@@ -848,6 +848,46 @@ class LimitsTest(SweepClient, unittest.TestCase):
                 self.assertEqual(self.server.request("DELETE", f"/sweeps/{sweep_id}")[0], 204)
         self.backtest(dataset="sp500", strategy="sma_cross")
         self.assertEqual(self.server.json("GET", "/sweeps"), (200, []))
+
+
+class SummaryCancelTest(SweepClient, unittest.TestCase):
+    """A sweep whose trials are done but whose PBO takes long (pbo_blocks 32: C(32, 16) = 601
+    million choices) must still stop within a second of its DELETE, or be refused up front."""
+
+    @unittest.expectedFailure
+    def test_delete_while_the_pbo_is_computed_stops_it_within_a_second(self):
+        # Known gap: the summary (DSR, PBO, walk-forward) runs without looking at the cancel flag,
+        # and pbo_blocks up to 32 is accepted: a DELETE answers 204 but the worker computes on for
+        # minutes, and runs queued behind it wait.
+        self.server = Server("--workers", "1").start()
+        try:
+            status, doc = self.server.json("POST", "/sweeps", json.dumps(
+                {"dataset": "sp500", "strategy": "sma_cross", "pbo_blocks": 32,
+                 "params": {"fast": {"from": 2, "to": 40, "step": 2},
+                            "slow": [50, 100, 150, 200, 250]}}), JSON)
+            if status == 400:  # refused up front: fine too
+                self.assertEqual(doc["details"]["field"], "pbo_blocks")
+                return
+            self.assertEqual(status, 202, doc)
+            deadline = time.time() + 30
+            while True:
+                sweep = self.server.json("GET", f"/sweeps/{doc['id']}")[1]
+                self.assertNotEqual(sweep["status"], "failed", sweep)
+                if sweep["status"] == "done":
+                    return  # computed at once: nothing to stop
+                if sweep["progress"]["done"] == sweep["progress"]["total"]:
+                    break
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            time.sleep(0.5)
+            self.assertEqual(self.server.request("DELETE", f"/sweeps/{doc['id']}")[0], 204)
+            time.sleep(1.0)
+            cpu = self.cpu_seconds()
+            time.sleep(1.0)
+            self.assertLess(self.cpu_seconds() - cpu, 0.1, "the worker still computes the PBO")
+        finally:
+            self.server.stop(signal.SIGKILL)  # a worker still computing would hold up SIGTERM
+            self.server.cleanup()
 
 
 class RestartTest(SweepClient, unittest.TestCase):
