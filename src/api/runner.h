@@ -66,7 +66,7 @@ class Runner {
                       size_t max_total);
 
   // Stops a sweep (after DeleteSweep): a waiting sweep leaves the queue, a running one's batches
-  // not started are dropped and its trials being run stop (within 2^16 bars each). Nothing more
+  // not started are dropped and its trials being run stop (within 64 bars each). Nothing more
   // of it is written. Unknown ids are ignored.
   void CancelSweep(const std::string& id);
 
