@@ -21,7 +21,6 @@ import datetime
 import itertools
 import json
 import math
-import operator
 import os
 import random
 import shutil
