@@ -732,9 +732,12 @@ class SweepsTest(SweepClient, RunStreams, unittest.TestCase):
         """DELETEs a running sweep and checks that within a second the server stops working for
         it: its CPU time over the second after that is what an idle server uses."""
         cpu = self.cpu_seconds()
-        time.sleep(0.5)
-        busy = self.cpu_seconds() - cpu
-        self.assertGreater(busy, 0.1, "the sweep was not running: this test would prove nothing")
+        time.sleep(1.0)
+        busy = self.cpu_seconds() - cpu  # CPU seconds a second, while the sweep runs
+        if busy < 0.15:
+            # Workers run at a lowered priority: on a machine this busy the sweep barely runs,
+            # and an idle second after the DELETE would prove nothing.
+            self.skipTest(f"the sweep got {busy:.2f} s of CPU a second: the machine is too busy")
         began = time.time()
         status, _, raw = self.server.request("DELETE", f"/sweeps/{sweep_id}")
         self.assertEqual(status, 204, raw)
@@ -744,9 +747,9 @@ class SweepsTest(SweepClient, RunStreams, unittest.TestCase):
         time.sleep(max(0.0, began + 1.0 - time.time()))
         cpu = self.cpu_seconds()
         time.sleep(1.0)
-        self.assertLess(self.cpu_seconds() - cpu, 0.1,
-                        f"the server still works for the sweep (it used {busy:.2f} s of CPU in "
-                        "0.5 s before the DELETE)")
+        self.assertLess(self.cpu_seconds() - cpu, min(0.1, busy / 3),
+                        f"the server still works for the sweep (it used {busy:.2f} s of CPU a "
+                        "second before the DELETE)")
         started = time.time()
         self.backtest(dataset="sp500", strategy="sma_cross")
         self.assertLess(time.time() - started, 2.0)
@@ -816,6 +819,16 @@ class LimitsTest(SweepClient, unittest.TestCase):
         self.assertEqual(self.server.request("DELETE", f"/sweeps/{sweep['id']}")[0], 204)
 
     def test_queued_sweeps_count_against_the_clients_queue_limit(self):
+        # The one worker is kept busy by a long run, so that every sweep posted meanwhile waits
+        # (a worker that is free starts a waiting sweep at once, and a started sweep waits no more).
+        status, out = self.server.json("POST", "/backtests", json.dumps(
+            {"dataset": "noise", "script": SLOW_SCRIPT.replace("3000", "100000")}), JSON)
+        self.assertEqual(status, 202, out)
+        blocker = out["id"]
+        deadline = time.time() + 30
+        while self.server.json("GET", f"/backtests/{blocker}")[1]["status"] != "running":
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
         accepted, refused = [], None
         for _ in range(8):
             status, hdrs, raw = self.server.request("POST", "/sweeps", json.dumps(
@@ -827,15 +840,18 @@ class LimitsTest(SweepClient, unittest.TestCase):
                 break
             accepted.append(doc["id"])
         try:
+            self.assertEqual(self.server.json("GET", f"/backtests/{blocker}")[1]["status"],
+                             "running", "the run ended too soon: the test proves nothing")
             self.assertIsNotNone(refused, "8 sweeps accepted: none refused")
             status, hdrs, doc = refused
             self.assertEqual((status, doc["code"]), (429, "RATE_LIMITED"), doc)
             self.assertEqual(doc["details"]["limit"], "2")
             self.assertEqual(hdrs["Retry-After"], "5")
-            # One running and two waiting: each waiting sweep is one job, not its 200 trials.
-            self.assertIn(len(accepted), (2, 3))
+            # Two waiting sweeps fill the queue of two: each is one job, not its 200 trials.
+            self.assertEqual(len(accepted), 2)
             status, sweeps = self.server.json("GET", "/sweeps")
             self.assertEqual(sorted(s["id"] for s in sweeps), sorted(accepted))
+            self.assertEqual({s["status"] for s in sweeps}, {"queued"})
             # The same queue as runs': a backtest is refused too while the sweeps wait.
             status, doc = self.server.json("POST", "/backtests", json.dumps(
                 {"dataset": "sp500", "strategy": "sma_cross"}), JSON)
@@ -843,6 +859,7 @@ class LimitsTest(SweepClient, unittest.TestCase):
         finally:
             for sweep_id in accepted:
                 self.assertEqual(self.server.request("DELETE", f"/sweeps/{sweep_id}")[0], 204)
+            self.server.wait_run(blocker, timeout=120)
         self.backtest(dataset="sp500", strategy="sma_cross")
         self.assertEqual(self.server.json("GET", "/sweeps"), (200, []))
 
@@ -876,12 +893,17 @@ class SummaryCancelTest(SweepClient, unittest.TestCase):
                     break
                 self.assertLess(time.time(), deadline)
                 time.sleep(0.05)
-            time.sleep(0.5)
+            cpu = self.cpu_seconds()
+            time.sleep(1.0)
+            busy = self.cpu_seconds() - cpu
+            if busy < 0.15:
+                self.skipTest(f"the summary got {busy:.2f} s of CPU a second: too busy a machine")
             self.assertEqual(self.server.request("DELETE", f"/sweeps/{doc['id']}")[0], 204)
             time.sleep(1.0)
             cpu = self.cpu_seconds()
             time.sleep(1.0)
-            self.assertLess(self.cpu_seconds() - cpu, 0.1, "the worker still computes the PBO")
+            self.assertLess(self.cpu_seconds() - cpu, min(0.1, busy / 3),
+                            "the worker still computes the PBO")
         finally:
             self.server.stop(signal.SIGKILL)  # a worker still computing would hold up SIGTERM
             self.server.cleanup()
