@@ -1,7 +1,8 @@
 // api: tapedeck's REST resources — datasets, backtests (runs), their trades, equity and frames,
-// strategies, sweeps — the worker pool that executes backtests and sweeps, and the runs playback plays (the store's
-// and synthetic ones). It joins store, engine, strategies and playback; src/server only moves the
-// bytes. The module's public header: one header per concept, all included here.
+// strategies, sweeps — the worker pool that executes backtests and sweeps, and the runs playback
+// plays (the store's and synthetic ones). It joins store, engine, strategies and playback;
+// src/server only moves the bytes. The module's public header: one header per concept, all included
+// here.
 //
 //   options.h           api::Options, what the command line tells the api
 //   service.h           api::Service, everything `tapedeck serve` runs behind the server

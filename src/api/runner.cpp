@@ -1,6 +1,5 @@
 #include "api/runner.h"
 
-#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -10,7 +9,6 @@
 #include <chrono>
 
 #include "api/json.h"
-#include "server/heap_trimmer.h"
 #include "strategies/strategies.h"
 
 namespace tapedeck::api {
@@ -42,17 +40,6 @@ store::RunError ToRunError(const Error& e) {
     if (auto t = ParseIso(*time)) out.bar_time = *t;
   }
   return out;
-}
-
-// A script may have filled up to its memory budget (64 MiB by default) with small blocks, now free
-// in this worker's malloc arena, which glibc keeps. The server's HeapTrimmer looks every 10 s and
-// only at heap freed beyond what it gave back last time, which pages a later script reuses; so
-// a script run gives the free pages back itself once they are worth it. The cost is a walk of the
-// free blocks: microseconds when few are free; with 48 MiB of 40-byte blocks free, mallinfo2
-// 2.5 ms and malloc_trim 6.4 ms (2-core AMD EPYC), once, after a run that filled its budget.
-void GiveBackScriptHeap() {
-  constexpr size_t kWorthIt = size_t{8} << 20;
-  if (server::FreeHeapBytes() > kWorthIt) malloc_trim(0);
 }
 
 // Lowers the calling thread's scheduling priority. On Linux setpriority(PRIO_PROCESS, tid) sets
@@ -340,7 +327,9 @@ void Runner::Execute(const std::string& id) {
     if (!source.ok()) return fail(source.error());
     const std::string chunk =
         run->spec.strategy == store::kInlineStrategy ? "script" : run->spec.strategy;
-    auto script = strategies::MakeScriptStrategy(*source, chunk, *params, budgets_);
+    strategies::ScriptBudgets budgets = budgets_;
+    budgets.cancel = &cancel_;  // a stop does not wait for a heavy bar's end
+    auto script = strategies::MakeScriptStrategy(*source, chunk, *params, budgets);
     if (!script.ok()) return fail(script.error());
     strategy = std::move(*script);
   } else {

@@ -26,6 +26,10 @@
 
 namespace tapedeck::api {
 
+// Gives the heap a script run freed in this thread's malloc arena back to the system, when it is
+// worth it (over 8 MiB free). Call on a worker after a script run or a batch of script trials.
+void GiveBackScriptHeap();
+
 class SweepJob {
  public:
   // Builds the context of `sweep` (its plan read back from plan_json, its trials made again from

@@ -319,6 +319,30 @@ TEST_F(SweepRoutesTest, DeleteAnswers204ThenTheSweepIsGone) {
   EXPECT_EQ(Call(http::verb::delete_, "/sweeps/" + id).result(), http::status::not_found);
 }
 
+TEST_F(SweepRoutesTest, DeletingAScriptSweepStopsAHeavyBarWithinASecond) {
+  // Each bar spends milliseconds in the script: the engine's check between bars alone would not
+  // stop a trial promptly, the script budget's cancel does.
+  const std::string body =
+      R"({"dataset":"syn","script":"params = {k = {default = 1, min = 1, max = 9, int = true}}\n)"
+      R"(local x = 0\nfunction on_bar(bar)\n  for i = 1, 5000000 do x = x + i end\nend",)"
+      R"("params":{"k":[1,2,3,4]}})";
+  auto posted = Call(http::verb::post, "/sweeps", body);
+  ASSERT_EQ(posted.result(), http::status::accepted) << posted.body();
+  const std::string id(json::parse(posted.body()).at("id").as_string());
+  while (store_->GetSweep(id)->status != store::SweepStatus::kRunning) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_GT(resources_->runner().running(), 0u);
+  const auto t0 = Clock::now();
+  EXPECT_EQ(Call(http::verb::delete_, "/sweeps/" + id).result(), http::status::no_content);
+  while (resources_->runner().running() > 0 && Clock::now() - t0 < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(1));
+  EXPECT_EQ(resources_->runner().running(), 0u);
+}
+
 TEST_F(SweepRoutesTest, BadPlansNameTheirField) {
   const std::pair<const char*, const char*> cases[] = {
       {R"({"dataset":"syn","strategy":"sma_cross","objective":"luck"})", "objective"},
