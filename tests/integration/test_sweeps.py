@@ -868,11 +868,12 @@ class SummaryCancelTest(SweepClient, unittest.TestCase):
     """A sweep whose trials are done but whose PBO takes long (pbo_blocks 32: C(32, 16) = 601
     million choices) must still stop within a second of its DELETE, or be refused up front."""
 
-    @unittest.expectedFailure
+    @unittest.skip("known gap: the summary (PBO) does not look at the cancel flag, and "
+                   "pbo_blocks 32 is accepted; remove this skip with the fix")
     def test_delete_while_the_pbo_is_computed_stops_it_within_a_second(self):
-        # Known gap: the summary (DSR, PBO, walk-forward) runs without looking at the cancel flag,
-        # and pbo_blocks up to 32 is accepted: a DELETE answers 204 but the worker computes on for
-        # minutes, and runs queued behind it wait.
+        # Today a DELETE answers 204 but the worker computes C(32, 16) choices on for minutes, and
+        # runs queued behind it wait (measured: a backtest posted after the DELETE was not done
+        # 20 s later on a one-worker server).
         self.server = Server("--workers", "1").start()
         try:
             status, doc = self.server.json("POST", "/sweeps", json.dumps(
