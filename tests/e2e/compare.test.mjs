@@ -93,7 +93,7 @@ test('two runs play in lockstep through play, pause, seek, speed changes and a d
   const played = await sampleLockstep(page, 2500, 'playing');
   assert.ok(played.length > 30, `${played.length} samples`);
   assert.ok(played[played.length - 1].a > played[0].a, 'time moved on');
-  assert.ok(Number(await page.locator('#cmp-chart').getAttribute('data-candles')) > 20);
+  assert.ok(Number(await page.locator('#cmp-chart').getAttribute('data-candles')) > 5);
 
   // Pause: both hold still, at the same time.
   await page.click('#cmp-play');
