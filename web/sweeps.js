@@ -432,7 +432,7 @@ export class SweepView {
     h.counts.forEach((count, k) => {
       const from = h.from + k * h.width;
       box.append(el('i', {
-        class: from + h.width <= 0 ? 'below' : '', style: `height:${(count / most) * 100}%`,
+        class: from + h.width <= 0 ? 'below' : '', style: `height:${Math.round((count / most) * 64)}px`,
         title: `${count} split${count === 1 ? '' : 's'} with logit in [${from}, ${from + h.width})`,
       }));
     });

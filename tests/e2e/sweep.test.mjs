@@ -167,7 +167,7 @@ test('a 3 × 3 sweep from the form: progress, heatmap, trials, robustness, walk-
     else assert.match(dsr, new RegExp(`^DSR ${sweep.dsr.value.toFixed(2)}: after allowing for having tried`));
     assert.equal(await page.locator('#walk-forward').isHidden(), false);
     assert.equal(await page.locator('#folds tbody tr').count(), 2);
-    assert.match(await text(page, '#stitched-text'), /Out of sample, stitched over \d+ days/);
+    assert.match(await text(page, '#stitched-text'), /Out of sample, stitched over [\d,]+ days/);
     mkdirSync(outDir, { recursive: true });
     await page.screenshot({ path: path.join(outDir, 'sweep.png'), fullPage: true });
   });
