@@ -5,11 +5,11 @@
 // How the lockstep holds (docs/architecture.md, "Comparing two runs"): each run has its own
 // stream (transport.js: WebSocket with SSE fallback, reconnects, resume), tape and timeline, as in
 // the player; every control goes to both. The runs cover the same bars, so at one speed their
-// windows are the same and the server sends both the same frame times. The page draws a run's
-// frame only once the other run has received a frame at least as late: what is drawn never passes
-// the common time, min(latest time A, latest time B). A run whose stream lags (a slow socket, a
-// reconnect) holds the other back; the other's frames wait in its tape, none lost. A seek fetches
-// both histories (/frames) and redraws both at the same window before either stream goes on.
+// windows are the same and the server sends both the same frame times. The page draws only up to
+// a frame time both runs have received (sharedTime), so both always show the same time. A run
+// whose stream lags (a slow socket, a reconnect) holds the other back; the other's frames wait in
+// its tape, none lost. A seek fetches both histories (/frames) and redraws both at the same window
+// before either stream goes on.
 
 import { api, describeError } from './api.js';
 import { CompareChart, loadChartLibrary } from './chart.js';
@@ -19,7 +19,7 @@ import { Transport } from './transport.js';
 import { $, el, kStats, runErrorText, signClass, simTime, strategyLabel } from './ui.js';
 import { loadPlaybackInfo } from './watch.js';
 
-const kBatch = 12;             // frames drawn per animation frame and run, at most
+const kBatch = 12;             // frames drawn per animation frame and run, about
 const kMaxWaiting = 100000;    // frames a run may hold while the other catches up
 
 // Why two runs cannot play in lockstep, in words; null when they can. `a`, `b`: the runs (GET
@@ -35,6 +35,26 @@ export function differentData(a, b, ea, eb) {
     `B on ${data(b)} (${span(eb)}). Compare runs over the same dataset and period.`;
 }
 
+// The sim time (ms) to draw two runs' waiting frames up to (oldest first, each `{ts}`): the latest
+// frame time both hold among the first `batch` of each, else the first time both hold; null when
+// they hold none in common yet.
+export function sharedTime(a, b, batch) {
+  const inB = new Map(b.map((f, k) => [Date.parse(f.ts), k]));
+  let target = null;
+  for (let k = 0; k < a.length; ++k) {
+    const ms = Date.parse(a[k].ts);
+    const kb = inB.get(ms);
+    if (kb === undefined) continue;
+    if (k < batch && kb < batch) {
+      target = ms;
+    } else {
+      if (target === null) target = ms;
+      break;
+    }
+  }
+  return target;
+}
+
 class Side {
   constructor(id, letter, onChange) {
     this.id = id;
@@ -44,11 +64,6 @@ class Side {
     this.timeline = null;
     this.tape = new TapeBuffer(kMaxWaiting);
     this.transport = new Transport(id, { paused: false, onChange });
-  }
-
-  // Sim time (ms) of the latest frame received and kept, or -Infinity.
-  get latest() {
-    return this.tape.lastTs;
   }
 }
 
@@ -270,20 +285,22 @@ export class Comparison {
     if (side.tape.push(frame, side.transport.frameSpeed(this.speed))) side.transport.ended = false;
   }
 
-  // Draws each run's frames up to the common time: the later of the two runs waits.
+  // Draws both runs up to the latest frame time both have received (at most about kBatch frames
+  // each per animation frame): the run ahead waits. Both then show exactly that time. Frames of
+  // the same windows share their times; around a speed change (or frames the server merged) one
+  // run's frame may span several of the other's, and then both wait for a time they share.
   tick = () => {
     if (this.closed) return;
-    const common = Math.min(...this.sides.map((side) => side.latest));
-    let drew = false;
-    this.sides.forEach((side, j) => {
-      if (!side.tape.pending) return;
-      const batch = side.tape.takeUntil(common, kBatch);
-      if (!batch.length) return;
-      this.chart.push(j, batch);
-      side.timeline.noteCount(side.tape.curSpeed, side.tape.cur.n);
-      drew = true;
-    });
-    if (drew) this.renderPosition();
+    const target = sharedTime(this.sides[0].tape.queue, this.sides[1].tape.queue, kBatch);
+    if (target !== null) {
+      this.sides.forEach((side, j) => {
+        const batch = side.tape.takeUntil(target, Infinity);
+        if (!batch.length) return;
+        this.chart.push(j, batch);
+        side.timeline.noteCount(side.tape.curSpeed, side.tape.cur.n);
+      });
+      this.renderPosition();
+    }
     this.raf = requestAnimationFrame(this.tick);
   };
 
