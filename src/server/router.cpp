@@ -248,7 +248,6 @@ HttpResponse Router::Answer(const Match& match, const HttpRequest& request,
                             .url = match.url_,
                             .remote = remote,
                             .client = client.empty() ? remote : client});
-    if (match.page_) res.set(http::field::vary, "Accept");
   } else {
     const Route& route = *match.route_;
     Request req{.http = request,
@@ -278,6 +277,11 @@ HttpResponse Router::Answer(const Match& match, const HttpRequest& request,
   }
   // A WebSocket's answer is read by no page: CORS is for fetch and EventSource.
   if (!match.upgrade_) AddCors(request, res);
+  if (match.page_) {
+    // The same address answers JSON to the API's callers: caches must tell the two apart.
+    const std::string vary(res[http::field::vary]);
+    res.set(http::field::vary, vary.empty() ? "Accept" : vary + ", Accept");
+  }
   if (method == http::verb::head && !res.body().empty()) {
     const auto size = res.body().size();
     res.body().clear();
