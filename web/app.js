@@ -10,6 +10,7 @@ import { StrategyEditor } from './editor.js';
 import { SweepsPage, SweepView } from './sweeps.js';
 import {
   $, addDatasetRow, datasetSpec, el, fillDatasetRows, markField, readParams, renderParams, renderRuns, runErrorAtLine, runErrorText,
+  strategyLabel,
 } from './ui.js';
 import { Watcher } from './watch.js';
 
@@ -214,6 +215,7 @@ async function refreshRuns() {
     onDelete: deleteRun,
   });
   $('#runs-empty').hidden = page.runs.length > 0;
+  showCompareChoices();
   if (page.submittedId) {
     const run = page.runs.find((r) => r.id === page.submittedId);
     if (run) showRunStatus(run);
@@ -221,6 +223,20 @@ async function refreshRuns() {
   // Poll while something is on its way; otherwise now and then, for runs started elsewhere.
   const busy = page.runs.some((r) => r.status === 'queued' || r.status === 'running');
   page.runsTimer = setTimeout(refreshRuns, busy ? 700 : 15000);
+}
+
+// The player's "Compare with" menu: the other finished runs over the same datasets.
+function showCompareChoices() {
+  const pick = $('#compare-with');
+  const current = page.runs.find((r) => r.id === page.watchingId);
+  const data = (r) => (r.datasets || [r.dataset]).join(' + ');
+  const others = current ? page.runs.filter((r) => r.id !== current.id && r.status === 'done' && data(r) === data(current)) : [];
+  $('#compare-pick').hidden = others.length === 0;
+  const key = `${page.watchingId}:${others.map((r) => r.id).join(',')}`;
+  if (pick.dataset.key === key) return;  // unchanged: leave an open menu alone
+  pick.dataset.key = key;
+  const label = (r) => `${strategyLabel(r)} ${Object.entries(r.params || {}).map(([k, v]) => `${k}=${v}`).join(' ')} · ${r.id}`;
+  pick.replaceChildren(new Option('another run…', ''), ...others.map((r) => new Option(label(r), r.id)));
 }
 
 async function deleteRun(id) {
@@ -328,6 +344,7 @@ function route() {
   }
   clearError();
   $('#run-title').textContent = `Run ${id}`;
+  showCompareChoices();
   page.watcher = new Watcher(id, {
     at: params.get('at'),
     speed: params.get('speed'),
@@ -394,6 +411,10 @@ async function start() {
   $('#upload-button').addEventListener('click', upload);
   $('#runs-refresh').addEventListener('click', refreshRuns);
   $('#copy-link').addEventListener('click', copyLink);
+  $('#compare-with').addEventListener('change', () => {
+    const other = $('#compare-with').value;
+    if (other && page.watchingId) navigate(`/compare?a=${encodeURIComponent(page.watchingId)}&b=${encodeURIComponent(other)}`);
+  });
   for (const [link, path] of [['#home', '/'], ['#nav-runs', '/'], ['#nav-sweeps', '/sweeps'], ['#nav-editor', '/editor'],
     ['#welcome-editor', '/editor'], ['#welcome-sweeps', '/sweeps']]) {
     $(link).addEventListener('click', (ev) => {

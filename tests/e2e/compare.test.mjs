@@ -143,6 +143,19 @@ test('two runs play in lockstep through play, pause, seek, speed changes and a d
   assert.deepEqual(pageErrors, []);
 });
 
+test('the player offers the other runs over the same data to compare with', async () => {
+  const a = await runBacktest(base, { dataset: 'sp500', strategy: 'sma_cross', params: { fast: 5, slow: 50 } });
+  const b = await runBacktest(base, { dataset: 'sp500', strategy: 'buy_and_hold' });
+  const page = await context.newPage();
+  await page.goto(`${base}/runs/${a}`);
+  await page.waitForSelector('#compare-pick:not([hidden])');
+  await page.selectOption('#compare-with', b);
+  await page.waitForURL(new RegExp(`/compare\\?a=${a}&b=${b}$`));
+  await page.waitForSelector('body[data-compare-ready="1"]');
+  assert.match(await text(page, '#cmp-legend'), /B buy_and_hold/);
+  await page.close();
+});
+
 test('runs on different data are refused in words', async () => {
   const a = await runBacktest(base, { dataset: 'sp500', strategy: 'sma_cross', params: { fast: 10, slow: 30 } });
   const b = await runBacktest(base, {
