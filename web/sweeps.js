@@ -230,7 +230,14 @@ export class SweepsPage {
         : s.status === 'failed' ? `failed: ${runErrorText(s.error)}` : s.status;
       const best = s.best ? `${num(s.best.objective)} (${paramsText(s.best.params)})` : '—';
       return el('tr', { 'data-id': s.id, 'data-status': s.status, onclick: open },
-        el('td', {}, el('a', { href: `/sweeps/${encodeURIComponent(s.id)}`, onclick: (ev) => { ev.preventDefault(); } },
+        el('td', {}, el('a', {
+          href: `/sweeps/${encodeURIComponent(s.id)}`,
+          onclick: (ev) => {
+            // A new tab or window is the browser's to open; a plain click is the row's.
+            if (ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.button !== 0) ev.stopPropagation();
+            else ev.preventDefault();
+          },
+        },
           el('b', {}, s.strategy), ' ', el('span', { class: 'hint' }, `${(s.datasets || [s.dataset]).join(' + ')} · ${kObjectives[s.objective] || s.objective} · ${s.id}`))),
         el('td', { class: `status ${s.status}` }, status),
         el('td', {}, int(s.trials)),
