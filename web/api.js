@@ -119,6 +119,19 @@ export const api = {
     }
     return { times, values };
   },
+  // Sweeps: a strategy over many parameter values (POST /sweeps takes the backtest's fields, with
+  // params as ranges {from,to,step}, lists or fixed values, and method, trials, seed, objective,
+  // walk_forward {folds, anchored}, pbo_blocks) -> {id, status, trials}.
+  createSweep: (spec) => request('POST', '/sweeps', { json: spec }),
+  sweeps: (limit = 100, offset = 0) => request('GET', `/sweeps?limit=${limit}&offset=${offset}`),
+  sweep: (id) => request('GET', `/sweeps/${enc(id)}`),
+  deleteSweep: (id) => request('DELETE', `/sweeps/${enc(id)}`),
+  // {total, trials: [{index, params, objective, stats, error?}]}, sorted by `sort` ("index",
+  // "objective" or a statistic), failed trials last.
+  sweepTrials: (id, { sort = 'index', order, limit = 100, offset = 0 } = {}) =>
+    request('GET', `/sweeps/${enc(id)}/trials?sort=${enc(sort)}${order ? `&order=${enc(order)}` : ''}&limit=${limit}&offset=${offset}`),
+  // Runs trial k as a normal backtest: {id, status} of the new run.
+  runSweepTrial: (id, k) => request('POST', `/sweeps/${enc(id)}/trials/${enc(k)}/run`),
   // A ticket for the run's WebSocket or SSE address ({ticket, expires_in}) when the page holds a
   // token; null otherwise (a server without access control needs none).
   ticket: (id) => (auth.token() ? request('POST', `/backtests/${enc(id)}/ticket`) : Promise.resolve(null)),

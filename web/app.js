@@ -1,11 +1,16 @@
 // The page: the new-run form, the runs list, and the routes `/`, `/runs/{id}[?at=ISO&speed=S]`
-// that open a run's player (watch.js) and `/editor[/{name}]`, the strategy editor (editor.js).
+// that open a run's player (watch.js), `/compare?a=RUN&b=RUN` (two runs in lockstep,
+// compare.js), `/sweeps` and `/sweeps/{id}` (sweeps.js) and `/editor[/{name}]`, the strategy
+// editor (editor.js).
 
 import { api, auth, describeError } from './api.js';
 import { loadChartLibrary } from './chart.js';
+import { Comparison } from './compare.js';
 import { StrategyEditor } from './editor.js';
+import { SweepsPage, SweepView } from './sweeps.js';
 import {
   $, addDatasetRow, datasetSpec, el, fillDatasetRows, markField, readParams, renderParams, renderRuns, runErrorAtLine, runErrorText,
+  strategyLabel,
 } from './ui.js';
 import { Watcher } from './watch.js';
 
@@ -14,6 +19,9 @@ const page = {
   datasets: [],
   runs: [],
   watcher: null,
+  comparison: null,
+  sweepsPage: null,  // the form and list, made once
+  sweepView: null,   // the sweep shown
   watchingId: null,
   submittedId: null,  // the run the form started, shown under the button until it is done
   runsTimer: 0,
@@ -207,6 +215,7 @@ async function refreshRuns() {
     onDelete: deleteRun,
   });
   $('#runs-empty').hidden = page.runs.length > 0;
+  showCompareChoices();
   if (page.submittedId) {
     const run = page.runs.find((r) => r.id === page.submittedId);
     if (run) showRunStatus(run);
@@ -214,6 +223,20 @@ async function refreshRuns() {
   // Poll while something is on its way; otherwise now and then, for runs started elsewhere.
   const busy = page.runs.some((r) => r.status === 'queued' || r.status === 'running');
   page.runsTimer = setTimeout(refreshRuns, busy ? 700 : 15000);
+}
+
+// The player's "Compare with" menu: the other finished runs over the same datasets.
+function showCompareChoices() {
+  const pick = $('#compare-with');
+  const current = page.runs.find((r) => r.id === page.watchingId);
+  const data = (r) => (r.datasets || [r.dataset]).join(' + ');
+  const others = current ? page.runs.filter((r) => r.id !== current.id && r.status === 'done' && data(r) === data(current)) : [];
+  $('#compare-pick').hidden = others.length === 0;
+  const key = `${page.watchingId}:${others.map((r) => r.id).join(',')}`;
+  if (pick.dataset.key === key) return;  // unchanged: leave an open menu alone
+  pick.dataset.key = key;
+  const label = (r) => `${strategyLabel(r)} ${Object.entries(r.params || {}).map(([k, v]) => `${k}=${v}`).join(' ')} · ${r.id}`;
+  pick.replaceChildren(new Option('another run…', ''), ...others.map((r) => new Option(label(r), r.id)));
 }
 
 async function deleteRun(id) {
@@ -229,6 +252,17 @@ async function deleteRun(id) {
 
 // --- routes ---------------------------------------------------------------------------------------
 
+// What the sweep pages need from the page.
+function sweepEnv() {
+  return {
+    navigate,
+    datasets: () => page.datasets,
+    strategies: () => page.strategies,
+    onError: showError,
+    clearError,
+  };
+}
+
 function navigate(path) {
   if (location.pathname + location.search !== path) history.pushState({}, '', path);
   route();
@@ -239,8 +273,16 @@ function route() {
   const editing = location.pathname.match(/^\/editor(?:\/([^/]*))?\/?$/);
   const params = new URLSearchParams(location.search);
   const id = match ? decodeURIComponent(match[1]) : null;
+  const comparing = location.pathname.match(/^\/compare\/?$/);
   page.watcher?.close();
   page.watcher = null;
+  page.comparison?.close();
+  page.comparison = null;
+  const sweeping = location.pathname.match(/^\/sweeps(?:\/([^/]+))?\/?$/);
+  page.sweepsPage.close();
+  page.sweepView?.close();
+  page.sweepView = null;
+  $('#nav-sweeps').toggleAttribute('aria-current', !!sweeping);
   page.watchingId = id;
   for (const row of document.querySelectorAll('#runs tbody tr')) row.classList.toggle('current', row.dataset.id === id);
   $('#nav-editor').toggleAttribute('aria-current', !!editing);
@@ -258,6 +300,42 @@ function route() {
     return;
   }
   page.editor.close();
+  if (sweeping) {
+    $('#player').hidden = true;
+    $('#welcome').hidden = true;
+    clearError();
+    if (sweeping[1]) {
+      page.sweepView = new SweepView(decodeURIComponent(sweeping[1]), sweepEnv());
+      page.sweepView.open();
+    } else {
+      document.title = 'Sweeps — tapedeck';
+      page.sweepsPage.open();
+    }
+    return;
+  }
+  if (comparing) {
+    $('#player').hidden = true;
+    $('#welcome').hidden = true;
+    clearError();
+    const a = params.get('a');
+    const b = params.get('b');
+    if (!a || !b) {
+      $('#welcome').hidden = false;
+      showError('A comparison needs two runs: /compare?a=RUN&b=RUN');
+      return;
+    }
+    document.title = 'Comparing two runs — tapedeck';
+    page.comparison = new Comparison({
+      a, b,
+      at: params.get('at'),
+      speed: params.get('speed'),
+      transport: params.get('transport') === 'sse' ? 'sse' : 'auto',
+      onError: showError,
+      onTitle: (title) => { document.title = `${title} — tapedeck`; },
+    });
+    page.comparison.open();
+    return;
+  }
   if (!id) {
     $('#player').hidden = true;
     $('#welcome').hidden = false;
@@ -266,6 +344,7 @@ function route() {
   }
   clearError();
   $('#run-title').textContent = `Run ${id}`;
+  showCompareChoices();
   page.watcher = new Watcher(id, {
     at: params.get('at'),
     speed: params.get('speed'),
@@ -332,7 +411,12 @@ async function start() {
   $('#upload-button').addEventListener('click', upload);
   $('#runs-refresh').addEventListener('click', refreshRuns);
   $('#copy-link').addEventListener('click', copyLink);
-  for (const [link, path] of [['#home', '/'], ['#nav-runs', '/'], ['#nav-editor', '/editor'], ['#welcome-editor', '/editor']]) {
+  $('#compare-with').addEventListener('change', () => {
+    const other = $('#compare-with').value;
+    if (other && page.watchingId) navigate(`/compare?a=${encodeURIComponent(page.watchingId)}&b=${encodeURIComponent(other)}`);
+  });
+  for (const [link, path] of [['#home', '/'], ['#nav-runs', '/'], ['#nav-sweeps', '/sweeps'], ['#nav-editor', '/editor'],
+    ['#welcome-editor', '/editor'], ['#welcome-sweeps', '/sweeps']]) {
     $(link).addEventListener('click', (ev) => {
       if (ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.button !== 0) return;
       ev.preventDefault();
@@ -352,6 +436,7 @@ async function start() {
     datasets: () => page.datasets,
     setupError: showSetupError,
   });
+  page.sweepsPage = new SweepsPage(sweepEnv());
   window.addEventListener('popstate', route);
   route();
   // The chart library is not among the page's own modules (it comes from the server's
@@ -359,6 +444,7 @@ async function start() {
   loadChartLibrary().catch((e) => showSetupError(describeError(e)));
   try {
     await Promise.all([loadDatasets(), loadStrategies()]);
+    if (!$('#sweeps').hidden) page.sweepsPage.fillMenus();
   } catch (e) {
     showError(`Could not load the datasets and strategies: ${describeError(e)}`);
     markMenusUnavailable();

@@ -288,3 +288,164 @@ export class PlayerChart {
     this.markersApi.setMarkers(this.markers);
   }
 }
+
+// Two runs over the same bars on one chart (the comparison page): the candles once, each run's
+// fills as markers of its own (A: arrows in kRunColors[0], B: squares in kRunColors[1], lettered),
+// and both equity curves on a pane below. Fed frame by frame, each run's frames apart; bounded
+// like PlayerChart.
+export const kRunColors = ['#1565c0', '#ef6c00'];
+
+export class CompareChart {
+  // REQUIRES: loadChartLibrary() has resolved.
+  constructor(element, symbol) {
+    this.symbol = symbol;
+    element.style.height = `${kBaseHeight}px`;
+    this.chart = L.createChart(element, {
+      autoSize: true,
+      layout: {
+        background: { type: L.ColorType.Solid, color: '#ffffff' },
+        textColor: '#333',
+        panes: { separatorColor: '#d0d4dc', enableResize: true },
+      },
+      grid: { vertLines: { color: '#f0f2f5' }, horzLines: { color: '#f0f2f5' } },
+      timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 4 },
+      rightPriceScale: { minimumWidth: 80 },
+    });
+    this.candles = this.chart.addSeries(L.CandlestickSeries, {
+      upColor: kUp, downColor: kDown, borderVisible: false, wickUpColor: kUp, wickDownColor: kDown,
+    }, 0);
+    this.equity = kRunColors.map((color, side) => this.chart.addSeries(L.LineSeries, {
+      color, lineWidth: 2, title: `equity ${'AB'[side]}`,
+      priceFormat: { type: 'price', precision: 0, minMove: 1 },
+    }, 1));
+    this.markersApi = L.createSeriesMarkers(this.candles, []);
+    requestAnimationFrame(() => {
+      const panes = this.chart.panes();
+      if (panes.length === 2) panes[0].setHeight(Math.round(kBaseHeight * 0.65));
+    });
+    this.clear();
+  }
+
+  clear() {
+    this.bars = [];
+    this.equities = [[], []];
+    this.markers = [[], []];
+    this.seenOrders = [new Set(), new Set()];
+  }
+
+  get count() {
+    return this.bars.length;
+  }
+
+  // Redraws from each run's history (oldest first): histories[0] for run A (also the candles),
+  // histories[1] for B.
+  reset(histories) {
+    this.clear();
+    for (const side of [0, 1]) for (const frame of histories[side]) this.addFrame(side, frame, false);
+    this.trim(true);
+    this.redraw();
+    const n = this.bars.length;
+    if (n > 0) this.chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, n - kVisibleBars), to: n + 3 });
+  }
+
+  // Appends frames of run `side` (0: A, 1: B) and draws them.
+  push(side, frames) {
+    let markers = false;
+    for (const frame of frames) markers = this.addFrame(side, frame, true) || markers;
+    if (this.trim(false)) this.redraw();
+    else if (markers) this.markersApi.setMarkers(this.allMarkers());
+  }
+
+  addFrame(side, frame, live) {
+    const time = toSeconds(frame.ts);
+    const bar = frame.ohlc[this.symbol];
+    if (side === 0 && bar) {
+      const last = this.bars[this.bars.length - 1];
+      let candle = { time, open: bar.o, high: bar.h, low: bar.l, close: bar.c };
+      if (last && time <= last.time) {
+        candle = { time: last.time, open: last.open, high: Math.max(last.high, bar.h), low: Math.min(last.low, bar.l), close: bar.c };
+        this.bars[this.bars.length - 1] = candle;
+      } else {
+        this.bars.push(candle);
+      }
+      if (live) this.candles.update(candle);
+    }
+    if (typeof frame.equity === 'number') {
+      const list = this.equities[side];
+      const last = list[list.length - 1];
+      const point = { time: last && time <= last.time ? last.time : time, value: frame.equity };
+      if (last && point.time === last.time) list[list.length - 1] = point;
+      else list.push(point);
+      if (live) this.equity[side].update(point);
+    }
+    let changed = false;
+    for (const order of frame.orders || []) {
+      if (order.status !== 'filled' || order.sym !== this.symbol || typeof order.px !== 'number') continue;
+      const key = `${order.id}`;
+      if (this.seenOrders[side].has(key)) continue;
+      this.seenOrders[side].add(key);
+      const buy = order.side === 'buy';
+      const letter = 'AB'[side];
+      this.markers[side].push(side === 0
+        ? { time, position: 'atPriceMiddle', price: order.px, shape: buy ? 'arrowUp' : 'arrowDown', color: kRunColors[0], text: `${letter} ${buy ? 'buy' : 'sell'}`, size: 1.2 }
+        : { time, position: buy ? 'belowBar' : 'aboveBar', shape: 'square', color: kRunColors[1], text: `${letter} ${buy ? 'buy' : 'sell'}`, size: 1 });
+      changed = true;
+    }
+    return changed;
+  }
+
+  allMarkers() {
+    return [...this.markers[0], ...this.markers[1]].sort((a, b) => a.time - b.time);
+  }
+
+  trim(always) {
+    const limit = always ? kKeepBars : kMaxBars;
+    if (this.bars.length <= limit) return false;
+    const first = this.bars[this.bars.length - kKeepBars].time;
+    const keep = (p) => p.time >= first;
+    this.bars = this.bars.filter(keep);
+    this.equities = this.equities.map((list) => list.filter(keep));
+    this.markers = this.markers.map((list) => list.filter(keep));
+    return true;
+  }
+
+  redraw() {
+    this.candles.setData(this.bars);
+    this.equity.forEach((series, side) => series.setData(this.equities[side]));
+    this.markersApi.setMarkers(this.allMarkers());
+  }
+
+  remove() {
+    this.chart.remove();
+  }
+}
+
+// A sweep's walk-forward: the stitched out-of-sample equity, one point a day ([{day, equity}]),
+// with a line where each fold's out-of-sample span starts (`starts`: ISO times).
+export class StitchedChart {
+  // REQUIRES: loadChartLibrary() has resolved.
+  constructor(element, equity, starts = []) {
+    this.chart = L.createChart(element, {
+      autoSize: true,
+      layout: { background: { type: L.ColorType.Solid, color: '#ffffff' }, textColor: '#333' },
+      grid: { vertLines: { color: '#f0f2f5' }, horzLines: { color: '#f0f2f5' } },
+      rightPriceScale: { minimumWidth: 80 },
+    });
+    const line = this.chart.addSeries(L.LineSeries, {
+      color: '#2962ff', lineWidth: 2, title: 'out-of-sample equity',
+      priceFormat: { type: 'price', precision: 0, minMove: 1 },
+    });
+    line.setData(equity.map((p) => ({ time: p.day, value: p.equity })));
+    const days = new Set(equity.map((p) => p.day));
+    const markers = starts.map((iso) => iso.slice(0, 10)).map((day) => {
+      const first = equity.find((p) => p.day >= day);
+      return first && days.has(first.day) ? { time: first.day, position: 'aboveBar', shape: 'arrowDown', color: '#6e7781', text: 'fold', size: 0.8 } : null;
+    }).filter((m) => m);
+    L.createSeriesMarkers(line, markers);
+    this.chart.timeScale().fitContent();
+  }
+
+  remove() {
+    this.chart.remove();
+  }
+}

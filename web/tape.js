@@ -23,7 +23,10 @@ export function mergeFrames(older, newer) {
 }
 
 export class TapeBuffer {
-  constructor() {
+  // maxQueue: how many frames wait before the oldest are merged (the comparison holds a run's
+  // frames until the other's catch up, so it keeps more).
+  constructor(maxQueue = kMaxQueue) {
+    this.maxQueue = maxQueue;
     this.queue = [];
     this.cur = null;          // the last frame handed out to be drawn
     this.curSpeed = undefined;  // the speed that counted cur's window
@@ -49,7 +52,7 @@ export class TapeBuffer {
     if (!(t > this.lastTs)) return false;
     this.lastTs = t;
     this.queue.push(frame);
-    while (this.queue.length > kMaxQueue) {
+    while (this.queue.length > this.maxQueue) {
       const [a, b] = this.queue.splice(0, 2);
       this.queue.unshift(mergeFrames(a, b));
       this.pageDropped += 1;
@@ -69,6 +72,13 @@ export class TapeBuffer {
       this.curSpeed = this.cur.speed;
     }
     return batch;
+  }
+
+  // Like take, but only frames at or before sim time `ms`.
+  takeUntil(ms, max) {
+    let count = 0;
+    while (count < max && count < this.queue.length && Date.parse(this.queue[count].ts) <= ms) ++count;
+    return this.take(count);
   }
 
   // Forgets what is buffered (frames from before a seek).

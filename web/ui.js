@@ -187,11 +187,11 @@ export function renderRuns(tbody, runs, { onOpen, onDelete, currentId }) {
   }
 }
 
-const signClass = (x) => (typeof x !== 'number' ? '' : x > 0 ? 'pos' : x < 0 ? 'neg' : '');
+export const signClass = (x) => (typeof x !== 'number' ? '' : x > 0 ? 'pos' : x < 0 ? 'neg' : '');
 
 // --- statistics and trades --------------------------------------------------------------------
 
-const kStats = [
+export const kStats = [
   ['total_return', 'Total return', pct],
   ['buy_and_hold_return', 'Buy and hold', pct],
   ['cagr', 'CAGR', (x) => pct(x, 2)],
@@ -224,23 +224,36 @@ export function renderStats(dl, stats) {
 }
 
 // Trades, oldest first. Rows after `nowMs` (not reached by the tape yet) are dimmed; clicking a
-// row calls onPick(entry time in ms).
+// row calls onPick(index in `trades`).
 export const kMaxTradeRows = 2000;
 
 export function renderTrades(tbody, trades, onPick) {
   tbody.replaceChildren();
   const rows = trades.slice(0, kMaxTradeRows);
-  for (const t of rows) {
+  rows.forEach((t, index) => {
     const entry = Date.parse(t.entry_ts);
     tbody.append(el('tr', {
-      'data-entry': entry, class: t.open ? 'open' : '', title: 'Go to this trade',
-      onclick: () => onPick(entry),
+      'data-entry': entry, 'data-index': index, 'data-outcome': tradeOutcome(t),
+      class: t.open ? 'open' : '', title: 'Go to this trade (paused at its entry)',
+      onclick: () => onPick(index),
     },
     el('td', { class: t.side }, t.side), el('td', {}, simTime(entry)),
     el('td', {}, t.open ? 'open' : simTime(Date.parse(t.exit_ts))),
     el('td', {}, num(t.qty, 4)), el('td', {}, num(t.entry_px)), el('td', {}, num(t.exit_px)),
     el('td', { class: signClass(t.pnl) }, num(t.pnl)), el('td', { class: signClass(t.ret) }, pct(t.ret, 2))));
-  }
+  });
+}
+
+// 'winner' (made money), 'loser' (lost money) or 'flat'; an open trade by its P&L so far.
+export function tradeOutcome(trade) {
+  return trade.pnl > 0 ? 'winner' : trade.pnl < 0 ? 'loser' : 'flat';
+}
+
+// Whether `trade` is among `filter`: 'all', 'winners' or 'losers'.
+export function tradeMatches(trade, filter) {
+  if (filter === 'winners') return tradeOutcome(trade) === 'winner';
+  if (filter === 'losers') return tradeOutcome(trade) === 'loser';
+  return true;
 }
 
 export function dimFutureTrades(tbody, nowMs) {

@@ -74,12 +74,30 @@ export class PlayerView {
     renderStats($('#stats'), stats);
   }
 
-  // The trades table; onPick(ms) when a trade is clicked.
+  // The trades table; onPick(index) when a trade is clicked.
   showTrades(trades, onPick) {
     this.trades = trades;
     renderTrades($('#trades tbody'), trades, onPick);
     $('#trades-count').textContent = trades.length > kMaxTradeRows
       ? `(first ${kMaxTradeRows} of ${trades.length})` : `(${trades.length})`;
+  }
+
+  // The trade gone to (its row marked and scrolled into view, "trade 3 of 12 winners"), or none
+  // (null). filter: 'all' | 'winners' | 'losers'; rank, count: its place among them.
+  showPickedTrade(index, rank, count, filter) {
+    const tbody = $('#trades tbody');
+    for (const row of tbody.querySelectorAll('tr.picked')) row.classList.remove('picked');
+    const what = filter === 'all' ? 'trades' : filter;
+    if (index === null) {
+      $('#trade-label').textContent = count ? `${count.toLocaleString('en-US')} ${what}` : `no ${what}`;
+      return;
+    }
+    $('#trade-label').textContent = `trade ${rank} of ${count.toLocaleString('en-US')} ${what}`;
+    const row = tbody.querySelector(`tr[data-index="${index}"]`);
+    if (row) {
+      row.classList.add('picked');
+      row.scrollIntoView({ block: 'nearest' });
+    }
   }
 
   showSymbols(symbols) {
@@ -219,7 +237,7 @@ export class PlayerView {
   }
 
   // Wires the controls to `on`: {drag(k), seek(k), toggle(), speed(s), freeSpeed(text),
-  // symbol(name), step(direction)}. Undone by close().
+  // symbol(name), step(direction), trade(direction), tradeFilter(filter)}. Undone by close().
   bindControls(on) {
     const seek = $('#seek');
     const onInput = () => {
@@ -250,8 +268,14 @@ export class PlayerView {
       } else if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
         ev.preventDefault();
         on.step(ev.key === 'ArrowRight' ? 1 : -1);
+      } else if (ev.key === ']' || ev.key === '[') {
+        ev.preventDefault();
+        on.trade(ev.key === ']' ? 1 : -1);
       }
     };
+    const onTradeNext = () => on.trade(1);
+    const onTradePrev = () => on.trade(-1);
+    const onTradeFilter = () => on.tradeFilter($('#trade-filter').value);
     // A focused button would also "click" on the space key's release: the keydown handled it.
     const onKeyUp = (ev) => {
       if ((ev.key === ' ' || ev.code === 'Space') && ev.target instanceof HTMLButtonElement) ev.preventDefault();
@@ -264,7 +288,13 @@ export class PlayerView {
     $('#symbol').addEventListener('change', onSymbol);
     document.addEventListener('keydown', onKey);
     document.addEventListener('keyup', onKeyUp);
+    $('#trade-next').addEventListener('click', onTradeNext);
+    $('#trade-prev').addEventListener('click', onTradePrev);
+    $('#trade-filter').addEventListener('change', onTradeFilter);
     this.unbind = () => {
+      $('#trade-next').removeEventListener('click', onTradeNext);
+      $('#trade-prev').removeEventListener('click', onTradePrev);
+      $('#trade-filter').removeEventListener('change', onTradeFilter);
       seek.removeEventListener('input', onInput);
       seek.removeEventListener('change', onChange);
       $('#play').removeEventListener('click', onPlay);
@@ -288,6 +318,8 @@ export class PlayerView {
     $('#chart').dataset.candles = '0';
     $('#stats').replaceChildren();
     $('#trades tbody').replaceChildren();
+    $('#trade-label').textContent = '';
+    $('#trade-filter').value = 'all';
     $('#logs').replaceChildren();
     $('#logs-panel').hidden = true;
     $('#plot-legend').replaceChildren();

@@ -18,14 +18,14 @@ import { loadChartLibrary } from './chart.js';
 import { TapeBuffer } from './tape.js';
 import { Timeline } from './timeline.js';
 import { Transport } from './transport.js';
-import { runErrorText, strategyLabel } from './ui.js';
+import { runErrorText, strategyLabel, tradeMatches } from './ui.js';
 import { PlayerView } from './view.js';
 
 const kBatch = 12;  // frames drawn per animation frame at most
 
 // GET /playback, asked once per page.
 let playbackInfo = null;
-function loadPlaybackInfo() {
+export function loadPlaybackInfo() {
   playbackInfo ??= api.playback().catch((e) => {
     playbackInfo = null;  // ask again next time
     throw e;
@@ -50,6 +50,9 @@ export class Watcher {
     this.raf = 0;
     this.statusTimer = 0;
     this.pollTimer = 0;
+    this.trades = [];
+    this.tradeFilter = 'all';
+    this.pickedTrade = null;  // {index, ts}: the trade gone to, and the frame time it landed on
   }
 
   // --- opening ------------------------------------------------------------------------------
@@ -89,7 +92,9 @@ export class Watcher {
       bars: run.stats && run.stats.bars ? run.stats.bars : equity.times.length,
       speed: this.speed,
     });
-    this.view.showTrades(trades, (ms) => this.seekToTime(ms));
+    this.trades = trades;
+    this.view.showTrades(trades, (index) => this.goToTrade(index));
+    this.showPickedTrade();
     this.symbol = run.symbols[0];
     this.view.showSymbols(run.symbols);
 
@@ -255,6 +260,55 @@ export class Watcher {
     this.updateAddress();
   }
 
+  // --- trades -------------------------------------------------------------------------------
+
+  // Goes to the next (+1) or previous (-1) trade among those the filter chooses, paused at its
+  // entry. From a trade gone to (still on its bar), its neighbours in the list; from anywhere
+  // else, the first trade entered after (the last before) the position.
+  nextTrade(direction) {
+    if (!this.tape.cur || !this.trades.length) return;
+    const chosen = (k) => k >= 0 && k < this.trades.length && tradeMatches(this.trades[k], this.tradeFilter);
+    const picked = this.pickedTrade && this.pickedTrade.ts === this.tape.cur.ts ? this.pickedTrade.index : null;
+    let k;
+    if (picked !== null) {
+      k = picked + direction;
+    } else {
+      const now = Date.parse(this.tape.cur.ts);
+      const entry = (t) => Date.parse(t.entry_ts);
+      k = direction > 0 ? this.trades.findIndex((t) => entry(t) > now)
+        : this.trades.findLastIndex((t) => entry(t) < now);
+      if (k < 0) return;
+    }
+    while (k >= 0 && k < this.trades.length && !chosen(k)) k += direction;
+    if (!chosen(k)) return;
+    this.goToTrade(k);
+  }
+
+  // Pauses at trade `index`'s entry: the window of its entry bar.
+  async goToTrade(index) {
+    if (!this.transport.client || !this.timeline) return;
+    const trade = this.trades[index];
+    if (!this.transport.paused) this.pause();
+    const ms = Date.parse(trade.entry_ts);
+    this.pickedTrade = { index, ts: null };
+    this.showPickedTrade();
+    await this.seekTo(this.timeline.windowOf(ms), 'nearest', false);
+    if (this.pickedTrade && this.pickedTrade.index === index && this.tape.cur) this.pickedTrade.ts = this.tape.cur.ts;
+  }
+
+  setTradeFilter(filter) {
+    this.tradeFilter = filter;
+    this.showPickedTrade();
+  }
+
+  showPickedTrade() {
+    const chosen = this.trades.map((t, k) => [t, k]).filter(([t]) => tradeMatches(t, this.tradeFilter));
+    const index = this.pickedTrade ? this.pickedTrade.index : null;
+    const rank = index === null ? -1 : chosen.findIndex(([, k]) => k === index);
+    if (rank < 0) this.view.showPickedTrade(null, 0, chosen.length, this.tradeFilter);
+    else this.view.showPickedTrade(index, rank + 1, chosen.length, this.tradeFilter);
+  }
+
   setSpeed(speed) {
     if (!this.transport.client) return;
     speed = this.clampSpeed(speed);
@@ -293,6 +347,8 @@ export class Watcher {
         this.seekTo(this.position(), 'prev', !this.transport.paused);
       },
       step: (direction) => this.step(direction),
+      trade: (direction) => this.nextTrade(direction),
+      tradeFilter: (filter) => this.setTradeFilter(filter),
     });
   }
 

@@ -84,6 +84,10 @@ void Router::AddStream(std::string pattern, Handler handler, RouteOptions option
 
 void Router::SetFallback(Handler handler) { fallback_ = std::move(handler); }
 
+void Router::SetPages(std::function<bool(const std::vector<std::string>&)> is_page) {
+  is_page_ = std::move(is_page);
+}
+
 void Router::SetAccess(std::shared_ptr<const Access> access) { access_ = std::move(access); }
 
 void Router::SetAllowedOrigins(std::vector<std::string> origins) {
@@ -135,6 +139,17 @@ Router::Match Router::Find(const HttpRequest& header) const {
   match.segments_ = DecodedSegments(*url);
   const http::verb method = header.method();
 
+  using Kind = Match::Kind;
+  if (is_page_ && fallback_ && (method == http::verb::get || method == http::verb::head) &&
+      !beast::websocket::is_upgrade(header) &&
+      HeaderValue(header, http::field::accept).value_or("").find("text/html") !=
+          std::string_view::npos &&
+      is_page_(match.segments_)) {
+    match.kind_ = Kind::kFallback;
+    match.page_ = true;
+    return match;
+  }
+
   const Route* found = nullptr;
   const Route* get_route = nullptr;
   const Route* first = nullptr;
@@ -147,7 +162,6 @@ Router::Match Router::Find(const HttpRequest& header) const {
   // A HEAD is answered by the GET route (Answer drops the body).
   if (!found && method == http::verb::head) found = get_route;
 
-  using Kind = Match::Kind;
   match.upgrade_ = beast::websocket::is_upgrade(header);
   if (match.upgrade_ && !(found && found->stream)) {
     match.kind_ = Kind::kNoWebSocket;
@@ -263,6 +277,11 @@ HttpResponse Router::Answer(const Match& match, const HttpRequest& request,
   }
   // A WebSocket's answer is read by no page: CORS is for fetch and EventSource.
   if (!match.upgrade_) AddCors(request, res);
+  if (match.page_) {
+    // The same address answers JSON to the API's callers: caches must tell the two apart.
+    const std::string vary(res[http::field::vary]);
+    res.set(http::field::vary, vary.empty() ? "Accept" : vary + ", Accept");
+  }
   if (method == http::verb::head && !res.body().empty()) {
     const auto size = res.body().size();
     res.body().clear();

@@ -105,6 +105,10 @@ class Router {
   // Answers GET and HEAD requests that match no route, whatever access control says (the web UI's
   // files). Without a fallback they are NOT_FOUND.
   void SetFallback(Handler handler);
+  // Paths that are the web UI's pages as well as routes (`/sweeps`): a browser's navigation to
+  // one — a GET or HEAD whose Accept names text/html, no upgrade — goes to the fallback (the page)
+  // instead of the route, answered with `Vary: Accept`. `is_page` takes the decoded segments.
+  void SetPages(std::function<bool(const std::vector<std::string>&)> is_page);
   // The access control the routes' rules are checked against; nullptr (the default) lets every
   // request through, as access control off does.
   void SetAccess(std::shared_ptr<const Access> access);
@@ -160,6 +164,7 @@ class Router {
 
   std::vector<Route> routes_;
   Handler fallback_;
+  std::function<bool(const std::vector<std::string>&)> is_page_;
   std::shared_ptr<const Access> access_;
   std::vector<std::string> allowed_origins_;
 };
@@ -189,6 +194,7 @@ class Router::Match {
   Kind kind_ = Kind::kMalformed;
   const Route* route_ = nullptr;
   bool upgrade_ = false;  // a WebSocket upgrade
+  bool page_ = false;     // a browser's navigation to a page that is a route too (SetPages)
   boost::urls::url_view url_;
   std::vector<std::string> segments_;  // the decoded path
 };

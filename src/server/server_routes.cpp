@@ -156,6 +156,7 @@ void AddServerRoutes(Shared& shared) {
   router.AddStream("/backtests/{id}/stream", [s](const Request& req) { return ServeSse(*s, req); },
                    {.access = AccessRule::kTicketOrBearer});
   router.SetFallback([s](const Request& req) { return ServeStatic(*s, req); });
+  router.SetPages(IsUiPage);
   router.SetAllowedOrigins(shared.settings.allow_origins);
 }
 

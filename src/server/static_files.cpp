@@ -51,6 +51,22 @@ StaticFiles::StaticFiles(const std::string& root) {
   if (!ec && fs::is_directory(canonical, ec)) root_ = std::move(canonical);
 }
 
+// The single-page UI's own routes: the browser asks for them on a reload or a shared link.
+// `/runs/{id}` (the player), `/editor`, `/editor/{name}` (the strategy editor), `/compare` (two
+// runs in lockstep), `/sweeps`, `/sweeps/{id}` (sweeps).
+bool IsUiPage(const std::vector<std::string>& segments) {
+  if (segments.empty() || (segments.size() == 1 && segments[0].empty())) return true;
+  const auto one_name_under = [&](std::string_view top, bool bare_too) {
+    if (segments[0] != top) return false;
+    if (segments.size() == 1) return bare_too;
+    return segments.size() == 2 || (segments.size() == 3 && segments[2].empty());
+  };
+  const bool compare = segments[0] == "compare" &&
+                       (segments.size() == 1 || (segments.size() == 2 && segments[1].empty()));
+  return compare || one_name_under("runs", false) || one_name_under("editor", true) ||
+         one_name_under("sweeps", true);
+}
+
 Result<StaticFile> StaticFiles::Resolve(std::string_view target) const {
   const auto url = boost::urls::parse_origin_form(target);
   if (!url) return NotFound(target);
@@ -58,15 +74,7 @@ Result<StaticFile> StaticFiles::Resolve(std::string_view target) const {
 
   std::vector<std::string> segments;
   for (const auto segment : url->segments()) segments.push_back(segment);
-  // The single-page UI's own routes: the browser asks for them on a reload or a shared link.
-  // `/runs/{id}` (the player) and `/editor`, `/editor/{name}` (the strategy editor).
-  const auto one_name_under = [&](std::string_view top, bool bare_too) {
-    if (segments[0] != top) return false;
-    if (segments.size() == 1) return bare_too;
-    return segments.size() == 2 || (segments.size() == 3 && segments[2].empty());
-  };
-  const bool ui_route = segments.empty() || (segments.size() == 1 && segments[0].empty()) ||
-                        one_name_under("runs", false) || one_name_under("editor", true);
+  const bool ui_route = IsUiPage(segments);
   fs::path base = root_;
   size_t first = 0;
   if (segments.size() >= 3 && segments[0] == "vendor") {

@@ -3,7 +3,7 @@
 // A request path maps to a file under the root and never outside it: `.` and `..` segments (also
 // percent-encoded), encoded slashes and backslashes, NUL, hidden files and symlinks that lead out
 // of the root are all refused as NOT_FOUND, so a probe learns nothing about the rest of the disk.
-// `/` and the UI's own routes (`/runs/{id}`) serve the root's index.html.
+// `/` and the UI's own routes (IsUiPage) serve the root's index.html.
 //
 // Thread-safety: const after construction; Resolve may run on any thread.
 #pragma once
@@ -49,6 +49,13 @@ class StaticFiles {
  private:
   std::filesystem::path root_;  // canonical; empty when there is none
 };
+
+// Whether a request path (its decoded segments, as boost::urls gives them: "/" is one empty
+// segment) is one of the UI's own pages, answered with the root's index.html: `/`, `/runs/{id}`,
+// `/editor[/{name}]`, `/compare`, `/sweeps[/{id}]`. `/sweeps` and `/sweeps/{id}` are REST routes
+// too: the router sends a browser's navigation there (Accept: text/html) to the page instead
+// (Router::SetPages).
+bool IsUiPage(const std::vector<std::string>& segments);
 
 // "text/html; charset=utf-8" for ".html", ...; "application/octet-stream" for the unknown.
 std::string_view ContentTypeFor(const std::filesystem::path& path);

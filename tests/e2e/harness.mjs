@@ -80,3 +80,15 @@ export async function until(fn, what, timeout = 15000) {
   }
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
+
+// Starts a run over REST (POST /backtests `spec`) on the server at `url` and waits until it is
+// done; resolves with its id.
+export async function runBacktest(url, spec) {
+  const created = await (await fetch(`${url}/backtests`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec),
+  })).json();
+  if (!created.id) throw new Error(`the run was refused: ${JSON.stringify(created)}`);
+  await until(async () => (await (await fetch(`${url}/backtests/${created.id}`)).json()).status === 'done',
+    `run ${created.id}`, 60000);
+  return created.id;
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The web UI's end-to-end tests (tests/e2e/*.test.mjs: the player, the strategy editor) under
-# CTest: a real `tapedeck serve` driven by Debian's Chromium through playwright-core, both installed
-# by scripts/bootstrap.sh. CTest sets TAPEDECK_BIN and TAPEDECK_SOURCE_DIR. The screenshots land in
-# build/e2e/ (player.png, editor.png).
+# The web UI's end-to-end tests (tests/e2e/*.test.mjs: the player and its trade navigation, the
+# strategy editor, two runs compared in lockstep, the sweep pages) under CTest: a real `tapedeck
+# serve` driven by Debian's Chromium through playwright-core, both installed by
+# scripts/bootstrap.sh. CTest sets TAPEDECK_BIN and TAPEDECK_SOURCE_DIR. The screenshots land in
+# build/e2e/ (player.png, editor.png, sweep.png).
 set -euo pipefail
 src="${TAPEDECK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$src"

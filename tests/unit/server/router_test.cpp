@@ -171,6 +171,23 @@ Router FrontDoor(std::shared_ptr<const Access> access = TokenAccess()) {
   return router;
 }
 
+TEST(RouterTest, ABrowsersNavigationToAPageThatIsARouteTooGetsThePage) {
+  Router router = FrontDoor(nullptr);
+  router.SetPages([](const std::vector<std::string>& segments) {
+    return !segments.empty() && segments[0] == "backtests";
+  });
+  auto navigation = Get("/backtests");
+  navigation.set(http::field::accept, "text/html,application/xhtml+xml,*/*;q=0.8");
+  const auto page = router.Dispatch(navigation, "1.2.3.4");
+  EXPECT_EQ(page.body(), "file");
+  EXPECT_EQ(page[http::field::vary], "Accept");
+  // The API's own callers (no Accept, or JSON) get the route; other routes are not pages.
+  EXPECT_NE(router.Dispatch(Get("/backtests"), "1.2.3.4").body(), "file");
+  auto healthz = Get("/healthz");
+  healthz.set(http::field::accept, "text/html");
+  EXPECT_NE(router.Dispatch(healthz, "1.2.3.4").body(), "file");
+}
+
 TEST(RouterTest, EachRouteHasItsOwnBodyLimitKnownFromTheHeader) {
   const Router router = FrontDoor();
   EXPECT_EQ(router.Find(Get("/datasets?name=x", http::verb::post)).body_limit(),

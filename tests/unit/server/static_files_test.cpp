@@ -46,14 +46,16 @@ TEST_F(StaticFilesTest, ServesFilesWithTheirContentType) {
 
 TEST_F(StaticFilesTest, RootAndRunRoutesServeIndex) {
   const StaticFiles files((base_ / "web").string());
-  for (const char* target : {"/", "/runs/abc", "/runs/abc/", "/runs/a%20b?speed=60", "/editor",
-                             "/editor/", "/editor/my_sma", "/editor/my_sma/"}) {
+  for (const char* target :
+       {"/", "/runs/abc", "/runs/abc/", "/runs/a%20b?speed=60", "/editor", "/editor/",
+        "/editor/my_sma", "/editor/my_sma/", "/compare?a=x&b=y", "/compare/", "/sweeps",
+        "/sweeps/", "/sweeps/abc", "/sweeps/abc/"}) {
     auto file = files.Resolve(target);
     ASSERT_TRUE(file.ok()) << target;
     EXPECT_EQ(file->path, fs::canonical(base_ / "web" / "index.html")) << target;
     EXPECT_EQ(file->content_type, "text/html; charset=utf-8");
   }
-  for (const char* target : {"/runs", "/editor/a/b", "/runs/a/b"}) {
+  for (const char* target : {"/runs", "/editor/a/b", "/runs/a/b", "/compare/x", "/sweeps/a/trials"}) {
     EXPECT_FALSE(files.Resolve(target).ok()) << target;
   }
   auto docs = files.Resolve("/docs/");
