@@ -6,6 +6,8 @@
 #include <limits>
 #include <set>
 
+#include "engine/stats_json.h"
+
 namespace tapedeck::api {
 namespace json = boost::json;
 
@@ -18,27 +20,7 @@ void WriteDataset(JsonWriter& w, const store::DatasetInfo& d) {
   w.EndObject();
 }
 
-void WriteStatsFields(JsonWriter& w, const engine::Stats& s) {
-  w.Key("bars").Int(static_cast<int64_t>(s.bars));
-  w.Key("fills").Int(static_cast<int64_t>(s.fills));
-  w.Key("trades").Int(static_cast<int64_t>(s.trades));
-  w.Key("start_equity").Number(s.start_equity);
-  w.Key("final_equity").Number(s.final_equity);
-  w.Key("total_return").Number(s.total_return);
-  w.Key("cagr").Number(s.cagr);
-  w.Key("volatility").Number(s.volatility);
-  w.Key("sharpe").Number(s.sharpe);
-  w.Key("sortino").Number(s.sortino);
-  w.Key("calmar").Number(s.calmar);
-  w.Key("max_drawdown").Number(s.max_drawdown);
-  w.Key("max_drawdown_duration_s")
-      .Number(std::chrono::duration<double>(s.max_drawdown_duration).count());
-  w.Key("win_rate").Number(s.win_rate);
-  w.Key("profit_factor").Number(s.profit_factor);
-  w.Key("expectancy").Number(s.expectancy);
-  w.Key("exposure").Number(s.exposure);
-  w.Key("buy_and_hold_return").Number(s.buy_and_hold_return);
-}
+void WriteStatsFields(JsonWriter& w, const engine::Stats& s) { engine::WriteStatsFields(w, s); }
 
 void WriteStats(JsonWriter& w, const engine::Stats& s) {
   w.BeginObject();
@@ -103,31 +85,33 @@ void WriteRunError(JsonWriter& w, const store::RunError& e) {
   w.EndObject();
 }
 
+void WriteSpecFields(JsonWriter& w, const store::RunSpec& spec) {
+  w.Key("dataset").String(spec.dataset);
+  w.Key("datasets").BeginArray();
+  for (const std::string& d : spec.datasets) w.String(d);
+  w.EndArray();
+  w.Key("symbols").BeginArray();
+  for (const std::string& s : spec.symbols) w.String(s);
+  w.EndArray();
+  w.Key("strategy").String(spec.strategy);
+  if (spec.strategy_version) w.Key("strategy_version").Int(*spec.strategy_version);
+  if (!spec.strategy_sha256.empty()) w.Key("strategy_sha256").String(spec.strategy_sha256);
+  w.Key("cash").Number(spec.config.cash);
+  w.Key("commission").Number(spec.config.costs.commission);
+  w.Key("fixed_fee").Number(spec.config.costs.fixed_fee);
+  w.Key("slippage").Number(spec.config.costs.slippage);
+  w.Key("allow_short").Bool(spec.config.allow_short);
+  if (spec.from) w.Key("from").String(FormatIso(*spec.from));
+  if (spec.to) w.Key("to").String(FormatIso(*spec.to));
+}
+
 void WriteRun(JsonWriter& w, const store::RunInfo& run) {
   w.BeginObject();
   w.Key("id").String(run.id);
   w.Key("status").String(store::ToString(run.status));
   w.Key("progress").Number(run.progress);
-  w.Key("dataset").String(run.spec.dataset);
-  w.Key("datasets").BeginArray();
-  for (const std::string& d : run.spec.datasets) w.String(d);
-  w.EndArray();
-  w.Key("symbols").BeginArray();
-  for (const std::string& s : run.spec.symbols) w.String(s);
-  w.EndArray();
-  w.Key("strategy").String(run.spec.strategy);
-  if (run.spec.strategy_version) w.Key("strategy_version").Int(*run.spec.strategy_version);
-  if (!run.spec.strategy_sha256.empty()) {
-    w.Key("strategy_sha256").String(run.spec.strategy_sha256);
-  }
+  WriteSpecFields(w, run.spec);
   w.Key("params").Raw(run.spec.params_json);
-  w.Key("cash").Number(run.spec.config.cash);
-  w.Key("commission").Number(run.spec.config.costs.commission);
-  w.Key("fixed_fee").Number(run.spec.config.costs.fixed_fee);
-  w.Key("slippage").Number(run.spec.config.costs.slippage);
-  w.Key("allow_short").Bool(run.spec.config.allow_short);
-  if (run.spec.from) w.Key("from").String(FormatIso(*run.spec.from));
-  if (run.spec.to) w.Key("to").String(FormatIso(*run.spec.to));
   w.Key("created").String(FormatIso(run.created));
   if (run.started) w.Key("started").String(FormatIso(*run.started));
   if (run.finished) w.Key("finished").String(FormatIso(*run.finished));
@@ -204,11 +188,11 @@ Result<strategies::Params> ParseParams(std::string_view text) {
   return params;
 }
 
-namespace {
-
 Error FieldError(const std::string& field, const std::string& what) {
   return MakeError(ErrorCode::kValidation, field + " " + what, {{"field", field}});
 }
+
+namespace {
 
 Result<double> NumberField(const json::object& o, const char* field, double fallback, double min,
                            double max) {
@@ -235,26 +219,10 @@ Result<std::optional<Timestamp>> TimeField(const json::object& o, const char* fi
 
 }  // namespace
 
-Result<store::RunSpec> ParseBacktestRequest(std::string_view body,
-                                            const ScriptCheck& check_script) {
-  std::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec) {
-    return MakeError(ErrorCode::kValidation, "the body is not JSON: " + ec.message(),
-                     {{"field", "body"}});
-  }
-  if (!v.is_object()) {
-    return MakeError(ErrorCode::kValidation, "the body must be a JSON object", {{"field", "body"}});
-  }
-  const json::object& o = v.as_object();
-  static const std::set<std::string_view> kKnown = {
-      "dataset",    "datasets",  "strategy", "script", "params", "cash",
-      "commission", "fixed_fee", "slippage", "from",   "to",     "allow_short"};
-  for (const auto& kv : o) {
-    if (!kKnown.count(kv.key())) return FieldError(std::string(kv.key()), "is not a known field");
-  }
-  store::RunSpec spec;
-  std::optional<std::string> script;
+Result<RunFields> ParseRunFields(const json::object& o) {
+  RunFields out;
+  store::RunSpec& spec = out.spec;
+  std::optional<std::string>& script = out.script;
   if (auto it = o.find("script"); it != o.end() && !it->value().is_null()) {
     if (!it->value().is_string() || it->value().as_string().empty()) {
       return FieldError("script", "must be a non-empty string (a script's source)");
@@ -299,35 +267,6 @@ Result<store::RunSpec> ParseBacktestRequest(std::string_view body,
     }
     *target = std::string(it->value().as_string());
   }
-  strategies::Params params;
-  if (auto it = o.find("params"); it != o.end() && !it->value().is_null()) {
-    if (!it->value().is_object()) return FieldError("params", "must be an object of numbers");
-    auto parsed = ParseParams(json::serialize(it->value()));
-    if (!parsed.ok()) return parsed.take_error();
-    params = *parsed;
-  }
-  // Build the strategy once now, so bad parameters are a 400 here rather than a failed run later.
-  // A script (inline, or a name that is no built-in's) is the caller's to resolve and check.
-  if (script || (!strategies::Find(spec.strategy).ok() && check_script)) {
-    if (!check_script) return FieldError("script", "is not accepted here");
-    if (Status s = check_script(spec, script, params); !s.ok()) return s.take_error();
-  } else if (auto strategy = strategies::Make(spec.strategy, params); !strategy.ok()) {
-    // In a request body an unknown strategy or a bad parameter is a bad field, not a missing page.
-    Error e = strategy.take_error();
-    e.code = ErrorCode::kValidation;
-    if (auto p = e.details.find("param"); p != e.details.end()) {
-      e.details["field"] = "params." + p->second;
-    } else {
-      e.details["field"] = "strategy";
-    }
-    return e;
-  }
-  JsonWriter pw;
-  pw.BeginObject();
-  for (const auto& [k, val] : params) pw.Key(k).Number(val);
-  pw.EndObject();
-  spec.params_json = pw.Take();
-
   auto cash = NumberField(o, "cash", 100'000, 1e-6, 1e15);
   if (!cash.ok()) return cash.take_error();
   auto commission = NumberField(o, "commission", 0, 0, 0.5);
@@ -350,8 +289,76 @@ Result<store::RunSpec> ParseBacktestRequest(std::string_view body,
   spec.to = *to;
   if (spec.from && spec.to && *spec.from >= *spec.to) return FieldError("to", "must be after from");
   if (spec.datasets.empty()) spec.datasets = {spec.dataset};
+  return out;
+}
+
+Result<json::object> ParseBodyObject(std::string_view body) {
+  std::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kValidation, "the body is not JSON: " + ec.message(),
+                     {{"field", "body"}});
+  }
+  if (!v.is_object()) {
+    return MakeError(ErrorCode::kValidation, "the body must be a JSON object", {{"field", "body"}});
+  }
+  return std::move(v.as_object());
+}
+
+bool IsRunField(std::string_view key) {
+  static const std::set<std::string_view> kKnown = {
+      "dataset",    "datasets",  "strategy", "script", "cash",
+      "commission", "fixed_fee", "slippage", "from",   "to",  "allow_short"};
+  return kKnown.count(key) > 0;
+}
+
+Result<store::RunSpec> ParseBacktestRequest(std::string_view body,
+                                            const ScriptCheck& check_script) {
+  auto parsed = ParseBodyObject(body);
+  if (!parsed.ok()) return parsed.take_error();
+  const json::object& o = *parsed;
+  for (const auto& kv : o) {
+    if (!IsRunField(kv.key()) && kv.key() != "params") {
+      return FieldError(std::string(kv.key()), "is not a known field");
+    }
+  }
+  auto fields = ParseRunFields(o);
+  if (!fields.ok()) return fields.take_error();
+  store::RunSpec spec = std::move(fields->spec);
+  const std::optional<std::string>& script = fields->script;
+  strategies::Params params;
+  if (auto it = o.find("params"); it != o.end() && !it->value().is_null()) {
+    if (!it->value().is_object()) return FieldError("params", "must be an object of numbers");
+    auto parsed_params = ParseParams(json::serialize(it->value()));
+    if (!parsed_params.ok()) return parsed_params.take_error();
+    params = *parsed_params;
+  }
+  // Build the strategy once now, so bad parameters are a 400 here rather than a failed run later.
+  // A script (inline, or a name that is no built-in's) is the caller's to resolve and check.
+  if (script || (!strategies::Find(spec.strategy).ok() && check_script)) {
+    if (!check_script) return FieldError("script", "is not accepted here");
+    if (Status s = check_script(spec, script, params, nullptr); !s.ok()) return s.take_error();
+  } else if (auto strategy = strategies::Make(spec.strategy, params); !strategy.ok()) {
+    return StrategyFieldError(strategy.take_error());
+  }
+  JsonWriter pw;
+  pw.BeginObject();
+  for (const auto& [k, val] : params) pw.Key(k).Number(val);
+  pw.EndObject();
+  spec.params_json = pw.Take();
   spec.request_json = std::string(body);
   return spec;
+}
+
+Error StrategyFieldError(Error e) {
+  // In a request body an unknown strategy or a bad parameter is a bad field, not a missing page.
+  e.code = ErrorCode::kValidation;
+  if (auto p = e.details.find("param"); p != e.details.end()) {
+    e.details["field"] = "params." + p->second;
+  } else {
+    e.details["field"] = "strategy";
+  }
+  return e;
 }
 
 }  // namespace tapedeck::api

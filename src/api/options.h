@@ -26,8 +26,12 @@ struct Options {
   // Backtests executing at once. The command line's default (one per core) is resolved there;
   // 0 is taken as 1.
   size_t workers = 1;
-  size_t max_queued = 256;              // runs waiting, in total; beyond: UNAVAILABLE
-  size_t max_queued_per_client = 16;    // runs waiting of one client; beyond: RATE_LIMITED
+  // Jobs waiting (runs, and sweeps not started: one job each), in total; beyond: UNAVAILABLE.
+  size_t max_queued = 256;
+  size_t max_queued_per_client = 16;  // jobs waiting of one client; beyond: RATE_LIMITED
+  // Trials one sweep may have (`tapedeck serve --max-sweep-trials`); beyond: VALIDATION, before
+  // anything is stored or run.
+  uint64_t max_sweep_trials = 100'000;
   size_t max_upload_bytes = 64u << 20;  // a CSV upload (POST /datasets); beyond: VALIDATION
   // A strategy script's source (POST /strategies, an inline script of POST /backtests); beyond:
   // VALIDATION (413).

@@ -114,7 +114,66 @@ Resources::Resources(store::Store& store, const Options& options)
     : store_(store),
       options_(options),
       runs_(std::make_shared<StoreRunSource>(store)),
-      runner_(store, options.workers, options.script_budgets) {}
+      runner_(store, options.workers, options.script_budgets),
+      sweeps_(store, runner_, options,
+              [this](store::RunSpec& s, const std::optional<std::string>& script,
+                     const strategies::Params& params,
+                     std::vector<strategies::ParamSpec>* schema) {
+                return CheckScriptRun(s, script, params, schema);
+              }) {}
+
+Status ResolveSymbols(store::Store& store, store::RunSpec& spec, const std::string& field) {
+  // Each dataset is one symbol of the run, in order; two of the same symbol could not be told
+  // apart in the run's orders and trades.
+  spec.symbols.clear();
+  for (const std::string& name : spec.datasets) {
+    auto dataset = store.GetDataset(name);
+    if (!dataset.ok()) {
+      Error e = dataset.take_error();
+      if (e.code == ErrorCode::kNotFound) {
+        e = MakeError(ErrorCode::kValidation, "no dataset named '" + name + "'",
+                      {{"field", field}, {"dataset", name}});
+      }
+      return e;
+    }
+    if (auto same = std::find(spec.symbols.begin(), spec.symbols.end(), dataset->symbol);
+        same != spec.symbols.end()) {
+      const std::string& other = spec.datasets[same - spec.symbols.begin()];
+      return MakeError(ErrorCode::kValidation,
+                       field + " '" + other + "' and '" + name + "' both hold symbol '" +
+                           dataset->symbol + "': a run's datasets must hold distinct symbols",
+                       {{"field", field}, {"dataset", name}, {"symbol", dataset->symbol}});
+    }
+    spec.symbols.push_back(dataset->symbol);
+  }
+  return Ok();
+}
+
+HttpResponse AcceptRun(const Request& req, store::Store& store, Runner& runner,
+                       const Options& options, const store::RunSpec& spec) {
+  auto id = store.CreateRun(spec);
+  if (!id.ok()) return ErrorResponse(req.http, id.error());
+  if (auto queued =
+          runner.Enqueue(*id, req.client, options.max_queued_per_client, options.max_queued);
+      !queued.ok()) {
+    // Refused: leave no trace, or a client held back by its limit would fill the store with runs.
+    (void)store.DeleteRun(*id);
+    return ErrorResponse(req.http, queued.error());
+  }
+  JsonWriter w;
+  w.BeginObject().Key("id").String(*id).Key("status").String("queued").EndObject();
+  HttpResponse res = JsonResponse(req.http, http::status::accepted, w.Take());
+  res.set(http::field::location, "/backtests/" + *id);
+  return res;
+}
+
+HttpResponse NoContent(const Request& req) {
+  HttpResponse res = JsonResponse(req.http, http::status::no_content, "");
+  res.body().clear();
+  res.erase(http::field::content_type);
+  res.prepare_payload();
+  return res;
+}
 
 void Resources::RegisterRoutes(server::Router& router) {
   auto bind = [this](HttpResponse (Resources::*fn)(const Request&)) {
@@ -136,6 +195,7 @@ void Resources::RegisterRoutes(server::Router& router) {
   router.Add(http::verb::get, "/strategies", bind(&Resources::ListStrategies));
   router.Add(http::verb::post, "/strategies", bind(&Resources::PostStrategy));
   router.Add(http::verb::get, "/strategies/{name}", bind(&Resources::GetStrategy));
+  sweeps_.RegisterRoutes(router);
 }
 
 Status Resources::EnsureDataset(const std::string& name, const std::string& symbol,
@@ -235,54 +295,21 @@ HttpResponse Resources::PostBacktest(const Request& req) {
   auto spec = ParseBacktestRequest(
       req.http.body(),
       [this](store::RunSpec& s, const std::optional<std::string>& script,
-             const strategies::Params& params) { return CheckScriptRun(s, script, params); });
+             const strategies::Params& params, std::vector<strategies::ParamSpec>* schema) {
+        return CheckScriptRun(s, script, params, schema);
+      });
   if (!spec.ok()) {
     if (spec.error().details.contains("limit")) return TooLarge(req, spec.error());
     return ErrorResponse(req.http, spec.error());
   }
-  // Each dataset is one symbol of the run, in order; two of the same symbol could not be told
-  // apart in the run's orders and trades.
   std::error_code ec;
   const json::value body = json::parse(req.http.body(), ec);
   const std::string field =
       !ec && body.is_object() && body.as_object().contains("datasets") ? "datasets" : "dataset";
-  spec->symbols.clear();
-  for (const std::string& name : spec->datasets) {
-    auto dataset = store_.GetDataset(name);
-    if (!dataset.ok()) {
-      Error e = dataset.take_error();
-      if (e.code == ErrorCode::kNotFound) {
-        e = MakeError(ErrorCode::kValidation, "no dataset named '" + name + "'",
-                      {{"field", field}, {"dataset", name}});
-      }
-      return ErrorResponse(req.http, e);
-    }
-    if (auto same = std::find(spec->symbols.begin(), spec->symbols.end(), dataset->symbol);
-        same != spec->symbols.end()) {
-      const std::string& other = spec->datasets[same - spec->symbols.begin()];
-      return ErrorResponse(
-          req.http,
-          MakeError(ErrorCode::kValidation,
-                    field + " '" + other + "' and '" + name + "' both hold symbol '" +
-                        dataset->symbol + "': a run's datasets must hold distinct symbols",
-                    {{"field", field}, {"dataset", name}, {"symbol", dataset->symbol}}));
-    }
-    spec->symbols.push_back(dataset->symbol);
+  if (Status s = ResolveSymbols(store_, *spec, field); !s.ok()) {
+    return ErrorResponse(req.http, s.error());
   }
-  auto id = store_.CreateRun(*spec);
-  if (!id.ok()) return ErrorResponse(req.http, id.error());
-  if (auto queued =
-          runner_.Enqueue(*id, req.client, options_.max_queued_per_client, options_.max_queued);
-      !queued.ok()) {
-    // Refused: leave no trace, or a client held back by its limit would fill the store with runs.
-    (void)store_.DeleteRun(*id);
-    return ErrorResponse(req.http, queued.error());
-  }
-  JsonWriter w;
-  w.BeginObject().Key("id").String(*id).Key("status").String("queued").EndObject();
-  HttpResponse res = JsonResponse(req.http, http::status::accepted, w.Take());
-  res.set(http::field::location, "/backtests/" + *id);
-  return res;
+  return AcceptRun(req, store_, runner_, options_, *spec);
 }
 
 HttpResponse Resources::ListBacktests(const Request& req) {
@@ -312,11 +339,7 @@ HttpResponse Resources::DeleteBacktest(const Request& req) {
   auto done = store_.DeleteRun(id);
   if (!done.ok()) return ErrorResponse(req.http, done.error());
   runs_->Forget(id);
-  HttpResponse res = JsonResponse(req.http, http::status::no_content, "");
-  res.body().clear();
-  res.erase(http::field::content_type);
-  res.prepare_payload();
-  return res;
+  return NoContent(req);
 }
 
 HttpResponse Resources::GetTrades(const Request& req) {
@@ -415,8 +438,10 @@ void Resources::RenderMetrics(std::string& out) const {
   for (const auto& [status, n] : counts) samples.push_back({{{"status", status}}, n});
   server::AppendFamily(out, "tapedeck_runs", "gauge", "Backtest runs in the store, by status.",
                        samples);
-  server::AppendGauge(out, "tapedeck_runs_waiting", "Runs queued in this process's worker pool.",
+  server::AppendGauge(out, "tapedeck_runs_waiting",
+                      "Jobs (runs, sweeps not started) queued in this process's worker pool.",
                       static_cast<double>(runner_.queued()));
+  sweeps_.RenderMetrics(out);
 }
 
 HttpResponse Resources::ListStrategies(const Request& req) {
@@ -530,7 +555,8 @@ HttpResponse Resources::GetStrategy(const Request& req) {
 }
 
 Status Resources::CheckScriptRun(store::RunSpec& spec, const std::optional<std::string>& script,
-                                 const strategies::Params& params) {
+                                 const strategies::Params& params,
+                                 std::vector<strategies::ParamSpec>* schema) {
   std::string source;
   std::string chunk = "script";
   const char* field = "script";
@@ -576,6 +602,7 @@ Status Resources::CheckScriptRun(store::RunSpec& spec, const std::optional<std::
   // rather than a failed run later.
   auto made = strategies::MakeScriptStrategy(source, chunk, params, CheckBudgets());
   if (!made.ok()) return ScriptError(made.take_error(), field);
+  if (schema) *schema = (*made)->info().params;
   return Ok();
 }
 

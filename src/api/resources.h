@@ -1,5 +1,5 @@
-// The REST resources: datasets, backtests (runs), their trades, equity and frames, and
-// strategies (the built-ins, and scripts saved as immutable versions), as routes of the server's
+// The REST resources: datasets, backtests (runs), their trades, equity and frames, strategies
+// (the built-ins, and scripts saved as immutable versions) and sweeps (api/sweeps.h), as routes of the server's
 // Router over one store.
 #pragma once
 
@@ -10,11 +10,24 @@
 #include "api/options.h"
 #include "api/runner.h"
 #include "api/store_run_source.h"
+#include "api/sweeps.h"
 #include "common/error.h"
 #include "server/router.h"
 #include "store/store.h"
 
 namespace tapedeck::api {
+
+// The datasets of `spec` checked (they exist; VALIDATION naming `field` otherwise) and their
+// symbols filled into spec.symbols, which must be distinct (else VALIDATION).
+Status ResolveSymbols(store::Store& store, store::RunSpec& spec, const std::string& field);
+
+// A run created in the store and queued for the request's client, answered as POST /backtests
+// does: 202 {"id","status":"queued"} + Location, or the refusal (nothing left in the store).
+server::HttpResponse AcceptRun(const server::Request& req, store::Store& store, Runner& runner,
+                               const Options& options, const store::RunSpec& spec);
+
+// 204 No Content.
+server::HttpResponse NoContent(const server::Request& req);
 
 // Owns the worker pool (Runner) that executes posted backtests and the StoreRunSource whose cached
 // tapes a deleted run is dropped from. `store` must outlive it.
@@ -63,12 +76,14 @@ class Resources {
   strategies::ScriptBudgets CheckBudgets() const;
   // POST /backtests' check of a script run (ScriptCheck in api/json.h).
   Status CheckScriptRun(store::RunSpec& spec, const std::optional<std::string>& script,
-                        const strategies::Params& params);
+                        const strategies::Params& params,
+                        std::vector<strategies::ParamSpec>* schema = nullptr);
 
   store::Store& store_;
   Options options_;
   std::shared_ptr<StoreRunSource> runs_;
   Runner runner_;
+  SweepResources sweeps_;
 };
 
 }  // namespace tapedeck::api

@@ -1,6 +1,8 @@
 #include "api/runner.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cctype>
@@ -53,6 +55,14 @@ void GiveBackScriptHeap() {
   if (server::FreeHeapBytes() > kWorthIt) malloc_trim(0);
 }
 
+// Lowers the calling thread's scheduling priority. On Linux setpriority(PRIO_PROCESS, tid) sets
+// one thread's nice value; a failure (a kernel that refuses) leaves it as it is.
+void LowerThisThreadsPriority() {
+#ifdef __linux__
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kWorkerNice);
+#endif
+}
+
 }  // namespace
 
 Runner::Runner(store::Store& store, size_t workers, const strategies::ScriptBudgets& budgets)
@@ -68,6 +78,8 @@ void Runner::Stop() {
     std::lock_guard lock(mu_);
     if (stopping_ && threads_.empty()) return;
     stopping_ = true;
+    // Sweeps stop where they are and stay `running`: the next start's recovery fails them.
+    for (auto& [id, job] : executing_) job->Cancel();
   }
   cancel_ = true;
   cv_.notify_all();
@@ -77,6 +89,16 @@ void Runner::Stop() {
 
 Status Runner::Enqueue(const std::string& id, const std::string& client, size_t max_per_client,
                        size_t max_total) {
+  return Admit(Kind::kRun, id, client, max_per_client, max_total);
+}
+
+Status Runner::EnqueueSweep(const std::string& id, const std::string& client,
+                            size_t max_per_client, size_t max_total) {
+  return Admit(Kind::kSweep, id, client, max_per_client, max_total);
+}
+
+Status Runner::Admit(Kind kind, const std::string& id, const std::string& client,
+                     size_t max_per_client, size_t max_total) {
   const std::string retry_after = std::to_string(kQueueRetryAfterSeconds);
   {
     std::lock_guard lock(mu_);
@@ -97,10 +119,25 @@ Status Runner::Enqueue(const std::string& id, const std::string& client, size_t 
                         {"retry_after", retry_after}});
     }
     ++mine;
-    queue_.push_back({id, client});
+    queue_.push_back({kind, id, client});
   }
   cv_.notify_one();
   return Ok();
+}
+
+void Runner::CancelSweep(const std::string& id) {
+  std::lock_guard lock(mu_);
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (it->kind != Kind::kSweep || it->id != id) continue;
+    const auto mine = waiting_by_client_.find(it->client);
+    if (mine != waiting_by_client_.end() && --mine->second == 0) waiting_by_client_.erase(mine);
+    queue_.erase(it);
+    break;
+  }
+  const auto job = executing_.find(id);
+  if (job == executing_.end()) return;
+  job->second->Cancel();
+  std::erase(sweeps_, job->second);
 }
 
 void Runner::OnFinished(std::function<void(const std::string&)> callback) {
@@ -119,26 +156,148 @@ size_t Runner::running() const {
 }
 
 void Runner::WorkerLoop() {
+  LowerThisThreadsPriority();
   for (;;) {
-    std::string id;
+    Task task;
+    std::string client;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || !sweeps_.empty(); });
       if (stopping_) return;
-      id = std::move(queue_.front().id);
-      const auto mine = waiting_by_client_.find(queue_.front().client);
-      if (mine != waiting_by_client_.end() && --mine->second == 0) waiting_by_client_.erase(mine);
-      queue_.pop_front();
+      if (!queue_.empty()) {
+        // Waiting jobs first: a run posted during a sweep waits for one batch, not the sweep.
+        Waiting& next = queue_.front();
+        task.kind = next.kind;
+        task.id = std::move(next.id);
+        client = next.client;
+        const auto mine = waiting_by_client_.find(next.client);
+        if (mine != waiting_by_client_.end() && --mine->second == 0) {
+          waiting_by_client_.erase(mine);
+        }
+        queue_.pop_front();
+      } else {
+        // The next batch of the sweep whose turn it is; it goes to the back if it has more.
+        task.kind = Kind::kSweep;
+        task.sweep = sweeps_.front();
+        sweeps_.pop_front();
+        SweepJob& job = *task.sweep;
+        task.id = job.id();
+        task.begin = job.next;
+        task.end = std::min(job.next + kSweepBatch, job.tasks());
+        job.next = task.end;
+        ++job.in_flight;
+        if (job.next < job.tasks()) sweeps_.push_back(task.sweep);
+      }
       ++running_;
     }
-    Execute(id);
+    if (task.kind == Kind::kRun) {
+      Execute(task.id);
+    } else if (task.sweep) {
+      RunSweepBatch(task.sweep, task.begin, task.end);
+    } else {
+      StartSweep(task.id, client);
+    }
     std::vector<std::function<void(const std::string&)>> callbacks;
     {
       std::lock_guard lock(mu_);
       --running_;
-      callbacks = on_finished_;
+      if (task.kind == Kind::kRun) callbacks = on_finished_;
     }
-    for (auto& cb : callbacks) cb(id);
+    for (auto& cb : callbacks) cb(task.id);
+  }
+}
+
+void Runner::StartSweep(const std::string& id, const std::string& client) {
+  auto sweep = store_.GetSweep(id);
+  if (!sweep.ok()) return;  // deleted while queued
+  if (Status started = store_.MarkSweepRunning(id); !started.ok()) {
+    // Deleted meanwhile (NOT_FOUND) or no longer queued (CONFLICT): not ours to finish.
+    const ErrorCode code = started.error().code;
+    if (code != ErrorCode::kNotFound && code != ErrorCode::kConflict) FailSweepId(id, started.error());
+    return;
+  }
+  auto job = SweepJob::Make(store_, *sweep, budgets_);
+  if (!job.ok()) return FailSweepId(id, job.error());
+  (*job)->client = client;
+  bool empty = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;  // left running: recovery's
+    executing_[id] = *job;
+    empty = (*job)->tasks() == 0;
+    if (!empty) sweeps_.push_back(*job);
+  }
+  if (empty) {
+    RunSweepBatch(*job, 0, 0);
+  } else {
+    cv_.notify_all();
+  }
+}
+
+void Runner::RunSweepBatch(const std::shared_ptr<SweepJob>& job, size_t begin, size_t end) {
+  if (begin < end) {
+    auto records = job->RunBatch(begin, end);
+    if (records) {
+      const Status stored = store_.PutTrials(job->id(), *records);
+      if (stored.ok()) {
+        trial_runs_done_ += records->size();
+      } else if (stored.error().code == ErrorCode::kNotFound) {
+        job->Cancel();  // deleted: nothing more to write
+      } else {
+        FailSweepJob(job, stored.error());
+      }
+    }
+  }
+  bool last = false;
+  {
+    std::lock_guard lock(mu_);
+    if (begin < end) --job->in_flight;
+    job->finished += end - begin;
+    if (job->cancelled() || job->failed) {
+      std::erase(sweeps_, job);
+      if (job->in_flight == 0) executing_.erase(job->id());
+      return;
+    }
+    last = job->finished == job->tasks();
+  }
+  if (!last) return;
+  auto summary = job->Summarize(store_);
+  if (summary.ok()) {
+    if (Status done = store_.CompleteSweep(job->id(), *summary); !done.ok()) {
+      const ErrorCode code = done.error().code;
+      if (code != ErrorCode::kNotFound && code != ErrorCode::kConflict) {
+        FailSweepJob(job, done.error());
+      }
+    }
+  } else if (!job->cancelled()) {
+    FailSweepJob(job, summary.error());
+  }
+  std::lock_guard lock(mu_);
+  executing_.erase(job->id());
+}
+
+void Runner::FailSweepJob(const std::shared_ptr<SweepJob>& job, const Error& error) {
+  {
+    std::lock_guard lock(mu_);
+    if (job->failed) return;
+    job->failed = true;
+    std::erase(sweeps_, job);
+  }
+  job->Cancel();
+  FailSweepId(job->id(), error);
+}
+
+void Runner::FailSweepId(const std::string& id, const Error& error) {
+  const store::RunError stored = ToRunError(error);
+  auto delay = std::chrono::milliseconds(50);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const Status failed = store_.FailSweep(id, stored);
+    if (failed.ok()) return;
+    const ErrorCode code = failed.error().code;
+    if (code == ErrorCode::kNotFound || code == ErrorCode::kConflict) return;
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, delay, [this] { return stopping_; })) return;  // recovery's job now
+    delay *= 2;
   }
 }
 

@@ -1,4 +1,4 @@
-// The worker pool that executes backtests, off the I/O threads.
+// The worker pool that executes backtests and sweeps, off the I/O threads.
 #pragma once
 
 #include <atomic>
@@ -6,12 +6,14 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "api/sweep_job.h"
 #include "common/error.h"
 #include "store/store.h"
 #include "strategies/script.h"
@@ -22,10 +24,27 @@ namespace tapedeck::api {
 // backtest's time.
 inline constexpr int kQueueRetryAfterSeconds = 5;
 
-// Executes queued runs on its own threads (never on I/O threads). A run moves queued -> running
-// -> done | failed in the store; progress is written a few times a second. A script run
-// (RunSpec::strategy_sha256 set) runs the stored source of that SHA-256 in a sandbox of its own;
-// a failure records the error's cause, script line and bar time (store::RunError).
+// Trial runs a worker takes of a sweep at a time: a backtest posted during a sweep waits at most
+// about this many trials' time before a worker is free for it.
+inline constexpr size_t kSweepBatch = 8;
+
+// The workers' nice value (Linux, per thread): backtests and sweeps yield the cores to the I/O
+// threads that play streams when both want them, and take the cores whole when alone.
+inline constexpr int kWorkerNice = 5;
+
+// Executes queued runs and sweeps on its own threads (never on I/O threads), at a lower priority
+// (kWorkerNice). A run moves queued -> running -> done | failed in the store; progress is written
+// a few times a second. A script run (RunSpec::strategy_sha256 set) runs the stored source of that
+// SHA-256 in a sandbox of its own; a failure records the error's cause, script line and bar time
+// (store::RunError).
+//
+// A sweep moves queued -> running when a worker takes it and builds its context (SweepJob); its
+// trial runs then go through the pool in batches of kSweepBatch, each batch's records stored with
+// PutTrials. Waiting jobs (runs, sweeps not started) come before batches, and the batches of
+// several sweeps take turns, so a run posted during a sweep starts once a worker ends its batch.
+// The worker that ends a sweep's last batch summarises it (CompleteSweep). A failed trial is
+// recorded, not a failed sweep; a sweep whose context cannot be built or whose records cannot be
+// stored is failed (FailSweep).
 //
 // Thread-safety: every method may be called from any thread.
 class Runner {
@@ -41,19 +60,45 @@ class Runner {
   Status Enqueue(const std::string& id, const std::string& client, size_t max_per_client,
                  size_t max_total);
 
+  // Queues a sweep already created in the store, as Enqueue does a run: waiting, it counts as one
+  // job toward both limits (same errors).
+  Status EnqueueSweep(const std::string& id, const std::string& client, size_t max_per_client,
+                      size_t max_total);
+
+  // Stops a sweep (after DeleteSweep): a waiting sweep leaves the queue, a running one's batches
+  // not started are dropped and its trials being run stop (within 2^16 bars each). Nothing more
+  // of it is written. Unknown ids are ignored.
+  void CancelSweep(const std::string& id);
+
   // Called (on a worker thread) when a run reaches done or failed.
   void OnFinished(std::function<void(const std::string& id)> callback);
 
-  // Runs waiting, and being executed.
+  // Jobs waiting (runs, and sweeps not started), and being executed (runs, sweep batches).
   size_t queued() const;
   size_t running() const;
+  // Trial runs of sweeps this runner has stored since it started.
+  uint64_t trial_runs_done() const { return trial_runs_done_.load(); }
 
   // Stops taking work and joins the workers.
   void Stop();
 
  private:
+  enum class Kind : uint8_t { kRun, kSweep };
+  struct Task {
+    Kind kind = Kind::kRun;
+    std::string id;
+    std::shared_ptr<SweepJob> sweep;  // a batch [begin, end) of this sweep's trial runs
+    size_t begin = 0, end = 0;
+  };
+  Status Admit(Kind kind, const std::string& id, const std::string& client, size_t max_per_client,
+               size_t max_total);
   void WorkerLoop();
   void Execute(const std::string& id);
+  void StartSweep(const std::string& id, const std::string& client);
+  void RunSweepBatch(const std::shared_ptr<SweepJob>& job, size_t begin, size_t end);
+  // Marks the sweep failed once (with retries as Fail) and stops its other batches.
+  void FailSweepJob(const std::shared_ptr<SweepJob>& job, const Error& error);
+  void FailSweepId(const std::string& id, const Error& error);
   // Marks the run failed with `error`. A store that cannot write at the moment (a full disk) gets
   // more tries, backing off from 50 ms for about 12 s in all, so that the run does not stay
   // `running` until the next start.
@@ -64,15 +109,21 @@ class Runner {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   struct Waiting {
+    Kind kind = Kind::kRun;
     std::string id;
     std::string client;
   };
   std::deque<Waiting> queue_;                                         // GUARDED_BY(mu_)
+  // Running sweeps with batches not handed out yet, taking turns (front first).
+  std::deque<std::shared_ptr<SweepJob>> sweeps_;  // GUARDED_BY(mu_)
+  // Every running sweep, until its last batch ends: for CancelSweep and Stop.
+  std::unordered_map<std::string, std::shared_ptr<SweepJob>> executing_;  // GUARDED_BY(mu_)
   std::unordered_map<std::string, size_t> waiting_by_client_;         // GUARDED_BY(mu_)
   size_t running_ = 0;                                                // GUARDED_BY(mu_)
   bool stopping_ = false;                                             // GUARDED_BY(mu_)
   std::vector<std::function<void(const std::string&)>> on_finished_;  // set before start
   std::atomic<bool> cancel_{false};
+  std::atomic<uint64_t> trial_runs_done_{0};
   std::vector<std::thread> threads_;
 };
 

@@ -21,6 +21,11 @@ commands:
            [--param k=v]... [--cash X] [--commission RATE] [--fixed-fee X] [--slippage RATE]
            [--from ISO] [--to ISO] [--no-short] [--json]
            [--script-instructions N] [--script-memory MiB] [--script-seconds S]
+  sweep    --csv FILE (--strategy NAME | --script FILE.lua) --grid NAME=FROM:TO:STEP|V1,V2,..|V ...
+           [--method grid|random] [--trials N] [--seed S]
+           [--objective sharpe|total_return|cagr|sortino|calmar|profit_factor]
+           [--walk-forward K [--anchored]] [--pbo-blocks S] [--threads N] [--max-trials N]
+           [--json] and backtest's data, cost and period options
   gen      --bars N --seed S [--interval 1m] [--start ISO] [--price P] [--symbol S] [--out FILE]
   strategies [--json]      list built-in strategies and their parameters
   check    FILE.lua        compile a strategy script and print its parameters
@@ -41,6 +46,7 @@ int main(int argc, char** argv) {
   if (cmd == "gen") return GenCommand(argc, argv);
   if (cmd == "strategies") return StrategiesCommand(argc, argv);
   if (cmd == "check") return CheckCommand(argc, argv);
+  if (cmd == "sweep") return SweepCommand(argc, argv);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::fputs(kUsage, stdout);
     return 0;

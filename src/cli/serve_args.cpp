@@ -34,8 +34,10 @@ constexpr std::string_view kUsage = R"(usage: tapedeck serve [OPTIONS]
   --tokens-file PATH           bearer tokens, one a line, '#' comments; the file must not be
                                readable by others (chmod 600 or 640)
   --ticket-ttl D               life of a playback ticket for ?ticket= (default 60s)
-  --max-queued-per-client N    backtests waiting per client (address, or token) (default 16)
-  --max-queued N               backtests waiting in total (default 256)
+  --max-queued-per-client N    backtests and sweeps waiting per client (address, or token)
+                               (default 16)
+  --max-queued N               backtests and sweeps waiting in total (default 256)
+  --max-sweep-trials N         trials one sweep may have (default 100000)
   --heartbeat D                {"t":"hb"} after D without a message (default 5s)
   --ping-interval D            WebSocket ping period (default 5s)
   --idle-timeout D             close a WebSocket silent for D (default 30s)
@@ -223,6 +225,7 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
       {"ticket-ttl", duration(s.ticket_ttl)},
       {"max-queued", count(a.max_queued, 1, 10'000'000)},
       {"max-queued-per-client", count(a.max_queued_per_client, 1, 10'000'000)},
+      {"max-sweep-trials", count(a.max_sweep_trials, 1, 100'000'000)},
       {"heartbeat", duration(s.heartbeat_interval)},
       {"ping-interval", duration(s.ping_interval)},
       {"idle-timeout", duration(s.idle_timeout)},

@@ -250,3 +250,82 @@ Result<std::vector<engine::LogEntry>> UnpackLogs(std::span<const std::byte> reco
 }
 
 }  // namespace tapedeck::store::internal
+
+namespace tapedeck::store::internal {
+namespace {
+
+// Calls f(offset, field) for each field of `st` in the stats record's order.
+template <typename StatsT, typename F>
+void ForEachStatsField(StatsT& st, F&& f) {
+  f(0, st.bars);
+  f(8, st.fills);
+  f(16, st.trades);
+  f(24, st.start_equity);
+  f(32, st.final_equity);
+  f(40, st.total_return);
+  f(48, st.cagr);
+  f(56, st.volatility);
+  f(64, st.sharpe);
+  f(72, st.sortino);
+  f(80, st.calmar);
+  f(88, st.max_drawdown);
+  f(96, st.max_drawdown_duration);
+  f(104, st.win_rate);
+  f(112, st.profit_factor);
+  f(120, st.expectancy);
+  f(128, st.exposure);
+  f(136, st.buy_and_hold_return);
+  f(144, st.periods_per_year);
+}
+
+void PutField(std::byte* at, size_t v) { Put<uint64_t>(at, v); }
+void PutField(std::byte* at, double v) { Put<double>(at, v); }
+void PutField(std::byte* at, Micros v) { Put<int64_t>(at, v.count()); }
+void GetField(const std::byte* at, size_t& v) { v = static_cast<size_t>(Get<uint64_t>(at)); }
+void GetField(const std::byte* at, double& v) { v = Get<double>(at); }
+void GetField(const std::byte* at, Micros& v) { v = Micros{Get<int64_t>(at)}; }
+
+}  // namespace
+
+std::vector<std::byte> PackStats(const engine::Stats& stats) {
+  std::vector<std::byte> out(kStatsRecordBytes);
+  ForEachStatsField(stats, [&out](size_t at, const auto& field) { PutField(out.data() + at, field); });
+  return out;
+}
+
+Result<engine::Stats> UnpackStats(std::span<const std::byte> record) {
+  if (record.size() != kStatsRecordBytes) {
+    return WrongLength("the statistics", record.size(), 1, kStatsRecordBytes);
+  }
+  engine::Stats st;
+  ForEachStatsField(st, [&record](size_t at, auto& field) { GetField(record.data() + at, field); });
+  return st;
+}
+
+std::vector<std::byte> PackDailyReturns(std::span<const sweep::DailyReturn> returns) {
+  std::vector<std::byte> out(returns.size() * kDailyReturnBytes);
+  std::byte* p = out.data();
+  for (const sweep::DailyReturn& r : returns) {
+    Put<int32_t>(p + 0, static_cast<int32_t>(r.day));
+    Put<double>(p + 4, r.ret);
+    p += kDailyReturnBytes;
+  }
+  return out;
+}
+
+Result<std::vector<sweep::DailyReturn>> UnpackDailyReturns(std::span<const std::byte> records) {
+  if (records.size() % kDailyReturnBytes != 0) {
+    return WrongLength("the daily returns", records.size(), records.size() / kDailyReturnBytes,
+                       kDailyReturnBytes);
+  }
+  std::vector<sweep::DailyReturn> out(records.size() / kDailyReturnBytes);
+  const std::byte* p = records.data();
+  for (sweep::DailyReturn& r : out) {
+    r.day = Get<int32_t>(p + 0);
+    r.ret = Get<double>(p + 4);
+    p += kDailyReturnBytes;
+  }
+  return out;
+}
+
+}  // namespace tapedeck::store::internal

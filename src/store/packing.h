@@ -23,6 +23,15 @@
 // Log record, 24 bytes: 0 ts µs i64 | 8 bar u64 | 16 message length u32 | 20 zero u32; the
 // messages are concatenated in log order in a second blob.
 //
+// Stats record (schema v7, a sweep's trial), 152 bytes, engine::Stats' fields in declaration order:
+//   0 bars u64 | 8 fills u64 | 16 trades u64 | 24 start_equity f64 | 32 final_equity |
+//   40 total_return | 48 cagr | 56 volatility | 64 sharpe | 72 sortino | 80 calmar |
+//   88 max_drawdown | 96 max_drawdown_duration µs i64 | 104 win_rate | 112 profit_factor |
+//   120 expectancy | 128 exposure | 136 buy_and_hold_return | 144 periods_per_year
+// (every double bit for bit: NaN and ±inf come back as they went in).
+//
+// Daily return record (schema v7), 12 bytes: 0 day i32 (days since 1970-01-01) | 4 ret f64.
+//
 // Enums are stored as their numeric values and checked on the way back: a damaged blob is an
 // error, never a garbage event.
 #pragma once
@@ -34,6 +43,7 @@
 
 #include "common/error.h"
 #include "engine/run_result.h"
+#include "sweep/robustness.h"
 
 namespace tapedeck::store::internal {
 
@@ -41,6 +51,8 @@ inline constexpr size_t kEventRecordBytes = 64;
 inline constexpr size_t kTradeRecordBytes = 80;
 inline constexpr size_t kPlotHeaderBytes = 24;
 inline constexpr size_t kLogRecordBytes = 24;
+inline constexpr size_t kStatsRecordBytes = 152;
+inline constexpr size_t kDailyReturnBytes = 12;
 
 struct PackedEvents {
   std::vector<std::byte> records;  // events.size() * kEventRecordBytes
@@ -56,6 +68,9 @@ PackedEvents PackEvents(std::span<const engine::OrderEvent> events);
 std::vector<std::byte> PackPlots(std::span<const engine::PlotSeries> plots);
 PackedLogs PackLogs(std::span<const engine::LogEntry> logs);
 std::vector<std::byte> PackTrades(std::span<const engine::Trade> trades);
+std::vector<std::byte> PackStats(const engine::Stats& stats);
+// REQUIRES: every day fits in an int32 (±5.8 million years).
+std::vector<std::byte> PackDailyReturns(std::span<const sweep::DailyReturn> returns);
 
 // `count` is what the row says the blob holds. Errors: IO naming what is wrong (a length that is
 // not count records, an enum out of range, reasons that do not add up).
@@ -65,6 +80,9 @@ Result<std::vector<engine::Trade>> UnpackTrades(std::span<const std::byte> recor
 // `count` series, each given `bars` values (the run's timeline length).
 Result<std::vector<engine::PlotSeries>> UnpackPlots(std::span<const std::byte> blob, size_t count,
                                                     size_t bars);
+Result<engine::Stats> UnpackStats(std::span<const std::byte> record);
+// Any whole number of records.
+Result<std::vector<sweep::DailyReturn>> UnpackDailyReturns(std::span<const std::byte> records);
 Result<std::vector<engine::LogEntry>> UnpackLogs(std::span<const std::byte> records,
                                                  std::string_view text, size_t count);
 

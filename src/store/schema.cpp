@@ -244,6 +244,88 @@ ALTER TABLE runs ADD COLUMN datasets TEXT NOT NULL DEFAULT '[]';
 UPDATE runs SET datasets = json_array(dataset);
 )sql";
 
+// Version 7: sweeps (store.h, "Sweeps"). A sweep's row holds what was asked for (the columns of a
+// run's spec, its plan and request as opaque JSON), its status and progress (`done` of `tasks`
+// trial runs) and, once done, its summary. Each trial run's record is a row of sweep_trials,
+// written by PutTrials in batches: its parameters, its error or its statistics — packed whole in
+// `stats` (store/packing.h; NULL: the trial failed) and again, for ORDER BY, as a REAL column per
+// key of the REST statistics object (NaN reads as NULL: "missing"). A phase-0 trial's daily
+// returns are a separate row of sweep_returns (12-byte records), so that sorting a 100,000-trial
+// sweep scans ~300-byte rows rather than years of returns. Both go with their sweep (ON DELETE
+// CASCADE). Nothing to convert: earlier stores have no sweeps.
+constexpr const char* kSchemaV7 = R"sql(
+CREATE TABLE sweeps(
+  seq              INTEGER PRIMARY KEY,
+  id               TEXT NOT NULL UNIQUE,
+  dataset          TEXT NOT NULL,
+  datasets         TEXT NOT NULL,  -- JSON array of names
+  symbols          TEXT NOT NULL,  -- JSON array of strings
+  strategy         TEXT NOT NULL,
+  strategy_version INTEGER,
+  strategy_sha256  TEXT NOT NULL DEFAULT '',
+  cash             REAL NOT NULL,
+  commission       REAL NOT NULL,
+  fixed_fee        REAL NOT NULL,
+  slippage         REAL NOT NULL,
+  allow_short      INTEGER NOT NULL,
+  from_us          INTEGER,
+  to_us            INTEGER,
+  plan             TEXT NOT NULL,  -- JSON, as the server wrote it
+  request          TEXT NOT NULL,
+  trials           INTEGER NOT NULL,
+  tasks            INTEGER NOT NULL,
+  status           TEXT NOT NULL CHECK(status = 'queued' OR status = 'running'
+                                       OR status = 'done' OR status = 'failed'),
+  done             INTEGER NOT NULL DEFAULT 0,
+  error            TEXT NOT NULL DEFAULT '',
+  error_cause      TEXT NOT NULL DEFAULT '',
+  error_line       INTEGER,
+  error_bar_us     INTEGER,
+  created_us       INTEGER NOT NULL,
+  started_us       INTEGER,
+  finished_us      INTEGER,
+  summary          TEXT NOT NULL DEFAULT ''  -- JSON object, once done
+);
+CREATE INDEX sweeps_by_status ON sweeps(status);
+
+CREATE TABLE sweep_trials(
+  sweep                   INTEGER NOT NULL REFERENCES sweeps(seq) ON DELETE CASCADE,
+  phase                   INTEGER NOT NULL,
+  idx                     INTEGER NOT NULL,
+  params                  TEXT NOT NULL,  -- JSON object
+  error                   TEXT NOT NULL DEFAULT '',
+  stats                   BLOB,           -- packed engine::Stats; NULL: the trial failed
+  bars                    REAL,
+  fills                   REAL,
+  trades                  REAL,
+  start_equity            REAL,
+  final_equity            REAL,
+  total_return            REAL,
+  cagr                    REAL,
+  volatility              REAL,
+  sharpe                  REAL,
+  sortino                 REAL,
+  calmar                  REAL,
+  max_drawdown            REAL,
+  max_drawdown_duration_s REAL,
+  win_rate                REAL,
+  profit_factor           REAL,
+  expectancy              REAL,
+  exposure                REAL,
+  buy_and_hold_return     REAL,
+  PRIMARY KEY(sweep, phase, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE sweep_returns(
+  sweep   INTEGER NOT NULL REFERENCES sweeps(seq) ON DELETE CASCADE,
+  phase   INTEGER NOT NULL,
+  idx     INTEGER NOT NULL,
+  days    INTEGER NOT NULL,
+  returns BLOB NOT NULL,  -- days records of 12 bytes (store/packing.h)
+  PRIMARY KEY(sweep, phase, idx)
+);
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -254,7 +336,7 @@ struct Migration {
 // Append only: a released step is never edited, a change is a new step.
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3Before, PackRunRowsV3, kSchemaV3After},
-    {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6},
+    {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7},
 };
 
 Result<int> UserVersion(Db& db) {

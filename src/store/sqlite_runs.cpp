@@ -15,11 +15,6 @@
 #include "store/sqlite_store.h"
 
 namespace tapedeck::store::internal {
-namespace {
-
-static_assert(std::endian::native == std::endian::little,
-              "equity blobs are stored little-endian as in memory");
-static_assert(sizeof(Timestamp) == sizeof(int64_t));
 
 std::string SymbolsToJson(const std::vector<std::string>& symbols) {
   JsonWriter w;
@@ -39,6 +34,21 @@ std::vector<std::string> SymbolsFromJson(const std::string& text) {
   }
   return out;
 }
+
+std::string RecordedSha256(const RunSpec& spec) {
+  return spec.script_source.empty() ? spec.strategy_sha256 : Sha256Hex(spec.script_source);
+}
+
+Status KeepInlineSource(Db& db, const RunSpec& spec, std::string_view sha256) {
+  if (spec.script_source.empty()) return Ok();
+  return InsertScriptSource(db, sha256, spec.script_source);
+}
+
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "equity blobs are stored little-endian as in memory");
+static_assert(sizeof(Timestamp) == sizeof(int64_t));
 
 Error RunNotFound(std::string_view id) {
   return MakeError(ErrorCode::kRunNotFound, "no run has this id", {{"id", std::string(id)}});
@@ -262,13 +272,12 @@ Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
   const std::string symbols = SymbolsToJson(spec.symbols);
   const std::string datasets =
       SymbolsToJson(spec.datasets.empty() ? std::vector<std::string>{spec.dataset} : spec.datasets);
-  const std::string sha256 =
-      spec.script_source.empty() ? spec.strategy_sha256 : Sha256Hex(spec.script_source);
+  const std::string sha256 = RecordedSha256(spec);
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
   // Durable: the 202 that follows promises the run exists.
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
-  if (!spec.script_source.empty()) TD_TRY(InsertScriptSource(db, sha256, spec.script_source));
+  TD_TRY(KeepInlineSource(db, spec, sha256));
   // 64 random bits collide about never; the retry makes "about" into "never" cheaply.
   for (int attempt = 0; attempt < 4; ++attempt) {
     std::string id = RandomHex64();
@@ -575,7 +584,15 @@ Result<size_t> SqliteStore::RecoverOnStart() {
                                    "WHERE status IN ('queued', 'running')"));
     TD_TRY(s.Bind(1, ToMicros(Now())).Run());
   }
-  const auto n = static_cast<size_t>(db.Changes());
+  auto n = static_cast<size_t>(db.Changes());
+  {
+    TD_ASSIGN_OR_RETURN(Stmt & s,
+                        db.Prepare("UPDATE sweeps SET status = 'failed', error = 'interrupted', "
+                                   "error_cause = 'interrupted', finished_us = ?1 "
+                                   "WHERE status = 'queued' OR status = 'running'"));
+    TD_TRY(s.Bind(1, ToMicros(Now())).Run());
+  }
+  n += static_cast<size_t>(db.Changes());
   TD_TRY(txn.Commit());
   return n;
 }

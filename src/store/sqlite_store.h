@@ -1,5 +1,6 @@
 // Internal to src/store: the SQLite implementation of Store, split over sqlite_store.cpp (opening,
-// connections), sqlite_datasets.cpp and sqlite_runs.cpp. See store.h for the contract.
+// connections), sqlite_datasets.cpp, sqlite_runs.cpp, sqlite_sweeps.cpp and sqlite_scripts.cpp.
+// See store.h for the contract.
 //
 // Connections: one writer, guarded by write_mu_, does every write inside a transaction (BEGIN
 // IMMEDIATE). Readers borrow a connection from a small pool, so a 10 MB equity read never waits for
@@ -32,6 +33,14 @@ Error ErrnoError(std::string msg, const std::string& path, int err);
 Status InsertScriptSource(Db& db, std::string_view sha256, std::string_view source);
 // IO: the database holds something this code never writes.
 Error Corrupt(const Db& db, std::string what);
+// A list of names as a JSON array, and back (damage reads as an empty list: only we write it).
+std::string SymbolsToJson(const std::vector<std::string>& symbols);
+std::vector<std::string> SymbolsFromJson(const std::string& text);
+// The SHA-256 a run (or a sweep) of `spec` records: its inline script's, else the given one.
+std::string RecordedSha256(const RunSpec& spec);
+// Keeps `spec`'s inline script source (if any) under `sha256` (RecordedSha256). REQUIRES: a write
+// transaction is open on `db`.
+Status KeepInlineSource(Db& db, const RunSpec& spec, std::string_view sha256);
 
 class SqliteStore final : public Store {
  public:
@@ -65,7 +74,7 @@ class SqliteStore final : public Store {
   Status DeleteRun(std::string_view id) override;
   Result<size_t> RecoverOnStart() override;
 
-  // ---- Strategy scripts (sqlite_scripts.cpp) ----
+  // ---- Sweeps (sqlite_sweeps.cpp) ----
 
   Result<std::string> CreateSweep(const SweepSpec& spec) override;
   Status MarkSweepRunning(std::string_view id) override;
@@ -79,6 +88,9 @@ class SqliteStore final : public Store {
                                               bool with_returns) override;
   Result<TrialRecord> GetTrial(std::string_view id, size_t phase, size_t index) override;
   Status DeleteSweep(std::string_view id) override;
+
+  // ---- Strategy scripts (sqlite_scripts.cpp) ----
+
   Result<SavedScript> SaveScript(std::string_view name, std::string_view source,
                                  std::string_view params_json) override;
   Result<ScriptVersion> GetScript(std::string_view name, std::optional<int64_t> version) override;
@@ -119,6 +131,8 @@ class SqliteStore final : public Store {
 
   // The run's seq and status inside the writer's open transaction. REQUIRES: write_mu_ held.
   Result<std::pair<int64_t, RunStatus>> LockedRunState(std::string_view id);
+  // The sweep's seq and status inside the writer's open transaction. REQUIRES: write_mu_ held.
+  Result<std::pair<int64_t, SweepStatus>> LockedSweepState(std::string_view id);
   // Reads the run's seq and status on `db`, and checks it has a result (status done).
   Result<int64_t> DoneRunSeq(Db& db, std::string_view id);
 

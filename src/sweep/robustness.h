@@ -33,11 +33,12 @@ std::vector<DailyReturn> DailyReturns(std::span<const Timestamp> times,
 std::string FormatDay(int64_t day);
 
 // mean / standard deviation (ddof = 1), per period, not annualised. 0 with fewer than two returns
-// or a zero deviation.
+// or a zero deviation (all returns equal, compared exactly rather than through a rounded mean).
 double Sharpe(std::span<const double> returns);
 
-// Population skewness (γ3) and kurtosis (γ4, not excess) of a series; 0 and 3 when its deviation
-// is 0 or it has fewer than two values... see robustness.cpp for the exact degenerate cases.
+// Population skewness (γ3 = m3 / m2^1.5) and kurtosis (γ4 = m4 / m2², not excess) of a series, with
+// m_k its k-th central moment (divided by n); the normal's 0 and 3 when it has fewer than two
+// values or all its values are equal.
 struct Moments {
   double skewness = 0;
   double kurtosis = 3;
@@ -53,6 +54,13 @@ double NormalQuantile(double p);
 //   DSR = Φ((SR − SR0)·√(T−1) / √(1 − γ3·SR + (γ4−1)/4 · SR²)),
 // with V the variance (ddof = 1) of the N trials' Sharpe ratios, SR, γ3, γ4 the best trial's daily
 // Sharpe, skewness and kurtosis over its T daily returns, γ the Euler–Mascheroni constant.
+// Undefined (value nullopt; the other fields filled as far as they are defined), with `reason`:
+//   "needs at least 2 trials"          N < 2 (no variance; Φ⁻¹(1 − 1/N) is −inf at N = 1);
+//   "needs at least 2 daily returns"   T < 2;
+//   "the best trial's returns give a non-positive 1 - skewness*SR + (kurtosis-1)/4*SR^2"
+//                                      the square root's argument ≤ 0 (≥ 0 in exact arithmetic;
+//                                      0 only for a two-valued series at SR = 2/γ3).
+// V = 0 (all trials' Sharpe equal) is defined: SR0 = 0.
 struct Dsr {
   std::optional<double> value;  // nullopt when undefined; `reason` says why
   std::string reason;           // e.g. "needs at least 2 trials", "needs at least 2 daily returns"
@@ -70,10 +78,19 @@ Dsr DeflatedSharpe(std::span<const double> sharpes, std::span<const double> best
 // For every choice of S/2 blocks as in-sample (the rest out-of-sample, both in time order): n* =
 // the trial with the highest in-sample Sharpe (ties: lowest index); its out-of-sample rank r among
 // the N trials by Sharpe, ascending, ties given the average rank; ω = r/(N+1); λ = ln(ω/(1−ω)).
-// PBO = the share of choices with λ ≤ 0.
+// PBO = the share of choices with λ ≤ 0 (decided on r exactly: 2r ≤ N+1). A half's Sharpe is
+// Sharpe() of its rows (computed from per-block sums, so equal to it up to rounding; exactly 0 for
+// a half whose rows are all equal). Choices are enumerated in lexicographic order of their sorted
+// in-sample block sets ({0..S/2−1} first), blocks numbered from the earliest.
+// Undefined (value nullopt; the sizes filled as far as known), with `reason`:
+//   "blocks must be even, from 2 to 32"          (C(32,16) is already 6·10⁸ choices);
+//   "needs at least 2 trials";
+//   "trials' daily returns differ in length";
+//   "needs at least S daily returns" (S the number), T < S.
+// Cost: O(N·T) once, then O(N) per choice: N = 1000, T = 365, S = 16 takes about 0.15 s of CPU.
 struct Pbo {
   std::optional<double> value;  // nullopt when undefined; `reason` says why
-  std::string reason;           // e.g. "needs at least 2 trials", "needs at least S days"
+  std::string reason;           // e.g. "needs at least 2 trials", "needs at least 16 daily returns"
   size_t blocks = 0;            // S
   size_t combinations = 0;      // C(S, S/2)
   size_t rows_dropped = 0;      // T mod S
@@ -82,8 +99,7 @@ struct Pbo {
   // sets), for a histogram.
   std::vector<double> logits;
 };
-// REQUIRES: every returns[n] has the same length. S (`blocks`) must be even and >= 2 (else a
-// `reason`); S above T gives a reason too.
+// `returns[n]`: trial n's daily returns, all of one length (else a `reason`).
 Pbo ProbabilityOfOverfitting(const std::vector<std::vector<double>>& returns, size_t blocks);
 
 }  // namespace tapedeck::sweep

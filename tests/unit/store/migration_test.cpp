@@ -153,6 +153,58 @@ TEST(MigrationTest, V5RunsGetTheirOneDatasetAsTheirList) {
   EXPECT_EQ(s->Text(0), R"(["spx \"daily\""])");
 }
 
+TEST(MigrationTest, V6StoresKeepTheirRunsAndGainSweeps) {
+  TempDir dir;
+  const std::string path = dir.File("v6.db");
+  {
+    Result<std::unique_ptr<Db>> db = Db::Open(path, /*create=*/true, /*durable=*/false);
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    ASSERT_TRUE(MigrateTo(**db, 6).ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("INSERT INTO runs(seq, id, dataset, symbols, strategy, params, cash, "
+                           "commission, fixed_fee, slippage, allow_short, request, status, "
+                           "created_us, datasets) VALUES(1, '00000000000000ee', 'a', "
+                           "'[\"A\",\"B\"]', 'sma_cross', '{\"fast\":3}', 1, 0, 0, 0, 0, "
+                           "'{}', 'running', 4, '[\"a\",\"b\"]')")
+                    .ok());
+    Result<Stmt> s = (*db)->Prepare("SELECT count(*) FROM sqlite_master WHERE name = 'sweeps'");
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s->Step().ok());
+    EXPECT_EQ(s->Int(0), 0);
+  }
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  Result<RunInfo> run = (*store)->GetRun("00000000000000ee");
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  EXPECT_EQ(run->status, RunStatus::kRunning);
+  EXPECT_EQ(run->spec.datasets, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(run->spec.params_json, R"({"fast":3})");
+  // The sweep tables are there and work.
+  SweepSpec spec;
+  spec.base.dataset = "a";
+  spec.base.strategy = "sma_cross";
+  spec.trials = 1;
+  spec.tasks = 1;
+  Result<std::string> id = (*store)->CreateSweep(spec);
+  ASSERT_TRUE(id.ok()) << id.error().ToString();
+  ASSERT_TRUE((*store)->MarkSweepRunning(*id).ok());
+  TrialRecord t;
+  t.stats = MakeResult(3, 2).stats;
+  t.returns = {{19'000, 0.5}};
+  ASSERT_TRUE((*store)->PutTrials(*id, std::span(&t, 1)).ok());
+  EXPECT_EQ((*store)->GetTrial(*id, 0, 0)->returns.size(), 1u);
+  // Recovery covers both.
+  EXPECT_EQ(*(*store)->RecoverOnStart(), 2u);
+  store->reset();
+  Result<std::unique_ptr<Db>> db = Db::Open(path, /*create=*/false, /*durable=*/false);
+  ASSERT_TRUE(db.ok());
+  Result<Stmt> s = (*db)->Prepare("PRAGMA user_version");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(s->Step().ok());
+  EXPECT_EQ(s->Int(0), 7);
+  EXPECT_EQ(kSchemaVersion, 7);
+}
+
 TEST(MigrationTest, ANewerStoreIsRefused) {
   TempDir dir;
   const std::string path = dir.File("new.db");

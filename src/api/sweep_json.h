@@ -1,0 +1,50 @@
+// JSON of the sweep resources: POST /sweeps' body, and the sweep and trial objects GET shows.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/json.h"
+#include "common/error.h"
+#include "common/json_writer.h"
+#include "store/store.h"
+#include "strategies/strategies.h"
+#include "sweep/plan.h"
+
+namespace tapedeck::api {
+
+// Folds of a walk-forward, and PBO blocks S, a request may ask for.
+inline constexpr size_t kMaxFolds = 20;
+inline constexpr size_t kMaxPboBlocks = 32;
+
+struct SweepRequest {
+  store::SweepSpec spec;  // base (datasets not yet checked: the caller's), plan_json, trials, tasks
+  sweep::PlanSpec plan;
+  std::vector<strategies::Params> trials;  // every trial's parameters, by index
+};
+
+// POST /sweeps body -> a validated sweep. The run fields as ParseBacktestRequest (a script goes to
+// `check_script`, which also gives its parameter schema), then the plan: `params` (an object:
+// each value a range {"from","to","step"}, an array of values, or a number), `method`, `trials`
+// and `seed` (random), `objective`, `walk_forward` ({"folds" 1..kMaxFolds, "anchored"} or null),
+// `pbo_blocks` (even, 2..kMaxPboBlocks). Errors: VALIDATION with details `field` naming the
+// first bad one ("params.fast", "objective", "walk_forward.folds", ...); more than `max_trials`
+// trials: field `params` with details `trials` and `limit`, found before any trial is built.
+Result<SweepRequest> ParseSweepRequest(std::string_view body, const ScriptCheck& check_script,
+                                       uint64_t max_trials);
+
+// The sweep object of GET /sweeps/{id}: its request (WriteSpecFields), plan (the stored
+// plan_json's fields), progress {done, total}, error when failed, and when done the summary's
+// fields (summary_json's).
+std::string SweepJson(const store::SweepInfo& sweep);
+
+// The sweep's objective, from its stored plan (sharpe when unreadable).
+sweep::Objective SweepObjective(const store::SweepInfo& sweep);
+
+// A trial object: {"index", "params", "objective" (null when failed or NaN), "stats" (null when
+// failed), "error"?}.
+void WriteTrial(JsonWriter& w, const store::TrialRecord& trial, sweep::Objective objective);
+
+}  // namespace tapedeck::api

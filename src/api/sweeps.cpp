@@ -1,0 +1,281 @@
+#include "api/sweeps.h"
+
+#include <charconv>
+#include <map>
+
+#include "api/resources.h"
+#include "api/sweep_json.h"
+#include "server/metrics.h"
+#include "strategies/script.h"
+#include "sweep/summary.h"
+
+namespace tapedeck::api {
+namespace {
+
+using server::ErrorResponse;
+using server::HttpResponse;
+using server::JsonResponse;
+using server::Request;
+namespace http = server::http;
+
+Result<size_t> SizeQuery(const Request& req, const char* name, size_t fallback) {
+  auto v = req.Query(name);
+  if (!v) return fallback;
+  size_t out = 0;
+  const auto res = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (v->empty() || res.ec != std::errc() || res.ptr != v->data() + v->size()) {
+    return MakeError(ErrorCode::kValidation,
+                     std::string(name) + " must be a non-negative integer, got '" + *v + "'",
+                     {{"field", name}});
+  }
+  return out;
+}
+
+// {k} of a trial route: an index below the sweep's trial count, else NOT_FOUND.
+Result<size_t> TrialIndex(const Request& req, const store::SweepInfo& sweep) {
+  const std::string& text = req.path_params.at("k");
+  size_t k = 0;
+  const auto res = std::from_chars(text.data(), text.data() + text.size(), k);
+  if (text.empty() || res.ec != std::errc() || res.ptr != text.data() + text.size() ||
+      k >= sweep.spec.trials) {
+    return MakeError(ErrorCode::kNotFound,
+                     "sweep " + sweep.id + " has no trial '" + text + "' (its trials are 0.." +
+                         std::to_string(sweep.spec.trials == 0 ? 0 : sweep.spec.trials - 1) + ")",
+                     {{"sweep", sweep.id}, {"trial", text}});
+  }
+  return k;
+}
+
+bool WantsCsv(const Request& req) {
+  if (auto f = req.Query("format")) return *f == "csv";
+  const auto accept = req.http[http::field::accept];
+  return accept.find("text/csv") != std::string_view::npos;
+}
+
+}  // namespace
+
+SweepResources::SweepResources(store::Store& store, Runner& runner, const Options& options,
+                               ScriptCheck check_script)
+    : store_(store), runner_(runner), options_(options), check_script_(std::move(check_script)) {}
+
+void SweepResources::RegisterRoutes(server::Router& router) {
+  auto bind = [this](HttpResponse (SweepResources::*fn)(const Request&)) {
+    return [this, fn](const Request& req) { return (this->*fn)(req); };
+  };
+  router.Add(http::verb::post, "/sweeps", bind(&SweepResources::PostSweep));
+  router.Add(http::verb::get, "/sweeps", bind(&SweepResources::ListSweeps));
+  router.Add(http::verb::get, "/sweeps/{id}", bind(&SweepResources::GetSweep));
+  router.Add(http::verb::delete_, "/sweeps/{id}", bind(&SweepResources::DeleteSweep));
+  router.Add(http::verb::get, "/sweeps/{id}/trials", bind(&SweepResources::ListTrials));
+  router.Add(http::verb::get, "/sweeps/{id}/trials/{k}", bind(&SweepResources::GetTrial));
+  router.Add(http::verb::get, "/sweeps/{id}/trials/{k}/returns",
+             bind(&SweepResources::GetTrialReturns));
+  router.Add(http::verb::post, "/sweeps/{id}/trials/{k}/run",
+             bind(&SweepResources::PostTrialRun));
+}
+
+HttpResponse SweepResources::PostSweep(const Request& req) {
+  auto parsed = ParseSweepRequest(req.http.body(), check_script_, options_.max_sweep_trials);
+  if (!parsed.ok()) {
+    const Error& e = parsed.error();
+    const auto field = e.details.find("field");
+    if (e.details.contains("limit") && field != e.details.end() && field->second == "script") {
+      // A script over the size limit: 413, as POST /backtests answers it.
+      return JsonResponse(req.http, http::status::payload_too_large, server::ErrorJson(e));
+    }
+    return ErrorResponse(req.http, e);
+  }
+  store::SweepSpec& spec = parsed->spec;
+  const std::string field = spec.base.datasets.size() > 1 ||
+                                    req.http.body().find("\"datasets\"") != std::string::npos
+                                ? "datasets"
+                                : "dataset";
+  if (Status s = ResolveSymbols(store_, spec.base, field); !s.ok()) {
+    return ErrorResponse(req.http, s.error());
+  }
+  auto id = store_.CreateSweep(spec);
+  if (!id.ok()) return ErrorResponse(req.http, id.error());
+  if (auto queued = runner_.EnqueueSweep(*id, req.client, options_.max_queued_per_client,
+                                         options_.max_queued);
+      !queued.ok()) {
+    // Refused: leave no trace, as a refused run leaves none.
+    (void)store_.DeleteSweep(*id);
+    return ErrorResponse(req.http, queued.error());
+  }
+  JsonWriter w;
+  w.BeginObject().Key("id").String(*id).Key("status").String("queued");
+  w.Key("trials").Int(static_cast<int64_t>(spec.trials)).EndObject();
+  HttpResponse res = JsonResponse(req.http, http::status::accepted, w.Take());
+  res.set(http::field::location, "/sweeps/" + *id);
+  return res;
+}
+
+HttpResponse SweepResources::ListSweeps(const Request& req) {
+  auto limit = SizeQuery(req, "limit", 0);
+  if (!limit.ok()) return ErrorResponse(req.http, limit.error());
+  auto offset = SizeQuery(req, "offset", 0);
+  if (!offset.ok()) return ErrorResponse(req.http, offset.error());
+  auto sweeps = store_.ListSweeps(*limit, *offset);
+  if (!sweeps.ok()) return ErrorResponse(req.http, sweeps.error());
+  JsonWriter w;
+  w.BeginArray();
+  for (const store::SweepInfo& s : *sweeps) w.Raw(SweepJson(s));
+  w.EndArray();
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+HttpResponse SweepResources::GetSweep(const Request& req) {
+  auto sweep = store_.GetSweep(req.path_params.at("id"));
+  if (!sweep.ok()) return ErrorResponse(req.http, sweep.error());
+  return JsonResponse(req.http, http::status::ok, SweepJson(*sweep));
+}
+
+HttpResponse SweepResources::DeleteSweep(const Request& req) {
+  const std::string& id = req.path_params.at("id");
+  if (Status done = store_.DeleteSweep(id); !done.ok()) return ErrorResponse(req.http, done.error());
+  runner_.CancelSweep(id);
+  return NoContent(req);
+}
+
+HttpResponse SweepResources::ListTrials(const Request& req) {
+  auto sweep = store_.GetSweep(req.path_params.at("id"));
+  if (!sweep.ok()) return ErrorResponse(req.http, sweep.error());
+  const sweep::Objective objective = SweepObjective(*sweep);
+  store::TrialQuery query;
+  query.phase = 0;
+  query.sort = req.Query("sort").value_or("index");
+  bool descending = query.sort != "index";
+  if (query.sort == "objective") query.sort = std::string(sweep::ToString(objective));
+  if (auto order = req.Query("order")) {
+    if (*order != "asc" && *order != "desc") {
+      return ErrorResponse(req.http, MakeError(ErrorCode::kValidation,
+                                               "order must be asc or desc, got '" + *order + "'",
+                                               {{"field", "order"}}));
+    }
+    descending = *order == "desc";
+  }
+  query.descending = descending;
+  auto limit = SizeQuery(req, "limit", 100);
+  if (!limit.ok()) return ErrorResponse(req.http, limit.error());
+  auto offset = SizeQuery(req, "offset", 0);
+  if (!offset.ok()) return ErrorResponse(req.http, offset.error());
+  query.limit = *limit;
+  query.offset = *offset;
+  auto page = store_.ListTrials(sweep->id, query);
+  if (!page.ok()) return ErrorResponse(req.http, page.error());
+  JsonWriter w;
+  w.BeginObject().Key("total").Int(static_cast<int64_t>(page->total));
+  w.Key("trials").BeginArray();
+  for (const store::TrialRecord& t : page->trials) WriteTrial(w, t, objective);
+  w.EndArray().EndObject();
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+HttpResponse SweepResources::GetTrial(const Request& req) {
+  auto sweep = store_.GetSweep(req.path_params.at("id"));
+  if (!sweep.ok()) return ErrorResponse(req.http, sweep.error());
+  auto k = TrialIndex(req, *sweep);
+  if (!k.ok()) return ErrorResponse(req.http, k.error());
+  auto trial = store_.GetTrial(sweep->id, 0, *k);
+  if (!trial.ok()) return ErrorResponse(req.http, trial.error());
+  JsonWriter w;
+  WriteTrial(w, *trial, SweepObjective(*sweep));
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+HttpResponse SweepResources::GetTrialReturns(const Request& req) {
+  auto sweep = store_.GetSweep(req.path_params.at("id"));
+  if (!sweep.ok()) return ErrorResponse(req.http, sweep.error());
+  auto k = TrialIndex(req, *sweep);
+  if (!k.ok()) return ErrorResponse(req.http, k.error());
+  auto trial = store_.GetTrial(sweep->id, 0, *k);
+  if (!trial.ok()) return ErrorResponse(req.http, trial.error());
+  if (WantsCsv(req)) {
+    std::string out = "day,ret\n";
+    out.reserve(out.size() + trial->returns.size() * 32);
+    for (const sweep::DailyReturn& r : trial->returns) {
+      out += sweep::FormatDay(r.day);
+      out += ',';
+      AppendJsonNumber(out, r.ret);
+      out += '\n';
+    }
+    return server::TextResponse(req.http, http::status::ok, out, "text/csv; charset=utf-8");
+  }
+  JsonWriter w;
+  w.BeginArray();
+  for (const sweep::DailyReturn& r : trial->returns) {
+    w.BeginObject().Key("day").String(sweep::FormatDay(r.day)).Key("ret").Number(r.ret);
+    w.EndObject();
+  }
+  w.EndArray();
+  return JsonResponse(req.http, http::status::ok, w.Take());
+}
+
+Result<strategies::Params> SweepResources::TrialParams(const store::SweepInfo& sweep,
+                                                       size_t k) const {
+  auto plan = sweep::ParsePlanJson(sweep.spec.plan_json);
+  if (!plan.ok()) return plan.take_error();
+  std::vector<strategies::ParamSpec> schema;
+  const store::RunSpec& base = sweep.spec.base;
+  if (!base.strategy_sha256.empty()) {
+    auto source = store_.GetScriptSource(base.strategy_sha256);
+    if (!source.ok()) return source.take_error();
+    // Its top level passed this check when the sweep was posted.
+    strategies::ScriptBudgets budgets = options_.script_budgets;
+    budgets.instructions = std::min<uint64_t>(budgets.instructions, kCheckInstructions);
+    budgets.wall_seconds = std::min(budgets.wall_seconds, kCheckSeconds);
+    auto info = strategies::CompileScript(
+        *source, base.strategy == store::kInlineStrategy ? "script" : base.strategy, budgets);
+    if (!info.ok()) return info.take_error();
+    schema = std::move(info->params);
+  } else {
+    auto info = strategies::Find(base.strategy);
+    if (!info.ok()) return info.take_error();
+    schema = (*info)->params;
+  }
+  auto trials = sweep::MakeTrials(*plan, schema, UINT64_MAX);
+  if (!trials.ok()) return trials.take_error();
+  if (k >= trials->size()) {
+    return MakeError(ErrorCode::kNotFound, "no such trial",
+                     {{"sweep", sweep.id}, {"trial", std::to_string(k)}});
+  }
+  return std::move((*trials)[k]);
+}
+
+HttpResponse SweepResources::PostTrialRun(const Request& req) {
+  auto sweep = store_.GetSweep(req.path_params.at("id"));
+  if (!sweep.ok()) return ErrorResponse(req.http, sweep.error());
+  auto k = TrialIndex(req, *sweep);
+  if (!k.ok()) return ErrorResponse(req.http, k.error());
+  auto params = TrialParams(*sweep, *k);
+  if (!params.ok()) return ErrorResponse(req.http, params.error());
+  // The sweep's request with the trial's parameters: the same datasets, strategy version, costs
+  // and period, so the run's statistics are the trial's.
+  store::RunSpec spec = sweep->spec.base;
+  spec.script_source.clear();  // the source is stored already, under spec.strategy_sha256
+  JsonWriter pw;
+  sweep::WriteParams(pw, *params);
+  spec.params_json = pw.Take();
+  JsonWriter rw;
+  rw.BeginObject().Key("sweep").String(sweep->id).Key("trial").Int(static_cast<int64_t>(*k));
+  rw.EndObject();
+  spec.request_json = rw.Take();
+  return AcceptRun(req, store_, runner_, options_, spec);
+}
+
+void SweepResources::RenderMetrics(std::string& out) const {
+  std::map<std::string, double> counts = {
+      {"queued", 0}, {"running", 0}, {"done", 0}, {"failed", 0}};
+  if (auto sweeps = store_.ListSweeps(); sweeps.ok()) {
+    for (const auto& s : *sweeps) counts[std::string(store::ToString(s.status))] += 1;
+  }
+  std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, double>> samples;
+  for (const auto& [status, n] : counts) samples.push_back({{{"status", status}}, n});
+  server::AppendFamily(out, "tapedeck_sweeps", "gauge", "Sweeps in the store, by status.",
+                       samples);
+  server::AppendCounter(out, "tapedeck_sweep_trial_runs_total",
+                        "Trial runs of sweeps stored by this process's worker pool.",
+                        static_cast<double>(runner_.trial_runs_done()));
+}
+
+}  // namespace tapedeck::api
