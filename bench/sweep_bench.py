@@ -388,7 +388,12 @@ def run_playback(s, args, fast, slow):
         cpu0 = s.p.cpu_ns()
         t0 = time.perf_counter()
         while p.poll() is None:
-            out = post_sweep(s, body)
+            try:
+                out = post_sweep(s, body)
+            except RuntimeError as e:
+                log(f"  no sweep could be posted ({e}); the streams play alone")
+                p.wait()
+                break
             while True:
                 st, sw, _ = s.req("GET", f"/sweeps/{out['id']}")
                 if sw["status"] in ("done", "failed") or p.poll() is not None:
