@@ -24,7 +24,7 @@ void WriteStatsFields(JsonWriter& w, const engine::Stats& s) { engine::WriteStat
 
 void WriteStats(JsonWriter& w, const engine::Stats& s) {
   w.BeginObject();
-  WriteStatsFields(w, s);
+  engine::WriteStatsFields(w, s);
   w.EndObject();
 }
 

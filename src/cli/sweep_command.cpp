@@ -127,8 +127,8 @@ Result<sweep::PlanSpec> ParsePlan(const Args& args) {
   }
   auto blocks = args.GetInt("pbo-blocks", 16);
   if (!blocks.ok()) return blocks.error();
-  if (*blocks < 2 || *blocks > 32 || *blocks % 2 != 0) {
-    return MakeError(ErrorCode::kValidation, "--pbo-blocks must be even, from 2 to 32",
+  if (*blocks < 2 || *blocks > 20 || *blocks % 2 != 0) {
+    return MakeError(ErrorCode::kValidation, "--pbo-blocks must be even, from 2 to 20",
                      {{"option", "pbo-blocks"}});
   }
   plan.pbo_blocks = static_cast<size_t>(*blocks);
