@@ -435,7 +435,7 @@ def run_playback(s, args, fast, slow):
         body = sweep_body(args, fast, slow)
         p = loadgen_streams(args, s, run_id, "with_sweep")
         time.sleep(0.5)  # the streams opened (200 at 500/s: 0.4 s)
-        sweeps, trials_done = [], 0
+        sweeps, trials_done, polls = [], 0, []
         cpu0 = s.p.cpu_ns()
         t0 = time.perf_counter()
         while p.poll() is None:
@@ -446,7 +446,9 @@ def run_playback(s, args, fast, slow):
                 p.wait()
                 break
             while True:
+                tq = time.perf_counter()
                 st, sw, _ = s.req("GET", f"/sweeps/{out['id']}")
+                polls.append((time.perf_counter() - tq) * 1000)
                 if sw["status"] in ("done", "failed") or p.poll() is not None:
                     break
                 time.sleep(0.1)
@@ -460,7 +462,9 @@ def run_playback(s, args, fast, slow):
         j, tl = loadgen_result(p, "with_sweep")
         row = summarize_streams(j)
         row.update(sweeps=len(sweeps), sweeps_done=sum(1 for x in sweeps if x[0] == "done"),
-                   trials_done_in_finished_sweeps=trials_done, server_cores_busy=round(busy, 2))
+                   trials_done_in_finished_sweeps=trials_done, server_cores_busy=round(busy, 2),
+                   get_sweep_ms_p50=round(statistics.median(polls), 2) if polls else None,
+                   get_sweep_ms_max=round(max(polls), 2) if polls else None)
         log(f"playback with sweeps running (round {rnd + 1}): {row}")
         if args.verbose:
             log("\n".join(tl))
