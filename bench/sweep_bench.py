@@ -486,9 +486,9 @@ def run_cancel(s, args, fast, slow):
         st, sw, _ = s.req("GET", f"/sweeps/{sid}")
         progress = sw.get("progress")
         # CPU over the last 200 ms before: the sweep's load.
-        c0 = s.p.cpu_ns()
+        c0, w0 = s.p.cpu_ns(), time.perf_counter()
         time.sleep(0.2)
-        before = (s.p.cpu_ns() - c0) / 0.2e9
+        before = (s.p.cpu_ns() - c0) / 1e9 / (time.perf_counter() - w0)
         t0 = time.perf_counter()
         st, _, _ = s.req("DELETE", f"/sweeps/{sid}")
         t_del = time.perf_counter() - t0
@@ -509,9 +509,9 @@ def run_cancel(s, args, fast, slow):
                     break
             time.sleep(0.002)
         # Still idle afterwards: CPU over the next 500 ms.
-        c1 = s.p.cpu_ns()
+        c1, w1 = s.p.cpu_ns(), time.perf_counter()
         time.sleep(0.5)
-        after = (s.p.cpu_ns() - c1) / 0.5e9
+        after = (s.p.cpu_ns() - c1) / 1e9 / (time.perf_counter() - w1)
         st404, _, _ = s.req("GET", f"/sweeps/{sid}")
         row = dict(delete_status=st, delete_ms=round(t_del * 1000, 1),
                    cpu_cores_next_500ms=round(after, 3),
