@@ -212,6 +212,24 @@ def emit(figure, **kv):
     log(json.dumps(kv))
 
 
+def reschedule_workers(pid, how):
+    """An experiment without a rebuild: the Runner's worker threads are the server's threads at
+    nice kWorkerNice (5, src/api/runner.h); give them nice N ("nice:N") or SCHED_IDLE ("idle")."""
+    workers = []
+    for tid in map(int, os.listdir(f"/proc/{pid}/task")):
+        nice = int(open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()[16])
+        if nice != 5:
+            continue
+        workers.append(tid)
+        if how == "idle":
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        else:
+            os.setpriority(os.PRIO_PROCESS, tid, int(how.split(":")[1]))
+    if not workers:
+        raise SystemExit("no thread at nice 5: not the runner this expects")
+    return workers
+
+
 def run_baseline(s, repeat):
     client, server_total, server_exec = [], [], []
     fills = None
@@ -451,7 +469,7 @@ def run_playback(s, args, fast, slow):
                 polls.append((time.perf_counter() - tq) * 1000)
                 if sw["status"] in ("done", "failed") or p.poll() is not None:
                     break
-                time.sleep(0.1)
+                time.sleep(args.poll)
             sweeps.append((sw["status"], sw.get("progress", {}).get("done")))
             if sw["status"] == "done" and sw.get("started") and sw.get("finished"):
                 trials_done += sw["trials"]
@@ -547,6 +565,9 @@ def main():
     ap.add_argument("--autogroup-nice", type=int,
                     help="each of those processes in a session of its own at this autogroup nice "
                     "value (e.g. -10; see set_autogroup)")
+    ap.add_argument("--worker-sched", help='experiment: "nice:N" or "idle" for the worker threads')
+    ap.add_argument("--poll", type=float, default=0.1,
+                    help="playback: seconds between GET /sweeps/{id} while a sweep runs (0.1)")
     ap.add_argument("--json-out")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
@@ -583,6 +604,9 @@ def main():
         serve += args.serve_arg
         s = Server(args.bin, serve, work)
         log(f"server pid {s.pid} port {s.port} args {' '.join(serve) or '(defaults)'}")
+        if args.worker_sched:
+            workers = reschedule_workers(s.pid, args.worker_sched)
+            log(f"worker threads {workers} now {args.worker_sched}")
         st, d, _ = s.req("POST", "/datasets?name=y1m&symbol=Y", open(csv, "rb").read(), "text/csv")
         assert st == 201, d
         for m in args.modes:
