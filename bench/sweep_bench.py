@@ -111,6 +111,22 @@ class Proc:
                 pass  # a thread that just ended
         return total
 
+    def threads(self):
+        """{tid: (nice, cpu ns, run-queue wait ns)} from /proc/PID/task/*/{stat,schedstat}."""
+        out = {}
+        try:
+            tids = os.listdir(f"/proc/{self.pid}/task")
+        except OSError:
+            return out
+        for tid in tids:
+            try:
+                a = open(f"/proc/{self.pid}/task/{tid}/schedstat").read().split()
+                nice = int(open(f"/proc/{self.pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()[16])
+                out[tid] = (nice, int(a[0]), int(a[1]))
+            except (OSError, ValueError, IndexError):
+                pass
+        return out
+
     def cpu_s_stat(self):
         f = open(f"/proc/{self.pid}/stat").read().rsplit(")", 1)[1].split()
         return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
@@ -431,6 +447,19 @@ def summarize_streams(j):
                 generator_cpu=j["generator_cpu"], rss_peak_mb=j["server_rss_peak_mb"])
 
 
+def thread_waits(before, after, seconds):
+    """Per thread that ran: its CPU and its time runnable but waiting for a core (run-queue wait),
+    as shares of the phase; the busiest nice-0 threads are the I/O threads."""
+    rows = []
+    for tid, (nice, cpu, wait) in after.items():
+        if tid in before:
+            c = (cpu - before[tid][1]) / 1e9 / seconds
+            w = (wait - before[tid][2]) / 1e9 / seconds
+            if c > 0.005:
+                rows.append({"tid": int(tid), "nice": nice, "cpu": round(c, 3), "runq_wait": round(w, 3)})
+    return sorted(rows, key=lambda r: -r["cpu"])
+
+
 def run_playback(s, args, fast, slow):
     st, out, _ = s.req("POST", "/backtests", json.dumps({"dataset": "y1m", "strategy": "sma_cross"}))
     assert st == 202, out
@@ -443,14 +472,17 @@ def run_playback(s, args, fast, slow):
     assert run["status"] == "done", run
     for rnd in range(args.repeat):
         # Without a sweep.
+        th0, w0 = s.p.threads(), time.perf_counter()
         p = loadgen_streams(args, s, run_id, "no_sweep")
         j, tl = loadgen_result(p, "no_sweep")
         row = summarize_streams(j)
+        row["threads"] = thread_waits(th0, s.p.threads(), time.perf_counter() - w0)
         log(f"playback without a sweep (round {rnd + 1}): {row}")
         emit("playback_no_sweep", **row)
         time.sleep(2)
         # With sweeps back to back for the whole duration.
         body = sweep_body(args, fast, slow)
+        th0, w0 = s.p.threads(), time.perf_counter()
         p = loadgen_streams(args, s, run_id, "with_sweep")
         time.sleep(0.5)  # the streams opened (200 at 500/s: 0.4 s)
         sweeps, trials_done, polls = [], 0, []
@@ -479,6 +511,7 @@ def run_playback(s, args, fast, slow):
             s.req("DELETE", f"/sweeps/{out['id']}")
         j, tl = loadgen_result(p, "with_sweep")
         row = summarize_streams(j)
+        row["threads"] = thread_waits(th0, s.p.threads(), time.perf_counter() - w0)
         row.update(sweeps=len(sweeps), sweeps_done=sum(1 for x in sweeps if x[0] == "done"),
                    trials_done_in_finished_sweeps=trials_done, server_cores_busy=round(busy, 2),
                    get_sweep_ms_p50=round(statistics.median(polls), 2) if polls else None,
