@@ -1,12 +1,16 @@
 // api: tapedeck's REST resources — datasets, backtests (runs), their trades, equity and frames,
-// strategies — the worker pool that executes backtests, and the runs playback plays (the store's
-// and synthetic ones). It joins store, engine, strategies and playback; src/server only moves the
-// bytes. The module's public header: one header per concept, all included here.
+// strategies, sweeps — the worker pool that executes backtests and sweeps, and the runs playback
+// plays (the store's and synthetic ones). It joins store, engine, strategies and playback;
+// src/server only moves the bytes. The module's public header: one header per concept, all included
+// here.
 //
 //   options.h           api::Options, what the command line tells the api
 //   service.h           api::Service, everything `tapedeck serve` runs behind the server
 //   resources.h         api::Resources, the REST routes over the store
 //   runner.h            api::Runner, the worker pool
+//   sweeps.h            api::SweepResources, the /sweeps routes
+//   sweep_job.h         api::SweepJob, a sweep being executed on the pool
+//   sweep_json.h        POST /sweeps' body and the sweep and trial objects
 //   store_run_source.h  api::StoreRunSource, playback's view of the store
 //   synthetic_runs.h    api::SyntheticRun, generated runs for tests and demos
 #pragma once
@@ -16,4 +20,7 @@
 #include "api/runner.h"
 #include "api/service.h"
 #include "api/store_run_source.h"
+#include "api/sweep_job.h"
+#include "api/sweep_json.h"
+#include "api/sweeps.h"
 #include "api/synthetic_runs.h"

@@ -307,8 +307,8 @@ Result<json::object> ParseBodyObject(std::string_view body) {
 
 bool IsRunField(std::string_view key) {
   static const std::set<std::string_view> kKnown = {
-      "dataset",    "datasets",  "strategy", "script", "cash",
-      "commission", "fixed_fee", "slippage", "from",   "to",  "allow_short"};
+      "dataset",   "datasets", "strategy", "script", "cash",       "commission",
+      "fixed_fee", "slippage", "from",     "to",     "allow_short"};
   return kKnown.count(key) > 0;
 }
 

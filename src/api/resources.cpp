@@ -117,8 +117,7 @@ Resources::Resources(store::Store& store, const Options& options)
       runner_(store, options.workers, options.script_budgets),
       sweeps_(store, runner_, options,
               [this](store::RunSpec& s, const std::optional<std::string>& script,
-                     const strategies::Params& params,
-                     std::vector<strategies::ParamSpec>* schema) {
+                     const strategies::Params& params, std::vector<strategies::ParamSpec>* schema) {
                 return CheckScriptRun(s, script, params, schema);
               }) {}
 

@@ -1,6 +1,6 @@
 // The REST resources: datasets, backtests (runs), their trades, equity and frames, strategies
-// (the built-ins, and scripts saved as immutable versions) and sweeps (api/sweeps.h), as routes of the server's
-// Router over one store.
+// (the built-ins, and scripts saved as immutable versions) and sweeps (api/sweeps.h), as routes of
+// the server's Router over one store.
 #pragma once
 
 #include <memory>

@@ -1,6 +1,5 @@
 #include "api/runner.h"
 
-#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -10,7 +9,6 @@
 #include <chrono>
 
 #include "api/json.h"
-#include "server/heap_trimmer.h"
 #include "strategies/strategies.h"
 
 namespace tapedeck::api {
@@ -42,17 +40,6 @@ store::RunError ToRunError(const Error& e) {
     if (auto t = ParseIso(*time)) out.bar_time = *t;
   }
   return out;
-}
-
-// A script may have filled up to its memory budget (64 MiB by default) with small blocks, now free
-// in this worker's malloc arena, which glibc keeps. The server's HeapTrimmer looks every 10 s and
-// only at heap freed beyond what it gave back last time, which pages a later script reuses; so
-// a script run gives the free pages back itself once they are worth it. The cost is a walk of the
-// free blocks: microseconds when few are free; with 48 MiB of 40-byte blocks free, mallinfo2
-// 2.5 ms and malloc_trim 6.4 ms (2-core AMD EPYC), once, after a run that filled its budget.
-void GiveBackScriptHeap() {
-  constexpr size_t kWorthIt = size_t{8} << 20;
-  if (server::FreeHeapBytes() > kWorthIt) malloc_trim(0);
 }
 
 // Lowers the calling thread's scheduling priority. On Linux setpriority(PRIO_PROCESS, tid) sets
@@ -92,8 +79,8 @@ Status Runner::Enqueue(const std::string& id, const std::string& client, size_t 
   return Admit(Kind::kRun, id, client, max_per_client, max_total);
 }
 
-Status Runner::EnqueueSweep(const std::string& id, const std::string& client,
-                            size_t max_per_client, size_t max_total) {
+Status Runner::EnqueueSweep(const std::string& id, const std::string& client, size_t max_per_client,
+                            size_t max_total) {
   return Admit(Kind::kSweep, id, client, max_per_client, max_total);
 }
 
@@ -138,6 +125,9 @@ void Runner::CancelSweep(const std::string& id) {
   if (job == executing_.end()) return;
   job->second->Cancel();
   std::erase(sweeps_, job->second);
+  // With no batch being run, nothing else would let go of it (a worker summarising it holds its
+  // own reference).
+  if (job->second->in_flight == 0) executing_.erase(job);
 }
 
 void Runner::OnFinished(std::function<void(const std::string&)> callback) {
@@ -159,7 +149,6 @@ void Runner::WorkerLoop() {
   LowerThisThreadsPriority();
   for (;;) {
     Task task;
-    std::string client;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || !sweeps_.empty(); });
@@ -169,7 +158,6 @@ void Runner::WorkerLoop() {
         Waiting& next = queue_.front();
         task.kind = next.kind;
         task.id = std::move(next.id);
-        client = next.client;
         const auto mine = waiting_by_client_.find(next.client);
         if (mine != waiting_by_client_.end() && --mine->second == 0) {
           waiting_by_client_.erase(mine);
@@ -195,7 +183,7 @@ void Runner::WorkerLoop() {
     } else if (task.sweep) {
       RunSweepBatch(task.sweep, task.begin, task.end);
     } else {
-      StartSweep(task.id, client);
+      StartSweep(task.id);
     }
     std::vector<std::function<void(const std::string&)>> callbacks;
     {
@@ -207,18 +195,18 @@ void Runner::WorkerLoop() {
   }
 }
 
-void Runner::StartSweep(const std::string& id, const std::string& client) {
+void Runner::StartSweep(const std::string& id) {
   auto sweep = store_.GetSweep(id);
   if (!sweep.ok()) return;  // deleted while queued
   if (Status started = store_.MarkSweepRunning(id); !started.ok()) {
     // Deleted meanwhile (NOT_FOUND) or no longer queued (CONFLICT): not ours to finish.
     const ErrorCode code = started.error().code;
-    if (code != ErrorCode::kNotFound && code != ErrorCode::kConflict) FailSweepId(id, started.error());
+    if (code != ErrorCode::kNotFound && code != ErrorCode::kConflict)
+      FailSweepId(id, started.error());
     return;
   }
   auto job = SweepJob::Make(store_, *sweep, budgets_);
   if (!job.ok()) return FailSweepId(id, job.error());
-  (*job)->client = client;
   bool empty = false;
   {
     std::lock_guard lock(mu_);
@@ -227,6 +215,8 @@ void Runner::StartSweep(const std::string& id, const std::string& client) {
     empty = (*job)->tasks() == 0;
     if (!empty) sweeps_.push_back(*job);
   }
+  // Deleted while its context was being built: CancelSweep found nothing to stop then.
+  if (!store_.GetSweep(id).ok()) return CancelSweep(id);
   if (empty) {
     RunSweepBatch(*job, 0, 0);
   } else {
@@ -337,7 +327,9 @@ void Runner::Execute(const std::string& id) {
     if (!source.ok()) return fail(source.error());
     const std::string chunk =
         run->spec.strategy == store::kInlineStrategy ? "script" : run->spec.strategy;
-    auto script = strategies::MakeScriptStrategy(*source, chunk, *params, budgets_);
+    strategies::ScriptBudgets budgets = budgets_;
+    budgets.cancel = &cancel_;  // a stop does not wait for a heavy bar's end
+    auto script = strategies::MakeScriptStrategy(*source, chunk, *params, budgets);
     if (!script.ok()) return fail(script.error());
     strategy = std::move(*script);
   } else {

@@ -66,7 +66,7 @@ class Runner {
                       size_t max_total);
 
   // Stops a sweep (after DeleteSweep): a waiting sweep leaves the queue, a running one's batches
-  // not started are dropped and its trials being run stop (within 2^16 bars each). Nothing more
+  // not started are dropped and its trials being run stop (within 64 bars each). Nothing more
   // of it is written. Unknown ids are ignored.
   void CancelSweep(const std::string& id);
 
@@ -94,7 +94,7 @@ class Runner {
                size_t max_total);
   void WorkerLoop();
   void Execute(const std::string& id);
-  void StartSweep(const std::string& id, const std::string& client);
+  void StartSweep(const std::string& id);
   void RunSweepBatch(const std::shared_ptr<SweepJob>& job, size_t begin, size_t end);
   // Marks the sweep failed once (with retries as Fail) and stops its other batches.
   void FailSweepJob(const std::shared_ptr<SweepJob>& job, const Error& error);
@@ -113,15 +113,15 @@ class Runner {
     std::string id;
     std::string client;
   };
-  std::deque<Waiting> queue_;                                         // GUARDED_BY(mu_)
+  std::deque<Waiting> queue_;  // GUARDED_BY(mu_)
   // Running sweeps with batches not handed out yet, taking turns (front first).
   std::deque<std::shared_ptr<SweepJob>> sweeps_;  // GUARDED_BY(mu_)
   // Every running sweep, until its last batch ends: for CancelSweep and Stop.
   std::unordered_map<std::string, std::shared_ptr<SweepJob>> executing_;  // GUARDED_BY(mu_)
-  std::unordered_map<std::string, size_t> waiting_by_client_;         // GUARDED_BY(mu_)
-  size_t running_ = 0;                                                // GUARDED_BY(mu_)
-  bool stopping_ = false;                                             // GUARDED_BY(mu_)
-  std::vector<std::function<void(const std::string&)>> on_finished_;  // set before start
+  std::unordered_map<std::string, size_t> waiting_by_client_;             // GUARDED_BY(mu_)
+  size_t running_ = 0;                                                    // GUARDED_BY(mu_)
+  bool stopping_ = false;                                                 // GUARDED_BY(mu_)
+  std::vector<std::function<void(const std::string&)>> on_finished_;      // set before start
   std::atomic<bool> cancel_{false};
   std::atomic<uint64_t> trial_runs_done_{0};
   std::vector<std::thread> threads_;

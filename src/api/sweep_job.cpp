@@ -1,16 +1,28 @@
 #include "api/sweep_job.h"
 
+#include <malloc.h>
+
 #include "common/json_writer.h"
+#include "server/heap_trimmer.h"
 #include "sweep/summary.h"
 
 namespace tapedeck::api {
 
-Result<std::shared_ptr<SweepJob>> SweepJob::Make(store::Store& store,
-                                                 const store::SweepInfo& sweep,
+// A script may have filled up to its memory budget (64 MiB by default) with small blocks, now free
+// in this worker's malloc arena, which glibc keeps. The server's HeapTrimmer looks every 10 s and
+// only at heap freed beyond what it gave back last time, which pages a later script reuses; so
+// a script run gives the free pages back itself once they are worth it. The cost is a walk of the
+// free blocks: microseconds when few are free; with 48 MiB of 40-byte blocks free, mallinfo2
+// 2.5 ms and malloc_trim 6.4 ms (2-core AMD EPYC), once, after a run that filled its budget.
+void GiveBackScriptHeap() {
+  constexpr size_t kWorthIt = size_t{8} << 20;
+  if (server::FreeHeapBytes() > kWorthIt) malloc_trim(0);
+}
+
+Result<std::shared_ptr<SweepJob>> SweepJob::Make(store::Store& store, const store::SweepInfo& sweep,
                                                  const strategies::ScriptBudgets& budgets) {
   std::shared_ptr<SweepJob> job(new SweepJob());
   job->id_ = sweep.id;
-  job->client = {};
   const store::RunSpec& base = sweep.spec.base;
   auto plan = sweep::ParsePlanJson(sweep.spec.plan_json);
   if (!plan.ok()) return plan.take_error();
@@ -24,8 +36,12 @@ Result<std::shared_ptr<SweepJob>> SweepJob::Make(store::Store& store,
     auto info = strategies::CompileScript(*source, chunk, budgets);
     if (!info.ok()) return info.take_error();
     schema = info->params;
-    job->factory_ = [source = std::move(*source), chunk, budgets](const strategies::Params& p)
-        -> Result<std::unique_ptr<engine::Strategy>> {
+    job->is_script_ = true;
+    // A heavy bar stops within a thousand instructions of a cancel, not at its end.
+    strategies::ScriptBudgets trial_budgets = budgets;
+    trial_budgets.cancel = &job->cancel_;
+    job->factory_ = [source = std::move(*source), chunk, budgets = trial_budgets](
+                        const strategies::Params& p) -> Result<std::unique_ptr<engine::Strategy>> {
       auto made = strategies::MakeScriptStrategy(source, chunk, p, budgets);
       if (!made.ok()) return made.take_error();
       return std::unique_ptr<engine::Strategy>(std::move(*made));
@@ -60,8 +76,7 @@ Result<std::shared_ptr<SweepJob>> SweepJob::Make(store::Store& store,
   return job;
 }
 
-std::optional<std::vector<store::TrialRecord>> SweepJob::RunBatch(size_t begin,
-                                                                  size_t end) const {
+std::optional<std::vector<store::TrialRecord>> SweepJob::RunBatch(size_t begin, size_t end) const {
   std::vector<store::TrialRecord> records;
   records.reserve(end - begin);
   const size_t n = trials_.size();
@@ -81,6 +96,8 @@ std::optional<std::vector<store::TrialRecord>> SweepJob::RunBatch(size_t begin,
     record.returns = std::move(outcome.returns);
     records.push_back(std::move(record));
   }
+  // Per batch rather than per trial: the free blocks' walk is then paid once for eight sandboxes.
+  if (is_script_) GiveBackScriptHeap();
   return records;
 }
 
@@ -105,8 +122,7 @@ Result<std::string> SweepJob::Summarize(store::Store& store) const {
   const sweep::FoldRunner run_fold = [this](const strategies::Params& params, sweep::Span span) {
     return sweep::RunTrial(inputs_, span, factory_, params, config_, true, &cancel_);
   };
-  const sweep::Summary summary =
-      sweep::Summarize(plan_, period_, results, config_.cash, run_fold);
+  const sweep::Summary summary = sweep::Summarize(plan_, period_, results, config_.cash, run_fold);
   if (cancel_) return MakeError(ErrorCode::kUnavailable, "cancelled");
   JsonWriter w;
   w.BeginObject();

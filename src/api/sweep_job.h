@@ -26,6 +26,10 @@
 
 namespace tapedeck::api {
 
+// Gives the heap a script run freed in this thread's malloc arena back to the system, when it is
+// worth it (over 8 MiB free). Call on a worker after a script run or a batch of script trials.
+void GiveBackScriptHeap();
+
 class SweepJob {
  public:
   // Builds the context of `sweep` (its plan read back from plan_json, its trials made again from
@@ -41,7 +45,7 @@ class SweepJob {
 
   // Runs trial runs [begin, end) one after another, each dropped once its statistics (and, in
   // phase 0, daily returns) are taken. A trial's own failure is recorded in its record. nullopt
-  // when cancelled before all were done: a running trial stops within 2^16 bars.
+  // when cancelled before all were done: a running trial stops within 64 bars.
   std::optional<std::vector<store::TrialRecord>> RunBatch(size_t begin, size_t end) const;
 
   // The summary of a sweep whose trial runs are all stored: each phase loaded from `store`,
@@ -53,11 +57,10 @@ class SweepJob {
   bool cancelled() const { return cancel_.load(); }
 
   // ---- The Runner's, GUARDED_BY(Runner::mu_) ----
-  std::string client;        // who posted it
-  size_t next = 0;           // the first trial run not handed out yet
-  size_t in_flight = 0;      // batches being run
-  size_t finished = 0;       // trial runs whose batch has ended (stored, or given up)
-  bool failed = false;       // FailSweep was called: nothing more is written
+  size_t next = 0;       // the first trial run not handed out yet
+  size_t in_flight = 0;  // batches being run
+  size_t finished = 0;   // trial runs whose batch has ended (stored, or given up)
+  bool failed = false;   // FailSweep was called: nothing more is written
 
  private:
   SweepJob() = default;
@@ -71,6 +74,7 @@ class SweepJob {
   sweep::Span period_;
   engine::RunConfig config_;
   size_t tasks_ = 0;
+  bool is_script_ = false;
   mutable std::atomic<bool> cancel_{false};
 };
 

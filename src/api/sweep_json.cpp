@@ -154,7 +154,8 @@ Result<sweep::PlanSpec> ParsePlan(const json::object& o) {
     sweep::WalkForward walk;
     walk.folds = *folds;
     if (auto a = wf.find("anchored"); a != wf.end() && !a->value().is_null()) {
-      if (!a->value().is_bool()) return FieldError("walk_forward.anchored", "must be true or false");
+      if (!a->value().is_bool())
+        return FieldError("walk_forward.anchored", "must be true or false");
       walk.anchored = a->value().as_bool();
     }
     plan.walk_forward = walk;
@@ -225,9 +226,7 @@ Result<SweepRequest> ParseSweepRequest(std::string_view body, const ScriptCheck&
     if (!info.ok()) return StrategyFieldError(info.take_error());
     schema = (*info)->params;
   }
-  auto trials = sweep::MakeTrials(out.plan, schema, max_trials);
-  if (!trials.ok()) return trials.take_error();
-  out.trials = std::move(*trials);
+  if (Status s = CheckTrials(out.plan, schema, max_trials); !s.ok()) return s.take_error();
 
   base.params_json = "{}";
   base.request_json.clear();
@@ -237,8 +236,71 @@ Result<SweepRequest> ParseSweepRequest(std::string_view body, const ScriptCheck&
   pw.EndObject();
   out.spec.plan_json = pw.Take();
   out.spec.request_json = std::string(body);
-  out.spec.trials = out.trials.size();
-  out.spec.tasks = out.trials.size() * sweep::PhaseCount(out.plan);
+  out.spec.trials = n;
+  out.spec.tasks = n * sweep::PhaseCount(out.plan);
+  return out;
+}
+
+namespace {
+
+// A grid of one of `plan`'s axes (grids only): the axis' values in order, as MakeTrials makes them.
+Result<std::vector<strategies::Params>> AxisValues(const sweep::PlanSpec& plan, size_t axis,
+                                                   const std::vector<strategies::ParamSpec>& schema,
+                                                   uint64_t max_trials) {
+  sweep::PlanSpec one = plan;
+  one.axes = {plan.axes[axis]};
+  return sweep::MakeTrials(one, schema, max_trials);
+}
+
+bool ByAxis(const sweep::PlanSpec& plan) {
+  return plan.method == sweep::Method::kGrid && !plan.axes.empty();
+}
+
+}  // namespace
+
+Status CheckTrials(const sweep::PlanSpec& plan, const std::vector<strategies::ParamSpec>& schema,
+                   uint64_t max_trials) {
+  if (!ByAxis(plan) || sweep::TrialCount(plan) > max_trials) {
+    auto all = sweep::MakeTrials(plan, schema, max_trials);
+    if (!all.ok()) return all.take_error();
+    return Ok();
+  }
+  // MakeTrials' checks are per axis, but for a name given twice.
+  for (size_t i = 0; i < plan.axes.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (plan.axes[j].name == plan.axes[i].name) {
+        return FieldError("params." + plan.axes[i].name, "is given twice");
+      }
+    }
+    auto values = AxisValues(plan, i, schema, max_trials);
+    if (!values.ok()) return values.take_error();
+  }
+  return Ok();
+}
+
+Result<strategies::Params> TrialParams(const sweep::PlanSpec& plan,
+                                       const std::vector<strategies::ParamSpec>& schema, size_t k) {
+  const auto absent = [k] {
+    return MakeError(ErrorCode::kNotFound, "no trial " + std::to_string(k),
+                     {{"trial", std::to_string(k)}});
+  };
+  if (k >= sweep::TrialCount(plan)) return absent();
+  if (!ByAxis(plan)) {
+    auto all = sweep::MakeTrials(plan, schema, UINT64_MAX);
+    if (!all.ok()) return all.take_error();
+    if (k >= all->size()) return absent();
+    return std::move((*all)[k]);
+  }
+  // k in the mixed radix of the axes' value counts, the last axis the fastest digit.
+  strategies::Params out;
+  size_t rest = k;
+  for (size_t i = plan.axes.size(); i-- > 0;) {
+    auto values = AxisValues(plan, i, schema, UINT64_MAX);
+    if (!values.ok()) return values.take_error();
+    if (values->empty()) return absent();
+    for (const auto& [name, value] : (*values)[rest % values->size()]) out[name] = value;
+    rest /= values->size();
+  }
   return out;
 }
 

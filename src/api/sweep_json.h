@@ -22,7 +22,6 @@ inline constexpr size_t kMaxPboBlocks = 32;
 struct SweepRequest {
   store::SweepSpec spec;  // base (datasets not yet checked: the caller's), plan_json, trials, tasks
   sweep::PlanSpec plan;
-  std::vector<strategies::Params> trials;  // every trial's parameters, by index
 };
 
 // POST /sweeps body -> a validated sweep. The run fields as ParseBacktestRequest (a script goes to
@@ -34,6 +33,17 @@ struct SweepRequest {
 // trials: field `params` with details `trials` and `limit`, found before any trial is built.
 Result<SweepRequest> ParseSweepRequest(std::string_view body, const ScriptCheck& check_script,
                                        uint64_t max_trials);
+
+// Whether sweep::MakeTrials accepts the plan, with its errors. A grid is checked axis by axis, so
+// a grid of 100,000 trials costs its axes' values, not 100,000 parameter sets (POST /sweeps runs
+// on an I/O thread).
+Status CheckTrials(const sweep::PlanSpec& plan, const std::vector<strategies::ParamSpec>& schema,
+                   uint64_t max_trials);
+
+// Trial k's parameters, as sweep::MakeTrials makes them: for a grid from its axes' values alone,
+// for a random sweep by making them all. NOT_FOUND when k is not below the trial count.
+Result<strategies::Params> TrialParams(const sweep::PlanSpec& plan,
+                                       const std::vector<strategies::ParamSpec>& schema, size_t k);
 
 // The sweep object of GET /sweeps/{id}: its request (WriteSpecFields), plan (the stored
 // plan_json's fields), progress {done, total}, error when failed, and when done the summary's

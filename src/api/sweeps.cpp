@@ -70,8 +70,7 @@ void SweepResources::RegisterRoutes(server::Router& router) {
   router.Add(http::verb::get, "/sweeps/{id}/trials/{k}", bind(&SweepResources::GetTrial));
   router.Add(http::verb::get, "/sweeps/{id}/trials/{k}/returns",
              bind(&SweepResources::GetTrialReturns));
-  router.Add(http::verb::post, "/sweeps/{id}/trials/{k}/run",
-             bind(&SweepResources::PostTrialRun));
+  router.Add(http::verb::post, "/sweeps/{id}/trials/{k}/run", bind(&SweepResources::PostTrialRun));
 }
 
 HttpResponse SweepResources::PostSweep(const Request& req) {
@@ -86,10 +85,10 @@ HttpResponse SweepResources::PostSweep(const Request& req) {
     return ErrorResponse(req.http, e);
   }
   store::SweepSpec& spec = parsed->spec;
-  const std::string field = spec.base.datasets.size() > 1 ||
-                                    req.http.body().find("\"datasets\"") != std::string::npos
-                                ? "datasets"
-                                : "dataset";
+  const std::string field =
+      spec.base.datasets.size() > 1 || req.http.body().find("\"datasets\"") != std::string::npos
+          ? "datasets"
+          : "dataset";
   if (Status s = ResolveSymbols(store_, spec.base, field); !s.ok()) {
     return ErrorResponse(req.http, s.error());
   }
@@ -132,7 +131,8 @@ HttpResponse SweepResources::GetSweep(const Request& req) {
 
 HttpResponse SweepResources::DeleteSweep(const Request& req) {
   const std::string& id = req.path_params.at("id");
-  if (Status done = store_.DeleteSweep(id); !done.ok()) return ErrorResponse(req.http, done.error());
+  if (Status done = store_.DeleteSweep(id); !done.ok())
+    return ErrorResponse(req.http, done.error());
   runner_.CancelSweep(id);
   return NoContent(req);
 }
@@ -213,6 +213,11 @@ HttpResponse SweepResources::GetTrialReturns(const Request& req) {
 
 Result<strategies::Params> SweepResources::TrialParams(const store::SweepInfo& sweep,
                                                        size_t k) const {
+  // A trial done already says its parameters (the plan's, as the worker made them).
+  if (auto done = store_.GetTrial(sweep.id, 0, k); done.ok()) {
+    auto params = ParseParams(done->params_json);
+    if (params.ok()) return params;
+  }
   auto plan = sweep::ParsePlanJson(sweep.spec.plan_json);
   if (!plan.ok()) return plan.take_error();
   std::vector<strategies::ParamSpec> schema;
@@ -233,13 +238,7 @@ Result<strategies::Params> SweepResources::TrialParams(const store::SweepInfo& s
     if (!info.ok()) return info.take_error();
     schema = (*info)->params;
   }
-  auto trials = sweep::MakeTrials(*plan, schema, UINT64_MAX);
-  if (!trials.ok()) return trials.take_error();
-  if (k >= trials->size()) {
-    return MakeError(ErrorCode::kNotFound, "no such trial",
-                     {{"sweep", sweep.id}, {"trial", std::to_string(k)}});
-  }
-  return std::move((*trials)[k]);
+  return api::TrialParams(*plan, schema, k);
 }
 
 HttpResponse SweepResources::PostTrialRun(const Request& req) {
@@ -271,8 +270,7 @@ void SweepResources::RenderMetrics(std::string& out) const {
   }
   std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, double>> samples;
   for (const auto& [status, n] : counts) samples.push_back({{{"status", status}}, n});
-  server::AppendFamily(out, "tapedeck_sweeps", "gauge", "Sweeps in the store, by status.",
-                       samples);
+  server::AppendFamily(out, "tapedeck_sweeps", "gauge", "Sweeps in the store, by status.", samples);
   server::AppendCounter(out, "tapedeck_sweep_trial_runs_total",
                         "Trial runs of sweeps stored by this process's worker pool.",
                         static_cast<double>(runner_.trial_runs_done()));

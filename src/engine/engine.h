@@ -78,7 +78,7 @@ class Strategy {
 struct RunHooks {
   // Called every 65536 bars and at the end with (bars done, total); may be empty.
   std::function<void(size_t, size_t)> progress;
-  // When set and becoming true, the run stops and returns UNAVAILABLE "cancelled".
+  // When set and becoming true, the run stops (within 64 bars) and returns UNAVAILABLE "cancelled".
   const std::atomic<bool>* cancel = nullptr;
 };
 

@@ -289,7 +289,8 @@ void GetField(const std::byte* at, Micros& v) { v = Micros{Get<int64_t>(at)}; }
 
 std::vector<std::byte> PackStats(const engine::Stats& stats) {
   std::vector<std::byte> out(kStatsRecordBytes);
-  ForEachStatsField(stats, [&out](size_t at, const auto& field) { PutField(out.data() + at, field); });
+  ForEachStatsField(stats,
+                    [&out](size_t at, const auto& field) { PutField(out.data() + at, field); });
   return out;
 }
 

@@ -37,8 +37,8 @@ namespace tapedeck::store::internal {
 namespace {
 
 std::optional<SweepStatus> ParseSweepStatus(std::string_view text) {
-  for (auto s : {SweepStatus::kQueued, SweepStatus::kRunning, SweepStatus::kDone,
-                 SweepStatus::kFailed}) {
+  for (auto s :
+       {SweepStatus::kQueued, SweepStatus::kRunning, SweepStatus::kDone, SweepStatus::kFailed}) {
     if (ToString(s) == text) return s;
   }
   return std::nullopt;
@@ -54,10 +54,10 @@ Error BadTransition(std::string_view id, SweepStatus from, std::string_view want
                    {{"sweep", std::string(id)}, {"status", std::string(ToString(from))}});
 }
 
-#define TD_SWEEP_SELECT                                                                           \
-  "SELECT id, dataset, datasets, symbols, strategy, strategy_version, strategy_sha256, cash, "    \
-  "commission, fixed_fee, slippage, allow_short, from_us, to_us, plan, request, trials, tasks, "  \
-  "status, done, error, error_cause, error_line, error_bar_us, created_us, started_us, "          \
+#define TD_SWEEP_SELECT                                                                          \
+  "SELECT id, dataset, datasets, symbols, strategy, strategy_version, strategy_sha256, cash, "   \
+  "commission, fixed_fee, slippage, allow_short, from_us, to_us, plan, request, trials, tasks, " \
+  "status, done, error, error_cause, error_line, error_bar_us, created_us, started_us, "         \
   "finished_us, summary FROM sweeps "
 
 Result<SweepInfo> ReadSweepInfo(const Db& db, const Stmt& s) {
@@ -99,15 +99,16 @@ Result<SweepInfo> ReadSweepInfo(const Db& db, const Stmt& s) {
 }
 
 // The sort keys of ListTrials and their statements (string literals: Prepare caches by address).
-// Failed trials (stats NULL) last, then missing values (NaN, stored as NULL), then ties by index.
-#define TD_TRIAL_PAGE                                                                   \
-  "SELECT phase, idx, params, error, stats FROM sweep_trials WHERE sweep = ?1 AND phase = ?2 " \
-  "ORDER BY stats IS NULL, "
+// By index: in index order, failed trials among the others. By a statistic: failed trials (stats
+// NULL) last, then missing values (NaN, stored as NULL), then ties by index.
+#define TD_TRIAL_SELECT \
+  "SELECT phase, idx, params, error, stats FROM sweep_trials WHERE sweep = ?1 AND phase = ?2 "
+#define TD_TRIAL_PAGE TD_TRIAL_SELECT "ORDER BY stats IS NULL, "
 #define TD_TRIAL_LIMIT " LIMIT ?3 OFFSET ?4"
-#define TD_TRIAL_SORT(col)                                                        \
-  SortKey {                                                                       \
-    col, TD_TRIAL_PAGE col " IS NULL, " col " ASC, idx" TD_TRIAL_LIMIT,           \
-        TD_TRIAL_PAGE col " IS NULL, " col " DESC, idx" TD_TRIAL_LIMIT            \
+#define TD_TRIAL_SORT(col)                                              \
+  SortKey {                                                             \
+    col, TD_TRIAL_PAGE col " IS NULL, " col " ASC, idx" TD_TRIAL_LIMIT, \
+        TD_TRIAL_PAGE col " IS NULL, " col " DESC, idx" TD_TRIAL_LIMIT  \
   }
 
 struct SortKey {
@@ -117,7 +118,8 @@ struct SortKey {
 };
 
 constexpr std::array kSortKeys = {
-    SortKey{"index", TD_TRIAL_PAGE "idx ASC" TD_TRIAL_LIMIT, TD_TRIAL_PAGE "idx DESC" TD_TRIAL_LIMIT},
+    SortKey{"index", TD_TRIAL_SELECT "ORDER BY idx ASC" TD_TRIAL_LIMIT,
+            TD_TRIAL_SELECT "ORDER BY idx DESC" TD_TRIAL_LIMIT},
     TD_TRIAL_SORT("bars"),
     TD_TRIAL_SORT("fills"),
     TD_TRIAL_SORT("trades"),

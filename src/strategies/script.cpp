@@ -201,6 +201,8 @@ void Hook(lua_State* L, lua_Debug* /*ar*/) {
       b->cause = "instructions";
     } else if (lua_getstack(L, sandbox::kMaxCallDepth, &ar) != 0) {
       b->cause = "recursion";
+    } else if (b->cancel != nullptr && b->cancel->load(std::memory_order_relaxed)) {
+      b->cause = "cancelled";
     } else if ((++b->hooks % kWallCheckEvery == 0 || b->memory_used >= sandbox::kBigState) &&
                Clock::now() > b->deadline) {
       b->cause = "wall_time";
@@ -1026,6 +1028,7 @@ class Runner {
   Runner(std::string_view chunk_name, const ScriptBudgets& budgets) : name_(chunk_name) {
     sb_.budget.memory_limit = budgets.memory_bytes;
     sb_.budget.instruction_limit = budgets.instructions;
+    sb_.budget.cancel = budgets.cancel;
     sb_.budget.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(budgets.wall_seconds));
   }
@@ -1190,6 +1193,8 @@ class Runner {
       msg = "recursion too deep (more than " + std::to_string(sandbox::kMaxCallDepth) +
             " nested calls): give the recursive function a case that returns without calling "
             "itself, or use a loop";
+    } else if (cause == "cancelled") {
+      msg = "the run was cancelled";
     } else if (b.cause != nullptr) {
       msg = cause + " budget exceeded";
       if (cause == "instructions") msg += " (" + std::to_string(b.instruction_limit) + ")";

@@ -37,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,10 @@ struct ScriptBudgets {
   size_t memory_bytes = 64u << 20;        // the Lua heap, indicator buffers included
   double wall_seconds = 30;               // from the sandbox's creation to the run's end
   uint64_t seed = 0;                      // math.random's seed
+  // When set and becoming true, the run stops within about a thousand instructions (at the
+  // budget's next check), failing with cause "cancelled": a script that spends seconds on few
+  // bars is stopped as promptly as the engine stops between bars. Must outlive the strategy.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ScriptInfo {

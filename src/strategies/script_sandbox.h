@@ -14,6 +14,7 @@
 // Internal to strategies: script.cpp's runtime and this file share Budget.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -44,7 +45,8 @@ struct Budget {
   int hooks = 0;
   uint64_t charged_since_clock = 0;
   Clock::time_point deadline;
-  // Sticky once set: "instructions", "memory", "wall_time", "recursion".
+  const std::atomic<bool>* cancel = nullptr;  // ScriptBudgets::cancel
+  // Sticky once set: "instructions", "memory", "wall_time", "recursion", "cancelled".
   const char* cause = nullptr;
   int cause_line = 0;
   char cause_detail[192] = {};   // what was refused, for the message ("" for the hook's causes)

@@ -1,6 +1,8 @@
 #include "sweep/plan.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -9,18 +11,15 @@
 #include <system_error>
 #include <utility>
 
-#include <boost/json.hpp>
-#include <boost/json/basic_parser_impl.hpp>
-
 namespace tapedeck::sweep {
 namespace json = boost::json;
 
 namespace {
 
 constexpr std::pair<Objective, std::string_view> kObjectives[] = {
-    {Objective::kSharpe, "sharpe"},   {Objective::kTotalReturn, "total_return"},
-    {Objective::kCagr, "cagr"},       {Objective::kSortino, "sortino"},
-    {Objective::kCalmar, "calmar"},   {Objective::kProfitFactor, "profit_factor"},
+    {Objective::kSharpe, "sharpe"}, {Objective::kTotalReturn, "total_return"},
+    {Objective::kCagr, "cagr"},     {Objective::kSortino, "sortino"},
+    {Objective::kCalmar, "calmar"}, {Objective::kProfitFactor, "profit_factor"},
 };
 
 // Walk-forward folds and PBO blocks accepted by POST /sweeps.
@@ -126,8 +125,8 @@ Status CheckAxis(const Axis& a, const strategies::ParamSpec& spec, Method method
         return FieldError(field, field + ": from, to and step must be finite");
       }
       if (a.from > a.to) {
-        return FieldError(field, field + ": from (" + Num(a.from) + ") is above to (" +
-                                     Num(a.to) + ")");
+        return FieldError(field,
+                          field + ": from (" + Num(a.from) + ") is above to (" + Num(a.to) + ")");
       }
       if (a.step < 0 || (a.step == 0 && method == Method::kGrid)) {
         return FieldError(field, field + ": step must be positive" +
@@ -137,8 +136,8 @@ Status CheckAxis(const Axis& a, const strategies::ParamSpec& spec, Method method
       }
       if (a.step == 0) {  // continuous (random only)
         if (is_int && std::ceil(a.from) > std::floor(a.to)) {
-          return FieldError(field, field + ": no integer in [" + Num(a.from) + ", " + Num(a.to) +
-                                       "]");
+          return FieldError(field,
+                            field + ": no integer in [" + Num(a.from) + ", " + Num(a.to) + "]");
         }
         const double lo = is_int ? std::ceil(a.from) : a.from;
         const double hi = is_int ? std::floor(a.to) : a.to;
@@ -353,8 +352,9 @@ Result<Axis> ParseAxis(const std::string& name, const json::value& v) {
     }
     return axis;
   }
-  return FieldError(field, field + " must be a number, a list of numbers or a range {\"from\", "
-                                   "\"to\", \"step\"}");
+  return FieldError(field, field +
+                               " must be a number, a list of numbers or a range {\"from\", "
+                               "\"to\", \"step\"}");
 }
 
 }  // namespace
@@ -410,8 +410,8 @@ Result<std::vector<strategies::Params>> MakeTrials(const PlanSpec& plan,
     if (spec == nullptr) {
       std::string known;
       for (const auto& s : specs) known += (known.empty() ? "" : ", ") + s.name;
-      return FieldError(field, "unknown parameter '" + a.name + "' (parameters: " +
-                                   (known.empty() ? "none" : known) + ")");
+      return FieldError(field, "unknown parameter '" + a.name +
+                                   "' (parameters: " + (known.empty() ? "none" : known) + ")");
     }
     if (!seen.insert(a.name).second) {
       return FieldError(field, field + " is given twice");
@@ -456,9 +456,10 @@ Result<std::vector<strategies::Params>> MakeTrials(const PlanSpec& plan,
 
   const uint64_t points = DistinctPoints(plan, specs);
   if (points < n) {
-    return FieldError("trials", "a random sweep of " + std::to_string(n) +
-                                    " distinct trials, but its parameters hold only " +
-                                    std::to_string(points) + " distinct points",
+    return FieldError("trials",
+                      "a random sweep of " + std::to_string(n) +
+                          " distinct trials, but its parameters hold only " +
+                          std::to_string(points) + " distinct points",
                       {{"trials", std::to_string(n)}, {"points", std::to_string(points)}});
   }
   // The draw (pinned in docs/sweeps.md): one SplitMix64 stream seeded with `seed`; for each
@@ -476,9 +477,10 @@ Result<std::vector<strategies::Params>> MakeTrials(const PlanSpec& plan,
   const uint64_t max_draws = 64 * n + 1'000'000;
   for (uint64_t draws = 0; trials.size() < n; ++draws) {
     if (draws == max_draws) {
-      return FieldError("trials", "could not draw " + std::to_string(n) +
-                                      " distinct trials from these parameters",
-                        {{"trials", std::to_string(n)}});
+      return FieldError(
+          "trials",
+          "could not draw " + std::to_string(n) + " distinct trials from these parameters",
+          {{"trials", std::to_string(n)}});
     }
     for (size_t k = 0; k < plan.axes.size(); ++k) {
       const Axis& a = plan.axes[k];
@@ -597,8 +599,9 @@ Result<PlanSpec> ParsePlanJson(std::string_view text) {
 
   if (const json::value* params = o.if_contains("params"); params && !params->is_null()) {
     if (!params->is_object()) {
-      return FieldError("params", "params must be an object of parameter name to value, list "
-                                  "or range");
+      return FieldError("params",
+                        "params must be an object of parameter name to value, list "
+                        "or range");
     }
     // boost::json::object keeps its keys in document order: the axes stay in the order given.
     for (const auto& kv : params->as_object()) {
@@ -638,8 +641,9 @@ Result<PlanSpec> ParsePlanJson(std::string_view text) {
     std::optional<Objective> parsed_objective;
     if (obj->is_string()) parsed_objective = ParseObjective(std::string_view(obj->as_string()));
     if (!parsed_objective) {
-      return FieldError("objective", "objective must be one of sharpe, total_return, cagr, "
-                                     "sortino, calmar, profit_factor");
+      return FieldError("objective",
+                        "objective must be one of sharpe, total_return, cagr, "
+                        "sortino, calmar, profit_factor");
     }
     plan.objective = *parsed_objective;
   }
@@ -651,21 +655,20 @@ Result<PlanSpec> ParsePlanJson(std::string_view text) {
     const json::object& w = wf->as_object();
     for (const auto& kv : w) {
       if (kv.key() != "folds" && kv.key() != "anchored") {
-        return FieldError("walk_forward", "walk_forward: unknown key '" +
-                                              std::string(kv.key()) + "'");
+        return FieldError("walk_forward",
+                          "walk_forward: unknown key '" + std::string(kv.key()) + "'");
       }
     }
     WalkForward walk;
     const json::value* folds = w.if_contains("folds");
     std::optional<uint64_t> k = folds ? AsCount(*folds) : std::nullopt;
     if (!k || *k < 1 || *k > kMaxFolds) {
-      return FieldError("walk_forward.folds",
-                        "walk_forward.folds must be a whole number from 1 to " +
-                            std::to_string(kMaxFolds));
+      return FieldError(
+          "walk_forward.folds",
+          "walk_forward.folds must be a whole number from 1 to " + std::to_string(kMaxFolds));
     }
     walk.folds = *k;
-    if (const json::value* anchored = w.if_contains("anchored");
-        anchored && !anchored->is_null()) {
+    if (const json::value* anchored = w.if_contains("anchored"); anchored && !anchored->is_null()) {
       if (!anchored->is_bool()) {
         return FieldError("walk_forward.anchored", "walk_forward.anchored must be true or false");
       }

@@ -70,8 +70,9 @@ uint64_t TrialCount(const PlanSpec& plan);
 // docs/sweeps.md), rejecting a point an earlier trial has. Integer parameters (per `specs`) take
 // integer values. Errors: VALIDATION with details `field`: "params.NAME" (a parameter the
 // strategy does not have, a range with from > to, step <= 0 in a grid, an empty list, a value off
-// the parameter's min/max), "trials" (more than `max_trials`, or more than a random sweep's grid
-// holds).
+// the parameter's min/max), "params" (a grid of more than `max_trials`; details `trials`,
+// `limit`, as POST /sweeps refuses it), "trials" (a random sweep of more than `max_trials`, or of
+// more than its grid holds).
 Result<std::vector<strategies::Params>> MakeTrials(const PlanSpec& plan,
                                                    const std::vector<strategies::ParamSpec>& specs,
                                                    uint64_t max_trials);

@@ -28,8 +28,7 @@ std::optional<size_t> BestOf(const std::vector<TrialResult>& results, Objective 
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].stats) continue;
     const double v = RankValue(*results[i].stats, objective);
-    if (!best || v > best_value ||
-        (v == best_value && results[i].index < results[*best].index)) {
+    if (!best || v > best_value || (v == best_value && results[i].index < results[*best].index)) {
       best = i;
       best_value = v;
     }
@@ -144,7 +143,8 @@ Summary Summarize(const PlanSpec& plan, Span period,
     sharpes.push_back(Sharpe(rets));
     if (rets.size() == days) matrix.push_back(std::move(rets));
   }
-  const std::vector<double> best_returns = best ? Rets(phase0[*best].returns) : std::vector<double>{};
+  const std::vector<double> best_returns =
+      best ? Rets(phase0[*best].returns) : std::vector<double>{};
   s.dsr = DeflatedSharpe(sharpes, best_returns);
   s.pbo = ProbabilityOfOverfitting(matrix, plan.pbo_blocks);
 

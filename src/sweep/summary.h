@@ -46,7 +46,7 @@ struct Stitched {
   std::vector<double> equity;  // per returns[i]: cash · Π(1 + r) up to i
   double total_return = 0;
   double sharpe = 0;  // daily, as robustness.h
-  double max_drawdown = 0;
+  double max_drawdown = 0;  // largest 1 − equity / running peak; the peak starts at the cash
 };
 
 struct Summary {

@@ -167,7 +167,7 @@ class ServedTest(unittest.TestCase):
                 with self.subTest(operation=f"{method.upper()} {template}"):
                     self.assertNotEqual(status, 405)
                     self.assertNotEqual(signature(status, raw), unrouted[method.upper()])
-        self.assertEqual(operations, 22)
+        self.assertEqual(operations, 30)
 
     def test_a_wrong_field_type_fails_the_check(self):
         def status_as_integer(doc):

@@ -35,6 +35,7 @@ TEST(ServeArgsTest, DefaultsAreTheDesignsValues) {
   EXPECT_EQ(s->server.ticket_ttl, std::chrono::seconds(60));
   EXPECT_EQ(s->api.max_queued_per_client, 16u);
   EXPECT_EQ(s->api.max_queued, 256u);
+  EXPECT_EQ(s->api.max_sweep_trials, 100'000u);
   EXPECT_GE(s->api.workers, 1u);  // one per core, resolved by the parse
   EXPECT_EQ(s->api.db_path, "tapedeck.db");
   EXPECT_EQ(s->api.max_upload_bytes, 64u << 20);
@@ -135,13 +136,15 @@ class TokensFileTest : public ::testing::Test {
 
 TEST(ServeArgsTest, AuthTokensQueueLimitsAndTicketTtl) {
   auto s = Parse({"--auth-token", "first-token-0123456789", "--auth-token=second/Token+0123==",
-                  "--ticket-ttl", "750ms", "--max-queued", "40", "--max-queued-per-client", "3"});
+                  "--ticket-ttl", "750ms", "--max-queued", "40", "--max-queued-per-client", "3",
+                  "--max-sweep-trials", "5000"});
   ASSERT_TRUE(s.ok()) << s.error().ToString();
   EXPECT_EQ(s->server.auth_tokens,
             (std::vector<std::string>{"first-token-0123456789", "second/Token+0123=="}));
   EXPECT_EQ(s->server.ticket_ttl, std::chrono::milliseconds(750));
   EXPECT_EQ(s->api.max_queued, 40u);
   EXPECT_EQ(s->api.max_queued_per_client, 3u);
+  EXPECT_EQ(s->api.max_sweep_trials, 5000u);
 }
 
 TEST(ServeArgsTest, BadTokensAndLimitsAreRefusedWithoutEchoingTheToken) {

@@ -1,11 +1,17 @@
 // Sweeps in the store: spec, status moves, trial records and their daily returns, listing.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <random>
+#include <thread>
 
 #include "store/store.h"
 #include "store_test_util.h"
@@ -35,8 +41,7 @@ engine::Stats StatsWith(double sharpe, double profit_factor = 1.5) {
   return s;
 }
 
-TrialRecord Trial(size_t phase, size_t index, std::optional<engine::Stats> stats,
-                  size_t days = 0) {
+TrialRecord Trial(size_t phase, size_t index, std::optional<engine::Stats> stats, size_t days = 0) {
   TrialRecord t;
   t.phase = phase;
   t.index = index;
@@ -384,9 +389,9 @@ TEST_F(SweepTest, ListTrialsSortsPagesAndPutsFailedTrialsLast) {
   // sharpe: 0 -> 1.0, 1 -> failed, 2 -> 3.0, 3 -> NaN (missing), 4 -> 1.0 (tie with 0),
   // 5 -> -2.0. profit_factor: 2 is inf.
   std::vector<TrialRecord> batch = {
-      Trial(0, 0, StatsWith(1.0, 1.2)), Trial(0, 1, std::nullopt),
+      Trial(0, 0, StatsWith(1.0, 1.2)),  Trial(0, 1, std::nullopt),
       Trial(0, 2, StatsWith(3.0, kInf)), Trial(0, 3, StatsWith(kNaN, kNaN)),
-      Trial(0, 4, StatsWith(1.0, 0.5)), Trial(0, 5, StatsWith(-2.0, 900.0))};
+      Trial(0, 4, StatsWith(1.0, 0.5)),  Trial(0, 5, StatsWith(-2.0, 900.0))};
   ASSERT_TRUE(store_->PutTrials(id, std::span(batch).subspan(0, 3)).ok());
   ASSERT_TRUE(store_->PutTrials(id, std::span(batch).subspan(3)).ok());
   ASSERT_TRUE(store_->PutTrials(id, std::vector{Trial(1, 0, StatsWith(9.0))}).ok());
@@ -405,8 +410,8 @@ TEST_F(SweepTest, ListTrialsSortsPagesAndPutsFailedTrialsLast) {
     return page.ok() ? *page : TrialPage{};
   };
   using V = std::vector<size_t>;
-  EXPECT_EQ(Indices(list("index", false)), (V{0, 2, 3, 4, 5, 1}));
-  EXPECT_EQ(Indices(list("index", true)), (V{5, 4, 3, 2, 0, 1}));
+  EXPECT_EQ(Indices(list("index", false)), (V{0, 1, 2, 3, 4, 5}));  // failed ones keep their place
+  EXPECT_EQ(Indices(list("index", true)), (V{5, 4, 3, 2, 1, 0}));
   EXPECT_EQ(Indices(list("sharpe", true)), (V{2, 0, 4, 5, 3, 1}));
   EXPECT_EQ(Indices(list("sharpe", false)), (V{5, 0, 4, 2, 3, 1}));
   EXPECT_EQ(Indices(list("profit_factor", true)), (V{2, 5, 0, 4, 3, 1}));
@@ -492,6 +497,46 @@ TEST_F(SweepTest, RecoverOnStartFailsQueuedAndRunningSweepsAsInterrupted) {
   EXPECT_EQ(*store_->RecoverOnStart(), 0u);
 }
 
+TEST_F(SweepTest, ConcurrentWorkersAndReaders) {
+  const std::string id = CreateRunning();
+  constexpr size_t kWorkers = 4, kBatches = 25, kBatch = 4;
+  std::atomic<bool> stop{false};
+  std::atomic<int> read_errors{0};
+  std::thread reader([&] {
+    while (!stop) {
+      TrialQuery q;
+      q.sort = "sharpe";
+      q.descending = true;
+      q.limit = 0;
+      Result<TrialPage> page = store_->ListTrials(id, q);
+      if (!page.ok() || page->trials.size() != page->total) ++read_errors;
+      if (!store_->GetSweep(id).ok()) ++read_errors;
+    }
+  });
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      for (size_t b = 0; b < kBatches; ++b) {
+        std::vector<TrialRecord> batch;
+        for (size_t i = 0; i < kBatch; ++i) {
+          const size_t index = (w * kBatches + b) * kBatch + i;
+          batch.push_back(Trial(0, index, StatsWith(static_cast<double>(index)), 20));
+        }
+        EXPECT_TRUE(store_->PutTrials(id, batch).ok());
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  stop = true;
+  reader.join();
+  EXPECT_EQ(read_errors, 0);
+  EXPECT_EQ(store_->GetSweep(id)->done, kWorkers * kBatches * kBatch);
+  Result<std::vector<TrialRecord>> all = store_->LoadTrials(id, 0, true);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), kWorkers * kBatches * kBatch);
+  for (size_t i = 0; i < all->size(); ++i) EXPECT_EQ((*all)[i].index, i);
+}
+
 // PutTrials in the batches a worker pool writes: 1000 phase-0 records with a year of daily returns,
 // 16 at a time. Reports the time (the figure for the report; the bound only catches a blunder).
 TEST_F(SweepTest, PutTrialsOfAThousandRecordsInBatchesOfSixteenIsCheap) {
@@ -510,9 +555,9 @@ TEST_F(SweepTest, PutTrialsOfAThousandRecordsInBatchesOfSixteenIsCheap) {
   EXPECT_EQ(store_->GetSweep(id)->done, 1000u);
   const auto load_start = std::chrono::steady_clock::now();
   Result<std::vector<TrialRecord>> loaded = store_->LoadTrials(id, 0, true);
-  const double load_ms = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - load_start)
-                             .count();
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
+          .count();
   ASSERT_TRUE(loaded.ok());
   ASSERT_EQ(loaded->size(), 1000u);
   ExpectSameTrial(all[999], (*loaded)[999], true);
@@ -522,13 +567,94 @@ TEST_F(SweepTest, PutTrialsOfAThousandRecordsInBatchesOfSixteenIsCheap) {
   q.limit = 100;
   const auto list_start = std::chrono::steady_clock::now();
   Result<TrialPage> page = store_->ListTrials(id, q);
-  const double list_ms = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - list_start)
-                             .count();
+  const double list_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - list_start)
+          .count();
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->trials[0].index, 999u);
   std::printf("LoadTrials with returns: %.1f ms; ListTrials by sharpe, 100: %.1f ms\n", load_ms,
               list_ms);
+}
+
+// The child of SweepCrashTest: sweeps recording trials in batches of 16 until killed, a byte to
+// `progress_fd` after each batch. Never returns.
+[[noreturn]] void SweepWriter(const std::string& db, int progress_fd) {
+  Result<std::unique_ptr<Store>> opened = OpenSqliteStore(db);
+  if (!opened.ok()) _exit(2);
+  Store& store = **opened;
+  for (;;) {
+    SweepSpec spec;
+    spec.base.dataset = "d";
+    spec.trials = 20 * 16;
+    spec.tasks = spec.trials;
+    Result<std::string> id = store.CreateSweep(spec);
+    if (!id.ok() || !store.MarkSweepRunning(*id).ok()) _exit(3);
+    for (size_t b = 0; b < 20; ++b) {
+      std::vector<TrialRecord> batch;
+      for (size_t i = 0; i < 16; ++i) {
+        batch.push_back(Trial(0, b * 16 + i, i % 5 ? std::optional(StatsWith(1)) : std::nullopt,
+                              i % 5 ? 365 : 0));
+      }
+      if (!store.PutTrials(*id, batch).ok()) _exit(4);
+      (void)!::write(progress_fd, "x", 1);
+    }
+    if (!store.CompleteSweep(*id, "{}").ok()) _exit(5);
+  }
+}
+
+// kill -9 amid PutTrials: every batch is wholly there or absent, `done` counts exactly the records
+// there, and RecoverOnStart fails the sweep that was running.
+TEST(SweepCrashTest, KillNineLeavesNoHalfBatch) {
+  TempDir dir;
+  const std::string db = dir.File("t.db");
+  std::mt19937 rng(4321);
+  size_t records = 0;
+  for (int k = 0; k < 5; ++k) {
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(pipe_fds[0]);
+      SweepWriter(db, pipe_fds[1]);
+    }
+    ::close(pipe_fds[1]);
+    pollfd p{pipe_fds[0], POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 120'000), 1) << "the writer made no progress";
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    ::close(pipe_fds[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the writer exited by itself: " << status;
+
+    Result<std::unique_ptr<Store>> store = OpenSqliteStore(db);
+    ASSERT_TRUE(store.ok()) << store.error().ToString();
+    Result<size_t> recovered = (*store)->RecoverOnStart();
+    ASSERT_TRUE(recovered.ok());
+    EXPECT_LE(*recovered, 1u);
+    Result<std::vector<SweepInfo>> sweeps = (*store)->ListSweeps();
+    ASSERT_TRUE(sweeps.ok());
+    records = 0;
+    for (const SweepInfo& w : *sweeps) {
+      SCOPED_TRACE(w.id);
+      EXPECT_TRUE(w.status == SweepStatus::kDone || w.status == SweepStatus::kFailed);
+      if (w.status == SweepStatus::kFailed) {
+        EXPECT_EQ(w.error.cause, "interrupted");
+      }
+      Result<std::vector<TrialRecord>> trials = (*store)->LoadTrials(w.id, 0, true);
+      ASSERT_TRUE(trials.ok()) << trials.error().ToString();
+      EXPECT_EQ(trials->size(), w.done);
+      EXPECT_EQ(w.done % 16, 0u);
+      for (size_t i = 0; i < trials->size(); ++i) {
+        const TrialRecord& t = (*trials)[i];
+        ASSERT_EQ(t.index, i);
+        EXPECT_EQ(t.returns.size(), t.stats ? 365u : 0u);
+      }
+      records += trials->size();
+    }
+  }
+  EXPECT_GT(records, 0u);
 }
 
 }  // namespace

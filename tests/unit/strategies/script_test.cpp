@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "strategies/indicators.h"
@@ -491,6 +494,28 @@ TEST(ScriptBudget, WallTime) {
   b.wall_seconds = 0.05;
   ExpectBudget(RunScript("function on_bar(b)\n  while true do end\nend\n", {}, 50, b), "wall_time",
                "2");
+}
+
+TEST(ScriptBudget, CancelStopsALoopWithinABar) {
+  // A bar that would loop for the whole wall budget (30 s): the cancel flag, set from another
+  // thread after 50 ms, stops it at once, in that bar.
+  std::atomic<bool> cancel{false};
+  ScriptBudgets b;
+  b.cancel = &cancel;
+  std::thread canceller([&cancel] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    cancel = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  ScriptRun run = RunScript("function on_bar(b)\n  while true do end\nend\n", {}, 50, b);
+  const auto took = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  ASSERT_FALSE(run.result.ok());
+  const Error& e = run.result.error();
+  EXPECT_EQ(e.details.at("cause"), "cancelled") << e.ToString();
+  EXPECT_EQ(e.details.at("line"), "2") << e.ToString();
+  EXPECT_NE(e.msg.find("cancelled"), std::string::npos) << e.msg;
+  EXPECT_LT(took, std::chrono::seconds(10));  // the wall budget (30 s) did not stop it
 }
 
 TEST(ScriptBudget, TopLevelLoopFailsTheCompile) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,8 +15,8 @@
 namespace tapedeck::sweep {
 namespace {
 
-using strategies::ParamSpec;
 using strategies::Params;
+using strategies::ParamSpec;
 
 const std::vector<ParamSpec> kSpecs = {
     {"fast", ParamSpec::Kind::kInt, 10, 1, 1000, ""},
@@ -82,8 +83,8 @@ TEST(Objective, NamesRoundTripAndPickTheStatistic) {
   s.calmar = 5;
   s.profit_factor = 6;
   const std::pair<Objective, double> cases[] = {
-      {Objective::kSharpe, 1}, {Objective::kTotalReturn, 2}, {Objective::kCagr, 3},
-      {Objective::kSortino, 4}, {Objective::kCalmar, 5}, {Objective::kProfitFactor, 6}};
+      {Objective::kSharpe, 1},  {Objective::kTotalReturn, 2}, {Objective::kCagr, 3},
+      {Objective::kSortino, 4}, {Objective::kCalmar, 5},      {Objective::kProfitFactor, 6}};
   for (const auto& [o, v] : cases) {
     EXPECT_EQ(ParseObjective(ToString(o)), o);
     EXPECT_EQ(ObjectiveValue(s, o), v);
@@ -229,7 +230,7 @@ TEST(MakeTrials, RandomFollowsThePinnedSplitMix64Draw) {
   while (want.size() < 5) {
     Params p;
     p["fast"] = 5 + 5 * std::floor(u() * 10);  // 5..50 step 5: 10 values
-    (void)u();                                   // the fixed axis takes its draw too
+    (void)u();                                 // the fixed axis takes its draw too
     p["k"] = 0.25 + u() * (4 - 0.25);
     p["slow"] = 60 + std::floor(u() * 41);  // integers 60..100
     if (seen.insert(p).second) want.push_back(p);
@@ -324,8 +325,8 @@ std::string PlanJson(const PlanSpec& plan) {
 }
 
 TEST(PlanJson, RoundTripsExactlyKeepingTheAxesOrder) {
-  PlanSpec plan = Random({Range("slow", 20, 100, 10), List("k", {0.1, 1.0 / 3, 97.57019231092363,
-                                                                 1.3927926388013963e-143}),
+  PlanSpec plan = Random({Range("slow", 20, 100, 10),
+                          List("k", {0.1, 1.0 / 3, 97.57019231092363, 1.3927926388013963e-143}),
                           Fixed("fast", 7), Range("k2", 0.25, 1.7161392603081718e+277, 0)},
                          123, 0x8000000000000005ULL);
   plan.objective = Objective::kCalmar;
@@ -350,8 +351,7 @@ TEST(PlanJson, RoundTripsExactlyKeepingTheAxesOrder) {
   EXPECT_EQ(back->seed, 0x8000000000000005ULL);
   EXPECT_EQ(back->random_trials, 123u);
   EXPECT_EQ(back->objective, Objective::kCalmar);
-  EXPECT_TRUE(back->walk_forward && back->walk_forward->folds == 4 &&
-              back->walk_forward->anchored);
+  EXPECT_TRUE(back->walk_forward && back->walk_forward->folds == 4 && back->walk_forward->anchored);
   EXPECT_EQ(back->pbo_blocks, 8u);
 
   const PlanSpec grid = Grid({Range("fast", 5, 50, 5), List("slow", {20, 30})});
@@ -362,6 +362,27 @@ TEST(PlanJson, RoundTripsExactlyKeepingTheAxesOrder) {
   auto grid_back = ParsePlanJson(grid_text);
   ASSERT_TRUE(grid_back.ok());
   EXPECT_EQ(PlanJson(*grid_back), grid_text);
+}
+
+// Boost.JSON 1.81's own number parsing is up to an ulp off for some doubles; a plan's must not be.
+TEST(PlanJson, EveryDoubleReadsBackBitForBit) {
+  std::mt19937_64 rng(5);
+  Axis many = List("k", {});
+  while (many.values.size() < 20'000) {
+    const uint64_t bits = rng();
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    if (std::isfinite(v)) many.values.push_back(v);
+    many.values.push_back(std::uniform_real_distribution<double>(-1e3, 1e3)(rng));
+  }
+  auto back = ParsePlanJson(PlanJson(Grid({many})));
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->axes[0].values.size(), many.values.size());
+  size_t differ = 0;
+  for (size_t i = 0; i < many.values.size(); ++i) {
+    differ += !SameBits(back->axes[0].values[i], many.values[i]);
+  }
+  EXPECT_EQ(differ, 0u);
 }
 
 TEST(PlanJson, DefaultsAndRequestBodies) {
