@@ -3,7 +3,14 @@
 under a sweep, cancel latency.
 
 usage: /usr/bin/python3 bench/sweep_bench.py --bin build/tapedeck [--loadgen build/bench/loadgen_driver]
-           [MODES...] [--repeat K] [--fast 5:50:5] [--slow 60:258:2] [--workers N] [--threads N]
+           [--engine-bench build/bench/engine_bench] [MODES...] [--repeat K] [--fast 5:50:5]
+           [--slow 60:258:2] [--workers N] [--threads N] [--autogroup-nice -20] [--json-out F]
+e.g. (docs/perf.md, "Sweeps"):
+  scripts/build.sh --target tapedeck --target engine_bench --target loadgen_driver
+  /usr/bin/python3 bench/sweep_bench.py --bin build/tapedeck --autogroup-nice -20 \
+      baseline engine sweep cli cancel --repeat 3
+  /usr/bin/python3 bench/sweep_bench.py --bin build/tapedeck --autogroup-nice -20 \
+      playback --repeat 1 --streams 200 --speed 60 --duration 30
 
 MODES (default: baseline sweep):
   baseline   single runs, as the sweep's reference: POST /backtests -> done for sma_cross
@@ -14,6 +21,8 @@ MODES (default: baseline sweep):
              and started -> finished, trials/s and bars/s (over the server's started ->
              finished), the server's CPU over the sweep (cores busy), RSS sampled every 20 ms
              and VmHWM at the end. Checks the sweep's valid_trials and that dsr and pbo came back.
+  engine     engine_bench's single-thread floor: BM_SweepGridSample (every 25th trial of the
+             default grid) and the built-in sma_cross at its defaults; x 2 cores = the ideal.
   cli        the same grid through `tapedeck sweep --csv ... --json` (when the binary has it),
              whole-process wall and CPU time.
   playback   --streams N WebSocket streams at --speed for --duration seconds (the load
@@ -24,6 +33,11 @@ MODES (default: baseline sweep):
              own time, then the time from sending it until the server's CPU is idle (summed
              over its threads from /proc/PID/task/*/schedstat, ns precision; idle = under 5 %
              of one core over 50 ms), and whether GET then says 404. --repeat times.
+
+--autogroup-nice N: the machine shares the CPU equally between sessions (autogroups), so the
+server, the CLI, the load generator and engine_bench start in sessions of their own at that
+autogroup nice value (root), to get the cores on a machine other sessions load. --worker-sched
+("nice:N" | "idle") changes the Runner's worker threads' priority from outside (an experiment).
 
 Data: `BIN gen --bars 525600 --seed 42 --interval 1m` (one year of one-minute bars) into a temp
 dir (or --csv FILE). The server: its own temp store, --port 0, --workers/--threads as given
