@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sweeps (issue 11) end to end against a real `tapedeck serve`: throughput, memory, playback
+r"""Sweeps (issue 11) end to end against a real `tapedeck serve`: throughput, memory, playback
 under a sweep, cancel latency.
 
 usage: /usr/bin/python3 bench/sweep_bench.py --bin build/tapedeck [--loadgen build/bench/loadgen_driver]
@@ -14,7 +14,7 @@ e.g. (docs/perf.md, "Sweeps"):
 
 MODES (default: baseline sweep):
   baseline   single runs, as the sweep's reference: POST /backtests -> done for sma_cross
-             (default parameters) over the same data, --repeat + 1 runs (the first also loads
+             (default parameters) over the same data, --repeat + 3 runs (the first also loads
              the dataset's bars and is left out of the median); client and server times.
   sweep      the grid (--fast x --slow, sma_cross, pbo_blocks 16, objective sharpe), POST
              /sweeps -> done, --repeat times: client POST -> done, server created -> finished
