@@ -158,6 +158,53 @@ void BM_RunBuiltinSmaCrossNoPlots(benchmark::State& state) {
 }
 BENCHMARK(BM_RunBuiltinSmaCrossNoPlots)->Unit(benchmark::kMillisecond);
 
+// The in-process floor of issue 11's sweep (bench/sweep_bench.py's default grid: sma_cross, fast
+// 5..50 step 5 x slow 60..258 step 2, 1,000 trials) on one thread: every 25th trial of the grid
+// (40 trials, each a whole engine::Run with record_plots off, as a sweep's trials run) over the
+// bars `tapedeck gen --bars 525600 --seed 42` writes. Items are bars; x 1,000 / 40 for the grid.
+const market::Series& Gen42() {
+  static const market::Series s = [] {
+    market::GenOptions o;
+    o.seed = 42;
+    return market::Generate(o);
+  }();
+  return s;
+}
+
+void BM_SweepGridSample(benchmark::State& state) {
+  std::vector<strategies::Params> grid;
+  for (int fast = 5; fast <= 50; fast += 5) {
+    for (int slow = 60; slow <= 258; slow += 2) grid.push_back({{"fast", fast}, {"slow", slow}});
+  }
+  engine::RunConfig config;
+  config.record_plots = false;
+  const auto data = std::span(&Gen42(), 1);
+  double fills = 0;
+  size_t trials = 0;
+  for (auto _ : state) {
+    for (size_t k = 0; k < grid.size(); k += 25) {
+      auto s = strategies::Make("sma_cross", grid[k]);
+      if (!s.ok()) std::abort();
+      auto r = engine::Run(data, **s, config);
+      if (!r.ok()) {
+        state.SkipWithError(r.error().ToString().c_str());
+        return;
+      }
+      fills += static_cast<double>(r->stats.fills);
+      benchmark::DoNotOptimize(r->equity.data());
+      ++trials;
+    }
+  }
+  const double bars = static_cast<double>(trials) * static_cast<double>(Gen42().size());
+  state.SetItemsProcessed(static_cast<int64_t>(bars));
+  state.counters["fills/trial"] = fills / static_cast<double>(trials);
+  state.counters["trials/s"] = benchmark::Counter(static_cast<double>(trials),
+                                                  benchmark::Counter::kIsRate);
+  state.counters["ns/bar"] = benchmark::Counter(
+      bars, benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_SweepGridSample)->Unit(benchmark::kMillisecond);
+
 // Two symbols whose times interleave (every minute and every other minute): the general path.
 void BM_RunNoopTwoSymbols(benchmark::State& state) {
   static const std::vector<market::Series> data = {Walk(kBars, 42, "A"),
