@@ -53,7 +53,7 @@ void LowerThisThreadsPriority() {
 }  // namespace
 
 Runner::Runner(store::Store& store, size_t workers, const strategies::ScriptBudgets& budgets)
-    : store_(store), budgets_(budgets) {
+    : store_(store), budgets_(budgets), workers_(workers == 0 ? 1 : workers) {
   if (workers == 0) workers = 1;
   for (size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });
 }
@@ -145,13 +145,25 @@ size_t Runner::running() const {
   return running_;
 }
 
+void Runner::SetPlaybackActive(std::function<bool()> active) {
+  std::lock_guard lock(mu_);
+  playback_active_ = std::move(active);
+}
+
+bool Runner::SweepBatchMayStart() const {
+  if (sweeps_.empty()) return false;
+  const size_t cap = playback_active_ && playback_active_() ? std::max<size_t>(1, workers_ - 1)
+                                                            : workers_;
+  return sweep_batches_running_ < cap;
+}
+
 void Runner::WorkerLoop() {
   LowerThisThreadsPriority();
   for (;;) {
     Task task;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || !sweeps_.empty(); });
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || SweepBatchMayStart(); });
       if (stopping_) return;
       if (!queue_.empty()) {
         // Waiting jobs first: a run posted during a sweep waits for one batch, not the sweep.
@@ -175,6 +187,7 @@ void Runner::WorkerLoop() {
         job.next = task.end;
         ++job.in_flight;
         if (job.next < job.tasks()) sweeps_.push_back(task.sweep);
+        ++sweep_batches_running_;
       }
       ++running_;
     }
@@ -190,7 +203,10 @@ void Runner::WorkerLoop() {
       std::lock_guard lock(mu_);
       --running_;
       if (task.kind == Kind::kRun) callbacks = on_finished_;
+      if (task.sweep) --sweep_batches_running_;
     }
+    // A worker held back by the cap may take the next batch now.
+    if (task.sweep) cv_.notify_all();
     for (auto& cb : callbacks) cb(task.id);
   }
 }

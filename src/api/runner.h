@@ -70,6 +70,13 @@ class Runner {
   // of it is written. Unknown ids are ignored.
   void CancelSweep(const std::string& id);
 
+  // While `active()` is true (streams are playing), sweep batches run on at most workers - 1 of
+  // the workers at once (one when there is one): trials fill every core otherwise, and on a
+  // 2-core machine the streams' frames then come hundreds of milliseconds late, nice or not
+  // (docs/perf.md, "Sweeps"). Runs still take any free worker. Call before work arrives; `active`
+  // is called on worker threads, under the runner's lock: it must be cheap and lock-free.
+  void SetPlaybackActive(std::function<bool()> active);
+
   // Called (on a worker thread) when a run reaches done or failed.
   void OnFinished(std::function<void(const std::string& id)> callback);
 
@@ -93,6 +100,8 @@ class Runner {
   Status Admit(Kind kind, const std::string& id, const std::string& client, size_t max_per_client,
                size_t max_total);
   void WorkerLoop();
+  // A sweep batch may start now (SetPlaybackActive's cap). REQUIRES: mu_ held.
+  bool SweepBatchMayStart() const;
   void Execute(const std::string& id);
   void StartSweep(const std::string& id);
   void RunSweepBatch(const std::shared_ptr<SweepJob>& job, size_t begin, size_t end);
@@ -120,6 +129,10 @@ class Runner {
   std::unordered_map<std::string, std::shared_ptr<SweepJob>> executing_;  // GUARDED_BY(mu_)
   std::unordered_map<std::string, size_t> waiting_by_client_;             // GUARDED_BY(mu_)
   size_t running_ = 0;                                                    // GUARDED_BY(mu_)
+  size_t sweep_batches_running_ = 0;                                      // GUARDED_BY(mu_)
+  size_t workers_ = 1;
+  std::function<bool()> playback_active_;  // set before work arrives
+
   bool stopping_ = false;                                                 // GUARDED_BY(mu_)
   std::vector<std::function<void(const std::string&)>> on_finished_;      // set before start
   std::atomic<bool> cancel_{false};

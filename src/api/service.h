@@ -34,6 +34,7 @@ class Service {
 
   // Registers every REST route on `router`. This Service must outlive the router and its server.
   void RegisterRoutes(server::Router& router) { resources_->RegisterRoutes(router); }
+  Runner& runner() { return resources_->runner(); }
 
   // The runs playback plays: the synthetic ones first, then the store's.
   const std::shared_ptr<server::RunSource>& runs() const { return runs_; }

@@ -122,7 +122,8 @@ Result<std::string> SweepJob::Summarize(store::Store& store) const {
   const sweep::FoldRunner run_fold = [this](const strategies::Params& params, sweep::Span span) {
     return sweep::RunTrial(inputs_, span, factory_, params, config_, true, &cancel_);
   };
-  const sweep::Summary summary = sweep::Summarize(plan_, period_, results, config_.cash, run_fold);
+  const sweep::Summary summary =
+      sweep::Summarize(plan_, period_, results, config_.cash, run_fold, &cancel_);
   if (cancel_) return MakeError(ErrorCode::kUnavailable, "cancelled");
   JsonWriter w;
   w.BeginObject();

@@ -17,10 +17,10 @@ namespace tapedeck::api {
 
 // Folds of a walk-forward, and PBO blocks S, a request may ask for.
 inline constexpr size_t kMaxFolds = 20;
-inline constexpr size_t kMaxPboBlocks = 32;
-// The PBO's work, C(S, S/2) choices × N trials, a sweep may ask for: about 20 s of one core
-// (the summary is not interrupted by a DELETE). S = 16 (12,870 choices) allows 155,000 trials;
-// S = 32 (601,080,390 choices) fewer than 4.
+inline constexpr size_t kMaxPboBlocks = 20;
+// The PBO's work, C(S, S/2) choices × N trials, a sweep may ask for: about 20 s of one core (a
+// DELETE stops it between two choices). S = 16 (12,870 choices) allows 155,000 trials; S = 20
+// (184,756 choices) 10,800.
 inline constexpr uint64_t kMaxPboWork = 2'000'000'000;
 
 struct SweepRequest {

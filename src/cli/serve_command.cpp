@@ -34,6 +34,12 @@ int Serve(const ServeOptions& options) {
   metrics->AddCollector(service->MetricsCollector());
   server::Router router;
   service->RegisterRoutes(router);
+  // Sweeps leave a core to playback while streams are open.
+  service->runner().SetPlaybackActive([metrics] {
+    return metrics->Connections(server::ConnectionKind::kWebSocket) +
+               metrics->Connections(server::ConnectionKind::kSse) >
+           0;
+  });
 
   int status = 0;
   {

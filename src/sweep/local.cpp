@@ -73,7 +73,7 @@ Result<LocalResult> RunLocally(const PlanSpec& plan, const std::vector<strategie
   const FoldRunner run_fold = [&](const strategies::Params& params, Span span) {
     return RunTrial(inputs, span, factory, params, config, true, options.cancel);
   };
-  out.summary = Summarize(plan, period, out.phases, config.cash, run_fold);
+  out.summary = Summarize(plan, period, out.phases, config.cash, run_fold, options.cancel);
   if (Cancelled(options.cancel)) return CancelledError();
   return out;
 }

@@ -1,5 +1,6 @@
 #include "sweep/robustness.h"
 
+#include <atomic>
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -349,7 +350,8 @@ std::string CheckPboInputs(const std::vector<std::vector<double>>& returns, size
 
 // Cost: N·T once, then per choice about 2N additions for the in-sample sums (see InSampleSums)
 // and 2N Sharpe ratios.
-Pbo ProbabilityOfOverfitting(const std::vector<std::vector<double>>& returns, size_t blocks) {
+Pbo ProbabilityOfOverfitting(const std::vector<std::vector<double>>& returns, size_t blocks,
+                              const std::atomic<bool>* cancel) {
   Pbo p;
   p.reason = CheckPboInputs(returns, blocks, p);
   if (!p.reason.empty()) return p;
@@ -365,6 +367,11 @@ Pbo ProbabilityOfOverfitting(const std::vector<std::vector<double>>& returns, si
   size_t overfit = 0;
   p.logits.reserve(p.combinations);
   for (size_t changed = 0; changed < in.size(); changed = NextCombination(in, blocks)) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+      p.logits.clear();
+      p.reason = "cancelled";
+      return p;
+    }
     is.Update(in, changed);
     for (size_t t = 0; t < p.trials; ++t) {
       oos_sum[t] = stats.total_sum[t] - is.sum()[t];

@@ -6,6 +6,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -100,6 +101,9 @@ struct Pbo {
   std::vector<double> logits;
 };
 // `returns[n]`: trial n's daily returns, all of one length (else a `reason`).
-Pbo ProbabilityOfOverfitting(const std::vector<std::vector<double>>& returns, size_t blocks);
+// `cancel` (may be null), checked before each choice: once true, the value is nullopt with
+// reason "cancelled" (a sweep being deleted does not wait for its summary).
+Pbo ProbabilityOfOverfitting(const std::vector<std::vector<double>>& returns, size_t blocks,
+                             const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace tapedeck::sweep

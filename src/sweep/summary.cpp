@@ -122,7 +122,7 @@ void WritePbo(JsonWriter& w, const Pbo& p) {
 
 Summary Summarize(const PlanSpec& plan, Span period,
                   const std::vector<std::vector<TrialResult>>& phases, double start_cash,
-                  const FoldRunner& run_fold) {
+                  const FoldRunner& run_fold, const std::atomic<bool>* cancel) {
   Summary s;
   static const std::vector<TrialResult> kNone;
   const std::vector<TrialResult>& phase0 = phases.empty() ? kNone : phases[0];
@@ -146,7 +146,7 @@ Summary Summarize(const PlanSpec& plan, Span period,
   const std::vector<double> best_returns =
       best ? Rets(phase0[*best].returns) : std::vector<double>{};
   s.dsr = DeflatedSharpe(sharpes, best_returns);
-  s.pbo = ProbabilityOfOverfitting(matrix, plan.pbo_blocks);
+  s.pbo = ProbabilityOfOverfitting(matrix, plan.pbo_blocks, cancel);
 
   if (!plan.walk_forward) return s;
   const std::vector<Span> spans = WalkForwardSpans(period, plan.walk_forward->folds);

@@ -5,6 +5,7 @@
 // Thread-safety: plain values and pure functions (but for the callback Summarize is given).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -62,9 +63,12 @@ struct Summary {
 using FoldRunner = std::function<TrialOutcome(const strategies::Params& params, Span span)>;
 
 // Computes the summary. `phases[0]` holds every trial's phase-0 result (by index), `phases[k]`
-// fold k's in-sample results; `run_fold` runs each fold's chosen trial out of sample.
-Summary Summarize(const PlanSpec& plan, Span period, const std::vector<std::vector<TrialResult>>& phases,
-                  double start_cash, const FoldRunner& run_fold);
+// fold k's in-sample results; `run_fold` runs each fold's chosen trial out of sample. `cancel`
+// (may be null) stops the PBO's choices early (its reason is then "cancelled"); the caller,
+// whose flag it is, drops such a summary.
+Summary Summarize(const PlanSpec& plan, Span period,
+                  const std::vector<std::vector<TrialResult>>& phases, double start_cash,
+                  const FoldRunner& run_fold, const std::atomic<bool>* cancel = nullptr);
 
 // The summary's keys, inside an object being written: "valid_trials", "failed_trials", "best"
 // ({"index", "params", "objective", "stats"} or null), "dsr", "pbo", and with walk-forward

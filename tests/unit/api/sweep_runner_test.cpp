@@ -1,6 +1,8 @@
 // Sweeps on the Runner and through the REST routes: batches over the pool, a run posted during a
 // sweep not waiting for it, cancel, the queue limits, recovery after a stop, and a trial opened as
 // a run giving the trial's statistics exactly.
+#include <atomic>
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -148,6 +150,55 @@ TEST_F(SweepRunnerTest, ARunPostedDuringASweepStartsAfterOneBatchNotTheSweep) {
   // At most the batch being run when the run was posted, and the one after it, went first.
   EXPECT_LE(during.done, 4 * kSweepBatch);
   EXPECT_EQ(during.status, store::SweepStatus::kRunning);
+  EXPECT_EQ(WaitSweep(id).status, store::SweepStatus::kDone);
+}
+
+// The most sweep batches seen running at once while `sweep` runs on `runner` (sampled).
+size_t MostBatchesAtOnce(Runner& runner, store::Store& store, const std::string& sweep) {
+  size_t most = 0;
+  for (;;) {
+    most = std::max(most, runner.running());
+    auto info = store.GetSweep(sweep);
+    if (!info.ok() || info->status == store::SweepStatus::kDone ||
+        info->status == store::SweepStatus::kFailed) {
+      return most;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+TEST_F(SweepRunnerTest, WhileStreamsPlayASweepLeavesAWorkerFree) {
+  constexpr const char* kGrid =
+      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":31,"step":1},)"
+      R"("slow":[50,60]}})";  // 60 trials of 200,000 bars: 8 batches
+  std::atomic<bool> playing{true};
+  Runner runner(*store_, 2);
+  runner.SetPlaybackActive([&playing] { return playing.load(); });
+  const std::string capped = Create(kGrid);
+  ASSERT_TRUE(runner.EnqueueSweep(capped, "me", 16, 256).ok());
+  EXPECT_EQ(MostBatchesAtOnce(runner, *store_, capped), 1u);
+  EXPECT_EQ(WaitSweep(capped).status, store::SweepStatus::kDone);
+  // A run still takes the free worker meanwhile.
+  playing = false;
+  const std::string free = Create(kGrid);
+  ASSERT_TRUE(runner.EnqueueSweep(free, "me", 16, 256).ok());
+  EXPECT_EQ(MostBatchesAtOnce(runner, *store_, free), 2u);
+}
+
+TEST_F(SweepRunnerTest, WhileStreamsPlayARunStillFindsAFreeWorker) {
+  Runner runner(*store_, 2);
+  runner.SetPlaybackActive([] { return true; });
+  const std::string id = Create(
+      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":61,"step":1},)"
+      R"("slow":[70,80]}})");  // 120 trials
+  ASSERT_TRUE(runner.EnqueueSweep(id, "me", 16, 256).ok());
+  while (store_->GetSweep(id)->done < kSweepBatch) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const std::string run = PostRun(runner, "big");
+  EXPECT_EQ(WaitRun(run).status, store::RunStatus::kDone);
+  // The run went on the worker the sweep left free, not after a batch.
+  EXPECT_EQ(store_->GetSweep(id)->status, store::SweepStatus::kRunning);
   EXPECT_EQ(WaitSweep(id).status, store::SweepStatus::kDone);
 }
 

@@ -413,3 +413,22 @@ TEST(Pbo, OneRowPerBlockAtTheSmallestSizes) {
 
 }  // namespace
 }  // namespace tapedeck::sweep
+
+namespace tapedeck::sweep {
+namespace {
+
+TEST(PboCancel, AFlagSetStopsItWithAReason) {
+  std::vector<std::vector<double>> returns(3, std::vector<double>(64));
+  for (size_t n = 0; n < returns.size(); ++n) {
+    for (size_t t = 0; t < returns[n].size(); ++t) returns[n][t] = 0.001 * ((t * 7 + n) % 5) - 0.002;
+  }
+  const std::atomic<bool> cancel{true};
+  const Pbo cancelled = ProbabilityOfOverfitting(returns, 16, &cancel);
+  EXPECT_FALSE(cancelled.value.has_value());
+  EXPECT_EQ(cancelled.reason, "cancelled");
+  const std::atomic<bool> go_on{false};
+  EXPECT_TRUE(ProbabilityOfOverfitting(returns, 16, &go_on).value.has_value());
+}
+
+}  // namespace
+}  // namespace tapedeck::sweep
