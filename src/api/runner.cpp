@@ -94,7 +94,8 @@ Status Runner::Admit(Kind kind, const std::string& id, const std::string& client
     if (mine >= max_per_client) {
       return MakeError(
           ErrorCode::kRateLimited,
-          "you have " + std::to_string(mine) + " backtests waiting already; wait for them to start",
+          "you have " + std::to_string(mine) +
+              " backtests waiting or sweeps unfinished already; wait for them",
           {{"limit", std::to_string(max_per_client)}, {"retry_after", retry_after}});
     }
     if (queue_.size() >= max_total) {
@@ -106,6 +107,7 @@ Status Runner::Admit(Kind kind, const std::string& id, const std::string& client
                         {"retry_after", retry_after}});
     }
     ++mine;
+    if (kind == Kind::kSweep) sweep_client_[id] = client;
     queue_.push_back({kind, id, client});
   }
   cv_.notify_one();
@@ -116,11 +118,10 @@ void Runner::CancelSweep(const std::string& id) {
   std::lock_guard lock(mu_);
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
     if (it->kind != Kind::kSweep || it->id != id) continue;
-    const auto mine = waiting_by_client_.find(it->client);
-    if (mine != waiting_by_client_.end() && --mine->second == 0) waiting_by_client_.erase(mine);
     queue_.erase(it);
     break;
   }
+  ReleaseSweep(id);
   const auto job = executing_.find(id);
   if (job == executing_.end()) return;
   job->second->Cancel();
@@ -170,8 +171,9 @@ void Runner::WorkerLoop() {
         Waiting& next = queue_.front();
         task.kind = next.kind;
         task.id = std::move(next.id);
+        // A sweep holds its client's place until it ends (ReleaseSweep), a run until it starts.
         const auto mine = waiting_by_client_.find(next.client);
-        if (mine != waiting_by_client_.end() && --mine->second == 0) {
+        if (next.kind == Kind::kRun && mine != waiting_by_client_.end() && --mine->second == 0) {
           waiting_by_client_.erase(mine);
         }
         queue_.pop_front();
@@ -211,33 +213,55 @@ void Runner::WorkerLoop() {
   }
 }
 
+void Runner::ReleaseSweep(const std::string& id) {
+  const auto it = sweep_client_.find(id);
+  if (it == sweep_client_.end()) return;
+  const auto mine = waiting_by_client_.find(it->second);
+  if (mine != waiting_by_client_.end() && --mine->second == 0) waiting_by_client_.erase(mine);
+  sweep_client_.erase(it);
+}
+
 void Runner::StartSweep(const std::string& id) {
+  if (!EnterSweep(id)) {
+    // It never got going (deleted, failed, or the runner stops): its client's place is free.
+    std::lock_guard lock(mu_);
+    ReleaseSweep(id);
+  }
+}
+
+bool Runner::EnterSweep(const std::string& id) {
   auto sweep = store_.GetSweep(id);
-  if (!sweep.ok()) return;  // deleted while queued
+  if (!sweep.ok()) return false;  // deleted while queued
   if (Status started = store_.MarkSweepRunning(id); !started.ok()) {
     // Deleted meanwhile (NOT_FOUND) or no longer queued (CONFLICT): not ours to finish.
     const ErrorCode code = started.error().code;
     if (code != ErrorCode::kNotFound && code != ErrorCode::kConflict)
       FailSweepId(id, started.error());
-    return;
+    return false;
   }
   auto job = SweepJob::Make(store_, *sweep, budgets_);
-  if (!job.ok()) return FailSweepId(id, job.error());
+  if (!job.ok()) {
+    FailSweepId(id, job.error());
+    return false;
+  }
   bool empty = false;
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return;  // left running: recovery's
+    if (stopping_) return false;  // left running: recovery's
     executing_[id] = *job;
     empty = (*job)->tasks() == 0;
     if (!empty) sweeps_.push_back(*job);
   }
+  // From here its place is given back where executing_ lets go of it.
   // Deleted while its context was being built: CancelSweep found nothing to stop then.
-  if (!store_.GetSweep(id).ok()) return CancelSweep(id);
-  if (empty) {
+  if (!store_.GetSweep(id).ok()) {
+    CancelSweep(id);
+  } else if (empty) {
     RunSweepBatch(*job, 0, 0);
   } else {
     cv_.notify_all();
   }
+  return true;
 }
 
 void Runner::RunSweepBatch(const std::shared_ptr<SweepJob>& job, size_t begin, size_t end) {
@@ -261,7 +285,10 @@ void Runner::RunSweepBatch(const std::shared_ptr<SweepJob>& job, size_t begin, s
     job->finished += end - begin;
     if (job->cancelled() || job->failed) {
       std::erase(sweeps_, job);
-      if (job->in_flight == 0) executing_.erase(job->id());
+      if (job->in_flight == 0) {
+        executing_.erase(job->id());
+        ReleaseSweep(job->id());
+      }
       return;
     }
     last = job->finished == job->tasks();
@@ -280,6 +307,7 @@ void Runner::RunSweepBatch(const std::shared_ptr<SweepJob>& job, size_t begin, s
   }
   std::lock_guard lock(mu_);
   executing_.erase(job->id());
+  ReleaseSweep(job->id());
 }
 
 void Runner::FailSweepJob(const std::shared_ptr<SweepJob>& job, const Error& error) {

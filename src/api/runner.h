@@ -60,8 +60,9 @@ class Runner {
   Status Enqueue(const std::string& id, const std::string& client, size_t max_per_client,
                  size_t max_total);
 
-  // Queues a sweep already created in the store, as Enqueue does a run: waiting, it counts as one
-  // job toward both limits (same errors).
+  // Queues a sweep already created in the store, as Enqueue does a run: it counts as one job
+  // toward both limits (same errors), toward its client's until it ends (done, failed or
+  // cancelled), not only while it waits: a client cannot keep more sweeps going than its limit.
   Status EnqueueSweep(const std::string& id, const std::string& client, size_t max_per_client,
                       size_t max_total);
 
@@ -104,6 +105,10 @@ class Runner {
   bool SweepBatchMayStart() const;
   void Execute(const std::string& id);
   void StartSweep(const std::string& id);
+  // StartSweep's work: false when the sweep did not get into executing_.
+  bool EnterSweep(const std::string& id);
+  // Gives the sweep's place back to its client (once; later calls do nothing). REQUIRES: mu_.
+  void ReleaseSweep(const std::string& id);
   void RunSweepBatch(const std::shared_ptr<SweepJob>& job, size_t begin, size_t end);
   // Marks the sweep failed once (with retries as Fail) and stops its other batches.
   void FailSweepJob(const std::shared_ptr<SweepJob>& job, const Error& error);
@@ -127,7 +132,9 @@ class Runner {
   std::deque<std::shared_ptr<SweepJob>> sweeps_;  // GUARDED_BY(mu_)
   // Every running sweep, until its last batch ends: for CancelSweep and Stop.
   std::unordered_map<std::string, std::shared_ptr<SweepJob>> executing_;  // GUARDED_BY(mu_)
-  std::unordered_map<std::string, size_t> waiting_by_client_;             // GUARDED_BY(mu_)
+  // Per client: runs waiting and sweeps not ended.
+  std::unordered_map<std::string, size_t> waiting_by_client_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::string> sweep_client_;  // sweep id -> client; GUARDED_BY(mu_)
   size_t running_ = 0;                                                    // GUARDED_BY(mu_)
   size_t sweep_batches_running_ = 0;                                      // GUARDED_BY(mu_)
   size_t workers_ = 1;

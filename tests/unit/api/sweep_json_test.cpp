@@ -96,18 +96,25 @@ TEST(SweepJsonTest, ARequestBecomesAPlanAndItsCounts) {
 }
 
 TEST(SweepJsonTest, APboTooCostlyToComputeIsRefusedNamingPboBlocks) {
-  // 100 trials: S = 16 is 1,287,000 trial-choices, S = 32 over 60 billion.
-  const std::string grid =
-      R"({"dataset":"d","strategy":"sma_cross","params":{"fast":{"from":1,"to":20,"step":1},)"
-      R"("slow":[50,100,150,200,250]})";
-  EXPECT_TRUE(ParseSweepRequest(grid + "}", {}, 100'000).ok());
-  EXPECT_TRUE(ParseSweepRequest(grid + R"(,"pbo_blocks":20})", {}, 100'000).ok());
-  auto refused = ParseSweepRequest(grid + R"(,"pbo_blocks":32})", {}, 100'000);
+  // S = 20 is 184,756 choices: 10,800 trials fit in 2·10⁹ trial-choices, 11,000 do not.
+  const std::string fits =
+      R"({"dataset":"d","strategy":"sma_cross","params":{"fast":{"from":1,"to":100,"step":1},)"
+      R"("slow":{"from":101,"to":208,"step":1}})";  // 10,800 trials
+  EXPECT_TRUE(ParseSweepRequest(fits + R"(,"pbo_blocks":20})", {}, 100'000).ok());
+  const std::string over =
+      R"({"dataset":"d","strategy":"sma_cross","params":{"fast":{"from":1,"to":100,"step":1},)"
+      R"("slow":{"from":101,"to":210,"step":1}})";  // 11,000 trials
+  EXPECT_TRUE(ParseSweepRequest(over + "}", {}, 100'000).ok());  // S = 16: 141.6 M
+  auto refused = ParseSweepRequest(over + R"(,"pbo_blocks":20})", {}, 100'000);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kValidation);
   EXPECT_EQ(refused.error().details.at("field"), "pbo_blocks");
-  EXPECT_EQ(refused.error().details.at("combinations"), "601080390");
-  EXPECT_EQ(refused.error().details.at("trials"), "100");
+  EXPECT_EQ(refused.error().details.at("combinations"), "184756");
+  EXPECT_EQ(refused.error().details.at("trials"), "11000");
+  // Over 20 blocks is refused as a range.
+  auto big = ParseSweepRequest(fits + R"(,"pbo_blocks":22})", {}, 100'000);
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().details.at("field"), "pbo_blocks");
   // The default S allows the default trial limit.
   EXPECT_TRUE(ParseSweepRequest(
                   R"({"dataset":"d","strategy":"sma_cross","params":{"fast":{"from":1,"to":1000,)"

@@ -270,6 +270,47 @@ TEST_F(SweepRunnerTest, AQueuedSweepCountsAsOneWaitingJobTowardTheLimits) {
   EXPECT_EQ(store_->GetSweep(a)->status, store::SweepStatus::kQueued);  // never taken
 }
 
+TEST_F(SweepRunnerTest, ARunningSweepKeepsItsClientsPlaceUntilItEnds) {
+  Runner runner(*store_, 2);
+  const std::string big = Create(
+      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":61,"step":1},)"
+      R"("slow":[70,80]}})");  // 120 trials: running for a while
+  ASSERT_TRUE(runner.EnqueueSweep(big, "me", 1, 256).ok());
+  while (store_->GetSweep(big)->status != store::SweepStatus::kRunning) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // Started, it no longer waits, but it still counts: a second sweep of this client is refused.
+  const std::string second = Create(kSmall);
+  const Status refused = runner.EnqueueSweep(second, "me", 1, 256);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kRateLimited);
+  EXPECT_TRUE(runner.EnqueueSweep(Create(kSmall), "other", 1, 256).ok());
+  // Once it ends, the place is free again.
+  EXPECT_EQ(WaitSweep(big).status, store::SweepStatus::kDone);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  Status again = runner.EnqueueSweep(second, "me", 1, 256);
+  while (!again.ok() && Clock::now() < deadline) {  // the place is given back just after done
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    again = runner.EnqueueSweep(second, "me", 1, 256);
+  }
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  EXPECT_EQ(WaitSweep(second).status, store::SweepStatus::kDone);
+  // So does a cancel.
+  const std::string third = Create(kSmall);
+  const std::string running = Create(
+      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":61,"step":1},)"
+      R"("slow":[70,80]}})");
+  ASSERT_TRUE(runner.EnqueueSweep(running, "you", 1, 256).ok());
+  while (store_->GetSweep(running)->status != store::SweepStatus::kRunning) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_FALSE(runner.EnqueueSweep(third, "you", 1, 256).ok());
+  ASSERT_TRUE(store_->DeleteSweep(running).ok());
+  runner.CancelSweep(running);
+  EXPECT_TRUE(runner.EnqueueSweep(third, "you", 1, 256).ok());
+  EXPECT_EQ(WaitSweep(third).status, store::SweepStatus::kDone);
+}
+
 TEST_F(SweepRunnerTest, AStopLeavesARunningSweepForRecoveryToFail) {
   auto runner = std::make_unique<Runner>(*store_, 2);
   const std::string id = Create(
