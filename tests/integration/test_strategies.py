@@ -446,7 +446,10 @@ class HostileScriptsTest(unittest.TestCase):
             after = proc_status(self.pid, "VmRSS")
         print(f"RSS before {before} KiB, after three 48 MiB bombs {after} KiB "
               f"(peak {max(peaks)} KiB)", flush=True)
-        self.assertGreater(max(peaks) - before, 40 << 10, "the bomb did not use its budget")
+        # The peak over `before` is less than the 48 MiB charged when the bomb reuses heap pages
+        # already resident at `before` (freed by the warm-up runs): 35 MiB here with a 32 MiB
+        # baseline. Half the budget still tells a bomb that ran from one that did not.
+        self.assertGreater(max(peaks) - before, 24 << 10, "the bomb did not use its budget")
         self.assertLess(after - before, tolerance)
 
     def test_escape_attempts_fail_and_touch_no_file_and_start_no_process(self):
