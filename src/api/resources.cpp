@@ -8,6 +8,7 @@
 
 #include "api/api_docs.h"
 #include "api/json.h"
+#include "api/query.h"
 #include "api/resources.h"
 #include "server/metrics.h"
 #include "strategies/script.h"
@@ -24,25 +25,6 @@ namespace http = server::http;
 namespace json = boost::json;
 
 constexpr size_t kMaxHistoryFrames = 20'000;
-
-bool WantsCsv(const Request& req) {
-  if (auto f = req.Query("format")) return *f == "csv";
-  const auto accept = req.http[http::field::accept];
-  return accept.find("text/csv") != std::string_view::npos;
-}
-
-Result<size_t> SizeParam(const Request& req, const char* name, size_t fallback) {
-  auto v = req.Query(name);
-  if (!v) return fallback;
-  size_t out = 0;
-  const auto res = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (v->empty() || res.ec != std::errc() || res.ptr != v->data() + v->size()) {
-    return MakeError(ErrorCode::kValidation,
-                     std::string(name) + " must be a non-negative integer, got '" + *v + "'",
-                     {{"field", name}});
-  }
-  return out;
-}
 
 // "3" -> 3; anything but a positive decimal integer -> nullopt.
 std::optional<int64_t> ParseVersion(std::string_view text) {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <map>
 
+#include "api/query.h"
 #include "api/resources.h"
 #include "api/sweep_json.h"
 #include "server/metrics.h"
@@ -18,19 +19,6 @@ using server::JsonResponse;
 using server::Request;
 namespace http = server::http;
 
-Result<size_t> SizeQuery(const Request& req, const char* name, size_t fallback) {
-  auto v = req.Query(name);
-  if (!v) return fallback;
-  size_t out = 0;
-  const auto res = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (v->empty() || res.ec != std::errc() || res.ptr != v->data() + v->size()) {
-    return MakeError(ErrorCode::kValidation,
-                     std::string(name) + " must be a non-negative integer, got '" + *v + "'",
-                     {{"field", name}});
-  }
-  return out;
-}
-
 // {k} of a trial route: an index below the sweep's trial count, else NOT_FOUND.
 Result<size_t> TrialIndex(const Request& req, const store::SweepInfo& sweep) {
   const std::string& text = req.path_params.at("k");
@@ -44,12 +32,6 @@ Result<size_t> TrialIndex(const Request& req, const store::SweepInfo& sweep) {
                      {{"sweep", sweep.id}, {"trial", text}});
   }
   return k;
-}
-
-bool WantsCsv(const Request& req) {
-  if (auto f = req.Query("format")) return *f == "csv";
-  const auto accept = req.http[http::field::accept];
-  return accept.find("text/csv") != std::string_view::npos;
 }
 
 }  // namespace
@@ -110,9 +92,9 @@ HttpResponse SweepResources::PostSweep(const Request& req) {
 }
 
 HttpResponse SweepResources::ListSweeps(const Request& req) {
-  auto limit = SizeQuery(req, "limit", 0);
+  auto limit = SizeParam(req, "limit", 0);
   if (!limit.ok()) return ErrorResponse(req.http, limit.error());
-  auto offset = SizeQuery(req, "offset", 0);
+  auto offset = SizeParam(req, "offset", 0);
   if (!offset.ok()) return ErrorResponse(req.http, offset.error());
   auto sweeps = store_.ListSweeps(*limit, *offset);
   if (!sweeps.ok()) return ErrorResponse(req.http, sweeps.error());
@@ -155,9 +137,9 @@ HttpResponse SweepResources::ListTrials(const Request& req) {
     descending = *order == "desc";
   }
   query.descending = descending;
-  auto limit = SizeQuery(req, "limit", 100);
+  auto limit = SizeParam(req, "limit", 100);
   if (!limit.ok()) return ErrorResponse(req.http, limit.error());
-  auto offset = SizeQuery(req, "offset", 0);
+  auto offset = SizeParam(req, "offset", 0);
   if (!offset.ok()) return ErrorResponse(req.http, offset.error());
   query.limit = *limit;
   query.offset = *offset;

@@ -435,12 +435,21 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
   return txn.Commit();
 }
 
+Stmt& BindFailure(Stmt& s, int64_t seq, const RunError& error, Timestamp now) {
+  std::optional<int64_t> bar_us;
+  if (error.bar_time) bar_us = ToMicros(*error.bar_time);
+  return s.Bind(1, seq)
+      .Bind(2, std::string_view(error.msg))
+      .Bind(3, ToMicros(now))
+      .Bind(4, std::string_view(error.cause))
+      .Bind(5, error.line)
+      .Bind(6, bar_us);
+}
+
 Status SqliteStore::FailRun(std::string_view id, const RunError& error) {
   if (error.msg.empty()) {
     return MakeError(ErrorCode::kValidation, "a failed run needs a message", {{"field", "error"}});
   }
-  std::optional<int64_t> bar_us;
-  if (error.bar_time) bar_us = ToMicros(*error.bar_time);
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
@@ -452,13 +461,7 @@ Status SqliteStore::FailRun(std::string_view id, const RunError& error) {
     TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("UPDATE runs SET status = 'failed', error = ?2, "
                                              "finished_us = ?3, error_cause = ?4, "
                                              "error_line = ?5, error_bar_us = ?6 WHERE seq = ?1"));
-    TD_TRY(s.Bind(1, state.first)
-               .Bind(2, std::string_view(error.msg))
-               .Bind(3, ToMicros(Now()))
-               .Bind(4, std::string_view(error.cause))
-               .Bind(5, error.line)
-               .Bind(6, bar_us)
-               .Run());
+    TD_TRY(BindFailure(s, state.first, error, Now()).Run());
   }
   return txn.Commit();
 }

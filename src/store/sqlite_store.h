@@ -42,6 +42,10 @@ std::string RecordedSha256(const RunSpec& spec);
 // transaction is open on `db`.
 Status KeepInlineSource(Db& db, const RunSpec& spec, std::string_view sha256);
 
+// Binds a failure's columns to an "UPDATE ... SET status = 'failed', error = ?2, finished_us = ?3,
+// error_cause = ?4, error_line = ?5, error_bar_us = ?6 WHERE seq = ?1" (runs' and sweeps').
+Stmt& BindFailure(Stmt& s, int64_t seq, const RunError& error, Timestamp now);
+
 class SqliteStore final : public Store {
  public:
   // Takes ownership of `lock_fd` (the flock'd lock file), closed by the destructor.

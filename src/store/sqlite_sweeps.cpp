@@ -360,8 +360,6 @@ Status SqliteStore::FailSweep(std::string_view id, const RunError& error) {
     return MakeError(ErrorCode::kValidation, "a failed sweep needs a message",
                      {{"field", "error"}});
   }
-  std::optional<int64_t> bar_us;
-  if (error.bar_time) bar_us = ToMicros(*error.bar_time);
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
@@ -373,13 +371,7 @@ Status SqliteStore::FailSweep(std::string_view id, const RunError& error) {
     TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("UPDATE sweeps SET status = 'failed', error = ?2, "
                                              "finished_us = ?3, error_cause = ?4, "
                                              "error_line = ?5, error_bar_us = ?6 WHERE seq = ?1"));
-    TD_TRY(s.Bind(1, state.first)
-               .Bind(2, std::string_view(error.msg))
-               .Bind(3, ToMicros(Now()))
-               .Bind(4, std::string_view(error.cause))
-               .Bind(5, error.line)
-               .Bind(6, bar_us)
-               .Run());
+    TD_TRY(BindFailure(s, state.first, error, Now()).Run());
   }
   return txn.Commit();
 }
