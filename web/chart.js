@@ -52,6 +52,28 @@ const kBaseHeight = 560;
 
 const toSeconds = (iso) => Math.floor(Date.parse(iso) / 1000);
 
+// A chart of the player's look: white, a price pane, time to the minute.
+function createPriceChart(element) {
+  return L.createChart(element, {
+    autoSize: true,
+    layout: {
+      background: { type: L.ColorType.Solid, color: '#ffffff' },
+      textColor: '#333',
+      panes: { separatorColor: '#d0d4dc', enableResize: true },
+    },
+    grid: { vertLines: { color: '#f0f2f5' }, horzLines: { color: '#f0f2f5' } },
+    timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 4 },
+    rightPriceScale: { minimumWidth: 80 },
+  });
+}
+
+// The candles, in the price pane.
+function addCandles(chart) {
+  return chart.addSeries(L.CandlestickSeries, {
+    upColor: kUp, downColor: kDown, borderVisible: false, wickUpColor: kUp, wickDownColor: kDown,
+  }, 0);
+}
+
 export class PlayerChart {
   // plots: the run's [{name, pane: "price" | "own"}] in declaration order (GET /backtests/{id}).
   // REQUIRES: loadChartLibrary() has resolved.
@@ -59,20 +81,8 @@ export class PlayerChart {
     this.element = element;
     const own = plots.filter((p) => p.pane === 'own').length;
     element.style.height = `${kBaseHeight + own * kOwnPaneHeight}px`;
-    this.chart = L.createChart(element, {
-      autoSize: true,
-      layout: {
-        background: { type: L.ColorType.Solid, color: '#ffffff' },
-        textColor: '#333',
-        panes: { separatorColor: '#d0d4dc', enableResize: true },
-      },
-      grid: { vertLines: { color: '#f0f2f5' }, horzLines: { color: '#f0f2f5' } },
-      timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 4 },
-      rightPriceScale: { minimumWidth: 80 },
-    });
-    this.candles = this.chart.addSeries(L.CandlestickSeries, {
-      upColor: kUp, downColor: kDown, borderVisible: false, wickUpColor: kUp, wickDownColor: kDown,
-    }, 0);
+    this.chart = createPriceChart(element);
+    this.candles = addCandles(this.chart);
     this.volume = this.chart.addSeries(L.HistogramSeries, {
       priceScaleId: 'volume', priceFormat: { type: 'volume' }, lastValueVisible: false,
       priceLineVisible: false,
@@ -300,20 +310,8 @@ export class CompareChart {
   constructor(element, symbol) {
     this.symbol = symbol;
     element.style.height = `${kBaseHeight}px`;
-    this.chart = L.createChart(element, {
-      autoSize: true,
-      layout: {
-        background: { type: L.ColorType.Solid, color: '#ffffff' },
-        textColor: '#333',
-        panes: { separatorColor: '#d0d4dc', enableResize: true },
-      },
-      grid: { vertLines: { color: '#f0f2f5' }, horzLines: { color: '#f0f2f5' } },
-      timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 4 },
-      rightPriceScale: { minimumWidth: 80 },
-    });
-    this.candles = this.chart.addSeries(L.CandlestickSeries, {
-      upColor: kUp, downColor: kDown, borderVisible: false, wickUpColor: kUp, wickDownColor: kDown,
-    }, 0);
+    this.chart = createPriceChart(element);
+    this.candles = addCandles(this.chart);
     this.equity = kRunColors.map((color, side) => this.chart.addSeries(L.LineSeries, {
       color, lineWidth: 2, title: `equity ${'AB'[side]}`,
       priceFormat: { type: 'price', precision: 0, minMove: 1 },

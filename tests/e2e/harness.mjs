@@ -6,7 +6,10 @@
 // TAPEDECK_E2E_OUT (default <source>/build/e2e: screenshots go there).
 
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
@@ -66,6 +69,27 @@ export function launchBrowser(profileDir) {
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
     ],
+  });
+}
+
+// A server (its own store in a temp folder named from `prefix`) and a browser for the tests of
+// one file: started in a `before` hook, which hands them to `use({url, context})` (awaited: it
+// may set the browser up further), and stopped, with the folder removed, in an `after` hook.
+export function withServerAndBrowser(prefix, use) {
+  let work;
+  let server;
+  let context;
+  before(async () => {
+    work = mkdtempSync(path.join(tmpdir(), prefix));
+    const started = await startServer(work);
+    server = started.proc;
+    context = await launchBrowser(path.join(work, 'profile'));
+    await use({ url: started.url, context });
+  });
+  after(async () => {
+    await context?.close();
+    await stopServer(server);
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 }
 

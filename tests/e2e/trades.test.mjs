@@ -5,31 +5,17 @@
 // Environment: see harness.mjs.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, runBacktest, startServer, stopServer, until } from './harness.mjs';
+import { runBacktest, until, withServerAndBrowser } from './harness.mjs';
 
-let server;
 let base;
-let work;
 let context;
 const pageErrors = [];
 
-before(async () => {
-  work = mkdtempSync(path.join(tmpdir(), 'tapedeck-e2e-trades-'));
-  const started = await startServer(work);
-  server = started.proc;
-  base = started.url;
-  context = await launchBrowser(path.join(work, 'profile'));
-});
-
-after(async () => {
-  await context?.close();
-  await stopServer(server);
-  if (work) rmSync(work, { recursive: true, force: true });
+withServerAndBrowser('tapedeck-e2e-trades-', (s) => {
+  base = s.url;
+  context = s.context;
 });
 
 const text = (page, sel) => page.locator(sel).innerText();
