@@ -15,6 +15,9 @@ packages=(
   python3 python3-websockets python3-pandas python3-numpy python3-jsonschema python3-yaml
   curl ca-certificates jq chromium
   nginx haproxy
+  # the .deb and its check (tests/integration/test_package.py): dpkg-shlibdeps (dpkg-dev, file),
+  # systemd-analyze (systemd)
+  dpkg-dev file systemd
 )
 # Node.js with npm: any install that provides both will do (Debian's, or one the machine has).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

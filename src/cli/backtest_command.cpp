@@ -82,6 +82,8 @@ std::string FindSampleCsv() {
   if (!ec) {
     roots.push_back(exe.parent_path().parent_path());
     roots.push_back(exe.parent_path());
+    // An installed binary (the .deb: /usr/bin/tapedeck): /usr/share/tapedeck/node_modules/...
+    roots.push_back(exe.parent_path().parent_path() / "share/tapedeck");
   }
 #ifdef TAPEDECK_SOURCE_DIR
   roots.push_back(TAPEDECK_SOURCE_DIR);

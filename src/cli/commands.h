@@ -23,7 +23,8 @@ int ServeCommand(int argc, char** argv, int first);
 int DefaultCommand();
 
 // Where the bundled sample (S&P 500 daily bars, npm vega-datasets) lives: $TAPEDECK_SAMPLE, else
-// node_modules/ next to the working directory, the binary's parent or the source tree.
+// node_modules/ in the working directory, the binary's parent or its directory, an installed tree's
+// <binary>/../share/tapedeck (the .deb's /usr/share/tapedeck), or the source tree.
 std::string FindSampleCsv();
 // The text of a script file. Errors: NOT_FOUND (details: file), IO.
 Result<std::string> ReadScript(const std::string& path);

@@ -185,6 +185,13 @@ std::string_view ContentTypeFor(const fs::path& path) {
 std::string DefaultWebRoot() {
   std::error_code ec;
   if (fs::is_directory("web", ec)) return "web";
+  // An installed binary (the .deb: /usr/bin/tapedeck) finds its files in
+  // <prefix>/share/tapedeck/web, with the npm libraries in <prefix>/share/tapedeck/node_modules.
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / "share/tapedeck/web";
+    if (fs::is_directory(installed, ec)) return installed.string();
+  }
   return std::string(TAPEDECK_SOURCE_DIR) + "/web";
 }
 

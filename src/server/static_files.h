@@ -61,7 +61,8 @@ bool IsUiPage(const std::vector<std::string>& segments);
 std::string_view ContentTypeFor(const std::filesystem::path& path);
 
 // The web root to use when none is configured: `web/` in the working directory if it exists, else
-// the source tree's `web/`.
+// an installed tree's `<binary>/../share/tapedeck/web` if it exists (the .deb's
+// /usr/share/tapedeck/web), else the source tree's `web/`.
 std::string DefaultWebRoot();
 
 }  // namespace tapedeck::server
