@@ -85,7 +85,7 @@ class Rows {
   std::string_view Command() const { return PQcmdStatus(res_.get()); }
 
   bool IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
-  // REQUIRES: smallint, integer or bigint. NULL reads as 0.
+  // REQUIRES: smallint, integer, bigint (or boolean: 0 or 1). NULL reads as 0.
   int64_t Int(int row, int col) const;
   std::optional<int64_t> OptInt(int row, int col) const;
   // REQUIRES: real or double precision. NULL reads as NaN.
