@@ -10,6 +10,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libssl-dev liblua5.4-dev
+  postgresql libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   python3 python3-websockets python3-pandas python3-numpy python3-jsonschema python3-yaml
@@ -41,6 +42,26 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# PostgreSQL: the tests start clusters of their own (initdb into a temp dir, tests/integration/
+# pgcluster.py), never the system's. Debian's package creates a `main` cluster and starts it where
+# services can start (systemd, or an init script without a policy-rc.d that forbids it), and
+# systemd would start it again at every boot: stop every packaged cluster that is running, and
+# keep the service from starting at boot. Nothing of PostgreSQL is left running after bootstrap.
+if command -v pg_lsclusters >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  while read -r version cluster _port status _rest; do
+    if [ "$status" = "online" ] || [[ "$status" == online,* ]]; then
+      echo "bootstrap: stopping PostgreSQL cluster $version/$cluster (tests start their own)" >&2
+      $SUDO pg_ctlcluster --force "$version" "$cluster" stop
+    fi
+  done < <(pg_lsclusters --no-header 2>/dev/null || true)
+  if [ -d /run/systemd/system ] && systemctl is-enabled --quiet postgresql 2>/dev/null; then
+    echo "bootstrap: disabling the postgresql service (the tests start their own clusters)" >&2
+    $SUDO systemctl disable --now --quiet postgresql
+  fi
 fi
 
 # npm packages (sample data, and later the web UI's libraries), from the committed lock file.
