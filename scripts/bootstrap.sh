@@ -45,21 +45,21 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # PostgreSQL: the tests start clusters of their own (initdb into a temp dir, tests/integration/
-# pgcluster.py), never the system's. Debian's package creates a `main` cluster and starts it where
-# services can start (systemd, or an init script without a policy-rc.d that forbids it), and
-# systemd would start it again at every boot: stop every packaged cluster that is running, and
-# keep the service from starting at boot. Nothing of PostgreSQL is left running after bootstrap.
-if command -v pg_lsclusters >/dev/null 2>&1; then
+# pgcluster.py), never the system's. When this run has just installed Debian's package, which
+# creates a `main` cluster and starts it where services can start (and systemd would start it at
+# every boot), stop that cluster and keep its service from starting: nothing of ours is left
+# running. A PostgreSQL the machine had before is its owner's and left alone.
+if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v pg_lsclusters >/dev/null 2>&1; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   while read -r version cluster _port status _rest; do
     if [ "$status" = "online" ] || [[ "$status" == online,* ]]; then
-      echo "bootstrap: stopping PostgreSQL cluster $version/$cluster (tests start their own)" >&2
+      echo "bootstrap: stopping the new PostgreSQL cluster $version/$cluster (tests start their own)" >&2
       $SUDO pg_ctlcluster --force "$version" "$cluster" stop
     fi
   done < <(pg_lsclusters --no-header 2>/dev/null || true)
   if [ -d /run/systemd/system ] && systemctl is-enabled --quiet postgresql 2>/dev/null; then
-    echo "bootstrap: disabling the postgresql service (the tests start their own clusters)" >&2
+    echo "bootstrap: disabling the new postgresql service (the tests start their own clusters)" >&2
     $SUDO systemctl disable --now --quiet postgresql
   fi
 fi
