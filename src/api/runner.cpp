@@ -146,6 +146,11 @@ size_t Runner::running() const {
   return running_;
 }
 
+size_t Runner::sweep_batches_running() const {
+  std::lock_guard lock(mu_);
+  return sweep_batches_running_;
+}
+
 void Runner::SetPlaybackActive(std::function<bool()> active) {
   std::lock_guard lock(mu_);
   playback_active_ = std::move(active);

@@ -84,6 +84,8 @@ class Runner {
   // Jobs waiting (runs, and sweeps not started), and being executed (runs, sweep batches).
   size_t queued() const;
   size_t running() const;
+  // Of those, sweep batches (SetPlaybackActive's cap counts these).
+  size_t sweep_batches_running() const;
   // Trial runs of sweeps this runner has stored since it started.
   uint64_t trial_runs_done() const { return trial_runs_done_.load(); }
 

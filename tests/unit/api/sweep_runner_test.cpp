@@ -157,7 +157,7 @@ TEST_F(SweepRunnerTest, ARunPostedDuringASweepStartsAfterOneBatchNotTheSweep) {
 size_t MostBatchesAtOnce(Runner& runner, store::Store& store, const std::string& sweep) {
   size_t most = 0;
   for (;;) {
-    most = std::max(most, runner.running());
+    most = std::max(most, runner.sweep_batches_running());
     auto info = store.GetSweep(sweep);
     if (!info.ok() || info->status == store::SweepStatus::kDone ||
         info->status == store::SweepStatus::kFailed) {
