@@ -47,6 +47,15 @@ def _pid_alive(pid):
     return state not in ("Z", "X")
 
 
+def _wait_gone(pid, timeout=10.0):
+    """Waits until `pid` no longer runs; RuntimeError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the postmaster (pid {pid}) still runs {timeout} s after its stop")
+        time.sleep(0.01)
+
+
 class PgCluster:
     """One cluster in its own temp dir. Not thread-safe; stop() and close() may be called twice."""
 
@@ -182,10 +191,14 @@ class PgCluster:
                          timeout=30).stdout.strip()
 
     def stop(self):
-        """pg_ctl stop -m fast -w, when running."""
-        if self.dir is None or self.postmaster_pid is None:
+        """pg_ctl stop -m fast -w, when running; returns once the postmaster has exited."""
+        pid = None if self.dir is None else self.postmaster_pid
+        if pid is None:
             return
         self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "30", "stop", timeout=40)
+        # pg_ctl returns once the pid file is gone, which the postmaster removes a moment before
+        # it exits: wait for the process itself.
+        _wait_gone(pid)
 
     def restart(self):
         """Stops and starts again on the same port and data."""
@@ -203,6 +216,10 @@ class PgCluster:
             pid = self.postmaster_pid
             if pid is not None:
                 self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
+                try:
+                    _wait_gone(pid)
+                except RuntimeError:
+                    pass  # reported by the caller's own checks; the folder goes anyway
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
         if self._atexit is not None:
