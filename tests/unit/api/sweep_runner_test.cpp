@@ -131,6 +131,11 @@ TEST_F(SweepRunnerTest, EveryPhasesTrialRunsAreStoredInBatchesThenSummarised) {
   EXPECT_EQ(got.at("progress").at("done").as_int64(), 45);
   EXPECT_TRUE(got.as_object().contains("pbo"));
   EXPECT_TRUE(got.as_object().contains("stitched"));
+  // The worker that completed it lets go of its job just after the store says done.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (runner.running() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   EXPECT_EQ(runner.running(), 0u);
 }
 
