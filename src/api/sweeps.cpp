@@ -153,25 +153,38 @@ HttpResponse SweepResources::ListTrials(const Request& req) {
   return JsonResponse(req.http, http::status::ok, w.Take());
 }
 
-HttpResponse SweepResources::GetTrial(const Request& req) {
-  auto sweep = store_.GetSweep(req.path_params.at("id"));
-  if (!sweep.ok()) return ErrorResponse(req.http, sweep.error());
+namespace {
+
+// The sweep of a trial route, and its trial {k} (phase 0, with its daily returns).
+struct FoundTrial {
+  store::SweepInfo sweep;
+  store::TrialRecord trial;
+};
+
+Result<FoundTrial> FindTrial(store::Store& store, const Request& req) {
+  auto sweep = store.GetSweep(req.path_params.at("id"));
+  if (!sweep.ok()) return sweep.take_error();
   auto k = TrialIndex(req, *sweep);
-  if (!k.ok()) return ErrorResponse(req.http, k.error());
-  auto trial = store_.GetTrial(sweep->id, 0, *k);
-  if (!trial.ok()) return ErrorResponse(req.http, trial.error());
+  if (!k.ok()) return k.take_error();
+  auto trial = store.GetTrial(sweep->id, 0, *k);
+  if (!trial.ok()) return trial.take_error();
+  return FoundTrial{std::move(*sweep), std::move(*trial)};
+}
+
+}  // namespace
+
+HttpResponse SweepResources::GetTrial(const Request& req) {
+  auto found = FindTrial(store_, req);
+  if (!found.ok()) return ErrorResponse(req.http, found.error());
   JsonWriter w;
-  WriteTrial(w, *trial, SweepObjective(*sweep));
+  WriteTrial(w, found->trial, SweepObjective(found->sweep));
   return JsonResponse(req.http, http::status::ok, w.Take());
 }
 
 HttpResponse SweepResources::GetTrialReturns(const Request& req) {
-  auto sweep = store_.GetSweep(req.path_params.at("id"));
-  if (!sweep.ok()) return ErrorResponse(req.http, sweep.error());
-  auto k = TrialIndex(req, *sweep);
-  if (!k.ok()) return ErrorResponse(req.http, k.error());
-  auto trial = store_.GetTrial(sweep->id, 0, *k);
-  if (!trial.ok()) return ErrorResponse(req.http, trial.error());
+  auto found = FindTrial(store_, req);
+  if (!found.ok()) return ErrorResponse(req.http, found.error());
+  const store::TrialRecord* trial = &found->trial;
   if (WantsCsv(req)) {
     std::string out = "day,ret\n";
     out.reserve(out.size() + trial->returns.size() * 32);
