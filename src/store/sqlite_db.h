@@ -131,20 +131,3 @@ class Txn {
 
 }  // namespace tapedeck::store::internal
 
-// Propagates the error of a Result/Status expression.
-#define TD_TRY(expr)                              \
-  do {                                            \
-    if (auto td_try_r = (expr); !td_try_r.ok()) { \
-      return td_try_r.take_error();               \
-    }                                             \
-  } while (0)
-
-// Declares `decl` bound to the value of a Result expression, or returns its error.
-// Usage: TD_ASSIGN_OR_RETURN(Stmt& s, db.Prepare("...")); — the Result lives on in the scope.
-#define TD_CONCAT_INNER_(a, b) a##b
-#define TD_CONCAT_(a, b) TD_CONCAT_INNER_(a, b)
-#define TD_ASSIGN_OR_RETURN(decl, expr) TD_ASSIGN_IMPL_(TD_CONCAT_(td_r_, __LINE__), decl, expr)
-#define TD_ASSIGN_IMPL_(tmp, decl, expr)  \
-  auto tmp = (expr);                      \
-  if (!tmp.ok()) return tmp.take_error(); \
-  decl = *tmp

@@ -363,6 +363,24 @@ class Store {
 // details `user_version`), UNAVAILABLE (another process has it open).
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, StoreOptions options = {});
 
+// Opens the PostgreSQL database at `url` (postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?...]),
+// creating or migrating its schema (several processes may open it at once; they take turns).
+// Differences from SQLite's store: every commit is durable; dataset bars live in the database
+// (LoadBars reads them into memory and checks their checksum once per process and dataset);
+// RecoverOnStart changes nothing (another process may be executing the work: the job queue's
+// leases take care of dead workers, store/job_queue.h). Errors: VALIDATION (a malformed URL),
+// UNAVAILABLE (the server cannot be reached), IO (the schema is newer than this build: details
+// `schema_version`).
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, StoreOptions options = {});
+
+// Whether `spec` names a PostgreSQL database ("postgresql://..." or "postgres://...").
+bool IsPostgresUrl(std::string_view spec);
+
+// Opens the store `spec` names: "postgresql://..." or "postgres://..." (OpenPostgresStore),
+// "sqlite:PATH" or a bare PATH (OpenSqliteStore). VALIDATION (details `field` "store") for an
+// empty PATH or another scheme ("mysql://...").
+Result<std::unique_ptr<Store>> OpenStore(const std::string& spec, StoreOptions options = {});
+
 // The schema version this build writes (PRAGMA user_version).
 inline constexpr int kSchemaVersion = 7;
 
