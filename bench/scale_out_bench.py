@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+r"""Scale-out against single-process SQLite, measured in the same run on the same data.
+
+usage: /usr/bin/python3 bench/scale_out_bench.py --bin build/tapedeck [--bars 525600]
+           [--repeat 5] [--autogroup-nice -20] [--json-out F]
+e.g. (docs/perf.md, "Scale-out"):
+  scripts/build.sh --target tapedeck
+  /usr/bin/python3 bench/scale_out_bench.py --bin build/tapedeck --autogroup-nice -20
+
+Figures:
+  post_to_done   POST /backtests -> done for sma_cross (defaults) over one year of one-minute bars
+                 (`BIN gen --bars 525600 --seed 42 --interval 1m`), client-side, polling GET every
+                 2 ms as bench/post_to_done.py does: (a) `tapedeck serve --store sqlite:...
+                 --workers 1`; (b) `tapedeck serve --store postgresql://...` (executes nothing)
+                 + one `tapedeck worker --workers 1`, on a PostgreSQL cluster of the bench's own
+                 (tests/integration/pgcluster.py). --repeat + 1 runs each; the first (which also
+                 loads the dataset's bars) is left out of the median. Also the server's own
+                 created -> finished.
+  first_frame    a WebSocket's first frame (connect -> first frame message, speed 60) for a run
+                 the node has never played: (a) SQLite: the server restarted on its store before
+                 each measurement (the tape read from SQLite); (b) PostgreSQL: a second node that
+                 served nothing of these runs before, one run each (the tape read from
+                 PostgreSQL: the dataset's series and the run's result).
+
+--autogroup-nice N: every process (servers, worker, PostgreSQL's postmaster and its backends) is
+in a session of its own; this sets each session's autogroup nice value (root), as
+bench/sweep_bench.py does, so that a shared machine's other sessions weigh less.
+
+Only 127.0.0.1 is contacted. Prints readable lines and one JSON line per figure.
+"""
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+
+RESULTS = []
+AUTOGROUP_NICE = [None]
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+def emit(figure, **kv):
+    kv = {"figure": figure, **kv, "loadavg": loadavg()}
+    RESULTS.append(kv)
+    print(json.dumps(kv), flush=True)
+
+
+def set_autogroup(pid):
+    """The session's autogroup nice value (see bench/sweep_bench.py's set_autogroup)."""
+    if AUTOGROUP_NICE[0] is None or pid is None:
+        return
+    with open(f"/proc/{pid}/autogroup", "w") as f:
+        f.write(str(AUTOGROUP_NICE[0]))
+
+
+def parse_iso(s):
+    from datetime import datetime, timezone
+    s = s.rstrip("Z")
+    if "." in s:
+        head, frac = s.split(".")
+        s, fmt = f"{head}.{(frac + '000000')[:6]}", "%Y-%m-%dT%H:%M:%S.%f"
+    else:
+        fmt = "%Y-%m-%dT%H:%M:%S"
+    return datetime.strptime(s, fmt).replace(tzinfo=timezone.utc).timestamp()
+
+
+def post_to_done(json_call, spec):
+    """(client ms, server created->finished ms, run) for one POST /backtests -> done."""
+    t0 = time.perf_counter()
+    status, out = json_call("POST", "/backtests", spec)
+    assert status == 202, (status, out)
+    while True:
+        status, run = json_call("GET", f"/backtests/{out['id']}", None)
+        if status == 200 and run["status"] in ("done", "failed"):
+            break
+        time.sleep(0.002)
+    ms = (time.perf_counter() - t0) * 1000
+    assert run["status"] == "done", run
+    server_ms = (parse_iso(run["finished"]) - parse_iso(run["created"])) * 1000
+    return ms, server_ms, run
+
+
+def first_frame_ms(port, run_id):
+    """Connect -> first frame of a WebSocket playback at speed 60, in ms."""
+    import websockets
+
+    async def go():
+        t0 = time.perf_counter()
+        async with websockets.connect(f"ws://127.0.0.1:{port}/backtests/{run_id}/ws?speed=60",
+                                      open_timeout=30, max_queue=None) as ws:
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if msg["t"] == "frame":
+                    return (time.perf_counter() - t0) * 1000
+                if msg["t"] == "err":
+                    raise RuntimeError(msg)
+    return asyncio.run(go())
+
+
+class SqliteServer:
+    """`tapedeck serve --store sqlite:DB --workers 1 --port 0`, restartable on the same store."""
+
+    def __init__(self, binary, workdir):
+        self.binary, self.dir = binary, workdir
+        self.child = None
+
+    def start(self):
+        from scale_out import Child
+        self.child = Child("sqlite-serve", [
+            self.binary, "serve", "--host", "127.0.0.1", "--port", "0", "--store",
+            f"sqlite:{os.path.join(self.dir, 'tapedeck.db')}", "--workers", "1",
+            "--web-root", self.dir], self.dir)
+        set_autogroup(self.child.pid)
+        self.port = int(self.child.wait_line(r"listening on http://[^:]+:(\d+)").group(1))
+        return self
+
+    def stop(self):
+        if self.child:
+            self.child.stop()
+            self.child = None
+
+    def json(self, method, path, body):
+        from scale_out import http_request
+        headers = {}
+        if isinstance(body, dict):
+            body, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
+        elif body is not None:
+            headers = {"Content-Type": "text/csv"}
+        status, _, raw = http_request(self.port, method, path, body, headers, timeout=120)
+        return status, (json.loads(raw) if raw else None)
+
+
+def measure_sqlite(binary, csv, spec, repeat, workdir):
+    s = SqliteServer(binary, workdir).start()
+    try:
+        status, out = s.json("POST", "/datasets?name=y1m&symbol=Y", csv)
+        assert status == 201, out
+        rows = [post_to_done(s.json, spec) for _ in range(repeat + 1)]
+        runs = [r[2] for r in rows]
+    finally:
+        s.stop()
+    frames = []
+    for run in runs[1:]:  # restarted before each: nothing cached
+        s.start()
+        try:
+            frames.append(first_frame_ms(s.port, run["id"]))
+        finally:
+            s.stop()
+    return rows, frames
+
+
+def measure_pg(binary, csv, spec, repeat):
+    import scale_out
+    scale_out.BIN = binary
+    with scale_out.Deployment(nodes=2, workers=1, worker_threads=1, lease="10s",
+                              proxy=False) as d:
+        for child in d.nodes + d.workers:
+            set_autogroup(child.pid)
+        set_autogroup(d.pg.postmaster_pid)
+        node, fresh = d.nodes
+        status, out = d.json("POST", "/datasets?name=y1m&symbol=Y", csv,
+                             {"Content-Type": "text/csv"}, timeout=120, port=node.port)
+        assert status == 201, out
+
+        def call(method, path, body):
+            return d.json(method, path, body, timeout=120, port=node.port)
+        rows = [post_to_done(call, spec) for _ in range(repeat + 1)]
+        # Node 2 has served nothing: each run's tape comes from PostgreSQL on its first play.
+        frames = [first_frame_ms(fresh.port, r[2]["id"]) for r in rows[1:]]
+        return rows, frames
+
+
+def summary(name, rows, frames):
+    client = [round(r[0], 1) for r in rows]
+    server = [round(r[1], 1) for r in rows]
+    med = statistics.median(client[1:])
+    log(f"{name}: POST->done ms {client} (median of 2nd.. {med:.0f}); server created->finished "
+        f"{server}; first frame ms {[round(f, 1) for f in frames]}")
+    emit(f"post_to_done_{name}", client_ms=client, server_ms=server, median_ms=med,
+         fills=rows[-1][2]["stats"]["fills"])
+    emit(f"first_frame_{name}", ms=[round(f, 1) for f in frames],
+         median_ms=statistics.median(frames), max_ms=max(frames))
+    return med
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--bars", type=int, default=525_600)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--autogroup-nice", type=int)
+    ap.add_argument("--json-out")
+    args = ap.parse_args()
+    AUTOGROUP_NICE[0] = args.autogroup_nice
+    binary = os.path.abspath(args.bin)
+    work = tempfile.mkdtemp(prefix="tapedeck-scale-bench-")
+    try:
+        csv_path = os.path.join(work, "m.csv")
+        subprocess.run([binary, "gen", "--bars", str(args.bars), "--seed", "42", "--interval",
+                        "1m", "--out", csv_path], check=True, capture_output=True)
+        with open(csv_path, "rb") as f:
+            csv = f.read()
+        spec = {"dataset": "y1m", "strategy": "sma_cross"}
+        log(f"{args.bars} one-minute bars; load average {loadavg()}")
+        sq_rows, sq_frames = measure_sqlite(binary, csv, spec, args.repeat, work)
+        sq = summary("sqlite", sq_rows, sq_frames)
+        pg_rows, pg_frames = measure_pg(binary, csv, spec, args.repeat)
+        pg = summary("postgresql", pg_rows, pg_frames)
+        same = sq_rows[-1][2]["stats"] == pg_rows[-1][2]["stats"]
+        log(f"PostgreSQL / SQLite POST->done: {pg / sq:.2f}x (target <= 2x); same statistics: {same}")
+        emit("ratio", pg_over_sqlite=round(pg / sq, 3), same_stats=same)
+        if args.json_out:
+            with open(args.json_out, "w") as f:
+                json.dump(RESULTS, f, indent=1)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
