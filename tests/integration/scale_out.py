@@ -428,6 +428,16 @@ class Deployment:
                 rows.append((int(job), kind, int(attempts), worker))
         return rows
 
+    def jobs_left(self, timeout=10):
+        """The number of jobs in the queue, once it is 0 or after `timeout` seconds (a worker
+        deletes a job just after storing its result, so a done sweep's may linger a moment)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            n = int(self.pg.psql("SELECT count(*) FROM jobs"))
+            if n == 0 or time.monotonic() > deadline:
+                return n
+            time.sleep(0.1)
+
     def job_attempts(self, job):
         """The job's claims so far, or None once it is finished (deleted)."""
         out = self.pg.psql(f"SELECT attempts FROM jobs WHERE id = {int(job)}")
@@ -541,6 +551,7 @@ class StreamLog:
         self.connects = 0     # connections that were answered 200 / upgraded
         self.refused = []     # statuses (or exception names) of attempts that were not
         self.resumes = []     # (last window before the break, first window after it)
+        self.repeats = []     # windows received again after a reconnect, and dropped (WS)
         self.ended = False
         self.error = None
 
@@ -647,7 +658,8 @@ async def sse_play(port, run_id, speed, log, retry=0.3, deadline=120):
 
 async def ws_play(port, run_id, speed, log, retry=0.3, deadline=120):
     """Plays run_id over WebSocket to its end; after a break reconnects with ?from= the window
-    after the last frame (as the web player does)."""
+    after the last frame, and drops a frame whose time is not after the last one kept (as the web
+    player does, docs/frontend.md "Reconnect and resume")."""
     import asyncio
     try:
         import websockets
@@ -672,6 +684,11 @@ async def ws_play(port, run_id, speed, log, retry=0.3, deadline=120):
                 while True:
                     msg = json.loads(await asyncio.wait_for(ws.recv(), 15))
                     if msg["t"] == "frame":
+                        if log.frames and msg["ts"] <= log.frames[-1]["ts"]:
+                            # A resumed stream may repeat the window it resumed in: the player
+                            # drops a frame not after the last one drawn (docs/frontend.md).
+                            log.repeats.append(msg["i"])
+                            continue
                         if resumed_from is not None:
                             log.resumes.append((resumed_from, msg["i"]))
                             resumed_from = None

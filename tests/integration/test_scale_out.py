@@ -19,11 +19,10 @@ Sizes are the issue's; the data are small (hourly bars from `tapedeck gen`) so t
 runs in a few minutes on two cores. PostgreSQL 15 and HAProxy come from scripts/bootstrap.sh.
 """
 import asyncio
+import json
 import os
 import subprocess
 import sys
-import tempfile
-import shutil
 import time
 import unittest
 
@@ -43,8 +42,10 @@ SWEEP = {"dataset": "sw", "strategy": "sma_cross", "objective": "sharpe", "pbo_b
                     "slow": {"from": 20, "to": 119, "step": 1}}}
 SWEEP_TRIALS = 1000
 STREAMS = 100            # of each kind
-STREAM_BARS = 200        # hourly bars: at STREAM_SPEED the run plays in 20 s, ~10 frames a second
-STREAM_SPEED = 36000
+# Speed S plays S x 8,760 sim-seconds a wall second (60: a year in a minute): 300 hourly bars at
+# speed 6 play in ~20 s, a frame every ~2 windows (~15 a second per stream).
+STREAM_BARS = 300
+STREAM_SPEED = 6
 KILLS = 5
 DB_DOWN_S = 10
 
@@ -140,7 +141,6 @@ JSON = {"Content-Type": "application/json"}
 
 
 def json_body(obj):
-    import json
     return json.dumps(obj)
 
 
@@ -172,7 +172,7 @@ class ScaleOutTest(unittest.TestCase):
         done, tasks, rows, distinct = self.d.sweep_counts(sweep_id)
         self.assertEqual((done, rows, distinct), (tasks, SWEEP_TRIALS, SWEEP_TRIALS),
                          "a trial stored twice, or missing, or counted twice")
-        self.assertEqual([j for j in self.d.running_jobs()], [], "jobs left behind")
+        self.assertEqual(self.d.jobs_left(), 0, "jobs left in the queue")
 
     # ---- 1 --------------------------------------------------------------------------------
 
@@ -201,12 +201,12 @@ class ScaleOutTest(unittest.TestCase):
         # The work went to both workers: each spent CPU on it (an idle worker waits on
         # LISTEN with a 1 s poll: milliseconds), and each counted jobs in its /metrics.
         for w, c in zip(d.workers, cpu):
-            self.assertGreater(c, 0.5, f"{w.name} did (almost) nothing: CPU {cpu}")
-        counts = [jobs_finished(w) for w in d.workers]
-        print(f"jobs finished by each worker (/metrics): {counts}", file=sys.stderr)
+            self.assertGreater(c, 0.2, f"{w.name} did (almost) nothing: CPU {cpu}")
+        counts = [jobs_claimed(w) for w in d.workers]
+        print(f"jobs claimed by each worker (/metrics): {counts}", file=sys.stderr)
         for w, n in zip(d.workers, counts):
-            if n is not None:
-                self.assertGreater(n, 0, f"{w.name}'s /metrics: no job finished")
+            self.assertIsNotNone(n, f"{w.name}'s /metrics has no tapedeck_job_wait_seconds")
+            self.assertGreater(n, 0, f"{w.name}'s /metrics: no job claimed")
 
     # ---- 2 --------------------------------------------------------------------------------
 
@@ -236,6 +236,11 @@ class ScaleOutTest(unittest.TestCase):
               file=sys.stderr)
         sweep = d.wait_sweep(sweep_id)
         self.check_sweep_matches_reference(sweep_id, sweep)
+        # The batches the dead held were taken over once their leases expired. (The workers'
+        # own counters: the last kill's batch was claimed by a worker that is still alive.)
+        expiries = [metric_sum(w, "tapedeck_job_lease_expiries_total") for w in d.workers]
+        print(f"lease expiries claimed by the live workers: {expiries}", file=sys.stderr)
+        self.assertGreaterEqual(sum(e or 0 for e in expiries), 1, expiries)
 
     # ---- 3 --------------------------------------------------------------------------------
 
@@ -315,6 +320,8 @@ class ScaleOutTest(unittest.TestCase):
             t = time.monotonic()
             try:
                 status, hdrs, body = d.request("GET", f"/sweeps/{sweep_id}", timeout=10)
+                if status == 503 and hdrs.get("content-type", "").startswith("application/json"):
+                    status = json.loads(body)["code"]  # tapedeck's own 503, not the proxy's
                 answers.append((status, hdrs.get("retry-after"), round(time.monotonic() - t, 2)))
             except OSError as e:
                 answers.append((type(e).__name__, None, round(time.monotonic() - t, 2)))
@@ -326,29 +333,30 @@ class ScaleOutTest(unittest.TestCase):
         for child in d.nodes + d.workers:
             self.assertTrue(child.alive, f"{child.name} died with the database:\n{child.tail()}")
         self.check_sweep_matches_reference(sweep_id, sweep)
+        # Every answer while it was down: tapedeck's 503 UNAVAILABLE with Retry-After, within
+        # seconds (not the proxy's 503: the nodes stay in the proxy, they are alive).
         statuses = {a[0] for a in answers}
-        self.assertTrue(statuses <= {503, 200}, f"answers while the database was down: {answers}")
-        self.assertIn(503, statuses, f"no 503 while the database was down: {answers}")
+        self.assertEqual(statuses - {200}, {"UNAVAILABLE"}, f"answers meanwhile: {answers}")
         for status, retry_after, took in answers:
             self.assertLess(took, 6, f"an answer took {took} s: {answers}")
-            if status == 503:
+            if status == "UNAVAILABLE":
                 self.assertIsNotNone(retry_after, f"503 without Retry-After: {answers}")
 
 
-def jobs_finished(worker):
-    """Jobs the worker reports finished in its /metrics (the job latency histogram's count,
-    summed over its labels), or None when it exposes no such family."""
+def metric_sum(worker, family):
+    """The sum over its labels of a family in the worker's /metrics (`NAME` or `NAME_count`),
+    or None when the worker does not expose it."""
     try:
         m = worker.metrics()
     except OSError:
         return None
-    total, seen = 0.0, False
-    for key, value in m.items():
-        name = key.split("{", 1)[0]
-        if name.startswith("tapedeck_job") and name.endswith("_count"):
-            total += value
-            seen = True
-    return total if seen else None
+    values = [v for k, v in m.items() if k.split("{", 1)[0] == family]
+    return sum(values) if values else None
+
+
+def jobs_claimed(worker):
+    """Jobs the worker claimed (its job wait histogram's count), or None."""
+    return metric_sum(worker, "tapedeck_job_wait_seconds_count")
 
 
 if __name__ == "__main__":
