@@ -128,6 +128,9 @@ class Conn {
   int64_t reconnects() const { return reconnects_; }
   // user@host:port/db, without the password: for messages and logs.
   const std::string& server() const { return server_; }
+  // The libpq connection itself (nullptr when none), for what this layer does not wrap: LISTEN's
+  // socket and notifications (pg_jobs.cpp). It changes on reconnect; do not keep it.
+  PGconn* native() const { return conn_; }
 
  private:
   friend class Txn;
