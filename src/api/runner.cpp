@@ -61,6 +61,7 @@ Runner::Runner(store::Store& store, size_t workers, const strategies::ScriptBudg
 Runner::~Runner() { Stop(); }
 
 void Runner::Stop() {
+  if (job_queue_ != nullptr) return StopQueueMode();
   {
     std::lock_guard lock(mu_);
     if (stopping_ && threads_.empty()) return;
@@ -76,11 +77,25 @@ void Runner::Stop() {
 
 Status Runner::Enqueue(const std::string& id, const std::string& client, size_t max_per_client,
                        size_t max_total) {
+  if (job_queue_ != nullptr) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return MakeError(ErrorCode::kUnavailable, "the server is shutting down");
+    }
+    return job_queue_->EnqueueRun(id, client, max_per_client, max_total);
+  }
   return Admit(Kind::kRun, id, client, max_per_client, max_total);
 }
 
 Status Runner::EnqueueSweep(const std::string& id, const std::string& client, size_t max_per_client,
                             size_t max_total) {
+  if (job_queue_ != nullptr) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return MakeError(ErrorCode::kUnavailable, "the server is shutting down");
+    }
+    return job_queue_->EnqueueSweep(id, client, max_per_client, max_total);
+  }
   return Admit(Kind::kSweep, id, client, max_per_client, max_total);
 }
 
@@ -115,6 +130,9 @@ Status Runner::Admit(Kind kind, const std::string& id, const std::string& client
 }
 
 void Runner::CancelSweep(const std::string& id) {
+  // DeleteSweep removed its jobs; its trials running here stop now rather than at the
+  // notification.
+  if (job_queue_ != nullptr) return DropSweepContext(id, /*cancel=*/true);
   std::lock_guard lock(mu_);
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
     if (it->kind != Kind::kSweep || it->id != id) continue;
@@ -137,11 +155,13 @@ void Runner::OnFinished(std::function<void(const std::string&)> callback) {
 }
 
 size_t Runner::queued() const {
+  if (job_queue_ != nullptr) return CachedStats().queued;
   std::lock_guard lock(mu_);
   return queue_.size();
 }
 
 size_t Runner::running() const {
+  if (job_queue_ != nullptr) return CachedStats().running;
   std::lock_guard lock(mu_);
   return running_;
 }
@@ -340,16 +360,43 @@ void Runner::FailSweepId(const std::string& id, const Error& error) {
   }
 }
 
-void Runner::Execute(const std::string& id) {
+void Runner::Execute(const std::string& id) { (void)ExecuteRun(id, cancel_, /*queue_mode=*/false); }
+
+Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& cancel,
+                                  bool queue_mode) {
   auto run = store_.GetRun(id);
-  if (!run.ok()) return;  // deleted while queued
+  if (!run.ok()) {
+    // Deleted while queued; in queue mode a database away for a moment is not a deletion.
+    const bool away = queue_mode && run.error().code == ErrorCode::kUnavailable;
+    return away ? RunEnd::kUnavailable : RunEnd::kGone;
+  }
+  if (queue_mode &&
+      (run->status == store::RunStatus::kDone || run->status == store::RunStatus::kFailed)) {
+    return RunEnd::kEnded;  // a worker that died after ending it, before finishing its job
+  }
   if (Status started = store_.MarkRunning(id); !started.ok()) {
     // Deleted meanwhile (RUN_NOT_FOUND) or no longer queued (CONFLICT): not ours to finish.
+    // In queue mode a run left `running` is a dead worker's: ours now (we hold its job).
     const ErrorCode code = started.error().code;
-    if (code != ErrorCode::kRunNotFound && code != ErrorCode::kConflict) Fail(id, started.error());
-    return;
+    const auto status = started.error().details.find("status");
+    const bool take_over = queue_mode && code == ErrorCode::kConflict &&
+                           status != started.error().details.end() && status->second == "running";
+    if (!take_over) {
+      if (queue_mode && code == ErrorCode::kUnavailable) return RunEnd::kUnavailable;
+      if (code != ErrorCode::kRunNotFound && code != ErrorCode::kConflict) {
+        Fail(id, started.error());
+        return RunEnd::kEnded;
+      }
+      return code == ErrorCode::kConflict ? RunEnd::kEnded : RunEnd::kGone;
+    }
   }
-  auto fail = [&](const Error& e) { Fail(id, e); };
+  auto fail = [&](const Error& e) {
+    // In queue mode a database away for a moment (loading the bars, the source) does not fail
+    // the run: the job is tried again.
+    if (queue_mode && e.code == ErrorCode::kUnavailable) return RunEnd::kUnavailable;
+    Fail(id, e);
+    return RunEnd::kEnded;
+  };
 
   // One series per dataset, in the run's order; each cut to the requested period.
   std::vector<market::Series> inputs;
@@ -377,7 +424,7 @@ void Runner::Execute(const std::string& id) {
     const std::string chunk =
         run->spec.strategy == store::kInlineStrategy ? "script" : run->spec.strategy;
     strategies::ScriptBudgets budgets = budgets_;
-    budgets.cancel = &cancel_;  // a stop does not wait for a heavy bar's end
+    budgets.cancel = &cancel;  // a stop does not wait for a heavy bar's end
     auto script = strategies::MakeScriptStrategy(*source, chunk, *params, budgets);
     if (!script.ok()) return fail(script.error());
     strategy = std::move(*script);
@@ -390,7 +437,7 @@ void Runner::Execute(const std::string& id) {
   // Progress goes to the store a few times a second at most: each update is a commit.
   auto last = std::chrono::steady_clock::now();
   engine::RunHooks hooks;
-  hooks.cancel = &cancel_;
+  hooks.cancel = &cancel;
   hooks.progress = [&](size_t done, size_t total) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last < std::chrono::milliseconds(200) || total == 0) return;
@@ -401,11 +448,26 @@ void Runner::Execute(const std::string& id) {
   strategy.reset();  // a script's sandbox (its whole Lua heap) goes now, not after the store write
   if (!run->spec.strategy_sha256.empty()) GiveBackScriptHeap();
   if (!result.ok()) {
-    // A cancelled run (shutdown) stays `running`: the next start's recovery marks it interrupted.
-    if (cancel_) return;
+    // A cancelled run (shutdown) stays `running`: the next start's recovery marks it interrupted
+    // (queue mode: another worker runs it again).
+    if (cancel) return RunEnd::kCancelled;
     return fail(result.error());
   }
-  if (auto done = store_.CompleteRun(id, *result); !done.ok()) fail(done.error());
+  Status done = store_.CompleteRun(id, *result);
+  if (queue_mode) {
+    // A database away for a while: the result is written when it is back, while the job is ours.
+    for (auto delay = std::chrono::milliseconds(100);
+         !done.ok() && done.error().code == ErrorCode::kUnavailable;
+         delay = std::min(delay * 2, std::chrono::milliseconds(2000))) {
+      if (!PauseBeforeRetry(delay, cancel)) return RunEnd::kCancelled;
+      done = store_.CompleteRun(id, *result);
+    }
+    // CONFLICT: a duplicate of this job (a lease that ran out under us) ended it first.
+    if (!done.ok() && done.error().code == ErrorCode::kRunNotFound) return RunEnd::kGone;
+    if (!done.ok() && done.error().code == ErrorCode::kConflict) return RunEnd::kEnded;
+  }
+  if (!done.ok()) return fail(done.error());
+  return RunEnd::kEnded;
 }
 
 void Runner::Fail(const std::string& id, const Error& error) {

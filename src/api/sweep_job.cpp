@@ -76,12 +76,13 @@ Result<std::shared_ptr<SweepJob>> SweepJob::Make(store::Store& store, const stor
   return job;
 }
 
-std::optional<std::vector<store::TrialRecord>> SweepJob::RunBatch(size_t begin, size_t end) const {
+std::optional<std::vector<store::TrialRecord>> SweepJob::RunBatch(
+    size_t begin, size_t end, const std::atomic<bool>* also_cancel) const {
   std::vector<store::TrialRecord> records;
   records.reserve(end - begin);
   const size_t n = trials_.size();
   for (size_t t = begin; t < end; ++t) {
-    if (cancel_) return std::nullopt;
+    if (cancel_ || (also_cancel != nullptr && *also_cancel)) return std::nullopt;
     store::TrialRecord record;
     record.phase = t / n;
     record.index = t % n;

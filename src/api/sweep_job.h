@@ -45,8 +45,10 @@ class SweepJob {
 
   // Runs trial runs [begin, end) one after another, each dropped once its statistics (and, in
   // phase 0, daily returns) are taken. A trial's own failure is recorded in its record. nullopt
-  // when cancelled before all were done: a running trial stops within 64 bars.
-  std::optional<std::vector<store::TrialRecord>> RunBatch(size_t begin, size_t end) const;
+  // when cancelled before all were done: a running trial stops within 64 bars. `also_cancel`
+  // (this batch alone, e.g. a lost lease) is checked between trials.
+  std::optional<std::vector<store::TrialRecord>> RunBatch(
+      size_t begin, size_t end, const std::atomic<bool>* also_cancel = nullptr) const;
 
   // The summary of a sweep whose trial runs are all stored: each phase loaded from `store`,
   // summarised (each walk-forward fold's chosen trial run out of sample), written as the JSON

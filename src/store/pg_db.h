@@ -10,6 +10,9 @@
 // statement), and from the server `sqlstate` and `pg` (its message), or `pg` alone (libpq's, when
 // the server said nothing). A password in the URL appears in no message.
 //
+// Metrics: every round trip (a statement, a PREPARE, BEGIN/COMMIT) and every reconnection is
+// counted in the process-wide store::ReadDbMetrics() (store/db_metrics.h).
+//
 // Thread-safety: none. A Conn is used by one thread at a time.
 #pragma once
 
@@ -125,6 +128,9 @@ class Conn {
   int64_t reconnects() const { return reconnects_; }
   // user@host:port/db, without the password: for messages and logs.
   const std::string& server() const { return server_; }
+  // The libpq connection itself (nullptr when none), for what this layer does not wrap: LISTEN's
+  // socket and notifications (pg_jobs.cpp). It changes on reconnect; do not keep it.
+  PGconn* native() const { return conn_; }
 
  private:
   friend class Txn;
