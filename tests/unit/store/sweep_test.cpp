@@ -13,8 +13,7 @@
 #include <random>
 #include <thread>
 
-#include "pg_cluster.h"
-#include "store/pg_db.h"
+#include "pg_test_db.h"
 #include "store/store.h"
 #include "store_test_util.h"
 
@@ -23,7 +22,6 @@ namespace {
 
 using testing::ExpectSameStats;
 using testing::MakeResult;
-using testing::PgCluster;
 using testing::SameDouble;
 using testing::TempDir;
 
@@ -88,33 +86,11 @@ std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
   return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
 }
 
-// One cluster for the whole binary, started by the first test that needs it and stopped at exit.
-PgCluster& Cluster() {
-  static PgCluster cluster;
-  return cluster;
-}
-
-// A fresh, empty database on the shared cluster: its URL. Empty (with a failure recorded) when
-// the cluster is not up.
-std::string FreshDatabase() {
-  PgCluster& pg = Cluster();
-  EXPECT_TRUE(pg.ok()) << pg.error();
-  if (!pg.ok()) return "";
-  static std::atomic<int> next{0};
-  const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(next++);
-  Result<std::unique_ptr<internal::pg::Conn>> conn = internal::pg::Conn::Open(pg.url());
-  EXPECT_TRUE(conn.ok()) << conn.error().ToString();
-  if (!conn.ok()) return "";
-  Status made = (*conn)->Exec("CREATE DATABASE " + name);
-  EXPECT_TRUE(made.ok()) << made.error().ToString();
-  return pg.url().substr(0, pg.url().rfind('/') + 1) + name;
-}
-
 class SweepTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     if (GetParam() == Backend::kPostgres) {
-      url_ = FreshDatabase();
+      url_ = testing::FreshPgDatabase();
       ASSERT_FALSE(url_.empty());
     }
     Open();
@@ -179,14 +155,7 @@ class SweepTest : public ::testing::TestWithParam<Backend> {
 
   int64_t CountRows(const char* table) {
     const std::string sql = std::string("SELECT count(*) FROM ") + table;
-    if (postgres()) {
-      Result<std::unique_ptr<internal::pg::Conn>> conn = internal::pg::Conn::Open(url_);
-      EXPECT_TRUE(conn.ok()) << conn.error().ToString();
-      if (!conn.ok()) return -1;
-      Result<internal::pg::Rows> rows = (*conn)->Query(sql);
-      EXPECT_TRUE(rows.ok()) << rows.error().ToString();
-      return rows.ok() ? rows->Int(0, 0) : -1;
-    }
+    if (postgres()) return testing::PgScalar(url_, sql);
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(dir_.File("t.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
               SQLITE_OK);
