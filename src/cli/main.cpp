@@ -30,6 +30,8 @@ commands:
   strategies [--json]      list built-in strategies and their parameters
   check    FILE.lua        compile a strategy script and print its parameters
            [--script-instructions N] [--script-memory MiB] [--script-seconds S]
+  migrate  --from sqlite:PATH --to postgresql://USER@HOST/DB
+           copy a store into PostgreSQL and check the copy (`tapedeck migrate --help`)
   help                     this text
 )";
 
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
   if (cmd == "strategies") return StrategiesCommand(argc, argv);
   if (cmd == "check") return CheckCommand(argc, argv);
   if (cmd == "sweep") return SweepCommand(argc, argv);
+  if (cmd == "migrate") return MigrateCommand(argc, argv);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::fputs(kUsage, stdout);
     return 0;
