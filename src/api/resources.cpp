@@ -437,7 +437,8 @@ void Resources::RenderMetrics(std::string& out) const {
   server::AppendFamily(out, "tapedeck_runs", "gauge", "Backtest runs in the store, by status.",
                        samples);
   server::AppendGauge(out, "tapedeck_runs_waiting",
-                      "Jobs (runs, sweeps not started) queued in this process's worker pool.",
+                      "Jobs (runs, sweeps not started) waiting: in this process's worker pool, "
+                      "or with a PostgreSQL store in the deployment's queue.",
                       static_cast<double>(runner_->queued()));
   sweeps_.RenderMetrics(out);
 }

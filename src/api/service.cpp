@@ -44,7 +44,7 @@ Service::~Service() { Stop(); }
 
 server::Metrics::Collector Service::MetricsCollector() const {
   server::Metrics::Collector queue;
-  if (queue_) queue = QueueMetricsCollector(*queue_);
+  if (queue_) queue = QueueMetricsCollector(*queue_, resources_->runner());
   return [resources = resources_.get(), queue = std::move(queue)](std::string& out) {
     resources->RenderMetrics(out);
     if (queue) queue(out);
