@@ -128,6 +128,14 @@ Status WriteSeriesFile(const Series& series, const std::string& path);
 Result<Series> ReadSeriesFile(const std::string& path);
 Status VerifySeriesFile(const std::string& path);
 
+// The same form in memory, for a store that keeps a dataset's bars in a database: the exact bytes
+// WriteSeriesFile would write (VALIDATION, as it, for an over-long symbol), and back. Reading
+// makes the checks ReadSeriesFile and VerifySeriesFile make, the checksum included (IO with
+// `name` standing for the path, in the message and in details `path`), and copies `bytes` into
+// storage the Series keeps: the caller's buffer may go once it returns.
+Result<std::vector<std::byte>> SeriesFileBytes(const Series& series);
+Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, const std::string& name);
+
 // Deterministic synthetic bars: a geometric random walk with realistic OHLC, same seed -> same bars
 // on every platform (own PRNG). Prices sit on a 0.01 tick grid; high >= max(open, close),
 // low <= min(open, close), low > 0, volume > 0; each open is the previous close.

@@ -9,7 +9,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "market/mapped_file.h"
 #include "market/market.h"
@@ -115,27 +117,27 @@ struct Opened {
   Series series;
 };
 
-Result<Opened> Open(const std::string& path) {
-  Result<MappedFile> file = MapFile(path, MapAccess::kRandom);
-  if (!file.ok()) return file.take_error();
-  const std::string_view bytes = file->bytes;
+// Checks `bytes` (a whole series file, starting 8-byte aligned) and points a Series into them;
+// `owner` keeps them alive. `name` stands for the file in errors (details `path`).
+Result<Opened> Parse(std::string_view bytes, std::shared_ptr<const void> owner,
+                     const std::string& name) {
   Opened out;
   if (bytes.size() < sizeof(FileHeader)) {
-    return Corrupt(path, "is truncated: " + std::to_string(bytes.size()) +
+    return Corrupt(name, "is truncated: " + std::to_string(bytes.size()) +
                              " bytes is shorter than the header");
   }
   FileHeader& h = out.header;
   std::memcpy(&h, bytes.data(), sizeof h);
   if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) {
-    return Corrupt(path, "is not a tapedeck series file (bad magic)");
+    return Corrupt(name, "is not a tapedeck series file (bad magic)");
   }
-  if (h.byte_order != kByteOrder) return Corrupt(path, "was written with another byte order");
+  if (h.byte_order != kByteOrder) return Corrupt(name, "was written with another byte order");
   if (h.version != kVersion) {
-    return Corrupt(path, "has version " + std::to_string(h.version) + ", expected " +
+    return Corrupt(name, "has version " + std::to_string(h.version) + ", expected " +
                              std::to_string(kVersion));
   }
   if (h.symbol_size > kMaxSymbolBytes || h.data_offset != DataOffset(h.symbol_size)) {
-    return Corrupt(path, "has a corrupt header");
+    return Corrupt(name, "has a corrupt header");
   }
   // Compare in a form that cannot overflow: count comes from the file.
   const size_t room = bytes.size() >= h.data_offset ? bytes.size() - h.data_offset : 0;
@@ -143,7 +145,7 @@ Result<Opened> Open(const std::string& path) {
       room != h.count * kColumns * 8) {
     const bool short_file = bytes.size() < h.data_offset || h.count > room / (kColumns * 8) ||
                             room < h.count * kColumns * 8;
-    return Corrupt(path, (short_file ? "is truncated: " : "has trailing bytes: ") +
+    return Corrupt(name, (short_file ? "is truncated: " : "has trailing bytes: ") +
                              std::to_string(bytes.size()) + " bytes for " +
                              std::to_string(h.count) + " bars");
   }
@@ -154,19 +156,25 @@ Result<Opened> Open(const std::string& path) {
   };
   const std::span<const Timestamp> times(reinterpret_cast<const Timestamp*>(data), n);
   std::string symbol(bytes.substr(sizeof(FileHeader), h.symbol_size));
-  out.series = Series::FromSpans(std::move(symbol), std::move(file->owner), times, column(1),
-                                 column(2), column(3), column(4), column(5));
+  out.series = Series::FromSpans(std::move(symbol), std::move(owner), times, column(1), column(2),
+                                 column(3), column(4), column(5));
   return out;
 }
 
-}  // namespace
+Result<Opened> Open(const std::string& path) {
+  Result<MappedFile> file = MapFile(path, MapAccess::kRandom);
+  if (!file.ok()) return file.take_error();
+  return Parse(file->bytes, std::move(file->owner), path);
+}
 
-Status WriteSeriesFile(const Series& series, const std::string& path) {
-  if (series.symbol().size() > kMaxSymbolBytes) {
-    return MakeError(ErrorCode::kValidation,
-                     "symbol longer than " + std::to_string(kMaxSymbolBytes) + " bytes",
-                     {{"field", "symbol"}});
+Status CheckSum(const Opened& opened, const std::string& name) {
+  if (DataChecksum(opened.series) != opened.header.checksum) {
+    return Corrupt(name, "is corrupt: its data does not match the checksum in its header");
   }
+  return Ok();
+}
+
+FileHeader HeaderOf(const Series& series) {
   FileHeader h{};
   std::memcpy(h.magic, kMagic, sizeof kMagic);
   h.version = kVersion;
@@ -175,6 +183,23 @@ Status WriteSeriesFile(const Series& series, const std::string& path) {
   h.checksum = DataChecksum(series);
   h.symbol_size = static_cast<uint32_t>(series.symbol().size());
   h.data_offset = static_cast<uint32_t>(DataOffset(h.symbol_size));
+  return h;
+}
+
+Status CheckSymbol(const Series& series) {
+  if (series.symbol().size() > kMaxSymbolBytes) {
+    return MakeError(ErrorCode::kValidation,
+                     "symbol longer than " + std::to_string(kMaxSymbolBytes) + " bytes",
+                     {{"field", "symbol"}});
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Status WriteSeriesFile(const Series& series, const std::string& path) {
+  TD_TRY(CheckSymbol(series));
+  const FileHeader h = HeaderOf(series);
 
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -225,10 +250,40 @@ Result<Series> ReadSeriesFile(const std::string& path) {
 Status VerifySeriesFile(const std::string& path) {
   Result<Opened> opened = Open(path);
   if (!opened.ok()) return opened.take_error();
-  if (DataChecksum(opened->series) != opened->header.checksum) {
-    return Corrupt(path, "is corrupt: its data does not match the checksum in its header");
+  return CheckSum(*opened, path);
+}
+
+Result<std::vector<std::byte>> SeriesFileBytes(const Series& series) {
+  TD_TRY(CheckSymbol(series));
+  const FileHeader h = HeaderOf(series);
+  const size_t column_bytes = series.size() * 8;
+  std::vector<std::byte> out(h.data_offset + kColumns * column_bytes);  // zeroed: the padding
+  std::byte* p = out.data();
+  std::memcpy(p, &h, sizeof h);
+  if (!series.symbol().empty()) {
+    std::memcpy(p + sizeof h, series.symbol().data(), series.symbol().size());
   }
-  return Ok();
+  p += h.data_offset;
+  if (column_bytes == 0) return out;
+  std::memcpy(p, series.times().data(), column_bytes);
+  p += column_bytes;
+  for (auto col : {series.open(), series.high(), series.low(), series.close(), series.volume()}) {
+    std::memcpy(p, col.data(), column_bytes);
+    p += column_bytes;
+  }
+  return out;
+}
+
+Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, const std::string& name) {
+  // Copied into 8-byte words: the columns are read in place as int64s and doubles, and a buffer
+  // handed in (a database driver's) need not be aligned.
+  auto words = std::make_shared<std::vector<uint64_t>>((bytes.size() + 7) / 8);
+  if (!bytes.empty()) std::memcpy(words->data(), bytes.data(), bytes.size());
+  const std::string_view view(reinterpret_cast<const char*>(words->data()), bytes.size());
+  Result<Opened> opened = Parse(view, words, name);
+  if (!opened.ok()) return opened.take_error();
+  TD_TRY(CheckSum(*opened, name));
+  return std::move(opened->series);
 }
 
 }  // namespace tapedeck::market

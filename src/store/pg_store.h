@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -91,8 +92,7 @@ class PgStore final : public Store {
   // A connection on loan from the pool; goes back when destroyed. (Also for pg_migrate.cpp.)
   class Lease {
    public:
-    Lease(PgStore* store, std::unique_ptr<pg::Conn> conn)
-        : store_(store), conn_(std::move(conn)) {}
+    Lease(PgStore* store, std::unique_ptr<pg::Conn> conn) : store_(store), conn_(std::move(conn)) {}
     Lease(Lease&&) = default;
     ~Lease() {
       if (conn_) store_->Return(std::move(conn_));
@@ -118,6 +118,23 @@ class PgStore final : public Store {
   const std::string url_;
   const StoreOptions options_;
   const pg::Options pg_options_;
+
+  // Parsed bars by dataset name (pg_datasets.cpp): the checksum pass and the copy out of the
+  // database are paid once per process and dataset. An entry is good while the row it came from
+  // is: same xmin (the inserting transaction) and created_us, so a dataset deleted and put again
+  // under its name by another process is read afresh. Least recently used entries go past a
+  // total size.
+  struct CachedBars {
+    int64_t xmin = 0;
+    int64_t created_us = 0;
+    market::Series bars;
+    uint64_t used = 0;  // bars_tick_ at the last use
+  };
+  std::mutex bars_mu_;
+  std::map<std::string, CachedBars, std::less<>> bars_;  // GUARDED_BY(bars_mu_)
+  size_t bars_bytes_ = 0;                                // GUARDED_BY(bars_mu_)
+  uint64_t bars_tick_ = 0;                               // GUARDED_BY(bars_mu_)
+  void CacheBars(std::string_view name, int64_t xmin, int64_t created_us, market::Series bars);
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;

@@ -1,0 +1,31 @@
+// OpenStore: the one place that turns a --store value into a Store.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "store/store.h"
+
+namespace tapedeck::store {
+
+bool IsPostgresUrl(std::string_view spec) {
+  return spec.starts_with("postgresql://") || spec.starts_with("postgres://");
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& spec, StoreOptions options) {
+  if (IsPostgresUrl(spec)) return OpenPostgresStore(spec, std::move(options));
+  constexpr std::string_view kSqlite = "sqlite:";
+  std::string path = spec.starts_with(kSqlite) ? spec.substr(kSqlite.size()) : spec;
+  // "mysql://..." is a scheme we do not speak, not a relative path to create a file at.
+  const bool other_scheme = path.find("://") != std::string::npos;
+  if (path.empty() || other_scheme) {
+    return MakeError(ErrorCode::kValidation,
+                     other_scheme ? "the store must be postgresql://..., postgres://..., "
+                                    "sqlite:PATH or a PATH"
+                                  : "the store's path is empty",
+                     {{"field", "store"}});
+  }
+  return OpenSqliteStore(path, std::move(options));
+}
+
+}  // namespace tapedeck::store

@@ -1,0 +1,29 @@
+// Internal to src/store: what the PgStore's files (pg_*.cpp) share beyond pg_store.h. Helpers
+// shared with the SQLite store (RandomHex64, SymbolsToJson, RecordedSha256, ...) stay declared
+// in sqlite_store.h.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/time.h"
+#include "store/pg_db.h"
+#include "store/store.h"
+
+namespace tapedeck::store::internal {
+
+// IO: the database holds something this code never writes (details `server`).
+Error PgCorrupt(const pg::Conn& conn, std::string what);
+
+// Keeps `source` under its SHA-256 `sha256` unless it is there already (a concurrent insert of
+// the same source is no error).
+Status InsertScriptSource(pg::Conn& conn, std::string_view sha256, std::string_view source);
+// Keeps `spec`'s inline script source (if any) under `sha256` (RecordedSha256).
+Status KeepInlineSource(pg::Conn& conn, const RunSpec& spec, std::string_view sha256);
+
+// A failure's columns as $1..$5 of "UPDATE runs (or sweeps) SET status = 'failed', error = $1,
+// finished_us = $2, error_cause = $3, error_line = $4, error_bar_us = $5 WHERE ... $6"; the
+// caller adds the row's key.
+pg::Params FailureParams(const RunError& error, Timestamp now);
+
+}  // namespace tapedeck::store::internal

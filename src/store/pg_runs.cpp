@@ -1,0 +1,498 @@
+// PgStore: runs. The same rows as SQLite's (sqlite_runs.cpp): a run in `runs`; its result, written
+// once by CompleteRun, one row in each of run_stats, run_equity, run_events and run_trades (packed
+// blobs, store/packing.h), and in run_plots when the run plotted or logged anything.
+//
+// Several processes change runs at once: a status move reads and locks the run's row in its
+// transaction (SELECT ... FOR UPDATE), or is one UPDATE whose WHERE names the statuses it may move
+// from, so two workers never both complete one run.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "common/json_writer.h"
+#include "store/packing.h"
+#include "store/pg_common.h"
+#include "store/pg_store.h"
+#include "store/sqlite_store.h"  // RandomHex64, SymbolsToJson/FromJson, RecordedSha256
+
+namespace tapedeck::store::internal {
+
+pg::Params FailureParams(const RunError& error, Timestamp now) {
+  std::optional<int64_t> bar_us;
+  if (error.bar_time) bar_us = ToMicros(*error.bar_time);
+  pg::Params p;
+  p.Add(std::string_view(error.msg))
+      .Add(ToMicros(now))
+      .Add(std::string_view(error.cause))
+      .Add(error.line)
+      .Add(bar_us);
+  return p;
+}
+
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "equity blobs are stored little-endian as in memory");
+static_assert(sizeof(Timestamp) == sizeof(int64_t));
+
+Error RunNotFound(std::string_view id) {
+  return MakeError(ErrorCode::kRunNotFound, "no run has this id", {{"id", std::string(id)}});
+}
+
+Error BadTransition(std::string_view id, RunStatus from, std::string_view want) {
+  return MakeError(ErrorCode::kConflict,
+                   "the run is " + std::string(ToString(from)) + ", cannot " + std::string(want),
+                   {{"id", std::string(id)}, {"status", std::string(ToString(from))}});
+}
+
+// The run's seq and status; with `lock`, the row stays locked until the open transaction ends.
+Result<std::pair<int64_t, RunStatus>> RunState(pg::Conn& conn, std::string_view id, bool lock) {
+  TD_ASSIGN_OR_RETURN(pg::Rows & rows,
+                      conn.Query(lock ? "SELECT seq, status FROM runs WHERE id = $1 FOR UPDATE"
+                                      : "SELECT seq, status FROM runs WHERE id = $1",
+                                 pg::Params().Add(id)));
+  if (rows.size() == 0) return RunNotFound(id);
+  const std::optional<RunStatus> status = ParseRunStatus(rows.Text(0, 1));
+  if (!status) return PgCorrupt(conn, "run " + std::string(id) + " has a bad status");
+  return std::pair{rows.Int(0, 0), *status};
+}
+
+// After an UPDATE that changed nothing: why (the run is gone, or its status forbids the move).
+Error WhyNot(pg::Conn& conn, std::string_view id, std::string_view want) {
+  Result<std::pair<int64_t, RunStatus>> state = RunState(conn, id, /*lock=*/false);
+  if (!state.ok()) return state.take_error();
+  return BadTransition(id, state->second, want);
+}
+
+#define TD_PG_RUN_SELECT                                                                         \
+  "SELECT r.id, r.dataset, r.symbols, r.strategy, r.params, r.cash, r.commission, r.fixed_fee, " \
+  "r.slippage, r.allow_short, r.from_us, r.to_us, r.request, r.status, r.progress, r.error, "    \
+  "r.created_us, r.started_us, r.finished_us, "                                                  \
+  "s.run, s.bars, s.fills, s.trades, s.start_equity, s.final_equity, s.total_return, s.cagr, "   \
+  "s.volatility, s.sharpe, s.sortino, s.calmar, s.max_drawdown, s.max_drawdown_us, "             \
+  "s.win_rate, s.profit_factor, s.expectancy, s.exposure, s.buy_and_hold_return, "               \
+  "s.periods_per_year, "                                                                         \
+  "r.strategy_version, r.strategy_sha256, r.error_cause, r.error_line, r.error_bar_us, p.decl, " \
+  "r.datasets "                                                                                  \
+  "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq LEFT JOIN run_plots p ON p.run = r.seq "
+
+constexpr int kStatsFirstCol = 20;   // index of s.bars in TD_PG_RUN_SELECT
+constexpr int kScriptFirstCol = 39;  // index of r.strategy_version
+constexpr int kPlotsCol = 44;        // index of p.decl
+constexpr int kDatasetsCol = 45;     // index of r.datasets
+
+// Calls f with each field of `st` in the order of run_stats' columns: the one list that reading
+// and binding both follow.
+template <typename StatsT, typename F>
+void ForEachStatColumn(StatsT& st, F&& f) {
+  f(st.bars);
+  f(st.fills);
+  f(st.trades);
+  f(st.start_equity);
+  f(st.final_equity);
+  f(st.total_return);
+  f(st.cagr);
+  f(st.volatility);
+  f(st.sharpe);
+  f(st.sortino);
+  f(st.calmar);
+  f(st.max_drawdown);
+  f(st.max_drawdown_duration);
+  f(st.win_rate);
+  f(st.profit_factor);
+  f(st.expectancy);
+  f(st.exposure);
+  f(st.buy_and_hold_return);
+  f(st.periods_per_year);
+}
+
+int64_t ToColumn(size_t v) { return static_cast<int64_t>(v); }
+int64_t ToColumn(Micros v) { return static_cast<int64_t>(v.count()); }
+double ToColumn(double v) { return v; }
+void FromColumn(const pg::Rows& rows, int r, int c, size_t& v) {
+  v = static_cast<size_t>(rows.Int(r, c));
+}
+void FromColumn(const pg::Rows& rows, int r, int c, Micros& v) { v = Micros{rows.Int(r, c)}; }
+void FromColumn(const pg::Rows& rows, int r, int c, double& v) { v = rows.Double(r, c); }
+
+engine::Stats ReadStats(const pg::Rows& rows, int r, int c) {
+  engine::Stats st;
+  ForEachStatColumn(st, [&](auto& field) { FromColumn(rows, r, c++, field); });
+  return st;
+}
+
+void AddStats(pg::Params& p, const engine::Stats& st) {
+  ForEachStatColumn(st, [&p](const auto& field) { p.Add(ToColumn(field)); });
+}
+
+Result<RunInfo> ReadRunInfo(const pg::Conn& conn, const pg::Rows& rows, int i) {
+  RunInfo r;
+  r.id = rows.Text(i, 0);
+  r.spec.dataset = rows.Text(i, 1);
+  r.spec.symbols = SymbolsFromJson(rows.Text(i, 2));
+  r.spec.datasets = SymbolsFromJson(rows.Text(i, kDatasetsCol));
+  if (r.spec.datasets.empty()) r.spec.datasets = {r.spec.dataset};
+  r.spec.strategy = rows.Text(i, 3);
+  r.spec.params_json = rows.Text(i, 4);
+  r.spec.config.cash = rows.Double(i, 5);
+  r.spec.config.costs.commission = rows.Double(i, 6);
+  r.spec.config.costs.fixed_fee = rows.Double(i, 7);
+  r.spec.config.costs.slippage = rows.Double(i, 8);
+  r.spec.config.allow_short = rows.Int(i, 9) != 0;
+  if (auto v = rows.OptInt(i, 10)) r.spec.from = FromMicros(*v);
+  if (auto v = rows.OptInt(i, 11)) r.spec.to = FromMicros(*v);
+  r.spec.request_json = rows.Text(i, 12);
+  const std::optional<RunStatus> status = ParseRunStatus(rows.Text(i, 13));
+  if (!status) return PgCorrupt(conn, "run " + r.id + " has status '" + rows.Text(i, 13) + "'");
+  r.status = *status;
+  r.progress = rows.Double(i, 14);
+  r.error.msg = rows.Text(i, 15);
+  r.created = FromMicros(rows.Int(i, 16));
+  if (auto v = rows.OptInt(i, 17)) r.started = FromMicros(*v);
+  if (auto v = rows.OptInt(i, 18)) r.finished = FromMicros(*v);
+  if (!rows.IsNull(i, 19)) r.stats = ReadStats(rows, i, kStatsFirstCol);
+  r.spec.strategy_version = rows.OptInt(i, kScriptFirstCol);
+  r.spec.strategy_sha256 = rows.Text(i, kScriptFirstCol + 1);
+  r.error.cause = rows.Text(i, kScriptFirstCol + 2);
+  r.error.line = rows.OptInt(i, kScriptFirstCol + 3);
+  if (auto v = rows.OptInt(i, kScriptFirstCol + 4)) r.error.bar_time = FromMicros(*v);
+  if (!rows.IsNull(i, kPlotsCol)) r.plots_json = rows.Text(i, kPlotsCol);
+  return r;
+}
+
+template <typename T>
+std::span<const std::byte> AsBytes(const std::vector<T>& v) {
+  return std::as_bytes(std::span<const T>(v));
+}
+
+std::string_view AsText(std::span<const std::byte> b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// Copies a blob of exactly `count` values of T into `out`.
+template <typename T>
+Status CopyBlob(const pg::Conn& conn, std::span<const std::byte> blob, size_t count,
+                std::string_view what, std::vector<T>& out) {
+  if (blob.size() != count * sizeof(T)) {
+    return PgCorrupt(conn, std::string(what) + " has the wrong length");
+  }
+  out.resize(count);
+  if (count > 0) std::memcpy(out.data(), blob.data(), blob.size());
+  return Ok();
+}
+
+std::string PlotsToJson(const std::vector<engine::PlotSeries>& plots) {
+  JsonWriter w;
+  w.BeginArray();
+  for (const engine::PlotSeries& p : plots) {
+    w.BeginObject().Key("name").String(p.name).Key("pane").String(engine::ToString(p.pane));
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+// Reads the status columns of `rows` (seq 0, status 1, error 2) and checks the run has a
+// result (done); RUN_FAILED or RANGE otherwise, as SQLite's DoneRunSeq.
+Status CheckDone(const pg::Conn& conn, const pg::Rows& rows, std::string_view id) {
+  const std::optional<RunStatus> status = ParseRunStatus(rows.Text(0, 1));
+  if (status == RunStatus::kDone) return Ok();
+  if (status == RunStatus::kFailed) {
+    return MakeError(ErrorCode::kRunFailed, "the run failed: " + rows.Text(0, 2),
+                     {{"id", std::string(id)}, {"error", rows.Text(0, 2)}});
+  }
+  if (!status) return PgCorrupt(conn, "run " + std::string(id) + " has a bad status");
+  return MakeError(ErrorCode::kRange, "the run has no result yet",
+                   {{"id", std::string(id)}, {"status", std::string(ToString(*status))}});
+}
+
+Result<std::vector<engine::Trade>> ReadTrades(const pg::Conn& conn, const pg::Rows& rows,
+                                              int count_col, std::string_view id) {
+  if (rows.IsNull(0, count_col)) {
+    return PgCorrupt(conn, "done run " + std::string(id) + " has no trades");
+  }
+  auto trades =
+      UnpackTrades(rows.Bytes(0, count_col + 1), static_cast<size_t>(rows.Int(0, count_col)));
+  if (!trades.ok()) return PgCorrupt(conn, trades.error().msg);
+  return std::move(trades).value();
+}
+
+}  // namespace
+
+Result<std::string> PgStore::CreateRun(const RunSpec& spec) {
+  const std::string symbols = SymbolsToJson(spec.symbols);
+  const std::string datasets =
+      SymbolsToJson(spec.datasets.empty() ? std::vector<std::string>{spec.dataset} : spec.datasets);
+  const std::string sha256 = RecordedSha256(spec);
+  std::optional<int64_t> from, to;
+  if (spec.from) from = ToMicros(*spec.from);
+  if (spec.to) to = ToMicros(*spec.to);
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(*conn));
+  TD_TRY(KeepInlineSource(*conn, spec, sha256));
+  // 64 random bits collide about never; the retry makes "about" into "never" cheaply.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    std::string id = RandomHex64();
+    TD_ASSIGN_OR_RETURN(
+        const int64_t inserted,
+        conn->Run("INSERT INTO runs(id, dataset, symbols, strategy, params, cash, commission, "
+                  "fixed_fee, slippage, allow_short, from_us, to_us, request, status, "
+                  "created_us, strategy_version, strategy_sha256, datasets) VALUES($1, $2, $3, "
+                  "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', $14, $15, $16, $17) "
+                  "ON CONFLICT(id) DO NOTHING",
+                  pg::Params()
+                      .Add(std::string_view(id))
+                      .Add(std::string_view(spec.dataset))
+                      .Add(std::string_view(symbols))
+                      .Add(std::string_view(spec.strategy))
+                      .Add(std::string_view(spec.params_json))
+                      .Add(spec.config.cash)
+                      .Add(spec.config.costs.commission)
+                      .Add(spec.config.costs.fixed_fee)
+                      .Add(spec.config.costs.slippage)
+                      .Add(static_cast<int64_t>(spec.config.allow_short))
+                      .Add(from)
+                      .Add(to)
+                      .Add(std::string_view(spec.request_json))
+                      .Add(ToMicros(Now()))
+                      .Add(spec.strategy_version)
+                      .Add(std::string_view(sha256))
+                      .Add(std::string_view(datasets))));
+    if (inserted == 1) {
+      TD_TRY(txn.Commit());
+      return id;
+    }
+  }
+  return MakeError(ErrorCode::kInternal, "could not draw a fresh run id");
+}
+
+Status PgStore::MarkRunning(std::string_view id) {
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  TD_ASSIGN_OR_RETURN(const int64_t changed,
+                      conn->Run("UPDATE runs SET status = 'running', started_us = $2 "
+                                "WHERE id = $1 AND status = 'queued'",
+                                pg::Params().Add(id).Add(ToMicros(Now()))));
+  if (changed == 1) return Ok();
+  return WhyNot(*conn, id, "start");
+}
+
+Status PgStore::UpdateProgress(std::string_view id, double progress) {
+  if (!std::isfinite(progress)) {
+    return MakeError(ErrorCode::kValidation, "progress must be a number in 0..1",
+                     {{"field", "progress"}});
+  }
+  progress = std::clamp(progress, 0.0, 1.0);
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  TD_ASSIGN_OR_RETURN(
+      const int64_t changed,
+      conn->Run("UPDATE runs SET progress = $2 WHERE id = $1 AND status = 'running'",
+                pg::Params().Add(id).Add(progress)));
+  if (changed == 1) return Ok();
+  return WhyNot(*conn, id, "update progress");
+}
+
+Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result) {
+  if (result.times.size() != result.equity.size()) {
+    return MakeError(ErrorCode::kValidation, "times and equity differ in length",
+                     {{"field", "equity"},
+                      {"times", std::to_string(result.times.size())},
+                      {"equity", std::to_string(result.equity.size())}});
+  }
+  // Packed before borrowing a connection: the pool's connections wait only for database work.
+  const std::string symbols = SymbolsToJson(result.symbols);
+  const PackedEvents events = PackEvents(result.events);
+  const std::vector<std::byte> trades = PackTrades(result.trades);
+  const bool has_plots = !result.plots.empty() || !result.logs.empty();
+  std::vector<std::byte> plots;
+  PackedLogs logs;
+  if (has_plots) {
+    plots = PackPlots(result.plots);
+    logs = PackLogs(result.logs);
+  }
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(*conn));
+  // Locked until the commit: a second CompleteRun (another worker's) waits, then sees done.
+  TD_ASSIGN_OR_RETURN(const auto state, RunState(*conn, id, /*lock=*/true));
+  const auto [seq, status] = state;
+  if (status != RunStatus::kQueued && status != RunStatus::kRunning) {
+    return BadTransition(id, status, "complete");
+  }
+  {
+    pg::Params p;
+    p.Add(seq).Add(std::string_view(symbols));
+    AddStats(p, result.stats);
+    TD_TRY(
+        conn->Run("INSERT INTO run_stats(run, symbols, bars, fills, trades, start_equity, "
+                  "final_equity, total_return, cagr, volatility, sharpe, sortino, calmar, "
+                  "max_drawdown, max_drawdown_us, win_rate, profit_factor, expectancy, "
+                  "exposure, buy_and_hold_return, periods_per_year) VALUES($1, $2, $3, $4, "
+                  "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
+                  "$20, $21)",
+                  p));
+  }
+  TD_TRY(conn->Run("INSERT INTO run_equity(run, points, times, equity) VALUES($1, $2, $3, $4)",
+                   pg::Params()
+                       .Add(seq)
+                       .Add(static_cast<int64_t>(result.times.size()))
+                       .AddBytes(AsBytes(result.times))
+                       .AddBytes(AsBytes(result.equity))));
+  TD_TRY(conn->Run("INSERT INTO run_events(run, count, records, reasons) VALUES($1, $2, $3, $4)",
+                   pg::Params()
+                       .Add(seq)
+                       .Add(static_cast<int64_t>(result.events.size()))
+                       .AddBytes(events.records)
+                       .AddBytes(std::as_bytes(std::span(events.reasons)))));
+  TD_TRY(conn->Run(
+      "INSERT INTO run_trades(run, count, records) VALUES($1, $2, $3)",
+      pg::Params().Add(seq).Add(static_cast<int64_t>(result.trades.size())).AddBytes(trades)));
+  if (has_plots) {
+    const std::string decl = PlotsToJson(result.plots);
+    TD_TRY(
+        conn->Run("INSERT INTO run_plots(run, decl, series, plots, logs, log_records, "
+                  "log_text) VALUES($1, $2, $3, $4, $5, $6, $7)",
+                  pg::Params()
+                      .Add(seq)
+                      .Add(std::string_view(decl))
+                      .Add(static_cast<int64_t>(result.plots.size()))
+                      .AddBytes(plots)
+                      .Add(static_cast<int64_t>(result.logs.size()))
+                      .AddBytes(logs.records)
+                      .AddBytes(std::as_bytes(std::span(logs.text)))));
+  }
+  // The status and the notification in one statement; NOTIFY is delivered on commit.
+  TD_TRY(
+      conn->Query("WITH done AS (UPDATE runs SET status = 'done', progress = 1, "
+                  "started_us = COALESCE(started_us, $2), finished_us = $2 WHERE seq = $1 "
+                  "RETURNING id) SELECT pg_notify('tapedeck_run', id) FROM done",
+                  pg::Params().Add(seq).Add(ToMicros(Now()))));
+  return txn.Commit();
+}
+
+Status PgStore::FailRun(std::string_view id, const RunError& error) {
+  if (error.msg.empty()) {
+    return MakeError(ErrorCode::kValidation, "a failed run needs a message", {{"field", "error"}});
+  }
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  // One statement (its own transaction): the move, allowed from queued or running only, and its
+  // notification.
+  pg::Params p = FailureParams(error, Now());
+  p.Add(id);
+  TD_ASSIGN_OR_RETURN(
+      pg::Rows & rows,
+      conn->Query("WITH failed AS (UPDATE runs SET status = 'failed', error = $1, "
+                  "finished_us = $2, error_cause = $3, error_line = $4, error_bar_us = $5 "
+                  "WHERE id = $6 AND status IN ('queued', 'running') RETURNING id) "
+                  "SELECT pg_notify('tapedeck_run', id) FROM failed",
+                  p));
+  if (rows.size() == 1) return Ok();
+  return WhyNot(*conn, id, "fail");
+}
+
+Result<RunInfo> PgStore::GetRun(std::string_view id) {
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  TD_ASSIGN_OR_RETURN(pg::Rows & rows,
+                      conn->Query(TD_PG_RUN_SELECT "WHERE r.id = $1", pg::Params().Add(id)));
+  if (rows.size() == 0) return RunNotFound(id);
+  return ReadRunInfo(*conn, rows, 0);
+}
+
+Result<std::vector<RunInfo>> PgStore::ListRuns(size_t limit, size_t offset) {
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  std::optional<int64_t> lim;  // NULL: LIMIT ALL
+  if (limit != 0) lim = static_cast<int64_t>(limit);
+  TD_ASSIGN_OR_RETURN(pg::Rows & rows,
+                      conn->Query(TD_PG_RUN_SELECT "ORDER BY r.seq DESC LIMIT $1::bigint OFFSET $2",
+                                  pg::Params().Add(lim).Add(static_cast<int64_t>(offset))));
+  std::vector<RunInfo> out;
+  out.reserve(static_cast<size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    TD_ASSIGN_OR_RETURN(RunInfo info, ReadRunInfo(*conn, rows, i));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<engine::RunResult> PgStore::LoadRunResult(std::string_view id) {
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  // One statement, so one snapshot (a DeleteRun committed meanwhile cannot leave us half a
+  // result) and one round trip.
+  TD_ASSIGN_OR_RETURN(
+      pg::Rows & rows,
+      conn->Query("SELECT r.seq, r.status, r.error, "
+                  "s.run, s.symbols, s.bars, s.fills, s.trades, s.start_equity, "
+                  "s.final_equity, s.total_return, s.cagr, s.volatility, s.sharpe, s.sortino, "
+                  "s.calmar, s.max_drawdown, s.max_drawdown_us, s.win_rate, s.profit_factor, "
+                  "s.expectancy, s.exposure, s.buy_and_hold_return, s.periods_per_year, "
+                  "e.points, e.times, e.equity, "
+                  "v.count, v.records, v.reasons, "
+                  "t.count, t.records, "
+                  "p.series, p.plots, p.logs, p.log_records, p.log_text "
+                  "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
+                  "LEFT JOIN run_equity e ON e.run = r.seq "
+                  "LEFT JOIN run_events v ON v.run = r.seq "
+                  "LEFT JOIN run_trades t ON t.run = r.seq "
+                  "LEFT JOIN run_plots p ON p.run = r.seq WHERE r.id = $1",
+                  pg::Params().Add(id)));
+  if (rows.size() == 0) return RunNotFound(id);
+  TD_TRY(CheckDone(*conn, rows, id));
+  const pg::Conn& c = *conn;
+  const std::string what = "done run " + std::string(id);
+  engine::RunResult result;
+  if (rows.IsNull(0, 3)) return PgCorrupt(c, what + " has no statistics");
+  result.symbols = SymbolsFromJson(rows.Text(0, 4));
+  result.stats = ReadStats(rows, 0, 5);
+  constexpr int kEquity = 24, kEvents = 27, kTrades = 30, kPlots = 32;
+  if (rows.IsNull(0, kEquity)) return PgCorrupt(c, what + " has no equity");
+  const auto points = static_cast<size_t>(rows.Int(0, kEquity));
+  TD_TRY(CopyBlob(c, rows.Bytes(0, kEquity + 1), points, "run_equity.times", result.times));
+  TD_TRY(CopyBlob(c, rows.Bytes(0, kEquity + 2), points, "run_equity.equity", result.equity));
+  if (rows.IsNull(0, kEvents)) return PgCorrupt(c, what + " has no order events");
+  {
+    auto events = UnpackEvents(rows.Bytes(0, kEvents + 1), AsText(rows.Bytes(0, kEvents + 2)),
+                               static_cast<size_t>(rows.Int(0, kEvents)));
+    if (!events.ok()) return PgCorrupt(c, events.error().msg);
+    result.events = std::move(events).value();
+  }
+  TD_ASSIGN_OR_RETURN(result.trades, ReadTrades(c, rows, kTrades, id));
+  if (!rows.IsNull(0, kPlots)) {
+    auto plots = UnpackPlots(rows.Bytes(0, kPlots + 1), static_cast<size_t>(rows.Int(0, kPlots)),
+                             result.times.size());
+    if (!plots.ok()) return PgCorrupt(c, plots.error().msg);
+    result.plots = std::move(plots).value();
+    auto logs = UnpackLogs(rows.Bytes(0, kPlots + 3), AsText(rows.Bytes(0, kPlots + 4)),
+                           static_cast<size_t>(rows.Int(0, kPlots + 2)));
+    if (!logs.ok()) return PgCorrupt(c, logs.error().msg);
+    result.logs = std::move(logs).value();
+  }
+  return result;
+}
+
+Result<std::vector<engine::Trade>> PgStore::LoadTrades(std::string_view id) {
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  TD_ASSIGN_OR_RETURN(pg::Rows & rows,
+                      conn->Query("SELECT r.seq, r.status, r.error, t.count, t.records "
+                                  "FROM runs r LEFT JOIN run_trades t ON t.run = r.seq "
+                                  "WHERE r.id = $1",
+                                  pg::Params().Add(id)));
+  if (rows.size() == 0) return RunNotFound(id);
+  TD_TRY(CheckDone(*conn, rows, id));
+  return ReadTrades(*conn, rows, 3, id);
+}
+
+Status PgStore::DeleteRun(std::string_view id) {
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  // The result tables (and a queued job) go with it: ON DELETE CASCADE, in this one statement.
+  TD_ASSIGN_OR_RETURN(const int64_t deleted,
+                      conn->Run("DELETE FROM runs WHERE id = $1", pg::Params().Add(id)));
+  if (deleted == 0) return RunNotFound(id);
+  return Ok();
+}
+
+// Nothing to recover here: another process may be executing any queued or running run, and the
+// job queue's leases bring back the work of one that died (store.h, OpenPostgresStore).
+Result<size_t> PgStore::RecoverOnStart() { return size_t{0}; }
+
+}  // namespace tapedeck::store::internal
