@@ -325,7 +325,12 @@ class Deployment:
             f.write(os.urandom(32).hex() + "\n")
         os.chmod(self.key_file, 0o600)
         self.pg = PgCluster()
-        self.pg.create().start()
+        self.pg.create()
+        # Each process pools its connections (the store's, the queue's, one listening): room for
+        # every process of the deployment at its busiest, and the ones that replace them.
+        with open(os.path.join(self.pg.data, "postgresql.conf"), "a") as f:
+            f.write("max_connections = 300\n")
+        self.pg.start()
         # The first node creates the schema; the others then start side by side.
         self.nodes = [self._new_node(0).wait_ready()]
         rest = [self._new_node(i) for i in range(1, self.n_nodes)]
