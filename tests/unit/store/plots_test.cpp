@@ -12,6 +12,8 @@
 namespace tapedeck::store::internal {
 namespace {
 
+using testing::Backend;
+using testing::BackendStore;
 using testing::ExpectSameResult;
 using testing::MakeResult;
 using testing::SameDouble;
@@ -60,9 +62,15 @@ RunSpec Spec() {
   return spec;
 }
 
-TEST(PlotStore, PlotsAndLogsComeBackWhole) {
-  TempDir dir;
-  auto store = OpenSqliteStore(dir.File("t.db"));
+class PlotStore : public ::testing::TestWithParam<Backend> {
+ protected:
+  PlotStore() : db_(GetParam()) {}
+  BackendStore db_;
+};
+TD_STORE_BACKENDS(PlotStore);
+
+TEST_P(PlotStore, PlotsAndLogsComeBackWhole) {
+  auto store = db_.Open();
   ASSERT_TRUE(store.ok()) << store.error().ToString();
   const engine::RunResult want = WithPlots(500);
   auto id = (*store)->CreateRun(Spec());
@@ -73,7 +81,7 @@ TEST(PlotStore, PlotsAndLogsComeBackWhole) {
   ASSERT_TRUE((*store)->CompleteRun(*bare, MakeResult(50, 2)).ok());
 
   store->reset();
-  store = OpenSqliteStore(dir.File("t.db"));
+  store = db_.Open();
   ASSERT_TRUE(store.ok());
   auto got = (*store)->LoadRunResult(*id);
   ASSERT_TRUE(got.ok()) << got.error().ToString();
@@ -93,24 +101,19 @@ TEST(PlotStore, PlotsAndLogsComeBackWhole) {
   EXPECT_TRUE(none->logs.empty());
 }
 
-TEST(PlotStore, TheRowGoesWithItsRun) {
-  TempDir dir;
+TEST_P(PlotStore, TheRowGoesWithItsRun) {
   {
-    auto store = OpenSqliteStore(dir.File("t.db"));
+    auto store = db_.Open();
     ASSERT_TRUE(store.ok());
     auto id = (*store)->CreateRun(Spec());
     ASSERT_TRUE((*store)->CompleteRun(*id, WithPlots(40)).ok());
+    EXPECT_EQ(db_.CountRows("run_plots"), 1);
     ASSERT_TRUE((*store)->DeleteRun(*id).ok());
   }
-  auto db = Db::Open(dir.File("t.db"), /*create=*/false, /*durable=*/false);
-  ASSERT_TRUE(db.ok());
-  auto s = (*db)->Prepare("SELECT count(*) FROM run_plots");
-  ASSERT_TRUE(s.ok());
-  ASSERT_TRUE(*s->Step());
-  EXPECT_EQ(s->Int(0), 0);
+  EXPECT_EQ(db_.CountRows("run_plots"), 0);
 }
 
-TEST(PlotStore, V3StoresOpenWithRunsWithoutPlots) {
+TEST(SqlitePlotStore, V3StoresOpenWithRunsWithoutPlots) {
   TempDir dir;
   const std::string path = dir.File("old.db");
   const engine::RunResult old = MakeResult(30, 4);

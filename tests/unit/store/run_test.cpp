@@ -1,7 +1,12 @@
+// Runs in the store, on both backends: the lifecycle, results kept bit for bit, status moves
+// refused, deletes, concurrency; what differs (recovery at start, PostgreSQL's notifications and
+// several processes on one database) in tests of their own.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
+#include <libpq-fe.h>
+#include <poll.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "store/store.h"
@@ -10,11 +15,12 @@
 namespace tapedeck::store {
 namespace {
 
+using testing::Backend;
+using testing::BackendStore;
 using testing::ExpectSameResult;
 using testing::ExpectSameStats;
 using testing::ExpectSameTrades;
 using testing::MakeResult;
-using testing::TempDir;
 
 RunError Failure(std::string msg) {
   RunError e;
@@ -22,20 +28,30 @@ RunError Failure(std::string msg) {
   return e;
 }
 
-class RunTest : public ::testing::Test {
+class RunFixture : public ::testing::Test {
  protected:
+  explicit RunFixture(Backend backend) : db_(backend) {}
   void SetUp() override { Open(); }
 
-  void Open() {
+  StoreOptions Options() {
     StoreOptions options;
     options.now = [this] { return FromMicros(now_us_.fetch_add(1'000'000)); };
-    Result<std::unique_ptr<Store>> store = OpenSqliteStore(dir_.File("t.db"), options);
+    return options;
+  }
+  void Open() {
+    Result<std::unique_ptr<Store>> store = db_.Open(Options());
     ASSERT_TRUE(store.ok()) << store.error().ToString();
     store_ = std::move(*store);
   }
   void Reopen() {
     store_.reset();
     Open();
+  }
+  // Another store on the same database, as another process would open it.
+  std::unique_ptr<Store> OpenAnother() {
+    Result<std::unique_ptr<Store>> store = db_.Open(Options());
+    EXPECT_TRUE(store.ok()) << store.error().ToString();
+    return store.ok() ? std::move(*store) : nullptr;
   }
 
   RunSpec Spec() const {
@@ -61,26 +77,30 @@ class RunTest : public ::testing::Test {
   }
 
   // Rows in `table` belonging to any run (checks deletes leave nothing behind).
-  int64_t CountRows(const char* table) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(dir_.File("t.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
-              SQLITE_OK);
-    sqlite3_stmt* stmt = nullptr;
-    const std::string sql = std::string("SELECT count(*) FROM ") + table;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
-    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    const int64_t n = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return n;
-  }
+  int64_t CountRows(const char* table) { return db_.CountRows(table); }
 
-  TempDir dir_;
+  BackendStore db_;
   std::atomic<int64_t> now_us_{1'700'000'000'000'000};
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(RunTest, CreateRunIsQueuedWithItsSpec) {
+class RunTest : public RunFixture, public ::testing::WithParamInterface<Backend> {
+ protected:
+  RunTest() : RunFixture(GetParam()) {}
+};
+TD_STORE_BACKENDS(RunTest);
+
+class SqliteRunTest : public RunFixture {
+ protected:
+  SqliteRunTest() : RunFixture(Backend::kSqlite) {}
+};
+
+class PgRunTest : public RunFixture {
+ protected:
+  PgRunTest() : RunFixture(Backend::kPostgres) {}
+};
+
+TEST_P(RunTest, CreateRunIsQueuedWithItsSpec) {
   const std::string id = Create();
   EXPECT_EQ(id.size(), 16u);
   EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
@@ -111,7 +131,7 @@ TEST_F(RunTest, CreateRunIsQueuedWithItsSpec) {
   EXPECT_EQ(run->spec.request_json, want.request_json);
 }
 
-TEST_F(RunTest, ARunOverSeveralDatasetsKeepsThemAllInOrder) {
+TEST_P(RunTest, ARunOverSeveralDatasetsKeepsThemAllInOrder) {
   RunSpec spec = Spec();
   spec.dataset = "ndx";
   spec.datasets = {"ndx", "spx", "dax"};
@@ -130,13 +150,13 @@ TEST_F(RunTest, ARunOverSeveralDatasetsKeepsThemAllInOrder) {
   EXPECT_EQ(listed->front().spec.datasets, run->spec.datasets);
 }
 
-TEST_F(RunTest, ARunGivenOnlyItsDatasetListsIt) {
+TEST_P(RunTest, ARunGivenOnlyItsDatasetListsIt) {
   Result<RunInfo> run = store_->GetRun(Create());  // Spec() leaves datasets empty
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->spec.datasets, std::vector<std::string>{"btc-2023"});
 }
 
-TEST_F(RunTest, LifecycleQueuedRunningDoneRoundTripsTheResultExactly) {
+TEST_P(RunTest, LifecycleQueuedRunningDoneRoundTripsTheResultExactly) {
   const std::string id = Create();
   ASSERT_TRUE(store_->MarkRunning(id).ok());
   EXPECT_EQ(store_->GetRun(id)->status, RunStatus::kRunning);
@@ -169,7 +189,7 @@ TEST_F(RunTest, LifecycleQueuedRunningDoneRoundTripsTheResultExactly) {
   ExpectSameTrades(result.trades, *trades);
 }
 
-TEST_F(RunTest, EmptyResultRoundTrips) {
+TEST_P(RunTest, EmptyResultRoundTrips) {
   const std::string id = Create();
   engine::RunResult empty;
   ASSERT_TRUE(store_->CompleteRun(id, empty).ok());  // queued -> done is allowed
@@ -179,7 +199,7 @@ TEST_F(RunTest, EmptyResultRoundTrips) {
   EXPECT_TRUE(store_->GetRun(id)->started);
 }
 
-TEST_F(RunTest, TransitionsTheStatusDoesNotAllowAreConflicts) {
+TEST_P(RunTest, TransitionsTheStatusDoesNotAllowAreConflicts) {
   const std::string id = Create();
   Status progress = store_->UpdateProgress(id, 0.5);
   ASSERT_FALSE(progress.ok());
@@ -195,7 +215,7 @@ TEST_F(RunTest, TransitionsTheStatusDoesNotAllowAreConflicts) {
   EXPECT_EQ(store_->UpdateProgress(id, NAN).error().code, ErrorCode::kValidation);
 }
 
-TEST_F(RunTest, MismatchedEquityIsValidationAndWritesNothing) {
+TEST_P(RunTest, MismatchedEquityIsValidationAndWritesNothing) {
   const std::string id = Create();
   ASSERT_TRUE(store_->MarkRunning(id).ok());
   engine::RunResult bad = MakeResult(10, 2);
@@ -206,7 +226,7 @@ TEST_F(RunTest, MismatchedEquityIsValidationAndWritesNothing) {
   EXPECT_EQ(CountRows("run_equity"), 0);
 }
 
-TEST_F(RunTest, FailedRunKeepsItsErrorAndHasNoResult) {
+TEST_P(RunTest, FailedRunKeepsItsErrorAndHasNoResult) {
   const std::string id = Create();
   ASSERT_TRUE(store_->MarkRunning(id).ok());
   ASSERT_TRUE(store_->FailRun(id, Failure("strategy error: division by zero")).ok());
@@ -223,7 +243,7 @@ TEST_F(RunTest, FailedRunKeepsItsErrorAndHasNoResult) {
   EXPECT_EQ(store_->CompleteRun(id, MakeResult(10, 2)).error().code, ErrorCode::kConflict);
 }
 
-TEST_F(RunTest, UnfinishedRunHasNoResultYet) {
+TEST_P(RunTest, UnfinishedRunHasNoResultYet) {
   const std::string id = Create();
   EXPECT_EQ(store_->LoadRunResult(id).error().code, ErrorCode::kRange);
   ASSERT_TRUE(store_->MarkRunning(id).ok());
@@ -232,7 +252,7 @@ TEST_F(RunTest, UnfinishedRunHasNoResultYet) {
   EXPECT_EQ(loaded.error().details.at("status"), "running");
 }
 
-TEST_F(RunTest, UnknownIdIsRunNotFoundEverywhere) {
+TEST_P(RunTest, UnknownIdIsRunNotFoundEverywhere) {
   const std::string id = "0123456789abcdef";
   EXPECT_EQ(store_->GetRun(id).error().code, ErrorCode::kRunNotFound);
   EXPECT_EQ(store_->GetRun(id).error().details.at("id"), id);
@@ -247,7 +267,7 @@ TEST_F(RunTest, UnknownIdIsRunNotFoundEverywhere) {
   EXPECT_EQ(store_->GetRun("' OR 1=1 --").error().code, ErrorCode::kRunNotFound);
 }
 
-TEST_F(RunTest, RecoverOnStartFailsInterruptedRunsOnly) {
+TEST_F(SqliteRunTest, RecoverOnStartFailsInterruptedRunsOnly) {
   const std::string queued = Create();
   const std::string running = Create();
   const std::string done = Create();
@@ -274,7 +294,7 @@ TEST_F(RunTest, RecoverOnStartFailsInterruptedRunsOnly) {
   EXPECT_EQ(*store_->RecoverOnStart(), 0u);
 }
 
-TEST_F(RunTest, EverythingSurvivesReopen) {
+TEST_P(RunTest, EverythingSurvivesReopen) {
   const std::string id = Create();
   const engine::RunResult result = MakeResult(20'000, 100);
   ASSERT_TRUE(store_->MarkRunning(id).ok());
@@ -288,7 +308,7 @@ TEST_F(RunTest, EverythingSurvivesReopen) {
   EXPECT_EQ(store_->GetRun(id)->spec.params_json, Spec().params_json);
 }
 
-TEST_F(RunTest, ListRunsIsNewestFirstWithStats) {
+TEST_P(RunTest, ListRunsIsNewestFirstWithStats) {
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(Create());
   ASSERT_TRUE(store_->CompleteRun(ids[1], MakeResult(10, 2)).ok());
@@ -304,7 +324,7 @@ TEST_F(RunTest, ListRunsIsNewestFirstWithStats) {
   EXPECT_EQ((*page)[1].id, ids[2]);
 }
 
-TEST_F(RunTest, DeleteRunRemovesAllItsRows) {
+TEST_P(RunTest, DeleteRunRemovesAllItsRows) {
   const std::string id = Create();
   const std::string keep = Create();
   ASSERT_TRUE(store_->CompleteRun(id, MakeResult(1000, 20)).ok());
@@ -321,7 +341,7 @@ TEST_F(RunTest, DeleteRunRemovesAllItsRows) {
   EXPECT_TRUE(store_->LoadRunResult(keep).ok());
 }
 
-TEST_F(RunTest, DeletingARunningRunStopsItsWorker) {
+TEST_P(RunTest, DeletingARunningRunStopsItsWorker) {
   const std::string id = Create();
   ASSERT_TRUE(store_->MarkRunning(id).ok());
   ASSERT_TRUE(store_->DeleteRun(id).ok());
@@ -332,7 +352,7 @@ TEST_F(RunTest, DeletingARunningRunStopsItsWorker) {
 
 // Several workers drive runs through their lifecycle while readers list and load: every call
 // succeeds (busy waits stay inside the store) and every run ends done with its own result.
-TEST_F(RunTest, ConcurrentWritersAndReaders) {
+TEST_P(RunTest, ConcurrentWritersAndReaders) {
   constexpr int kWriters = 4;
   constexpr int kRunsEach = 15;
   std::atomic<bool> stop{false};
@@ -389,6 +409,105 @@ TEST_F(RunTest, ConcurrentWritersAndReaders) {
       EXPECT_EQ(r->times.size(), static_cast<size_t>(2000 + w * 100 + i));
     }
   }
+}
+
+// Another process may be executing any run still queued or running: recovery is the job queue's
+// leases' business, and RecoverOnStart leaves every run as it is.
+TEST_F(PgRunTest, RecoverOnStartChangesNothing) {
+  const std::string queued = Create();
+  const std::string running = Create();
+  ASSERT_TRUE(store_->MarkRunning(running).ok());
+  Reopen();
+  Result<size_t> recovered = store_->RecoverOnStart();
+  ASSERT_TRUE(recovered.ok()) << recovered.error().ToString();
+  EXPECT_EQ(*recovered, 0u);
+  EXPECT_EQ(store_->GetRun(queued)->status, RunStatus::kQueued);
+  EXPECT_EQ(store_->GetRun(running)->status, RunStatus::kRunning);
+  EXPECT_TRUE(store_->GetRun(running)->error.msg.empty());
+}
+
+// The payloads of NOTIFY tapedeck_run that reach a listener within `wait` (stopping early once
+// `want` have come).
+std::vector<std::string> Notifications(PGconn* listener, size_t want,
+                                       std::chrono::milliseconds wait) {
+  std::vector<std::string> out;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (out.size() < want) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{PQsocket(listener), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(left.count()));
+    if (PQconsumeInput(listener) == 0) break;
+    while (PGnotify* n = PQnotifies(listener)) {
+      EXPECT_STREQ(n->relname, "tapedeck_run");
+      out.emplace_back(n->extra);
+      PQfreemem(n);
+    }
+  }
+  return out;
+}
+
+TEST_F(PgRunTest, ARunThatEndsNotifiesItsIdOnCommit) {
+  PGconn* listener = PQconnectdb(db_.url().c_str());
+  ASSERT_EQ(PQstatus(listener), CONNECTION_OK) << PQerrorMessage(listener);
+  PQclear(PQexec(listener, "LISTEN tapedeck_run"));
+
+  const std::string done = Create();
+  const std::string failed = Create();
+  const std::string started = Create();
+  ASSERT_TRUE(store_->MarkRunning(done).ok());
+  ASSERT_TRUE(store_->UpdateProgress(done, 0.5).ok());
+  ASSERT_TRUE(store_->MarkRunning(started).ok());  // no end: no notification
+  ASSERT_TRUE(store_->CompleteRun(done, MakeResult(100, 4)).ok());
+  ASSERT_TRUE(store_->FailRun(failed, Failure("bad params")).ok());
+  EXPECT_EQ(Notifications(listener, 2, std::chrono::seconds(5)),
+            (std::vector<std::string>{done, failed}));
+
+  // A move refused (CONFLICT) or a deleted run's end sends nothing.
+  EXPECT_EQ(store_->CompleteRun(done, MakeResult(10, 2)).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(store_->FailRun(failed, Failure("again")).error().code, ErrorCode::kConflict);
+  ASSERT_TRUE(store_->DeleteRun(started).ok());
+  EXPECT_EQ(store_->CompleteRun(started, MakeResult(10, 2)).error().code, ErrorCode::kRunNotFound);
+  EXPECT_TRUE(Notifications(listener, 1, std::chrono::milliseconds(300)).empty());
+  PQfinish(listener);
+}
+
+// Two stores on one database stand for two workers' processes: of two moves racing on one run,
+// exactly one is made and the other is CONFLICT naming the status the first left.
+TEST_F(PgRunTest, RacingMovesFromTwoProcessesMakeExactlyOne) {
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_TRUE(other);
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE(round);
+    const std::string id = Create();
+    Status a = Ok(), b = Ok();
+    {
+      std::thread ta([&] { a = store_->MarkRunning(id); });
+      std::thread tb([&] { b = other->MarkRunning(id); });
+      ta.join();
+      tb.join();
+    }
+    ASSERT_NE(a.ok(), b.ok());
+    EXPECT_EQ((a.ok() ? b : a).error().details.at("status"), "running");
+
+    const engine::RunResult mine = MakeResult(3000, 20);
+    const engine::RunResult theirs = MakeResult(2000, 10);
+    {
+      std::thread ta([&] { a = store_->CompleteRun(id, mine); });
+      std::thread tb([&] { b = other->CompleteRun(id, theirs); });
+      ta.join();
+      tb.join();
+    }
+    ASSERT_NE(a.ok(), b.ok()) << (a.ok() ? b : a).error().ToString();
+    const Status& lost = a.ok() ? b : a;
+    EXPECT_EQ(lost.error().code, ErrorCode::kConflict);
+    EXPECT_EQ(lost.error().details.at("status"), "done");
+    Result<engine::RunResult> stored = other->LoadRunResult(id);
+    ASSERT_TRUE(stored.ok());
+    ExpectSameResult(a.ok() ? mine : theirs, *stored);
+  }
+  EXPECT_EQ(CountRows("run_equity"), 5);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Strategy scripts in the store: immutable versions, content-addressed sources, the script fields
-// of a run and the parts of a failed run's error, across reopening and a migration from v3.
+// Strategy scripts in the store (on both backends): immutable versions, content-addressed
+// sources, the script fields of a run and the parts of a failed run's error, across reopening;
+// and SQLite's migration from v3.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -13,15 +14,18 @@
 namespace tapedeck::store {
 namespace {
 
+using testing::Backend;
+using testing::BackendStore;
 using testing::TempDir;
 
 constexpr const char* kParams = R"([{"name":"fast","type":"int","default":10}])";
 
-class ScriptStoreTest : public ::testing::Test {
+class ScriptStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
+  ScriptStoreTest() : db_(GetParam()) {}
   void SetUp() override { Open(); }
   void Open() {
-    Result<std::unique_ptr<Store>> store = OpenSqliteStore(dir_.File("t.db"));
+    Result<std::unique_ptr<Store>> store = db_.Open();
     ASSERT_TRUE(store.ok()) << store.error().ToString();
     store_ = std::move(*store);
   }
@@ -30,16 +34,17 @@ class ScriptStoreTest : public ::testing::Test {
     Open();
   }
 
-  TempDir dir_;
+  BackendStore db_;
   std::unique_ptr<Store> store_;
 };
+TD_STORE_BACKENDS(ScriptStoreTest);
 
 TEST(Sha256Test, KnownDigests) {
   EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
-TEST_F(ScriptStoreTest, EachChangedSourceIsANewVersionAndAnIdenticalOneIsNot) {
+TEST_P(ScriptStoreTest, EachChangedSourceIsANewVersionAndAnIdenticalOneIsNot) {
   Result<SavedScript> v1 = store_->SaveScript("mine", "a = 1", kParams);
   ASSERT_TRUE(v1.ok()) << v1.error().ToString();
   EXPECT_TRUE(v1->created);
@@ -81,7 +86,7 @@ TEST_F(ScriptStoreTest, EachChangedSourceIsANewVersionAndAnIdenticalOneIsNot) {
   EXPECT_EQ(*store_->GetScriptSource(Sha256Hex("a = 2")), "a = 2");
 }
 
-TEST_F(ScriptStoreTest, UnknownNamesVersionsAndSourcesAreNotFound) {
+TEST_P(ScriptStoreTest, UnknownNamesVersionsAndSourcesAreNotFound) {
   ASSERT_TRUE(store_->SaveScript("mine", "a = 1", "[]").ok());
   Result<ScriptVersion> none = store_->GetScript("nope");
   ASSERT_FALSE(none.ok());
@@ -99,7 +104,7 @@ TEST_F(ScriptStoreTest, UnknownNamesVersionsAndSourcesAreNotFound) {
   EXPECT_EQ(store_->ListScripts()->size(), 1u);
 }
 
-TEST_F(ScriptStoreTest, ConcurrentSavesGetDistinctVersions) {
+TEST_P(ScriptStoreTest, ConcurrentSavesGetDistinctVersions) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([this, i] {
@@ -113,7 +118,7 @@ TEST_F(ScriptStoreTest, ConcurrentSavesGetDistinctVersions) {
   for (size_t i = 0; i < versions->size(); ++i) EXPECT_EQ((*versions)[i].version, int64_t(i + 1));
 }
 
-TEST_F(ScriptStoreTest, AnInlineRunKeepsItsSourceAndAFailureKeepsItsParts) {
+TEST_P(ScriptStoreTest, AnInlineRunKeepsItsSourceAndAFailureKeepsItsParts) {
   RunSpec spec;
   spec.dataset = "ds";
   spec.strategy = std::string(kInlineStrategy);
@@ -155,6 +160,30 @@ TEST_F(ScriptStoreTest, AnInlineRunKeepsItsSourceAndAFailureKeepsItsParts) {
   EXPECT_EQ(run2->spec.strategy_version, 1);
   EXPECT_EQ(run2->spec.strategy_sha256, named.strategy_sha256);
   EXPECT_TRUE(run2->error.msg.empty());
+}
+
+// Saves from two stores on one database (two processes) take turns too: no version is given twice.
+TEST(PgScriptStoreTest, ConcurrentSavesFromTwoProcessesGetDistinctVersions) {
+  BackendStore db(Backend::kPostgres);
+  Result<std::unique_ptr<Store>> a = db.Open();
+  Result<std::unique_ptr<Store>> b = db.Open();
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    Store* store = (i % 2 ? *a : *b).get();
+    threads.emplace_back([store, i] {
+      for (int k = 0; k < 5; ++k) {
+        Result<SavedScript> saved =
+            store->SaveScript("race", "v = " + std::to_string(i * 10 + k), "[]");
+        EXPECT_TRUE(saved.ok()) << saved.error().ToString();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  Result<std::vector<ScriptVersion>> versions = (*a)->ListScriptVersions("race");
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 40u);
+  for (size_t i = 0; i < versions->size(); ++i) EXPECT_EQ((*versions)[i].version, int64_t(i + 1));
 }
 
 TEST(ScriptMigrationTest, V3RunsGetTheNewColumnsAndFailedOnesACause) {

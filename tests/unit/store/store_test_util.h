@@ -1,4 +1,5 @@
-// Helpers shared by the store's tests: a temporary directory per test and a hand-built RunResult.
+// Helpers shared by the store's tests: a temporary directory per test, a hand-built RunResult,
+// and (for sources given TAPEDECK_SOURCE_DIR, tests/CMakeLists.txt) a store on either backend.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,7 +12,11 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "store/sqlite_db.h"
 #include "store/store.h"
+#ifdef TAPEDECK_SOURCE_DIR
+#include "pg_test_db.h"
+#endif
 
 namespace tapedeck::store::testing {
 
@@ -190,5 +195,69 @@ inline void ExpectSameResult(const engine::RunResult& a, const engine::RunResult
   ExpectSameTrades(a.trades, b.trades);
   ExpectSameStats(a.stats, b.stats);
 }
+
+// The two Store implementations a parameterised test runs on; named in the test's name.
+enum class Backend { kSqlite, kPostgres };
+
+inline std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+
+#ifdef TAPEDECK_SOURCE_DIR
+
+// One test's store on a backend: a database file in a fresh directory, or a fresh database on
+// the test binary's PostgreSQL cluster (pg_test_db.h). Open() opens that same store each time,
+// as a process restarted on it (or another process beside it) would.
+class BackendStore {
+ public:
+  explicit BackendStore(Backend backend) : backend_(backend) {}
+
+  // Creates the PostgreSQL database (once); a failure is recorded and left for Open to report.
+  void Init() {
+    if (postgres() && url_.empty()) url_ = FreshPgDatabase();
+  }
+
+  bool postgres() const { return backend_ == Backend::kPostgres; }
+  Backend backend() const { return backend_; }
+  const TempDir& dir() const { return dir_; }
+  const std::string& url() const { return url_; }  // PostgreSQL only
+
+  Result<std::unique_ptr<Store>> Open(StoreOptions options = {}) {
+    Init();
+    if (!postgres()) return OpenSqliteStore(dir_.File("t.db"), std::move(options));
+    if (url_.empty()) return MakeError(ErrorCode::kInternal, "no test database");
+    return OpenPostgresStore(url_, std::move(options));
+  }
+
+  // One integer a query gives (count(*) and the like), read past the store; -1 on failure.
+  int64_t Scalar(const std::string& sql) {
+    if (postgres()) return PgScalar(url_, sql);
+    Result<std::unique_ptr<internal::Db>> db =
+        internal::Db::Open(dir_.File("t.db"), /*create=*/false, /*durable=*/false);
+    EXPECT_TRUE(db.ok()) << db.error().ToString();
+    if (!db.ok()) return -1;
+    // The text outlives the Db, whose statement cache keys on its address.
+    Result<internal::Stmt> s = (*db)->Prepare(sql.c_str());
+    EXPECT_TRUE(s.ok()) << s.error().ToString();
+    if (!s.ok()) return -1;
+    Result<bool> row = s->Step();
+    return row.ok() && *row ? s->Int(0) : -1;
+  }
+  int64_t CountRows(const std::string& table) { return Scalar("SELECT count(*) FROM " + table); }
+
+ private:
+  Backend backend_;
+  TempDir dir_;
+  std::string url_;
+};
+
+// Instantiates a TEST_P suite on both backends ("Backends/Fixture.Test/Sqlite", ".../Postgres").
+#define TD_STORE_BACKENDS(fixture)                                                            \
+  INSTANTIATE_TEST_SUITE_P(Backends, fixture,                                                 \
+                           ::testing::Values(::tapedeck::store::testing::Backend::kSqlite,    \
+                                             ::tapedeck::store::testing::Backend::kPostgres), \
+                           ::tapedeck::store::testing::BackendName)
+
+#endif  // TAPEDECK_SOURCE_DIR
 
 }  // namespace tapedeck::store::testing
