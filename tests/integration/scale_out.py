@@ -285,7 +285,7 @@ class Deployment:
     """PostgreSQL + nodes + workers + HAProxy. Not thread-safe, except the request helpers."""
 
     def __init__(self, nodes=2, workers=2, worker_threads=1, lease="2s", node_args=(),
-                 worker_args=(), proxy=True):
+                 worker_args=(), proxy=True, pg_conf=()):
         self.n_nodes = nodes
         self.n_workers = workers
         self.worker_threads = worker_threads
@@ -293,6 +293,7 @@ class Deployment:
         self.node_args = list(node_args)
         self.worker_args = list(worker_args)
         self.use_proxy = proxy
+        self.pg_conf = list(pg_conf)  # extra postgresql.conf lines ("name = value")
         self.dir = None
         self.pg = None
         self.nodes = []
@@ -329,7 +330,7 @@ class Deployment:
         # Each process pools its connections (the store's, the queue's, one listening): room for
         # every process of the deployment at its busiest, and the ones that replace them.
         with open(os.path.join(self.pg.data, "postgresql.conf"), "a") as f:
-            f.write("max_connections = 300\n")
+            f.write("max_connections = 300\n" + "".join(line + "\n" for line in self.pg_conf))
         self.pg.start()
         # The first node creates the schema; the others then start side by side.
         self.nodes = [self._new_node(0).wait_ready()]
