@@ -390,6 +390,8 @@ Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& canc
       return code == ErrorCode::kConflict ? RunEnd::kEnded : RunEnd::kGone;
     }
   }
+  // Stopped (or the job lost) while it was being marked: another worker takes it over.
+  if (queue_mode && cancel) return RunEnd::kCancelled;
   auto fail = [&](const Error& e) {
     // In queue mode a database away for a moment (loading the bars, the source) does not fail
     // the run: the job is tried again.

@@ -250,6 +250,9 @@ class Runner {
   // again (cancelled or stopping).
   bool PauseBeforeRetry(std::chrono::milliseconds delay, const std::atomic<bool>& cancel);
   void RecordJobDone(std::chrono::microseconds latency);
+  // After a failed read of a job's sweep: deleted (its job went with it), or a database error
+  // that a later attempt may not meet (the job waits for its lease to run out).
+  static JobEnd GoneOrLater(const Error& e);
   store::QueueStats CachedStats() const;
 
   store::JobQueue* job_queue_ = nullptr;

@@ -50,6 +50,10 @@ store::RunError SweepError(const Error& e) {
 
 }  // namespace
 
+Runner::JobEnd Runner::GoneOrLater(const Error& e) {
+  return e.code == ErrorCode::kNotFound ? JobEnd::kFinish : JobEnd::kAbandoned;
+}
+
 Runner::Runner(store::Store& store, store::JobQueue& queue, size_t workers,
                const strategies::ScriptBudgets& budgets, QueueOptions options)
     : store_(store),
@@ -378,7 +382,7 @@ Runner::JobEnd Runner::SweepStartJob(const store::Job& job, const std::string& w
                                      std::atomic<bool>& cancel) {
   const std::string& id = job.target;
   TD_QUEUE_RETRY(sweep, store_.GetSweep(id));
-  if (!sweep.ok()) return JobEnd::kFinish;  // deleted (its job with it)
+  if (!sweep.ok()) return GoneOrLater(sweep.error());
   if (sweep->status == store::SweepStatus::kDone || sweep->status == store::SweepStatus::kFailed) {
     return JobEnd::kFinish;
   }
@@ -422,7 +426,7 @@ Runner::JobEnd Runner::SweepStartJob(const store::Job& job, const std::string& w
 Runner::JobEnd Runner::BatchJob(const store::Job& job, std::atomic<bool>& cancel) {
   const std::string& id = job.target;
   TD_QUEUE_RETRY(sweep, store_.GetSweep(id));
-  if (!sweep.ok()) return JobEnd::kFinish;
+  if (!sweep.ok()) return GoneOrLater(sweep.error());
   if (sweep->status != store::SweepStatus::kRunning) return JobEnd::kFinish;
   auto context = SweepContext(*sweep);
   if (!context.ok()) {
@@ -460,7 +464,7 @@ Runner::JobEnd Runner::BatchJob(const store::Job& job, std::atomic<bool>& cancel
 Runner::JobEnd Runner::SummaryJob(const store::Job& job, std::atomic<bool>& cancel) {
   const std::string& id = job.target;
   TD_QUEUE_RETRY(sweep, store_.GetSweep(id));
-  if (!sweep.ok()) return JobEnd::kFinish;
+  if (!sweep.ok()) return GoneOrLater(sweep.error());
   if (sweep->status != store::SweepStatus::kRunning) return JobEnd::kFinish;  // done by a duplicate
   auto context = SweepContext(*sweep);
   if (!context.ok()) {

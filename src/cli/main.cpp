@@ -15,6 +15,8 @@ options without a command are serve's (`tapedeck --port 9000` is `tapedeck serve
 commands:
   serve    [--host H] [--port P] [--db PATH] [--threads N] [--workers N] ...
            (`tapedeck serve --help` lists every option)
+  worker   --store postgresql://... [--workers N] [--lease D] [--metrics-listen HOST:PORT]
+           execute the runs and sweeps of a PostgreSQL deployment (`tapedeck worker --help`)
   sample   backtest sma_cross on the bundled sample data and print the report
   backtest --csv FILE (--strategy NAME | --script FILE.lua) [--format auto|yahoo|binance|mt5|generic] [--symbol S]
            [--csv FILE [--symbol S]]...  (one --csv per symbol, in order; a built-in trades the first)
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
   if (cmd == "strategies") return StrategiesCommand(argc, argv);
   if (cmd == "check") return CheckCommand(argc, argv);
   if (cmd == "sweep") return SweepCommand(argc, argv);
+  if (cmd == "worker") return WorkerCommand(argc, argv);
   if (cmd == "migrate") return MigrateCommand(argc, argv);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::fputs(kUsage, stdout);

@@ -74,13 +74,16 @@ class JobQueue {
                                              std::chrono::milliseconds lease) = 0;
   // Finishes (deletes) job `job` held by `worker`. CONFLICT when `worker` no longer holds it.
   virtual Status Finish(int64_t job, std::string_view worker) = 0;
-  // Gives a job back unfinished (a worker stopping): queued again at once, for any worker.
+  // Gives a job back unfinished (a worker stopping): queued again at once, for any worker, and
+  // the attempt does not count (Job::attempts). CONFLICT when `worker` no longer holds it.
   virtual Status Release(int64_t job, std::string_view worker) = 0;
 
   // Finishes kSweep job `job` and queues the sweep's batches [first, last) in one transaction.
+  // CONFLICT (nothing queued) when `worker` no longer holds it or it is not `sweep`'s.
   virtual Status QueueBatches(int64_t job, std::string_view worker, std::string_view sweep,
                               std::span<const std::pair<size_t, size_t>> batches) = 0;
-  // Queues the sweep's kSummary job unless it has one (idempotent).
+  // Queues the sweep's kSummary job unless it has one (idempotent), or is not running (done,
+  // failed: nothing to do). NOT_FOUND (details `sweep`) when the sweep is not there.
   virtual Status QueueSummary(std::string_view sweep) = 0;
 
   // Fails runs and sweeps that are queued or running with no job for longer than `grace` (their

@@ -73,16 +73,30 @@ int64_t NowMicros() {
       .count();
 }
 
-// The claim, as job_queue.h describes it: the first waiting job (or one whose lease expired) in
-// (priority, id) order, locked without waiting for rows other claimers hold, and taken in the same
-// statement. The run's or sweep's id comes along (the table keys them by seq).
+// The claim, as job_queue.h describes it: the first waiting job in (priority, id) order, locked
+// without waiting for rows other claimers hold, and taken in the same statement; the run's or
+// sweep's id comes along (the table keys them by seq).
+//
+// Each priority (0: runs and sweeps to start; 1: batches and summaries) is looked up apart, a job
+// whose lease expired before a queued one (it was claimed first), each by an index: COALESCE
+// evaluates the next subquery only when the one before found nothing. The plain form, `WHERE
+// state = 'queued' OR (state = 'running' AND lease_until < now()) ORDER BY priority, id`, matches
+// neither partial index: PostgreSQL reads and sorts every row of the table each time (13 ms with
+// 10,000 queued on a loaded 2-core machine, p99 18 ms under 4 claimers; this form p99 in
+// docs/perf.md).
 constexpr const char* kClaimSql = R"sql(
 UPDATE jobs SET state = 'running', worker = $1,
        lease_until = now() + $2::float8 * interval '1 millisecond',
        attempts = attempts + 1, claimed_at = clock_timestamp()
- WHERE id = (SELECT id FROM jobs
-              WHERE state = 'queued' OR (state = 'running' AND lease_until < now())
-              ORDER BY priority, id FOR UPDATE SKIP LOCKED LIMIT 1)
+ WHERE id = COALESCE(
+   (SELECT id FROM jobs WHERE state = 'running' AND lease_until < now() AND priority = 0
+     ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1),
+   (SELECT id FROM jobs WHERE state = 'queued' AND priority = 0
+     ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1),
+   (SELECT id FROM jobs WHERE state = 'running' AND lease_until < now() AND priority = 1
+     ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1),
+   (SELECT id FROM jobs WHERE state = 'queued' AND priority = 1
+     ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1))
 RETURNING id, kind, first, last, attempts,
           (extract(epoch FROM claimed_at - queued_at) * 1000000)::bigint,
           (SELECT r.id FROM runs r WHERE r.seq = jobs.run),

@@ -364,7 +364,8 @@ Status CopySweep(Store& from, pg::Conn& conn, SweepInfo info, std::set<std::stri
       const auto chunk =
           std::span(trials).subspan(i, std::min(kTrialChunk, trials.size() - i));
       TD_ASSIGN_OR_RETURN(const std::optional<size_t> duplicate,
-                          internal::InsertTrialRows(conn, seq, chunk));
+                          internal::InsertTrialRows(conn, seq, chunk,
+                                                    /*add_to_done=*/false));
       if (duplicate) {
         return MakeError(ErrorCode::kInternal, "the source holds a trial record twice",
                          {{"sweep", info.id},

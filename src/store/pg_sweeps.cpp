@@ -100,14 +100,19 @@ Result<SweepInfo> ReadSweepInfo(const pg::Conn& conn, const pg::Rows& rows, int 
 // the others. By a statistic: failed trials (stats NULL) last, then missing values (NaN, stored as
 // NULL), then ties by index. +inf sorts as the largest value, as in SQLite. $3 is never NULL (no
 // limit is the largest bigint): one prepared statement per key and direction.
-#define TD_PG_TRIAL_SELECT \
-  "SELECT phase, idx, params, error, stats FROM sweep_trials WHERE sweep = $1 AND phase = $2 "
-#define TD_PG_TRIAL_PAGE TD_PG_TRIAL_SELECT "ORDER BY stats IS NULL, "
+//
+// One statement reads the sweep, the page and the phase's total (a window count, taken before
+// LIMIT), so they agree without a transaction: no row means no such sweep or a page past the end;
+// a row with a NULL phase, a phase without records.
+#define TD_PG_TRIAL_SELECT                                                                    \
+  "SELECT s.seq, t.phase, t.idx, t.params, t.error, t.stats, count(t.idx) OVER () FROM sweeps " \
+  "s LEFT JOIN sweep_trials t ON t.sweep = s.seq AND t.phase = $2 WHERE s.id = $1 "
+#define TD_PG_TRIAL_PAGE TD_PG_TRIAL_SELECT "ORDER BY t.stats IS NULL, "
 #define TD_PG_TRIAL_LIMIT " LIMIT $3 OFFSET $4"
-#define TD_PG_TRIAL_SORT(col)                                                    \
-  SortKey {                                                                      \
-    col, TD_PG_TRIAL_PAGE col " IS NULL, " col " ASC, idx" TD_PG_TRIAL_LIMIT,    \
-        TD_PG_TRIAL_PAGE col " IS NULL, " col " DESC, idx" TD_PG_TRIAL_LIMIT     \
+#define TD_PG_TRIAL_SORT(col)                                                              \
+  SortKey {                                                                                \
+    col, TD_PG_TRIAL_PAGE "t." col " IS NULL, t." col " ASC, t.idx" TD_PG_TRIAL_LIMIT,     \
+        TD_PG_TRIAL_PAGE "t." col " IS NULL, t." col " DESC, t.idx" TD_PG_TRIAL_LIMIT      \
   }
 
 struct SortKey {
@@ -117,8 +122,8 @@ struct SortKey {
 };
 
 constexpr SortKey kSortKeys[] = {
-    SortKey{"index", TD_PG_TRIAL_SELECT "ORDER BY idx ASC" TD_PG_TRIAL_LIMIT,
-            TD_PG_TRIAL_SELECT "ORDER BY idx DESC" TD_PG_TRIAL_LIMIT},
+    SortKey{"index", TD_PG_TRIAL_SELECT "ORDER BY t.idx ASC" TD_PG_TRIAL_LIMIT,
+            TD_PG_TRIAL_SELECT "ORDER BY t.idx DESC" TD_PG_TRIAL_LIMIT},
     TD_PG_TRIAL_SORT("bars"),
     TD_PG_TRIAL_SORT("fills"),
     TD_PG_TRIAL_SORT("trades"),
@@ -176,9 +181,6 @@ Result<std::pair<int64_t, SweepStatus>> LockedSweepState(pg::Conn& conn, std::st
 int64_t PgLimit(size_t limit) {
   return limit == 0 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(limit);
 }
-
-// One snapshot for the statements of a read: a count and its page agree.
-constexpr const char* kReadSnapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
 // A PostgreSQL array literal, built element by element and sent as one text parameter that the
 // statement casts ($2::float8[]): pg::Params carries scalars, and an array per column lets one
@@ -246,14 +248,29 @@ class ArrayLiteral {
 
 }  // namespace
 
+// The statement InsertTrialRows runs: the records, their returns and (for PutTrials) the count
+// and the notification, in one round trip. A data-modifying WITH runs whether or not the outer
+// query reads it. ON CONFLICT DO NOTHING and RETURNING tell which records were new; a duplicate
+// within the batch is skipped the same way (the first of them goes in), and the caller rolls back.
+#define TD_PG_INSERT_TRIALS                                                                      \
+  "WITH trials AS (INSERT INTO sweep_trials(sweep, phase, idx, params, error, stats, bars, "      \
+  "fills, trades, start_equity, final_equity, total_return, cagr, volatility, sharpe, sortino, "  \
+  "calmar, max_drawdown, max_drawdown_duration_s, win_rate, profit_factor, expectancy, "          \
+  "exposure, buy_and_hold_return) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], "          \
+  "$4::text[], $5::text[], $6::bytea[], $7::float8[], $8::float8[], $9::float8[], "               \
+  "$10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::float8[], "    \
+  "$16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::float8[], "    \
+  "$22::float8[], $23::float8[], $24::float8[]) ON CONFLICT DO NOTHING RETURNING phase, idx), "   \
+  "returns AS (INSERT INTO sweep_returns(sweep, phase, idx, days, returns) SELECT $1, * FROM "    \
+  "unnest($25::bigint[], $26::bigint[], $27::bigint[], $28::bytea[]) ON CONFLICT DO NOTHING) "
+
 Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
-                                              std::span<const TrialRecord> trials) {
-  if (trials.empty()) return std::optional<size_t>();
-  // Columns of sweep_trials after `sweep`: phase, idx, params, error, stats, then the 19 sort keys.
-  constexpr size_t kColumns = 24;
-  std::vector<ArrayLiteral> cols(kColumns);
-  ArrayLiteral ret_phase, ret_idx, ret_days, ret_blob;
-  bool any_returns = false;
+                                              std::span<const TrialRecord> trials,
+                                              bool add_to_done) {
+  // Columns of sweep_trials after `sweep`: phase, idx, params, error, stats, the 18 sort keys;
+  // then sweep_returns' phase, idx, days, returns.
+  constexpr size_t kTrialColumns = 23;
+  std::vector<ArrayLiteral> cols(kTrialColumns + 4);
   for (const TrialRecord& t : trials) {
     cols[0].Int(static_cast<int64_t>(t.phase));
     cols[1].Int(static_cast<int64_t>(t.index));
@@ -273,59 +290,39 @@ Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
         cols[c++].Double(v);
       }
     } else {
-      for (size_t c = 4; c < kColumns; ++c) cols[c].Null();
+      for (size_t c = 4; c < kTrialColumns; ++c) cols[c].Null();
     }
     if (!t.returns.empty()) {
-      any_returns = true;
-      ret_phase.Int(static_cast<int64_t>(t.phase));
-      ret_idx.Int(static_cast<int64_t>(t.index));
-      ret_days.Int(static_cast<int64_t>(t.returns.size()));
-      ret_blob.Bytes(PackDailyReturns(t.returns));
+      cols[kTrialColumns].Int(static_cast<int64_t>(t.phase));
+      cols[kTrialColumns + 1].Int(static_cast<int64_t>(t.index));
+      cols[kTrialColumns + 2].Int(static_cast<int64_t>(t.returns.size()));
+      cols[kTrialColumns + 3].Bytes(PackDailyReturns(t.returns));
     }
   }
   pg::Params p;
   p.Add(seq);
   for (ArrayLiteral& c : cols) p.Add(std::string_view(c.Take()));
-  // ON CONFLICT DO NOTHING and RETURNING tell which records were new; a duplicate within the
-  // batch is skipped the same way (the first of them goes in).
   TD_ASSIGN_OR_RETURN(
       pg::Rows & inserted,
-      conn.Query(
-          "INSERT INTO sweep_trials(sweep, phase, idx, params, error, stats, bars, fills, trades, "
-          "start_equity, final_equity, total_return, cagr, volatility, sharpe, sortino, calmar, "
-          "max_drawdown, max_drawdown_duration_s, win_rate, profit_factor, expectancy, exposure, "
-          "buy_and_hold_return) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], "
-          "$4::text[], $5::text[], $6::bytea[], $7::float8[], $8::float8[], $9::float8[], "
-          "$10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], "
-          "$15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], "
-          "$20::float8[], $21::float8[], $22::float8[], $23::float8[], $24::float8[], "
-          "$25::float8[]) ON CONFLICT DO NOTHING RETURNING phase, idx",
-          p));
-  if (static_cast<size_t>(inserted.size()) != trials.size()) {
-    std::set<std::pair<int64_t, int64_t>> fresh;
-    for (int i = 0; i < inserted.size(); ++i) fresh.emplace(inserted.Int(i, 0), inserted.Int(i, 1));
-    for (size_t i = 0; i < trials.size(); ++i) {
-      // Each fresh key is taken by its first record; a record whose key is not (or no longer)
-      // there to take is the duplicate.
-      if (fresh.erase({static_cast<int64_t>(trials[i].phase),
-                       static_cast<int64_t>(trials[i].index)}) == 0) {
-        return std::optional<size_t>(i);
-      }
+      conn.Query(add_to_done
+                     ? TD_PG_INSERT_TRIALS
+                       ", counted AS (UPDATE sweeps SET done = done + (SELECT count(*) FROM "
+                       "trials) WHERE seq = $1 RETURNING pg_notify('tapedeck_sweep', id)) "
+                       "SELECT phase, idx FROM trials"
+                     : TD_PG_INSERT_TRIALS "SELECT phase, idx FROM trials",
+                 p));
+  if (static_cast<size_t>(inserted.size()) == trials.size()) return std::optional<size_t>();
+  std::set<std::pair<int64_t, int64_t>> fresh;
+  for (int i = 0; i < inserted.size(); ++i) fresh.emplace(inserted.Int(i, 0), inserted.Int(i, 1));
+  for (size_t i = 0; i < trials.size(); ++i) {
+    // Each fresh key is taken by its first record; a record whose key is not (or no longer)
+    // there to take is the duplicate.
+    if (fresh.erase({static_cast<int64_t>(trials[i].phase),
+                     static_cast<int64_t>(trials[i].index)}) == 0) {
+      return std::optional<size_t>(i);
     }
-    return PgCorrupt(conn, "sweep_trials returned keys that were not inserted");
   }
-  if (any_returns) {
-    TD_TRY(conn.Run("INSERT INTO sweep_returns(sweep, phase, idx, days, returns) "
-                    "SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], "
-                    "$5::bytea[])",
-                    pg::Params()
-                        .Add(seq)
-                        .Add(std::string_view(ret_phase.Take()))
-                        .Add(std::string_view(ret_idx.Take()))
-                        .Add(std::string_view(ret_days.Take()))
-                        .Add(std::string_view(ret_blob.Take()))));
-  }
-  return std::optional<size_t>();
+  return PgCorrupt(conn, "sweep_trials returned keys that were not inserted");
 }
 
 Result<std::string> PgStore::CreateSweep(const SweepSpec& spec) {
@@ -400,7 +397,8 @@ Status PgStore::PutTrials(std::string_view id, std::span<const TrialRecord> tria
   TD_ASSIGN_OR_RETURN(const auto state, LockedSweepState(conn, id));
   const auto [seq, status] = state;
   if (status != SweepStatus::kRunning) return BadTransition(id, status, "record trials");
-  TD_ASSIGN_OR_RETURN(const std::optional<size_t> duplicate, InsertTrialRows(conn, seq, trials));
+  TD_ASSIGN_OR_RETURN(const std::optional<size_t> duplicate,
+                      InsertTrialRows(conn, seq, trials, /*add_to_done=*/true));
   if (duplicate) {
     // The transaction rolls back: nothing of this batch is written.
     const TrialRecord& t = trials[*duplicate];
@@ -409,9 +407,6 @@ Status PgStore::PutTrials(std::string_view id, std::span<const TrialRecord> tria
                       {"phase", std::to_string(t.phase)},
                       {"trial", std::to_string(t.index)}});
   }
-  TD_TRY(conn.Query("UPDATE sweeps SET done = done + $2 WHERE seq = $1 "
-                    "RETURNING pg_notify('tapedeck_sweep', id)",
-                    pg::Params().Add(seq).Add(static_cast<int64_t>(trials.size()))));
   return txn.Commit();
 }
 
@@ -485,28 +480,32 @@ Result<TrialPage> PgStore::ListTrials(std::string_view id, const TrialQuery& que
   }
   TD_ASSIGN_OR_RETURN(Lease & lease, Borrow());
   pg::Conn& conn = *lease;
-  TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(conn, kReadSnapshot));
-  TD_ASSIGN_OR_RETURN(pg::Rows & sweep,
-                      conn.Query("SELECT seq, (SELECT count(*) FROM sweep_trials t WHERE "
-                                 "t.sweep = s.seq AND t.phase = $2) FROM sweeps s WHERE id = $1",
-                                 pg::Params().Add(id).Add(static_cast<int64_t>(query.phase))));
-  if (sweep.size() == 0) return SweepNotFound(id);
-  const int64_t seq = sweep.Int(0, 0);
-  TrialPage page;
-  page.total = static_cast<size_t>(sweep.Int(0, 1));
   TD_ASSIGN_OR_RETURN(pg::Rows & rows,
                       conn.Query(query.descending ? key->desc : key->asc,
                                  pg::Params()
-                                     .Add(seq)
+                                     .Add(id)
                                      .Add(static_cast<int64_t>(query.phase))
                                      .Add(PgLimit(query.limit))
                                      .Add(static_cast<int64_t>(query.offset))));
+  TrialPage page;
+  if (rows.size() == 0) {
+    // Past the end of the records (or no such sweep): the total on its own.
+    TD_ASSIGN_OR_RETURN(
+        pg::Rows & sweep,
+        conn.Query("SELECT s.seq, (SELECT count(*) FROM sweep_trials t WHERE t.sweep = s.seq "
+                   "AND t.phase = $2) FROM sweeps s WHERE s.id = $1",
+                   pg::Params().Add(id).Add(static_cast<int64_t>(query.phase))));
+    if (sweep.size() == 0) return SweepNotFound(id);
+    page.total = static_cast<size_t>(sweep.Int(0, 1));
+    return page;
+  }
+  page.total = static_cast<size_t>(rows.Int(0, 6));
+  if (rows.IsNull(0, 1)) return page;
   page.trials.reserve(static_cast<size_t>(rows.size()));
   for (int i = 0; i < rows.size(); ++i) {
-    TD_ASSIGN_OR_RETURN(TrialRecord & t, ReadTrial(conn, rows, i, 0, std::nullopt));
+    TD_ASSIGN_OR_RETURN(TrialRecord & t, ReadTrial(conn, rows, i, 1, std::nullopt));
     page.trials.push_back(std::move(t));
   }
-  TD_TRY(txn.Commit());
   return page;
 }
 

@@ -1,5 +1,5 @@
-// The PostgreSQL job queue (store/job_queue.h) against a real cluster: one cluster for the file, a
-// fresh database per test. Runs and sweeps are inserted by hand (the queue needs only their rows).
+// The PostgreSQL job queue (store/job_queue.h) against a real cluster: the test binary's shared
+// cluster, a fresh database per test (pg_test_db.h). Runs and sweeps are inserted by hand (the queue needs only their rows).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "pg_cluster.h"
+#include "pg_test_db.h"
 #include "store/job_queue.h"
 #include "store/pg_db.h"
 
@@ -21,25 +21,12 @@ namespace {
 using namespace std::chrono_literals;
 using internal::pg::Conn;
 using internal::pg::Params;
-using testing::PgCluster;
 
 class PgJobsTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cluster_ = new PgCluster(); }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_TRUE(cluster_->ok()) << cluster_->error();
-    static int n = 0;
-    const std::string db = "jobs_" + std::to_string(++n);
-    auto admin = Conn::Open(cluster_->url());
-    ASSERT_TRUE(admin.ok()) << admin.error().ToString();
-    ASSERT_TRUE((*admin)->Exec("CREATE DATABASE " + db).ok());
-    const std::string& base = cluster_->url();
-    url_ = base.substr(0, base.rfind('/') + 1) + db;
+    url_ = testing::FreshPgDatabase();
+    ASSERT_FALSE(url_.empty());
     auto queue = OpenPostgresJobQueue(url_);
     ASSERT_TRUE(queue.ok()) << queue.error().ToString();
     queue_ = std::move(*queue);
@@ -99,13 +86,10 @@ class PgJobsTest : public ::testing::Test {
     return job.ok() && !job->has_value();
   }
 
-  static PgCluster* cluster_;
   std::string url_;
   std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<Conn> db_;
 };
-
-PgCluster* PgJobsTest::cluster_ = nullptr;
 
 TEST_F(PgJobsTest, RunsAndSweepsComeBeforeBatchesOldestFirst) {
   ASSERT_TRUE(queue_->EnqueueSweep(AddSweep("s1"), "c", 10, 10).ok());
@@ -383,7 +367,7 @@ TEST_F(PgJobsTest, ListenDeliversNotificationsAndSaysWhenItReconnected) {
 
   // The database restarts: the listener reconnects, says it may have missed something, and
   // hears what comes after.
-  ASSERT_TRUE(cluster_->Restart());
+  ASSERT_TRUE(testing::SharedPgCluster().Restart());
   {
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return has("", ""); }));

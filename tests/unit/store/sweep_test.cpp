@@ -263,7 +263,8 @@ TEST_P(SweepTest, LifecycleRoundTripsTrialsAndReturnsExactly) {
   odd.total_return = 1.0 / 3.0;
   std::vector<TrialRecord> batch = {Trial(0, 2, StatsWith(0.5), 365), Trial(0, 0, odd, 3),
                                     Trial(0, 1, std::nullopt)};
-  ASSERT_TRUE(store_->PutTrials(id, batch).ok());
+  Status put = store_->PutTrials(id, batch);
+  ASSERT_TRUE(put.ok()) << put.error().ToString();
   std::vector<TrialRecord> folds = {Trial(1, 0, StatsWith(1.0)), Trial(1, 1, StatsWith(2.0))};
   ASSERT_TRUE(store_->PutTrials(id, folds).ok());
   Result<SweepInfo> info = store_->GetSweep(id);
