@@ -11,19 +11,38 @@ StoreRunSource::StoreRunSource(store::Store& store, size_t capacity,
 Result<std::shared_ptr<const playback::Tape>> StoreRunSource::Open(std::string_view id) {
   uint64_t epoch = 0;
   {
-    std::lock_guard lock(mu_);
-    auto it = std::find_if(cache_.begin(), cache_.end(),
-                           [&](const auto& entry) { return entry.first == id; });
-    if (it != cache_.end()) {
-      std::rotate(cache_.begin(), it, it + 1);
-      return cache_.front().second;
+    std::unique_lock lock(mu_);
+    for (;;) {
+      auto it = std::find_if(cache_.begin(), cache_.end(),
+                             [&](const auto& entry) { return entry.first == id; });
+      if (it != cache_.end()) {
+        std::rotate(cache_.begin(), it, it + 1);
+        return cache_.front().second;
+      }
+      if (const auto pending = pending_.find(std::string(id));
+          pending != pending_.end() && SteadyClock::now() < pending->second) {
+        return std::shared_ptr<const playback::Tape>();
+      }
+      // Another connection is reading this run from the store: wait for its answer rather than
+      // read the same tape again (the viewers of a run that just ended all ask at once). Should
+      // it fail, each waiter asks the store itself and gets the error first-hand.
+      if (!loading_.contains(std::string(id))) break;
+      loaded_.wait(lock);
     }
-    if (const auto pending = pending_.find(std::string(id));
-        pending != pending_.end() && SteadyClock::now() < pending->second) {
-      return std::shared_ptr<const playback::Tape>();
-    }
+    loading_.insert(std::string(id));
     epoch = finished_epoch_;
   }
+  struct Loading {
+    StoreRunSource* source;
+    std::string_view id;
+    ~Loading() {
+      {
+        std::lock_guard lock(source->mu_);
+        source->loading_.erase(std::string(id));
+      }
+      source->loaded_.notify_all();
+    }
+  } loading{this, id};
   auto run = store_.GetRun(id);
   if (!run.ok()) return run.take_error();
   switch (run->status) {

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -29,7 +31,9 @@ namespace tapedeck::api {
 // with PostgreSQL) or `recheck` has passed since the store was last asked (a safety net for a
 // notification that never came). A stream waiting for a run asks every 100 ms
 // (server::kPendingPollInterval): without this, on a shared database, that would be a query per
-// waiting stream per 100 ms on every node.
+// waiting stream per 100 ms on every node. Likewise a run being read from the store by one
+// connection is not read again by the others meanwhile: they wait for its tape (or its answer),
+// so that viewers arriving together load it once.
 //
 // Thread-safety: as server::RunSource requires, any thread.
 class StoreRunSource final : public server::RunSource {
@@ -67,6 +71,9 @@ class StoreRunSource final : public server::RunSource {
   std::vector<std::pair<std::string, std::shared_ptr<const playback::Tape>>> cache_;  // MRU first
   // Pending run id -> when to ask the store again. GUARDED_BY(mu_)
   std::unordered_map<std::string, SteadyClock::time_point> pending_;
+  // Runs being read from the store by one Open; other Opens of them wait for `loaded_`.
+  std::unordered_set<std::string> loading_;  // GUARDED_BY(mu_)
+  std::condition_variable loaded_;
   // Bumped by every Finished: an Open whose store read raced a notification does not remember
   // the run as pending on the strength of that (possibly stale) read. GUARDED_BY(mu_)
   uint64_t finished_epoch_ = 0;

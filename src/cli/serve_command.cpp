@@ -14,6 +14,7 @@
 #include "server/metrics.h"
 #include "server/router.h"
 #include "server/server.h"
+#include "store/store.h"
 
 namespace tapedeck::cli {
 namespace {
@@ -51,6 +52,15 @@ int Serve(const ServeOptions& options) {
       std::printf("tapedeck serve: listening on http://%s:%u\n",
                   UrlHost(options.server.host).c_str(), static_cast<unsigned>(server.port()));
       std::fflush(stdout);
+      if (store::IsPostgresUrl(options.api.store)) {
+        // Never the URL itself: it may hold a password.
+        std::fprintf(stderr,
+                     "tapedeck serve: a node of a PostgreSQL deployment, %zu worker thread(s) "
+                     "here%s\n",
+                     options.api.workers,
+                     options.api.workers == 0 ? " (`tapedeck worker` processes execute the work)"
+                                              : "");
+      }
       if (!options.server.auth_tokens.empty()) {
         // How many, never which.
         std::fprintf(

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "api/runner.h"
 #include "market/market.h"
@@ -140,6 +141,33 @@ TEST_F(StoreRunSourceTest, AnEmptyFinishedAsksAboutEveryPendingRunAgain) {
   ASSERT_TRUE(Pending(source, a));
   ASSERT_TRUE(Pending(source, b));
   EXPECT_EQ(source.pending_reads(), 4u);
+}
+
+TEST_F(StoreRunSourceTest, ViewersArrivingTogetherShareOneLoadOfTheTape) {
+  const std::string id = Create();
+  {
+    Runner runner(*store_, 1);
+    ASSERT_TRUE(runner.Enqueue(id, "client", 16, 256).ok());
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (store_->GetRun(id)->status != store::RunStatus::kDone &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  StoreRunSource source(*store_);
+  constexpr int kViewers = 8;
+  std::vector<std::shared_ptr<const playback::Tape>> tapes(kViewers);
+  std::vector<std::thread> viewers;
+  for (int i = 0; i < kViewers; ++i) {
+    viewers.emplace_back([&, i] {
+      auto tape = source.Open(id);
+      if (tape.ok()) tapes[i] = *tape;
+    });
+  }
+  for (auto& t : viewers) t.join();
+  ASSERT_NE(tapes[0], nullptr);
+  // Had each loaded its own, they would hold different tapes of the same run.
+  for (const auto& tape : tapes) EXPECT_EQ(tape, tapes[0]);
 }
 
 TEST_F(StoreRunSourceTest, AForgottenPendingRunIsLookedUpAgain) {
