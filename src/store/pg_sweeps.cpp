@@ -104,15 +104,15 @@ Result<SweepInfo> ReadSweepInfo(const pg::Conn& conn, const pg::Rows& rows, int 
 // One statement reads the sweep, the page and the phase's total (a window count, taken before
 // LIMIT), so they agree without a transaction: no row means no such sweep or a page past the end;
 // a row with a NULL phase, a phase without records.
-#define TD_PG_TRIAL_SELECT                                                                    \
+#define TD_PG_TRIAL_SELECT                                                                      \
   "SELECT s.seq, t.phase, t.idx, t.params, t.error, t.stats, count(t.idx) OVER () FROM sweeps " \
   "s LEFT JOIN sweep_trials t ON t.sweep = s.seq AND t.phase = $2 WHERE s.id = $1 "
 #define TD_PG_TRIAL_PAGE TD_PG_TRIAL_SELECT "ORDER BY t.stats IS NULL, "
 #define TD_PG_TRIAL_LIMIT " LIMIT $3 OFFSET $4"
-#define TD_PG_TRIAL_SORT(col)                                                              \
-  SortKey {                                                                                \
-    col, TD_PG_TRIAL_PAGE "t." col " IS NULL, t." col " ASC, t.idx" TD_PG_TRIAL_LIMIT,     \
-        TD_PG_TRIAL_PAGE "t." col " IS NULL, t." col " DESC, t.idx" TD_PG_TRIAL_LIMIT      \
+#define TD_PG_TRIAL_SORT(col)                                                          \
+  SortKey {                                                                            \
+    col, TD_PG_TRIAL_PAGE "t." col " IS NULL, t." col " ASC, t.idx" TD_PG_TRIAL_LIMIT, \
+        TD_PG_TRIAL_PAGE "t." col " IS NULL, t." col " DESC, t.idx" TD_PG_TRIAL_LIMIT  \
   }
 
 struct SortKey {
@@ -168,10 +168,9 @@ Result<TrialRecord> ReadTrial(const pg::Conn& conn, const pg::Rows& rows, int i,
 
 // The sweep's seq and status, its row locked until the open transaction ends.
 Result<std::pair<int64_t, SweepStatus>> LockedSweepState(pg::Conn& conn, std::string_view id) {
-  TD_ASSIGN_OR_RETURN(
-      pg::Rows & rows,
-      conn.Query("SELECT seq, status FROM sweeps WHERE id = $1 FOR NO KEY UPDATE",
-                 pg::Params().Add(id)));
+  TD_ASSIGN_OR_RETURN(pg::Rows & rows,
+                      conn.Query("SELECT seq, status FROM sweeps WHERE id = $1 FOR NO KEY UPDATE",
+                                 pg::Params().Add(id)));
   if (rows.size() == 0) return SweepNotFound(id);
   const std::optional<SweepStatus> status = ParseSweepStatus(rows.Text(0, 1));
   if (!status) return PgCorrupt(conn, "sweep " + std::string(id) + " has a bad status");
@@ -253,15 +252,15 @@ class ArrayLiteral {
 // query reads it. ON CONFLICT DO NOTHING and RETURNING tell which records were new; a duplicate
 // within the batch is skipped the same way (the first of them goes in), and the caller rolls back.
 #define TD_PG_INSERT_TRIALS                                                                      \
-  "WITH trials AS (INSERT INTO sweep_trials(sweep, phase, idx, params, error, stats, bars, "      \
-  "fills, trades, start_equity, final_equity, total_return, cagr, volatility, sharpe, sortino, "  \
-  "calmar, max_drawdown, max_drawdown_duration_s, win_rate, profit_factor, expectancy, "          \
-  "exposure, buy_and_hold_return) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], "          \
-  "$4::text[], $5::text[], $6::bytea[], $7::float8[], $8::float8[], $9::float8[], "               \
-  "$10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::float8[], "    \
-  "$16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::float8[], "    \
-  "$22::float8[], $23::float8[], $24::float8[]) ON CONFLICT DO NOTHING RETURNING phase, idx), "   \
-  "returns AS (INSERT INTO sweep_returns(sweep, phase, idx, days, returns) SELECT $1, * FROM "    \
+  "WITH trials AS (INSERT INTO sweep_trials(sweep, phase, idx, params, error, stats, bars, "     \
+  "fills, trades, start_equity, final_equity, total_return, cagr, volatility, sharpe, sortino, " \
+  "calmar, max_drawdown, max_drawdown_duration_s, win_rate, profit_factor, expectancy, "         \
+  "exposure, buy_and_hold_return) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], "         \
+  "$4::text[], $5::text[], $6::bytea[], $7::float8[], $8::float8[], $9::float8[], "              \
+  "$10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::float8[], "   \
+  "$16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::float8[], "   \
+  "$22::float8[], $23::float8[], $24::float8[]) ON CONFLICT DO NOTHING RETURNING phase, idx), "  \
+  "returns AS (INSERT INTO sweep_returns(sweep, phase, idx, days, returns) SELECT $1, * FROM "   \
   "unnest($25::bigint[], $26::bigint[], $27::bigint[], $28::bytea[]) ON CONFLICT DO NOTHING) "
 
 Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
@@ -280,13 +279,12 @@ Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
       const engine::Stats& st = *t.stats;
       cols[4].Bytes(PackStats(st));
       size_t c = 5;
-      for (double v : {static_cast<double>(st.bars), static_cast<double>(st.fills),
-                       static_cast<double>(st.trades), st.start_equity, st.final_equity,
-                       st.total_return, st.cagr, st.volatility, st.sharpe, st.sortino, st.calmar,
-                       st.max_drawdown,
-                       std::chrono::duration<double>(st.max_drawdown_duration).count(),
-                       st.win_rate, st.profit_factor, st.expectancy, st.exposure,
-                       st.buy_and_hold_return}) {
+      for (double v :
+           {static_cast<double>(st.bars), static_cast<double>(st.fills),
+            static_cast<double>(st.trades), st.start_equity, st.final_equity, st.total_return,
+            st.cagr, st.volatility, st.sharpe, st.sortino, st.calmar, st.max_drawdown,
+            std::chrono::duration<double>(st.max_drawdown_duration).count(), st.win_rate,
+            st.profit_factor, st.expectancy, st.exposure, st.buy_and_hold_return}) {
         cols[c++].Double(v);
       }
     } else {
@@ -304,12 +302,11 @@ Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
   for (ArrayLiteral& c : cols) p.Add(std::string_view(c.Take()));
   TD_ASSIGN_OR_RETURN(
       pg::Rows & inserted,
-      conn.Query(add_to_done
-                     ? TD_PG_INSERT_TRIALS
-                       ", counted AS (UPDATE sweeps SET done = done + (SELECT count(*) FROM "
-                       "trials) WHERE seq = $1 RETURNING pg_notify('tapedeck_sweep', id)) "
-                       "SELECT phase, idx FROM trials"
-                     : TD_PG_INSERT_TRIALS "SELECT phase, idx FROM trials",
+      conn.Query(add_to_done ? TD_PG_INSERT_TRIALS
+                     ", counted AS (UPDATE sweeps SET done = done + (SELECT count(*) FROM "
+                     "trials) WHERE seq = $1 RETURNING pg_notify('tapedeck_sweep', id)) "
+                     "SELECT phase, idx FROM trials"
+                             : TD_PG_INSERT_TRIALS "SELECT phase, idx FROM trials",
                  p));
   if (static_cast<size_t>(inserted.size()) == trials.size()) return std::optional<size_t>();
   std::set<std::pair<int64_t, int64_t>> fresh;
@@ -317,8 +314,8 @@ Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
   for (size_t i = 0; i < trials.size(); ++i) {
     // Each fresh key is taken by its first record; a record whose key is not (or no longer)
     // there to take is the duplicate.
-    if (fresh.erase({static_cast<int64_t>(trials[i].phase),
-                     static_cast<int64_t>(trials[i].index)}) == 0) {
+    if (fresh.erase(
+            {static_cast<int64_t>(trials[i].phase), static_cast<int64_t>(trials[i].index)}) == 0) {
       return std::optional<size_t>(i);
     }
   }
@@ -383,9 +380,10 @@ Status PgStore::MarkSweepRunning(std::string_view id) {
   TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(conn));
   TD_ASSIGN_OR_RETURN(const auto state, LockedSweepState(conn, id));
   if (state.second != SweepStatus::kQueued) return BadTransition(id, state.second, "start");
-  TD_TRY(conn.Query("UPDATE sweeps SET status = 'running', started_us = $2 WHERE seq = $1 "
-                    "RETURNING pg_notify('tapedeck_sweep', id)",
-                    pg::Params().Add(state.first).Add(ToMicros(Now()))));
+  TD_TRY(
+      conn.Query("UPDATE sweeps SET status = 'running', started_us = $2 WHERE seq = $1 "
+                 "RETURNING pg_notify('tapedeck_sweep', id)",
+                 pg::Params().Add(state.first).Add(ToMicros(Now()))));
   return txn.Commit();
 }
 
@@ -416,10 +414,10 @@ Status PgStore::CompleteSweep(std::string_view id, std::string_view summary_json
   TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(conn));
   TD_ASSIGN_OR_RETURN(const auto state, LockedSweepState(conn, id));
   if (state.second != SweepStatus::kRunning) return BadTransition(id, state.second, "complete");
-  TD_TRY(conn.Query(
-      "UPDATE sweeps SET status = 'done', summary = $2, finished_us = $3 WHERE seq = $1 "
-      "RETURNING pg_notify('tapedeck_sweep', id)",
-      pg::Params().Add(state.first).Add(summary_json).Add(ToMicros(Now()))));
+  TD_TRY(
+      conn.Query("UPDATE sweeps SET status = 'done', summary = $2, finished_us = $3 WHERE seq = $1 "
+                 "RETURNING pg_notify('tapedeck_sweep', id)",
+                 pg::Params().Add(state.first).Add(summary_json).Add(ToMicros(Now()))));
   return txn.Commit();
 }
 
@@ -437,10 +435,11 @@ Status PgStore::FailSweep(std::string_view id, const RunError& error) {
   }
   pg::Params p = FailureParams(error, Now());
   p.Add(state.first);
-  TD_TRY(conn.Query("UPDATE sweeps SET status = 'failed', error = $1, finished_us = $2, "
-                    "error_cause = $3, error_line = $4, error_bar_us = $5 WHERE seq = $6 "
-                    "RETURNING pg_notify('tapedeck_sweep', id)",
-                    p));
+  TD_TRY(
+      conn.Query("UPDATE sweeps SET status = 'failed', error = $1, finished_us = $2, "
+                 "error_cause = $3, error_line = $4, error_bar_us = $5 WHERE seq = $6 "
+                 "RETURNING pg_notify('tapedeck_sweep', id)",
+                 p));
   return txn.Commit();
 }
 
@@ -480,13 +479,12 @@ Result<TrialPage> PgStore::ListTrials(std::string_view id, const TrialQuery& que
   }
   TD_ASSIGN_OR_RETURN(Lease & lease, Borrow());
   pg::Conn& conn = *lease;
-  TD_ASSIGN_OR_RETURN(pg::Rows & rows,
-                      conn.Query(query.descending ? key->desc : key->asc,
-                                 pg::Params()
-                                     .Add(id)
-                                     .Add(static_cast<int64_t>(query.phase))
-                                     .Add(PgLimit(query.limit))
-                                     .Add(static_cast<int64_t>(query.offset))));
+  TD_ASSIGN_OR_RETURN(pg::Rows & rows, conn.Query(query.descending ? key->desc : key->asc,
+                                                  pg::Params()
+                                                      .Add(id)
+                                                      .Add(static_cast<int64_t>(query.phase))
+                                                      .Add(PgLimit(query.limit))
+                                                      .Add(static_cast<int64_t>(query.offset))));
   TrialPage page;
   if (rows.size() == 0) {
     // Past the end of the records (or no such sweep): the total on its own.
@@ -531,9 +529,9 @@ Result<std::vector<TrialRecord>> PgStore::LoadTrials(std::string_view id, size_t
   if (rows.IsNull(0, 1)) return out;
   out.reserve(static_cast<size_t>(rows.size()));
   for (int i = 0; i < rows.size(); ++i) {
-    TD_ASSIGN_OR_RETURN(TrialRecord & t,
-                        ReadTrial(conn, rows, i, 1,
-                                  with_returns ? std::optional<int>(6) : std::nullopt));
+    TD_ASSIGN_OR_RETURN(
+        TrialRecord & t,
+        ReadTrial(conn, rows, i, 1, with_returns ? std::optional<int>(6) : std::nullopt));
     out.push_back(std::move(t));
   }
   return out;
@@ -544,14 +542,12 @@ Result<TrialRecord> PgStore::GetTrial(std::string_view id, size_t phase, size_t 
   pg::Conn& conn = *lease;
   TD_ASSIGN_OR_RETURN(
       pg::Rows & rows,
-      conn.Query("SELECT s.seq, t.phase, t.idx, t.params, t.error, t.stats, r.returns "
-                 "FROM sweeps s LEFT JOIN sweep_trials t ON t.sweep = s.seq AND t.phase = $2 "
-                 "AND t.idx = $3 LEFT JOIN sweep_returns r ON r.sweep = t.sweep AND "
-                 "r.phase = t.phase AND r.idx = t.idx WHERE s.id = $1",
-                 pg::Params()
-                     .Add(id)
-                     .Add(static_cast<int64_t>(phase))
-                     .Add(static_cast<int64_t>(index))));
+      conn.Query(
+          "SELECT s.seq, t.phase, t.idx, t.params, t.error, t.stats, r.returns "
+          "FROM sweeps s LEFT JOIN sweep_trials t ON t.sweep = s.seq AND t.phase = $2 "
+          "AND t.idx = $3 LEFT JOIN sweep_returns r ON r.sweep = t.sweep AND "
+          "r.phase = t.phase AND r.idx = t.idx WHERE s.id = $1",
+          pg::Params().Add(id).Add(static_cast<int64_t>(phase)).Add(static_cast<int64_t>(index))));
   if (rows.size() == 0) return SweepNotFound(id);
   if (rows.IsNull(0, 1)) {
     return MakeError(ErrorCode::kNotFound, "the sweep has no record of this trial",
@@ -567,10 +563,9 @@ Status PgStore::DeleteSweep(std::string_view id) {
   pg::Conn& conn = *lease;
   TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(conn));
   // Its trials, returns and queued jobs go with it: ON DELETE CASCADE, inside this transaction.
-  TD_ASSIGN_OR_RETURN(pg::Rows & deleted,
-                      conn.Query("DELETE FROM sweeps WHERE id = $1 "
-                                 "RETURNING pg_notify('tapedeck_sweep', id)",
-                                 pg::Params().Add(id)));
+  TD_ASSIGN_OR_RETURN(pg::Rows & deleted, conn.Query("DELETE FROM sweeps WHERE id = $1 "
+                                                     "RETURNING pg_notify('tapedeck_sweep', id)",
+                                                     pg::Params().Add(id)));
   if (deleted.size() == 0) return SweepNotFound(id);
   return txn.Commit();
 }
