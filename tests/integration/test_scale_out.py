@@ -297,8 +297,9 @@ class ScaleOutTest(unittest.TestCase):
         broken = [log for log in sse + ws if log.resumes]
         print(f"\nstreams that lost their node and resumed: "
               f"{sum(1 for l in sse if l.resumes)} SSE, {sum(1 for l in ws if l.resumes)} WS; "
-              f"refused attempts meanwhile: {sum(len(l.refused) for l in sse + ws)}",
-              file=sys.stderr)
+              f"failed attempts meanwhile: {sum(len(l.refused) for l in sse + ws)}; WS windows "
+              f"repeated after a reconnect (dropped by the client): "
+              f"{sum(len(l.repeats) for l in ws)}", file=sys.stderr)
         self.assertGreater(len(broken), STREAMS // 2, "the kill broke too few streams to tell")
         for n, log in enumerate(sse + ws):
             what = f"{log.kind} client {n % STREAMS}"
