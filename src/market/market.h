@@ -131,9 +131,13 @@ Status VerifySeriesFile(const std::string& path);
 // The same form in memory, for a store that keeps a dataset's bars in a database: the exact bytes
 // WriteSeriesFile would write (VALIDATION, as it, for an over-long symbol), and back. Reading
 // makes the checks ReadSeriesFile and VerifySeriesFile make, the checksum included (IO with
-// `name` standing for the path, in the message and in details `path`), and copies `bytes` into
-// storage the Series keeps: the caller's buffer may go once it returns.
+// `name` standing for the path, in the message and in details `path`). The Series keeps `owner`,
+// which must keep `bytes` alive and unchanged, and uses the bytes in place when they are 8-byte
+// aligned (a database driver's binary result is); otherwise, or without an owner, it copies them
+// and the caller's buffer may go once the call returns.
 Result<std::vector<std::byte>> SeriesFileBytes(const Series& series);
+Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, std::shared_ptr<const void> owner,
+                               const std::string& name);
 Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, const std::string& name);
 
 // Deterministic synthetic bars: a geometric random walk with realistic OHLC, same seed -> same bars

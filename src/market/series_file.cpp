@@ -257,33 +257,42 @@ Result<std::vector<std::byte>> SeriesFileBytes(const Series& series) {
   TD_TRY(CheckSymbol(series));
   const FileHeader h = HeaderOf(series);
   const size_t column_bytes = series.size() * 8;
-  std::vector<std::byte> out(h.data_offset + kColumns * column_bytes);  // zeroed: the padding
-  std::byte* p = out.data();
-  std::memcpy(p, &h, sizeof h);
-  if (!series.symbol().empty()) {
-    std::memcpy(p + sizeof h, series.symbol().data(), series.symbol().size());
-  }
-  p += h.data_offset;
-  if (column_bytes == 0) return out;
-  std::memcpy(p, series.times().data(), column_bytes);
-  p += column_bytes;
+  // Appended piece by piece, not sized up front: zero-filling 25 MB first would cost a pass.
+  std::vector<std::byte> out;
+  out.reserve(h.data_offset + kColumns * column_bytes);
+  const auto append = [&out](const void* data, size_t n) {
+    const auto* p = static_cast<const std::byte*>(data);
+    out.insert(out.end(), p, p + n);
+  };
+  append(&h, sizeof h);
+  append(series.symbol().data(), series.symbol().size());
+  out.resize(h.data_offset);  // the padding, zeroed
+  append(series.times().data(), column_bytes);
   for (auto col : {series.open(), series.high(), series.low(), series.close(), series.volume()}) {
-    std::memcpy(p, col.data(), column_bytes);
-    p += column_bytes;
+    append(col.data(), column_bytes);
   }
   return out;
 }
 
-Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, const std::string& name) {
-  // Copied into 8-byte words: the columns are read in place as int64s and doubles, and a buffer
-  // handed in (a database driver's) need not be aligned.
-  auto words = std::make_shared<std::vector<uint64_t>>((bytes.size() + 7) / 8);
-  if (!bytes.empty()) std::memcpy(words->data(), bytes.data(), bytes.size());
-  const std::string_view view(reinterpret_cast<const char*>(words->data()), bytes.size());
-  Result<Opened> opened = Parse(view, words, name);
+Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, std::shared_ptr<const void> owner,
+                               const std::string& name) {
+  std::string_view view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (!owner || reinterpret_cast<uintptr_t>(bytes.data()) % alignof(uint64_t) != 0) {
+    // The columns are read in place as int64s and doubles: copied into 8-byte words. (Not
+    // zero-filled first: a pass over 25 MB for nothing.)
+    std::shared_ptr<uint64_t[]> words(new uint64_t[(bytes.size() + 7) / 8]);
+    if (!bytes.empty()) std::memcpy(words.get(), bytes.data(), bytes.size());
+    view = std::string_view(reinterpret_cast<const char*>(words.get()), bytes.size());
+    owner = std::move(words);
+  }
+  Result<Opened> opened = Parse(view, std::move(owner), name);
   if (!opened.ok()) return opened.take_error();
   TD_TRY(CheckSum(*opened, name));
   return std::move(opened->series);
+}
+
+Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, const std::string& name) {
+  return ReadSeriesBytes(bytes, nullptr, name);
 }
 
 }  // namespace tapedeck::market
