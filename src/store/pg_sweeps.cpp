@@ -262,14 +262,20 @@ namespace {
   "$14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], " \
   "$20::float8[], $21::float8[], $22::float8[], $23::float8[], $24::float8[])"
 #define TD_PG_RETURN_COLUMNS "sweep_returns(sweep, phase, idx, days, returns)"
-#define TD_PG_RETURN_ARRAYS "unnest($25::bigint[], $26::bigint[], $27::bigint[], $28::bytea[])"
+// sweep_returns' rows: the packed returns of every record travel as one binary bytea ($29), cut
+// at the offsets $28 (text arrays of bytea would cost twice the bytes and a parse of each).
+#define TD_PG_RETURN_ROWS                                                                \
+  " r.p, r.i, r.d, substring($29 from (r.o + 1)::integer for (r.d * 12)::integer) FROM " \
+  "unnest($25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[]) AS r(p, i, d, o)"
 
-// Appends $2..$28 after the caller's $1: sweep_trials' columns after `sweep` (phase, idx,
-// params, error, stats, the 18 sort keys), then sweep_returns' (phase, idx, days, returns) for
-// the records with daily returns.
+// Appends $2..$29 after the caller's $1: sweep_trials' columns after `sweep` (phase, idx,
+// params, error, stats, the 18 sort keys), then for the records with daily returns their phase,
+// index, days, offset in $29, and $29: their packed returns end to end.
 void AddTrialArrays(pg::Params& p, std::span<const TrialRecord> trials) {
+  static_assert(kDailyReturnBytes == 12, "TD_PG_RETURN_ROWS cuts records of 12 bytes");
   constexpr size_t kTrialColumns = 23;
   std::vector<ArrayLiteral> cols(kTrialColumns + 4);
+  std::vector<std::byte> returns;
   for (const TrialRecord& t : trials) {
     cols[0].Int(static_cast<int64_t>(t.phase));
     cols[1].Int(static_cast<int64_t>(t.index));
@@ -294,10 +300,13 @@ void AddTrialArrays(pg::Params& p, std::span<const TrialRecord> trials) {
       cols[kTrialColumns].Int(static_cast<int64_t>(t.phase));
       cols[kTrialColumns + 1].Int(static_cast<int64_t>(t.index));
       cols[kTrialColumns + 2].Int(static_cast<int64_t>(t.returns.size()));
-      cols[kTrialColumns + 3].Bytes(PackDailyReturns(t.returns));
+      cols[kTrialColumns + 3].Int(static_cast<int64_t>(returns.size()));
+      const std::vector<std::byte> packed = PackDailyReturns(t.returns);
+      returns.insert(returns.end(), packed.begin(), packed.end());
     }
   }
   for (ArrayLiteral& c : cols) p.Add(std::string_view(c.Take()));
+  p.AddBytes(returns);
 }
 
 using Key = std::pair<int64_t, int64_t>;  // (phase, index)
@@ -333,7 +342,7 @@ Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
       conn.Query("WITH trials AS (INSERT INTO " TD_PG_TRIAL_COLUMNS
                  " SELECT $1, * FROM " TD_PG_TRIAL_ARRAYS
                  " ON CONFLICT DO NOTHING RETURNING phase, idx), returns AS "
-                 "(INSERT INTO " TD_PG_RETURN_COLUMNS " SELECT $1, * FROM " TD_PG_RETURN_ARRAYS
+                 "(INSERT INTO " TD_PG_RETURN_COLUMNS " SELECT $1," TD_PG_RETURN_ROWS
                  " ON CONFLICT DO NOTHING) SELECT phase, idx FROM trials",
                  p));
   if (static_cast<size_t>(inserted.size()) == trials.size()) return std::optional<size_t>();
@@ -431,9 +440,9 @@ Status PgStore::PutTrials(std::string_view id, std::span<const TrialRecord> tria
       "WITH s AS MATERIALIZED (SELECT seq, status FROM sweeps WHERE id = $1 FOR NO KEY UPDATE), "
       "trials AS (INSERT INTO " TD_PG_TRIAL_COLUMNS " SELECT s.seq, u.* FROM s, " TD_PG_TRIAL_ARRAYS
       " AS u WHERE s.status = 'running' RETURNING 1), returns AS (INSERT INTO " TD_PG_RETURN_COLUMNS
-      " SELECT s.seq, r.* FROM s, " TD_PG_RETURN_ARRAYS
-      " AS r WHERE "
-      "s.status = 'running'), counted AS (UPDATE sweeps w SET done = w.done + (SELECT count(*) "
+      " SELECT s.seq," TD_PG_RETURN_ROWS
+      ", s WHERE s.status = 'running'), counted AS (UPDATE sweeps w SET done = w.done + (SELECT "
+      "count(*) "
       "FROM trials) FROM s WHERE w.seq = s.seq AND s.status = 'running' RETURNING "
       "pg_notify('tapedeck_sweep', w.id)) SELECT s.status, (SELECT count(*) FROM counted) FROM s",
       p);
