@@ -365,8 +365,7 @@ Status CopySweep(Store& from, pg::Conn& conn, SweepInfo info, std::set<std::stri
     for (size_t i = 0; i < trials.size(); i += kTrialChunk) {
       const auto chunk = std::span(trials).subspan(i, std::min(kTrialChunk, trials.size() - i));
       TD_ASSIGN_OR_RETURN(const std::optional<size_t> duplicate,
-                          internal::InsertTrialRows(conn, seq, chunk,
-                                                    /*add_to_done=*/false));
+                          internal::InsertTrialRows(conn, seq, chunk));
       if (duplicate) {
         return MakeError(ErrorCode::kInternal, "the source holds a trial record twice",
                          {{"sweep", info.id},

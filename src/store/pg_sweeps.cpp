@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -247,29 +248,34 @@ class ArrayLiteral {
 
 }  // namespace
 
-// The statement InsertTrialRows runs: the records, their returns and (for PutTrials) the count
-// and the notification, in one round trip. A data-modifying WITH runs whether or not the outer
-// query reads it. ON CONFLICT DO NOTHING and RETURNING tell which records were new; a duplicate
-// within the batch is skipped the same way (the first of them goes in), and the caller rolls back.
-#define TD_PG_INSERT_TRIALS                                                                      \
-  "WITH trials AS (INSERT INTO sweep_trials(sweep, phase, idx, params, error, stats, bars, "     \
-  "fills, trades, start_equity, final_equity, total_return, cagr, volatility, sharpe, sortino, " \
-  "calmar, max_drawdown, max_drawdown_duration_s, win_rate, profit_factor, expectancy, "         \
-  "exposure, buy_and_hold_return) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], "         \
-  "$4::text[], $5::text[], $6::bytea[], $7::float8[], $8::float8[], $9::float8[], "              \
-  "$10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::float8[], "   \
-  "$16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::float8[], "   \
-  "$22::float8[], $23::float8[], $24::float8[]) ON CONFLICT DO NOTHING RETURNING phase, idx), "  \
-  "returns AS (INSERT INTO sweep_returns(sweep, phase, idx, days, returns) SELECT $1, * FROM "   \
-  "unnest($25::bigint[], $26::bigint[], $27::bigint[], $28::bytea[]) ON CONFLICT DO NOTHING) "
+namespace {
 
-Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
-                                              std::span<const TrialRecord> trials,
-                                              bool add_to_done) {
-  // Columns of sweep_trials after `sweep`: phase, idx, params, error, stats, the 18 sort keys;
-  // then sweep_returns' phase, idx, days, returns.
+// The columns a batch of trial records fills, and the arrays ($2..$28) that carry them: see
+// AddTrialArrays.
+#define TD_PG_TRIAL_COLUMNS                                                                   \
+  "sweep_trials(sweep, phase, idx, params, error, stats, bars, fills, trades, start_equity, " \
+  "final_equity, total_return, cagr, volatility, sharpe, sortino, calmar, max_drawdown, "     \
+  "max_drawdown_duration_s, win_rate, profit_factor, expectancy, exposure, buy_and_hold_return)"
+#define TD_PG_TRIAL_ARRAYS                                                                     \
+  "unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], $7::float8[], "     \
+  "$8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[], "   \
+  "$14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], " \
+  "$20::float8[], $21::float8[], $22::float8[], $23::float8[], $24::float8[])"
+#define TD_PG_RETURN_COLUMNS "sweep_returns(sweep, phase, idx, days, returns)"
+// sweep_returns' rows: the packed returns of every record travel as one binary bytea ($29), cut
+// at the offsets $28 (text arrays of bytea would cost twice the bytes and a parse of each).
+#define TD_PG_RETURN_ROWS                                                                \
+  " r.p, r.i, r.d, substring($29 from (r.o + 1)::integer for (r.d * 12)::integer) FROM " \
+  "unnest($25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[]) AS r(p, i, d, o)"
+
+// Appends $2..$29 after the caller's $1: sweep_trials' columns after `sweep` (phase, idx,
+// params, error, stats, the 18 sort keys), then for the records with daily returns their phase,
+// index, days, offset in $29, and $29: their packed returns end to end.
+void AddTrialArrays(pg::Params& p, std::span<const TrialRecord> trials) {
+  static_assert(kDailyReturnBytes == 12, "TD_PG_RETURN_ROWS cuts records of 12 bytes");
   constexpr size_t kTrialColumns = 23;
   std::vector<ArrayLiteral> cols(kTrialColumns + 4);
+  std::vector<std::byte> returns;
   for (const TrialRecord& t : trials) {
     cols[0].Int(static_cast<int64_t>(t.phase));
     cols[1].Int(static_cast<int64_t>(t.index));
@@ -294,30 +300,63 @@ Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
       cols[kTrialColumns].Int(static_cast<int64_t>(t.phase));
       cols[kTrialColumns + 1].Int(static_cast<int64_t>(t.index));
       cols[kTrialColumns + 2].Int(static_cast<int64_t>(t.returns.size()));
-      cols[kTrialColumns + 3].Bytes(PackDailyReturns(t.returns));
+      cols[kTrialColumns + 3].Int(static_cast<int64_t>(returns.size()));
+      const std::vector<std::byte> packed = PackDailyReturns(t.returns);
+      returns.insert(returns.end(), packed.begin(), packed.end());
     }
   }
+  for (ArrayLiteral& c : cols) p.Add(std::string_view(c.Take()));
+  p.AddBytes(returns);
+}
+
+using Key = std::pair<int64_t, int64_t>;  // (phase, index)
+
+// The first of `trials` whose key is in `taken` or repeats an earlier one's; nullopt if none.
+std::optional<size_t> FirstDuplicate(std::span<const TrialRecord> trials, std::set<Key> taken) {
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const Key key{static_cast<int64_t>(trials[i].phase), static_cast<int64_t>(trials[i].index)};
+    if (!taken.insert(key).second) return i;
+  }
+  return std::nullopt;
+}
+
+Error DuplicateTrial(std::string_view id, const TrialRecord& t) {
+  return MakeError(ErrorCode::kConflict, "the sweep has a record of this trial already",
+                   {{"sweep", std::string(id)},
+                    {"phase", std::to_string(t.phase)},
+                    {"trial", std::to_string(t.index)}});
+}
+
+}  // namespace
+
+Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
+                                              std::span<const TrialRecord> trials) {
   pg::Params p;
   p.Add(seq);
-  for (ArrayLiteral& c : cols) p.Add(std::string_view(c.Take()));
+  AddTrialArrays(p, trials);
+  // A data-modifying WITH runs whether or not the outer query reads it. ON CONFLICT DO NOTHING
+  // and RETURNING tell which records were new; a duplicate within the batch is skipped the same
+  // way (the first of them goes in).
   TD_ASSIGN_OR_RETURN(
       pg::Rows & inserted,
-      conn.Query(add_to_done ? TD_PG_INSERT_TRIALS
-                     ", counted AS (UPDATE sweeps SET done = done + (SELECT count(*) FROM "
-                     "trials) WHERE seq = $1 RETURNING pg_notify('tapedeck_sweep', id)) "
-                     "SELECT phase, idx FROM trials"
-                             : TD_PG_INSERT_TRIALS "SELECT phase, idx FROM trials",
+      conn.Query("WITH trials AS (INSERT INTO " TD_PG_TRIAL_COLUMNS
+                 " SELECT $1, * FROM " TD_PG_TRIAL_ARRAYS
+                 " ON CONFLICT DO NOTHING RETURNING phase, idx), returns AS "
+                 "(INSERT INTO " TD_PG_RETURN_COLUMNS " SELECT $1," TD_PG_RETURN_ROWS
+                 " ON CONFLICT DO NOTHING) SELECT phase, idx FROM trials",
                  p));
   if (static_cast<size_t>(inserted.size()) == trials.size()) return std::optional<size_t>();
-  std::set<std::pair<int64_t, int64_t>> fresh;
-  for (int i = 0; i < inserted.size(); ++i) fresh.emplace(inserted.Int(i, 0), inserted.Int(i, 1));
+  // Each new key went to its first record: every other record is a duplicate.
+  std::map<Key, size_t> first;
+  for (size_t i = trials.size(); i-- > 0;) {
+    first[{static_cast<int64_t>(trials[i].phase), static_cast<int64_t>(trials[i].index)}] = i;
+  }
+  std::set<size_t> fresh;
+  for (int r = 0; r < inserted.size(); ++r) {
+    fresh.insert(first.at({inserted.Int(r, 0), inserted.Int(r, 1)}));
+  }
   for (size_t i = 0; i < trials.size(); ++i) {
-    // Each fresh key is taken by its first record; a record whose key is not (or no longer)
-    // there to take is the duplicate.
-    if (fresh.erase(
-            {static_cast<int64_t>(trials[i].phase), static_cast<int64_t>(trials[i].index)}) == 0) {
-      return std::optional<size_t>(i);
-    }
+    if (fresh.count(i) == 0) return std::optional<size_t>(i);
   }
   return PgCorrupt(conn, "sweep_trials returned keys that were not inserted");
 }
@@ -387,25 +426,59 @@ Status PgStore::MarkSweepRunning(std::string_view id) {
   return txn.Commit();
 }
 
+// One statement, so one round trip and its own transaction: lock the sweep's row and read its
+// status (s), insert the records and their returns if it is running, add their count to `done`
+// and notify, then tell the status. A duplicate fails the statement (a unique violation), so
+// nothing of the batch is written; a second look then finds which record it was.
 Status PgStore::PutTrials(std::string_view id, std::span<const TrialRecord> trials) {
+  pg::Params p;
+  p.Add(id);
+  AddTrialArrays(p, trials);
   TD_ASSIGN_OR_RETURN(Lease & lease, Borrow());
   pg::Conn& conn = *lease;
-  TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(conn));
-  // The lock makes the status check hold until commit and serialises `done` += n between workers.
-  TD_ASSIGN_OR_RETURN(const auto state, LockedSweepState(conn, id));
-  const auto [seq, status] = state;
-  if (status != SweepStatus::kRunning) return BadTransition(id, status, "record trials");
-  TD_ASSIGN_OR_RETURN(const std::optional<size_t> duplicate,
-                      InsertTrialRows(conn, seq, trials, /*add_to_done=*/true));
-  if (duplicate) {
-    // The transaction rolls back: nothing of this batch is written.
-    const TrialRecord& t = trials[*duplicate];
-    return MakeError(ErrorCode::kConflict, "the sweep has a record of this trial already",
-                     {{"sweep", std::string(id)},
-                      {"phase", std::to_string(t.phase)},
-                      {"trial", std::to_string(t.index)}});
+  Result<pg::Rows> rows = conn.Query(
+      "WITH s AS MATERIALIZED (SELECT seq, status FROM sweeps WHERE id = $1 FOR NO KEY UPDATE), "
+      "trials AS (INSERT INTO " TD_PG_TRIAL_COLUMNS " SELECT s.seq, u.* FROM s, " TD_PG_TRIAL_ARRAYS
+      " AS u WHERE s.status = 'running' RETURNING 1), returns AS (INSERT INTO " TD_PG_RETURN_COLUMNS
+      " SELECT s.seq," TD_PG_RETURN_ROWS
+      ", s WHERE s.status = 'running'), counted AS (UPDATE sweeps w SET done = w.done + (SELECT "
+      "count(*) "
+      "FROM trials) FROM s WHERE w.seq = s.seq AND s.status = 'running' RETURNING "
+      "pg_notify('tapedeck_sweep', w.id)) SELECT s.status, (SELECT count(*) FROM counted) FROM s",
+      p);
+  if (!rows.ok()) {
+    const auto sqlstate = rows.error().details.find("sqlstate");
+    if (sqlstate == rows.error().details.end() || sqlstate->second != "23505") {
+      return rows.take_error();
+    }
+    // unique_violation: a record of the batch is there already, or the batch repeats one.
+    pg::Params keys;
+    keys.Add(id);
+    ArrayLiteral phases, indices;
+    for (const TrialRecord& t : trials) {
+      phases.Int(static_cast<int64_t>(t.phase));
+      indices.Int(static_cast<int64_t>(t.index));
+    }
+    keys.Add(std::string_view(phases.Take())).Add(std::string_view(indices.Take()));
+    TD_ASSIGN_OR_RETURN(
+        pg::Rows & there,
+        conn.Query("SELECT t.phase, t.idx FROM sweep_trials t JOIN sweeps s ON s.seq = t.sweep "
+                   "WHERE s.id = $1 AND (t.phase, t.idx) IN (SELECT * FROM unnest($2::bigint[], "
+                   "$3::bigint[]))",
+                   keys));
+    std::set<Key> taken;
+    for (int r = 0; r < there.size(); ++r) taken.emplace(there.Int(r, 0), there.Int(r, 1));
+    if (const std::optional<size_t> dup = FirstDuplicate(trials, std::move(taken))) {
+      return DuplicateTrial(id, trials[*dup]);
+    }
+    return rows.take_error();  // the record is gone again (its sweep deleted meanwhile)
   }
-  return txn.Commit();
+  if (rows->size() == 0) return SweepNotFound(id);
+  const std::string status_text = rows->Text(0, 0);
+  const std::optional<SweepStatus> status = ParseSweepStatus(status_text);
+  if (!status) return PgCorrupt(conn, "sweep " + std::string(id) + " has a bad status");
+  if (*status != SweepStatus::kRunning) return BadTransition(id, *status, "record trials");
+  return Ok();
 }
 
 Status PgStore::CompleteSweep(std::string_view id, std::string_view summary_json) {
