@@ -54,12 +54,12 @@ int Serve(const ServeOptions& options) {
       std::fflush(stdout);
       if (store::IsPostgresUrl(options.api.store)) {
         // Never the URL itself: it may hold a password.
-        std::fprintf(stderr,
-                     "tapedeck serve: a node of a PostgreSQL deployment, %zu worker thread(s) "
-                     "here%s\n",
-                     options.api.workers,
-                     options.api.workers == 0 ? " (`tapedeck worker` processes execute the work)"
-                                              : "");
+        std::fprintf(
+            stderr,
+            "tapedeck serve: a node of a PostgreSQL deployment, %zu worker thread(s) "
+            "here%s\n",
+            options.api.workers,
+            options.api.workers == 0 ? " (`tapedeck worker` processes execute the work)" : "");
       }
       if (!options.server.auth_tokens.empty()) {
         // How many, never which.
