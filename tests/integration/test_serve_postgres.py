@@ -4,7 +4,7 @@ nodes starting together import the sample once; a backtest posted to a node with
 executed by a node with workers; a stream waiting on a node for a run not done yet learns of its
 end from the database's notification, without asking the database ten times a second; a ticket
 issued by one node opens the stream on another with the same --ticket-key-file; /metrics carries
-the database's and the job queue's families. (The scale-out scenarios with `tapedeck worker`
+the database's and the job queue's families; a database restart is survived and counted. (The scale-out scenarios with `tapedeck worker`
 processes and a proxy are test_scale_out.py's.)"""
 import json
 import os
@@ -218,6 +218,21 @@ class ServePostgresTest(unittest.TestCase):
                      "# TYPE tapedeck_job_latency_seconds histogram"):
             self.assertIn(line, text)
         self.assertGreater(self.a.metric("tapedeck_db_round_trip_seconds_count", self.auth()), 0)
+
+    def test_5_a_database_restart_is_answered_503_then_counted_as_reconnects(self):
+        before = self.a.metric("tapedeck_db_reconnects_total", self.auth())
+        self.pg.restart()
+        statuses = []
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            status, _ = self.a.json("GET", "/datasets", headers=self.auth())
+            statuses.append(status)
+            if status == 200:
+                break
+            self.assertEqual(status, 503)
+            time.sleep(0.1)
+        self.assertEqual(statuses[-1], 200, statuses)
+        self.assertGreater(self.a.metric("tapedeck_db_reconnects_total", self.auth()), before)
 
 
 if __name__ == "__main__":
