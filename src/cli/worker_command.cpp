@@ -28,7 +28,7 @@ namespace tapedeck::cli {
 namespace {
 
 constexpr std::string_view kWorkerUsage =
-    R"(usage: tapedeck worker --store postgresql://USER@HOST/DB [OPTIONS]
+    R"usage(usage: tapedeck worker --store postgresql://USER@HOST/DB [OPTIONS]
 
 Executes the runs and sweeps that serve nodes on the same PostgreSQL store queue. Prints
 "tapedeck worker: ready (N workers)" once it claims work; SIGINT/SIGTERM stops it, giving its
@@ -40,7 +40,7 @@ jobs back to the queue.
                                renewed every third of it; 1s .. 10m): a worker that dies has its
                                jobs run again by others this long after
   --metrics-listen HOST:PORT   answer GET /metrics and GET /healthz there (default: nowhere)
-)";
+)usage";
 
 struct WorkerOptions {
   std::string store;

@@ -109,27 +109,33 @@ class WorkerTest(unittest.TestCase):
 
     def test_a_stopped_worker_gives_its_job_back(self):
         # A job held by a worker that stops is queued again at once, not left to its lease.
-        self.pg.psql(RUN.format(id="r2"))
         w = Worker(self.pg.url, "--workers", "1", "--lease", "10m")
         try:
-            w.wait_line(r"ready \(1 workers\)")
-            # Hold the worker's only thread with a job it cannot finish while the row is locked.
+            w.wait_line(r"ready \(1 workers\)")  # the schema is there from here
+            self.pg.psql(RUN.format(id="r2"))
+            # The worker's only thread takes the job and waits to mark the run running, on a row
+            # lock this session holds until it is terminated.
             lock = subprocess.Popen(
                 ["psql", "-X", "-q", "-d", self.pg.url, "-c",
-                 "BEGIN; SELECT * FROM runs WHERE id = 'r2' FOR UPDATE; SELECT pg_sleep(3); "
+                 "BEGIN; SELECT * FROM runs WHERE id = 'r2' FOR NO KEY UPDATE; SELECT pg_sleep(120); "
                  "COMMIT;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
+            self.wait_for("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                          "WHERE c.relname = 'runs' AND l.mode = 'RowShareLock'", "1")
             self.pg.psql(JOB.format(id="r2"))
             self.wait_for("SELECT state FROM jobs", "running")
             w.proc.send_signal(signal.SIGTERM)
-            self.assertEqual(w.proc.wait(timeout=30), 0)
+            time.sleep(0.5)
+            self.pg.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                         "WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()")
             lock.wait(timeout=30)
+            self.assertEqual(w.proc.wait(timeout=30), 0)
         finally:
             w.close()
         # Given back: queued, the attempt not counted; the run left `running` for the next worker
         # to take over.
         self.assertEqual(self.pg.psql("SELECT state || '/' || attempts FROM jobs"), "queued/0")
         self.assertEqual(self.pg.psql("SELECT status FROM runs WHERE id = 'r2'"), "running")
+        self.pg.psql("DELETE FROM runs")  # its job with it
 
 
 if __name__ == "__main__":
