@@ -55,7 +55,9 @@ Status MeteredJobQueue::QueueBatches(int64_t job, std::string_view worker, std::
 
 Status MeteredJobQueue::QueueSummary(std::string_view sweep) { return queue_->QueueSummary(sweep); }
 
-Result<size_t> MeteredJobQueue::Reap(std::chrono::milliseconds grace) { return queue_->Reap(grace); }
+Result<size_t> MeteredJobQueue::Reap(std::chrono::milliseconds grace) {
+  return queue_->Reap(grace);
+}
 
 Result<store::QueueStats> MeteredJobQueue::Stats() { return queue_->Stats(); }
 

@@ -56,8 +56,8 @@ class MeteredJobQueue final : public store::JobQueue {
   Result<size_t> Reap(std::chrono::milliseconds grace) override;
   Result<store::QueueStats> Stats() override;
   uint64_t lease_expiries() const override;
-  void Listen(std::function<void(std::string_view channel, std::string_view payload)> callback)
-      override;
+  void Listen(
+      std::function<void(std::string_view channel, std::string_view payload)> callback) override;
 
   // The job wait histogram: counts per bucket (not cumulative, +Inf last) and their sum.
   struct Waits {

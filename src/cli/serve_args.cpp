@@ -330,8 +330,9 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
   }
   if (!db_path.empty()) {
     if (store_given) {
-      return Invalid("db", "--db and --store both name the store; give one (--db PATH is --store "
-                           "sqlite:PATH)");
+      return Invalid("db",
+                     "--db and --store both name the store; give one (--db PATH is --store "
+                     "sqlite:PATH)");
     }
     a.store = "sqlite:" + db_path;
   }

@@ -15,9 +15,9 @@
 namespace tapedeck::cli {
 
 struct ServeOptions {
-  server::Settings server;  // where to listen and every network interval and limit
-  api::Options api;         // the store, workers, queue limits, synthetic runs
-  std::string tokens_file;  // --tokens-file, already read into server.auth_tokens
+  server::Settings server;      // where to listen and every network interval and limit
+  api::Options api;             // the store, workers, queue limits, synthetic runs
+  std::string tokens_file;      // --tokens-file, already read into server.auth_tokens
   std::string ticket_key_file;  // --ticket-key-file, already read into server.ticket_key
 };
 

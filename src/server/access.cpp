@@ -6,15 +6,14 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include <boost/algorithm/hex.hpp>
 #include <boost/beast/core/string.hpp>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
 #include <iterator>
+#include <sstream>
 
 namespace tapedeck::server {
 namespace {
@@ -132,7 +131,8 @@ Result<std::string> LoadTicketKey(const std::string& path) {
                      {{"path", path}});
   };
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return bad("cannot be read: " + std::string(std::strerror(errno)));
+  if (::stat(path.c_str(), &info) != 0)
+    return bad("cannot be read: " + std::string(std::strerror(errno)));
   if (!S_ISREG(info.st_mode)) return bad("is not a regular file");
   // As ssh does with keys: a key every user of the machine can read lets any of them mint tickets.
   if ((info.st_mode & S_IRWXO) != 0) {
@@ -152,7 +152,8 @@ Result<std::string> LoadTicketKey(const std::string& path) {
   while (start < key.size() && blank(key[start])) ++start;
   key.erase(0, start);
   if (key.size() < kMinTicketKeyBytes) {
-    return bad("holds " + std::to_string(key.size()) + " byte(s) once trimmed; a ticket key needs at least " +
+    return bad("holds " + std::to_string(key.size()) +
+               " byte(s) once trimmed; a ticket key needs at least " +
                std::to_string(kMinTicketKeyBytes) + " (e.g. `openssl rand -hex 32`)");
   }
   return key;

@@ -151,8 +151,7 @@ void AppendFamily(std::string& out, std::string_view name, std::string_view type
 }
 
 void AppendHistogram(std::string& out, std::string_view name, std::string_view help,
-                     std::span<const double> bounds, std::span<const uint64_t> counts,
-                     double sum) {
+                     std::span<const double> bounds, std::span<const uint64_t> counts, double sum) {
   AppendHeader(out, name, "histogram", help);
   uint64_t cumulative = 0;
   const std::string bucket_name = std::string(name) + "_bucket";

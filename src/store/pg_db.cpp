@@ -37,9 +37,9 @@ namespace {
 
 // One round trip to the server, timed from `start`, into the process's histogram.
 void CountRoundTrip(std::chrono::steady_clock::time_point start) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
   const double seconds = double(ns) / 1e9;
   size_t bucket = 0;
   while (bucket < DbMetrics::kRoundTripBuckets.size() &&

@@ -4,7 +4,7 @@ nodes starting together import the sample once; a backtest posted to a node with
 executed by a node with workers; a stream waiting on a node for a run not done yet learns of its
 end from the database's notification, without asking the database ten times a second; a ticket
 issued by one node opens the stream on another with the same --ticket-key-file; /metrics carries
-the database's and the job queue's families. (The scale-out scenarios with `tapedeck worker`
+the database's and the job queue's families; a database restart is survived and counted. (The scale-out scenarios with `tapedeck worker`
 processes and a proxy are test_scale_out.py's.)"""
 import json
 import os
@@ -20,6 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pgcluster  # noqa: E402
 import tdserver  # noqa: E402
 from pgcluster import PgCluster  # noqa: E402
 from test_server_sse import SseStream  # noqa: E402
@@ -218,6 +219,50 @@ class ServePostgresTest(unittest.TestCase):
                      "# TYPE tapedeck_job_latency_seconds histogram"):
             self.assertIn(line, text)
         self.assertGreater(self.a.metric("tapedeck_db_round_trip_seconds_count", self.auth()), 0)
+
+    def test_5_a_database_restart_is_answered_503_then_counted_as_reconnects(self):
+        before = self.a.metric("tapedeck_db_reconnects_total", self.auth())
+        self.pg.restart()
+        statuses = []
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            status, _ = self.a.json("GET", "/datasets", headers=self.auth())
+            statuses.append(status)
+            if status == 200:
+                break
+            self.assertEqual(status, 503)
+            time.sleep(0.1)
+        self.assertEqual(statuses[-1], 200, statuses)
+        self.assertGreater(self.a.metric("tapedeck_db_reconnects_total", self.auth()), before)
+
+
+class StoreOptionTest(unittest.TestCase):
+    """--store's usage errors, before anything is opened."""
+
+    def serve(self, *args):
+        with tempfile.TemporaryDirectory() as d:
+            return subprocess.run([tdserver.BIN, "serve", "--port", "0", *args], cwd=d,
+                                  capture_output=True, text=True, timeout=30)
+
+    def test_a_store_that_names_no_store_is_a_usage_error(self):
+        for spec, why in (("mysql://td@db/td", "postgresql://"), ("sqlite:", "path is empty")):
+            proc = self.serve("--store", spec)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn(why, proc.stderr)
+            self.assertIn("field=store", proc.stderr)
+        proc = self.serve("--db", "a.db", "--store", "sqlite:b.db")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("--db and --store both name the store", proc.stderr)
+        proc = self.serve("--workers", "0")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("--workers 0 needs a PostgreSQL store", proc.stderr)
+
+    def test_an_unreachable_database_fails_the_start_without_showing_the_password(self):
+        port = pgcluster.free_port()  # nothing listens there
+        proc = self.serve("--store", f"postgresql://td:s3cret-pw@127.0.0.1:{port}/td")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("UNAVAILABLE", proc.stderr)
+        self.assertNotIn("s3cret-pw", proc.stdout + proc.stderr)
 
 
 if __name__ == "__main__":

@@ -117,8 +117,8 @@ TEST_F(QueueMetricsTest, RendersEveryFamily) {
         "tapedeck_job_wait_seconds_bucket{le=\"0.005\"} 1\n",
         "tapedeck_job_wait_seconds_bucket{le=\"1\"} 1\n",
         "tapedeck_job_wait_seconds_bucket{le=\"5\"} 2\n",
-        "tapedeck_job_wait_seconds_bucket{le=\"+Inf\"} 2\n", "tapedeck_job_wait_seconds_sum 2.002\n",
-        "tapedeck_job_wait_seconds_count 2\n",
+        "tapedeck_job_wait_seconds_bucket{le=\"+Inf\"} 2\n",
+        "tapedeck_job_wait_seconds_sum 2.002\n", "tapedeck_job_wait_seconds_count 2\n",
         "# TYPE tapedeck_job_latency_seconds histogram\n",
         "tapedeck_job_latency_seconds_count 0\n"}) {
     EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
