@@ -37,7 +37,7 @@ apischema.check_websocket_messages()
 
 RUNS = 300
 RUN_BARS = 2000          # hourly bars per dataset for the runs
-SWEEP_BARS = 20000       # hourly bars for the sweeps (long enough to kill workers mid-sweep)
+SWEEP_BARS = 60000       # hourly bars for the sweeps: long enough to kill workers 5 times mid-sweep
 SWEEP = {"dataset": "sw", "strategy": "sma_cross", "objective": "sharpe", "pbo_blocks": 8,
          # 10 x 100 = 1,000 trials, every fast < every slow
          "params": {"fast": {"from": 1, "to": 10, "step": 1},
