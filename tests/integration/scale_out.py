@@ -300,7 +300,7 @@ class Deployment:
         self.workers = []
         self.old = []  # processes killed or replaced, kept for their logs
         self.proxy = None
-        self.exit_codes = {}  # name -> exit code at close() (None: had to be killed)
+        self.exit_codes = {}  # name -> exit code on close()'s SIGTERM (None: had to be killed)
 
     # ---- life ----
 
@@ -361,8 +361,11 @@ class Deployment:
         if self.dir is None:
             return
         for child in ([self.proxy] if self.proxy else []) + self.workers + self.nodes:
+            was_alive = child.alive  # one a test killed has no exit of its own to report
             try:
-                self.exit_codes[child.name] = child.stop()
+                code = child.stop()
+                if was_alive:
+                    self.exit_codes[child.name] = code
             except Exception as e:  # noqa: BLE001 — stop everything whatever happens
                 self.exit_codes[child.name] = f"stop failed: {e}"
         for child in self.old:
