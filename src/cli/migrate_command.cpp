@@ -66,9 +66,9 @@ int MigrateCommand(int argc, char** argv) {
   Result<std::unique_ptr<store::Store>> source = store::OpenStore(*from);
   if (!source.ok()) {
     if (source.error().code == ErrorCode::kUnavailable && !store::IsPostgresUrl(*from)) {
-      return Failed("cannot open the source " + *from +
-                        " (is a tapedeck server using it? stop it first)",
-                    source.error());
+      return Failed(
+          "cannot open the source " + *from + " (is a tapedeck server using it? stop it first)",
+          source.error());
     }
     return Failed("cannot open the source " + *from, source.error());
   }

@@ -50,7 +50,8 @@ using MigrationProgress = std::function<void(std::string_view kind, std::string_
 // many it holds) and nothing written. Errors of either store pass through; after an error
 // mid-way, the items copied before it stay (each whole) and a second migration into that target
 // is refused.
-Result<MigrationCounts> MigrateStore(Store& from, Store& to, const MigrationProgress& progress = {});
+Result<MigrationCounts> MigrateStore(Store& from, Store& to,
+                                     const MigrationProgress& progress = {});
 
 // Reads back everything `from` holds from `to` and compares: datasets (info and every bar),
 // script versions (and sources), runs (spec, status — queued and running as MigrateStore maps

@@ -63,8 +63,8 @@ std::optional<int64_t> OptMicros(const std::optional<Timestamp>& t) {
 
 Error AlreadyThere(std::string_view key, const std::string& name, size_t count) {
   return MakeError(ErrorCode::kConflict,
-                   "the target store already holds " + std::string(key) + " '" + name +
-                       "' (and " + std::to_string(count - 1) +
+                   "the target store already holds " + std::string(key) + " '" + name + "' (and " +
+                       std::to_string(count - 1) +
                        " more of what would be copied); nothing was written",
                    {{std::string(key), name}, {"count", std::to_string(count)}});
 }
@@ -127,21 +127,21 @@ Status CopySource(Store& from, pg::Conn& conn, const std::string& sha256,
   return Ok();
 }
 
-Status CopyDataset(Store& from, pg::Conn& conn, const DatasetInfo& info,
-                   MigrationCounts& counts) {
+Status CopyDataset(Store& from, pg::Conn& conn, const DatasetInfo& info, MigrationCounts& counts) {
   TD_ASSIGN_OR_RETURN(const market::Series& bars, from.LoadBars(info.name));
   TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& file, market::SeriesFileBytes(bars));
   // One statement: the row and its bars together, created as the source says.
-  TD_TRY(conn.Run("INSERT INTO datasets(name, symbol, bars, from_us, to_us, created_us, series) "
-                  "VALUES($1, $2, $3, $4, $5, $6, $7)",
-                  pg::Params()
-                      .Add(std::string_view(info.name))
-                      .Add(std::string_view(info.symbol))
-                      .Add(static_cast<int64_t>(info.bars))
-                      .Add(ToMicros(info.from))
-                      .Add(ToMicros(info.to))
-                      .Add(ToMicros(info.created))
-                      .AddBytes(file)));
+  TD_TRY(
+      conn.Run("INSERT INTO datasets(name, symbol, bars, from_us, to_us, created_us, series) "
+               "VALUES($1, $2, $3, $4, $5, $6, $7)",
+               pg::Params()
+                   .Add(std::string_view(info.name))
+                   .Add(std::string_view(info.symbol))
+                   .Add(static_cast<int64_t>(info.bars))
+                   .Add(ToMicros(info.from))
+                   .Add(ToMicros(info.to))
+                   .Add(ToMicros(info.created))
+                   .AddBytes(file)));
   ++counts.datasets;
   counts.bars += bars.size();
   return Ok();
@@ -160,14 +160,15 @@ Status CopyScript(Store& from, pg::Conn& conn, const std::string& name,
   for (const ScriptVersion& v : full) {
     TD_TRY(internal::InsertScriptSource(conn, v.sha256, v.source));
     if (copied.insert(v.sha256).second) ++counts.script_sources;
-    TD_TRY(conn.Run("INSERT INTO strategy_versions(name, version, sha256, params, created_us) "
-                    "VALUES($1, $2, $3, $4, $5)",
-                    pg::Params()
-                        .Add(std::string_view(v.name))
-                        .Add(v.version)
-                        .Add(std::string_view(v.sha256))
-                        .Add(std::string_view(v.params_json))
-                        .Add(ToMicros(v.created))));
+    TD_TRY(
+        conn.Run("INSERT INTO strategy_versions(name, version, sha256, params, created_us) "
+                 "VALUES($1, $2, $3, $4, $5)",
+                 pg::Params()
+                     .Add(std::string_view(v.name))
+                     .Add(v.version)
+                     .Add(std::string_view(v.sha256))
+                     .Add(std::string_view(v.params_json))
+                     .Add(ToMicros(v.created))));
   }
   TD_TRY(txn.Commit());
   counts.script_versions += full.size();
@@ -195,8 +196,8 @@ Status CopyRun(Store& from, pg::Conn& conn, RunInfo info, std::set<std::string>&
   pg::Params p;
   p.Add(std::string_view(info.id))
       .Add(std::string_view(s.dataset))
-      .Add(std::string_view(SymbolsToJson(s.datasets.empty() ? std::vector{s.dataset}
-                                                              : s.datasets)))
+      .Add(
+          std::string_view(SymbolsToJson(s.datasets.empty() ? std::vector{s.dataset} : s.datasets)))
       .Add(std::string_view(SymbolsToJson(s.symbols)))
       .Add(std::string_view(s.strategy))
       .Add(s.strategy_version)
@@ -280,16 +281,17 @@ Status CopyRun(Store& from, pg::Conn& conn, RunInfo info, std::set<std::string>&
                         .AddBytes(internal::PackTrades(r.trades))));
     if (!r.plots.empty() || !r.logs.empty()) {
       const internal::PackedLogs logs = internal::PackLogs(r.logs);
-      TD_TRY(conn.Run("INSERT INTO run_plots(run, decl, series, plots, logs, log_records, "
-                      "log_text) VALUES($1, $2, $3, $4, $5, $6, $7)",
-                      pg::Params()
-                          .Add(seq)
-                          .Add(std::string_view(PlotsJsonOrEmpty(info)))
-                          .Add(static_cast<int64_t>(r.plots.size()))
-                          .AddBytes(internal::PackPlots(r.plots))
-                          .Add(static_cast<int64_t>(r.logs.size()))
-                          .AddBytes(logs.records)
-                          .AddBytes(std::as_bytes(std::span(logs.text)))));
+      TD_TRY(
+          conn.Run("INSERT INTO run_plots(run, decl, series, plots, logs, log_records, "
+                   "log_text) VALUES($1, $2, $3, $4, $5, $6, $7)",
+                   pg::Params()
+                       .Add(seq)
+                       .Add(std::string_view(PlotsJsonOrEmpty(info)))
+                       .Add(static_cast<int64_t>(r.plots.size()))
+                       .AddBytes(internal::PackPlots(r.plots))
+                       .Add(static_cast<int64_t>(r.logs.size()))
+                       .AddBytes(logs.records)
+                       .AddBytes(std::as_bytes(std::span(logs.text)))));
     }
     ++counts.results;
   }
@@ -322,8 +324,8 @@ Status CopySweep(Store& from, pg::Conn& conn, SweepInfo info, std::set<std::stri
   pg::Params p;
   p.Add(std::string_view(info.id))
       .Add(std::string_view(b.dataset))
-      .Add(std::string_view(SymbolsToJson(b.datasets.empty() ? std::vector{b.dataset}
-                                                              : b.datasets)))
+      .Add(
+          std::string_view(SymbolsToJson(b.datasets.empty() ? std::vector{b.dataset} : b.datasets)))
       .Add(std::string_view(SymbolsToJson(b.symbols)))
       .Add(std::string_view(b.strategy))
       .Add(b.strategy_version)
@@ -361,8 +363,7 @@ Status CopySweep(Store& from, pg::Conn& conn, SweepInfo info, std::set<std::stri
   const int64_t seq = row.Int(0, 0);
   for (const std::vector<TrialRecord>& trials : phases) {
     for (size_t i = 0; i < trials.size(); i += kTrialChunk) {
-      const auto chunk =
-          std::span(trials).subspan(i, std::min(kTrialChunk, trials.size() - i));
+      const auto chunk = std::span(trials).subspan(i, std::min(kTrialChunk, trials.size() - i));
       TD_ASSIGN_OR_RETURN(const std::optional<size_t> duplicate,
                           internal::InsertTrialRows(conn, seq, chunk));
       if (duplicate) {
@@ -387,9 +388,12 @@ Error Differs(std::string what, std::string field) {
 }
 
 bool SameBits(std::span<const double> a, std::span<const double> b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size_bytes()) == 0);
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size_bytes()) == 0);
 }
-bool SameBits(double a, double b) { return std::bit_cast<uint64_t>(a) == std::bit_cast<uint64_t>(b); }
+bool SameBits(double a, double b) {
+  return std::bit_cast<uint64_t>(a) == std::bit_cast<uint64_t>(b);
+}
 
 bool SameStats(const engine::Stats& a, const engine::Stats& b) {
   return internal::PackStats(a) == internal::PackStats(b);

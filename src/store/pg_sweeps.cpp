@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -100,14 +101,19 @@ Result<SweepInfo> ReadSweepInfo(const pg::Conn& conn, const pg::Rows& rows, int 
 // the others. By a statistic: failed trials (stats NULL) last, then missing values (NaN, stored as
 // NULL), then ties by index. +inf sorts as the largest value, as in SQLite. $3 is never NULL (no
 // limit is the largest bigint): one prepared statement per key and direction.
-#define TD_PG_TRIAL_SELECT \
-  "SELECT phase, idx, params, error, stats FROM sweep_trials WHERE sweep = $1 AND phase = $2 "
-#define TD_PG_TRIAL_PAGE TD_PG_TRIAL_SELECT "ORDER BY stats IS NULL, "
+//
+// One statement reads the sweep, the page and the phase's total (a window count, taken before
+// LIMIT), so they agree without a transaction: no row means no such sweep or a page past the end;
+// a row with a NULL phase, a phase without records.
+#define TD_PG_TRIAL_SELECT                                                                      \
+  "SELECT s.seq, t.phase, t.idx, t.params, t.error, t.stats, count(t.idx) OVER () FROM sweeps " \
+  "s LEFT JOIN sweep_trials t ON t.sweep = s.seq AND t.phase = $2 WHERE s.id = $1 "
+#define TD_PG_TRIAL_PAGE TD_PG_TRIAL_SELECT "ORDER BY t.stats IS NULL, "
 #define TD_PG_TRIAL_LIMIT " LIMIT $3 OFFSET $4"
-#define TD_PG_TRIAL_SORT(col)                                                    \
-  SortKey {                                                                      \
-    col, TD_PG_TRIAL_PAGE col " IS NULL, " col " ASC, idx" TD_PG_TRIAL_LIMIT,    \
-        TD_PG_TRIAL_PAGE col " IS NULL, " col " DESC, idx" TD_PG_TRIAL_LIMIT     \
+#define TD_PG_TRIAL_SORT(col)                                                          \
+  SortKey {                                                                            \
+    col, TD_PG_TRIAL_PAGE "t." col " IS NULL, t." col " ASC, t.idx" TD_PG_TRIAL_LIMIT, \
+        TD_PG_TRIAL_PAGE "t." col " IS NULL, t." col " DESC, t.idx" TD_PG_TRIAL_LIMIT  \
   }
 
 struct SortKey {
@@ -117,8 +123,8 @@ struct SortKey {
 };
 
 constexpr SortKey kSortKeys[] = {
-    SortKey{"index", TD_PG_TRIAL_SELECT "ORDER BY idx ASC" TD_PG_TRIAL_LIMIT,
-            TD_PG_TRIAL_SELECT "ORDER BY idx DESC" TD_PG_TRIAL_LIMIT},
+    SortKey{"index", TD_PG_TRIAL_SELECT "ORDER BY t.idx ASC" TD_PG_TRIAL_LIMIT,
+            TD_PG_TRIAL_SELECT "ORDER BY t.idx DESC" TD_PG_TRIAL_LIMIT},
     TD_PG_TRIAL_SORT("bars"),
     TD_PG_TRIAL_SORT("fills"),
     TD_PG_TRIAL_SORT("trades"),
@@ -163,10 +169,9 @@ Result<TrialRecord> ReadTrial(const pg::Conn& conn, const pg::Rows& rows, int i,
 
 // The sweep's seq and status, its row locked until the open transaction ends.
 Result<std::pair<int64_t, SweepStatus>> LockedSweepState(pg::Conn& conn, std::string_view id) {
-  TD_ASSIGN_OR_RETURN(
-      pg::Rows & rows,
-      conn.Query("SELECT seq, status FROM sweeps WHERE id = $1 FOR NO KEY UPDATE",
-                 pg::Params().Add(id)));
+  TD_ASSIGN_OR_RETURN(pg::Rows & rows,
+                      conn.Query("SELECT seq, status FROM sweeps WHERE id = $1 FOR NO KEY UPDATE",
+                                 pg::Params().Add(id)));
   if (rows.size() == 0) return SweepNotFound(id);
   const std::optional<SweepStatus> status = ParseSweepStatus(rows.Text(0, 1));
   if (!status) return PgCorrupt(conn, "sweep " + std::string(id) + " has a bad status");
@@ -176,9 +181,6 @@ Result<std::pair<int64_t, SweepStatus>> LockedSweepState(pg::Conn& conn, std::st
 int64_t PgLimit(size_t limit) {
   return limit == 0 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(limit);
 }
-
-// One snapshot for the statements of a read: a count and its page agree.
-constexpr const char* kReadSnapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
 // A PostgreSQL array literal, built element by element and sent as one text parameter that the
 // statement casts ($2::float8[]): pg::Params carries scalars, and an array per column lets one
@@ -246,14 +248,34 @@ class ArrayLiteral {
 
 }  // namespace
 
-Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
-                                              std::span<const TrialRecord> trials) {
-  if (trials.empty()) return std::optional<size_t>();
-  // Columns of sweep_trials after `sweep`: phase, idx, params, error, stats, then the 19 sort keys.
-  constexpr size_t kColumns = 24;
-  std::vector<ArrayLiteral> cols(kColumns);
-  ArrayLiteral ret_phase, ret_idx, ret_days, ret_blob;
-  bool any_returns = false;
+namespace {
+
+// The columns a batch of trial records fills, and the arrays ($2..$28) that carry them: see
+// AddTrialArrays.
+#define TD_PG_TRIAL_COLUMNS                                                                   \
+  "sweep_trials(sweep, phase, idx, params, error, stats, bars, fills, trades, start_equity, " \
+  "final_equity, total_return, cagr, volatility, sharpe, sortino, calmar, max_drawdown, "     \
+  "max_drawdown_duration_s, win_rate, profit_factor, expectancy, exposure, buy_and_hold_return)"
+#define TD_PG_TRIAL_ARRAYS                                                                     \
+  "unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], $7::float8[], "     \
+  "$8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[], "   \
+  "$14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], " \
+  "$20::float8[], $21::float8[], $22::float8[], $23::float8[], $24::float8[])"
+#define TD_PG_RETURN_COLUMNS "sweep_returns(sweep, phase, idx, days, returns)"
+// sweep_returns' rows: the packed returns of every record travel as one binary bytea ($29), cut
+// at the offsets $28 (text arrays of bytea would cost twice the bytes and a parse of each).
+#define TD_PG_RETURN_ROWS                                                                \
+  " r.p, r.i, r.d, substring($29 from (r.o + 1)::integer for (r.d * 12)::integer) FROM " \
+  "unnest($25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[]) AS r(p, i, d, o)"
+
+// Appends $2..$29 after the caller's $1: sweep_trials' columns after `sweep` (phase, idx,
+// params, error, stats, the 18 sort keys), then for the records with daily returns their phase,
+// index, days, offset in $29, and $29: their packed returns end to end.
+void AddTrialArrays(pg::Params& p, std::span<const TrialRecord> trials) {
+  static_assert(kDailyReturnBytes == 12, "TD_PG_RETURN_ROWS cuts records of 12 bytes");
+  constexpr size_t kTrialColumns = 23;
+  std::vector<ArrayLiteral> cols(kTrialColumns + 4);
+  std::vector<std::byte> returns;
   for (const TrialRecord& t : trials) {
     cols[0].Int(static_cast<int64_t>(t.phase));
     cols[1].Int(static_cast<int64_t>(t.index));
@@ -263,69 +285,80 @@ Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
       const engine::Stats& st = *t.stats;
       cols[4].Bytes(PackStats(st));
       size_t c = 5;
-      for (double v : {static_cast<double>(st.bars), static_cast<double>(st.fills),
-                       static_cast<double>(st.trades), st.start_equity, st.final_equity,
-                       st.total_return, st.cagr, st.volatility, st.sharpe, st.sortino, st.calmar,
-                       st.max_drawdown,
-                       std::chrono::duration<double>(st.max_drawdown_duration).count(),
-                       st.win_rate, st.profit_factor, st.expectancy, st.exposure,
-                       st.buy_and_hold_return}) {
+      for (double v :
+           {static_cast<double>(st.bars), static_cast<double>(st.fills),
+            static_cast<double>(st.trades), st.start_equity, st.final_equity, st.total_return,
+            st.cagr, st.volatility, st.sharpe, st.sortino, st.calmar, st.max_drawdown,
+            std::chrono::duration<double>(st.max_drawdown_duration).count(), st.win_rate,
+            st.profit_factor, st.expectancy, st.exposure, st.buy_and_hold_return}) {
         cols[c++].Double(v);
       }
     } else {
-      for (size_t c = 4; c < kColumns; ++c) cols[c].Null();
+      for (size_t c = 4; c < kTrialColumns; ++c) cols[c].Null();
     }
     if (!t.returns.empty()) {
-      any_returns = true;
-      ret_phase.Int(static_cast<int64_t>(t.phase));
-      ret_idx.Int(static_cast<int64_t>(t.index));
-      ret_days.Int(static_cast<int64_t>(t.returns.size()));
-      ret_blob.Bytes(PackDailyReturns(t.returns));
+      cols[kTrialColumns].Int(static_cast<int64_t>(t.phase));
+      cols[kTrialColumns + 1].Int(static_cast<int64_t>(t.index));
+      cols[kTrialColumns + 2].Int(static_cast<int64_t>(t.returns.size()));
+      cols[kTrialColumns + 3].Int(static_cast<int64_t>(returns.size()));
+      const std::vector<std::byte> packed = PackDailyReturns(t.returns);
+      returns.insert(returns.end(), packed.begin(), packed.end());
     }
   }
+  for (ArrayLiteral& c : cols) p.Add(std::string_view(c.Take()));
+  p.AddBytes(returns);
+}
+
+using Key = std::pair<int64_t, int64_t>;  // (phase, index)
+
+// The first of `trials` whose key is in `taken` or repeats an earlier one's; nullopt if none.
+std::optional<size_t> FirstDuplicate(std::span<const TrialRecord> trials, std::set<Key> taken) {
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const Key key{static_cast<int64_t>(trials[i].phase), static_cast<int64_t>(trials[i].index)};
+    if (!taken.insert(key).second) return i;
+  }
+  return std::nullopt;
+}
+
+Error DuplicateTrial(std::string_view id, const TrialRecord& t) {
+  return MakeError(ErrorCode::kConflict, "the sweep has a record of this trial already",
+                   {{"sweep", std::string(id)},
+                    {"phase", std::to_string(t.phase)},
+                    {"trial", std::to_string(t.index)}});
+}
+
+}  // namespace
+
+Result<std::optional<size_t>> InsertTrialRows(pg::Conn& conn, int64_t seq,
+                                              std::span<const TrialRecord> trials) {
   pg::Params p;
   p.Add(seq);
-  for (ArrayLiteral& c : cols) p.Add(std::string_view(c.Take()));
-  // ON CONFLICT DO NOTHING and RETURNING tell which records were new; a duplicate within the
-  // batch is skipped the same way (the first of them goes in).
+  AddTrialArrays(p, trials);
+  // A data-modifying WITH runs whether or not the outer query reads it. ON CONFLICT DO NOTHING
+  // and RETURNING tell which records were new; a duplicate within the batch is skipped the same
+  // way (the first of them goes in).
   TD_ASSIGN_OR_RETURN(
       pg::Rows & inserted,
-      conn.Query(
-          "INSERT INTO sweep_trials(sweep, phase, idx, params, error, stats, bars, fills, trades, "
-          "start_equity, final_equity, total_return, cagr, volatility, sharpe, sortino, calmar, "
-          "max_drawdown, max_drawdown_duration_s, win_rate, profit_factor, expectancy, exposure, "
-          "buy_and_hold_return) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], "
-          "$4::text[], $5::text[], $6::bytea[], $7::float8[], $8::float8[], $9::float8[], "
-          "$10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], "
-          "$15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], "
-          "$20::float8[], $21::float8[], $22::float8[], $23::float8[], $24::float8[], "
-          "$25::float8[]) ON CONFLICT DO NOTHING RETURNING phase, idx",
-          p));
-  if (static_cast<size_t>(inserted.size()) != trials.size()) {
-    std::set<std::pair<int64_t, int64_t>> fresh;
-    for (int i = 0; i < inserted.size(); ++i) fresh.emplace(inserted.Int(i, 0), inserted.Int(i, 1));
-    for (size_t i = 0; i < trials.size(); ++i) {
-      // Each fresh key is taken by its first record; a record whose key is not (or no longer)
-      // there to take is the duplicate.
-      if (fresh.erase({static_cast<int64_t>(trials[i].phase),
-                       static_cast<int64_t>(trials[i].index)}) == 0) {
-        return std::optional<size_t>(i);
-      }
-    }
-    return PgCorrupt(conn, "sweep_trials returned keys that were not inserted");
+      conn.Query("WITH trials AS (INSERT INTO " TD_PG_TRIAL_COLUMNS
+                 " SELECT $1, * FROM " TD_PG_TRIAL_ARRAYS
+                 " ON CONFLICT DO NOTHING RETURNING phase, idx), returns AS "
+                 "(INSERT INTO " TD_PG_RETURN_COLUMNS " SELECT $1," TD_PG_RETURN_ROWS
+                 " ON CONFLICT DO NOTHING) SELECT phase, idx FROM trials",
+                 p));
+  if (static_cast<size_t>(inserted.size()) == trials.size()) return std::optional<size_t>();
+  // Each new key went to its first record: every other record is a duplicate.
+  std::map<Key, size_t> first;
+  for (size_t i = trials.size(); i-- > 0;) {
+    first[{static_cast<int64_t>(trials[i].phase), static_cast<int64_t>(trials[i].index)}] = i;
   }
-  if (any_returns) {
-    TD_TRY(conn.Run("INSERT INTO sweep_returns(sweep, phase, idx, days, returns) "
-                    "SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], "
-                    "$5::bytea[])",
-                    pg::Params()
-                        .Add(seq)
-                        .Add(std::string_view(ret_phase.Take()))
-                        .Add(std::string_view(ret_idx.Take()))
-                        .Add(std::string_view(ret_days.Take()))
-                        .Add(std::string_view(ret_blob.Take()))));
+  std::set<size_t> fresh;
+  for (int r = 0; r < inserted.size(); ++r) {
+    fresh.insert(first.at({inserted.Int(r, 0), inserted.Int(r, 1)}));
   }
-  return std::optional<size_t>();
+  for (size_t i = 0; i < trials.size(); ++i) {
+    if (fresh.count(i) == 0) return std::optional<size_t>(i);
+  }
+  return PgCorrupt(conn, "sweep_trials returned keys that were not inserted");
 }
 
 Result<std::string> PgStore::CreateSweep(const SweepSpec& spec) {
@@ -386,33 +419,66 @@ Status PgStore::MarkSweepRunning(std::string_view id) {
   TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(conn));
   TD_ASSIGN_OR_RETURN(const auto state, LockedSweepState(conn, id));
   if (state.second != SweepStatus::kQueued) return BadTransition(id, state.second, "start");
-  TD_TRY(conn.Query("UPDATE sweeps SET status = 'running', started_us = $2 WHERE seq = $1 "
-                    "RETURNING pg_notify('tapedeck_sweep', id)",
-                    pg::Params().Add(state.first).Add(ToMicros(Now()))));
+  TD_TRY(
+      conn.Query("UPDATE sweeps SET status = 'running', started_us = $2 WHERE seq = $1 "
+                 "RETURNING pg_notify('tapedeck_sweep', id)",
+                 pg::Params().Add(state.first).Add(ToMicros(Now()))));
   return txn.Commit();
 }
 
+// One statement, so one round trip and its own transaction: lock the sweep's row and read its
+// status (s), insert the records and their returns if it is running, add their count to `done`
+// and notify, then tell the status. A duplicate fails the statement (a unique violation), so
+// nothing of the batch is written; a second look then finds which record it was.
 Status PgStore::PutTrials(std::string_view id, std::span<const TrialRecord> trials) {
+  pg::Params p;
+  p.Add(id);
+  AddTrialArrays(p, trials);
   TD_ASSIGN_OR_RETURN(Lease & lease, Borrow());
   pg::Conn& conn = *lease;
-  TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(conn));
-  // The lock makes the status check hold until commit and serialises `done` += n between workers.
-  TD_ASSIGN_OR_RETURN(const auto state, LockedSweepState(conn, id));
-  const auto [seq, status] = state;
-  if (status != SweepStatus::kRunning) return BadTransition(id, status, "record trials");
-  TD_ASSIGN_OR_RETURN(const std::optional<size_t> duplicate, InsertTrialRows(conn, seq, trials));
-  if (duplicate) {
-    // The transaction rolls back: nothing of this batch is written.
-    const TrialRecord& t = trials[*duplicate];
-    return MakeError(ErrorCode::kConflict, "the sweep has a record of this trial already",
-                     {{"sweep", std::string(id)},
-                      {"phase", std::to_string(t.phase)},
-                      {"trial", std::to_string(t.index)}});
+  Result<pg::Rows> rows = conn.Query(
+      "WITH s AS MATERIALIZED (SELECT seq, status FROM sweeps WHERE id = $1 FOR NO KEY UPDATE), "
+      "trials AS (INSERT INTO " TD_PG_TRIAL_COLUMNS " SELECT s.seq, u.* FROM s, " TD_PG_TRIAL_ARRAYS
+      " AS u WHERE s.status = 'running' RETURNING 1), returns AS (INSERT INTO " TD_PG_RETURN_COLUMNS
+      " SELECT s.seq," TD_PG_RETURN_ROWS
+      ", s WHERE s.status = 'running'), counted AS (UPDATE sweeps w SET done = w.done + (SELECT "
+      "count(*) "
+      "FROM trials) FROM s WHERE w.seq = s.seq AND s.status = 'running' RETURNING "
+      "pg_notify('tapedeck_sweep', w.id)) SELECT s.status, (SELECT count(*) FROM counted) FROM s",
+      p);
+  if (!rows.ok()) {
+    const auto sqlstate = rows.error().details.find("sqlstate");
+    if (sqlstate == rows.error().details.end() || sqlstate->second != "23505") {
+      return rows.take_error();
+    }
+    // unique_violation: a record of the batch is there already, or the batch repeats one.
+    pg::Params keys;
+    keys.Add(id);
+    ArrayLiteral phases, indices;
+    for (const TrialRecord& t : trials) {
+      phases.Int(static_cast<int64_t>(t.phase));
+      indices.Int(static_cast<int64_t>(t.index));
+    }
+    keys.Add(std::string_view(phases.Take())).Add(std::string_view(indices.Take()));
+    TD_ASSIGN_OR_RETURN(
+        pg::Rows & there,
+        conn.Query("SELECT t.phase, t.idx FROM sweep_trials t JOIN sweeps s ON s.seq = t.sweep "
+                   "WHERE s.id = $1 AND (t.phase, t.idx) IN (SELECT * FROM unnest($2::bigint[], "
+                   "$3::bigint[]))",
+                   keys));
+    std::set<Key> taken;
+    for (int r = 0; r < there.size(); ++r) taken.emplace(there.Int(r, 0), there.Int(r, 1));
+    if (const std::optional<size_t> dup = FirstDuplicate(trials, std::move(taken))) {
+      return DuplicateTrial(id, trials[*dup]);
+    }
+    return rows.take_error();  // the record is gone again (its sweep deleted meanwhile)
   }
-  TD_TRY(conn.Query("UPDATE sweeps SET done = done + $2 WHERE seq = $1 "
-                    "RETURNING pg_notify('tapedeck_sweep', id)",
-                    pg::Params().Add(seq).Add(static_cast<int64_t>(trials.size()))));
-  return txn.Commit();
+  if (rows->size() == 0) return SweepNotFound(id);
+  const std::string status_text = rows->Text(0, 0);
+  const std::optional<SweepStatus> status = ParseSweepStatus(status_text);
+  if (!status) return PgCorrupt(conn, "sweep " + std::string(id) + " has a bad status");
+  if (*status != SweepStatus::kRunning) return BadTransition(id, *status, "record trials");
+  return Ok();
 }
 
 Status PgStore::CompleteSweep(std::string_view id, std::string_view summary_json) {
@@ -421,10 +487,10 @@ Status PgStore::CompleteSweep(std::string_view id, std::string_view summary_json
   TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(conn));
   TD_ASSIGN_OR_RETURN(const auto state, LockedSweepState(conn, id));
   if (state.second != SweepStatus::kRunning) return BadTransition(id, state.second, "complete");
-  TD_TRY(conn.Query(
-      "UPDATE sweeps SET status = 'done', summary = $2, finished_us = $3 WHERE seq = $1 "
-      "RETURNING pg_notify('tapedeck_sweep', id)",
-      pg::Params().Add(state.first).Add(summary_json).Add(ToMicros(Now()))));
+  TD_TRY(
+      conn.Query("UPDATE sweeps SET status = 'done', summary = $2, finished_us = $3 WHERE seq = $1 "
+                 "RETURNING pg_notify('tapedeck_sweep', id)",
+                 pg::Params().Add(state.first).Add(summary_json).Add(ToMicros(Now()))));
   return txn.Commit();
 }
 
@@ -442,10 +508,11 @@ Status PgStore::FailSweep(std::string_view id, const RunError& error) {
   }
   pg::Params p = FailureParams(error, Now());
   p.Add(state.first);
-  TD_TRY(conn.Query("UPDATE sweeps SET status = 'failed', error = $1, finished_us = $2, "
-                    "error_cause = $3, error_line = $4, error_bar_us = $5 WHERE seq = $6 "
-                    "RETURNING pg_notify('tapedeck_sweep', id)",
-                    p));
+  TD_TRY(
+      conn.Query("UPDATE sweeps SET status = 'failed', error = $1, finished_us = $2, "
+                 "error_cause = $3, error_line = $4, error_bar_us = $5 WHERE seq = $6 "
+                 "RETURNING pg_notify('tapedeck_sweep', id)",
+                 p));
   return txn.Commit();
 }
 
@@ -485,28 +552,31 @@ Result<TrialPage> PgStore::ListTrials(std::string_view id, const TrialQuery& que
   }
   TD_ASSIGN_OR_RETURN(Lease & lease, Borrow());
   pg::Conn& conn = *lease;
-  TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(conn, kReadSnapshot));
-  TD_ASSIGN_OR_RETURN(pg::Rows & sweep,
-                      conn.Query("SELECT seq, (SELECT count(*) FROM sweep_trials t WHERE "
-                                 "t.sweep = s.seq AND t.phase = $2) FROM sweeps s WHERE id = $1",
-                                 pg::Params().Add(id).Add(static_cast<int64_t>(query.phase))));
-  if (sweep.size() == 0) return SweepNotFound(id);
-  const int64_t seq = sweep.Int(0, 0);
+  TD_ASSIGN_OR_RETURN(pg::Rows & rows, conn.Query(query.descending ? key->desc : key->asc,
+                                                  pg::Params()
+                                                      .Add(id)
+                                                      .Add(static_cast<int64_t>(query.phase))
+                                                      .Add(PgLimit(query.limit))
+                                                      .Add(static_cast<int64_t>(query.offset))));
   TrialPage page;
-  page.total = static_cast<size_t>(sweep.Int(0, 1));
-  TD_ASSIGN_OR_RETURN(pg::Rows & rows,
-                      conn.Query(query.descending ? key->desc : key->asc,
-                                 pg::Params()
-                                     .Add(seq)
-                                     .Add(static_cast<int64_t>(query.phase))
-                                     .Add(PgLimit(query.limit))
-                                     .Add(static_cast<int64_t>(query.offset))));
+  if (rows.size() == 0) {
+    // Past the end of the records (or no such sweep): the total on its own.
+    TD_ASSIGN_OR_RETURN(
+        pg::Rows & sweep,
+        conn.Query("SELECT s.seq, (SELECT count(*) FROM sweep_trials t WHERE t.sweep = s.seq "
+                   "AND t.phase = $2) FROM sweeps s WHERE s.id = $1",
+                   pg::Params().Add(id).Add(static_cast<int64_t>(query.phase))));
+    if (sweep.size() == 0) return SweepNotFound(id);
+    page.total = static_cast<size_t>(sweep.Int(0, 1));
+    return page;
+  }
+  page.total = static_cast<size_t>(rows.Int(0, 6));
+  if (rows.IsNull(0, 1)) return page;
   page.trials.reserve(static_cast<size_t>(rows.size()));
   for (int i = 0; i < rows.size(); ++i) {
-    TD_ASSIGN_OR_RETURN(TrialRecord & t, ReadTrial(conn, rows, i, 0, std::nullopt));
+    TD_ASSIGN_OR_RETURN(TrialRecord & t, ReadTrial(conn, rows, i, 1, std::nullopt));
     page.trials.push_back(std::move(t));
   }
-  TD_TRY(txn.Commit());
   return page;
 }
 
@@ -532,9 +602,9 @@ Result<std::vector<TrialRecord>> PgStore::LoadTrials(std::string_view id, size_t
   if (rows.IsNull(0, 1)) return out;
   out.reserve(static_cast<size_t>(rows.size()));
   for (int i = 0; i < rows.size(); ++i) {
-    TD_ASSIGN_OR_RETURN(TrialRecord & t,
-                        ReadTrial(conn, rows, i, 1,
-                                  with_returns ? std::optional<int>(6) : std::nullopt));
+    TD_ASSIGN_OR_RETURN(
+        TrialRecord & t,
+        ReadTrial(conn, rows, i, 1, with_returns ? std::optional<int>(6) : std::nullopt));
     out.push_back(std::move(t));
   }
   return out;
@@ -545,14 +615,12 @@ Result<TrialRecord> PgStore::GetTrial(std::string_view id, size_t phase, size_t 
   pg::Conn& conn = *lease;
   TD_ASSIGN_OR_RETURN(
       pg::Rows & rows,
-      conn.Query("SELECT s.seq, t.phase, t.idx, t.params, t.error, t.stats, r.returns "
-                 "FROM sweeps s LEFT JOIN sweep_trials t ON t.sweep = s.seq AND t.phase = $2 "
-                 "AND t.idx = $3 LEFT JOIN sweep_returns r ON r.sweep = t.sweep AND "
-                 "r.phase = t.phase AND r.idx = t.idx WHERE s.id = $1",
-                 pg::Params()
-                     .Add(id)
-                     .Add(static_cast<int64_t>(phase))
-                     .Add(static_cast<int64_t>(index))));
+      conn.Query(
+          "SELECT s.seq, t.phase, t.idx, t.params, t.error, t.stats, r.returns "
+          "FROM sweeps s LEFT JOIN sweep_trials t ON t.sweep = s.seq AND t.phase = $2 "
+          "AND t.idx = $3 LEFT JOIN sweep_returns r ON r.sweep = t.sweep AND "
+          "r.phase = t.phase AND r.idx = t.idx WHERE s.id = $1",
+          pg::Params().Add(id).Add(static_cast<int64_t>(phase)).Add(static_cast<int64_t>(index))));
   if (rows.size() == 0) return SweepNotFound(id);
   if (rows.IsNull(0, 1)) {
     return MakeError(ErrorCode::kNotFound, "the sweep has no record of this trial",
@@ -568,10 +636,9 @@ Status PgStore::DeleteSweep(std::string_view id) {
   pg::Conn& conn = *lease;
   TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(conn));
   // Its trials, returns and queued jobs go with it: ON DELETE CASCADE, inside this transaction.
-  TD_ASSIGN_OR_RETURN(pg::Rows & deleted,
-                      conn.Query("DELETE FROM sweeps WHERE id = $1 "
-                                 "RETURNING pg_notify('tapedeck_sweep', id)",
-                                 pg::Params().Add(id)));
+  TD_ASSIGN_OR_RETURN(pg::Rows & deleted, conn.Query("DELETE FROM sweeps WHERE id = $1 "
+                                                     "RETURNING pg_notify('tapedeck_sweep', id)",
+                                                     pg::Params().Add(id)));
   if (deleted.size() == 0) return SweepNotFound(id);
   return txn.Commit();
 }

@@ -112,14 +112,21 @@ def norm(v):
 
 
 class Pg:
-    """Rows from the cluster through psql, as tab-separated text."""
+    """Rows from the cluster through psql: fields and records split on ASCII's unit and record
+    separators (values hold newlines and '|'), NULL and '' both read as None."""
 
     def __init__(self, cluster):
         self.cluster = cluster
 
     def rows(self, sql):
-        out = self.cluster.psql("SET extra_float_digits = 3; " + sql.replace("\n", " "))
-        return [line.split("\t") for line in out.splitlines() if line != "SET" and line != ""]
+        p = self.cluster._run("psql", "-X", "-q", "-A", "-t", "-F", "\x1f", "-R", "\x1e",
+                              "-v", "ON_ERROR_STOP=1", "-d", self.cluster.url,
+                              "-c", "SET extra_float_digits = 3; " + sql, timeout=60)
+        out = p.stdout
+        if out.endswith("\n"):
+            out = out[:-1]
+        return [[None if v == "" else v for v in rec.split("\x1f")]
+                for rec in out.split("\x1e") if rec != ""]
 
 
 class PgServer(Server):
@@ -237,13 +244,7 @@ class MigrateTest(unittest.TestCase):
             db.close()
 
     def pg_rows(self, sql):
-        rows = []
-        for row in Pg(self.pg).rows(sql):
-            out = []
-            for v in row:
-                out.append(None if v == "" else v)
-            rows.append(out)
-        return rows
+        return Pg(self.pg).rows(sql)
 
     def assert_same_rows(self, table, want_sql, got_sql, floats):
         want = self.sqlite_rows(want_sql)

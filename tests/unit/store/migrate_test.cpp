@@ -309,8 +309,10 @@ TEST_F(MigrateTest, VerificationNamesTheFirstDifference) {
     ASSERT_TRUE(conn.ok());
     ASSERT_TRUE((*conn)->Exec(sql).ok()) << sql;
   };
-  tamper("UPDATE run_stats SET sharpe = sharpe + 1e-12 WHERE run = (SELECT seq FROM runs WHERE "
-         "id = '" + done_ + "')");
+  tamper(
+      "UPDATE run_stats SET sharpe = sharpe + 1e-12 WHERE run = (SELECT seq FROM runs WHERE "
+      "id = '" +
+      done_ + "')");
   Result<MigrationCounts> r = VerifyMigration(*source_, *target_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kInternal);
@@ -320,8 +322,10 @@ TEST_F(MigrateTest, VerificationNamesTheFirstDifference) {
   ASSERT_TRUE(VerifyMigration(*source_, *target_).ok());
 
   // A byte of the second daily return of each of the sweep's records.
-  tamper("UPDATE sweep_returns SET returns = overlay(returns placing '\\xff'::bytea from 21) "
-         "WHERE sweep = (SELECT seq FROM sweeps WHERE id = '" + sweep_done_ + "')");
+  tamper(
+      "UPDATE sweep_returns SET returns = overlay(returns placing '\\xff'::bytea from 21) "
+      "WHERE sweep = (SELECT seq FROM sweeps WHERE id = '" +
+      sweep_done_ + "')");
   r = VerifyMigration(*source_, *target_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().details.at("what"), "sweep " + sweep_done_);
