@@ -116,9 +116,10 @@ int Bench(const std::string& server_url) {
   const size_t distinct = std::set<int64_t>(claimed.begin(), claimed.end()).size();
   auto stats = (*schema)->Stats();
   const size_t left = stats.ok() ? stats->queued + stats->running + stats->expired : SIZE_MAX;
-  std::printf("job_queue_bench: %d jobs, %d claimers: claimed %zu (distinct %zu), left %zu, "
-              "errors %d\n",
-              kJobs, kClaimers, claimed.size(), distinct, left, errors.load());
+  std::printf(
+      "job_queue_bench: %d jobs, %d claimers: claimed %zu (distinct %zu), left %zu, "
+      "errors %d\n",
+      kJobs, kClaimers, claimed.size(), distinct, left, errors.load());
   std::printf("claim latency ms: p50 %.3f  p99 %.3f  max %.3f   (claim+finish: %.0f jobs/s)\n",
               Percentile(latencies_ms, 0.50), Percentile(latencies_ms, 0.99),
               Percentile(latencies_ms, 1.0), static_cast<double>(claimed.size()) / seconds);

@@ -11,8 +11,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -48,8 +48,8 @@ struct QueueOptions {
 
 // Upper bounds, in seconds, of the job latency histogram's buckets (+Inf is implied): from a job's
 // queueing to its end on this process's workers.
-inline constexpr std::array<double, 12> kJobLatencyBuckets = {
-    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+inline constexpr std::array<double, 12> kJobLatencyBuckets = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                              1,    2.5,   5,    10,  30,   60};
 
 // Executes queued runs and sweeps on its own threads (never on I/O threads), at a lower priority
 // (kWorkerNice). A run moves queued -> running -> done | failed in the store; progress is written
@@ -272,8 +272,8 @@ class Runner {
   std::array<std::atomic<uint64_t>, kJobLatencyBuckets.size() + 1> latency_counts_{};
   std::atomic<uint64_t> latency_sum_us_{0};
   mutable std::mutex stats_mu_;
-  mutable store::QueueStats stats_;                                // GUARDED_BY(stats_mu_)
-  mutable std::chrono::steady_clock::time_point stats_at_{};      // GUARDED_BY(stats_mu_)
+  mutable store::QueueStats stats_;                           // GUARDED_BY(stats_mu_)
+  mutable std::chrono::steady_clock::time_point stats_at_{};  // GUARDED_BY(stats_mu_)
 };
 
 }  // namespace tapedeck::api

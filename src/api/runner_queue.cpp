@@ -210,8 +210,8 @@ Runner::JobLatency Runner::job_latency() const {
 
 size_t Runner::leases_held() const {
   std::lock_guard lock(mu_);
-  return static_cast<size_t>(std::count_if(held_.begin(), held_.end(),
-                                           [](const std::optional<Held>& h) { return h.has_value(); }));
+  return static_cast<size_t>(std::count_if(
+      held_.begin(), held_.end(), [](const std::optional<Held>& h) { return h.has_value(); }));
 }
 
 store::QueueStats Runner::CachedStats() const {
@@ -239,8 +239,8 @@ void Runner::LeaseLoop() {
       }
     }
     for (const Held& h : held) {
-      auto lost = job_queue_->Renew(h.worker, std::span<const int64_t>(&h.job, 1),
-                                queue_options_.lease);
+      auto lost =
+          job_queue_->Renew(h.worker, std::span<const int64_t>(&h.job, 1), queue_options_.lease);
       // An error (the database away) says nothing: the job stays ours until Renew says otherwise.
       if (lost.ok() && !lost->empty()) {
         h.cancel->store(true);
@@ -317,18 +317,16 @@ Result<std::shared_ptr<SweepJob>> Runner::SweepContext(const store::SweepInfo& s
   }
   slot = Cached{*made, ++cache_tick_};
   while (sweep_cache_.size() > kSweepContexts) {
-    auto oldest = std::min_element(sweep_cache_.begin(), sweep_cache_.end(),
-                                   [](const auto& a, const auto& b) {
-                                     return a.second.used < b.second.used;
-                                   });
+    auto oldest = std::min_element(
+        sweep_cache_.begin(), sweep_cache_.end(),
+        [](const auto& a, const auto& b) { return a.second.used < b.second.used; });
     // Batches still running it hold their own reference.
     sweep_cache_.erase(oldest);
   }
   return *made;
 }
 
-void Runner::FailSweepQueued(const std::string& id, const Error& error,
-                             std::atomic<bool>& cancel) {
+void Runner::FailSweepQueued(const std::string& id, const Error& error, std::atomic<bool>& cancel) {
   const store::RunError stored = SweepError(error);
   Status failed = store_.FailSweep(id, stored);
   for (Millis delay = kRetryFirst; !failed.ok() && IsUnavailable(failed.error());
@@ -370,12 +368,12 @@ Runner::JobEnd Runner::RunJob(const store::Job& job, std::atomic<bool>& cancel) 
 }
 
 // Calls `op` again while it returns UNAVAILABLE and the job is held (a database restarting).
-#define TD_QUEUE_RETRY(var, op)                                                      \
-  auto var = (op);                                                                   \
-  for (Millis td_delay = kRetryFirst; !var.ok() && IsUnavailable(var.error());       \
-       td_delay = std::min(td_delay * 2, kRetryMax)) {                               \
-    if (!PauseBeforeRetry(td_delay, cancel)) return JobEnd::kAbandoned;              \
-    var = (op);                                                                      \
+#define TD_QUEUE_RETRY(var, op)                                                \
+  auto var = (op);                                                             \
+  for (Millis td_delay = kRetryFirst; !var.ok() && IsUnavailable(var.error()); \
+       td_delay = std::min(td_delay * 2, kRetryMax)) {                         \
+    if (!PauseBeforeRetry(td_delay, cancel)) return JobEnd::kAbandoned;        \
+    var = (op);                                                                \
   }
 
 Runner::JobEnd Runner::SweepStartJob(const store::Job& job, const std::string& worker,

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -122,8 +122,7 @@ std::string Fixed(double v) {
 }
 
 // The worker's own figures on /metrics.
-void AddWorkerMetrics(server::Metrics& metrics, const api::Runner& runner,
-                      store::JobQueue& queue) {
+void AddWorkerMetrics(server::Metrics& metrics, const api::Runner& runner, store::JobQueue& queue) {
   metrics.AddCollector([&runner, &queue](std::string& out) {
     // The deployment's queue, as this worker sees it (one round trip; nothing when unreachable).
     if (auto stats = queue.Stats(); stats.ok()) {
@@ -137,8 +136,8 @@ void AddWorkerMetrics(server::Metrics& metrics, const api::Runner& runner,
     server::AppendGauge(out, "tapedeck_worker_leases_held",
                         "Jobs this worker holds (claimed, not yet finished or given back).",
                         static_cast<double>(runner.leases_held()));
-    server::AppendCounter(out, "tapedeck_worker_jobs_done_total",
-                          "Jobs this worker finished.", static_cast<double>(runner.jobs_done()));
+    server::AppendCounter(out, "tapedeck_worker_jobs_done_total", "Jobs this worker finished.",
+                          static_cast<double>(runner.jobs_done()));
     server::AppendCounter(out, "tapedeck_worker_trial_runs_total",
                           "Sweep trial runs this worker stored.",
                           static_cast<double>(runner.trial_runs_done()));

@@ -5,9 +5,10 @@
 // the store's own checks make the second completion harmless (CompleteRun of a done run and
 // PutTrials of stored records are CONFLICT, which the worker takes as "already done").
 //
-// Claiming is one statement: UPDATE ... WHERE id = (SELECT id ... FOR UPDATE SKIP LOCKED LIMIT 1)
-// RETURNING ..., so two workers never claim the same job and never wait for each other. Waiting
-// work (runs, sweeps to start) comes before sweep batches, oldest first.
+// Claiming is one statement: UPDATE ... WHERE id = COALESCE((SELECT id ... FOR UPDATE SKIP LOCKED
+// LIMIT 1), ...) RETURNING ..., so two workers never claim the same job and never wait for each
+// other. Waiting work (runs, sweeps to start) comes before sweep batches, oldest first (within a
+// priority, a job whose lease expired before a queued one).
 //
 // Notifications (LISTEN/NOTIFY, ids only): tapedeck_job (a job was queued: idle workers wake),
 // tapedeck_run (a run ended: PgStore sends it), tapedeck_sweep (a sweep changed or was deleted:

@@ -137,9 +137,9 @@ class PgJobQueue final : public JobQueue {
   Result<std::optional<Job>> Claim(std::string_view worker,
                                    std::chrono::milliseconds lease) override {
     TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
-    TD_ASSIGN_OR_RETURN(pg::Rows & rows,
-                        conn->Query(kClaimSql, pg::Params().Add(worker).Add(
-                                                   static_cast<int64_t>(lease.count()))));
+    TD_ASSIGN_OR_RETURN(
+        pg::Rows & rows,
+        conn->Query(kClaimSql, pg::Params().Add(worker).Add(static_cast<int64_t>(lease.count()))));
     if (rows.size() == 0) return std::optional<Job>();
     Job job;
     job.id = rows.Int(0, 0);
@@ -259,9 +259,8 @@ class PgJobQueue final : public JobQueue {
         now - std::chrono::duration_cast<std::chrono::microseconds>(grace).count();
     TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
     size_t reaped = 0;
-    for (const auto& [table, key, channel] :
-         {std::tuple{"runs", "run", "tapedeck_run"},
-          std::tuple{"sweeps", "sweep", "tapedeck_sweep"}}) {
+    for (const auto& [table, key, channel] : {std::tuple{"runs", "run", "tapedeck_run"},
+                                              std::tuple{"sweeps", "sweep", "tapedeck_sweep"}}) {
       const std::string sql =
           std::string("WITH f AS (UPDATE ") + table +
           " t SET status = 'failed', error = 'interrupted', error_cause = 'interrupted', "
@@ -358,16 +357,15 @@ class PgJobQueue final : public JobQueue {
                      {{"job", std::to_string(job)}});
   }
 
-  Status Enqueue(JobKind kind, std::string_view id, std::string_view client,
-                 size_t max_per_client, size_t max_total) {
+  Status Enqueue(JobKind kind, std::string_view id, std::string_view client, size_t max_per_client,
+                 size_t max_total) {
     const bool run = kind == JobKind::kRun;
     TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
     TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(*conn));
     TD_TRY(conn->Query("SELECT pg_advisory_xact_lock($1)", pg::Params().Add(kEnqueueLock)));
-    TD_ASSIGN_OR_RETURN(pg::Rows & target,
-                        conn->Query(run ? "SELECT seq FROM runs WHERE id = $1"
-                                        : "SELECT seq FROM sweeps WHERE id = $1",
-                                    pg::Params().Add(id)));
+    TD_ASSIGN_OR_RETURN(pg::Rows & target, conn->Query(run ? "SELECT seq FROM runs WHERE id = $1"
+                                                           : "SELECT seq FROM sweeps WHERE id = $1",
+                                                       pg::Params().Add(id)));
     if (target.size() == 0) {
       if (run) return MakeError(ErrorCode::kRunNotFound, "no such run", {{"id", std::string(id)}});
       return MakeError(ErrorCode::kNotFound, "no such sweep", {{"sweep", std::string(id)}});
@@ -385,11 +383,10 @@ class PgJobQueue final : public JobQueue {
     const size_t waiting = static_cast<size_t>(counts.Int(0, 1));
     const std::string retry_after = std::to_string(kRetryAfterSeconds);
     if (mine >= max_per_client) {
-      return MakeError(
-          ErrorCode::kRateLimited,
-          "you have " + std::to_string(mine) +
-              " backtests waiting or sweeps unfinished already; wait for them",
-          {{"limit", std::to_string(max_per_client)}, {"retry_after", retry_after}});
+      return MakeError(ErrorCode::kRateLimited,
+                       "you have " + std::to_string(mine) +
+                           " backtests waiting or sweeps unfinished already; wait for them",
+                       {{"limit", std::to_string(max_per_client)}, {"retry_after", retry_after}});
     }
     if (waiting >= max_total) {
       return MakeError(ErrorCode::kUnavailable,

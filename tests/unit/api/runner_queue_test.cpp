@@ -251,6 +251,70 @@ TEST_F(RunnerQueueTest, AStoppedWorkerGivesItsJobsBackAndAnotherEndsTheSweepOnce
   EXPECT_EQ(b.queue->lease_expiries(), 0u);
 }
 
+TEST_F(RunnerQueueTest, ASweepDeletedElsewhereStopsItsTrialsHere) {
+  market::GenOptions gen;
+  gen.bars = 200'000;
+  gen.symbol = "BIG";
+  ASSERT_TRUE(pg_.store->PutDataset("big", market::Generate(gen)).ok());
+  constexpr const char* kLong =
+      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":101,"step":1},)"
+      R"("slow":{"from":110,"to":200,"step":10}}})";
+  const std::string id = CreateSweep(*pg_.store, kLong);
+  Runner serve(*pg_.store, *pg_.queue, 0);
+  ASSERT_TRUE(serve.EnqueueSweep(id, "me", 16, 256).ok());
+  Node node = MakeNode();
+  Runner worker(*node.store, *node.queue, 2, {}, {.lease = 30000ms, .name = "w"});
+  auto deadline = Clock::now() + 60s;
+  while (worker.trial_runs_done() == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_GT(worker.trial_runs_done(), 0u);
+  // Another node deletes it (its jobs go with it): the trials being run here stop, well before
+  // a lease renewal (10 s) would have told.
+  ASSERT_TRUE(pg_.store->DeleteSweep(id).ok());
+  serve.CancelSweep(id);
+  const auto deleted = Clock::now();
+  deadline = deleted + 20s;
+  while (worker.leases_held() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+  EXPECT_EQ(worker.leases_held(), 0u);
+  EXPECT_LT(Clock::now() - deleted, 5s);
+  EXPECT_LT(worker.trial_runs_done(), 1000u / 2);
+  EXPECT_EQ(Jobs(), 0);
+}
+
+TEST_F(RunnerQueueTest, ASweepOutlivesADatabaseRestartWithEveryTrialStoredOnce) {
+  market::GenOptions gen;
+  gen.bars = 100'000;
+  gen.symbol = "BIG";
+  ASSERT_TRUE(pg_.store->PutDataset("big", market::Generate(gen)).ok());
+  constexpr const char* kLong =
+      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":41,"step":1},)"
+      R"("slow":{"from":50,"to":100,"step":10}}})";
+  const std::string id = CreateSweep(*pg_.store, kLong);
+  ASSERT_TRUE(pg_.queue->EnqueueSweep(id, "me", 16, 256).ok());
+  Node node = MakeNode();
+  Runner worker(*node.store, *node.queue, 2, {}, {.lease = 2000ms, .name = "w"});
+  const auto deadline = Clock::now() + 60s;
+  while (worker.trial_runs_done() < 16 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_GE(worker.trial_runs_done(), 16u);
+  // Down for longer than a lease: jobs in flight are claimed again by the other thread, their
+  // records refused as stored already.
+  ASSERT_TRUE(store::testing::SharedPgCluster().Stop());
+  const uint64_t before_restart = worker.trial_runs_done();
+  std::this_thread::sleep_for(3s);
+  ASSERT_TRUE(store::testing::SharedPgCluster().Start());
+  const store::SweepInfo sweep = WaitSweep(*pg_.store, id);
+  ASSERT_EQ(sweep.status, store::SweepStatus::kDone) << sweep.error.msg;
+  EXPECT_EQ(sweep.done, sweep.spec.tasks);
+  EXPECT_EQ(store::testing::PgScalar(url_, "SELECT count(*) FROM sweep_trials"),
+            static_cast<int64_t>(sweep.spec.tasks));
+  EXPECT_EQ(Jobs(), 0);
+  EXPECT_LT(before_restart, sweep.spec.tasks);  // the restart came mid-sweep
+  EXPECT_EQ(worker.trial_runs_done(), sweep.spec.tasks);
+}
+
 TEST_F(RunnerQueueTest, ServeNodeLimitsAreTheQueuesAndAStoppingNodeRefuses) {
   Runner serve(*pg_.store, *pg_.queue, 0);
   auto a = pg_.store->CreateRun(Spec(5));

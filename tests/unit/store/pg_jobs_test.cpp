@@ -1,5 +1,6 @@
 // The PostgreSQL job queue (store/job_queue.h) against a real cluster: the test binary's shared
-// cluster, a fresh database per test (pg_test_db.h). Runs and sweeps are inserted by hand (the queue needs only their rows).
+// cluster, a fresh database per test (pg_test_db.h). Runs and sweeps are inserted by hand (the
+// queue needs only their rows).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -57,9 +58,9 @@ class PgJobsTest : public ::testing::Test {
     return id;
   }
   std::string Status(const char* table, const std::string& id) {
-    auto rows = db_->Query(std::string("SELECT status, error, error_cause FROM ") + table +
-                               " WHERE id = $1",
-                           Params().Add(id));
+    auto rows = db_->Query(
+        std::string("SELECT status, error, error_cause FROM ") + table + " WHERE id = $1",
+        Params().Add(id));
     EXPECT_TRUE(rows.ok());
     if (!rows.ok() || rows->size() == 0) return "absent";
     return rows->Text(0, 0) + "/" + rows->Text(0, 1) + "/" + rows->Text(0, 2);
@@ -298,9 +299,9 @@ TEST_F(PgJobsTest, LimitsPerClientAndInAll) {
 }
 
 TEST_F(PgJobsTest, ReapFailsOldWorkWithoutAJob) {
-  AddRun("orphan", 120s);          // its node died before queueing it
-  AddRun("young", 5s);             // being queued just now
-  AddRun("queued", 120s);          // has its job
+  AddRun("orphan", 120s);  // its node died before queueing it
+  AddRun("young", 5s);     // being queued just now
+  AddRun("queued", 120s);  // has its job
   AddSweep("orphan_sweep", 120s, "running");
   AddSweep("queued_sweep", 120s);
   ASSERT_TRUE(queue_->EnqueueRun("queued", "c", 10, 10).ok());
@@ -328,11 +329,11 @@ TEST_F(PgJobsTest, ReapFailsOldWorkWithoutAJob) {
 
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return heard.size() >= 2; }));
-  EXPECT_NE(std::find(heard.begin(), heard.end(), std::pair<std::string, std::string>(
-                                                       "tapedeck_run", "orphan")),
+  EXPECT_NE(std::find(heard.begin(), heard.end(),
+                      std::pair<std::string, std::string>("tapedeck_run", "orphan")),
             heard.end());
-  EXPECT_NE(std::find(heard.begin(), heard.end(), std::pair<std::string, std::string>(
-                                                       "tapedeck_sweep", "orphan_sweep")),
+  EXPECT_NE(std::find(heard.begin(), heard.end(),
+                      std::pair<std::string, std::string>("tapedeck_sweep", "orphan_sweep")),
             heard.end());
 }
 
@@ -359,9 +360,8 @@ TEST_F(PgJobsTest, ListenDeliversNotificationsAndSaysWhenItReconnected) {
   ASSERT_TRUE(db_->Exec("NOTIFY tapedeck_run, 'r1'; NOTIFY tapedeck_sweep, 's9'").ok());
   {
     std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] {
-      return has("tapedeck_run", "r1") && has("tapedeck_sweep", "s9");
-    }));
+    ASSERT_TRUE(cv.wait_for(
+        lock, 5s, [&] { return has("tapedeck_run", "r1") && has("tapedeck_sweep", "s9"); }));
     EXPECT_FALSE(has("", ""));  // no reconnect yet
   }
 
