@@ -222,10 +222,18 @@ def main():
     ap.add_argument("--pg-conf", action="append", default=[],
                     help="a postgresql.conf line for the bench's cluster (repeatable), e.g. "
                          "'default_toast_compression = lz4'")
+    ap.add_argument("--not-durable", action="store_true",
+                    help="keep the test clusters' fsync/synchronous_commit/full_page_writes off "
+                         "(by default the bench turns them on: SQLite's end of a run is a durable "
+                         "commit, so PostgreSQL's must be too for a fair ratio)")
     ap.add_argument("--pg-only", action="store_true", help="skip the SQLite side")
     ap.add_argument("--json-out")
     args = ap.parse_args()
     AUTOGROUP_NICE[0] = args.autogroup_nice
+    if not args.not_durable:
+        # Later lines of postgresql.conf win over pgcluster.py's test settings.
+        args.pg_conf = ["fsync = on", "synchronous_commit = on", "full_page_writes = on",
+                        *args.pg_conf]
     binary = os.path.abspath(args.bin)
     work = tempfile.mkdtemp(prefix="tapedeck-scale-bench-")
     try:
