@@ -12,9 +12,15 @@ $TAPEDECK_PG_BIN, else /usr/lib/postgresql/15/bin (Debian's `postgresql-15`, ins
 scripts/bootstrap.sh).
 
 The same steps serve the C++ tests (tests/unit/store/pg_cluster.h) through the command line:
-    pgcluster.py up [--password PW]   starts a new cluster, prints {"dir","url","port",...} as JSON
+    pgcluster.py up [--password PW] [--out FILE]
+                                      starts a new cluster, prints {"dir","url","port",...} as JSON
+                                      (also written to FILE)
     pgcluster.py stop|start|restart DIR
     pgcluster.py down DIR             stops it and removes DIR
+    pgcluster.py down --from FILE     the same for the cluster FILE describes (nothing if absent)
+
+CTest starts one cluster for a whole test run this way (tests/CMakeLists.txt, fixture `pg`): the
+C++ tests' databases go on it (tests/unit/store/pg_test_db.h) instead of a cluster per process.
 """
 import atexit
 import json
@@ -161,7 +167,7 @@ class PgCluster:
             f.write("\n# tapedeck tests\nlisten_addresses = '127.0.0.1'\n"
                     f"unix_socket_directories = '{self.dir}'\n"
                     "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                    "max_connections = 50\nshared_buffers = 32MB\n")
+                    "max_connections = 200\nshared_buffers = 32MB\n")
         self._save()
         return self
 
@@ -255,11 +261,34 @@ class PgCluster:
         return c
 
 
+def _down_from(path):
+    """Stops and removes the cluster described in the JSON file at `path`, and the file."""
+    try:
+        with open(path) as f:
+            described = json.load(f)
+    except (OSError, ValueError):
+        return
+    if os.path.isdir(described.get("dir", "")):
+        PgCluster.attach(described["dir"]).close()
+    os.unlink(path)
+
+
 def main(argv):
     if len(argv) >= 1 and argv[0] == "up":
-        password = None
-        if len(argv) == 3 and argv[1] == "--password":
-            password = argv[2]
+        password, out = None, None
+        rest = argv[1:]
+        while len(rest) >= 2 and rest[0] in ("--password", "--out"):
+            if rest[0] == "--password":
+                password = rest[1]
+            else:
+                out = rest[1]
+            rest = rest[2:]
+        if rest:
+            print(__doc__, file=sys.stderr)
+            return 2
+        if out:
+            # A cluster an interrupted run left behind goes first.
+            _down_from(out)
         c = PgCluster(password=password)
         try:
             c.create().start()
@@ -267,7 +296,15 @@ def main(argv):
             c.close()
             raise
         atexit.unregister(c._atexit)  # it outlives this process: `down` removes it
-        print(json.dumps(c.describe()))
+        described = json.dumps(c.describe())
+        if out:
+            with open(out + ".tmp", "w") as f:
+                f.write(described + "\n")
+            os.replace(out + ".tmp", out)
+        print(described)
+        return 0
+    if len(argv) == 3 and argv[0] == "down" and argv[1] == "--from":
+        _down_from(argv[2])
         return 0
     if len(argv) == 2 and argv[0] in ("stop", "start", "restart", "down"):
         c = PgCluster.attach(argv[1])

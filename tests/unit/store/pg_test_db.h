@@ -1,5 +1,8 @@
-// The store tests' PostgreSQL: one throwaway cluster per test binary (started by the first test
-// that asks for it, stopped at exit) and a fresh, empty database per test on it.
+// The database tests' PostgreSQL: a fresh, empty database per test, on the cluster a ctest run
+// shares (tests/CMakeLists.txt's fixture `pg` starts it once and names its description in
+// TAPEDECK_TEST_PG_FILE) or, for a test binary run by hand, on a cluster of the process's own
+// (started by the first test that asks, stopped at exit). A test that stops or restarts its
+// cluster uses OwnPgCluster(), never the shared one, which other processes are using.
 //
 // REQUIRES: TAPEDECK_SOURCE_DIR defined for the including source (see pg_cluster.h).
 #pragma once
@@ -8,7 +11,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <regex>
+#include <sstream>
 #include <string>
 
 #include "pg_cluster.h"
@@ -16,26 +23,42 @@
 
 namespace tapedeck::store::testing {
 
-inline PgCluster& SharedPgCluster() {
+// A cluster of this process's own, started on first use.
+inline PgCluster& OwnPgCluster() {
   static PgCluster cluster;
   return cluster;
 }
 
-// The URL of a new database on the shared cluster; empty (a failure recorded) when the cluster
-// could not start.
-inline std::string FreshPgDatabase() {
-  PgCluster& pg = SharedPgCluster();
-  EXPECT_TRUE(pg.ok()) << pg.error();
-  if (!pg.ok()) return "";
+// The shared cluster's URL; empty (a failure recorded) when there is none and none could start.
+inline std::string SharedPgUrl() {
+  static const std::string url = [] {
+    if (const char* file = std::getenv("TAPEDECK_TEST_PG_FILE"); file != nullptr && *file) {
+      std::ifstream in(file);
+      std::stringstream text;
+      text << in.rdbuf();
+      std::smatch m;
+      const std::string json = text.str();
+      if (std::regex_search(json, m, std::regex("\"url\": \"([^\"]*)\""))) return m[1].str();
+    }
+    return OwnPgCluster().ok() ? OwnPgCluster().url() : std::string();
+  }();
+  EXPECT_FALSE(url.empty()) << OwnPgCluster().error();
+  return url;
+}
+
+// The URL of a new database on the cluster at `cluster_url` (default: the shared one); empty (a
+// failure recorded) when that failed.
+inline std::string FreshPgDatabase(const std::string& cluster_url = SharedPgUrl()) {
+  if (cluster_url.empty()) return "";
   static std::atomic<int> next{0};
   const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(next++);
-  Result<std::unique_ptr<internal::pg::Conn>> conn = internal::pg::Conn::Open(pg.url());
+  Result<std::unique_ptr<internal::pg::Conn>> conn = internal::pg::Conn::Open(cluster_url);
   EXPECT_TRUE(conn.ok()) << conn.error().ToString();
   if (!conn.ok()) return "";
   Status made = (*conn)->Exec("CREATE DATABASE " + name);
   EXPECT_TRUE(made.ok()) << made.error().ToString();
   if (!made.ok()) return "";
-  return pg.url().substr(0, pg.url().rfind('/') + 1) + name;
+  return cluster_url.substr(0, cluster_url.rfind('/') + 1) + name;
 }
 
 // One value of a query on the database at `url` (count(*) and the like); -1 on failure.
