@@ -5,7 +5,9 @@
 #                                                     /vendor/ (src/server/static_files.cpp), the
 #                                                     bundled sample CSV, and their licences
 #   /lib/systemd/system/tapedeck.service              `tapedeck serve`, hardened
-#   /etc/tapedeck/tapedeck.conf                       its options (a conffile)
+#   /lib/systemd/system/tapedeck-worker@.service      `tapedeck worker`, hardened alike
+#   /etc/tapedeck/tapedeck.conf                       serve's options (a conffile)
+#   /etc/tapedeck/worker.conf                         the workers' store and options (a conffile)
 #   /usr/share/doc/tapedeck/                          README, deploy guide and proxy configs
 # The npm files come from node_modules/ (scripts/bootstrap.sh runs `npm ci`). Checked by
 # tests/integration/test_package.py.
@@ -37,8 +39,12 @@ foreach(pkg lightweight-charts codemirror vega-datasets)
   endif()
 endforeach()
 
-install(FILES ${PROJECT_SOURCE_DIR}/packaging/deb/tapedeck.service DESTINATION /lib/systemd/system)
-install(FILES ${PROJECT_SOURCE_DIR}/packaging/deb/tapedeck.conf DESTINATION /etc/tapedeck)
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/deb/tapedeck.service
+              ${PROJECT_SOURCE_DIR}/packaging/deb/tapedeck-worker@.service
+        DESTINATION /lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/deb/tapedeck.conf
+              ${PROJECT_SOURCE_DIR}/packaging/deb/worker.conf
+        DESTINATION /etc/tapedeck)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/deploy.md
         DESTINATION share/doc/tapedeck)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/deploy/ DESTINATION share/doc/tapedeck/deploy)
@@ -61,8 +67,10 @@ plays the result back in the browser like a tape: price chart, orders, trades an
 at any speed, over WebSocket or Server-Sent Events. It also runs parameter sweeps.
 
 This package holds the tapedeck command, the web player with the JavaScript libraries it
-loads, a sample data set (S&P 500 daily bars), and a hardened systemd service for
-`tapedeck serve`, configured in /etc/tapedeck/tapedeck.conf (not enabled on install).")
+loads, a sample data set (S&P 500 daily bars), and hardened systemd services for
+`tapedeck serve` (configured in /etc/tapedeck/tapedeck.conf) and for `tapedeck worker`
+processes sharing a PostgreSQL store with several serve nodes (tapedeck-worker@.service,
+configured in /etc/tapedeck/worker.conf). Neither is enabled on install.")
 # Shared libraries found by dpkg-shlibdeps (packages dpkg-dev and file); the binary needs nothing
 # else at run time (it runs no other program).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)

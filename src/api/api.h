@@ -7,6 +7,7 @@
 //   options.h           api::Options, what the command line tells the api
 //   service.h           api::Service, everything `tapedeck serve` runs behind the server
 //   resources.h         api::Resources, the REST routes over the store
+//   queue_metrics.h     api::MeteredJobQueue, /metrics of the database and the job queue
 //   runner.h            api::Runner, the worker pool
 //   sweeps.h            api::SweepResources, the /sweeps routes
 //   sweep_job.h         api::SweepJob, a sweep being executed on the pool
@@ -16,6 +17,7 @@
 #pragma once
 
 #include "api/options.h"
+#include "api/queue_metrics.h"
 #include "api/resources.h"
 #include "api/runner.h"
 #include "api/service.h"

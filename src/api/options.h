@@ -19,12 +19,16 @@ inline constexpr uint64_t kCheckInstructions = 1'000'000;
 inline constexpr double kCheckSeconds = 0.1;
 
 struct Options {
-  std::string db_path = "tapedeck.db";  // the store
+  // The store, as store::OpenStore takes it: "sqlite:PATH" or a bare PATH (the embedded,
+  // single-process mode), or "postgresql://..." (a node of a deployment sharing that database and
+  // its job queue).
+  std::string store = "tapedeck.db";
   // The bundled sample CSV, imported as dataset "sp500" at start when that dataset is absent;
   // empty: none.
   std::string sample_csv;
-  // Backtests executing at once. The command line's default (one per core) is resolved there;
-  // 0 is taken as 1.
+  // Backtests executing at once. The command line's default (one per core; none with a
+  // PostgreSQL store) is resolved there. With SQLite 0 is taken as 1; with PostgreSQL 0 makes a
+  // stateless node that only queues work (`tapedeck worker` processes execute it).
   size_t workers = 1;
   // Jobs waiting (runs, and sweeps not started: one job each), in total; beyond: UNAVAILABLE.
   size_t max_queued = 256;

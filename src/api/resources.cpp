@@ -92,16 +92,32 @@ HttpResponse TooLarge(const Request& req, const Error& e) {
 
 }  // namespace
 
-Resources::Resources(store::Store& store, const Options& options)
+namespace {
+
+std::unique_ptr<Runner> MakeRunner(store::Store& store, const Options& options,
+                                   store::JobQueue* queue) {
+  if (queue == nullptr) {
+    return std::make_unique<Runner>(store, options.workers, options.script_budgets);
+  }
+  return std::make_unique<Runner>(store, *queue, options.workers, options.script_budgets);
+}
+
+}  // namespace
+
+Resources::Resources(store::Store& store, const Options& options, store::JobQueue* queue)
     : store_(store),
       options_(options),
       runs_(std::make_shared<StoreRunSource>(store)),
-      runner_(store, options.workers, options.script_budgets),
-      sweeps_(store, runner_, options,
+      runner_(MakeRunner(store, options, queue)),
+      sweeps_(store, *runner_, options,
               [this](store::RunSpec& s, const std::optional<std::string>& script,
                      const strategies::Params& params, std::vector<strategies::ParamSpec>* schema) {
                 return CheckScriptRun(s, script, params, schema);
-              }) {}
+              }) {
+  // Streams waiting for a run learn here that it ended, rather than by asking the store. An
+  // empty id: the queue's listener reconnected and may have missed some.
+  runner_->OnFinished([runs = runs_](const std::string& id) { runs->Finished(id); });
+}
 
 Status ResolveSymbols(store::Store& store, store::RunSpec& spec, const std::string& field) {
   // Each dataset is one symbol of the run, in order; two of the same symbol could not be told
@@ -188,7 +204,8 @@ Status Resources::EnsureDataset(const std::string& name, const std::string& symb
   auto series = market::ImportCsvFile(csv_path, options);
   if (!series.ok()) return series.take_error();
   auto put = store_.PutDataset(name, *series);
-  if (!put.ok()) return put.take_error();
+  // CONFLICT: another node sharing the store imported it meanwhile.
+  if (!put.ok() && put.error().code != ErrorCode::kConflict) return put.take_error();
   return Ok();
 }
 
@@ -290,7 +307,7 @@ HttpResponse Resources::PostBacktest(const Request& req) {
   if (Status s = ResolveSymbols(store_, *spec, field); !s.ok()) {
     return ErrorResponse(req.http, s.error());
   }
-  return AcceptRun(req, store_, runner_, options_, *spec);
+  return AcceptRun(req, store_, *runner_, options_, *spec);
 }
 
 HttpResponse Resources::ListBacktests(const Request& req) {
@@ -420,8 +437,9 @@ void Resources::RenderMetrics(std::string& out) const {
   server::AppendFamily(out, "tapedeck_runs", "gauge", "Backtest runs in the store, by status.",
                        samples);
   server::AppendGauge(out, "tapedeck_runs_waiting",
-                      "Jobs (runs, sweeps not started) queued in this process's worker pool.",
-                      static_cast<double>(runner_.queued()));
+                      "Jobs (runs, sweeps not started) waiting: in this process's worker pool, "
+                      "or with a PostgreSQL store in the deployment's queue.",
+                      static_cast<double>(runner_->queued()));
   sweeps_.RenderMetrics(out);
 }
 

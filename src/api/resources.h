@@ -13,6 +13,7 @@
 #include "api/sweeps.h"
 #include "common/error.h"
 #include "server/router.h"
+#include "store/job_queue.h"
 #include "store/store.h"
 
 namespace tapedeck::api {
@@ -30,27 +31,31 @@ server::HttpResponse AcceptRun(const server::Request& req, store::Store& store, 
 server::HttpResponse NoContent(const server::Request& req);
 
 // Owns the worker pool (Runner) that executes posted backtests and the StoreRunSource whose cached
-// tapes a deleted run is dropped from. `store` must outlive it.
+// tapes a deleted run is dropped from, and which learns from the Runner when a run ends. `store`
+// (and `queue`, when given) must outlive it.
 //
 // Thread-safety: shared by all I/O threads once its routes are registered; every method may be
 // called concurrently.
 class Resources {
  public:
   // Uses options.workers, max_queued, max_queued_per_client, max_upload_bytes, max_script_bytes
-  // and script_budgets.
-  Resources(store::Store& store, const Options& options);
+  // and script_budgets. Without `queue` the Runner executes the work on options.workers threads
+  // of this process (SQLite); with it (PostgreSQL) the work goes through the shared job queue
+  // and this process executes it on options.workers threads, none for a stateless node.
+  Resources(store::Store& store, const Options& options, store::JobQueue* queue = nullptr);
 
   // Registers every REST route on `router`. The handlers refer to this object: it must outlive
   // the router and the server that serves it.
   void RegisterRoutes(server::Router& router);
 
   // Imports `csv_path` as dataset `name` unless a dataset of that name exists (the embedded
-  // default: the bundled sample is there at first start).
+  // default: the bundled sample is there at first start). A dataset of that name stored by
+  // another process meanwhile (PutDataset's CONFLICT) is success too.
   Status EnsureDataset(const std::string& name, const std::string& symbol,
                        const std::string& csv_path);
 
   store::Store& store() { return store_; }
-  Runner& runner() { return runner_; }
+  Runner& runner() { return *runner_; }
   const std::shared_ptr<StoreRunSource>& runs() const { return runs_; }
 
   // Prometheus families of the REST side (runs by status, queue depth), for /metrics.
@@ -82,7 +87,7 @@ class Resources {
   store::Store& store_;
   Options options_;
   std::shared_ptr<StoreRunSource> runs_;
-  Runner runner_;
+  std::unique_ptr<Runner> runner_;
   SweepResources sweeps_;
 };
 

@@ -12,6 +12,8 @@
 #include "cli/tokens_file.h"
 #include "common/strings.h"
 #include "market/market.h"
+#include "server/access.h"
+#include "store/store.h"
 
 namespace tapedeck::cli {
 namespace {
@@ -24,8 +26,12 @@ constexpr std::string_view kUsage = R"(usage: tapedeck serve [OPTIONS]
   --host H                     address to listen on (default 127.0.0.1)
   --port P                     port (default 8080; 0 picks a free one, printed on start)
   --threads N                  I/O threads (default: one per core)
-  --workers N                  backtest worker threads (default: one per core)
-  --db PATH                    the store (default tapedeck.db)
+  --workers N                  backtest worker threads (default: one per core; with a
+                               PostgreSQL store 0: `tapedeck worker` processes execute)
+  --store SPEC                 the store: sqlite:PATH (or a bare PATH; the default is
+                               tapedeck.db), or postgresql://USER@HOST[:PORT]/DB shared by
+                               every node and worker of a deployment
+  --db PATH                    the same as --store sqlite:PATH
   --web-root DIR               static files served at / (default web/)
   --allow-origin ORIGIN        another origin allowed to open streams and read REST/SSE
                                responses (repeatable)
@@ -33,6 +39,9 @@ constexpr std::string_view kUsage = R"(usage: tapedeck serve [OPTIONS]
                                --tokens-file: a command line is visible to every local user)
   --tokens-file PATH           bearer tokens, one a line, '#' comments; the file must not be
                                readable by others (chmod 600 or 640)
+  --ticket-key-file PATH       the playback tickets' key (at least 32 bytes; the same file on
+                               every node, so a ticket from one opens streams on another;
+                               default: a random key per process)
   --ticket-ttl D               life of a playback ticket for ?ticket= (default 60s)
   --max-queued-per-client N    backtests and sweeps waiting per client (address, or token)
                                (default 16)
@@ -167,7 +176,9 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
   ServeOptions options;
   server::Settings& s = options.server;
   api::Options& a = options.api;
-  int workers = 0;
+  int workers = -1;  // not given
+  std::string db_path;
+  bool store_given = false;
   const auto duration = [](Millis& out) {
     return [&out](std::string_view v) {
       const auto d = ParseDuration(v);
@@ -205,8 +216,13 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
       {"host", text(s.host)},
       {"port", count(s.port, 0, 65535)},
       {"threads", count(s.threads, 1, 1024)},
-      {"workers", count(workers, 1, 1024)},
-      {"db", text(a.db_path)},
+      {"workers", count(workers, 0, 1024)},
+      {"store",
+       [&](std::string_view v) {
+         store_given = true;
+         return text(a.store)(v);
+       }},
+      {"db", text(db_path)},
       {"web-root", text(s.web_root)},
       {"allow-origin",
        [&](std::string_view v) {
@@ -222,6 +238,7 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
          return true;
        }},
       {"tokens-file", text(options.tokens_file)},
+      {"ticket-key-file", text(options.ticket_key_file)},
       {"ticket-ttl", duration(s.ticket_ttl)},
       {"max-queued", count(a.max_queued, 1, 10'000'000)},
       {"max-queued-per-client", count(a.max_queued_per_client, 1, 10'000'000)},
@@ -302,6 +319,29 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
     if (!tokens) return tokens.error();
     s.auth_tokens.insert(s.auth_tokens.end(), tokens->begin(), tokens->end());
   }
+  if (!options.ticket_key_file.empty()) {
+    auto key = server::LoadTicketKey(options.ticket_key_file);
+    if (!key) {
+      Error e = key.take_error();
+      e.details["field"] = "ticket-key-file";
+      return e;
+    }
+    s.ticket_key = std::move(key).value();
+  }
+  if (!db_path.empty()) {
+    if (store_given) {
+      return Invalid("db",
+                     "--db and --store both name the store; give one (--db PATH is --store "
+                     "sqlite:PATH)");
+    }
+    a.store = "sqlite:" + db_path;
+  }
+  const bool postgres = store::IsPostgresUrl(a.store);
+  if (workers == 0 && !postgres) {
+    return Invalid("workers",
+                   "--workers 0 needs a PostgreSQL store (--store postgresql://...): with SQLite "
+                   "this process alone executes the runs");
+  }
   if (s.ticket_ttl.count() == 0) return Invalid("ticket-ttl", "a ticket's life must be positive");
   if (s.ping_interval.count() == 0 || s.heartbeat_interval.count() == 0 ||
       s.idle_timeout.count() == 0 || s.write_timeout.count() == 0) {
@@ -310,7 +350,7 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
   // The one place the default of both is computed.
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (s.threads == 0) s.threads = cores;
-  a.workers = static_cast<size_t>(workers > 0 ? workers : cores);
+  a.workers = static_cast<size_t>(workers >= 0 ? workers : postgres ? 0 : cores);
   a.max_upload_bytes = static_cast<size_t>(s.body_limit);
   return options;
 }

@@ -15,15 +15,16 @@
 namespace tapedeck::cli {
 
 struct ServeOptions {
-  server::Settings server;  // where to listen and every network interval and limit
-  api::Options api;         // the store, workers, queue limits, synthetic runs
-  std::string tokens_file;  // --tokens-file, already read into server.auth_tokens
+  server::Settings server;      // where to listen and every network interval and limit
+  api::Options api;             // the store, workers, queue limits, synthetic runs
+  std::string tokens_file;      // --tokens-file, already read into server.auth_tokens
+  std::string ticket_key_file;  // --ticket-key-file, already read into server.ticket_key
 };
 
 // Parses `tapedeck serve` options from argv[first..argc): `--key value` or `--key=value`.
-//   --host H  --port P  --threads N  --workers N  --db PATH  --web-root DIR
+//   --host H  --port P  --threads N  --workers N  --store SPEC  --db PATH  --web-root DIR
 //   --allow-origin ORIGIN (repeatable)
-//   --auth-token TOKEN (repeatable)  --tokens-file PATH  --ticket-ttl D
+//   --auth-token TOKEN (repeatable)  --tokens-file PATH  --ticket-key-file PATH  --ticket-ttl D
 //   --max-queued N  --max-queued-per-client N
 //   --heartbeat D  --ping-interval D  --idle-timeout D  --write-timeout D  --handshake-timeout D
 //   --header-timeout D  --body-timeout D  --shutdown-timeout D  --sse-retry D
@@ -32,12 +33,17 @@ struct ServeOptions {
 //     (BYTES: a number with an optional K, M or G suffix, powers of 1024)
 //   --control-rate PER_SECOND  --max-connections N  --max-connections-per-address N
 //   --synthetic-run ID:BARS[:SEED[:INTERVAL[:READY_AFTER]]] (repeatable)
-// --threads and --workers default to one per core, resolved here (and nowhere else); --body-limit
-// caps both what the server reads and what a CSV upload may hold (api.max_upload_bytes).
-// api.sample_csv is left empty for the caller.
+// --store SPEC goes to api.store as store::OpenStore takes it; --db PATH is --store sqlite:PATH
+// (giving both is an error). --threads and --workers default to one per core, resolved here (and
+// nowhere else), except --workers with a PostgreSQL store: 0 (a stateless node; `tapedeck worker`
+// processes execute the work), and 0 is allowed only there. --body-limit caps both what the server
+// reads and what a CSV upload may hold (api.max_upload_bytes). api.sample_csv is left empty for
+// the caller.
 // Errors: VALIDATION naming the option in details["field"] for an unknown option, a missing or
-// malformed value, or a value out of range; for --tokens-file, whatever LoadTokensFile reports.
-// Reads the tokens file, if one is named, into server.auth_tokens.
+// malformed value, or a value out of range; for --tokens-file, whatever LoadTokensFile reports;
+// for --ticket-key-file, whatever server::LoadTicketKey reports (field "ticket-key-file").
+// Reads the tokens file and the ticket key file, if named, into server.auth_tokens and
+// server.ticket_key.
 Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first = 2);
 
 // The usage text of the options above.

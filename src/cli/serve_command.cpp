@@ -14,6 +14,7 @@
 #include "server/metrics.h"
 #include "server/router.h"
 #include "server/server.h"
+#include "store/store.h"
 
 namespace tapedeck::cli {
 namespace {
@@ -26,8 +27,14 @@ std::string UrlHost(const std::string& host) {
 int Serve(const ServeOptions& options) {
   auto opened = api::Service::Open(options.api);
   if (!opened) {
-    std::fprintf(stderr, "tapedeck serve: %s\n", opened.error().ToString().c_str());
-    return 1;
+    const Error& e = opened.error();
+    std::fprintf(stderr, "tapedeck serve: %s\n", e.ToString().c_str());
+    // A --store that names no store (store::OpenStore checks it) is a usage error, as a bad
+    // option is; anything else (the database unreachable, a newer schema) is a failure to start.
+    const auto field = e.details.find("field");
+    const bool usage =
+        e.code == ErrorCode::kValidation && field != e.details.end() && field->second == "store";
+    return usage ? 2 : 1;
   }
   std::unique_ptr<api::Service> service = std::move(opened).value();
   auto metrics = std::make_shared<server::Metrics>();
@@ -51,6 +58,15 @@ int Serve(const ServeOptions& options) {
       std::printf("tapedeck serve: listening on http://%s:%u\n",
                   UrlHost(options.server.host).c_str(), static_cast<unsigned>(server.port()));
       std::fflush(stdout);
+      if (store::IsPostgresUrl(options.api.store)) {
+        // Never the URL itself: it may hold a password.
+        std::fprintf(
+            stderr,
+            "tapedeck serve: a node of a PostgreSQL deployment, %zu worker thread(s) "
+            "here%s\n",
+            options.api.workers,
+            options.api.workers == 0 ? " (`tapedeck worker` processes execute the work)" : "");
+      }
       if (!options.server.auth_tokens.empty()) {
         // How many, never which.
         std::fprintf(

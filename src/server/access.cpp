@@ -4,11 +4,16 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <sys/stat.h>
 
 #include <boost/algorithm/hex.hpp>
 #include <boost/beast/core/string.hpp>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
 #include <iterator>
+#include <sstream>
 
 namespace tapedeck::server {
 namespace {
@@ -43,10 +48,14 @@ Access::Access(const std::vector<std::string>& tokens, std::chrono::milliseconds
 }
 
 Result<std::shared_ptr<const Access>> Access::Create(const std::vector<std::string>& tokens,
-                                                     std::chrono::milliseconds ttl) {
-  std::string key(kKeyBytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
-    return MakeError(ErrorCode::kInternal, "no random bytes for the ticket key");
+                                                     std::chrono::milliseconds ttl,
+                                                     std::string key) {
+  if (key.empty()) {
+    key.assign(kKeyBytes, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) !=
+        1) {
+      return MakeError(ErrorCode::kInternal, "no random bytes for the ticket key");
+    }
   }
   return std::shared_ptr<const Access>(std::make_shared<Access>(tokens, ttl, std::move(key)));
 }
@@ -114,6 +123,40 @@ Status Access::Verify(std::string_view ticket, std::string_view run_id,
                         {{"field", "ticket"}});
   }
   return Ok();
+}
+
+Result<std::string> LoadTicketKey(const std::string& path) {
+  const auto bad = [&](std::string msg) {
+    return MakeError(ErrorCode::kValidation, "the ticket key file " + path + " " + std::move(msg),
+                     {{"path", path}});
+  };
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0)
+    return bad("cannot be read: " + std::string(std::strerror(errno)));
+  if (!S_ISREG(info.st_mode)) return bad("is not a regular file");
+  // As ssh does with keys: a key every user of the machine can read lets any of them mint tickets.
+  if ((info.st_mode & S_IRWXO) != 0) {
+    return bad("is open to every user of this machine; chmod o-rwx it (600 or 640)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return bad("cannot be read: " + std::string(std::strerror(errno)));
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return bad("cannot be read: " + std::string(std::strerror(errno)));
+  std::string key = std::move(contents).str();
+  const auto blank = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
+  while (!key.empty() && blank(key.back())) key.pop_back();
+  size_t start = 0;
+  while (start < key.size() && blank(key[start])) ++start;
+  key.erase(0, start);
+  if (key.size() < kMinTicketKeyBytes) {
+    return bad("holds " + std::to_string(key.size()) +
+               " byte(s) once trimmed; a ticket key needs at least " +
+               std::to_string(kMinTicketKeyBytes) + " (e.g. `openssl rand -hex 32`)");
+  }
+  return key;
 }
 
 }  // namespace tapedeck::server

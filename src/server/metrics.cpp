@@ -132,27 +132,13 @@ std::string Metrics::Render() const {
     collectors = collectors_;
   }
 
-  constexpr std::string_view kLatency = "tapedeck_http_request_duration_seconds";
-  AppendHeader(out, kLatency, "histogram", "Time from a request's last byte to its response.");
-  uint64_t cumulative = 0;
-  const std::string bucket_name = std::string(kLatency) + "_bucket";
-  for (size_t i = 0; i <= kLatencyBuckets.size(); ++i) {
-    cumulative += latency_counts_[i].load(std::memory_order_relaxed);
-    std::string le;
-    if (i < kLatencyBuckets.size()) {
-      // Fixed notation, as Prometheus clients write `le`: "0.0005", not "5e-04".
-      char text[32];
-      const auto end = std::to_chars(text, text + sizeof(text), kLatencyBuckets[i],
-                                     std::chars_format::fixed).ptr;
-      le.assign(text, end);
-    } else {
-      le = "+Inf";
-    }
-    AppendSample(out, bucket_name, {{"le", le}}, double(cumulative));
+  std::array<uint64_t, kLatencyBuckets.size() + 1> counts{};
+  for (size_t i = 0; i < counts.size(); ++i) {
+    counts[i] = latency_counts_[i].load(std::memory_order_relaxed);
   }
-  AppendSample(out, std::string(kLatency) + "_sum", {},
-               double(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9);
-  AppendSample(out, std::string(kLatency) + "_count", {}, double(cumulative));
+  AppendHistogram(out, "tapedeck_http_request_duration_seconds",
+                  "Time from a request's last byte to its response.", kLatencyBuckets, counts,
+                  double(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9);
 
   for (const auto& collector : collectors) collector(out);
   return out;
@@ -162,6 +148,29 @@ void AppendFamily(std::string& out, std::string_view name, std::string_view type
                   std::string_view help, const std::vector<std::pair<Labels, double>>& samples) {
   AppendHeader(out, name, type, help);
   for (const auto& [labels, value] : samples) AppendSample(out, name, labels, value);
+}
+
+void AppendHistogram(std::string& out, std::string_view name, std::string_view help,
+                     std::span<const double> bounds, std::span<const uint64_t> counts, double sum) {
+  AppendHeader(out, name, "histogram", help);
+  uint64_t cumulative = 0;
+  const std::string bucket_name = std::string(name) + "_bucket";
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += i < counts.size() ? counts[i] : 0;
+    std::string le;
+    if (i < bounds.size()) {
+      // Fixed notation, as Prometheus clients write `le`: "0.0005", not "5e-04".
+      char text[32];
+      const auto end =
+          std::to_chars(text, text + sizeof(text), bounds[i], std::chars_format::fixed).ptr;
+      le.assign(text, end);
+    } else {
+      le = "+Inf";
+    }
+    AppendSample(out, bucket_name, {{"le", le}}, double(cumulative));
+  }
+  AppendSample(out, std::string(name) + "_sum", {}, sum);
+  AppendSample(out, std::string(name) + "_count", {}, double(cumulative));
 }
 
 void AppendGauge(std::string& out, std::string_view name, std::string_view help, double value) {

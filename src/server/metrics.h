@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,5 +73,10 @@ void AppendFamily(std::string& out, std::string_view name, std::string_view type
                                               double>>& samples);
 void AppendGauge(std::string& out, std::string_view name, std::string_view help, double value);
 void AppendCounter(std::string& out, std::string_view name, std::string_view help, double value);
+// Appends a histogram: `counts[i]` observations fell at or under `bounds[i]` (and above the bound
+// before), counts[bounds.size()] above the last bound (+Inf); not cumulative, as kept. `sum`: of
+// every observation.
+void AppendHistogram(std::string& out, std::string_view name, std::string_view help,
+                     std::span<const double> bounds, std::span<const uint64_t> counts, double sum);
 
 }  // namespace tapedeck::server

@@ -128,7 +128,7 @@ Server::~Server() = default;
 
 Status Server::Listen() {
   const Settings& s = impl_->shared.settings;
-  auto access = Access::Create(s.auth_tokens, s.ticket_ttl);
+  auto access = Access::Create(s.auth_tokens, s.ticket_ttl, s.ticket_key);
   if (!access) return access.error();
   impl_->shared.access = std::move(*access);
   impl_->shared.router.SetAccess(impl_->shared.access);

@@ -32,6 +32,9 @@ struct Settings {
   // playback stream a ticket from POST /backtests/{id}/ticket (or the bearer header).
   std::vector<std::string> auth_tokens;  // --auth-token, then the lines of --tokens-file
   Millis ticket_ttl{60000};  // how long a playback ticket opens streams
+  // The playback tickets' HMAC key (--ticket-key-file, shared by the nodes of a deployment so that
+  // a ticket from one opens a stream on another). Empty: a random key of this process's own.
+  std::string ticket_key;
 
   // Playback channels.
   Millis heartbeat_interval{5000};  // {"t":"hb"} after this long without a message sent

@@ -1,14 +1,55 @@
 #include "store/pg_db.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cassert>
 #include <charconv>
 #include <cstring>
 #include <limits>
 
+#include "store/db_metrics.h"
+
+namespace tapedeck::store {
+namespace {
+
+// Process-wide (store/db_metrics.h). Relaxed: counters, read a few times a minute.
+std::array<std::atomic<uint64_t>, DbMetrics::kRoundTripBuckets.size() + 1> g_round_trips{};
+std::atomic<uint64_t> g_round_trip_ns{0};
+std::atomic<uint64_t> g_reconnects{0};
+
+}  // namespace
+
+DbMetrics ReadDbMetrics() {
+  DbMetrics m;
+  for (size_t i = 0; i < m.round_trips.size(); ++i) {
+    m.round_trips[i] = g_round_trips[i].load(std::memory_order_relaxed);
+  }
+  m.round_trip_seconds = double(g_round_trip_ns.load(std::memory_order_relaxed)) / 1e9;
+  m.reconnects = g_reconnects.load(std::memory_order_relaxed);
+  return m;
+}
+
+}  // namespace tapedeck::store
+
 namespace tapedeck::store::internal::pg {
 namespace {
+
+// One round trip to the server, timed from `start`, into the process's histogram.
+void CountRoundTrip(std::chrono::steady_clock::time_point start) {
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
+  const double seconds = double(ns) / 1e9;
+  size_t bucket = 0;
+  while (bucket < DbMetrics::kRoundTripBuckets.size() &&
+         seconds > DbMetrics::kRoundTripBuckets[bucket]) {
+    ++bucket;
+  }
+  g_round_trips[bucket].fetch_add(1, std::memory_order_relaxed);
+  g_round_trip_ns.fetch_add(static_cast<uint64_t>(std::max<int64_t>(ns, 0)),
+                            std::memory_order_relaxed);
+}
 
 // Type OIDs from PostgreSQL's catalog (pg_type.dat); stable across versions.
 constexpr Oid kBoolOid = 16;
@@ -234,6 +275,7 @@ Status Conn::Connect() {
   if (conn_ != nullptr) {
     PQfinish(conn_);
     ++reconnects_;
+    g_reconnects.fetch_add(1, std::memory_order_relaxed);
   }
   conn_ = c;
   ++generation_;
@@ -296,7 +338,9 @@ Result<Rows> Conn::Execute(std::string_view sql, const Params& params, bool simp
   if (Status s = EnsureConnected(sql); !s.ok()) return s.take_error();
   PGresult* res = nullptr;
   if (simple) {
+    const auto start = std::chrono::steady_clock::now();
     res = PQexec(conn_, std::string(sql).c_str());
+    CountRoundTrip(start);
   } else {
     std::string key = params.TypeKey();
     key += '\n';
@@ -304,8 +348,10 @@ Result<Rows> Conn::Execute(std::string_view sql, const Params& params, bool simp
     auto it = prepared_.find(key);
     if (it == prepared_.end()) {
       std::string name = "td" + std::to_string(prepared_.size() + 1);
+      const auto start = std::chrono::steady_clock::now();
       PGresult* prep = PQprepare(conn_, name.c_str(), std::string(sql).c_str(), params.size(),
                                  params.types_.data());
+      CountRoundTrip(start);
       if (prep == nullptr || PQresultStatus(prep) != PGRES_COMMAND_OK) {
         Error e = ServerError(prep, sql);
         PQclear(prep);
@@ -320,8 +366,10 @@ Result<Rows> Conn::Execute(std::string_view sql, const Params& params, bool simp
       values[i] = params.null_[i] ? nullptr : params.values_[i].data();
       lengths[i] = static_cast<int>(params.values_[i].size());
     }
+    const auto start = std::chrono::steady_clock::now();
     res = PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(), lengths.data(),
                          params.formats_.data(), /*resultFormat=*/kBinary);
+    CountRoundTrip(start);
   }
   const ExecStatusType st = res != nullptr ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {

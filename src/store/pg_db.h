@@ -10,6 +10,9 @@
 // statement), and from the server `sqlstate` and `pg` (its message), or `pg` alone (libpq's, when
 // the server said nothing). A password in the URL appears in no message.
 //
+// Metrics: every round trip (a statement, a PREPARE, BEGIN/COMMIT) and every reconnection is
+// counted in the process-wide store::ReadDbMetrics() (store/db_metrics.h).
+//
 // Thread-safety: none. A Conn is used by one thread at a time.
 #pragma once
 

@@ -1,11 +1,12 @@
-"""Runs docs/deploy/nginx.conf and docs/deploy/haproxy.cfg in front of a real `tapedeck serve` and
-plays runs through each proxy: WebSocket frames at ~30 FPS one by one (no batching), pause with
+"""Runs docs/deploy/nginx.conf and docs/deploy/haproxy.cfg in front of two real `tapedeck serve`
+nodes (each serving the same synthetic run, as nodes sharing a store serve the same runs) and plays
+runs through each proxy: WebSocket frames at ~30 FPS one by one (no batching), pause with
 heartbeats, the Origin check through the proxy, SSE events through `curl -N` as they are written,
 and SSE resume with Last-Event-ID.
 
-The configs are the documented files themselves; the test only rewrites the two addresses marked
-in them (the public listen address and the tapedeck node) and nginx's file paths, so that nginx
-and HAProxy run unprivileged-friendly from a temp dir on free 127.0.0.1 ports.
+The configs are the documented files themselves; the test only rewrites the addresses marked in
+them (the public listen address and the tapedeck nodes) and nginx's file paths, so that nginx and
+HAProxy run unprivileged-friendly from a temp dir on free 127.0.0.1 ports.
 
 nginx and haproxy are installed by scripts/bootstrap.sh; when either is missing this test fails.
 """
@@ -13,6 +14,7 @@ import asyncio
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -53,6 +55,9 @@ TAPEDECK_ARGS = ["--heartbeat", "300ms", "--ping-interval", "300ms", "--idle-tim
 
 FRAME_GAP = 1 / 30
 
+# The tapedeck nodes behind each proxy: as many as the configs have marked node lines.
+NODES = 2
+
 
 def find_program(name):
     path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
@@ -77,6 +82,17 @@ def substitute(text, old, new):
     return text.replace(old, new)
 
 
+def substitute_nodes(text, pattern, replace, ports):
+    """Rewrites the node lines `pattern` matches (each marked "<- tapedeck node K"), the K-th to
+    the K-th port; the configs must mark exactly one line per node."""
+    found = re.findall(pattern, text, flags=re.M)
+    if len(found) != len(ports):
+        raise AssertionError(f"expected {len(ports)} marked tapedeck node lines in the deploy "
+                             f"config, found {len(found)}")
+    ports = iter(ports)
+    return re.sub(pattern, lambda m: replace(m, next(ports)), text, flags=re.M)
+
+
 def run(coro, timeout=60):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
@@ -84,7 +100,7 @@ def run(coro, timeout=60):
 class ProxyProcess:
     """A proxy started from a generated config in its own temp dir and process group."""
 
-    def __init__(self, kind, upstream_port):
+    def __init__(self, kind, upstream_ports):
         self.kind = kind
         self.dir = tempfile.mkdtemp(prefix=f"tapedeck_{kind}_test_")
         self.lines = []
@@ -92,7 +108,7 @@ class ProxyProcess:
         last_error = ""
         for _ in range(3):  # a free port can be taken between probing and binding: retry
             self.port = free_port()
-            argv = self._write_config(upstream_port)
+            argv = self._write_config(upstream_ports)
             self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                          text=True, start_new_session=True)
             threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
@@ -102,11 +118,14 @@ class ProxyProcess:
             self._kill()
         raise RuntimeError(f"{kind} did not start: {last_error}")
 
-    def _write_config(self, upstream_port):
+    def _write_config(self, upstream_ports):
         if self.kind == "nginx":
             with open(os.path.join(DEPLOY, "nginx.conf")) as f:
                 text = f.read()
-            text = substitute(text, "server 127.0.0.1:8080;", f"server {HOST}:{upstream_port};")
+            text = substitute_nodes(
+                text, r"^(\s*)server 127\.0\.0\.1:\d+( [^;]*)?;(\s*# <- tapedeck node \d+.*)$",
+                lambda m, port: f"{m.group(1)}server {HOST}:{port}{m.group(2) or ''};{m.group(3)}",
+                upstream_ports)
             text = substitute(text, "listen 80;", f"listen {HOST}:{self.port};")
             text = text.replace("/var/log/nginx/", self.dir + "/")
             temp = "".join(f"    {d}_temp_path {self.dir}/{d}_temp;\n"
@@ -119,8 +138,10 @@ class ProxyProcess:
                     "-c", conf, "-g", f"daemon off; pid {self.dir}/nginx.pid;"]
         with open(os.path.join(DEPLOY, "haproxy.cfg")) as f:
             text = f.read()
-        text = substitute(text, "server node1 127.0.0.1:8080",
-                          f"server node1 {HOST}:{upstream_port}")
+        text = substitute_nodes(
+            text, r"^(\s*)server (node\d+) 127\.0\.0\.1:\d+(\s*# <- tapedeck node \d+.*)$",
+            lambda m, port: f"{m.group(1)}server {m.group(2)} {HOST}:{port}{m.group(3)}",
+            upstream_ports)
         text = substitute(text, "bind :80 ", f"bind {HOST}:{self.port} ")
         cfg = os.path.join(self.dir, "haproxy.cfg")
         with open(cfg, "w") as f:
@@ -277,9 +298,11 @@ class ProxyTests:
     def setUpClass(cls):
         find_program(cls.KIND)  # fails at once, clearly, when the proxy is not installed
         find_program("curl")
-        cls.server = ServerProcess(*TAPEDECK_ARGS)
-        cls.addClassCleanup(cls.server.stop)
-        cls.proxy = ProxyProcess(cls.KIND, cls.server.port)
+        cls.servers = []
+        for _ in range(NODES):
+            cls.servers.append(ServerProcess(*TAPEDECK_ARGS))
+            cls.addClassCleanup(cls.servers[-1].stop)
+        cls.proxy = ProxyProcess(cls.KIND, [server.port for server in cls.servers])
         cls.addClassCleanup(cls.proxy.stop)
 
     def setUp(self):
@@ -467,6 +490,30 @@ class ProxyTests:
         self.assertGreater(kinds.count("frame"), 10)
 
 
+    def sse_streams(self, server):
+        status, _, body = server.get("/metrics")
+        self.assertEqual(status, 200)
+        m = re.search(r'^tapedeck_connections\{kind="sse"\} (\d+)$', body.decode(), re.M)
+        return int(m.group(1))
+
+    def wait_sse_streams(self, want, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            counts = [self.sse_streams(server) for server in self.servers]
+            if counts == want:
+                return
+            time.sleep(0.05)
+        self.fail(f"SSE streams open on the nodes: {counts}, expected {want}")
+
+    def test_streams_spread_over_the_nodes(self):
+        # Streams of earlier tests are noticed gone at their next heartbeat.
+        self.wait_sse_streams([0] * NODES)
+        for n in range(NODES):
+            c = self.curl("/backtests/year/stream?speed=0.01")
+            c.wait_for(count_frames(1))
+        # Least connections: each new stream went to a node with none.
+        self.wait_sse_streams([1] * NODES)
+
     def test_tickets_stay_out_of_the_access_log(self):
         secret = "1234." + "ab" * 32  # the shape of a playback ticket
         status, _, _ = self.proxy.get(f"/backtests/nope/stream?speed=60&ticket={secret}")
@@ -493,14 +540,18 @@ class NginxTest(ProxyTests, unittest.TestCase):
 class HaproxyTest(ProxyTests, unittest.TestCase):
     KIND = "haproxy"
 
-    def test_health_check_on_healthz_marks_the_node_up(self):
+    def test_health_check_on_healthz_marks_the_nodes_up(self):
         deadline = time.time() + 10
+        up = set()
         while time.time() < deadline:
-            if any("Health check for server tapedeck/node1 succeeded" in line
-                   and "UP" in line for line in self.proxy.lines):
+            up = {n for n in range(1, NODES + 1)
+                  if any(f"Health check for server tapedeck/node{n} succeeded" in line
+                         and "UP" in line for line in self.proxy.lines)}
+            if len(up) == NODES:
                 return
             time.sleep(0.1)
-        self.fail("no passing health check in haproxy's log:\n" + "".join(self.proxy.lines))
+        self.fail(f"passing health checks for nodes {sorted(up)} only in haproxy's log:\n" +
+                  "".join(self.proxy.lines))
 
 
 if __name__ == "__main__":

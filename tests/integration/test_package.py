@@ -1,9 +1,10 @@
 """The .deb (`cpack -G DEB`, cmake/package.cmake): built from the build folder into a temp dir,
 inspected (`dpkg-deb -I`/`-c`), unpacked (`dpkg-deb -x`), and its binary run from the unpacked tree
 with the options of its own /etc/tapedeck/tapedeck.conf: it must serve the player, a vendored npm
-library and the sample dataset from the unpacked files. `systemd-analyze verify` checks the unit
-(a copy whose /usr/bin/tapedeck and /etc/tapedeck paths point into the unpacked tree, as verify
-needs ExecStart's binary to exist), and `systemd-analyze security --offline` scores its hardening.
+library and the sample dataset from the unpacked files. `systemd-analyze verify` checks the units,
+tapedeck.service and an instance of tapedeck-worker@.service (copies whose /usr/bin/tapedeck and
+/etc/tapedeck paths point into the unpacked tree, as verify needs ExecStart's binary to exist), and
+`systemd-analyze security --offline` scores their hardening.
 
 Needs cpack (cmake), dpkg-deb and dpkg-shlibdeps (dpkg-dev), file, systemd-analyze (systemd): all
 installed by scripts/bootstrap.sh."""
@@ -25,7 +26,9 @@ BUILD = os.path.dirname(BIN)
 MARKER = "<!-- served from the unpacked package -->"
 LIBRARY = "lightweight-charts/lightweight-charts.standalone.production.mjs"
 UNIT = "lib/systemd/system/tapedeck.service"
+WORKER_UNIT = "lib/systemd/system/tapedeck-worker@.service"
 CONF = "etc/tapedeck/tapedeck.conf"
+WORKER_CONF = "etc/tapedeck/worker.conf"
 
 
 def run(*cmd, **kw):
@@ -61,7 +64,7 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(self.field("Package"), "tapedeck")
         depends = self.field("Depends")
         # Computed by dpkg-shlibdeps from the binary's shared libraries.
-        for lib in ("libc6", "libstdc++6", "liblua5.4-0", "libsqlite3-0", "libssl3"):
+        for lib in ("libc6", "libstdc++6", "liblua5.4-0", "libsqlite3-0", "libssl3", "libpq5"):
             self.assertRegex(depends, rf"(^|, ){re.escape(lib)} \(>= ", depends)
         self.assertTrue(self.field("Maintainer"))
         self.assertIn("web player", self.field("Description"))
@@ -71,12 +74,13 @@ class PackageTest(unittest.TestCase):
         ctrl = os.path.join(self.tmp, "control")
         run("dpkg-deb", "-e", self.deb, ctrl)
         with open(os.path.join(ctrl, "conffiles")) as f:
-            self.assertEqual(f.read().split(), ["/" + CONF])
+            self.assertEqual(f.read().split(), ["/" + CONF, "/" + WORKER_CONF])
 
     def test_contents(self):
         listing = run("dpkg-deb", "-c", self.deb).stdout
         paths = {line.split()[-1].lstrip(".") for line in listing.splitlines()}
-        for path in ("/usr/bin/tapedeck", "/" + UNIT, "/" + CONF,
+        for path in ("/usr/bin/tapedeck", "/" + UNIT, "/" + CONF, "/" + WORKER_UNIT,
+                     "/" + WORKER_CONF, "/usr/share/doc/tapedeck/deploy/haproxy.cfg",
                      "/usr/share/tapedeck/web/index.html", "/usr/share/tapedeck/web/app.js",
                      "/usr/share/tapedeck/node_modules/lightweight-charts/dist/"
                      "lightweight-charts.standalone.production.mjs",
@@ -152,40 +156,55 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(code, 0, stderr)
         self.assertNotIn("libraries are missing", stderr)
 
-    def unit_copy(self):
-        """The unit with its paths moved into the unpacked tree, under its own name."""
-        with open(os.path.join(self.root, UNIT)) as f:
+    def unit_copy(self, unit=UNIT):
+        """The unit with its paths moved into the unpacked tree, under its own name; for the
+        worker's template, the path of an instance of it (verify instantiates the template)."""
+        with open(os.path.join(self.root, unit)) as f:
             text = f.read()
-        self.assertIn("ExecStart=/usr/bin/tapedeck serve $TAPEDECK_OPTS\n", text)
-        self.assertIn("EnvironmentFile=-/etc/tapedeck/tapedeck.conf\n", text)
+        if unit == UNIT:
+            self.assertIn("ExecStart=/usr/bin/tapedeck serve $TAPEDECK_OPTS\n", text)
+            self.assertIn("EnvironmentFile=-/etc/tapedeck/tapedeck.conf\n", text)
+        else:
+            self.assertIn("ExecStart=/usr/bin/tapedeck worker --store ${TAPEDECK_STORE} "
+                          "$TAPEDECK_WORKER_OPTS\n", text)
+            self.assertIn("EnvironmentFile=/etc/tapedeck/worker.conf\n", text)
         text = text.replace("/usr/bin/tapedeck", os.path.join(self.root, "usr/bin/tapedeck"))
         text = text.replace("/etc/tapedeck/", os.path.join(self.root, "etc/tapedeck/"))
         units = os.path.join(self.tmp, "units")
         os.makedirs(units, exist_ok=True)
-        path = os.path.join(units, "tapedeck.service")
-        with open(path, "w") as f:
+        name = os.path.basename(unit)
+        with open(os.path.join(units, name), "w") as f:
             f.write(text)
-        return path
+        return os.path.join(units, name.replace("@.", "@1."))
 
     def test_systemd_verify(self):
-        unit = self.unit_copy()
-        r = subprocess.run(["systemd-analyze", "verify", "--man=no", unit],
-                           capture_output=True, text=True, timeout=60)
-        output = r.stdout + r.stderr
-        self.assertEqual(r.returncode, 0, output)
-        # Unknown or misspelt settings are only warnings: none may name the unit.
-        self.assertNotIn("tapedeck.service", output, output)
+        for unit in (UNIT, WORKER_UNIT):
+            with self.subTest(unit=unit):
+                path = self.unit_copy(unit)
+                r = subprocess.run(["systemd-analyze", "verify", "--man=no", path],
+                                   capture_output=True, text=True, timeout=60)
+                output = r.stdout + r.stderr
+                self.assertEqual(r.returncode, 0, output)
+                # Unknown or misspelt settings are only warnings: none may name the unit (its
+                # file, or the instance).
+                for shown in {os.path.basename(unit), os.path.basename(path)}:
+                    self.assertNotIn(shown, output, output)
 
     def test_systemd_hardening(self):
-        unit = self.unit_copy()
-        r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", unit],
-                           capture_output=True, text=True, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        m = re.search(r"Overall exposure level for tapedeck\.service: (\d+\.\d+)", r.stdout)
-        self.assertIsNotNone(m, r.stdout)
-        print(f"systemd-analyze security: exposure {m.group(1)}", flush=True)
-        # 0 is the safest, 10 the least; systemd calls up to 2.0 "OK".
-        self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
+        for unit in (UNIT, WORKER_UNIT):
+            with self.subTest(unit=unit):
+                path = self.unit_copy(unit)
+                name = os.path.basename(path)
+                r = subprocess.run(
+                    ["systemd-analyze", "security", "--offline=yes", "--no-pager", path],
+                    capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                m = re.search(rf"Overall exposure level for {re.escape(name)}: (\d+\.\d+)",
+                              r.stdout)
+                self.assertIsNotNone(m, r.stdout)
+                print(f"systemd-analyze security {name}: exposure {m.group(1)}", flush=True)
+                # 0 is the safest, 10 the least; systemd calls up to 2.0 "OK".
+                self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Black-box tests of who may connect and how much one client may ask (issue 5): bearer tokens on
-REST, playback tickets on WebSocket and SSE, CORS for the --allow-origin list, and the limits on
-backtests waiting per client and in total. A real `tapedeck serve` (tdserver.py), the independent
+REST, playback tickets on WebSocket and SSE (and a ticket key shared by several nodes), CORS for the
+--allow-origin list, and the limits on backtests waiting per client and in total. A real `tapedeck serve` (tdserver.py), the independent
 `websockets` client, raw sockets and curl."""
 import asyncio
 import json
@@ -351,6 +351,107 @@ class LogTest(unittest.TestCase):
                 self.assertEqual(proc.returncode, 2, args)
                 self.assertNotIn(TOKEN, proc.stdout + proc.stderr)
                 self.assertNotIn("short", proc.stderr.split("\n\n")[0])
+
+
+def write_key_file(directory, name, text, mode=0o600):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+class TicketKeyTest(unittest.TestCase):
+    """--ticket-key-file: nodes given the same key accept each other's playback tickets (what a
+    deployment of several nodes behind a proxy needs); a node with another key refuses them."""
+
+    KEY = secrets.token_hex(32)  # 64 bytes of text
+    OTHER_KEY = secrets.token_hex(32)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="tapedeck-ticket-key-")
+        # The same key, once as written by `openssl rand -hex 32 > file`, once with blanks around
+        # it: both are trimmed to the same bytes.
+        same = write_key_file(cls.dir, "a.key", cls.KEY + "\n")
+        same_padded = write_key_file(cls.dir, "b.key", "  " + cls.KEY + " \n\n")
+        other = write_key_file(cls.dir, "c.key", cls.OTHER_KEY + "\n")
+        cls.servers = []
+        for name, key in (("a", same), ("b", same_padded), ("c", other)):
+            os.mkdir(os.path.join(cls.dir, name))
+            server = Server("--auth-token", TOKEN, "--ticket-key-file", key, "--threads", "2",
+                            "--synthetic-run", "year:8760:1:1h",
+                            workdir=os.path.join(cls.dir, name))
+            cls.servers.append(server.start())
+        cls.a, cls.b, cls.c = cls.servers
+        cls.tickets = []
+
+    @classmethod
+    def tearDownClass(cls):
+        output = ""
+        for server in cls.servers:
+            server.stop()
+            output += server.output
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        for secret in [cls.KEY, cls.OTHER_KEY, TOKEN, *cls.tickets]:
+            assert secret not in output, "a key, token or ticket is in a server's output"
+
+    def ticket(self, server):
+        status, doc = server.json("POST", "/backtests/year/ticket", headers=bearer(TOKEN))
+        self.assertEqual(status, 200, doc)
+        self.tickets.append(doc["ticket"])
+        return doc["ticket"]
+
+    def first_ws_message(self, server, ticket):
+        async def go():
+            url = f"ws://127.0.0.1:{server.port}/backtests/year/ws?speed=60&ticket={ticket}"
+            async with websockets.connect(url) as ws:
+                return json.loads(await asyncio.wait_for(ws.recv(), 5))
+        return run(go())
+
+    def sse_status(self, server, ticket):
+        stream = SseStream(server.port, f"/backtests/year/stream?speed=60&ticket={ticket}")
+        try:
+            return stream.status
+        finally:
+            stream.close()
+
+    def test_a_ticket_from_one_node_opens_the_stream_on_another_with_the_same_key(self):
+        for issuer, player in ((self.a, self.b), (self.b, self.a)):
+            ticket = self.ticket(issuer)
+            self.assertEqual(self.first_ws_message(player, ticket)["t"], "frame")
+            self.assertEqual(self.sse_status(player, ticket), 200)
+
+    def test_a_node_with_another_key_refuses_it(self):
+        ticket = self.ticket(self.a)
+        msg = self.first_ws_message(self.c, ticket)
+        self.assertEqual((msg["t"], msg["code"]), ("err", "UNAUTHORIZED"))
+        self.assertEqual(self.sse_status(self.c, ticket), 401)
+        # And the other way round.
+        msg = self.first_ws_message(self.a, self.ticket(self.c))
+        self.assertEqual((msg["t"], msg["code"]), ("err", "UNAUTHORIZED"))
+
+    def test_a_bad_key_file_is_refused_at_start(self):
+        short = "k" * 31
+        with tempfile.TemporaryDirectory() as d:
+            cases = [
+                # 31 bytes once the blanks are trimmed
+                (write_key_file(d, "short.key", "  " + short + "\n"), "holds 31 byte(s)"),
+                (write_key_file(d, "empty.key", "\n"), "holds 0 byte(s)"),
+                (write_key_file(d, "world.key", self.KEY, 0o644), "chmod o-rwx"),
+                (os.path.join(d, "missing.key"), "No such file or directory"),
+            ]
+            for path, why in cases:
+                proc = subprocess.run([tdserver.BIN, "serve", "--port", "0", "--db",
+                                       os.path.join(d, "t.db"), "--ticket-key-file", path],
+                                      capture_output=True, text=True, timeout=30)
+                self.assertEqual(proc.returncode, 2, (path, proc.stderr))
+                first = proc.stderr.split("\n\n")[0]
+                self.assertIn(path, first)
+                self.assertIn(why, first)
+                self.assertIn("ticket-key-file", first)
+                self.assertNotIn(self.KEY, proc.stdout + proc.stderr)
+                self.assertNotIn(short, proc.stdout + proc.stderr)
 
 
 def generate_csv(directory, bars):

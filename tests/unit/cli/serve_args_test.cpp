@@ -37,7 +37,8 @@ TEST(ServeArgsTest, DefaultsAreTheDesignsValues) {
   EXPECT_EQ(s->api.max_queued, 256u);
   EXPECT_EQ(s->api.max_sweep_trials, 100'000u);
   EXPECT_GE(s->api.workers, 1u);  // one per core, resolved by the parse
-  EXPECT_EQ(s->api.db_path, "tapedeck.db");
+  EXPECT_EQ(s->api.store, "tapedeck.db");
+  EXPECT_TRUE(s->server.ticket_key.empty());  // a random key per process
   EXPECT_EQ(s->api.max_upload_bytes, 64u << 20);
   EXPECT_TRUE(s->api.synthetic_runs.empty());
 }
@@ -77,7 +78,7 @@ TEST(ServeArgsTest, ParsesEveryKindOfValue) {
   EXPECT_EQ(s->server.host, "0.0.0.0");
   EXPECT_EQ(s->server.port, 0);
   EXPECT_EQ(s->server.threads, 3);
-  EXPECT_EQ(s->api.db_path, "x.db");
+  EXPECT_EQ(s->api.store, "sqlite:x.db");
   EXPECT_EQ(s->server.web_root, "w");
   EXPECT_EQ(s->server.allow_origins, (std::vector<std::string>{"http://a.example:3000",
                                                         "https://b.example"}));
@@ -113,6 +114,45 @@ TEST(ServeArgsTest, BadInputNamesTheOption) {
   EXPECT_EQ(s.error().details.at("field"), "port");
 }
 
+TEST(ServeArgsTest, StoreTakesAnySpecAndDbIsItsSqliteSynonym) {
+  for (const std::string spec :
+       {"sqlite:/var/lib/t.db", "t.db", "postgresql://td@db/td", "postgres://td@db:5433/td"}) {
+    auto s = Parse({"--store", spec});
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    EXPECT_EQ(s->api.store, spec);
+  }
+  auto s = Parse({"--db=/tmp/x.db"});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->api.store, "sqlite:/tmp/x.db");
+}
+
+TEST(ServeArgsTest, DbAndStoreTogetherIsRefused) {
+  auto s = Parse({"--db", "x.db", "--store", "sqlite:y.db"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kValidation);
+  EXPECT_EQ(s.error().details.at("field"), "db");
+  EXPECT_NE(s.error().msg.find("--store"), std::string::npos) << s.error().msg;
+}
+
+TEST(ServeArgsTest, WorkersDefaultToNoneOnPostgresAndToOnePerCoreOnSqlite) {
+  auto pg = Parse({"--store", "postgresql://td@db/td"});
+  ASSERT_TRUE(pg.ok()) << pg.error().ToString();
+  EXPECT_EQ(pg->api.workers, 0u);  // a stateless node: workers execute
+  auto pg_workers = Parse({"--store", "postgresql://td@db/td", "--workers", "2"});
+  ASSERT_TRUE(pg_workers.ok());
+  EXPECT_EQ(pg_workers->api.workers, 2u);
+  auto pg_zero = Parse({"--store", "postgresql://td@db/td", "--workers", "0"});
+  ASSERT_TRUE(pg_zero.ok());
+  EXPECT_EQ(pg_zero->api.workers, 0u);
+  auto sqlite = Parse({"--store", "sqlite:t.db"});
+  ASSERT_TRUE(sqlite.ok());
+  EXPECT_GE(sqlite->api.workers, 1u);
+  // With SQLite nothing else would execute the runs.
+  auto none = Parse({"--workers", "0"});
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().details.at("field"), "workers");
+}
+
 // A file in a fresh temp dir with `mode`; removed with the dir when the test ends.
 class TokensFileTest : public ::testing::Test {
  protected:
@@ -124,8 +164,9 @@ class TokensFileTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::string Write(const std::string& text, mode_t mode = 0600) {
-    const auto path = (dir_ / "tokens").string();
+  std::string Write(const std::string& text, mode_t mode = 0600,
+                    const std::string& name = "tokens") {
+    const auto path = (dir_ / name).string();
     std::ofstream(path) << text;
     ::chmod(path.c_str(), mode);
     return path;
@@ -243,6 +284,38 @@ TEST(ServeArgsTest, DurationsAndSizes) {
   EXPECT_EQ(ParseByteSize("1G"), 1u << 30);
   EXPECT_EQ(ParseByteSize("1.5M"), std::nullopt);
   EXPECT_EQ(ParseByteSize("M"), std::nullopt);
+}
+
+TEST_F(TokensFileTest, TicketKeyFileIsReadTrimmedIntoTheServersKey) {
+  const std::string key(40, 'q');
+  auto s = Parse({"--ticket-key-file", Write("\n  " + key + "  \n\n")});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->server.ticket_key, key);
+  EXPECT_FALSE(s->ticket_key_file.empty());
+}
+
+TEST_F(TokensFileTest, BadTicketKeyFilesAreRefusedNamingTheFileAndWhy) {
+  const std::string short_key(31, 'q');
+  struct Case {
+    std::string path;
+    std::string why;
+  };
+  const std::vector<Case> cases = {
+      {Write(short_key + "\n", 0600, "short"), "holds 31 byte(s)"},
+      {Write("   \n", 0600, "blank"), "holds 0 byte(s)"},
+      {Write(std::string(32, 'q'), 0644, "world"), "chmod o-rwx"},
+      {(dir_ / "missing").string(), "No such file or directory"},
+  };
+  for (const Case& c : cases) {
+    auto s = Parse({"--ticket-key-file", c.path});
+    ASSERT_FALSE(s.ok()) << c.why;
+    EXPECT_EQ(s.error().code, ErrorCode::kValidation);
+    EXPECT_EQ(s.error().details.at("field"), "ticket-key-file");
+    EXPECT_EQ(s.error().details.at("path"), c.path);
+    EXPECT_NE(s.error().msg.find(c.path), std::string::npos) << s.error().msg;
+    EXPECT_NE(s.error().msg.find(c.why), std::string::npos) << s.error().msg;
+    EXPECT_EQ(s.error().ToString().find(short_key), std::string::npos);
+  }
 }
 
 }  // namespace

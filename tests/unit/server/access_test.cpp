@@ -108,5 +108,16 @@ TEST(AccessTest, CreateDrawsADifferentKeyEachTime) {
   EXPECT_FALSE((*b)->Verify(ticket.value, "run", kNow).ok());
 }
 
+TEST(AccessTest, CreateWithAKeyAcceptsTheTicketsOfAnotherWithTheSameKey) {
+  // Two nodes of a deployment given the same --ticket-key-file.
+  const std::string key(48, 's');
+  auto a = Access::Create({"alpha-token-0123456789"}, seconds(60), key);
+  auto b = Access::Create({"alpha-token-0123456789"}, seconds(60), key);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE((*b)->Verify((*a)->Issue("run", kNow).value, "run", kNow).ok());
+  EXPECT_TRUE((*a)->Verify((*b)->Issue("run", kNow).value, "run", kNow).ok());
+}
+
 }  // namespace
 }  // namespace tapedeck::server
