@@ -223,6 +223,7 @@ class Runner {
   };
   struct Held {
     int64_t job = 0;
+    std::string target;  // the run's or sweep's id
     std::string worker;
     std::shared_ptr<std::atomic<bool>> cancel;
   };

@@ -144,7 +144,7 @@ void Runner::QueueWorkerLoop(size_t index, const std::string& worker) {
       std::lock_guard lock(mu_);
       stopping = stopping_;
       if (!stopping) {
-        held_[index] = Held{job.id, worker, cancel};
+        held_[index] = Held{job.id, job.target, worker, cancel};
         ++running_;
         if (job.kind == store::JobKind::kBatch) ++sweep_batches_running_;
       }
@@ -291,6 +291,12 @@ void Runner::OnNotification(std::string_view channel, std::string_view payload) 
 void Runner::DropSweepContext(const std::string& id, bool cancel) {
   std::lock_guard lock(mu_);
   const auto it = sweep_cache_.find(id);
+  if (cancel) {
+    // Its batches being run here watch their own flags (SweepJob::RunBatch).
+    for (auto& held : held_) {
+      if (held && held->target == id) held->cancel->store(true);
+    }
+  }
   if (it == sweep_cache_.end()) return;
   if (cancel) it->second.job->Cancel();
   sweep_cache_.erase(it);

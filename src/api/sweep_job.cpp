@@ -81,16 +81,18 @@ std::optional<std::vector<store::TrialRecord>> SweepJob::RunBatch(
   std::vector<store::TrialRecord> records;
   records.reserve(end - begin);
   const size_t n = trials_.size();
+  // A batch's own flag stops its trial in progress; the Runner raises it when the sweep stops.
+  const std::atomic<bool>* cancel = also_cancel != nullptr ? also_cancel : &cancel_;
   for (size_t t = begin; t < end; ++t) {
-    if (cancel_ || (also_cancel != nullptr && *also_cancel)) return std::nullopt;
+    if (cancel_ || *cancel) return std::nullopt;
     store::TrialRecord record;
     record.phase = t / n;
     record.index = t % n;
     record.params_json = trial_params_json_[record.index];
     const sweep::Span span = sweep::PhaseSpan(plan_, period_, record.phase);
     sweep::TrialOutcome outcome = sweep::RunTrial(inputs_, span, factory_, trials_[record.index],
-                                                  config_, record.phase == 0, &cancel_);
-    if (cancel_) return std::nullopt;
+                                                  config_, record.phase == 0, cancel);
+    if (cancel_ || *cancel) return std::nullopt;
     record.stats = outcome.stats;
     if (outcome.error) record.error = outcome.error->msg;
     if (!record.stats && record.error.empty()) record.error = "the trial failed";

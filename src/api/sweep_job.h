@@ -45,8 +45,9 @@ class SweepJob {
 
   // Runs trial runs [begin, end) one after another, each dropped once its statistics (and, in
   // phase 0, daily returns) are taken. A trial's own failure is recorded in its record. nullopt
-  // when cancelled before all were done: a running trial stops within 64 bars. `also_cancel`
-  // (this batch alone, e.g. a lost lease) is checked between trials.
+  // when cancelled before all were done: a running trial stops within 64 bars. With
+  // `also_cancel` (this batch's own flag: a lost lease) the running trial watches that flag
+  // instead, and Cancel() is seen between trials (a script trial watches Cancel() alone).
   std::optional<std::vector<store::TrialRecord>> RunBatch(
       size_t begin, size_t end, const std::atomic<bool>* also_cancel = nullptr) const;
 

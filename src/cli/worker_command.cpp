@@ -5,7 +5,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <set>
@@ -13,6 +12,7 @@
 #include <string_view>
 #include <thread>
 
+#include "api/queue_metrics.h"
 #include "api/runner.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -114,50 +114,17 @@ Result<WorkerOptions> ParseWorkerArgs(int argc, char** argv) {
   return out;
 }
 
-// Fixed notation, as Prometheus clients write `le`: "0.01", not "1e-02".
-std::string Fixed(double v) {
-  char text[64];
-  const auto end = std::to_chars(text, text + sizeof text, v, std::chars_format::fixed).ptr;
-  return std::string(text, end);
-}
-
-// The worker's own figures on /metrics.
-void AddWorkerMetrics(server::Metrics& metrics, const api::Runner& runner, store::JobQueue& queue) {
-  metrics.AddCollector([&runner, &queue](std::string& out) {
-    // The deployment's queue, as this worker sees it (one round trip; nothing when unreachable).
-    if (auto stats = queue.Stats(); stats.ok()) {
-      server::AppendFamily(out, "tapedeck_queue_jobs", "gauge",
-                           "Jobs in the deployment's queue, by state (expired: a lease ran out "
-                           "and no worker has claimed the job again yet).",
-                           {{{{"state", "queued"}}, static_cast<double>(stats->queued)},
-                            {{{"state", "running"}}, static_cast<double>(stats->running)},
-                            {{{"state", "expired"}}, static_cast<double>(stats->expired)}});
-    }
-    server::AppendGauge(out, "tapedeck_worker_leases_held",
-                        "Jobs this worker holds (claimed, not yet finished or given back).",
-                        static_cast<double>(runner.leases_held()));
+// The worker's /metrics: the queue's and the database's families (api/queue_metrics.h), and what
+// this worker got done.
+void AddWorkerMetrics(server::Metrics& metrics, api::MeteredJobQueue& queue,
+                      const api::Runner& runner) {
+  metrics.AddCollector(api::QueueMetricsCollector(queue, runner));
+  metrics.AddCollector([&runner](std::string& out) {
     server::AppendCounter(out, "tapedeck_worker_jobs_done_total", "Jobs this worker finished.",
                           static_cast<double>(runner.jobs_done()));
     server::AppendCounter(out, "tapedeck_worker_trial_runs_total",
                           "Sweep trial runs this worker stored.",
                           static_cast<double>(runner.trial_runs_done()));
-    server::AppendCounter(out, "tapedeck_queue_lease_expiries_total",
-                          "Jobs this worker claimed whose previous holder's lease had expired.",
-                          static_cast<double>(queue.lease_expiries()));
-    // The job latency histogram (queued to finished), in Prometheus' cumulative form.
-    const api::Runner::JobLatency latency = runner.job_latency();
-    out += "# HELP tapedeck_job_latency_seconds Jobs from queued to finished on this worker.\n";
-    out += "# TYPE tapedeck_job_latency_seconds histogram\n";
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < latency.counts.size(); ++i) {
-      cumulative += latency.counts[i];
-      const std::string le =
-          i < api::kJobLatencyBuckets.size() ? Fixed(api::kJobLatencyBuckets[i]) : "+Inf";
-      out += "tapedeck_job_latency_seconds_bucket{le=\"" + le + "\"} " +
-             std::to_string(cumulative) + "\n";
-    }
-    out += "tapedeck_job_latency_seconds_sum " + Fixed(latency.sum_seconds) + "\n";
-    out += "tapedeck_job_latency_seconds_count " + std::to_string(cumulative) + "\n";
   });
 }
 
@@ -175,21 +142,22 @@ int Work(const WorkerOptions& options) {
     std::fprintf(stderr, "tapedeck worker: %s\n", store.error().ToString().c_str());
     return 1;
   }
-  auto queue = store::OpenPostgresJobQueue(options.store);
-  if (!queue) {
-    std::fprintf(stderr, "tapedeck worker: %s\n", queue.error().ToString().c_str());
+  auto opened = store::OpenPostgresJobQueue(options.store);
+  if (!opened) {
+    std::fprintf(stderr, "tapedeck worker: %s\n", opened.error().ToString().c_str());
     return 1;
   }
+  api::MeteredJobQueue queue(std::move(*opened));
   api::QueueOptions queue_options;
   queue_options.lease = options.lease;
-  auto runner = std::make_unique<api::Runner>(**store, **queue, options.workers, options.budgets,
+  auto runner = std::make_unique<api::Runner>(**store, queue, options.workers, options.budgets,
                                               queue_options);
 
   std::unique_ptr<server::Server> metrics_server;
   std::thread metrics_thread;
   if (options.metrics) {
     auto metrics = std::make_shared<server::Metrics>();
-    AddWorkerMetrics(*metrics, *runner, **queue);
+    AddWorkerMetrics(*metrics, queue, *runner);
     server::Settings settings;
     settings.host = options.metrics_host;
     settings.port = options.metrics_port;

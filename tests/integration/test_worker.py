@@ -97,9 +97,10 @@ class WorkerTest(unittest.TestCase):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
                 text = r.read().decode()
             self.assertIn("tapedeck_worker_jobs_done_total 1", text)
-            self.assertIn("tapedeck_worker_leases_held 0", text)
-            self.assertIn('tapedeck_queue_jobs{state="queued"} 0', text)
+            self.assertIn("tapedeck_job_leases_held 0", text)
+            self.assertIn('tapedeck_jobs{state="queued"} 0', text)
             self.assertIn('tapedeck_job_latency_seconds_bucket{le="+Inf"} 1', text)
+            self.assertIn("tapedeck_db_round_trip_seconds_count", text)
 
             w.proc.send_signal(signal.SIGTERM)
             self.assertEqual(w.proc.wait(timeout=30), 0)
