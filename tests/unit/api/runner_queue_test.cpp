@@ -34,8 +34,11 @@ struct Node {
 
 class RunnerQueueTest : public ::testing::Test {
  protected:
+  // The cluster this test's database goes on: the run's shared one, unless the test stops it.
+  virtual std::string ClusterUrl() { return store::testing::SharedPgUrl(); }
+
   void SetUp() override {
-    url_ = store::testing::FreshPgDatabase();
+    url_ = store::testing::FreshPgDatabase(ClusterUrl());
     ASSERT_FALSE(url_.empty());
     std::string tmpl = (std::filesystem::temp_directory_path() / "tapedeck-rq-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
@@ -282,7 +285,17 @@ TEST_F(RunnerQueueTest, ASweepDeletedElsewhereStopsItsTrialsHere) {
   EXPECT_EQ(Jobs(), 0);
 }
 
-TEST_F(RunnerQueueTest, ASweepOutlivesADatabaseRestartWithEveryTrialStoredOnce) {
+// A test that stops its database's cluster has one of its own.
+class RunnerQueueOwnClusterTest : public RunnerQueueTest {
+ protected:
+  std::string ClusterUrl() override {
+    store::testing::PgCluster& own = store::testing::OwnPgCluster();
+    EXPECT_TRUE(own.ok()) << own.error();
+    return own.ok() ? own.url() : "";
+  }
+};
+
+TEST_F(RunnerQueueOwnClusterTest, ASweepOutlivesADatabaseRestartWithEveryTrialStoredOnce) {
   market::GenOptions gen;
   gen.bars = 100'000;
   gen.symbol = "BIG";
@@ -301,10 +314,10 @@ TEST_F(RunnerQueueTest, ASweepOutlivesADatabaseRestartWithEveryTrialStoredOnce) 
   ASSERT_GE(worker.trial_runs_done(), 16u);
   // Down for longer than a lease: jobs in flight are claimed again by the other thread, their
   // records refused as stored already.
-  ASSERT_TRUE(store::testing::SharedPgCluster().Stop());
+  ASSERT_TRUE(store::testing::OwnPgCluster().Stop());
   const uint64_t before_restart = worker.trial_runs_done();
   std::this_thread::sleep_for(3s);
-  ASSERT_TRUE(store::testing::SharedPgCluster().Start());
+  ASSERT_TRUE(store::testing::OwnPgCluster().Start());
   const store::SweepInfo sweep = WaitSweep(*pg_.store, id);
   ASSERT_EQ(sweep.status, store::SweepStatus::kDone) << sweep.error.msg;
   EXPECT_EQ(sweep.done, sweep.spec.tasks);

@@ -25,8 +25,11 @@ using internal::pg::Params;
 
 class PgJobsTest : public ::testing::Test {
  protected:
+  // The cluster this test's database goes on: the run's shared one, unless the test restarts it.
+  virtual std::string ClusterUrl() { return testing::SharedPgUrl(); }
+
   void SetUp() override {
-    url_ = testing::FreshPgDatabase();
+    url_ = testing::FreshPgDatabase(ClusterUrl());
     ASSERT_FALSE(url_.empty());
     auto queue = OpenPostgresJobQueue(url_);
     ASSERT_TRUE(queue.ok()) << queue.error().ToString();
@@ -337,7 +340,17 @@ TEST_F(PgJobsTest, ReapFailsOldWorkWithoutAJob) {
             heard.end());
 }
 
-TEST_F(PgJobsTest, ListenDeliversNotificationsAndSaysWhenItReconnected) {
+// A test that restarts its database's cluster has one of its own.
+class PgJobsOwnClusterTest : public PgJobsTest {
+ protected:
+  std::string ClusterUrl() override {
+    testing::PgCluster& own = testing::OwnPgCluster();
+    EXPECT_TRUE(own.ok()) << own.error();
+    return own.ok() ? own.url() : "";
+  }
+};
+
+TEST_F(PgJobsOwnClusterTest, ListenDeliversNotificationsAndSaysWhenItReconnected) {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<std::pair<std::string, std::string>> heard;
@@ -367,7 +380,7 @@ TEST_F(PgJobsTest, ListenDeliversNotificationsAndSaysWhenItReconnected) {
 
   // The database restarts: the listener reconnects, says it may have missed something, and
   // hears what comes after.
-  ASSERT_TRUE(testing::SharedPgCluster().Restart());
+  ASSERT_TRUE(testing::OwnPgCluster().Restart());
   {
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return has("", ""); }));
