@@ -252,8 +252,6 @@ class ScaleOutTest(unittest.TestCase):
         # The batches the dead held were taken over once their leases expired. (The workers'
         # own counters: the last kill's batch was claimed by a worker that is still alive.)
         expiries = [metric_sum(w, "tapedeck_job_lease_expiries_total") for w in d.workers]
-        if expiries == [None] * len(d.workers):  # the worker's name for it (to be unified)
-            expiries = [metric_sum(w, "tapedeck_queue_lease_expiries_total") for w in d.workers]
         print(f"lease expiries claimed by the live workers: {expiries}", file=sys.stderr)
         self.assertGreaterEqual(sum(e or 0 for e in expiries), 1, expiries)
 
