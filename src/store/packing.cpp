@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
+
+#include "common/json_writer.h"
 
 namespace tapedeck::store::internal {
 namespace {
@@ -148,6 +151,32 @@ Result<std::vector<engine::Trade>> UnpackTrades(std::span<const std::byte> recor
     t.open = open != 0;
   }
   return out;
+}
+
+Result<PackedResult> PackResult(const engine::RunResult& result) {
+  if (result.times.size() != result.equity.size()) {
+    return MakeError(ErrorCode::kValidation, "times and equity differ in length",
+                     {{"field", "equity"},
+                      {"times", std::to_string(result.times.size())},
+                      {"equity", std::to_string(result.equity.size())}});
+  }
+  PackedResult packed;
+  packed.events = PackEvents(result.events);
+  packed.trades = PackTrades(result.trades);
+  packed.has_plots = !result.plots.empty() || !result.logs.empty();
+  if (packed.has_plots) {
+    JsonWriter w;
+    w.BeginArray();
+    for (const engine::PlotSeries& p : result.plots) {
+      w.BeginObject().Key("name").String(p.name).Key("pane").String(engine::ToString(p.pane));
+      w.EndObject();
+    }
+    w.EndArray();
+    packed.plots_decl = w.Take();
+    packed.plots = PackPlots(result.plots);
+    packed.logs = PackLogs(result.logs);
+  }
+  return packed;
 }
 
 std::vector<std::byte> PackPlots(std::span<const engine::PlotSeries> plots) {

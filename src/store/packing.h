@@ -66,6 +66,18 @@ struct PackedLogs {
 
 PackedEvents PackEvents(std::span<const engine::OrderEvent> events);
 std::vector<std::byte> PackPlots(std::span<const engine::PlotSeries> plots);
+// A run's result as CompleteRun writes it, in either store: its events and trades packed, and
+// its plots and logs (with the run JSON's "plots" declaration) when it has any.
+struct PackedResult {
+  PackedEvents events;
+  std::vector<std::byte> trades;
+  bool has_plots = false;  // false: no run_plots row
+  std::string plots_decl;  // [{"name","pane"}] in declaration order
+  std::vector<std::byte> plots;
+  PackedLogs logs;
+};
+// Errors: VALIDATION (field "equity") when times and equity differ in length.
+Result<PackedResult> PackResult(const engine::RunResult& result);
 PackedLogs PackLogs(std::span<const engine::LogEntry> logs);
 std::vector<std::byte> PackTrades(std::span<const engine::Trade> trades);
 std::vector<std::byte> PackStats(const engine::Stats& stats);

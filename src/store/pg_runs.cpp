@@ -12,10 +12,10 @@
 #include <optional>
 #include <string>
 
-#include "common/json_writer.h"
 #include "store/packing.h"
 #include "store/pg_common.h"
 #include "store/pg_store.h"
+#include "store/rows_common.h"
 #include "store/sqlite_store.h"  // RandomHex64, SymbolsToJson/FromJson, RecordedSha256
 
 namespace tapedeck::store::internal {
@@ -37,16 +37,6 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "equity blobs are stored little-endian as in memory");
 static_assert(sizeof(Timestamp) == sizeof(int64_t));
-
-Error RunNotFound(std::string_view id) {
-  return MakeError(ErrorCode::kRunNotFound, "no run has this id", {{"id", std::string(id)}});
-}
-
-Error BadTransition(std::string_view id, RunStatus from, std::string_view want) {
-  return MakeError(ErrorCode::kConflict,
-                   "the run is " + std::string(ToString(from)) + ", cannot " + std::string(want),
-                   {{"id", std::string(id)}, {"status", std::string(ToString(from))}});
-}
 
 // The run's seq and status; with `lock`, the row stays locked until the open transaction ends.
 Result<std::pair<int64_t, RunStatus>> RunState(pg::Conn& conn, std::string_view id, bool lock) {
@@ -84,34 +74,7 @@ constexpr int kScriptFirstCol = 39;  // index of r.strategy_version
 constexpr int kPlotsCol = 44;        // index of p.decl
 constexpr int kDatasetsCol = 45;     // index of r.datasets
 
-// Calls f with each field of `st` in the order of run_stats' columns: the one list that reading
-// and binding both follow.
-template <typename StatsT, typename F>
-void ForEachStatColumn(StatsT& st, F&& f) {
-  f(st.bars);
-  f(st.fills);
-  f(st.trades);
-  f(st.start_equity);
-  f(st.final_equity);
-  f(st.total_return);
-  f(st.cagr);
-  f(st.volatility);
-  f(st.sharpe);
-  f(st.sortino);
-  f(st.calmar);
-  f(st.max_drawdown);
-  f(st.max_drawdown_duration);
-  f(st.win_rate);
-  f(st.profit_factor);
-  f(st.expectancy);
-  f(st.exposure);
-  f(st.buy_and_hold_return);
-  f(st.periods_per_year);
-}
-
-int64_t ToColumn(size_t v) { return static_cast<int64_t>(v); }
-int64_t ToColumn(Micros v) { return static_cast<int64_t>(v.count()); }
-double ToColumn(double v) { return v; }
+// A statistic read back from its column (ToColumn: rows_common.h).
 void FromColumn(const pg::Rows& rows, int r, int c, size_t& v) {
   v = static_cast<size_t>(rows.Int(r, c));
 }
@@ -182,17 +145,6 @@ Status CopyBlob(const pg::Conn& conn, std::span<const std::byte> blob, size_t co
   out.resize(count);
   if (count > 0) std::memcpy(out.data(), blob.data(), blob.size());
   return Ok();
-}
-
-std::string PlotsToJson(const std::vector<engine::PlotSeries>& plots) {
-  JsonWriter w;
-  w.BeginArray();
-  for (const engine::PlotSeries& p : plots) {
-    w.BeginObject().Key("name").String(p.name).Key("pane").String(engine::ToString(p.pane));
-    w.EndObject();
-  }
-  w.EndArray();
-  return w.Take();
 }
 
 // Reads the status columns of `rows` (seq 0, status 1, error 2) and checks the run has a
@@ -295,23 +247,9 @@ Status PgStore::UpdateProgress(std::string_view id, double progress) {
 }
 
 Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result) {
-  if (result.times.size() != result.equity.size()) {
-    return MakeError(ErrorCode::kValidation, "times and equity differ in length",
-                     {{"field", "equity"},
-                      {"times", std::to_string(result.times.size())},
-                      {"equity", std::to_string(result.equity.size())}});
-  }
   // Packed before borrowing a connection: the pool's connections wait only for database work.
+  TD_ASSIGN_OR_RETURN(const PackedResult& packed, PackResult(result));
   const std::string symbols = SymbolsToJson(result.symbols);
-  const PackedEvents events = PackEvents(result.events);
-  const std::vector<std::byte> trades = PackTrades(result.trades);
-  const bool has_plots = !result.plots.empty() || !result.logs.empty();
-  std::vector<std::byte> plots;
-  PackedLogs logs;
-  if (has_plots) {
-    plots = PackPlots(result.plots);
-    logs = PackLogs(result.logs);
-  }
   TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
   TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(*conn));
   // Locked until the commit: a second CompleteRun (another worker's) waits, then sees done.
@@ -343,24 +281,23 @@ Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result
                    pg::Params()
                        .Add(seq)
                        .Add(static_cast<int64_t>(result.events.size()))
-                       .AddBytes(events.records)
-                       .AddBytes(std::as_bytes(std::span(events.reasons)))));
+                       .AddBytes(packed.events.records)
+                       .AddBytes(std::as_bytes(std::span(packed.events.reasons)))));
   TD_TRY(conn->Run(
       "INSERT INTO run_trades(run, count, records) VALUES($1, $2, $3)",
-      pg::Params().Add(seq).Add(static_cast<int64_t>(result.trades.size())).AddBytes(trades)));
-  if (has_plots) {
-    const std::string decl = PlotsToJson(result.plots);
+      pg::Params().Add(seq).Add(static_cast<int64_t>(result.trades.size())).AddBytes(packed.trades)));
+  if (packed.has_plots) {
     TD_TRY(
         conn->Run("INSERT INTO run_plots(run, decl, series, plots, logs, log_records, "
                   "log_text) VALUES($1, $2, $3, $4, $5, $6, $7)",
                   pg::Params()
                       .Add(seq)
-                      .Add(std::string_view(decl))
+                      .Add(std::string_view(packed.plots_decl))
                       .Add(static_cast<int64_t>(result.plots.size()))
-                      .AddBytes(plots)
+                      .AddBytes(packed.plots)
                       .Add(static_cast<int64_t>(result.logs.size()))
-                      .AddBytes(logs.records)
-                      .AddBytes(std::as_bytes(std::span(logs.text)))));
+                      .AddBytes(packed.logs.records)
+                      .AddBytes(std::as_bytes(std::span(packed.logs.text)))));
   }
   // The status and the notification in one statement; NOTIFY is delivered on commit.
   TD_TRY(

@@ -29,28 +29,11 @@
 #include "store/pg_common.h"
 #include "store/pg_store.h"
 #include "store/pg_trial_rows.h"
+#include "store/rows_common.h"
 #include "store/sqlite_store.h"  // RandomHex64, SymbolsToJson/FromJson, RecordedSha256
 
 namespace tapedeck::store::internal {
 namespace {
-
-std::optional<SweepStatus> ParseSweepStatus(std::string_view text) {
-  for (auto s :
-       {SweepStatus::kQueued, SweepStatus::kRunning, SweepStatus::kDone, SweepStatus::kFailed}) {
-    if (ToString(s) == text) return s;
-  }
-  return std::nullopt;
-}
-
-Error SweepNotFound(std::string_view id) {
-  return MakeError(ErrorCode::kNotFound, "no sweep has this id", {{"sweep", std::string(id)}});
-}
-
-Error BadTransition(std::string_view id, SweepStatus from, std::string_view want) {
-  return MakeError(ErrorCode::kConflict,
-                   "the sweep is " + std::string(ToString(from)) + ", cannot " + std::string(want),
-                   {{"sweep", std::string(id)}, {"status", std::string(ToString(from))}});
-}
 
 #define TD_PG_SWEEP_SELECT                                                                       \
   "SELECT id, dataset, datasets, symbols, strategy, strategy_version, strategy_sha256, cash, "   \

@@ -13,6 +13,7 @@
 #include "store/packing.h"
 #include "store/schema.h"
 #include "store/sqlite_store.h"
+#include "store/rows_common.h"
 
 namespace tapedeck::store::internal {
 
@@ -50,16 +51,6 @@ static_assert(std::endian::native == std::endian::little,
               "equity blobs are stored little-endian as in memory");
 static_assert(sizeof(Timestamp) == sizeof(int64_t));
 
-Error RunNotFound(std::string_view id) {
-  return MakeError(ErrorCode::kRunNotFound, "no run has this id", {{"id", std::string(id)}});
-}
-
-Error BadTransition(std::string_view id, RunStatus from, std::string_view want) {
-  return MakeError(ErrorCode::kConflict,
-                   "the run is " + std::string(ToString(from)) + ", cannot " + std::string(want),
-                   {{"id", std::string(id)}, {"status", std::string(ToString(from))}});
-}
-
 #define TD_RUN_SELECT                                                                            \
   "SELECT r.id, r.dataset, r.symbols, r.strategy, r.params, r.cash, r.commission, r.fixed_fee, " \
   "r.slippage, r.allow_short, r.from_us, r.to_us, r.request, r.status, r.progress, r.error, "    \
@@ -78,35 +69,7 @@ constexpr int kScriptFirstCol = 39;  // index of r.strategy_version in TD_RUN_SE
 constexpr int kPlotsCol = 44;        // index of p.decl in TD_RUN_SELECT
 constexpr int kDatasetsCol = 45;     // index of r.datasets in TD_RUN_SELECT
 
-// Calls f with each field of `st` in the order of run_stats' columns: the one list that reading
-// and binding both follow.
-template <typename StatsT, typename F>
-void ForEachStatColumn(StatsT& st, F&& f) {
-  f(st.bars);
-  f(st.fills);
-  f(st.trades);
-  f(st.start_equity);
-  f(st.final_equity);
-  f(st.total_return);
-  f(st.cagr);
-  f(st.volatility);
-  f(st.sharpe);
-  f(st.sortino);
-  f(st.calmar);
-  f(st.max_drawdown);
-  f(st.max_drawdown_duration);
-  f(st.win_rate);
-  f(st.profit_factor);
-  f(st.expectancy);
-  f(st.exposure);
-  f(st.buy_and_hold_return);
-  f(st.periods_per_year);
-}
-
-// A stat as its column holds it, and back.
-int64_t ToColumn(size_t v) { return static_cast<int64_t>(v); }
-int64_t ToColumn(Micros v) { return static_cast<int64_t>(v.count()); }
-double ToColumn(double v) { return v; }
+// A statistic read back from its column (ToColumn: rows_common.h).
 void FromColumn(const Stmt& s, int c, size_t& v) { v = static_cast<size_t>(s.Int(c)); }
 void FromColumn(const Stmt& s, int c, Micros& v) { v = Micros{s.Int(c)}; }
 void FromColumn(const Stmt& s, int c, double& v) { v = s.Double(c); }
@@ -227,17 +190,6 @@ Result<std::vector<engine::OrderEvent>> ReadEvents(Db& db, int64_t seq) {
       count);
   if (!events.ok()) return Corrupt(db, events.error().msg);
   return std::move(events).value();
-}
-
-std::string PlotsToJson(const std::vector<engine::PlotSeries>& plots) {
-  JsonWriter w;
-  w.BeginArray();
-  for (const engine::PlotSeries& p : plots) {
-    w.BeginObject().Key("name").String(p.name).Key("pane").String(engine::ToString(p.pane));
-    w.EndObject();
-  }
-  w.EndArray();
-  return w.Take();
 }
 
 // The run's plots and logs, when it has a run_plots row (none: it plotted and logged nothing).
@@ -363,23 +315,9 @@ Status SqliteStore::UpdateProgress(std::string_view id, double progress) {
 }
 
 Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& result) {
-  if (result.times.size() != result.equity.size()) {
-    return MakeError(ErrorCode::kValidation, "times and equity differ in length",
-                     {{"field", "equity"},
-                      {"times", std::to_string(result.times.size())},
-                      {"equity", std::to_string(result.equity.size())}});
-  }
-  const std::string symbols = SymbolsToJson(result.symbols);
   // Packed before taking the write lock: other writers wait only for the database work.
-  const PackedEvents events = PackEvents(result.events);
-  const std::vector<std::byte> trades = PackTrades(result.trades);
-  const bool has_plots = !result.plots.empty() || !result.logs.empty();
-  std::vector<std::byte> plots;
-  PackedLogs logs;
-  if (has_plots) {
-    plots = PackPlots(result.plots);
-    logs = PackLogs(result.logs);
-  }
+  TD_ASSIGN_OR_RETURN(const PackedResult& packed, PackResult(result));
+  const std::string symbols = SymbolsToJson(result.symbols);
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
@@ -409,20 +347,19 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
                .BindBlob(4, AsBytes(result.equity))
                .Run());
   }
-  TD_TRY(InsertPackedRows(db, PackedTables::kCurrent, seq, events, trades));
-  if (has_plots) {
-    const std::string decl = PlotsToJson(result.plots);
+  TD_TRY(InsertPackedRows(db, PackedTables::kCurrent, seq, packed.events, packed.trades));
+  if (packed.has_plots) {
     TD_ASSIGN_OR_RETURN(Stmt & s,
                         db.Prepare("INSERT INTO run_plots(run, decl, series, plots, logs, "
                                    "log_records, log_text) VALUES(?1, ?2, ?3, ?4, ?5, "
                                    "?6, ?7)"));
     TD_TRY(s.Bind(1, seq)
-               .Bind(2, std::string_view(decl))
+               .Bind(2, std::string_view(packed.plots_decl))
                .Bind(3, static_cast<int64_t>(result.plots.size()))
-               .BindBlob(4, plots)
+               .BindBlob(4, packed.plots)
                .Bind(5, static_cast<int64_t>(result.logs.size()))
-               .BindBlob(6, logs.records)
-               .BindBlob(7, std::as_bytes(std::span(logs.text)))
+               .BindBlob(6, packed.logs.records)
+               .BindBlob(7, std::as_bytes(std::span(packed.logs.text)))
                .Run());
   }
   {

@@ -14,6 +14,7 @@
 
 #include "store/packing.h"
 #include "store/sqlite_store.h"
+#include "store/rows_common.h"
 
 namespace tapedeck::store {
 
@@ -35,24 +36,6 @@ std::string_view ToString(SweepStatus status) {
 
 namespace tapedeck::store::internal {
 namespace {
-
-std::optional<SweepStatus> ParseSweepStatus(std::string_view text) {
-  for (auto s :
-       {SweepStatus::kQueued, SweepStatus::kRunning, SweepStatus::kDone, SweepStatus::kFailed}) {
-    if (ToString(s) == text) return s;
-  }
-  return std::nullopt;
-}
-
-Error SweepNotFound(std::string_view id) {
-  return MakeError(ErrorCode::kNotFound, "no sweep has this id", {{"sweep", std::string(id)}});
-}
-
-Error BadTransition(std::string_view id, SweepStatus from, std::string_view want) {
-  return MakeError(ErrorCode::kConflict,
-                   "the sweep is " + std::string(ToString(from)) + ", cannot " + std::string(want),
-                   {{"sweep", std::string(id)}, {"status", std::string(ToString(from))}});
-}
 
 #define TD_SWEEP_SELECT                                                                          \
   "SELECT id, dataset, datasets, symbols, strategy, strategy_version, strategy_sha256, cash, "   \
