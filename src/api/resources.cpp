@@ -427,15 +427,8 @@ HttpResponse Resources::GetFrames(const Request& req) {
 }
 
 void Resources::RenderMetrics(std::string& out) const {
-  std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, double>> samples;
-  std::map<std::string, double> counts = {
-      {"queued", 0}, {"running", 0}, {"done", 0}, {"failed", 0}};
-  if (auto runs = store_.ListRuns(); runs.ok()) {
-    for (const auto& r : *runs) counts[std::string(store::ToString(r.status))] += 1;
-  }
-  for (const auto& [status, n] : counts) samples.push_back({{{"status", status}}, n});
-  server::AppendFamily(out, "tapedeck_runs", "gauge", "Backtest runs in the store, by status.",
-                       samples);
+  AppendStatusCounts(out, "tapedeck_runs", "Backtest runs in the store, by status.",
+                     store_.CountRuns());
   server::AppendGauge(out, "tapedeck_runs_waiting",
                       "Jobs (runs, sweeps not started) waiting: in this process's worker pool, "
                       "or with a PostgreSQL store in the deployment's queue.",

@@ -257,15 +257,20 @@ HttpResponse SweepResources::PostTrialRun(const Request& req) {
   return AcceptRun(req, store_, runner_, options_, spec);
 }
 
+void AppendStatusCounts(std::string& out, std::string_view name, std::string_view help,
+                        const Result<store::StatusCounts>& counts) {
+  if (!counts.ok()) return;
+  const auto n = [](size_t v) { return static_cast<double>(v); };
+  server::AppendFamily(out, name, "gauge", help,
+                       {{{{"status", "queued"}}, n(counts->queued)},
+                        {{{"status", "running"}}, n(counts->running)},
+                        {{{"status", "done"}}, n(counts->done)},
+                        {{{"status", "failed"}}, n(counts->failed)}});
+}
+
 void SweepResources::RenderMetrics(std::string& out) const {
-  std::map<std::string, double> counts = {
-      {"queued", 0}, {"running", 0}, {"done", 0}, {"failed", 0}};
-  if (auto sweeps = store_.ListSweeps(); sweeps.ok()) {
-    for (const auto& s : *sweeps) counts[std::string(store::ToString(s.status))] += 1;
-  }
-  std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, double>> samples;
-  for (const auto& [status, n] : counts) samples.push_back({{{"status", status}}, n});
-  server::AppendFamily(out, "tapedeck_sweeps", "gauge", "Sweeps in the store, by status.", samples);
+  AppendStatusCounts(out, "tapedeck_sweeps", "Sweeps in the store, by status.",
+                     store_.CountSweeps());
   server::AppendCounter(out, "tapedeck_sweep_trial_runs_total",
                         "Trial runs of sweeps stored by this process's worker pool.",
                         static_cast<double>(runner_.trial_runs_done()));

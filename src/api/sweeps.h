@@ -47,4 +47,9 @@ class SweepResources {
   const ScriptCheck check_script_;
 };
 
+// Appends the gauge `name`{status} of the store's runs or sweeps in each status; nothing when the
+// store could not count them (its errors show in the database metrics and the log).
+void AppendStatusCounts(std::string& out, std::string_view name, std::string_view help,
+                        const Result<store::StatusCounts>& counts);
+
 }  // namespace tapedeck::api

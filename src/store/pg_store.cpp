@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "store/rows_common.h"
+
 namespace tapedeck::store {
 namespace internal {
 
@@ -54,6 +56,22 @@ Result<PgStore::Lease> PgStore::Borrow() {
     return conn.take_error();
   }
   return Lease(this, std::move(*conn));
+}
+
+Result<StatusCounts> PgStore::CountByStatus(const char* sql) {
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  TD_ASSIGN_OR_RETURN(pg::Rows & rows, conn->Query(sql));
+  StatusCounts counts;
+  for (int i = 0; i < rows.size(); ++i) TD_TRY(AddToCounts(counts, rows.Text(i, 0), rows.Int(i, 1)));
+  return counts;
+}
+
+Result<StatusCounts> PgStore::CountRuns() {
+  return CountByStatus("SELECT status, count(*) FROM runs GROUP BY status");
+}
+
+Result<StatusCounts> PgStore::CountSweeps() {
+  return CountByStatus("SELECT status, count(*) FROM sweeps GROUP BY status");
 }
 
 void PgStore::Return(std::unique_ptr<pg::Conn> conn) {

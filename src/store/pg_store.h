@@ -60,6 +60,7 @@ class PgStore final : public Store {
   Status FailRun(std::string_view id, const RunError& error) override;
   Result<RunInfo> GetRun(std::string_view id) override;
   Result<std::vector<RunInfo>> ListRuns(size_t limit, size_t offset) override;
+  Result<StatusCounts> CountRuns() override;
   Result<engine::RunResult> LoadRunResult(std::string_view id) override;
   Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) override;
   Status DeleteRun(std::string_view id) override;
@@ -74,6 +75,7 @@ class PgStore final : public Store {
   Status FailSweep(std::string_view id, const RunError& error) override;
   Result<SweepInfo> GetSweep(std::string_view id) override;
   Result<std::vector<SweepInfo>> ListSweeps(size_t limit, size_t offset) override;
+  Result<StatusCounts> CountSweeps() override;
   Result<TrialPage> ListTrials(std::string_view id, const TrialQuery& query) override;
   Result<std::vector<TrialRecord>> LoadTrials(std::string_view id, size_t phase,
                                               bool with_returns) override;
@@ -106,6 +108,9 @@ class PgStore final : public Store {
   };
   // Waits for an idle connection (or opens one, up to the pool's size).
   Result<Lease> Borrow();
+
+  // CountRuns and CountSweeps: `sql` selects (status, count) rows.
+  Result<StatusCounts> CountByStatus(const char* sql);
 
   Timestamp Now() const {
     if (options_.now) return options_.now();

@@ -65,6 +65,24 @@ void ForEachStatColumn(StatsT& st, F&& f) {
   f(st.periods_per_year);
 }
 
+// Adds `n` rows of status `text` (a runs' or sweeps' status column) to `counts`; a status
+// neither table allows (their CHECK constraints) is a broken store: IO naming it.
+inline Status AddToCounts(StatusCounts& counts, std::string_view text, int64_t n) {
+  const std::optional<RunStatus> status = ParseRunStatus(text);
+  if (!status || n < 0) {
+    return MakeError(ErrorCode::kIo, "the store holds an unknown status '" + std::string(text) + "'",
+                     {{"status", std::string(text)}});
+  }
+  const auto count = static_cast<size_t>(n);
+  switch (*status) {
+    case RunStatus::kQueued: counts.queued += count; break;
+    case RunStatus::kRunning: counts.running += count; break;
+    case RunStatus::kDone: counts.done += count; break;
+    case RunStatus::kFailed: counts.failed += count; break;
+  }
+  return Ok();
+}
+
 // A statistic as its column holds it (FromColumn, per store, reads it back).
 inline int64_t ToColumn(size_t v) { return static_cast<int64_t>(v); }
 inline int64_t ToColumn(Micros v) { return static_cast<int64_t>(v.count()); }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <random>
 
+#include "store/rows_common.h"
 #include "store/schema.h"
 
 namespace tapedeck::store {
@@ -57,6 +58,26 @@ Result<SqliteStore::Reader> SqliteStore::BorrowReader() {
   Result<std::unique_ptr<Db>> db = Db::Open(path_, /*create=*/false, options_.durable_commits);
   if (!db.ok()) return db.take_error();
   return Reader(this, std::move(*db));
+}
+
+Result<StatusCounts> SqliteStore::CountByStatus(const char* sql) {
+  TD_ASSIGN_OR_RETURN(Reader & db, BorrowReader());
+  TD_ASSIGN_OR_RETURN(Stmt & s, db->Prepare(sql));
+  StatusCounts counts;
+  for (;;) {
+    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    TD_TRY(AddToCounts(counts, s.Text(0), s.Int(1)));
+  }
+  return counts;
+}
+
+Result<StatusCounts> SqliteStore::CountRuns() {
+  return CountByStatus("SELECT status, count(*) FROM runs GROUP BY status");
+}
+
+Result<StatusCounts> SqliteStore::CountSweeps() {
+  return CountByStatus("SELECT status, count(*) FROM sweeps GROUP BY status");
 }
 
 void SqliteStore::ReturnReader(std::unique_ptr<Db> db) {

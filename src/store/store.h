@@ -113,6 +113,14 @@ struct RunError {
   std::optional<Timestamp> bar_time;  // the bar being processed, when known
 };
 
+// How many runs, or sweeps, the store holds in each status (what /metrics reports).
+struct StatusCounts {
+  size_t queued = 0;
+  size_t running = 0;
+  size_t done = 0;
+  size_t failed = 0;
+};
+
 // A run without its result: what GET /backtests and GET /backtests/{id} show.
 struct RunInfo {
   std::string id;
@@ -272,6 +280,9 @@ class Store {
   // Runs, newest first (by creation), with statistics for done ones. limit 0: all.
   virtual Result<std::vector<RunInfo>> ListRuns(size_t limit = 0, size_t offset = 0) = 0;
 
+  // How many runs are in each status: one aggregate over the status index, however many there are.
+  virtual Result<StatusCounts> CountRuns() = 0;
+
   // The full result of a done run, exactly as passed to CompleteRun (a NaN `px` and a nullopt `qty`
   // come back as such). Errors: RUN_NOT_FOUND; RUN_FAILED (details `error`) for a failed run;
   // RANGE (details `status`) for a queued or running one, which has no result yet.
@@ -315,6 +326,9 @@ class Store {
 
   // Sweeps, newest first. limit 0: all.
   virtual Result<std::vector<SweepInfo>> ListSweeps(size_t limit = 0, size_t offset = 0) = 0;
+
+  // How many sweeps are in each status, as CountRuns.
+  virtual Result<StatusCounts> CountSweeps() = 0;
 
   // A page of one phase's trial records, without daily returns.
   virtual Result<TrialPage> ListTrials(std::string_view id, const TrialQuery& query) = 0;

@@ -63,6 +63,8 @@ class FlakyStore final : public store::Store {
   Result<std::vector<store::RunInfo>> ListRuns(size_t l, size_t o) override {
     return real_->ListRuns(l, o);
   }
+  Result<store::StatusCounts> CountRuns() override { return real_->CountRuns(); }
+  Result<store::StatusCounts> CountSweeps() override { return real_->CountSweeps(); }
   Result<engine::RunResult> LoadRunResult(std::string_view id) override {
     return real_->LoadRunResult(id);
   }

@@ -324,6 +324,32 @@ TEST_P(RunTest, ListRunsIsNewestFirstWithStats) {
   EXPECT_EQ((*page)[1].id, ids[2]);
 }
 
+TEST_P(RunTest, CountRunsCountsEachStatusAndFollowsDeletes) {
+  Result<StatusCounts> empty = store_->CountRuns();
+  ASSERT_TRUE(empty.ok()) << empty.error().ToString();
+  EXPECT_EQ(empty->queued + empty->running + empty->done + empty->failed, 0u);
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) ids.push_back(Create());
+  ASSERT_TRUE(store_->MarkRunning(ids[0]).ok());
+  ASSERT_TRUE(store_->MarkRunning(ids[1]).ok());
+  ASSERT_TRUE(store_->CompleteRun(ids[1], MakeResult(10, 2)).ok());
+  ASSERT_TRUE(store_->CompleteRun(ids[2], MakeResult(10, 2)).ok());
+  ASSERT_TRUE(store_->FailRun(ids[3], Failure("bad params")).ok());
+  Result<StatusCounts> counts = store_->CountRuns();
+  ASSERT_TRUE(counts.ok()) << counts.error().ToString();
+  EXPECT_EQ(counts->queued, 3u);
+  EXPECT_EQ(counts->running, 1u);
+  EXPECT_EQ(counts->done, 2u);
+  EXPECT_EQ(counts->failed, 1u);
+
+  ASSERT_TRUE(store_->DeleteRun(ids[2]).ok());
+  ASSERT_TRUE(store_->DeleteRun(ids[4]).ok());
+  counts = store_->CountRuns();
+  EXPECT_EQ(counts->queued, 2u);
+  EXPECT_EQ(counts->done, 1u);
+}
+
 TEST_P(RunTest, DeleteRunRemovesAllItsRows) {
   const std::string id = Create();
   const std::string keep = Create();

@@ -285,6 +285,28 @@ TEST_P(SweepTest, LifecycleRoundTripsTrialsAndReturnsExactly) {
   ExpectSameTrial(batch[0], (*with)[2], true);
 }
 
+TEST_P(SweepTest, CountSweepsCountsEachStatusAndFollowsDeletes) {
+  const std::string queued = Create();
+  const std::string running = CreateRunning();
+  const std::string done = CreateRunning();
+  ASSERT_TRUE(store_->CompleteSweep(done, "{}").ok());
+  const std::string failed = Create();
+  ASSERT_TRUE(store_->FailSweep(failed, Failure("no")).ok());
+  const std::string also_queued = Create();
+  Result<StatusCounts> counts = store_->CountSweeps();
+  ASSERT_TRUE(counts.ok()) << counts.error().ToString();
+  EXPECT_EQ(counts->queued, 2u);
+  EXPECT_EQ(counts->running, 1u);
+  EXPECT_EQ(counts->done, 1u);
+  EXPECT_EQ(counts->failed, 1u);
+  ASSERT_TRUE(store_->DeleteSweep(also_queued).ok());
+  ASSERT_TRUE(store_->DeleteSweep(running).ok());
+  counts = store_->CountSweeps();
+  EXPECT_EQ(counts->queued, 1u);
+  EXPECT_EQ(counts->running, 0u);
+  EXPECT_EQ(counts->done + counts->failed, 2u);
+}
+
 TEST_P(SweepTest, StatusMovesTheStatusDoesNotAllowAreConflicts) {
   const std::string id = Create();
   auto expect_conflict = [&](const Status& s, const char* status) {
