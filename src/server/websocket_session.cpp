@@ -74,9 +74,10 @@ void WebSocketSession::Start(tcp::socket socket, HttpRequest upgrade, Shared& sh
   } else {
     error = session.error();
   }
-  auto ws =
-      std::make_shared<WebSocketSession>(std::move(socket), shared, std::move(slot),
-                                         std::move(run_id), std::move(playing), std::move(error));
+  Pacer& pacer = shared.NextPacer();
+  auto ws = std::make_shared<WebSocketSession>(
+      MoveToExecutor(std::move(socket), pacer.executor()), pacer, shared, std::move(slot),
+      std::move(run_id), std::move(playing), std::move(error));
   ws->upgrade_ = std::move(upgrade);
   net::dispatch(ws->executor_, [ws] {
     const Settings& s = ws->shared_.settings;
@@ -95,10 +96,11 @@ void WebSocketSession::Start(tcp::socket socket, HttpRequest upgrade, Shared& sh
   });
 }
 
-WebSocketSession::WebSocketSession(tcp::socket socket, Shared& shared, ConnectionSlot slot,
-                                   std::string run_id, std::optional<playback::Session> session,
+WebSocketSession::WebSocketSession(tcp::socket socket, Pacer& pacer, Shared& shared,
+                                   ConnectionSlot slot, std::string run_id,
+                                   std::optional<playback::Session> session,
                                    std::optional<Error> error)
-    : StreamSession(socket.get_executor(), shared, ConnectionKind::kWebSocket, std::move(slot),
+    : StreamSession(pacer, shared, ConnectionKind::kWebSocket, std::move(slot),
                     std::move(run_id), std::move(session)),
       socket_(socket.get_executor()),
       open_error_(std::move(error)),

@@ -32,8 +32,10 @@ class WebSocketSession final : public StreamSession {
   static void Start(tcp::socket socket, HttpRequest upgrade, Shared& shared, ConnectionSlot slot,
                     std::string run_id, Result<playback::Session> session);
 
-  WebSocketSession(tcp::socket socket, Shared& shared, ConnectionSlot slot, std::string run_id,
-                   std::optional<playback::Session> session, std::optional<Error> error);
+  // `socket` runs on `pacer`'s strand.
+  WebSocketSession(tcp::socket socket, Pacer& pacer, Shared& shared, ConnectionSlot slot,
+                   std::string run_id, std::optional<playback::Session> session,
+                   std::optional<Error> error);
 
  private:
   using CloseCode = boost::beast::websocket::close_code;
