@@ -72,7 +72,7 @@ class StreamSession : public Connection,
   void Shutdown() final;
   void OnPaced(uint64_t ticket) final;
   // Small beside the 1/30 s between frames; see ArmDeadline.
-  static constexpr std::chrono::milliseconds kDeadlineGrain{2};
+  static constexpr std::chrono::milliseconds kDeadlineGrain{8};
 
   void ArmDeadline(playback::Clock::TimePoint deadline);
   void ArmWriteTimer(std::chrono::steady_clock::time_point at);
