@@ -12,20 +12,20 @@
 # Every server runs on one thread (tapedeck: --threads 1 --workers 1), the generator on one
 # io_context thread: on a 2-core machine each has a core. Each tapedeck gets a fresh store with a
 # year of 1-minute bars (`tapedeck gen --seed 1`) and one sma_cross run of it, which every stream
-# plays from its start; the floor's frame is padded to the mean size of the frames the streams get (SIZE overrides).
-# For each level (LEVELS, ascending), the servers are run one after another in the order given,
-# floor first; ROUNDS repeats the whole sequence.
+# plays from its start; the floor's frame is padded to the mean size of the frames the streams
+# get (SIZE overrides). For each level (LEVELS, ascending), the servers are run one after another
+# in the order given, floor first; ROUNDS repeats the whole sequence.
 #
-# Knobs (environment): NICE (e.g. -10: the servers and the generator run at that niceness, so
-# that other work on a shared machine skews the figures less, and so does their session's
-# scheduler autogroup for the run; needs root), PROFILE (set: `perf
-# record -g` of each server for 10 s of each level, into OUT_DIR/NAME_N_rR.perf), SIZE, LEVELS ("2000 3000"), DURATION (20 s), RAMP (500 connections/s), SPEED
-# (60), ROUNDS (1). Prints one table row per (level, server) and keeps each generator output
-# in OUT_DIR. Only 127.0.0.1 is contacted.
+# Knobs (environment): NICE (e.g. -10: the servers and the generator run at that niceness, and
+# so does their session's scheduler autogroup for the run, so that other work on a shared machine
+# skews the figures less; needs root), PROFILE (set: `perf record -g` of each server for 10 s of
+# each level, into OUT_DIR/NAME_N_rR.perf), SIZE, LEVELS ("2000 3000"), DURATION (20 s), RAMP
+# (500 connections/s), SPEED (60), ROUNDS (1). Prints one table row per (level, server) and keeps
+# each generator output in OUT_DIR. Only 127.0.0.1 is contacted.
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then
-  sed -n '2,24p' "$0" >&2
+  sed -n '2,23p' "$0" >&2
   exit 2
 fi
 LOADGEN=$(readlink -f "$1")

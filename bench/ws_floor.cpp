@@ -5,8 +5,8 @@
 // a second on an absolute schedule, encodes one text frame and writes those same bytes to every
 // open connection: what a broadcast costs when nothing else is done per frame. The frame looks
 // like a playback frame to bench/loadgen (`{"t":"frame",...,"i":K,"n":N,...,"dropped":D}`, K the
-// tick) and is padded to --size bytes of JSON, by default 247, the size of a speed-60 frame of the
-// year-long sma_cross run that bench/fanout.sh plays.
+// tick) and is padded to --size bytes of JSON (default 247; bench/fanout.sh passes the mean size of
+// the frames tapedeck sends for the run it plays, so that both write as many bytes).
 //
 // A connection whose previous frame is not all written yet when the next tick comes skips that
 // tick (the rest of the old frame goes on when the socket can take it; `dropped` counts the
