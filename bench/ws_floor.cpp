@@ -201,9 +201,10 @@ class Floor {
       boost::beast::websocket::detail::sec_ws_accept_type accept;
       boost::beast::websocket::detail::make_sec_ws_accept(
           accept, boost::beast::string_view(key.data(), key.size()));
-      c.out = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              "Sec-WebSocket-Accept: " +
-              std::string(accept.data(), accept.size()) + "\r\n\r\n";
+      c.out =
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          "Sec-WebSocket-Accept: " +
+          std::string(accept.data(), accept.size()) + "\r\n\r\n";
       c.out_at = 0;
       c.in.erase(0, end + 4);
       c.open = true;
@@ -241,8 +242,8 @@ class Floor {
   // Writes what is pending; watches for writability while some is left.
   void Flush(Conn& c) {
     while (c.out_at < c.out.size()) {
-      const ssize_t put = send(c.fd, c.out.data() + c.out_at, c.out.size() - c.out_at,
-                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      const ssize_t put =
+          send(c.fd, c.out.data() + c.out_at, c.out.size() - c.out_at, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (put < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
           Rewatch(c, EPOLLIN | EPOLLOUT);

@@ -40,10 +40,10 @@ void SseSession::Start(beast::tcp_stream stream, Shared& shared, ConnectionSlot 
   });
 }
 
-SseSession::SseSession(beast::tcp_stream stream, Pacer& pacer, Shared& shared,
-                       ConnectionSlot slot, std::string run_id, playback::Session session)
-    : StreamSession(pacer, shared, ConnectionKind::kSse, std::move(slot),
-                    std::move(run_id), std::move(session)),
+SseSession::SseSession(beast::tcp_stream stream, Pacer& pacer, Shared& shared, ConnectionSlot slot,
+                       std::string run_id, playback::Session session)
+    : StreamSession(pacer, shared, ConnectionKind::kSse, std::move(slot), std::move(run_id),
+                    std::move(session)),
       stream_(std::move(stream)),
       close_timer_(executor_) {}
 

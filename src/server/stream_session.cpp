@@ -42,9 +42,8 @@ Result<playback::Session> OpenPlayback(Shared& shared, const Request& request,
                                    playback::SteadyClock::Instance(), settings);
 }
 
-StreamSession::StreamSession(Pacer& pacer, Shared& shared, ConnectionKind kind,
-                             ConnectionSlot slot, std::string run_id,
-                             std::optional<playback::Session> session)
+StreamSession::StreamSession(Pacer& pacer, Shared& shared, ConnectionKind kind, ConnectionSlot slot,
+                             std::string run_id, std::optional<playback::Session> session)
     : pacer_(pacer),
       executor_(pacer.executor()),
       shared_(shared),

@@ -31,8 +31,8 @@ class StreamSession : public Connection,
 
  protected:
   // `executor` is `pacer`'s strand.
-  StreamSession(Pacer& pacer, Shared& shared, ConnectionKind kind,
-                ConnectionSlot slot, std::string run_id, std::optional<playback::Session> session);
+  StreamSession(Pacer& pacer, Shared& shared, ConnectionKind kind, ConnectionSlot slot,
+                std::string run_id, std::optional<playback::Session> session);
 
   // Registers for shutdown and starts playing. Call once, on the strand, after construction.
   void StartPlayback();
@@ -64,8 +64,8 @@ class StreamSession : public Connection,
   ConnectionSlot slot_;
   const std::string run_id_;
   std::optional<playback::Session> session_;
-  bool closed_ = false;          // no more writes or timers
-  bool shutting_down_ = false;   // the server is stopping
+  bool closed_ = false;             // no more writes or timers
+  bool shutting_down_ = false;      // the server is stopping
   bool close_after_error_ = false;  // close once the next {"t":"err"} is written
 
  private:
@@ -79,8 +79,8 @@ class StreamSession : public Connection,
   void PollRun();
 
   std::optional<playback::Clock::TimePoint> armed_at_;  // the deadline the pacer holds
-  uint64_t pace_ticket_ = 0;                             // of that registration
-  net::steady_timer write_timer_;  // see ArmWriteTimer
+  uint64_t pace_ticket_ = 0;                            // of that registration
+  net::steady_timer write_timer_;                       // see ArmWriteTimer
   bool write_timer_armed_ = false;
   std::chrono::steady_clock::time_point write_started_at_{};
   net::steady_timer run_timer_;  // asks the RunSource again while the run is not done

@@ -75,9 +75,9 @@ void WebSocketSession::Start(tcp::socket socket, HttpRequest upgrade, Shared& sh
     error = session.error();
   }
   Pacer& pacer = shared.NextPacer();
-  auto ws = std::make_shared<WebSocketSession>(
-      MoveToExecutor(std::move(socket), pacer.executor()), pacer, shared, std::move(slot),
-      std::move(run_id), std::move(playing), std::move(error));
+  auto ws = std::make_shared<WebSocketSession>(MoveToExecutor(std::move(socket), pacer.executor()),
+                                               pacer, shared, std::move(slot), std::move(run_id),
+                                               std::move(playing), std::move(error));
   ws->upgrade_ = std::move(upgrade);
   net::dispatch(ws->executor_, [ws] {
     const Settings& s = ws->shared_.settings;
@@ -88,11 +88,9 @@ void WebSocketSession::Start(tcp::socket socket, HttpRequest upgrade, Shared& sh
     timeout.idle_timeout = websocket::stream_base::none();
     timeout.keep_alive_pings = false;
     hs.set_option(timeout);
-    hs.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-      res.set(http::field::server, "tapedeck");
-    }));
-    hs.async_accept(ws->upgrade_,
-                    [ws](const boost::system::error_code& ec) { ws->OnAccept(ec); });
+    hs.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "tapedeck"); }));
+    hs.async_accept(ws->upgrade_, [ws](const boost::system::error_code& ec) { ws->OnAccept(ec); });
   });
 }
 
@@ -100,8 +98,8 @@ WebSocketSession::WebSocketSession(tcp::socket socket, Pacer& pacer, Shared& sha
                                    ConnectionSlot slot, std::string run_id,
                                    std::optional<playback::Session> session,
                                    std::optional<Error> error)
-    : StreamSession(pacer, shared, ConnectionKind::kWebSocket, std::move(slot),
-                    std::move(run_id), std::move(session)),
+    : StreamSession(pacer, shared, ConnectionKind::kWebSocket, std::move(slot), std::move(run_id),
+                    std::move(session)),
       socket_(socket.get_executor()),
       open_error_(std::move(error)),
       keepalive_timer_(executor_) {
@@ -130,8 +128,8 @@ void WebSocketSession::OnAccept(const boost::system::error_code& ec) {
     // No playback: say why, then close. Nothing else is written meanwhile.
     closed_ = true;
     // Refused credentials close as a policy violation (1008), for clients that read close codes.
-    open_error_close_ = open_error_->code == ErrorCode::kUnauthorized ? CloseCode::policy_error
-                                                                      : CloseCode::normal;
+    open_error_close_ =
+        open_error_->code == ErrorCode::kUnauthorized ? CloseCode::policy_error : CloseCode::normal;
     own_ = {};
     own_.kind = playback::Outgoing::Kind::kError;
     own_.prefix = playback::EncodeErrorJson(*open_error_);
@@ -144,10 +142,9 @@ void WebSocketSession::OnAccept(const boost::system::error_code& ec) {
 // ---- Reading ----------------------------------------------------------------------------------
 
 void WebSocketSession::DoRead() {
-  socket_.async_read_some(net::buffer(read_buf_),
-                          [self = self(), this](const boost::system::error_code& ec, size_t n) {
-                            OnRead(ec, n);
-                          });
+  socket_.async_read_some(
+      net::buffer(read_buf_),
+      [self = self(), this](const boost::system::error_code& ec, size_t n) { OnRead(ec, n); });
 }
 
 void WebSocketSession::OnRead(const boost::system::error_code& ec, size_t bytes) {
@@ -254,8 +251,8 @@ void WebSocketSession::OnControl(uint8_t opcode, std::string_view payload) {
   close_received_ = true;
   if (payload.size() == 1) return FailProtocol(CloseCode::protocol_error);
   if (payload.size() >= 2) {
-    const unsigned code = (static_cast<unsigned char>(payload[0]) << 8) |
-                          static_cast<unsigned char>(payload[1]);
+    const unsigned code =
+        (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
     if (!ValidCloseCode(code) || !ValidUtf8(payload.substr(2))) {
       return FailProtocol(CloseCode::protocol_error);
     }
@@ -307,8 +304,8 @@ bool WebSocketSession::TakeToken() {
   const double rate = shared_.settings.control_rate;
   const double capacity = 2 * rate;
   const auto now = std::chrono::steady_clock::now();
-  tokens_ = std::min(capacity,
-                     tokens_ + rate * std::chrono::duration<double>(now - tokens_at_).count());
+  tokens_ =
+      std::min(capacity, tokens_ + rate * std::chrono::duration<double>(now - tokens_at_).count());
   tokens_at_ = now;
   if (tokens_ >= capacity) over_limit_ = 0;  // calm long enough: the past is forgiven
   if (tokens_ < 1) {
@@ -365,8 +362,8 @@ void WebSocketSession::StartWrite(const playback::Outgoing& message) {
 }
 
 void WebSocketSession::WriteMessage(const playback::Outgoing& message, bool from_session) {
-  const size_t len = message.prefix.size() + (message.shared ? message.shared->size() : 0) +
-                     message.suffix.size();
+  const size_t len =
+      message.prefix.size() + (message.shared ? message.shared->size() : 0) + message.suffix.size();
   header_[0] = static_cast<char>(0x80 | kText);  // one message per text frame (DESIGN)
   if (len < 126) {
     header_[1] = static_cast<char>(len);

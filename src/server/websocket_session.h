@@ -108,7 +108,7 @@ class WebSocketSession final : public StreamSession {
   // Control-message rate limit.
   double tokens_ = 0;
   std::chrono::steady_clock::time_point tokens_at_;
-  uint64_t over_limit_ = 0;       // messages refused since the bucket last had tokens
+  uint64_t over_limit_ = 0;  // messages refused since the bucket last had tokens
   std::chrono::steady_clock::time_point limit_reported_at_{};  // last RATE_LIMITED sent
 };
 
