@@ -20,6 +20,8 @@ inline int64_t ToMicros(Timestamp t) { return t.time_since_epoch().count(); }
 // ISO-8601 UTC with a trailing Z: "2023-03-01T14:30:00Z", with ".123456" only when the time has
 // a sub-second part.
 std::string FormatIso(Timestamp t);
+// FormatIso(t) appended to `out`, without a string of its own. Never needs JSON escaping.
+void AppendIso(std::string& out, Timestamp t);
 
 // Parses "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.frac]]" with 'T' or ' ' between date and time and an
 // optional "Z" or "+00:00"-style offset (applied). Returns nullopt on anything else.

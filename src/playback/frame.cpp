@@ -21,6 +21,18 @@ void AppendString(std::string& out, std::string_view s) {
   out += '"';
 }
 
+void AppendInt(std::string& out, int64_t v) {
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, res.ptr);
+}
+
+void AppendQuotedIso(std::string& out, Timestamp t) {
+  out += '"';
+  AppendIso(out, t);
+  out += '"';
+}
+
 bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -48,9 +60,9 @@ void AppendFrameTail(std::string& out, uint64_t dropped) {
 
 void AppendOrder(std::string& out, const engine::OrderEvent& ev, const Tape& tape) {
   out += "{\"id\":";
-  out += std::to_string(ev.id);
+  AppendInt(out, ev.id);
   out += ",\"ts\":";
-  AppendString(out, FormatIso(ev.ts));
+  AppendQuotedIso(out, ev.ts);
   out += ",\"sym\":";
   AppendString(out, tape.symbols()[ev.symbol]);
   out += ",\"side\":\"";
@@ -96,7 +108,7 @@ void AppendLogs(std::string& out, std::span<const engine::LogEntry> logs) {
     if (!first) out += ',';
     first = false;
     out += "{\"ts\":";
-    AppendString(out, FormatIso(log.ts));
+    AppendQuotedIso(out, log.ts);
     out += ",\"msg\":";
     AppendString(out, log.msg);
     out += '}';
@@ -110,7 +122,7 @@ std::string EncodeFrameHead(const Frame& frame, const Tape& tape) {
   std::string out;
   out.reserve(128 + 72 * frame.ohlc.size() + 160 * frame.orders.size());
   out += "{\"t\":\"frame\",\"ts\":";
-  AppendString(out, FormatIso(frame.ts));
+  AppendQuotedIso(out, frame.ts);
   out += ",\"i\":";
   AppendUint(out, frame.window);
   out += ",\"n\":";

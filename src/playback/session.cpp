@@ -210,7 +210,8 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
   }
   if (!errors_.empty()) {
     Outgoing err = std::move(errors_.front());
-    errors_.pop_front();
+    errors_.erase(errors_.begin());
+    if (errors_.empty()) errors_.shrink_to_fit();  // a burst of errors leaves nothing behind
     return err;
   }
   if (timeline_) {

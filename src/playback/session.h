@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "playback/clock.h"
@@ -170,7 +171,9 @@ class Session {
   std::optional<size_t> seek_window_;  // a frame to send at once
   bool nothing_more_ = false;
   bool retry_pending_ = false;
-  std::deque<Outgoing> errors_;
+  // Queued err messages, oldest first: a vector, not a deque (an empty libstdc++ deque already
+  // holds 544 bytes of heap, per connection); at most max_queued_errors + 1 (a fatal one).
+  std::vector<Outgoing> errors_;
 
   // Pacing: window anchor_window_ is due at anchor_time_, the next ones kFrameInterval apart.
   size_t anchor_window_ = 0;

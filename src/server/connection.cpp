@@ -102,4 +102,13 @@ void LimitSendBuffer(tcp::socket& socket) {
   socket.set_option(tcp::no_delay(true), ignored);
 }
 
+tcp::socket MoveToExecutor(tcp::socket socket, const net::any_io_executor& executor) {
+  boost::system::error_code ec;
+  const auto protocol = socket.local_endpoint(ec).protocol();
+  const auto fd = socket.release(ec);
+  tcp::socket moved(executor);
+  if (!ec) moved.assign(protocol, fd, ec);
+  return moved;
+}
+
 }  // namespace tapedeck::server

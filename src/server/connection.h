@@ -11,9 +11,11 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "server/access.h"
 #include "server/metrics.h"
+#include "server/pacer.h"
 #include "server/router.h"
 #include "server/run_source.h"
 #include "server/settings.h"
@@ -122,6 +124,13 @@ struct Shared {
   StaticFiles static_files;
   Registry registry;
   std::shared_ptr<const Access> access;  // set by Server::Listen, before any connection
+  // The I/O lanes' pacers (owned by the Server, which sets them before any connection): stream
+  // connections are spread over them in turn.
+  std::vector<Pacer*> pacers;
+  std::atomic<size_t> next_lane{0};
+
+  // The pacer of the next stream connection. REQUIRES: pacers is not empty.
+  Pacer& NextPacer() { return *pacers[next_lane.fetch_add(1) % pacers.size()]; }
 
   Shared(Settings s, Router r, std::shared_ptr<RunSource> rs, std::shared_ptr<Metrics> m)
       : settings(std::move(s)),
@@ -140,5 +149,9 @@ bool IsNormalEnd(const boost::system::error_code& ec);
 // a write that does not complete (which drives coalescing) instead of minutes of stale frames
 // queued in the kernel.
 void LimitSendBuffer(tcp::socket& socket);
+
+// The same connection, its handlers now run by `executor` (a stream moving onto its lane).
+// REQUIRES: no operation pending on `socket`.
+tcp::socket MoveToExecutor(tcp::socket socket, const net::any_io_executor& executor);
 
 }  // namespace tapedeck::server

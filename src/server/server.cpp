@@ -46,6 +46,14 @@ struct Server::Impl {
         acceptor(net::make_strand(ioc)),
         signals(ioc),
         drain_timer(ioc) {
+    // One lane per I/O thread: its strand runs its streams, its pacer wakes them.
+    const int lanes = shared.settings.threads > 0
+                          ? shared.settings.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int k = 0; k < lanes; ++k) {
+      pacers.push_back(std::make_unique<Pacer>(net::make_strand(ioc)));
+      shared.pacers.push_back(pacers.back().get());
+    }
     AddServerRoutes(shared);
   }
 
@@ -114,6 +122,7 @@ struct Server::Impl {
   tcp::acceptor acceptor;
   net::signal_set signals;
   net::steady_timer drain_timer;
+  std::vector<std::unique_ptr<Pacer>> pacers;  // after ioc: their timers go first
   std::atomic<bool> stopping{false};
   std::chrono::steady_clock::time_point deadline;
   uint16_t port = 0;

@@ -16,8 +16,10 @@ constexpr std::chrono::seconds kLinger{5};
 
 void SseSession::Start(beast::tcp_stream stream, Shared& shared, ConnectionSlot slot,
                        std::string run_id, playback::Session session, std::string cors_origin) {
-  auto sse = std::make_shared<SseSession>(std::move(stream), shared, std::move(slot),
-                                          std::move(run_id), std::move(session));
+  Pacer& pacer = shared.NextPacer();
+  auto sse = std::make_shared<SseSession>(
+      beast::tcp_stream(MoveToExecutor(stream.release_socket(), pacer.executor())), pacer, shared,
+      std::move(slot), std::move(run_id), std::move(session));
   // The body has no length: it ends when the stream closes. Chunked encoding would only put
   // chunk sizes between events for clients that read the socket themselves.
   sse->header_ =
@@ -38,10 +40,10 @@ void SseSession::Start(beast::tcp_stream stream, Shared& shared, ConnectionSlot 
   });
 }
 
-SseSession::SseSession(beast::tcp_stream stream, Shared& shared, ConnectionSlot slot,
+SseSession::SseSession(beast::tcp_stream stream, Pacer& pacer, Shared& shared, ConnectionSlot slot,
                        std::string run_id, playback::Session session)
-    : StreamSession(stream.get_executor(), shared, ConnectionKind::kSse, std::move(slot),
-                    std::move(run_id), std::move(session)),
+    : StreamSession(pacer, shared, ConnectionKind::kSse, std::move(slot), std::move(run_id),
+                    std::move(session)),
       stream_(std::move(stream)),
       close_timer_(executor_) {}
 

@@ -15,7 +15,8 @@ class SseSession final : public StreamSession {
   static void Start(boost::beast::tcp_stream stream, Shared& shared, ConnectionSlot slot,
                     std::string run_id, playback::Session session, std::string cors_origin);
 
-  SseSession(boost::beast::tcp_stream stream, Shared& shared, ConnectionSlot slot,
+  // `stream` runs on `pacer`'s strand.
+  SseSession(boost::beast::tcp_stream stream, Pacer& pacer, Shared& shared, ConnectionSlot slot,
              std::string run_id, playback::Session session);
 
  private:

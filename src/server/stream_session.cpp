@@ -42,18 +42,17 @@ Result<playback::Session> OpenPlayback(Shared& shared, const Request& request,
                                    playback::SteadyClock::Instance(), settings);
 }
 
-StreamSession::StreamSession(net::any_io_executor executor, Shared& shared, ConnectionKind kind,
-                             ConnectionSlot slot, std::string run_id,
-                             std::optional<playback::Session> session)
-    : executor_(executor),
+StreamSession::StreamSession(Pacer& pacer, Shared& shared, ConnectionKind kind, ConnectionSlot slot,
+                             std::string run_id, std::optional<playback::Session> session)
+    : pacer_(pacer),
+      executor_(pacer.executor()),
       shared_(shared),
       kind_(kind),
       slot_(std::move(slot)),
       run_id_(std::move(run_id)),
       session_(std::move(session)),
-      deadline_timer_(executor),
-      write_timer_(executor),
-      run_timer_(executor) {
+      write_timer_(executor_),
+      run_timer_(executor_) {
   shared_.metrics->ConnectionOpened(kind_);
 }
 
@@ -130,8 +129,8 @@ void StreamSession::WriteDone(const boost::system::error_code& ec, size_t bytes)
 }
 
 void StreamSession::StopTimers() {
-  deadline_timer_.cancel();
   armed_at_.reset();
+  ++pace_ticket_;  // what the pacer holds is stale now
   write_timer_.cancel();
   run_timer_.cancel();
 }
@@ -161,28 +160,25 @@ void StreamSession::ArmWriteTimer(std::chrono::steady_clock::time_point at) {
 void StreamSession::ArmDeadline(playback::Clock::TimePoint deadline) {
   if (deadline == playback::Clock::TimePoint::max()) {
     if (armed_at_) {
-      deadline_timer_.cancel();
       armed_at_.reset();
+      ++pace_ticket_;
     }
     return;
   }
-  // Future deadlines are rounded up to a grid, so that the streams due within one grain share a
-  // timer expiry (one epoll wake-up and one timerfd update for all of them). Unrounded, N streams
-  // at 30 FPS wake the I/O thread N * 30 times a second, one frame each. Deadlines already
-  // passed (a seek, an error to send) stay "at once".
+  // Future deadlines are rounded up to a grid, so that the streams due within one grain are
+  // driven in one pass of the pacer (one wake-up, and their writes back to back). Deadlines
+  // already passed (a seek, an error to send) stay "at once": the next pass.
   if (deadline > playback::SteadyClock::Instance().Now()) {
     const auto rest = deadline.time_since_epoch() % kDeadlineGrain;
     if (rest.count() != 0) deadline += kDeadlineGrain - rest;
   }
-  if (armed_at_ == deadline) return;  // already waiting for it: re-arming would only churn
+  if (armed_at_ == deadline) return;  // already registered for it
   armed_at_ = deadline;
-  deadline_timer_.expires_at(deadline);
-  deadline_timer_.async_wait(
-      [self = self()](const boost::system::error_code& ec) { self->OnDeadline(ec); });
+  pacer_.Schedule(weak_from_this(), deadline, ++pace_ticket_);
 }
 
-void StreamSession::OnDeadline(const boost::system::error_code& ec) {
-  if (ec) return;  // re-armed or stopped; whoever did it drives
+void StreamSession::OnPaced(uint64_t ticket) {
+  if (ticket != pace_ticket_ || !armed_at_) return;  // re-armed or stopped since
   armed_at_.reset();
   Drive();
 }

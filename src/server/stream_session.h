@@ -1,6 +1,6 @@
 // Internal: what the WebSocket and SSE sessions share — a playback::Session driven on the
-// connection's strand with one write in flight, a timer for its next deadline, a deadline for each
-// write, and the wait for a run that is not done yet.
+// connection's strand with one write in flight, its next deadline kept by the lane's Pacer, a
+// deadline for each write, and the wait for a run that is not done yet.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -11,6 +11,7 @@
 
 #include "playback/playback.h"
 #include "server/connection.h"
+#include "server/pacer.h"
 
 namespace tapedeck::server {
 
@@ -20,15 +21,18 @@ namespace tapedeck::server {
 Result<playback::Session> OpenPlayback(Shared& shared, const Request& request,
                                        playback::Channel channel);
 
-class StreamSession : public Connection, public std::enable_shared_from_this<StreamSession> {
+class StreamSession : public Connection,
+                      public Paced,
+                      public std::enable_shared_from_this<StreamSession> {
  public:
   ~StreamSession() override;
   StreamSession(const StreamSession&) = delete;
   StreamSession& operator=(const StreamSession&) = delete;
 
  protected:
-  StreamSession(net::any_io_executor executor, Shared& shared, ConnectionKind kind,
-                ConnectionSlot slot, std::string run_id, std::optional<playback::Session> session);
+  // `executor` is `pacer`'s strand.
+  StreamSession(Pacer& pacer, Shared& shared, ConnectionKind kind, ConnectionSlot slot,
+                std::string run_id, std::optional<playback::Session> session);
 
   // Registers for shutdown and starts playing. Call once, on the strand, after construction.
   void StartPlayback();
@@ -53,29 +57,30 @@ class StreamSession : public Connection, public std::enable_shared_from_this<Str
 
   std::shared_ptr<StreamSession> self() { return shared_from_this(); }
 
+  Pacer& pacer_;
   net::any_io_executor executor_;
   Shared& shared_;
   const ConnectionKind kind_;
   ConnectionSlot slot_;
   const std::string run_id_;
   std::optional<playback::Session> session_;
-  bool closed_ = false;          // no more writes or timers
-  bool shutting_down_ = false;   // the server is stopping
+  bool closed_ = false;             // no more writes or timers
+  bool shutting_down_ = false;      // the server is stopping
   bool close_after_error_ = false;  // close once the next {"t":"err"} is written
 
  private:
   void Shutdown() final;
+  void OnPaced(uint64_t ticket) final;
   // Small beside the 1/30 s between frames; see ArmDeadline.
-  static constexpr std::chrono::milliseconds kDeadlineGrain{2};
+  static constexpr std::chrono::milliseconds kDeadlineGrain{8};
 
   void ArmDeadline(playback::Clock::TimePoint deadline);
   void ArmWriteTimer(std::chrono::steady_clock::time_point at);
-  void OnDeadline(const boost::system::error_code& ec);
   void PollRun();
 
-  net::steady_timer deadline_timer_;
-  std::optional<playback::Clock::TimePoint> armed_at_;
-  net::steady_timer write_timer_;  // see ArmWriteTimer
+  std::optional<playback::Clock::TimePoint> armed_at_;  // the deadline the pacer holds
+  uint64_t pace_ticket_ = 0;                            // of that registration
+  net::steady_timer write_timer_;                       // see ArmWriteTimer
   bool write_timer_armed_ = false;
   std::chrono::steady_clock::time_point write_started_at_{};
   net::steady_timer run_timer_;  // asks the RunSource again while the run is not done

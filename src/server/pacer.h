@@ -1,0 +1,61 @@
+// Internal: the frame clock of one I/O lane. The stream connections of a lane run on its strand,
+// and instead of a timer each, register their next deadline here: one timer per lane wakes, and
+// one pass drives every stream that is due, back to back (their writes then reach the kernel
+// together, as a broadcast's would). A stale registration (the stream re-armed, stopped or went
+// away) is skipped when it comes up.
+//
+// Thread-safety: every call, and every OnPaced, on the lane's strand.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace tapedeck::server {
+
+// What a Pacer drives.
+class Paced {
+ public:
+  // `ticket` is the one given to Schedule; a stream ignores all but its latest.
+  virtual void OnPaced(uint64_t ticket) = 0;
+
+ protected:
+  ~Paced() = default;
+};
+
+class Pacer {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  explicit Pacer(boost::asio::any_io_executor strand);
+  Pacer(const Pacer&) = delete;
+  Pacer& operator=(const Pacer&) = delete;
+
+  // The lane's strand: the executor of its connections.
+  const boost::asio::any_io_executor& executor() const { return strand_; }
+
+  // Calls who->OnPaced(ticket) at `at` or soon after (at once when `at` has passed), unless
+  // `who` is gone by then. On the strand.
+  void Schedule(std::weak_ptr<Paced> who, TimePoint at, uint64_t ticket);
+
+ private:
+  struct Entry {
+    TimePoint at;
+    uint64_t ticket;
+    std::weak_ptr<Paced> who;
+  };
+  void Arm(TimePoint at);
+  void OnTimer(const boost::system::error_code& ec);
+
+  boost::asio::any_io_executor strand_;
+  boost::asio::steady_timer timer_;
+  std::optional<TimePoint> armed_at_;
+  std::vector<Entry> heap_;  // a min-heap on `at`
+  std::vector<Entry> due_;   // the pass in progress
+};
+
+}  // namespace tapedeck::server
