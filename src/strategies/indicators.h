@@ -2,7 +2,8 @@
 //
 // Every indicator does O(1) work per Update (amortised for the rolling max/min) and never
 // allocates after construction: ring buffers are sized once, from the period. They run inside the
-// engine's bar loop, so they are header-only to let the compiler inline them there.
+// engine's bar loop, so they are header-only to let the compiler inline them there (but for
+// SmaFill's bulk division, in indicators.cpp).
 //
 // Common shape: `Update(x)` feeds the next value, `ready()` says whether enough values have been
 // seen for `value()` to mean what it says, and `value()` is NaN until then. Each class documents
@@ -69,13 +70,19 @@ class Sma {
   std::vector<double> buf_;
 };
 
+namespace detail {
+// values[k] = values[k] / divisor for k < count, as many per instruction as the CPU can
+// (indicators.cpp); each the correctly rounded quotient, as the scalar division gives.
+void DivideInPlace(double* values, size_t count, double divisor);
+}  // namespace detail
+
 // Sma's values over a stored series, a chunk of bars at a time: Fill writes, for each i of a
 // range, exactly (bit for bit) what Sma(n).value() returns after Update(x[0]), ..., Update(x[i]).
 // The same operations in the same order, so the same roundings: a sum of the last n values is
 // re-added from zero (left to right, oldest first) whenever the count of updates is a multiple of
 // n, and in between it is rolled as (sum - oldest) + newest. Since each re-added sum starts a
 // fresh chain, the windows between them are independent: Fill computes four at a time, so their
-// additions overlap instead of waiting on one another, and divides two values per instruction.
+// additions overlap instead of waiting on one another, and divides several values per instruction.
 // For a strategy over a stored series, whose next closes are already in memory; a value for bar
 // i depends on x[0..i] only. Sma itself stays the form for values that arrive one at a time.
 class SmaFill {
@@ -144,19 +151,11 @@ class SmaFill {
     }
     c_ = c;
     s_ = s;
-    // Sums to means: NaN before the n-th update, then sum / n, two per division.
+    // Sums to means: NaN before the n-th update, then sum / n.
     size_t k = 0;
     const size_t warm = from + 1 < n ? std::min(count, n - 1 - from) : 0;
     for (; k < warm; ++k) out[k] = std::numeric_limits<double>::quiet_NaN();
-    using V2 = double __attribute__((vector_size(16)));
-    const V2 d = {nd_, nd_};
-    for (; k + 2 <= count; k += 2) {
-      V2 v;
-      __builtin_memcpy(&v, out + k, sizeof v);
-      v = v / d;
-      __builtin_memcpy(out + k, &v, sizeof v);
-    }
-    for (; k < count; ++k) out[k] = out[k] / nd_;
+    detail::DivideInPlace(out + k, count - k, nd_);
   }
 
   size_t period() const { return n_; }
