@@ -20,6 +20,8 @@
 
 #include "engine/context.h"
 #include "market/market.h"
+#include "strategies/indicators.h"
+#include "strategies/moving_average_cross.h"
 #include "strategies/strategies.h"
 
 namespace tapedeck {
@@ -142,6 +144,15 @@ void BM_RunBuiltinSmaCross(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_RunBuiltinSmaCross)->Unit(benchmark::kMillisecond);
+
+// What the built-in was before it computed its means ahead: MovingAverageCross<Sma>, fed one bar
+// at a time (the same runs bit for bit; strategies' sma_cross_test holds them to that).
+void BM_RunSmaCrossOneBarAtATime(benchmark::State& state) {
+  RunCase(state, std::span(&Year(), 1), [] {
+    return std::make_unique<strategies::internal::MovingAverageCross<strategies::Sma>>(10, 30);
+  });
+}
+BENCHMARK(BM_RunSmaCrossOneBarAtATime)->Unit(benchmark::kMillisecond);
 
 // The same with RunConfig::record_plots off (what a sweep's trials run with): no fast/slow series.
 void BM_RunBuiltinSmaCrossNoPlots(benchmark::State& state) {

@@ -7,6 +7,9 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
 
 #include "api/json.h"
 #include "strategies/strategies.h"
@@ -14,6 +17,44 @@
 namespace tapedeck::api {
 
 namespace {
+
+// Per-run timings, printed to stderr when TAPEDECK_RUN_TIMINGS is set (to anything but "0"): a
+// developer's view of where POST -> done goes (docs/perf.md). Phases, in order: start (reading
+// the run, marking it running), load (the bars), prepare (parameters, the strategy), run
+// (engine::Run), complete (Store::CompleteRun: pack, write, commit), notify (the OnFinished
+// callbacks: the playback cache's wake-up).
+struct RunTimings {
+  std::chrono::steady_clock::time_point start;
+  double start_ms = 0, load_ms = 0, prepare_ms = 0, run_ms = 0, complete_ms = 0;
+  store::Store::CompleteTimings complete;
+  bool done = false;  // the run ended done (other ends print nothing)
+};
+
+RunTimings& ThisThreadsRunTimings() {
+  thread_local RunTimings timings;
+  return timings;
+}
+
+bool RunTimingsWanted() {
+  static const bool wanted = [] {
+    const char* v = std::getenv("TAPEDECK_RUN_TIMINGS");
+    return v != nullptr && *v != '\0' && std::string_view(v) != "0";
+  }();
+  return wanted;
+}
+
+void PrintRunTimings(const std::string& id, const RunTimings& t) {
+  const auto now = std::chrono::steady_clock::now();
+  const double total = std::chrono::duration<double, std::milli>(now - t.start).count();
+  const double notify =
+      total - (t.start_ms + t.load_ms + t.prepare_ms + t.run_ms + t.complete_ms);
+  std::fprintf(stderr,
+               "tapedeck serve: run %s: start %.2f ms, load %.2f ms, prepare %.2f ms, run %.2f ms, "
+               "complete %.2f ms (pack %.2f, write %.2f, commit %.2f), notify %.2f ms, "
+               "total %.2f ms\n",
+               id.c_str(), t.start_ms, t.load_ms, t.prepare_ms, t.run_ms, t.complete_ms,
+               t.complete.pack_ms, t.complete.write_ms, t.complete.commit_ms, notify, total);
+}
 
 // The stored form of a run's failure: a script's error keeps its parts (strategies/script.h:
 // details cause, line, time); any other keeps its code and details in the message.
@@ -235,6 +276,9 @@ void Runner::WorkerLoop() {
     // A worker held back by the cap may take the next batch now.
     if (task.sweep) cv_.notify_all();
     for (auto& cb : callbacks) cb(task.id);
+    if (task.kind == Kind::kRun && ThisThreadsRunTimings().done && RunTimingsWanted()) {
+      PrintRunTimings(task.id, ThisThreadsRunTimings());
+    }
   }
 }
 
@@ -364,6 +408,14 @@ void Runner::Execute(const std::string& id) { (void)ExecuteRun(id, cancel_, /*qu
 
 Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& cancel,
                                   bool queue_mode) {
+  RunTimings& timings = ThisThreadsRunTimings();
+  timings = {};
+  timings.start = std::chrono::steady_clock::now();
+  auto lap = [&timings, last = timings.start](double* ms) mutable {
+    const auto now = std::chrono::steady_clock::now();
+    *ms = std::chrono::duration<double, std::milli>(now - last).count();
+    last = now;
+  };
   auto run = store_.GetRun(id);
   if (!run.ok()) {
     // Deleted while queued; in queue mode a database away for a moment is not a deletion.
@@ -390,6 +442,7 @@ Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& canc
       return code == ErrorCode::kConflict ? RunEnd::kEnded : RunEnd::kGone;
     }
   }
+  lap(&timings.start_ms);
   // Stopped (or the job lost) while it was being marked: another worker takes it over.
   if (queue_mode && cancel) return RunEnd::kCancelled;
   auto fail = [&](const Error& e) {
@@ -417,6 +470,7 @@ Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& canc
     }
     inputs.push_back(std::move(data));
   }
+  lap(&timings.load_ms);
   auto params = ParseParams(run->spec.params_json);
   if (!params.ok()) return fail(params.error());
   std::unique_ptr<engine::Strategy> strategy;
@@ -446,9 +500,11 @@ Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& canc
     last = now;
     (void)store_.UpdateProgress(id, static_cast<double>(done) / static_cast<double>(total));
   };
+  lap(&timings.prepare_ms);
   auto result = engine::Run(inputs, *strategy, run->spec.config, hooks);
   strategy.reset();  // a script's sandbox (its whole Lua heap) goes now, not after the store write
   if (!run->spec.strategy_sha256.empty()) GiveBackScriptHeap();
+  lap(&timings.run_ms);
   if (!result.ok()) {
     // A cancelled run (shutdown) stays `running`: the next start's recovery marks it interrupted
     // (queue mode: another worker runs it again).
@@ -469,6 +525,9 @@ Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& canc
     if (!done.ok() && done.error().code == ErrorCode::kConflict) return RunEnd::kEnded;
   }
   if (!done.ok()) return fail(done.error());
+  lap(&timings.complete_ms);
+  timings.complete = store::Store::LastCompleteTimings();
+  timings.done = true;
   return RunEnd::kEnded;
 }
 

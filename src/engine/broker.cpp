@@ -305,6 +305,7 @@ void RunState::Execute(const PendingOrder& o, double px) {
   BookFill(*this, o.symbol, buy, qty, px, fee);
 
   event.status = OrderStatus::kFilled;
+  ++fill_count;
   event.qty = qty;
   event.px = px;
   event.commission = fee;

@@ -80,6 +80,18 @@ class Context {
   PlotId DeclarePlot(std::string_view name, PlotPane pane);
   void Plot(PlotId id, double value);
   void Log(std::string_view msg);
+  // The whole of series id's values, bar_count() of them indexed by the timeline (NaN until
+  // plotted), for a strategy that computes a series ahead and stores it at once instead of one
+  // Plot per bar; nullptr with RunConfig::record_plots off. Valid until the run ends.
+  // REQUIRES: id came from this run's DeclarePlot.
+  double* plot_values(PlotId id);
+
+  // Tells the engine that this strategy has nothing to do at the bars before `index` of the
+  // timeline: OnBar is next called at bar `index` (or not at all when it is past the last bar).
+  // Everything else goes on at those bars as usual: resting orders fill, the account is marked.
+  // For a strategy that already knows, from values it computed ahead, that it will neither send
+  // nor cancel an order, plot or log before then. The next OnBar call may say it again.
+  void SkipUntil(size_t index);
 
   // Fails the run with `error` (a script's runtime error or exhausted budget): Run returns it
   // instead of a result. The first failure wins. The run is not interrupted at once: the loop looks

@@ -71,7 +71,8 @@ class Strategy {
   // Called once before the first bar. No bar has been seen yet (bars_seen() is 0; do not read
   // prices); an order placed here is recorded at the first bar's time and may fill at its open.
   virtual void OnStart(Context& /*ctx*/) {}
-  // Called at the close of every bar of the aligned timeline.
+  // Called at the close of every bar of the aligned timeline, except the bars a call to
+  // Context::SkipUntil said it has nothing to do at.
   virtual void OnBar(Context& ctx) = 0;
 };
 

@@ -67,6 +67,7 @@ struct RunState {
   const Timestamp* times = nullptr;  // the aligned timeline
   size_t bar_count = 0;
   size_t index = 0;
+  size_t wake = 0;  // the first bar at which the strategy's OnBar is called again (SkipUntil)
   // times[index], copied by the loop at every bar: reading the timeline only when an order
   // event needs a time would make each of those reads a cache miss.
   Timestamp time;
@@ -80,6 +81,7 @@ struct RunState {
   OrderId next_id = 1;
   RunResult* result = nullptr;   // where events and trades go
   std::optional<Error> failure;  // set by Context::Fail; Run returns it
+  size_t fill_count = 0;         // OrderFilled events recorded so far
 
   // Plots: plot_cols[id] is series id's per-bar array, written at [index & plot_mask]. With
   // recording off every column is plot_scratch and the mask 0, so Plot stays a plain store.
@@ -108,6 +110,11 @@ struct RunState {
 
   Timestamp now() const { return time; }
 };
+
+// engine::ComputeStats with the count of fills already known (the run counts them as it goes,
+// rather than reading every event again).
+Stats ComputeStats(const RunResult& result, std::span<const market::Series> data,
+                   double start_equity, size_t fills);
 
 // (Requests are built by assignment: designated initializers that skip fields warn under
 // -Wextra in GCC 12, and this header is compiled into every strategy.)
@@ -179,6 +186,10 @@ inline PlotId Context::DeclarePlot(std::string_view name, PlotPane pane) {
 inline void Context::Plot(PlotId id, double value) {
   s_->plot_cols[id][s_->index & s_->plot_mask] = value;
 }
+inline double* Context::plot_values(PlotId id) {
+  return s_->record_plots ? s_->plot_cols[id] : nullptr;
+}
+inline void Context::SkipUntil(size_t index) { s_->wake = index; }
 inline void Context::Log(std::string_view msg) { s_->Log(msg); }
 inline void Context::Fail(Error error) {
   if (!s_->failure) s_->failure = std::move(error);

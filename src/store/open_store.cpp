@@ -28,4 +28,9 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& spec, StoreOptions o
   return OpenSqliteStore(path, std::move(options));
 }
 
+Store::CompleteTimings& Store::LastCompleteTimings() {
+  thread_local CompleteTimings timings;
+  return timings;
+}
+
 }  // namespace tapedeck::store

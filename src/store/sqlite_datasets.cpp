@@ -183,6 +183,14 @@ Result<market::Series> SqliteStore::LoadBars(std::string_view name) {
     if (!row) return DatasetNotFound(name);
     full = DataPath(s.Text(0));
   }
+  {
+    std::lock_guard lock(bars_mu_);
+    for (auto it = bars_cache_.begin(); it != bars_cache_.end(); ++it) {
+      if (it->first != full) continue;
+      bars_cache_.splice(bars_cache_.begin(), bars_cache_, it);
+      return bars_cache_.front().second;
+    }
+  }
   // The checksum pass reads every byte (milliseconds for a year of minutes), so it is paid once
   // per file and process; later loads are a bare mmap. Files never change once named by a row.
   bool verified = false;
@@ -203,6 +211,21 @@ Result<market::Series> SqliteStore::LoadBars(std::string_view name) {
     // Deleted between the row and the read: report it as the absence it now is.
     std::error_code ec;
     if (!fs::exists(full, ec)) return DatasetNotFound(name);
+    return series;
+  }
+  if (series->size() <= kBarsCacheBars) {
+    std::lock_guard lock(bars_mu_);
+    // Another thread may have loaded it meanwhile: one entry per file.
+    std::erase_if(bars_cache_, [&full](const auto& entry) { return entry.first == full; });
+    bars_cache_.emplace_front(full, *series);
+    size_t bars = 0, kept = 0;
+    for (auto it = bars_cache_.begin(); it != bars_cache_.end(); ++it, ++kept) {
+      bars += it->second.size();
+      if (kept == kBarsCacheEntries || bars > kBarsCacheBars) {
+        bars_cache_.erase(it, bars_cache_.end());
+        break;
+      }
+    }
   }
   return series;
 }
@@ -225,6 +248,10 @@ Status SqliteStore::DeleteDataset(std::string_view name) {
       TD_TRY(s.Bind(1, name).Run());
     }
     TD_TRY(txn.Commit());
+  }
+  {
+    std::lock_guard lock(bars_mu_);
+    std::erase_if(bars_cache_, [&full](const auto& entry) { return entry.first == full; });
   }
   // Row first, then file: a crash in between leaves an orphan file, cleaned at the next open.
   // Readers holding a mapping of it keep their pages (unlink, not truncate).

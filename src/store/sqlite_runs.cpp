@@ -3,6 +3,7 @@
 // and one in run_plots when the run plotted or logged anything.
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <boost/json.hpp>
 #include <cmath>
 #include <mutex>
@@ -315,9 +316,15 @@ Status SqliteStore::UpdateProgress(std::string_view id, double progress) {
 }
 
 Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& result) {
+  using Clock = std::chrono::steady_clock;
+  CompleteTimings& timings = LastCompleteTimings();
+  timings = {};
+  const auto t_start = Clock::now();
   // Packed before taking the write lock: other writers wait only for the database work.
   TD_ASSIGN_OR_RETURN(const PackedResult& packed, PackResult(result));
   const std::string symbols = SymbolsToJson(result.symbols);
+  const auto t_packed = Clock::now();
+  timings.pack_ms = std::chrono::duration<double, std::milli>(t_packed - t_start).count();
   std::lock_guard lock(write_mu_);
   Db& db = *writer_;
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::BeginDurable(db));
@@ -369,7 +376,11 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
                                              "finished_us = ?2 WHERE seq = ?1"));
     TD_TRY(s.Bind(1, seq).Bind(2, now).Run());
   }
-  return txn.Commit();
+  const auto t_written = Clock::now();
+  timings.write_ms = std::chrono::duration<double, std::milli>(t_written - t_packed).count();
+  Status committed = txn.Commit();
+  timings.commit_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_written).count();
+  return committed;
 }
 
 Stmt& BindFailure(Stmt& s, int64_t seq, const RunError& error, Timestamp now) {

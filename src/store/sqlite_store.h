@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -158,6 +159,16 @@ class SqliteStore final : public Store {
 
   std::mutex verified_mu_;
   std::set<std::string> verified_files_;  // GUARDED_BY(verified_mu_): checksum passed
+
+  // The series of the datasets loaded last, by file, most recent first: a later LoadBars of one
+  // is a copy of its handle, and the mapping stays with its pages already faulted in, instead of
+  // a new mapping whose every page the next run faults in again. Files never change once named
+  // by a row, and names are random, so an entry is never stale; DeleteDataset drops its own.
+  // At most kBarsCacheEntries series and kBarsCacheBars bars in all.
+  static constexpr size_t kBarsCacheEntries = 4;
+  static constexpr size_t kBarsCacheBars = 4'000'000;
+  std::mutex bars_mu_;
+  std::list<std::pair<std::string, market::Series>> bars_cache_;  // GUARDED_BY(bars_mu_)
 };
 
 }  // namespace tapedeck::store::internal

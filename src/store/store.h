@@ -270,6 +270,14 @@ class Store {
   // progress 1, `finished`. On any error nothing of it is written and the status is unchanged.
   // REQUIRES: result.times.size() == result.equity.size() (else VALIDATION).
   virtual Status CompleteRun(std::string_view id, const engine::RunResult& result) = 0;
+  // Where the calling thread's last CompleteRun spent its time, for the runner's per-run timings
+  // (TAPEDECK_RUN_TIMINGS, docs/perf.md): packing the result, the writes inside the transaction
+  // (waiting for the write lock included) and its commit (the sync). Zero where a store does not
+  // measure them.
+  struct CompleteTimings {
+    double pack_ms = 0, write_ms = 0, commit_ms = 0;
+  };
+  static CompleteTimings& LastCompleteTimings();
 
   // queued|running -> failed with `error`; sets `finished`.
   // REQUIRES: error.msg is not empty.

@@ -2,7 +2,8 @@
 //
 // Every indicator does O(1) work per Update (amortised for the rolling max/min) and never
 // allocates after construction: ring buffers are sized once, from the period. They run inside the
-// engine's bar loop, so they are header-only to let the compiler inline them there.
+// engine's bar loop, so they are header-only to let the compiler inline them there (but for
+// SmaFill's bulk division, in indicators.cpp).
 //
 // Common shape: `Update(x)` feeds the next value, `ready()` says whether enough values have been
 // seen for `value()` to mean what it says, and `value()` is NaN until then. Each class documents
@@ -67,6 +68,110 @@ class Sma {
   size_t count_ = 0;  // saturates at n_
   double sum_ = 0;
   std::vector<double> buf_;
+};
+
+namespace detail {
+// values[k] = values[k] / divisor for k < count, as many per instruction as the CPU can
+// (indicators.cpp); each the correctly rounded quotient, as the scalar division gives.
+void DivideInPlace(double* values, size_t count, double divisor);
+}  // namespace detail
+
+// Sma's values over a stored series, a chunk of bars at a time: Fill writes, for each i of a
+// range, exactly (bit for bit) what Sma(n).value() returns after Update(x[0]), ..., Update(x[i]).
+// The same operations in the same order, so the same roundings: a sum of the last n values is
+// re-added from zero (left to right, oldest first) whenever the count of updates is a multiple of
+// n, and in between it is rolled as (sum - oldest) + newest. Since each re-added sum starts a
+// fresh chain, the windows between them are independent: Fill computes four at a time, so their
+// additions overlap instead of waiting on one another, and divides several values per instruction.
+// For a strategy over a stored series, whose next closes are already in memory; a value for bar
+// i depends on x[0..i] only. Sma itself stays the form for values that arrive one at a time.
+class SmaFill {
+ public:
+  // REQUIRES: n >= 1.
+  explicit SmaFill(size_t n) : n_(n), nd_(static_cast<double>(n)) { assert(n >= 1); }
+
+  // Writes out[k] = the value after updates with x[0..from + k], for k in [0, count). NaN where
+  // fewer than n values were fed. REQUIRES: from is 0 or where the previous call ended (the
+  // state carried between calls is that of Sma after `from` updates); x holds from + count values.
+  void Fill(const double* x, size_t from, size_t count, double* out) {
+    assert(from == c_);
+    const size_t n = n_;
+    const size_t end = from + count;
+    size_t c = c_;
+    double s = s_;
+    // One update, as Sma::Update does it, storing the raw sum at out[c - 1 - from].
+    auto step = [&] {
+      ++c;
+      if (c % n == 0) {
+        s = Fresh(x + (c - n));
+      } else if (c > n) {
+        s = (s - x[c - 1 - n]) + x[c - 1];
+      } else {
+        s += x[c - 1];
+      }
+      out[c - 1 - from] = s;
+    };
+    // One at a time up to the first update that lands on a multiple of n (>= n).
+    while (c < end && ((c + 1) % n != 0 || c + 1 < n)) step();
+    // Four windows at a time: window l covers the updates b + l*n .. b + l*n + n - 1 (b, the next
+    // update, is a multiple of n), from its re-added sum.
+    if (c < end) {
+      while (c + 4 * n <= end) {
+        const size_t b = c + 1;  // a multiple of n, >= n
+        const double* w = x + (b - n);
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (size_t k = 0; k < n; ++k) {
+          s0 += w[k];
+          s1 += w[n + k];
+          s2 += w[2 * n + k];
+          s3 += w[3 * n + k];
+        }
+        double* o = out + (b - 1 - from);
+        o[0] = s0;
+        o[n] = s1;
+        o[2 * n] = s2;
+        o[3 * n] = s3;
+        for (size_t j = 1; j < n; ++j) {
+          // Update b + l*n + j drops x[b + l*n + j - 1 - n] and adds x[b + l*n + j - 1].
+          const double* old = w + (j - 1);
+          const double* add = old + n;
+          s0 = (s0 - old[0]) + add[0];
+          s1 = (s1 - old[n]) + add[n];
+          s2 = (s2 - old[2 * n]) + add[2 * n];
+          s3 = (s3 - old[3 * n]) + add[3 * n];
+          o[j] = s0;
+          o[n + j] = s1;
+          o[2 * n + j] = s2;
+          o[3 * n + j] = s3;
+        }
+        c += 4 * n;
+        s = s3;
+      }
+      while (c < end) step();
+    }
+    c_ = c;
+    s_ = s;
+    // Sums to means: NaN before the n-th update, then sum / n.
+    size_t k = 0;
+    const size_t warm = from + 1 < n ? std::min(count, n - 1 - from) : 0;
+    for (; k < warm; ++k) out[k] = std::numeric_limits<double>::quiet_NaN();
+    detail::DivideInPlace(out + k, count - k, nd_);
+  }
+
+  size_t period() const { return n_; }
+
+ private:
+  // x[0] + ... + x[n - 1] from zero, left to right: Sma's re-summed buffer.
+  double Fresh(const double* w) const {
+    double sum = 0;
+    for (size_t k = 0; k < n_; ++k) sum += w[k];
+    return sum;
+  }
+
+  size_t n_;
+  double nd_;
+  size_t c_ = 0;  // updates so far
+  double s_ = 0;  // the sum Sma holds after c_ updates
 };
 
 // Exponential moving average, alpha = 2 / (n + 1), seeded with the simple mean of the first n

@@ -1,5 +1,7 @@
-// Internal: the moving-average cross behind sma_cross and ema_cross, one rule parameterised by
-// the average. Each strategy's file states its rules and makes one of these.
+// Internal: the moving-average cross behind ema_cross, one rule parameterised by the average, fed
+// one bar at a time. sma_cross computes its means ahead instead (sma_cross.cpp); the
+// MovingAverageCross<Sma> it replaced stays its reference: the tests hold the two to the same
+// runs bit for bit.
 #pragma once
 
 #include <cstddef>

@@ -267,3 +267,86 @@ TEST(Run, ProgressIsReportedAndCancelStopsTheRun) {
 
 }  // namespace
 }  // namespace tapedeck::engine
+
+namespace tapedeck::engine {
+namespace {
+
+// Buys at bar 0, then skips to bar 6: OnBar is not called at bars 1-5, yet the buy fills at bar
+// 1's open and every bar's equity is marked; at bar 6 it sells and asks for bar 100 (past the
+// end: never called again), while the sell still fills at bar 7.
+class BuyThenSkip : public Strategy {
+ public:
+  std::vector<size_t> called;
+  void OnBar(Context& ctx) override {
+    called.push_back(ctx.index());
+    if (ctx.index() == 0) {
+      ctx.Buy(10.0);
+      ctx.SkipUntil(6);
+    } else if (ctx.index() == 6) {
+      EXPECT_EQ(ctx.position(), 10.0);
+      ctx.Sell(10.0);
+      ctx.SkipUntil(100);
+    }
+  }
+};
+
+TEST(Run, SkipUntilSkipsOnBarButNotFillsOrMarking) {
+  std::vector<market::Bar> bars;
+  for (int i = 0; i < 10; ++i) {
+    const double p = 100 + i;
+    bars.push_back({testing::Minute(i), p, p, p, p, 1000});
+  }
+  const market::Series series = market::Series::FromBars("X", bars);
+  BuyThenSkip strategy;
+  auto r = engine::Run(std::span(&series, 1), strategy, {});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(strategy.called, (std::vector<size_t>{0, 6}));
+  ASSERT_EQ(r->stats.fills, 2u);
+  std::vector<size_t> fill_bars;
+  for (const auto& e : r->events) {
+    if (e.status == OrderStatus::kFilled) fill_bars.push_back(e.bar);
+  }
+  EXPECT_EQ(fill_bars, (std::vector<size_t>{1, 7}));
+  // Marked at every bar, skipped or not: cash 100,000 - 10 * 101 plus 10 units at each close.
+  for (size_t t = 1; t < 7; ++t) {
+    EXPECT_DOUBLE_EQ(r->equity[t], 100'000 - 10 * 101.0 + 10 * (100.0 + static_cast<double>(t)));
+  }
+  EXPECT_DOUBLE_EQ(r->equity[9], 100'000 - 10 * 101.0 + 10 * 107.0);
+}
+
+// A series stored whole through plot_values (one value per bar of the timeline) is the run's
+// plot; with plots off there is no column to store into.
+class PlotsAhead : public Strategy {
+ public:
+  bool got_column = false;
+  void OnStart(Context& ctx) override {
+    const PlotId id = ctx.DeclarePlot("ahead", PlotPane::kOwn);
+    double* values = ctx.plot_values(id);
+    got_column = values != nullptr;
+    if (values == nullptr) return;
+    for (size_t t = 0; t < ctx.bar_count(); ++t) values[t] = static_cast<double>(t) * 2;
+  }
+  void OnBar(Context&) override {}
+};
+
+TEST(Run, PlotValuesIsTheWholeSeriesOrNullWithPlotsOff) {
+  std::vector<market::Bar> bars;
+  for (int i = 0; i < 5; ++i) bars.push_back({testing::Minute(i), 1, 1, 1, 1, 1});
+  const market::Series series = market::Series::FromBars("X", bars);
+  PlotsAhead on;
+  auto r = engine::Run(std::span(&series, 1), on, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(on.got_column);
+  ASSERT_EQ(r->plots.size(), 1u);
+  EXPECT_EQ(r->plots[0].values, (std::vector<double>{0, 2, 4, 6, 8}));
+  PlotsAhead off;
+  RunConfig config;
+  config.record_plots = false;
+  auto r2 = engine::Run(std::span(&series, 1), off, config);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_FALSE(off.got_column);
+  EXPECT_TRUE(r2->plots.empty());
+}
+
+}  // namespace
+}  // namespace tapedeck::engine

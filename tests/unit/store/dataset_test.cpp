@@ -374,6 +374,34 @@ TEST(OpenStoreTest, PostgresUrlsOpenThePostgresStore) {
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM datasets"), 0);  // its schema is there
 }
 
+// A later load of a dataset is the first load's series again (the same mapping, its pages
+// already faulted in), until the dataset is deleted; a new dataset of the same name is read anew.
+TEST_F(SqliteDatasetTest, LaterLoadsShareTheFirstOnesMappingUntilDeleted) {
+  ASSERT_TRUE(store_->PutDataset("d", SmallSeries(10, "A", 1)).ok());
+  Result<market::Series> first = store_->LoadBars("d");
+  Result<market::Series> second = store_->LoadBars("d");
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->close().data(), second->close().data());
+  // Five other datasets push it out of the cache (four entries): it is read again, the same bars.
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "other" + std::to_string(i);
+    ASSERT_TRUE(store_->PutDataset(name, SmallSeries(3, "O", i)).ok());
+    ASSERT_TRUE(store_->LoadBars(name).ok());
+  }
+  Result<market::Series> third = store_->LoadBars("d");
+  ASSERT_TRUE(third.ok());
+  EXPECT_NE(third->close().data(), first->close().data());
+  ExpectSameBars(*first, *third);
+  ASSERT_TRUE(store_->DeleteDataset("d").ok());
+  EXPECT_EQ(store_->LoadBars("d").error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(store_->PutDataset("d", SmallSeries(5, "B", 2)).ok());
+  Result<market::Series> fresh = store_->LoadBars("d");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->size(), 5u);
+  EXPECT_EQ(fresh->symbol(), "B");
+  EXPECT_EQ(first->size(), 10u);  // still readable: a handle keeps its mapping
+}
+
 TEST(OpenStoreTest, BadOrUnreachablePostgresIsValidationOrUnavailable) {
   Result<std::unique_ptr<Store>> bad = OpenStore("postgresql://u@h/db?no_such_parameter=1");
   ASSERT_FALSE(bad.ok());

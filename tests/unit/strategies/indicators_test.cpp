@@ -119,6 +119,61 @@ TEST(SmaTest, DoesNotDriftOverMillionsOfUpdatesAcrossMagnitudes) {
   EXPECT_NEAR(sma.value(), want, 1e-13 * want);
 }
 
+// SmaFill's values, filled `chunk` at a time, against Sma fed one value at a time: equal bit for
+// bit (the same roundings, so the same ties), NaN in the same places.
+void ExpectSmaFillMatchesSma(const std::vector<double>& xs, size_t n, size_t chunk) {
+  Sma sma(n);
+  SmaFill fill(n);
+  std::vector<double> out(chunk);
+  for (size_t from = 0; from < xs.size(); from += chunk) {
+    const size_t count = std::min(chunk, xs.size() - from);
+    fill.Fill(xs.data(), from, count, out.data());
+    for (size_t k = 0; k < count; ++k) {
+      sma.Update(xs[from + k]);
+      const double want = sma.value();
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(out[k])) << "n=" << n << " chunk=" << chunk << " i=" << from + k;
+        continue;
+      }
+      // Bitwise: EXPECT_EQ on doubles is exact.
+      ASSERT_EQ(out[k], want) << "n=" << n << " chunk=" << chunk << " i=" << from + k;
+    }
+  }
+}
+
+TEST(SmaFillTest, BitForBitTheValuesOfSma) {
+  // A tick-grid walk with flat stretches (equal means on paper), long enough for many re-summed
+  // windows of every period.
+  const auto xs = Walk(60'000, 11);
+  for (size_t n : {1, 2, 3, 4, 5, 7, 10, 30, 31, 64, 200, 1'000, 4'097, 20'000, 70'000}) {
+    for (size_t chunk : {1, 3, 29, 4'096, 60'000}) ExpectSmaFillMatchesSma(xs, n, chunk);
+  }
+}
+
+TEST(SmaFillTest, BitForBitAcrossMagnitudesAndOffGrid) {
+  // Values off any grid, falling from ~1e6 to ~1 halfway: where a rolling sum's rounding is
+  // largest relative to the mean, the two must still round alike.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.5, 1.5);
+  std::vector<double> xs;
+  for (size_t i = 0; i < 200'000; ++i) xs.push_back((i < 100'000 ? 1e6 : 1.0) * u(rng));
+  for (size_t n : {10, 30, 97}) {
+    for (size_t chunk : {4'096, 200'000}) ExpectSmaFillMatchesSma(xs, n, chunk);
+  }
+}
+
+TEST(SmaFillTest, MatchesNaiveMean) {
+  const auto xs = Walk(20'000, 12);
+  for (size_t n : {1, 10, 30, 200}) {
+    SmaFill fill(n);
+    std::vector<double> out(xs.size());
+    fill.Fill(xs.data(), 0, xs.size(), out.data());
+    for (size_t t = n - 1; t < xs.size(); ++t) {
+      ExpectClose(out[t], NaiveMean(xs, t + 1, n), 1e-12, "sma fill", n, t);
+    }
+  }
+}
+
 TEST(EmaTest, MatchesDefinitionSeededWithSma) {
   const auto xs = Walk(1500, 2);
   for (size_t n : {1, 2, 5, 12, 26, 100}) {

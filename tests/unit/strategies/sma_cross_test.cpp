@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "strategies/indicators.h"
+#include "strategies/moving_average_cross.h"
 #include "strategy_test_util.h"
 
 namespace tapedeck::strategies {
@@ -233,6 +236,180 @@ TEST(SmaCrossTest, IgnoresTimesWhereSymbolZeroHasNoBar) {
   EXPECT_EQ(fills_both, fills_alone);
   EXPECT_NEAR(run_both->stats.final_equity, run_alone->stats.final_equity,
               1e-9 * run_alone->stats.final_equity);
+}
+
+
+// The built-in computes its means a chunk ahead (SmaFill) and skips the bars where it has nothing
+// to do; before that it was MovingAverageCross<Sma>, one bar at a time. The two must give the same
+// run bit for bit: every event, the equity curve, the trades, the statistics and the plotted means.
+void ExpectSameBits(double got, double want, const std::string& what) {
+  EXPECT_EQ(std::memcmp(&got, &want, sizeof got), 0) << what << ": " << got << " vs " << want;
+}
+
+void ExpectSameRun(const engine::RunResult& got, const engine::RunResult& want) {
+  ASSERT_EQ(got.times, want.times);
+  ASSERT_EQ(got.equity.size(), want.equity.size());
+  EXPECT_EQ(std::memcmp(got.equity.data(), want.equity.data(),
+                        want.equity.size() * sizeof(double)),
+            0)
+      << "equity curves differ";
+  ASSERT_EQ(got.events.size(), want.events.size());
+  for (size_t i = 0; i < want.events.size(); ++i) {
+    const auto &g = got.events[i], &w = want.events[i];
+    const std::string at = "event " + std::to_string(i);
+    EXPECT_EQ(g.id, w.id) << at;
+    EXPECT_EQ(g.ts, w.ts) << at;
+    EXPECT_EQ(g.bar, w.bar) << at;
+    EXPECT_EQ(g.symbol, w.symbol) << at;
+    EXPECT_EQ(g.side, w.side) << at;
+    EXPECT_EQ(g.type, w.type) << at;
+    EXPECT_EQ(g.status, w.status) << at;
+    EXPECT_EQ(g.qty.has_value(), w.qty.has_value()) << at;
+    if (g.qty && w.qty) ExpectSameBits(*g.qty, *w.qty, at + " qty");
+    ExpectSameBits(g.px, w.px, at + " px");
+    ExpectSameBits(g.commission, w.commission, at + " commission");
+    EXPECT_EQ(g.reason, w.reason) << at;
+  }
+  ASSERT_EQ(got.trades.size(), want.trades.size());
+  for (size_t i = 0; i < want.trades.size(); ++i) {
+    const auto &g = got.trades[i], &w = want.trades[i];
+    const std::string at = "trade " + std::to_string(i);
+    EXPECT_EQ(g.entry_bar, w.entry_bar) << at;
+    EXPECT_EQ(g.exit_bar, w.exit_bar) << at;
+    EXPECT_EQ(g.open, w.open) << at;
+    ExpectSameBits(g.qty, w.qty, at + " qty");
+    ExpectSameBits(g.entry_px, w.entry_px, at + " entry_px");
+    ExpectSameBits(g.exit_px, w.exit_px, at + " exit_px");
+    ExpectSameBits(g.pnl, w.pnl, at + " pnl");
+  }
+  const auto &gs = got.stats, &ws = want.stats;
+  EXPECT_EQ(gs.fills, ws.fills);
+  EXPECT_EQ(gs.trades, ws.trades);
+  EXPECT_EQ(gs.max_drawdown_duration, ws.max_drawdown_duration);
+  const std::pair<const char*, std::pair<double, double>> stats[] = {
+      {"final_equity", {gs.final_equity, ws.final_equity}},
+      {"total_return", {gs.total_return, ws.total_return}},
+      {"cagr", {gs.cagr, ws.cagr}},
+      {"volatility", {gs.volatility, ws.volatility}},
+      {"sharpe", {gs.sharpe, ws.sharpe}},
+      {"sortino", {gs.sortino, ws.sortino}},
+      {"calmar", {gs.calmar, ws.calmar}},
+      {"max_drawdown", {gs.max_drawdown, ws.max_drawdown}},
+      {"win_rate", {gs.win_rate, ws.win_rate}},
+      {"profit_factor", {gs.profit_factor, ws.profit_factor}},
+      {"expectancy", {gs.expectancy, ws.expectancy}},
+      {"exposure", {gs.exposure, ws.exposure}},
+  };
+  for (const auto& [name, v] : stats) ExpectSameBits(v.first, v.second, name);
+  ASSERT_EQ(got.plots.size(), want.plots.size());
+  for (size_t p = 0; p < want.plots.size(); ++p) {
+    EXPECT_EQ(got.plots[p].name, want.plots[p].name);
+    ASSERT_EQ(got.plots[p].values.size(), want.plots[p].values.size());
+    for (size_t t = 0; t < want.plots[p].values.size(); ++t) {
+      ExpectSameBits(got.plots[p].values[t], want.plots[p].values[t],
+                     want.plots[p].name + " at bar " + std::to_string(t));
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+}
+
+// Runs the built-in and the one-bar-at-a-time form over `data` and compares them; returns the
+// built-in's number of fills.
+size_t CompareWithOneBarAtATime(std::span<const market::Series> data, size_t fast, size_t slow,
+                                const engine::RunConfig& config) {
+  auto built_in =
+      Make("sma_cross", {{"fast", static_cast<double>(fast)}, {"slow", static_cast<double>(slow)}});
+  EXPECT_TRUE(built_in.ok());
+  if (!built_in.ok()) return 0;
+  internal::MovingAverageCross<Sma> one_at_a_time(fast, slow);
+  auto got = engine::Run(data, **built_in, config);
+  auto want = engine::Run(data, one_at_a_time, config);
+  EXPECT_TRUE(got.ok() && want.ok());
+  if (!got.ok() || !want.ok()) return 0;
+  ExpectSameRun(*got, *want);
+  return got->stats.fills;
+}
+
+engine::RunConfig CostlyConfig(bool plots) {
+  engine::RunConfig config;
+  config.costs.commission = 0.0001;
+  config.costs.slippage = 0.00005;
+  config.record_plots = plots;
+  return config;
+}
+
+// A year of one-minute bars as `tapedeck gen` makes them (whole 0.01 ticks, so equal means on
+// paper are common), for several seeds, one of them new at every run and printed on failure.
+TEST(SmaCrossTest, SameRunAsOneBarAtATimeOnGeneratedYears) {
+  std::vector<uint64_t> seeds = {42, 7};
+  seeds.push_back(std::random_device{}());
+  for (uint64_t seed : seeds) {
+    SCOPED_TRACE("tapedeck gen --seed " + std::to_string(seed));
+    market::GenOptions o;
+    o.seed = seed;
+    const market::Series year = market::Generate(o);
+    EXPECT_GT(CompareWithOneBarAtATime(std::span(&year, 1), 10, 30, CostlyConfig(true)), 1'000u);
+    EXPECT_GT(CompareWithOneBarAtATime(std::span(&year, 1), 10, 30, CostlyConfig(false)), 1'000u);
+    if (seed == 42) {
+      // Other windows: the shortest, one wider than the fill's 4,096-bar chunk, odd sizes.
+      for (const auto& [fast, slow] : std::vector<std::pair<size_t, size_t>>{
+               {1, 2}, {5, 50}, {7, 211}, {50, 5'000}, {3'000, 9'000}}) {
+        SCOPED_TRACE("fast " + std::to_string(fast) + " slow " + std::to_string(slow));
+        CompareWithOneBarAtATime(std::span(&year, 1), fast, slow, CostlyConfig(true));
+      }
+    }
+  }
+}
+
+// The same with long flat stretches (the tie rule decides many bars), and with a second symbol
+// (the built-in then steps through symbol 0's bars one call at a time).
+TEST(SmaCrossTest, SameRunAsOneBarAtATimeWithTiesAndTwoSymbols) {
+  const TickBars bars = MakeTickBars(30'000, 21);
+  const market::Series alone = testutil::ToSeries(bars.ohlc);
+  for (bool plots : {true, false}) {
+    EXPECT_GT(CompareWithOneBarAtATime(std::span(&alone, 1), 10, 30, CostlyConfig(plots)), 100u);
+    CompareWithOneBarAtATime(std::span(&alone, 1), 2, 4, CostlyConfig(plots));
+  }
+  std::vector<Timestamp> other_times;
+  for (Timestamp t : alone.times()) other_times.push_back(t + std::chrono::hours(12));
+  const std::vector<double> flat(other_times.size(), 50.0);
+  const std::vector<market::Series> both = {
+      alone, market::Series::FromColumns("OTHER", other_times, flat, flat, flat, flat, flat)};
+  for (bool plots : {true, false}) {
+    EXPECT_GT(CompareWithOneBarAtATime(both, 10, 30, CostlyConfig(plots)), 100u);
+  }
+}
+
+// The pinned rule's means computed the plain way, from scratch at every bar, decide every bar as
+// the built-in's plotted means do, over a generated year with its ties.
+TEST(SmaCrossTest, PlottedMeansDecideAsNaiveMeansOnAGeneratedYear) {
+  market::GenOptions o;
+  o.seed = std::random_device{}();
+  SCOPED_TRACE("tapedeck gen --seed " + std::to_string(o.seed));
+  const market::Series year = market::Generate(o);
+  auto s = Make("sma_cross", {});
+  ASSERT_TRUE(s.ok());
+  auto run = engine::Run(std::span(&year, 1), **s, {});
+  ASSERT_TRUE(run.ok());
+  ASSERT_EQ(run->plots.size(), 2u);
+  const auto& fast = run->plots[0].values;
+  const auto& slow = run->plots[1].values;
+  const auto closes = year.close();
+  const std::vector<double> xs(closes.begin(), closes.end());
+  size_t ties = 0;
+  for (size_t t = 29; t < xs.size(); ++t) {
+    const double f = NaiveMean(xs, t, 10), sl = NaiveMean(xs, t, 30);
+    ASSERT_EQ(Above(fast[t], slow[t]), Above(f, sl)) << "bar " << t;
+    // Exactly equal means on the 0.01 grid: 3 * the fast window's ticks == the slow window's.
+    int64_t sum_f = 0, sum_s = 0;
+    for (size_t i = t + 1 - 10; i <= t; ++i) sum_f += std::llround(xs[i] * 100);
+    for (size_t i = t + 1 - 30; i <= t; ++i) sum_s += std::llround(xs[i] * 100);
+    if (3 * sum_f == sum_s) {
+      ++ties;
+      ASSERT_FALSE(Above(fast[t], slow[t])) << "a tie at bar " << t << " must not be above";
+    }
+  }
+  EXPECT_GT(ties, 10u);
 }
 
 }  // namespace
