@@ -26,10 +26,6 @@ while [ $# -gt 0 ]; do
 done
 # ccache keys on relative paths, so clones in other folders (CI's) reuse each other's objects.
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
-# The test binaries share a precompiled header (tests/CMakeLists.txt): ccache caches what
-# includes one only with this sloppiness (its manual, "Precompiled headers"); CMake passes
-# the header with -include, which is the other condition.
-export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:+$CCACHE_SLOPPINESS,}pch_defines,time_macros"
 cmake -S . -B build -G Ninja -DTAPEDECK_WERROR=ON "${cmake_args[@]}" >/dev/null
 if [ ${#targets[@]} -gt 0 ]; then
   cmake --build build -j"${TAPEDECK_JOBS:-2}" --target "${targets[@]}"

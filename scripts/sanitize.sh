@@ -10,10 +10,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
-# The test binaries share a precompiled header (tests/CMakeLists.txt): ccache caches what
-# includes one only with this sloppiness (its manual, "Precompiled headers"); CMake passes
-# the header with -include, which is the other condition.
-export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:+$CCACHE_SLOPPINESS,}pch_defines,time_macros"
 jobs="${TAPEDECK_JOBS:-2}"
 
 # -Wno-maybe-uninitialized: GCC 12 at -O1 with sanitizers warns falsely inside libstdc++'s
