@@ -301,8 +301,8 @@ TEST_F(RunnerQueueOwnClusterTest, ASweepOutlivesADatabaseRestartWithEveryTrialSt
   gen.symbol = "BIG";
   ASSERT_TRUE(pg_.store->PutDataset("big", market::Generate(gen)).ok());
   constexpr const char* kLong =
-      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":101,"step":1},)"
-      R"("slow":{"from":110,"to":200,"step":10}}})";  // 1,000 trial runs: seconds of work
+      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":51,"step":1},)"
+      R"("slow":{"from":110,"to":200,"step":10}}})";  // 500 trial runs: seconds of work
   const std::string id = CreateSweep(*pg_.store, kLong);
   ASSERT_TRUE(pg_.queue->EnqueueSweep(id, "me", 16, 256).ok());
   Node node = MakeNode();

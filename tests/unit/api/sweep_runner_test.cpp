@@ -143,8 +143,8 @@ TEST_F(SweepRunnerTest, ARunPostedDuringASweepStartsAfterOneBatchNotTheSweep) {
   // One worker: the run can only start between two batches.
   Runner runner(*store_, 1);
   const std::string id = Create(
-      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":41,"step":1},)"
-      R"("slow":[50,60,70,80]}})");  // 160 trials
+      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":21,"step":1},)"
+      R"("slow":[50,60,70,80]}})");  // 80 trials: 10 batches, 6 more than can go first
   ASSERT_TRUE(runner.EnqueueSweep(id, "me", 16, 256).ok());
   while (store_->GetSweep(id)->done < kSweepBatch) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -194,8 +194,8 @@ TEST_F(SweepRunnerTest, WhileStreamsPlayARunStillFindsAFreeWorker) {
   Runner runner(*store_, 2);
   runner.SetPlaybackActive([] { return true; });
   const std::string id = Create(
-      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":61,"step":1},)"
-      R"("slow":[70,80]}})");  // 120 trials
+      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":31,"step":1},)"
+      R"("slow":[70,80]}})");  // 60 trials on one worker; the run takes as long as one of them
   ASSERT_TRUE(runner.EnqueueSweep(id, "me", 16, 256).ok());
   while (store_->GetSweep(id)->done < kSweepBatch) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -278,8 +278,8 @@ TEST_F(SweepRunnerTest, AQueuedSweepCountsAsOneWaitingJobTowardTheLimits) {
 TEST_F(SweepRunnerTest, ARunningSweepKeepsItsClientsPlaceUntilItEnds) {
   Runner runner(*store_, 2);
   const std::string big = Create(
-      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":61,"step":1},)"
-      R"("slow":[70,80]}})");  // 120 trials: running for a while
+      R"({"dataset":"big","strategy":"sma_cross","params":{"fast":{"from":2,"to":31,"step":1},)"
+      R"("slow":[70,80]}})");  // 60 trials: running for a while
   ASSERT_TRUE(runner.EnqueueSweep(big, "me", 1, 256).ok());
   while (store_->GetSweep(big)->status != store::SweepStatus::kRunning) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
