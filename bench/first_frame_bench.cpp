@@ -10,6 +10,7 @@
 //   whole     the whole tape as before: GetRun, LoadRunResult, LoadBars, Tape::Create
 //   get_run / result / bars / tape   those steps one by one (bars: first LoadBars of the process,
 //             with its checksum pass on SQLite)
+//   head / head_bars   Store::LoadRunHead (16,384 bars) and LoadBarsBetween for its bars, alone
 //   open      api::StoreRunSource::Open: what the stream waits for before its session starts
 //   frame     Session::Create on that tape and its first frame (speed 60)
 //   complete  Open until the tape has every bar (the rest loads behind the first frames)
@@ -65,7 +66,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::map<std::string, std::vector<double>> all;
-  const char* order[] = {"whole", "get_run", "result", "bars", "tape", "open", "frame", "complete"};
+  const char* order[] = {"whole", "get_run",   "result", "bars",  "tape",
+                         "head",  "head_bars", "open",   "frame", "complete"};
   for (int r = 0; r < rounds; ++r) {
     std::map<std::string, double> row;
     {
@@ -95,6 +97,21 @@ int main(int argc, char** argv) {
                        "Tape::Create");
       row["tape"] = Since(t);
       row["whole"] = Since(t0);
+    }
+    {
+      auto st = OpenFresh(spec);
+      const store::RunInfo info = Must(st->GetRun(run), "GetRun");
+      auto t = std::chrono::steady_clock::now();
+      store::RunHead head =
+          Must(st->LoadRunHead(run, api::StoreRunSource::kHeadBars), "LoadRunHead");
+      row["head"] = Since(t);
+      t = std::chrono::steady_clock::now();
+      for (const std::string& d : info.spec.datasets) {
+        Must(st->LoadBarsBetween(d, info.spec.from.value_or(FromMicros(INT64_MIN)),
+                                 head.result.times.back() + Micros{1}),
+             "LoadBarsBetween");
+      }
+      row["head_bars"] = Since(t);
     }
     {
       auto st = OpenFresh(spec);
