@@ -91,10 +91,10 @@ int main(int argc, char** argv) {
       }
       row["bars"] = Since(t);
       t = std::chrono::steady_clock::now();
-      auto tape = Must(playback::Tape::Create(
-                           std::make_shared<const engine::RunResult>(std::move(result)),
-                           std::move(series)),
-                       "Tape::Create");
+      auto tape =
+          Must(playback::Tape::Create(std::make_shared<const engine::RunResult>(std::move(result)),
+                                      std::move(series)),
+               "Tape::Create");
       row["tape"] = Since(t);
       row["whole"] = Since(t0);
     }
@@ -122,9 +122,9 @@ int main(int argc, char** argv) {
       auto t = std::chrono::steady_clock::now();
       playback::SessionOptions options;
       options.speed = Must(playback::Speed::Parse("60", "speed"), "speed");
-      auto session = Must(playback::Session::Create(tape, options,
-                                                    playback::SteadyClock::Instance()),
-                          "Session::Create");
+      auto session =
+          Must(playback::Session::Create(tape, options, playback::SteadyClock::Instance()),
+               "Session::Create");
       bool framed = false;
       while (!framed) {
         auto message = session.Poll();

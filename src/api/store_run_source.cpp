@@ -158,8 +158,8 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadProgressively(
   const size_t total = head->total_bars;
   const Timestamp last = head->last_time;
   auto tape = playback::Tape::CreatePartial(
-      std::make_shared<const engine::RunResult>(std::move(head->result)),
-      std::move(series).value(), total, last);
+      std::make_shared<const engine::RunResult>(std::move(head->result)), std::move(series).value(),
+      total, last);
   if (!tape.ok()) return tape.take_error();
   std::shared_ptr<playback::Tape> partial = *tape;
   auto done = std::make_shared<std::atomic<bool>>(false);

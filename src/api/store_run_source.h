@@ -55,8 +55,7 @@ class StoreRunSource final : public server::RunSource {
   static constexpr size_t kHeadBars = store::kStoredHeadBars;
 
   StoreRunSource(store::Store& store, size_t capacity = 8,
-                 std::chrono::milliseconds recheck = kPendingRecheck,
-                 size_t head_bars = kHeadBars);
+                 std::chrono::milliseconds recheck = kPendingRecheck, size_t head_bars = kHeadBars);
   // Waits for the tapes still loading (their reads finish; nothing new starts).
   ~StoreRunSource() override;
   StoreRunSource(const StoreRunSource&) = delete;

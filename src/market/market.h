@@ -150,7 +150,9 @@ struct SeriesFileLayout {
   std::string symbol;
   // The byte offset of bar `bar` in column `column` (0 times, then open, high, low, close,
   // volume); each value is 8 bytes.
-  size_t Offset(size_t column, size_t bar) const { return data_offset + (column * count + bar) * 8; }
+  size_t Offset(size_t column, size_t bar) const {
+    return data_offset + (column * count + bar) * 8;
+  }
 };
 inline constexpr size_t kSeriesFileMaxPrefix = 64 + 1024;
 Result<SeriesFileLayout> ReadSeriesFileLayout(std::span<const std::byte> prefix, size_t total_bytes,

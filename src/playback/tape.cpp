@@ -118,12 +118,11 @@ Status Tape::Complete(std::shared_ptr<const engine::RunResult> run,
   Status valid = Validate(run.get(), series);
   if (valid.ok()) {
     const engine::RunResult& head = *head_.run;
-    const bool continues =
-        run->symbols == head.symbols && run->times.size() == total_bars_ &&
-        !run->times.empty() && run->times.back() == last_time_ &&
-        head.times.size() <= run->times.size() &&
-        std::equal(head.times.begin(), head.times.end(), run->times.begin()) &&
-        SamePrefix(head.equity, run->equity);
+    const bool continues = run->symbols == head.symbols && run->times.size() == total_bars_ &&
+                           !run->times.empty() && run->times.back() == last_time_ &&
+                           head.times.size() <= run->times.size() &&
+                           std::equal(head.times.begin(), head.times.end(), run->times.begin()) &&
+                           SamePrefix(head.equity, run->equity);
     if (!continues) {
       valid = MakeError(ErrorCode::kValidation, "the whole run does not continue its first bars",
                         {{"field", "run"}});

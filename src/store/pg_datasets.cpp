@@ -178,10 +178,11 @@ Result<market::Series> PgStore::LoadBarsBetween(std::string_view name, Timestamp
     TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
     TD_ASSIGN_OR_RETURN(
         pg::Rows & rows,
-        conn->Query("SELECT " TD_PG_ROW_XMIN ", created_us, octet_length(series), "
-                    "pg_column_compression(series) IS NOT NULL, substring(series from 1 for $2::int), "
-                    "from_us, to_us FROM datasets WHERE name = $1",
-                    pg::Params().Add(name).Add(static_cast<int64_t>(market::kSeriesFileMaxPrefix))));
+        conn->Query(
+            "SELECT " TD_PG_ROW_XMIN ", created_us, octet_length(series), "
+            "pg_column_compression(series) IS NOT NULL, substring(series from 1 for $2::int), "
+            "from_us, to_us FROM datasets WHERE name = $1",
+            pg::Params().Add(name).Add(static_cast<int64_t>(market::kSeriesFileMaxPrefix))));
     if (rows.size() == 0) return DatasetNotFound(name);
     xmin = rows.Int(0, 0);
     created_us = rows.Int(0, 1);
@@ -240,15 +241,16 @@ Result<market::Series> PgStore::LoadBarsBetween(std::string_view name, Timestamp
     const int64_t want = ToMicros(t);
     if (layout.count == 0 || want <= first_us) return size_t{0};
     if (want > last_us) return layout.count;
-    size_t lo = 0, hi = layout.count;  // the answer lies in [lo, hi]
+    size_t lo = 0, hi = layout.count;         // the answer lies in [lo, hi]
     int64_t t_lo = first_us, t_hi = last_us;  // about the times at lo and hi - 1
     for (;;) {
       size_t a = lo;
       if (hi - lo > kPiece) {
-        const double f = t_hi > t_lo ? std::clamp(static_cast<double>(want - t_lo) /
-                                                      static_cast<double>(t_hi - t_lo),
-                                                  0.0, 1.0)
-                                     : 0.0;
+        const double f =
+            t_hi > t_lo
+                ? std::clamp(static_cast<double>(want - t_lo) / static_cast<double>(t_hi - t_lo),
+                             0.0, 1.0)
+                : 0.0;
         const auto guess = lo + static_cast<size_t>(f * static_cast<double>(hi - 1 - lo));
         a = std::clamp(guess, lo + kPiece / 2, hi - kPiece / 2) - kPiece / 2;
       }

@@ -297,15 +297,17 @@ Status PgStore::UpdateProgress(std::string_view id, double progress) {
 Status InsertRunHead(pg::Conn& conn, int64_t seq, const engine::RunResult& result) {
   const size_t bars = kStoredHeadBars;
   if (result.times.size() <= bars) return Ok();
-  const auto events_end = std::find_if(result.events.begin(), result.events.end(),
-                                       [&](const engine::OrderEvent& ev) { return ev.bar >= bars; });
+  const auto events_end =
+      std::find_if(result.events.begin(), result.events.end(),
+                   [&](const engine::OrderEvent& ev) { return ev.bar >= bars; });
   const PackedEvents events = PackEvents(std::span(result.events.begin(), events_end));
   std::vector<engine::PlotSeries> cut;
   cut.reserve(result.plots.size());
   for (const engine::PlotSeries& p : result.plots) {
-    cut.push_back({p.name, p.pane, std::vector<double>(p.values.begin(),
-                                                       p.values.begin() + static_cast<ptrdiff_t>(
-                                                           std::min(bars, p.values.size())))});
+    cut.push_back(
+        {p.name, p.pane,
+         std::vector<double>(p.values.begin(), p.values.begin() + static_cast<ptrdiff_t>(std::min(
+                                                                      bars, p.values.size())))});
   }
   const std::vector<std::byte> plots = PackPlots(cut);
   const auto logs_end = std::find_if(result.logs.begin(), result.logs.end(),
@@ -551,8 +553,8 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
                                static_cast<size_t>(rows.Int(0, kHead + 4)));
     if (!events.ok()) return PgCorrupt(c, events.error().msg);
     r.events = std::move(events).value();
-    auto plots = UnpackPlots(rows.Bytes(0, kHead + 8),
-                             static_cast<size_t>(rows.Int(0, kHead + 7)), stored);
+    auto plots =
+        UnpackPlots(rows.Bytes(0, kHead + 8), static_cast<size_t>(rows.Int(0, kHead + 7)), stored);
     if (!plots.ok()) return PgCorrupt(c, plots.error().msg);
     r.plots = std::move(plots).value();
     auto logs = UnpackLogs(rows.Bytes(0, kHead + 10), AsText(rows.Bytes(0, kHead + 11)),
@@ -571,13 +573,12 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
   // the server (only its head is decompressed and sent).
   {
     const auto head_bytes = static_cast<int64_t>(std::min<size_t>(bars, INT32_MAX / 8) * 8);
-    TD_ASSIGN_OR_RETURN(
-        pg::Rows & got,
-        conn->Query("SELECT substring(times from 1 for $2::int), "
-                    "substring(equity from 1 for $2::int), "
-                    "substring(times from greatest(points * 8 - 7, 1)::int for 8) "
-                    "FROM run_equity WHERE run = $1",
-                    pg::Params().Add(seq).Add(head_bytes)));
+    TD_ASSIGN_OR_RETURN(pg::Rows & got,
+                        conn->Query("SELECT substring(times from 1 for $2::int), "
+                                    "substring(equity from 1 for $2::int), "
+                                    "substring(times from greatest(points * 8 - 7, 1)::int for 8) "
+                                    "FROM run_equity WHERE run = $1",
+                                    pg::Params().Add(seq).Add(head_bytes)));
     if (got.size() == 0) return RunNotFound(id);
     TD_TRY(CopyBlob(c, got.Bytes(0, 0), bars, "run_equity.times", result.times));
     TD_TRY(CopyBlob(c, got.Bytes(0, 1), bars, "run_equity.equity", result.equity));
@@ -597,11 +598,9 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
   const auto piece = [&](const char* sql) -> BlobRead {
     return [&q, sql, seq, id](size_t offset, size_t length) -> Result<std::vector<std::byte>> {
       const auto len = static_cast<int64_t>(std::min<size_t>(length, INT32_MAX));
-      TD_ASSIGN_OR_RETURN(pg::Rows & got,
-                          q.Query(sql, pg::Params()
-                                           .Add(seq)
-                                           .Add(static_cast<int64_t>(offset) + 1)
-                                           .Add(len)));
+      TD_ASSIGN_OR_RETURN(
+          pg::Rows & got,
+          q.Query(sql, pg::Params().Add(seq).Add(static_cast<int64_t>(offset) + 1).Add(len)));
       if (got.size() == 0 || got.IsNull(0, 0)) return RunNotFound(id);
       const std::span<const std::byte> bytes = got.Bytes(0, 0);
       return std::vector<std::byte>(bytes.begin(), bytes.end());
@@ -628,7 +627,8 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
     }
     result.plots = std::move(plots).value();
     auto logs = ReadLogsHead(
-        piece("SELECT substring(log_records from $2::int for $3::int) FROM run_plots WHERE run = $1"),
+        piece(
+            "SELECT substring(log_records from $2::int for $3::int) FROM run_plots WHERE run = $1"),
         piece("SELECT substring(log_text from $2::int for $3::int) FROM run_plots WHERE run = $1"),
         log_count, head.total_bars, bars);
     if (!logs.ok()) {

@@ -65,8 +65,7 @@ Result<RecordsHead> ReadRecordsHead(const BlobRead& records, const BlobRead& tex
   bool done = count == 0;
   while (!done) {
     const size_t want = std::min(piece, count - head.count);
-    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& got,
-                        records(head.count * size, want * size));
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& got, records(head.count * size, want * size));
     if (got.size() != want * size) {
       return MakeError(ErrorCode::kIo, "a records blob ends before its count",
                        {{"count", std::to_string(count)}});
@@ -104,8 +103,8 @@ Result<std::vector<engine::OrderEvent>> ReadEventsHead(const BlobRead& records,
                                                        const BlobRead& reasons, size_t count,
                                                        size_t total_bars, size_t bars) {
   TD_ASSIGN_OR_RETURN(const RecordsHead& head,
-                      ReadRecordsHead(records, reasons, count, total_bars, bars,
-                                      kEventRecordBytes, /*bar_at=*/16, /*text_at=*/56));
+                      ReadRecordsHead(records, reasons, count, total_bars, bars, kEventRecordBytes,
+                                      /*bar_at=*/16, /*text_at=*/56));
   return UnpackEvents(head.records, AsText(head.text), head.count);
 }
 

@@ -641,13 +641,12 @@ Result<RunHead> SqliteStore::LoadRunHead(std::string_view id, size_t max_bars) {
     head.last_time = FromMicros(us);
   }
   {
-    TD_ASSIGN_OR_RETURN(const size_t count,
-                        RecordCount(db, "SELECT count FROM run_events WHERE run = ?1", seq,
-                                    "order events"));
+    TD_ASSIGN_OR_RETURN(
+        const size_t count,
+        RecordCount(db, "SELECT count FROM run_events WHERE run = ?1", seq, "order events"));
     PieceReader records(db, "run_events", "records", seq);
     PieceReader reasons(db, "run_events", "reasons", seq);
-    auto events =
-        ReadEventsHead(records.Reader(), reasons.Reader(), count, head.total_bars, bars);
+    auto events = ReadEventsHead(records.Reader(), reasons.Reader(), count, head.total_bars, bars);
     if (!events.ok()) return Corrupt(db, events.error().msg);
     result.events = std::move(events).value();
   }

@@ -43,8 +43,8 @@ Split SplitRun(const TapeSpec& spec, size_t head) {
   for (const market::Series& one : s.series) {
     series.push_back(one.Slice(FromMicros(INT64_MIN), cut->times.back() + Micros{1}));
   }
-  auto partial = Tape::CreatePartial(cut, std::move(series), s.run->times.size(),
-                                     s.run->times.back());
+  auto partial =
+      Tape::CreatePartial(cut, std::move(series), s.run->times.size(), s.run->times.back());
   EXPECT_TRUE(partial.ok()) << partial.error().ToString();
   s.partial = *partial;
   return s;
@@ -131,8 +131,7 @@ TEST(PartialTapeTest, AHeadThatCannotBeginTheRunIsRefused) {
   empty->times.clear();
   empty->equity.clear();
   empty->events.clear();
-  EXPECT_EQ(Tape::CreatePartial(empty, series, 10, Minute(9)).error().code,
-            ErrorCode::kValidation);
+  EXPECT_EQ(Tape::CreatePartial(empty, series, 10, Minute(9)).error().code, ErrorCode::kValidation);
   EXPECT_EQ(Tape::CreatePartial(run, series, 5, Minute(9)).error().code, ErrorCode::kValidation);
   EXPECT_EQ(Tape::CreatePartial(run, series, 20, Minute(8)).error().code, ErrorCode::kValidation);
   // A head that is the whole run is a whole tape.
