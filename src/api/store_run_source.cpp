@@ -1,9 +1,18 @@
 #include "api/store_run_source.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 
 namespace tapedeck::api {
+namespace {
+
+// The nice value of the threads reading the rest of a tape.
+constexpr int kLoaderNice = 10;
+
+}  // namespace
 
 StoreRunSource::StoreRunSource(store::Store& store, size_t capacity,
                                std::chrono::milliseconds recheck, size_t head_bars)
@@ -171,6 +180,10 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadProgressively(
     return true;
   });
   loaders_.push_back(Loader{std::thread([this, run, partial, done] {
+                              // Behind the frames: below the threads that send them (Linux
+                              // nice applies per thread). Best effort.
+                              (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()),
+                                                  kLoaderNice);
                               LoadRest(run, partial);
                               done->store(true, std::memory_order_release);
                             }),

@@ -103,7 +103,9 @@ TD_STORE_BACKENDS(RunHeadTest);
 
 TEST_P(RunHeadTest, TheHeadIsTheWholeResultsFirstBars) {
   const std::string id = Done(LongResult());
-  if (db_.postgres()) EXPECT_EQ(db_.CountRows("run_heads"), 1);
+  if (db_.postgres()) {
+    EXPECT_EQ(db_.CountRows("run_heads"), 1);
+  }
   ExpectHeads(id);
 }
 
@@ -118,7 +120,9 @@ TEST_P(RunHeadTest, AShortRunsHeadIsTheWholeRun) {
   engine::RunResult r = MakeResult(300, 40);
   r.plots = {{"p", engine::PlotPane::kPrice, std::vector<double>(300, 1.5)}};
   const std::string id = Done(r);
-  if (db_.postgres()) EXPECT_EQ(db_.CountRows("run_heads"), 0);
+  if (db_.postgres()) {
+    EXPECT_EQ(db_.CountRows("run_heads"), 0);
+  }
   auto head = store_->LoadRunHead(id, kStoredHeadBars);
   ASSERT_TRUE(head.ok()) << head.error().ToString();
   EXPECT_EQ(head->total_bars, 300u);
@@ -143,7 +147,9 @@ TEST_P(RunHeadTest, TheHeadOfARunWithoutAResultIsTheLoadsError) {
   const std::string done = Done(LongResult());
   ASSERT_TRUE(store_->DeleteRun(done).ok());
   EXPECT_EQ(store_->LoadRunHead(done, 10).error().code, ErrorCode::kRunNotFound);
-  if (db_.postgres()) EXPECT_EQ(db_.CountRows("run_heads"), 0);
+  if (db_.postgres()) {
+    EXPECT_EQ(db_.CountRows("run_heads"), 0);
+  }
 }
 
 void ExpectSameBars(const market::Series& a, const market::Series& b) {
