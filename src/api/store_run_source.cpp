@@ -202,10 +202,13 @@ void StoreRunSource::LoadRest(const store::RunInfo& run,
                           std::move(series).value());
   }();
   if (st.ok()) return;
+  // Not kept (dropped before anyone hears of the failure): the next Open reads the run again,
+  // and gets the error first-hand, or the tape.
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(cache_, [&](const auto& entry) { return entry.second.get() == tape.get(); });
+  }
   tape->FailLoad(st.error());
-  // Not kept: the next Open reads the run again (and gets the error first-hand, or the tape).
-  std::lock_guard lock(mu_);
-  std::erase_if(cache_, [&](const auto& entry) { return entry.second.get() == tape.get(); });
 }
 
 void StoreRunSource::Forget(std::string_view id) {

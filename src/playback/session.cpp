@@ -246,6 +246,7 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
     if (seek_window_ && tl.Known(*seek_window_)) {
       const size_t k = *seek_window_;
       seek_window_.reset();
+      waited_for_bars_ = false;
       const BarRange range = tl.Bars(k);
       Outgoing frame = FrameMessage(range);
       cursor_ = range.end;
@@ -260,6 +261,11 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
         end.close_after = options_.channel == Channel::kSse;
         return end;
       }
+      // Due, but its bars are still loading: the frame waits, and the windows coming due meanwhile
+      // are the server's lateness, not the client's.
+      if (!seek_window_ && now >= anchor_time_ && !tl.Known(DueWindow(now))) {
+        waited_for_bars_ = true;
+      }
       if (!seek_window_ && now >= anchor_time_ && tl.Known(DueWindow(now))) {
         const auto due_window = DueWindow(now);
         const size_t end = CappedEnd(cursor_, tl.FirstBarOf(due_window + 1));
@@ -268,7 +274,7 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
           // Windows that came due by the time the last write finished were held up by the
           // client; the first of them is the waiting frame, the rest are merged away.
           size_t held = 0;
-          if (wrote_ && write_done_at_ >= anchor_time_) {
+          if (wrote_ && write_done_at_ >= anchor_time_ && !waited_for_bars_) {
             const auto done_window = static_cast<size_t>(
                 anchor_window_ + (write_done_at_ - anchor_time_) / kFrameInterval);
             held = tl.CountWindows({cursor_, std::min(end, tl.FirstBarOf(done_window + 1))});
@@ -277,6 +283,7 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
           const size_t dropped = held > 1 ? held - 1 : 0;
           dropped_ += dropped;
           lag_merged_ += merged - dropped;
+          waited_for_bars_ = false;
           Outgoing frame = FrameMessage(range);
           cursor_ = end;
           last_frame_at_ = now;

@@ -197,7 +197,7 @@ std::string DoneRun(store::Store& store, const std::string& id) {
 
 TEST_F(StoreRunSourceTest, ALongRunOpensOnItsFirstBarsAndTheRestFollows) {
   const std::string id = DoneRun(*store_, Create());
-  StoreRunSource source(*store_, 8, kPendingRecheck, /*head_bars=*/300);
+  StoreRunSource source(*store_, 8, StoreRunSource::kPendingRecheck, /*head_bars=*/300);
   auto opened = source.Open(id);
   ASSERT_TRUE(opened.ok()) << opened.error().ToString();
   std::shared_ptr<const playback::Tape> tape = *opened;
@@ -247,7 +247,7 @@ TEST_F(StoreRunSourceTest, AStoreErrorWhileTheRestLoadsFailsTheTapeAndIsNotKept)
   auto reopened = store::OpenSqliteStore(dir_ + "/t.db");
   ASSERT_TRUE(reopened.ok()) << reopened.error().ToString();
   store_ = std::move(*reopened);
-  StoreRunSource source(*store_, 8, kPendingRecheck, /*head_bars=*/300);
+  StoreRunSource source(*store_, 8, StoreRunSource::kPendingRecheck, /*head_bars=*/300);
   auto opened = source.Open(id);
   ASSERT_TRUE(opened.ok()) << opened.error().ToString();
   std::shared_ptr<const playback::Tape> tape = *opened;
