@@ -206,7 +206,9 @@ TEST_P(RunHeadTest, BarsBetweenAreTheDatasetsSlice) {
   const market::Series bars = GappedBars();
   ASSERT_TRUE(store_->PutDataset("gap", bars).ok());
   ExpectSlices(*store_, "gap", bars);
-  // From another store (another node or process): nothing cached, the checksum not yet checked.
+  // From the store opened again (a restarted process, another node): nothing cached, the
+  // checksum not yet checked.
+  store_.reset();
   auto other = db_.Open();
   ASSERT_TRUE(other.ok());
   ExpectSlices(**other, "gap", bars);
