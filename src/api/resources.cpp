@@ -404,6 +404,10 @@ HttpResponse Resources::GetFrames(const Request& req) {
         req.http, MakeError(ErrorCode::kRange, "run " + id + " has not finished: no frames yet",
                             {{"id", id}}));
   }
+  // A history reads the whole run: wait for the rest of a tape opened on its first bars.
+  if (Status rest = (*tape)->WaitComplete(); !rest.ok()) {
+    return ErrorResponse(req.http, rest.error());
+  }
   // A history is encoded per request, not shared: cap it so one request cannot build hundreds of
   // megabytes (a whole year at speed 0.01 is over half a million frames).
   const auto timeline = playback::Timeline::Create(*tape, speed);

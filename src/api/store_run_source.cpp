@@ -1,12 +1,41 @@
 #include "api/store_run_source.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 
 namespace tapedeck::api {
+namespace {
+
+// The nice value of the threads reading the rest of a tape.
+constexpr int kLoaderNice = 10;
+
+}  // namespace
 
 StoreRunSource::StoreRunSource(store::Store& store, size_t capacity,
-                               std::chrono::milliseconds recheck)
-    : store_(store), capacity_(std::max<size_t>(capacity, 1)), recheck_(recheck) {}
+                               std::chrono::milliseconds recheck, size_t head_bars)
+    : store_(store),
+      capacity_(std::max<size_t>(capacity, 1)),
+      head_bars_(std::max<size_t>(head_bars, 1)),
+      recheck_(recheck) {}
+
+StoreRunSource::~StoreRunSource() {
+  std::vector<Loader> loaders;
+  {
+    std::lock_guard lock(mu_);
+    loaders.swap(loaders_);
+  }
+  for (Loader& l : loaders) l.thread.join();
+}
+
+size_t StoreRunSource::loading_tapes() const {
+  std::lock_guard lock(mu_);
+  return static_cast<size_t>(std::count_if(loaders_.begin(), loaders_.end(), [](const Loader& l) {
+    return !l.done->load(std::memory_order_acquire);
+  }));
+}
 
 Result<std::shared_ptr<const playback::Tape>> StoreRunSource::Open(std::string_view id) {
   uint64_t epoch = 0;
@@ -75,38 +104,111 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::Open(std::string_v
     std::lock_guard lock(mu_);
     pending_.erase(std::string(id));
   }
-  auto result = store_.LoadRunResult(id);
-  if (!result.ok()) return result.take_error();
+  const bool long_run = !run->stats || run->stats->bars > head_bars_;
+  auto tape = long_run ? LoadProgressively(*run) : LoadWhole(*run);
+  if (!tape.ok()) return tape.take_error();
+  Cache(run->id, *tape);
+  return *tape;
+}
+
+void StoreRunSource::Cache(const std::string& id, std::shared_ptr<const playback::Tape> tape) {
+  std::lock_guard lock(mu_);
+  std::erase_if(cache_, [&](const auto& entry) { return entry.first == id; });
+  cache_.insert(cache_.begin(), {id, std::move(tape)});
+  if (cache_.size() > capacity_) cache_.pop_back();
+}
+
+Result<std::vector<market::Series>> StoreRunSource::LoadSeries(const store::RunInfo& run,
+                                                               std::optional<Timestamp> to) {
+  const Timestamp from = run.spec.from.value_or(FromMicros(INT64_MIN));
+  Timestamp end = run.spec.to.value_or(FromMicros(INT64_MAX));
+  if (to) end = std::min(end, *to);
   std::vector<market::Series> series;
-  for (const std::string& dataset : run->spec.datasets) {
-    auto bars = store_.LoadBars(dataset);
+  for (const std::string& dataset : run.spec.datasets) {
+    auto bars = to ? store_.LoadBarsBetween(dataset, from, end) : store_.LoadBars(dataset);
     if (!bars.ok() && bars.error().code != ErrorCode::kNotFound) {
       // Unreadable or corrupt (the checksum): say so, with the file, rather than "deleted".
       Error e = bars.take_error();
-      e.msg = "the bars of run " + run->id + " cannot be read: " + e.msg;
-      e.details["id"] = run->id;
+      e.msg = "the bars of run " + run.id + " cannot be read: " + e.msg;
+      e.details["id"] = run.id;
       return e;
     }
     if (!bars.ok()) {
       return MakeError(
           ErrorCode::kRunFailed,
-          "the bars of run " + run->id + " are gone (dataset '" + dataset + "' was deleted)",
-          {{"id", run->id}, {"dataset", dataset}});
+          "the bars of run " + run.id + " are gone (dataset '" + dataset + "' was deleted)",
+          {{"id", run.id}, {"dataset", dataset}});
     }
     market::Series one = *bars;
-    if (run->spec.from || run->spec.to) {
-      one = one.Slice(run->spec.from.value_or(FromMicros(INT64_MIN)),
-                      run->spec.to.value_or(FromMicros(INT64_MAX)));
-    }
+    if (!to && (run.spec.from || run.spec.to)) one = one.Slice(from, end);
     series.push_back(std::move(one));
   }
+  return series;
+}
+
+Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadWhole(const store::RunInfo& run) {
+  auto result = store_.LoadRunResult(run.id);
+  if (!result.ok()) return result.take_error();
+  auto series = LoadSeries(run, std::nullopt);
+  if (!series.ok()) return series.take_error();
   auto shared = std::make_shared<const engine::RunResult>(std::move(result).value());
-  auto tape = playback::Tape::Create(shared, std::move(series));
+  return playback::Tape::Create(shared, std::move(series).value());
+}
+
+Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadProgressively(
+    const store::RunInfo& run) {
+  auto head = store_.LoadRunHead(run.id, head_bars_);
+  if (!head.ok()) return head.take_error();
+  if (head->result.times.size() >= head->total_bars) return LoadWhole(run);
+  // The bars up to the head's last: the series' bars after it belong to bars still to come.
+  const Timestamp head_end = head->result.times.back() + Micros{1};
+  auto series = LoadSeries(run, head_end);
+  if (!series.ok()) return series.take_error();
+  const size_t total = head->total_bars;
+  const Timestamp last = head->last_time;
+  auto tape = playback::Tape::CreatePartial(
+      std::make_shared<const engine::RunResult>(std::move(head->result)), std::move(series).value(),
+      total, last);
   if (!tape.ok()) return tape.take_error();
+  std::shared_ptr<playback::Tape> partial = *tape;
+  auto done = std::make_shared<std::atomic<bool>>(false);
   std::lock_guard lock(mu_);
-  cache_.insert(cache_.begin(), {std::string(id), *tape});
-  if (cache_.size() > capacity_) cache_.pop_back();
-  return *tape;
+  // Reap the loaders that finished: a join that does not wait.
+  std::erase_if(loaders_, [](Loader& l) {
+    if (!l.done->load(std::memory_order_acquire)) return false;
+    l.thread.join();
+    return true;
+  });
+  loaders_.push_back(Loader{std::thread([this, run, partial, done] {
+                              // Behind the frames: below the threads that send them (Linux
+                              // nice applies per thread). Best effort.
+                              (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()),
+                                                  kLoaderNice);
+                              LoadRest(run, partial);
+                              done->store(true, std::memory_order_release);
+                            }),
+                            done});
+  return std::shared_ptr<const playback::Tape>(partial);
+}
+
+void StoreRunSource::LoadRest(const store::RunInfo& run,
+                              const std::shared_ptr<playback::Tape>& tape) {
+  Status st = [&]() -> Status {
+    auto result = store_.LoadRunResult(run.id);
+    if (!result.ok()) return result.take_error();
+    auto series = LoadSeries(run, std::nullopt);
+    if (!series.ok()) return series.take_error();
+    return tape->Complete(std::make_shared<const engine::RunResult>(std::move(result).value()),
+                          std::move(series).value());
+  }();
+  if (st.ok()) return;
+  // Not kept (dropped before anyone hears of the failure): the next Open reads the run again,
+  // and gets the error first-hand, or the tape.
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(cache_, [&](const auto& entry) { return entry.second.get() == tape.get(); });
+  }
+  tape->FailLoad(st.error());
 }
 
 void StoreRunSource::Forget(std::string_view id) {

@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -35,14 +37,29 @@ namespace tapedeck::api {
 // connection is not read again by the others meanwhile: they wait for its tape (or its answer),
 // so that viewers arriving together load it once.
 //
+// A done run's tape comes in two steps when it has more than `head_bars` bars: Open reads its first
+// `head_bars` bars (Store::LoadRunHead, LoadBarsBetween: a few hundred kilobytes) and returns a
+// tape that plays them at once (playback::Tape::CreatePartial), while a thread of the source's
+// reads the whole run (LoadRunResult, LoadBars) and completes that tape; sessions wait for bars
+// still loading. Should that read fail, the tape fails (sessions send its error and close) and
+// leaves the cache, so that the next Open tries again.
+//
 // Thread-safety: as server::RunSource requires, any thread.
 class StoreRunSource final : public server::RunSource {
  public:
   // How long a pending run is answered from memory before the store is asked again.
   static constexpr std::chrono::milliseconds kPendingRecheck{3000};
 
+  // A run's first frames need a few windows: at speed 60 a window is ~300 one-minute bars, and
+  // the rest of a year of minutes takes a few hundred milliseconds to come (played meanwhile).
+  static constexpr size_t kHeadBars = store::kStoredHeadBars;
+
   StoreRunSource(store::Store& store, size_t capacity = 8,
-                 std::chrono::milliseconds recheck = kPendingRecheck);
+                 std::chrono::milliseconds recheck = kPendingRecheck, size_t head_bars = kHeadBars);
+  // Waits for the tapes still loading (their reads finish; nothing new starts).
+  ~StoreRunSource() override;
+  StoreRunSource(const StoreRunSource&) = delete;
+  StoreRunSource& operator=(const StoreRunSource&) = delete;
 
   // nullptr while queued or running; RUN_NOT_FOUND; RUN_FAILED (details: error).
   Result<std::shared_ptr<const playback::Tape>> Open(std::string_view id) override;
@@ -57,6 +74,8 @@ class StoreRunSource final : public server::RunSource {
   // Store reads Open made for runs it then found still queued or running (tests, and the
   // metrics' view of how much waiting streams cost).
   uint64_t pending_reads() const { return pending_reads_.load(std::memory_order_relaxed); }
+  // Tapes whose rest is being read now (tests).
+  size_t loading_tapes() const;
 
  private:
   using SteadyClock = std::chrono::steady_clock;
@@ -64,10 +83,27 @@ class StoreRunSource final : public server::RunSource {
   // them asks the store again, as after a recheck).
   static constexpr size_t kMaxPending = 100'000;
 
+  // The whole of run `run`: its result and the bars of its datasets over its period.
+  Result<std::shared_ptr<const playback::Tape>> LoadWhole(const store::RunInfo& run);
+  // Its first head_bars_ bars, completed behind (Complete/FailLoad) by a loader thread.
+  Result<std::shared_ptr<const playback::Tape>> LoadProgressively(const store::RunInfo& run);
+  // The bars of `run`'s datasets from its start to before `to` (all of them when nullopt):
+  // LoadBarsBetween when `to` is set, else LoadBars, sliced to the run's period.
+  Result<std::vector<market::Series>> LoadSeries(const store::RunInfo& run,
+                                                 std::optional<Timestamp> to);
+  void LoadRest(const store::RunInfo& run, const std::shared_ptr<playback::Tape>& tape);
+  void Cache(const std::string& id, std::shared_ptr<const playback::Tape> tape);
+
+  struct Loader {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+
   store::Store& store_;
   size_t capacity_;
+  size_t head_bars_;
   std::chrono::milliseconds recheck_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::vector<std::pair<std::string, std::shared_ptr<const playback::Tape>>> cache_;  // MRU first
   // Pending run id -> when to ask the store again. GUARDED_BY(mu_)
   std::unordered_map<std::string, SteadyClock::time_point> pending_;
@@ -78,6 +114,8 @@ class StoreRunSource final : public server::RunSource {
   // the run as pending on the strength of that (possibly stale) read. GUARDED_BY(mu_)
   uint64_t finished_epoch_ = 0;
   std::atomic<uint64_t> pending_reads_{0};
+  // Threads reading the rest of a tape; finished ones are joined when the next starts.
+  std::vector<Loader> loaders_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace tapedeck::api

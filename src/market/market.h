@@ -140,6 +140,24 @@ Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, std::shared_ptr
                                const std::string& name);
 Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, const std::string& name);
 
+// Where the bars of a series file are, for a store that reads only some of them (no checksum
+// pass: that needs every byte). `prefix` holds the file's first bytes, at least its header and
+// symbol (kSeriesFileMaxPrefix is always enough), `total_bytes` is the whole file's length.
+// Errors: IO, as ReadSeriesBytes', naming `name`.
+struct SeriesFileLayout {
+  size_t count = 0;        // bars
+  size_t data_offset = 0;  // where the columns begin
+  std::string symbol;
+  // The byte offset of bar `bar` in column `column` (0 times, then open, high, low, close,
+  // volume); each value is 8 bytes.
+  size_t Offset(size_t column, size_t bar) const {
+    return data_offset + (column * count + bar) * 8;
+  }
+};
+inline constexpr size_t kSeriesFileMaxPrefix = 64 + 1024;
+Result<SeriesFileLayout> ReadSeriesFileLayout(std::span<const std::byte> prefix, size_t total_bytes,
+                                              const std::string& name);
+
 // Deterministic synthetic bars: a geometric random walk with realistic OHLC, same seed -> same bars
 // on every platform (own PRNG). Prices sit on a 0.01 tick grid; high >= max(open, close),
 // low <= min(open, close), low > 0, volume > 0; each open is the previous close.

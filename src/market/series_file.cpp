@@ -295,4 +295,37 @@ Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, const std::stri
   return ReadSeriesBytes(bytes, nullptr, name);
 }
 
+Result<SeriesFileLayout> ReadSeriesFileLayout(std::span<const std::byte> prefix, size_t total_bytes,
+                                              const std::string& name) {
+  static_assert(kSeriesFileMaxPrefix >= sizeof(FileHeader) + kMaxSymbolBytes);
+  if (prefix.size() < sizeof(FileHeader)) {
+    return Corrupt(name, "is truncated: " + std::to_string(prefix.size()) +
+                             " bytes is shorter than the header");
+  }
+  FileHeader h;
+  std::memcpy(&h, prefix.data(), sizeof h);
+  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) {
+    return Corrupt(name, "is not a tapedeck series file (bad magic)");
+  }
+  if (h.byte_order != kByteOrder) return Corrupt(name, "was written with another byte order");
+  if (h.version != kVersion) {
+    return Corrupt(name, "has version " + std::to_string(h.version) + ", expected " +
+                             std::to_string(kVersion));
+  }
+  if (h.symbol_size > kMaxSymbolBytes || h.data_offset != DataOffset(h.symbol_size) ||
+      prefix.size() < sizeof(FileHeader) + h.symbol_size) {
+    return Corrupt(name, "has a corrupt header");
+  }
+  if (h.count > (total_bytes - std::min<size_t>(total_bytes, h.data_offset)) / (kColumns * 8) ||
+      total_bytes != h.data_offset + h.count * kColumns * 8) {
+    return Corrupt(name, "has " + std::to_string(total_bytes) + " bytes, not what its header says");
+  }
+  SeriesFileLayout layout;
+  layout.count = h.count;
+  layout.data_offset = h.data_offset;
+  layout.symbol.assign(reinterpret_cast<const char*>(prefix.data()) + sizeof(FileHeader),
+                       h.symbol_size);
+  return layout;
+}
+
 }  // namespace tapedeck::market

@@ -48,17 +48,24 @@ Status Session::StartOnTape(std::shared_ptr<const Tape> tape) {
           ErrorCode::kRange, "Last-Event-ID beyond the last window",
           {{"field", "Last-Event-ID"}, {"got", std::to_string(k)}, {"n", std::to_string(n)}});
     }
+    // Where the stream resumes may lie past the bars loaded so far: wait for them.
+    if (!tl.tape().Knows(tl.WindowStart(static_cast<size_t>(k) + 1))) {
+      TD_TRY(tl.tape().WaitComplete());
+    }
     const std::optional<size_t> next = tl.NextWindowWithBars(static_cast<size_t>(k) + 1);
     if (!next) {
       nothing_more_ = true;
       timeline_ = tl;
-      cursor_ = tl.tape().bar_count();
+      cursor_ = tl.tape().total_bars();
       window_ = static_cast<size_t>(k);
       state_ = State::kPlaying;  // so the next Poll says end
       return Ok();
     }
     start = *next;
   } else if (options_.from) {
+    if (const auto k = tl.TargetWindow(*options_.from); k && !tl.Known(*k)) {
+      TD_TRY(tl.tape().WaitComplete());
+    }
     Result<size_t> located = tl.Locate(*options_.from, "from");
     if (!located.ok()) return located.take_error();
     start = *located;
@@ -122,7 +129,7 @@ Status Session::Play() {
   if (state_ == State::kPlaying) return Ok();
   // From kEnded this leads straight to another end (Next sees nothing left to send).
   state_ = State::kPlaying;
-  if (timeline_ && cursor_ < timeline_->tape().bar_count()) {
+  if (timeline_ && cursor_ < timeline_->tape().total_bars() && EnsureBar(cursor_)) {
     Anchor(timeline_->WindowOf(cursor_), ResumeTime(clock_->Now()));
   }
   return Ok();
@@ -138,6 +145,14 @@ Status Session::Seek(const SeekTarget& target) {
     return Reject(MakeError(ErrorCode::kRange, "the run has no frames yet",
                             {{"field", "pos"}, {"reason", "run not ready"}}));
   }
+  // A target past the bars loaded so far is answered once they are here, exactly as on a whole
+  // tape (the wait is for the rest of the run's load, which is already under way).
+  if (const auto k = timeline_->TargetWindow(target); k && !timeline_->Known(*k)) {
+    if (Status st = timeline_->tape().WaitComplete(); !st.ok()) {
+      QueueError(st.error());
+      return st;
+    }
+  }
   Result<size_t> located = timeline_->Locate(target, "pos");
   if (!located.ok()) return Reject(located.take_error());
   seek_window_ = *located;
@@ -151,7 +166,9 @@ Status Session::SetSpeed(Speed speed) {
   speed_ = speed;
   if (!timeline_) return Ok();
   timeline_ = Timeline::Create(timeline_->shared_tape(), speed);
-  const size_t bars = timeline_->tape().bar_count();
+  const size_t bars = timeline_->tape().total_bars();
+  // Re-expressing the position needs the times around it.
+  if (cursor_ < bars && !EnsureBar(cursor_)) return Ok();
   if (seek_window_) {
     // The frame the client asked for, re-expressed in the new windows.
     seek_window_ = timeline_->WindowOf(cursor_);
@@ -214,12 +231,23 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
     if (errors_.empty()) errors_.shrink_to_fit();  // a burst of errors leaves nothing behind
     return err;
   }
-  if (timeline_) {
+  if (timeline_ && !load_failed_ && !timeline_->tape().complete()) {
+    if (auto error = timeline_->tape().load_error()) {
+      // The rest of the run could not be read: the stream ends with the store's error.
+      load_failed_ = true;
+      Outgoing err = Wrap(Outgoing::Kind::kError, EncodeErrorJson(*error));
+      err.close_after = true;
+      return err;
+    }
+  }
+  if (timeline_ && !load_failed_) {
     const Timeline& tl = *timeline_;
-    const size_t bars = tl.tape().bar_count();
-    if (seek_window_) {
+    const size_t bars = tl.tape().total_bars();
+    // A frame goes out only once all its bars are here: until then it waits (never skipped).
+    if (seek_window_ && tl.Known(*seek_window_)) {
       const size_t k = *seek_window_;
       seek_window_.reset();
+      waited_for_bars_ = false;
       const BarRange range = tl.Bars(k);
       Outgoing frame = FrameMessage(range);
       cursor_ = range.end;
@@ -234,16 +262,20 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
         end.close_after = options_.channel == Channel::kSse;
         return end;
       }
-      if (now >= anchor_time_) {
-        const auto due_window =
-            static_cast<size_t>(anchor_window_ + (now - anchor_time_) / kFrameInterval);
+      // Due, but its bars are still loading: the frame waits, and the windows coming due meanwhile
+      // are the server's lateness, not the client's.
+      if (!seek_window_ && now >= anchor_time_ && !tl.Known(DueWindow(now))) {
+        waited_for_bars_ = true;
+      }
+      if (!seek_window_ && now >= anchor_time_ && tl.Known(DueWindow(now))) {
+        const auto due_window = DueWindow(now);
         const size_t end = CappedEnd(cursor_, tl.FirstBarOf(due_window + 1));
         if (end > cursor_) {
           const BarRange range{cursor_, end};
           // Windows that came due by the time the last write finished were held up by the
           // client; the first of them is the waiting frame, the rest are merged away.
           size_t held = 0;
-          if (wrote_ && write_done_at_ >= anchor_time_) {
+          if (wrote_ && write_done_at_ >= anchor_time_ && !waited_for_bars_) {
             const auto done_window = static_cast<size_t>(
                 anchor_window_ + (write_done_at_ - anchor_time_) / kFrameInterval);
             held = tl.CountWindows({cursor_, std::min(end, tl.FirstBarOf(done_window + 1))});
@@ -252,6 +284,7 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
           const size_t dropped = held > 1 ? held - 1 : 0;
           dropped_ += dropped;
           lag_merged_ += merged - dropped;
+          waited_for_bars_ = false;
           Outgoing frame = FrameMessage(range);
           cursor_ = end;
           last_frame_at_ = now;
@@ -315,14 +348,38 @@ TimePoint Session::NextDeadline() const {
   const TimePoint now = clock_->Now();
   if (retry_pending_ || !errors_.empty()) return now;
   TimePoint deadline = last_message_at_ + settings_.heartbeat_interval;
-  if (timeline_) {
-    if (seek_window_) return now;
+  if (timeline_ && !load_failed_) {
+    const Timeline& tl = *timeline_;
+    // While the rest of the tape loads, a frame whose bars are not all here is looked at again
+    // every kLoadPollInterval (and a failed load at once, to send its error).
+    const TimePoint recheck = now + kLoadPollInterval;
+    if (!tl.tape().complete() && tl.tape().load_error()) return now;
+    if (seek_window_) return tl.Known(*seek_window_) ? now : recheck;
     if (state_ == State::kPlaying) {
-      if (cursor_ >= timeline_->tape().bar_count()) return now;
-      deadline = std::min(deadline, DueTime(timeline_->WindowOf(cursor_)));
+      if (cursor_ >= tl.tape().total_bars()) return now;
+      if (!HaveBar(cursor_)) return std::min(deadline, recheck);
+      const TimePoint due = DueTime(tl.WindowOf(cursor_));
+      if (due <= now && !tl.Known(DueWindow(now))) return std::min(deadline, recheck);
+      deadline = std::min(deadline, due);
     }
   }
   return deadline;
+}
+
+size_t Session::DueWindow(TimePoint now) const {
+  if (now < anchor_time_) return anchor_window_;
+  return static_cast<size_t>(anchor_window_ + (now - anchor_time_) / kFrameInterval);
+}
+
+bool Session::HaveBar(size_t bar) const { return bar < timeline_->tape().bar_count(); }
+
+bool Session::EnsureBar(size_t bar) {
+  if (HaveBar(bar)) return true;
+  if (Status st = timeline_->tape().WaitComplete(); !st.ok()) {
+    QueueError(st.error());
+    return false;
+  }
+  return HaveBar(bar);
 }
 
 std::string Outgoing::Text() const {

@@ -89,9 +89,16 @@ struct Outgoing {
 // around it. After the last window: {"t":"end"}; the session then rests paused at the end: play
 // sends end again, seek works as always (leaving it paused). {"t":"hb"} whenever heartbeat_interval
 // passed since the last message. Without a tape (run queued or running) it sends only heartbeats,
-// answers seeks with RANGE, and starts playing when AttachTape is called. Control errors
+// answers seeks with RANGE, and starts playing when AttachTape is called. On a tape still loading
+// (Tape::CreatePartial) a frame goes out once all its bars are here: it waits (the session looks
+// again every kLoadPollInterval), heartbeats go on, and nothing is skipped; a seek, a from= or a
+// Last-Event-ID past the bars loaded waits for the rest of the tape; a failed load ends the
+// stream with the load's error. Control errors
 // (VALIDATION, RANGE) are both returned and queued as {"t":"err"} messages, which go out before
 // anything else; the connection stays open.
+// How often a session waiting for bars still loading looks again.
+inline constexpr std::chrono::milliseconds kLoadPollInterval{2};
+
 class Session {
  public:
   // `tape` may be null (run not ready). `clock` must outlive the session.
@@ -153,6 +160,13 @@ class Session {
   void Anchor(size_t window, Clock::TimePoint at);
   Clock::TimePoint ResumeTime(Clock::TimePoint now) const;
   Clock::TimePoint DueTime(size_t window) const;
+  // The window due at `now` by the pacing anchor.
+  size_t DueWindow(Clock::TimePoint now) const;
+  // Whether aligned bar `bar` is on the tape yet (it may still be loading).
+  bool HaveBar(size_t bar) const;
+  // HaveBar, after waiting for the rest of the tape when it is not (queues the load's error and
+  // returns false when that fails).
+  bool EnsureBar(size_t bar);
   std::optional<Outgoing> Next(Clock::TimePoint now);
   // Where a frame of the bars from `from` to `end` must stop for settings_.max_frame_orders.
   size_t CappedEnd(size_t from, size_t end) const;
@@ -170,6 +184,9 @@ class Session {
   size_t window_ = 0;
   std::optional<size_t> seek_window_;  // a frame to send at once
   bool nothing_more_ = false;
+  bool load_failed_ = false;
+  bool waited_for_bars_ = false;  // the next frame was held back by bars still loading  // the rest
+                                  // of the tape could not be loaded: its error was queued
   bool retry_pending_ = false;
   // Queued err messages, oldest first: a vector, not a deque (an empty libstdc++ deque already
   // holds 544 bytes of heap, per connection); at most max_queued_errors + 1 (a fatal one).

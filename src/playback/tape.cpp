@@ -1,12 +1,14 @@
 #include "playback/tape.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace tapedeck::playback {
 
-Result<std::shared_ptr<const Tape>> Tape::Create(std::shared_ptr<const engine::RunResult> run,
-                                                 std::vector<market::Series> series,
-                                                 TapeOptions options) {
+namespace {
+
+// What Create checks of a run and its series (see tape.h).
+Status Validate(const engine::RunResult* run, const std::vector<market::Series>& series) {
   if (!run) return MakeError(ErrorCode::kValidation, "no run to play", {{"field", "run"}});
   if (series.size() != run->symbols.size()) {
     return MakeError(ErrorCode::kValidation, "one series per symbol of the run is required",
@@ -56,20 +58,123 @@ Result<std::shared_ptr<const Tape>> Tape::Create(std::shared_ptr<const engine::R
     }
     prev_bar = log.bar;
   }
+  return Ok();
+}
+
+// Equal bit for bit (NaN equity included).
+bool SamePrefix(std::span<const double> head, std::span<const double> whole) {
+  return head.size() <= whole.size() &&
+         std::memcmp(head.data(), whole.data(), head.size() * sizeof(double)) == 0;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Tape>> Tape::Create(std::shared_ptr<const engine::RunResult> run,
+                                                 std::vector<market::Series> series,
+                                                 TapeOptions options) {
+  TD_TRY(Validate(run.get(), series));
   auto tape = std::shared_ptr<Tape>(new Tape());
-  tape->run_ = std::move(run);
-  tape->series_ = std::move(series);
+  tape->total_bars_ = run->times.size();
+  if (!run->times.empty()) {
+    tape->last_time_ = run->times.back();
+    tape->head_times_empty_ = false;
+    tape->head_last_ = run->times.back();
+  }
+  tape->head_.run = std::move(run);
+  tape->head_.series = std::move(series);
   tape->options_ = options;
+  tape->whole_.store(&tape->head_, std::memory_order_release);
   return std::shared_ptr<const Tape>(std::move(tape));
 }
 
+Result<std::shared_ptr<Tape>> Tape::CreatePartial(std::shared_ptr<const engine::RunResult> head,
+                                                  std::vector<market::Series> series,
+                                                  size_t total_bars, Timestamp last_time,
+                                                  TapeOptions options) {
+  TD_TRY(Validate(head.get(), series));
+  const size_t bars = head->times.size();
+  if (bars == 0 || bars > total_bars || head->times.back() > last_time ||
+      (bars == total_bars && head->times.back() != last_time)) {
+    return MakeError(ErrorCode::kValidation, "the head does not begin a run of these bars",
+                     {{"field", "head"},
+                      {"bars", std::to_string(bars)},
+                      {"total_bars", std::to_string(total_bars)}});
+  }
+  auto tape = std::shared_ptr<Tape>(new Tape());
+  tape->total_bars_ = total_bars;
+  tape->last_time_ = last_time;
+  tape->head_times_empty_ = false;
+  tape->head_last_ = head->times.back();
+  tape->head_.run = std::move(head);
+  tape->head_.series = std::move(series);
+  tape->options_ = options;
+  if (bars == total_bars) tape->whole_.store(&tape->head_, std::memory_order_release);
+  return tape;
+}
+
+Status Tape::Complete(std::shared_ptr<const engine::RunResult> run,
+                      std::vector<market::Series> series) {
+  if (complete()) return Ok();
+  Status valid = Validate(run.get(), series);
+  if (valid.ok()) {
+    const engine::RunResult& head = *head_.run;
+    const bool continues = run->symbols == head.symbols && run->times.size() == total_bars_ &&
+                           !run->times.empty() && run->times.back() == last_time_ &&
+                           head.times.size() <= run->times.size() &&
+                           std::equal(head.times.begin(), head.times.end(), run->times.begin()) &&
+                           SamePrefix(head.equity, run->equity);
+    if (!continues) {
+      valid = MakeError(ErrorCode::kValidation, "the whole run does not continue its first bars",
+                        {{"field", "run"}});
+    }
+  }
+  if (!valid.ok()) {
+    FailLoad(valid.error());
+    return valid;
+  }
+  {
+    std::lock_guard lock(load_mutex_);
+    if (whole_owner_ || load_error_) return Ok();
+    whole_owner_ = std::make_unique<Data>(Data{std::move(run), std::move(series)});
+    whole_.store(whole_owner_.get(), std::memory_order_release);
+  }
+  load_cv_.notify_all();
+  return Ok();
+}
+
+void Tape::FailLoad(Error error) {
+  {
+    std::lock_guard lock(load_mutex_);
+    if (complete() || load_error_) return;
+    load_error_ = std::move(error);
+  }
+  load_cv_.notify_all();
+}
+
+Status Tape::WaitComplete(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(load_mutex_);
+  const auto done = [&] { return complete() || load_error_.has_value(); };
+  if (timeout == std::chrono::milliseconds::max()) {
+    load_cv_.wait(lock, done);
+  } else {
+    load_cv_.wait_for(lock, timeout, done);
+  }
+  if (load_error_) return *load_error_;
+  return Ok();
+}
+
+std::optional<Error> Tape::load_error() const {
+  std::lock_guard lock(load_mutex_);
+  return load_error_;
+}
+
 size_t Tape::LowerBound(Timestamp t) const {
-  const auto& times = run_->times;
+  const auto& times = data().run->times;
   return static_cast<size_t>(std::lower_bound(times.begin(), times.end(), t) - times.begin());
 }
 
 std::span<const engine::OrderEvent> Tape::EventsIn(BarRange bars) const {
-  const auto& events = run_->events;
+  const auto& events = data().run->events;
   const auto by_bar = [](const engine::OrderEvent& ev, size_t bar) { return ev.bar < bar; };
   const auto first = std::lower_bound(events.begin(), events.end(), bars.begin, by_bar);
   const auto last = std::lower_bound(first, events.end(), bars.end, by_bar);
@@ -77,7 +182,7 @@ std::span<const engine::OrderEvent> Tape::EventsIn(BarRange bars) const {
 }
 
 std::span<const engine::LogEntry> Tape::LogsIn(BarRange bars) const {
-  const auto& logs = run_->logs;
+  const auto& logs = data().run->logs;
   const auto by_bar = [](const engine::LogEntry& log, size_t bar) { return log.bar < bar; };
   const auto first = std::lower_bound(logs.begin(), logs.end(), bars.begin, by_bar);
   const auto last = std::lower_bound(first, logs.end(), bars.end, by_bar);

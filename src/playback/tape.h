@@ -4,14 +4,23 @@
 // encoded frame heads, so a frame at a given (window length, window) is encoded once for all
 // viewers.
 //
-// Thread-safety: a Tape, its frame cache included, may be used from any number of threads.
+// A tape may also start with only its first bars (CreatePartial) while the rest is read from the
+// store behind it: the frames of those bars can go out at once, and Complete() (or FailLoad())
+// later makes it whole. Every bar of the head stays what it was: the whole tape only adds bars.
+//
+// Thread-safety: a Tape, its frame cache included, may be used from any number of threads; so
+// may Complete and FailLoad, while others read it.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -51,15 +60,47 @@ class Tape {
                                                     std::vector<market::Series> series,
                                                     TapeOptions options = {});
 
-  const engine::RunResult& run() const { return *run_; }
-  const std::vector<std::string>& symbols() const { return run_->symbols; }
-  std::span<const market::Series> series() const { return series_; }
-  std::span<const Timestamp> times() const { return run_->times; }
-  size_t bar_count() const { return run_->times.size(); }
-  bool empty() const { return run_->times.empty(); }
-  // REQUIRES: !empty().
-  Timestamp first_time() const { return run_->times.front(); }
-  Timestamp last_time() const { return run_->times.back(); }
+  // A tape of which only the first bars are here: `head` is the run's result cut after its first
+  // bars (times, equity and plots of those bars, the events and logs of those bars, symbols;
+  // trades and stats are not read from it), `series` the bars of its symbols up to the last of
+  // them, `total_bars` and `last_time` the whole run's bar count and last bar time. Errors: as
+  // Create (over the head), and VALIDATION when the head has no bar, more bars than total_bars
+  // or a last bar after last_time, or is already whole with another last time.
+  static Result<std::shared_ptr<Tape>> CreatePartial(std::shared_ptr<const engine::RunResult> head,
+                                                     std::vector<market::Series> series,
+                                                     size_t total_bars, Timestamp last_time,
+                                                     TapeOptions options = {});
+  // Makes a partial tape whole: `run` and `series` as Create takes them. Errors (the tape then
+  // fails, as FailLoad): as Create, and VALIDATION when they do not continue the head (other
+  // symbols, bar count, last time, or head bars whose times or equity differ). A no-op on a
+  // tape that is already whole.
+  Status Complete(std::shared_ptr<const engine::RunResult> run, std::vector<market::Series> series);
+  // The rest of a partial tape cannot be had: WaitComplete and load_error() say `error` from now.
+  void FailLoad(Error error);
+
+  // True once every bar is here (always, for a tape made by Create).
+  bool complete() const { return whole_.load(std::memory_order_acquire) != nullptr; }
+  // Blocks until the tape is complete or its load failed, or `timeout` passed. Ok when complete
+  // or timed out (check complete()); the load's error when it failed.
+  Status WaitComplete(std::chrono::milliseconds timeout = std::chrono::milliseconds::max()) const;
+  // Why the rest of a partial tape will not come, if it will not.
+  std::optional<Error> load_error() const;
+  // True when every bar at or before `t` is here (so a search for `t` in times() is the whole
+  // tape's answer): the tape is complete, or `t` is at or before the last bar loaded.
+  bool Knows(Timestamp t) const { return complete() || (!head_times_empty_ && t <= head_last_); }
+
+  // What is here: the whole run once complete, the head before.
+  const engine::RunResult& run() const { return *data().run; }
+  const std::vector<std::string>& symbols() const { return head_.run->symbols; }
+  std::span<const market::Series> series() const { return data().series; }
+  std::span<const Timestamp> times() const { return data().run->times; }
+  // The bars here (all of them once complete); total_bars() is the whole run's.
+  size_t bar_count() const { return data().run->times.size(); }
+  size_t total_bars() const { return total_bars_; }
+  bool empty() const { return total_bars_ == 0; }
+  // REQUIRES: !empty(). last_time() is the whole run's, also while partial.
+  Timestamp first_time() const { return head_.run->times.front(); }
+  Timestamp last_time() const { return last_time_; }
 
   // The first aligned bar at or after `t` (bar_count() if none).
   size_t LowerBound(Timestamp t) const;
@@ -82,6 +123,15 @@ class Tape {
  private:
   Tape() = default;
 
+  struct Data {
+    std::shared_ptr<const engine::RunResult> run;
+    std::vector<market::Series> series;
+  };
+  const Data& data() const {
+    const Data* whole = whole_.load(std::memory_order_acquire);
+    return whole != nullptr ? *whole : head_;
+  }
+
   struct Key {
     int64_t delta_us;
     size_t window;
@@ -101,9 +151,21 @@ class Tape {
   std::shared_ptr<const std::string> Insert(const Key& key,
                                             std::shared_ptr<const std::string> text) const;
 
-  std::shared_ptr<const engine::RunResult> run_;
-  std::vector<market::Series> series_;
+  // The head (for a tape made by Create: everything); whole_ points at it or, once Complete
+  // published it, at *whole_owner_. Both live as long as the tape, so a span taken from the head
+  // stays valid after the switch.
+  Data head_;
+  std::unique_ptr<Data> whole_owner_;
+  std::atomic<const Data*> whole_{nullptr};
+  size_t total_bars_ = 0;
+  Timestamp last_time_{};
+  bool head_times_empty_ = true;
+  Timestamp head_last_{};
   TapeOptions options_;
+
+  mutable std::mutex load_mutex_;
+  mutable std::condition_variable load_cv_;
+  std::optional<Error> load_error_;  // GUARDED_BY(load_mutex_)
 
   // Memoization only: logically const, hence mutable, guarded by cache_mutex_.
   mutable std::mutex cache_mutex_;

@@ -48,13 +48,13 @@ size_t Timeline::WindowOf(size_t bar) const {
 }
 
 size_t Timeline::FirstBarOf(size_t k) const {
-  if (k >= n_) return tape_->bar_count();
+  if (k >= n_) return tape_->total_bars();
   if (k == 0) return 0;
   return tape_->LowerBound(WindowStart(k));
 }
 
 BarRange Timeline::Bars(size_t k) const {
-  if (k >= n_) return {tape_->bar_count(), tape_->bar_count()};
+  if (k >= n_) return {tape_->total_bars(), tape_->total_bars()};
   return {FirstBarOf(k), FirstBarOf(k + 1)};
 }
 
@@ -65,7 +65,7 @@ std::optional<size_t> Timeline::NextWindowWithBars(size_t k) const {
 }
 
 std::optional<size_t> Timeline::PrevWindowWithBars(size_t k) const {
-  const size_t bar = k + 1 >= n_ ? tape_->bar_count() : FirstBarOf(k + 1);
+  const size_t bar = k + 1 >= n_ ? tape_->total_bars() : FirstBarOf(k + 1);
   if (bar == 0) return std::nullopt;
   return WindowOf(bar - 1);
 }
@@ -77,6 +77,20 @@ size_t Timeline::Snap(size_t k) const {
   if (!prev) return *next;
   if (!next) return *prev;
   return (*next - k) <= (k - *prev) ? *next : *prev;  // a tie goes to the later window
+}
+
+bool Timeline::Known(size_t k) const {
+  return tape_->complete() || (k < n_ && tape_->Knows(WindowStart(k + 1)));
+}
+
+std::optional<size_t> Timeline::TargetWindow(const SeekTarget& target) const {
+  if (const uint64_t* index = std::get_if<uint64_t>(&target)) {
+    if (*index >= n_) return std::nullopt;
+    return static_cast<size_t>(*index);
+  }
+  const Timestamp t = std::get<Timestamp>(target);
+  if (n_ == 0 || t < tape_->first_time() || t >= WindowStart(n_)) return std::nullopt;
+  return static_cast<size_t>((t - tape_->first_time()) / delta_);
 }
 
 size_t Timeline::CountWindows(BarRange bars) const {

@@ -70,6 +70,12 @@ class Timeline {
   std::optional<size_t> PrevWindowWithBars(size_t k) const;
   // The nearest window with bars to k (on a tie, the later). REQUIRES: k < n.
   size_t Snap(size_t k) const;
+  // True when the bars of windows 0..k are all on the tape (so Bars(k), FirstBarOf(k + 1) and a
+  // Snap or Locate to k are the whole run's answers): always on a complete tape; on a partial
+  // one, when k < n and its bars reach past window k's end.
+  bool Known(size_t k) const;
+  // The window `target` names before Snap: nullopt when Locate refuses it.
+  std::optional<size_t> TargetWindow(const SeekTarget& target) const;
   // How many distinct windows hold the bars in `bars`. O(result * log bars).
   size_t CountWindows(BarRange bars) const;
 

@@ -37,6 +37,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -97,5 +98,21 @@ Result<engine::Stats> UnpackStats(std::span<const std::byte> record);
 Result<std::vector<sweep::DailyReturn>> UnpackDailyReturns(std::span<const std::byte> records);
 Result<std::vector<engine::LogEntry>> UnpackLogs(std::span<const std::byte> records,
                                                  std::string_view text, size_t count);
+
+// Reads part of a blob: up to `length` bytes from `offset` (fewer where the blob ends).
+using BlobRead = std::function<Result<std::vector<std::byte>>(size_t offset, size_t length)>;
+
+// The first records of a blob (Store::LoadRunHead): the order events / log entries of bars below
+// `bars` of the `count` the row says the blob holds, read a piece at a time from the front, and
+// of the text blob only their reasons / messages. Errors: as BlobRead's, and IO as Unpack*'s.
+Result<std::vector<engine::OrderEvent>> ReadEventsHead(const BlobRead& records,
+                                                       const BlobRead& reasons, size_t count,
+                                                       size_t total_bars, size_t bars);
+Result<std::vector<engine::LogEntry>> ReadLogsHead(const BlobRead& records, const BlobRead& text,
+                                                   size_t count, size_t total_bars, size_t bars);
+// The `count` plotted series of a run of `total_bars` bars, each cut after its first `bars`
+// values, reading only their headers and those values. Errors: as BlobRead's, IO as UnpackPlots'.
+Result<std::vector<engine::PlotSeries>> ReadPlotsHead(const BlobRead& blob, size_t count,
+                                                      size_t total_bars, size_t bars);
 
 }  // namespace tapedeck::store::internal

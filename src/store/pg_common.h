@@ -26,4 +26,8 @@ Status KeepInlineSource(pg::Conn& conn, const RunSpec& spec, std::string_view sh
 // caller adds the row's key.
 pg::Params FailureParams(const RunError& error, Timestamp now);
 
+// Writes run `seq`'s head (table run_heads, schema v2) when `result` has more than
+// kStoredHeadBars bars; nothing otherwise. Inside the caller's transaction.
+Status InsertRunHead(pg::Conn& conn, int64_t seq, const engine::RunResult& result);
+
 }  // namespace tapedeck::store::internal

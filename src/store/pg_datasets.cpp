@@ -1,5 +1,7 @@
 // PgStore: datasets. A dataset is one row of `datasets`: its metadata and, in `series`, the whole
 // series file (market::SeriesFileBytes), so that every node reads the same bars.
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -163,6 +165,147 @@ Result<market::Series> PgStore::LoadBars(std::string_view name) {
                       market::ReadSeriesBytes(result->Bytes(0, 2), result, source));
   CacheBars(name, result->Int(0, 0), result->Int(0, 1), bars);
   return bars;
+}
+
+Result<market::Series> PgStore::LoadBarsBetween(std::string_view name, Timestamp from,
+                                                Timestamp to) {
+  int64_t xmin = 0, created_us = 0;
+  bool compressed = false;
+  size_t total_bytes = 0;
+  int64_t first_us = 0, last_us = 0;  // the dataset's first and last bar times
+  std::vector<std::byte> prefix;
+  {
+    TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+    TD_ASSIGN_OR_RETURN(
+        pg::Rows & rows,
+        conn->Query(
+            "SELECT " TD_PG_ROW_XMIN ", created_us, octet_length(series), "
+            "pg_column_compression(series) IS NOT NULL, substring(series from 1 for $2::int), "
+            "from_us, to_us FROM datasets WHERE name = $1",
+            pg::Params().Add(name).Add(static_cast<int64_t>(market::kSeriesFileMaxPrefix))));
+    if (rows.size() == 0) return DatasetNotFound(name);
+    xmin = rows.Int(0, 0);
+    created_us = rows.Int(0, 1);
+    total_bytes = static_cast<size_t>(rows.Int(0, 2));
+    compressed = rows.Int(0, 3) != 0;
+    const std::span<const std::byte> bytes = rows.Bytes(0, 4);
+    prefix.assign(bytes.begin(), bytes.end());
+    first_us = rows.Int(0, 5);
+    last_us = rows.Int(0, 6);
+  }
+  {
+    std::lock_guard lock(bars_mu_);
+    auto it = bars_.find(name);
+    if (it != bars_.end() && it->second.xmin == xmin && it->second.created_us == created_us) {
+      it->second.used = ++bars_tick_;
+      return it->second.bars.Slice(from, to);
+    }
+  }
+  // A compressed value (a dataset stored before schema v2) is fetched whole on the server for
+  // any piece of it: one read of the whole is cheaper than several pieces.
+  if (compressed) {
+    TD_ASSIGN_OR_RETURN(const market::Series& bars, LoadBars(name));
+    return bars.Slice(from, to);
+  }
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  const std::string source = conn->server() + "/datasets/" + std::string(name);
+  TD_ASSIGN_OR_RETURN(const market::SeriesFileLayout& layout,
+                      market::ReadSeriesFileLayout(prefix, total_bytes, source));
+  // The values of bars [first, first + count) of `column`, from the same row (created_us tells a
+  // dataset put again under the name since).
+  const auto read_column = [&](size_t column, size_t first,
+                               size_t count) -> Result<std::vector<int64_t>> {
+    TD_ASSIGN_OR_RETURN(
+        pg::Rows & got,
+        conn->Query("SELECT substring(series from $2::int for $3::int) FROM datasets "
+                    "WHERE name = $1 AND created_us = $4",
+                    pg::Params()
+                        .Add(name)
+                        .Add(static_cast<int64_t>(layout.Offset(column, first)) + 1)
+                        .Add(static_cast<int64_t>(count * 8))
+                        .Add(created_us)));
+    if (got.size() == 0) return DatasetNotFound(name);
+    const std::span<const std::byte> bytes = got.Bytes(0, 0);
+    if (bytes.size() != count * 8) {
+      return MakeError(ErrorCode::kIo, "series '" + source + "' is shorter than its header says",
+                       {{"path", source}});
+    }
+    std::vector<int64_t> out(count);
+    if (count > 0) std::memcpy(out.data(), bytes.data(), bytes.size());
+    return out;
+  };
+  // The first bar at or after `t` in the times column, by pieces: each guessed by interpolation
+  // between the times known around the answer (one piece for evenly spaced bars).
+  const auto lower_bound = [&](Timestamp t) -> Result<size_t> {
+    constexpr size_t kPiece = 1024;
+    const int64_t want = ToMicros(t);
+    if (layout.count == 0 || want <= first_us) return size_t{0};
+    if (want > last_us) return layout.count;
+    size_t lo = 0, hi = layout.count;         // the answer lies in [lo, hi]
+    int64_t t_lo = first_us, t_hi = last_us;  // about the times at lo and hi - 1
+    for (;;) {
+      size_t a = lo;
+      if (hi - lo > kPiece) {
+        const double f =
+            t_hi > t_lo
+                ? std::clamp(static_cast<double>(want - t_lo) / static_cast<double>(t_hi - t_lo),
+                             0.0, 1.0)
+                : 0.0;
+        const auto guess = lo + static_cast<size_t>(f * static_cast<double>(hi - 1 - lo));
+        a = std::clamp(guess, lo + kPiece / 2, hi - kPiece / 2) - kPiece / 2;
+      }
+      const size_t b = std::min(hi, a + kPiece);
+      TD_ASSIGN_OR_RETURN(const std::vector<int64_t>& v, read_column(0, a, b - a));
+      const auto at = static_cast<size_t>(std::lower_bound(v.begin(), v.end(), want) - v.begin());
+      if (at == 0 && a > lo) {
+        hi = a;
+        t_hi = v.front();
+      } else if (at == v.size() && b < hi) {
+        lo = b;
+        t_lo = v.back();
+      } else {
+        return a + at;
+      }
+    }
+  };
+  TD_ASSIGN_OR_RETURN(const size_t first, lower_bound(from));
+  TD_ASSIGN_OR_RETURN(size_t end, lower_bound(to));
+  end = std::max(first, end);
+  const size_t n = end - first;
+  // The six columns' pieces in one round trip.
+  std::vector<std::vector<int64_t>> columns(6, std::vector<int64_t>(n));
+  if (n > 0) {
+    pg::Params p;
+    p.Add(name).Add(created_us).Add(static_cast<int64_t>(n * 8));
+    for (size_t c = 0; c < 6; ++c) p.Add(static_cast<int64_t>(layout.Offset(c, first)) + 1);
+    TD_ASSIGN_OR_RETURN(pg::Rows & got,
+                        conn->Query("SELECT substring(series from $4::int for $3::int), "
+                                    "substring(series from $5::int for $3::int), "
+                                    "substring(series from $6::int for $3::int), "
+                                    "substring(series from $7::int for $3::int), "
+                                    "substring(series from $8::int for $3::int), "
+                                    "substring(series from $9::int for $3::int) "
+                                    "FROM datasets WHERE name = $1 AND created_us = $2",
+                                    p));
+    if (got.size() == 0) return DatasetNotFound(name);
+    for (int c = 0; c < 6; ++c) {
+      const std::span<const std::byte> bytes = got.Bytes(0, c);
+      if (bytes.size() != n * 8) {
+        return MakeError(ErrorCode::kIo, "series '" + source + "' is shorter than its header says",
+                         {{"path", source}});
+      }
+      std::memcpy(columns[static_cast<size_t>(c)].data(), bytes.data(), bytes.size());
+    }
+  }
+  std::vector<Timestamp> times(n);
+  for (size_t i = 0; i < n; ++i) times[i] = FromMicros(columns[0][i]);
+  const auto doubles = [&](size_t c) {
+    std::vector<double> out(n);
+    if (n > 0) std::memcpy(out.data(), columns[c].data(), n * sizeof(double));
+    return out;
+  };
+  return market::Series::FromColumns(layout.symbol, std::move(times), doubles(1), doubles(2),
+                                     doubles(3), doubles(4), doubles(5));
 }
 
 Status PgStore::DeleteDataset(std::string_view name) {

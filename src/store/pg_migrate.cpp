@@ -293,6 +293,7 @@ Status CopyRun(Store& from, pg::Conn& conn, RunInfo info, std::set<std::string>&
                        .AddBytes(logs.records)
                        .AddBytes(std::as_bytes(std::span(logs.text)))));
     }
+    TD_TRY(internal::InsertRunHead(conn, seq, r));
     ++counts.results;
   }
   TD_TRY(txn.Commit());

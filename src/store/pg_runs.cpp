@@ -246,6 +246,46 @@ Status PgStore::UpdateProgress(std::string_view id, double progress) {
   return WhyNot(*conn, id, "update progress");
 }
 
+Status InsertRunHead(pg::Conn& conn, int64_t seq, const engine::RunResult& result) {
+  const size_t bars = kStoredHeadBars;
+  if (result.times.size() <= bars) return Ok();
+  const auto events_end =
+      std::find_if(result.events.begin(), result.events.end(),
+                   [&](const engine::OrderEvent& ev) { return ev.bar >= bars; });
+  const PackedEvents events = PackEvents(std::span(result.events.begin(), events_end));
+  std::vector<engine::PlotSeries> cut;
+  cut.reserve(result.plots.size());
+  for (const engine::PlotSeries& p : result.plots) {
+    cut.push_back(
+        {p.name, p.pane,
+         std::vector<double>(p.values.begin(), p.values.begin() + static_cast<ptrdiff_t>(std::min(
+                                                                      bars, p.values.size())))});
+  }
+  const std::vector<std::byte> plots = PackPlots(cut);
+  const auto logs_end = std::find_if(result.logs.begin(), result.logs.end(),
+                                     [&](const engine::LogEntry& log) { return log.bar >= bars; });
+  const PackedLogs logs = PackLogs(std::span(result.logs.begin(), logs_end));
+  TD_TRY(conn.Run(
+      "INSERT INTO run_heads(run, bars, last_us, times, equity, events, event_records, "
+      "event_reasons, series, plots, logs, log_records, log_text) VALUES($1, $2, $3, $4, $5, $6, "
+      "$7, $8, $9, $10, $11, $12, $13)",
+      pg::Params()
+          .Add(seq)
+          .Add(static_cast<int64_t>(bars))
+          .Add(ToMicros(result.times.back()))
+          .AddBytes(std::as_bytes(std::span(result.times.data(), bars)))
+          .AddBytes(std::as_bytes(std::span(result.equity.data(), bars)))
+          .Add(static_cast<int64_t>(events_end - result.events.begin()))
+          .AddBytes(events.records)
+          .AddBytes(std::as_bytes(std::span(events.reasons)))
+          .Add(static_cast<int64_t>(cut.size()))
+          .AddBytes(plots)
+          .Add(static_cast<int64_t>(logs_end - result.logs.begin()))
+          .AddBytes(logs.records)
+          .AddBytes(std::as_bytes(std::span(logs.text)))));
+  return Ok();
+}
+
 Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result) {
   // Packed before borrowing a connection: the pool's connections wait only for database work.
   TD_ASSIGN_OR_RETURN(const PackedResult& packed, PackResult(result));
@@ -299,6 +339,7 @@ Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result
                       .AddBytes(packed.logs.records)
                       .AddBytes(std::as_bytes(std::span(packed.logs.text)))));
   }
+  TD_TRY(InsertRunHead(*conn, seq, result));
   // The status and the notification in one statement; NOTIFY is delivered on commit.
   TD_TRY(
       conn->Query("WITH done AS (UPDATE runs SET status = 'done', progress = 1, "
@@ -405,6 +446,135 @@ Result<engine::RunResult> PgStore::LoadRunResult(std::string_view id) {
     result.logs = std::move(logs).value();
   }
   return result;
+}
+
+Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  TD_ASSIGN_OR_RETURN(
+      pg::Rows & rows,
+      conn->Query("SELECT r.seq, r.status, r.error, "
+                  "s.run, s.symbols, s.bars, s.fills, s.trades, s.start_equity, "
+                  "s.final_equity, s.total_return, s.cagr, s.volatility, s.sharpe, s.sortino, "
+                  "s.calmar, s.max_drawdown, s.max_drawdown_us, s.win_rate, s.profit_factor, "
+                  "s.expectancy, s.exposure, s.buy_and_hold_return, s.periods_per_year, "
+                  "e.points, v.count, p.series, p.logs, "
+                  "h.bars, h.last_us, h.times, h.equity, h.events, h.event_records, "
+                  "h.event_reasons, h.series, h.plots, h.logs, h.log_records, h.log_text "
+                  "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
+                  "LEFT JOIN run_equity e ON e.run = r.seq "
+                  "LEFT JOIN run_events v ON v.run = r.seq "
+                  "LEFT JOIN run_plots p ON p.run = r.seq "
+                  "LEFT JOIN run_heads h ON h.run = r.seq WHERE r.id = $1",
+                  pg::Params().Add(id)));
+  if (rows.size() == 0) return RunNotFound(id);
+  TD_TRY(CheckDone(*conn, rows, id));
+  const pg::Conn& c = *conn;
+  const std::string what = "done run " + std::string(id);
+  const int64_t seq = rows.Int(0, 0);
+  RunHead head;
+  engine::RunResult& result = head.result;
+  if (rows.IsNull(0, 3)) return PgCorrupt(c, what + " has no statistics");
+  result.symbols = SymbolsFromJson(rows.Text(0, 4));
+  result.stats = ReadStats(rows, 0, 5);
+  constexpr int kEquity = 24, kEvents = 25, kPlots = 26, kHead = 28;
+  if (rows.IsNull(0, kEquity)) return PgCorrupt(c, what + " has no equity");
+  head.total_bars = static_cast<size_t>(rows.Int(0, kEquity));
+  const size_t bars = std::min(max_bars, head.total_bars);
+  // The row of run_heads, when the run has one with bars enough: one small read.
+  if (!rows.IsNull(0, kHead) && static_cast<size_t>(rows.Int(0, kHead)) >= bars && bars > 0) {
+    const auto stored = static_cast<size_t>(rows.Int(0, kHead));
+    engine::RunResult& r = result;
+    TD_TRY(CopyBlob(c, rows.Bytes(0, kHead + 2), stored, "run_heads.times", r.times));
+    TD_TRY(CopyBlob(c, rows.Bytes(0, kHead + 3), stored, "run_heads.equity", r.equity));
+    auto events = UnpackEvents(rows.Bytes(0, kHead + 5), AsText(rows.Bytes(0, kHead + 6)),
+                               static_cast<size_t>(rows.Int(0, kHead + 4)));
+    if (!events.ok()) return PgCorrupt(c, events.error().msg);
+    r.events = std::move(events).value();
+    auto plots =
+        UnpackPlots(rows.Bytes(0, kHead + 8), static_cast<size_t>(rows.Int(0, kHead + 7)), stored);
+    if (!plots.ok()) return PgCorrupt(c, plots.error().msg);
+    r.plots = std::move(plots).value();
+    auto logs = UnpackLogs(rows.Bytes(0, kHead + 10), AsText(rows.Bytes(0, kHead + 11)),
+                           static_cast<size_t>(rows.Int(0, kHead + 9)));
+    if (!logs.ok()) return PgCorrupt(c, logs.error().msg);
+    r.logs = std::move(logs).value();
+    const size_t total = head.total_bars;
+    const Timestamp last = FromMicros(rows.Int(0, kHead + 1));
+    head = CutRunHead(std::move(r), bars);
+    head.total_bars = total;
+    head.last_time = last;
+    return head;
+  }
+  // Else from the result's blobs. substring() of an out-of-line value reads just the chunks that
+  // hold the bytes asked for when it is stored uncompressed; a compressed one is fetched whole on
+  // the server (only its head is decompressed and sent).
+  {
+    const auto head_bytes = static_cast<int64_t>(std::min<size_t>(bars, INT32_MAX / 8) * 8);
+    TD_ASSIGN_OR_RETURN(pg::Rows & got,
+                        conn->Query("SELECT substring(times from 1 for $2::int), "
+                                    "substring(equity from 1 for $2::int), "
+                                    "substring(times from greatest(points * 8 - 7, 1)::int for 8) "
+                                    "FROM run_equity WHERE run = $1",
+                                    pg::Params().Add(seq).Add(head_bytes)));
+    if (got.size() == 0) return RunNotFound(id);
+    TD_TRY(CopyBlob(c, got.Bytes(0, 0), bars, "run_equity.times", result.times));
+    TD_TRY(CopyBlob(c, got.Bytes(0, 1), bars, "run_equity.equity", result.equity));
+    if (head.total_bars > 0) {
+      std::vector<int64_t> last;
+      TD_TRY(CopyBlob(c, got.Bytes(0, 2), 1, "run_equity.times", last));
+      head.last_time = FromMicros(last[0]);
+    }
+  }
+  if (rows.IsNull(0, kEvents)) return PgCorrupt(c, what + " has no order events");
+  const auto event_count = static_cast<size_t>(rows.Int(0, kEvents));
+  const bool has_plots = !rows.IsNull(0, kPlots);
+  const auto plot_count = has_plots ? static_cast<size_t>(rows.Int(0, kPlots)) : 0;
+  const auto log_count = has_plots ? static_cast<size_t>(rows.Int(0, kPlots + 1)) : 0;
+  // Pieces of the other blobs, a query each. A run deleted meanwhile has no row: not found.
+  pg::Conn& q = *conn;
+  const auto piece = [&](const char* sql) -> BlobRead {
+    return [&q, sql, seq, id](size_t offset, size_t length) -> Result<std::vector<std::byte>> {
+      const auto len = static_cast<int64_t>(std::min<size_t>(length, INT32_MAX));
+      TD_ASSIGN_OR_RETURN(
+          pg::Rows & got,
+          q.Query(sql, pg::Params().Add(seq).Add(static_cast<int64_t>(offset) + 1).Add(len)));
+      if (got.size() == 0 || got.IsNull(0, 0)) return RunNotFound(id);
+      const std::span<const std::byte> bytes = got.Bytes(0, 0);
+      return std::vector<std::byte>(bytes.begin(), bytes.end());
+    };
+  };
+  {
+    auto events = ReadEventsHead(
+        piece("SELECT substring(records from $2::int for $3::int) FROM run_events WHERE run = $1"),
+        piece("SELECT substring(reasons from $2::int for $3::int) FROM run_events WHERE run = $1"),
+        event_count, head.total_bars, bars);
+    if (!events.ok()) {
+      if (events.error().code == ErrorCode::kRunNotFound) return events.take_error();
+      return PgCorrupt(c, events.error().msg);
+    }
+    result.events = std::move(events).value();
+  }
+  if (has_plots) {
+    auto plots = ReadPlotsHead(
+        piece("SELECT substring(plots from $2::int for $3::int) FROM run_plots WHERE run = $1"),
+        plot_count, head.total_bars, bars);
+    if (!plots.ok()) {
+      if (plots.error().code == ErrorCode::kRunNotFound) return plots.take_error();
+      return PgCorrupt(c, plots.error().msg);
+    }
+    result.plots = std::move(plots).value();
+    auto logs = ReadLogsHead(
+        piece(
+            "SELECT substring(log_records from $2::int for $3::int) FROM run_plots WHERE run = $1"),
+        piece("SELECT substring(log_text from $2::int for $3::int) FROM run_plots WHERE run = $1"),
+        log_count, head.total_bars, bars);
+    if (!logs.ok()) {
+      if (logs.error().code == ErrorCode::kRunNotFound) return logs.take_error();
+      return PgCorrupt(c, logs.error().msg);
+    }
+    result.logs = std::move(logs).value();
+  }
+  return head;
 }
 
 Result<std::vector<engine::Trade>> PgStore::LoadTrades(std::string_view id) {

@@ -29,7 +29,7 @@
 namespace tapedeck::store::internal {
 
 // The PostgreSQL schema's version this build writes (table tapedeck_schema).
-inline constexpr int kPgSchemaVersion = 1;
+inline constexpr int kPgSchemaVersion = 2;
 
 // Creates or upgrades the schema under an advisory lock, so that nodes starting together do not
 // race; a database newer than this build is refused (IO, details `schema_version`).
@@ -49,6 +49,8 @@ class PgStore final : public Store {
   Result<DatasetInfo> GetDataset(std::string_view name) override;
   Result<std::vector<DatasetInfo>> ListDatasets() override;
   Result<market::Series> LoadBars(std::string_view name) override;
+  Result<market::Series> LoadBarsBetween(std::string_view name, Timestamp from,
+                                         Timestamp to) override;
   Status DeleteDataset(std::string_view name) override;
 
   // ---- Runs (pg_runs.cpp) ----
@@ -62,6 +64,7 @@ class PgStore final : public Store {
   Result<std::vector<RunInfo>> ListRuns(size_t limit, size_t offset) override;
   Result<StatusCounts> CountRuns() override;
   Result<engine::RunResult> LoadRunResult(std::string_view id) override;
+  Result<RunHead> LoadRunHead(std::string_view id, size_t max_bars) override;
   Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) override;
   Status DeleteRun(std::string_view id) override;
   Result<size_t> RecoverOnStart() override;

@@ -230,6 +230,27 @@ Result<market::Series> SqliteStore::LoadBars(std::string_view name) {
   return series;
 }
 
+Result<market::Series> SqliteStore::LoadBarsBetween(std::string_view name, Timestamp from,
+                                                    Timestamp to) {
+  std::string full;
+  {
+    TD_ASSIGN_OR_RETURN(Reader & db, BorrowReader());
+    TD_ASSIGN_OR_RETURN(Stmt & s, db->Prepare("SELECT file FROM datasets WHERE name = ?1"));
+    s.Bind(1, name);
+    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) return DatasetNotFound(name);
+    full = DataPath(s.Text(0));
+  }
+  // A mapping: only the pages of the bars sliced are read. No checksum pass (LoadBars makes it).
+  Result<market::Series> series = market::ReadSeriesFile(full);
+  if (!series.ok()) {
+    std::error_code ec;
+    if (!fs::exists(full, ec)) return DatasetNotFound(name);
+    return series.take_error();
+  }
+  return series->Slice(from, to);
+}
+
 Status SqliteStore::DeleteDataset(std::string_view name) {
   std::string full;
   {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -216,6 +217,53 @@ Status ReadPlots(Db& db, int64_t seq, engine::RunResult& result) {
       records, std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), logs);
   if (!entries.ok()) return Corrupt(db, entries.error().msg);
   result.logs = std::move(entries).value();
+  return Ok();
+}
+
+// A blob opened for reading in pieces (sqlite3_blob_read at any offset: only the pages holding
+// those bytes are read).
+class PieceReader {
+ public:
+  PieceReader(Db& db, const char* table, const char* column, int64_t rowid) : db_(db) {
+    rc_ = sqlite3_blob_open(db.raw(), "main", table, column, rowid, /*flags=*/0, &blob_);
+    if (rc_ == SQLITE_OK) bytes_ = static_cast<size_t>(sqlite3_blob_bytes(blob_));
+  }
+  ~PieceReader() { sqlite3_blob_close(blob_); }
+  PieceReader(const PieceReader&) = delete;
+  PieceReader& operator=(const PieceReader&) = delete;
+
+  size_t bytes() const { return bytes_; }
+  Result<std::vector<std::byte>> Read(size_t offset, size_t length) {
+    if (rc_ != SQLITE_OK) return db_.MakeSqliteError(rc_, "blob_open");
+    std::vector<std::byte> out(offset >= bytes_ ? 0 : std::min(length, bytes_ - offset));
+    if (out.empty()) return out;
+    const int rc = sqlite3_blob_read(blob_, out.data(), static_cast<int>(out.size()),
+                                     static_cast<int>(offset));
+    if (rc != SQLITE_OK) return db_.MakeSqliteError(rc, "blob_read");
+    return out;
+  }
+  BlobRead Reader() {
+    return [this](size_t offset, size_t length) { return Read(offset, length); };
+  }
+
+ private:
+  Db& db_;
+  sqlite3_blob* blob_ = nullptr;
+  int rc_ = SQLITE_OK;
+  size_t bytes_ = 0;
+};
+
+// The first `count` values of a blob of `total` values of T.
+template <typename T>
+Status ReadBlobHead(Db& db, const char* table, const char* column, int64_t rowid,
+                    std::vector<T>& out, size_t count, size_t total) {
+  PieceReader blob(db, table, column, rowid);
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& bytes, blob.Read(0, count * sizeof(T)));
+  if (blob.bytes() != total * sizeof(T) || bytes.size() != count * sizeof(T)) {
+    return Corrupt(db, std::string(table) + "." + column + " has the wrong length");
+  }
+  out.resize(count);
+  if (count > 0) std::memcpy(out.data(), bytes.data(), bytes.size());
   return Ok();
 }
 
@@ -499,6 +547,81 @@ Result<engine::RunResult> SqliteStore::LoadRunResult(std::string_view id) {
   TD_TRY(ReadPlots(db, seq, result));
   TD_TRY(txn.Commit());
   return result;
+}
+
+Result<RunHead> SqliteStore::LoadRunHead(std::string_view id, size_t max_bars) {
+  TD_ASSIGN_OR_RETURN(Reader & reader, BorrowReader());
+  Db& db = *reader;
+  TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/false));
+  TD_ASSIGN_OR_RETURN(const int64_t seq, DoneRunSeq(db, id));
+  RunHead head;
+  engine::RunResult& result = head.result;
+  {
+    TD_ASSIGN_OR_RETURN(
+        Stmt & s,
+        db.Prepare("SELECT symbols, bars, fills, trades, start_equity, final_equity, "
+                   "total_return, cagr, volatility, sharpe, sortino, calmar, max_drawdown, "
+                   "max_drawdown_us, win_rate, profit_factor, expectancy, exposure, "
+                   "buy_and_hold_return, periods_per_year FROM run_stats WHERE run = ?1"));
+    s.Bind(1, seq);
+    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) return Corrupt(db, "done run " + std::string(id) + " has no statistics");
+    result.symbols = SymbolsFromJson(s.Text(0));
+    result.stats = ReadStats(s, 1);
+  }
+  {
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT points FROM run_equity WHERE run = ?1"));
+    s.Bind(1, seq);
+    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) return Corrupt(db, "done run " + std::string(id) + " has no equity");
+    head.total_bars = static_cast<size_t>(s.Int(0));
+  }
+  const size_t bars = std::min(max_bars, head.total_bars);
+  TD_TRY(ReadBlobHead(db, "run_equity", "times", seq, result.times, bars, head.total_bars));
+  TD_TRY(ReadBlobHead(db, "run_equity", "equity", seq, result.equity, bars, head.total_bars));
+  if (head.total_bars > 0) {
+    PieceReader times(db, "run_equity", "times", seq);
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& last,
+                        times.Read((head.total_bars - 1) * sizeof(int64_t), sizeof(int64_t)));
+    if (last.size() != sizeof(int64_t)) return Corrupt(db, "run_equity.times is too short");
+    int64_t us = 0;
+    std::memcpy(&us, last.data(), sizeof us);
+    head.last_time = FromMicros(us);
+  }
+  {
+    TD_ASSIGN_OR_RETURN(
+        const size_t count,
+        RecordCount(db, "SELECT count FROM run_events WHERE run = ?1", seq, "order events"));
+    PieceReader records(db, "run_events", "records", seq);
+    PieceReader reasons(db, "run_events", "reasons", seq);
+    auto events = ReadEventsHead(records.Reader(), reasons.Reader(), count, head.total_bars, bars);
+    if (!events.ok()) return Corrupt(db, events.error().msg);
+    result.events = std::move(events).value();
+  }
+  size_t series = 0, logs = 0;
+  bool has_plots = false;
+  {
+    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT series, logs FROM run_plots WHERE run = ?1"));
+    s.Bind(1, seq);
+    TD_ASSIGN_OR_RETURN(has_plots, s.Step());
+    if (has_plots) {
+      series = static_cast<size_t>(s.Int(0));
+      logs = static_cast<size_t>(s.Int(1));
+    }
+  }
+  if (has_plots) {
+    PieceReader plots(db, "run_plots", "plots", seq);
+    auto unpacked = ReadPlotsHead(plots.Reader(), series, head.total_bars, bars);
+    if (!unpacked.ok()) return Corrupt(db, unpacked.error().msg);
+    result.plots = std::move(unpacked).value();
+    PieceReader records(db, "run_plots", "log_records", seq);
+    PieceReader text(db, "run_plots", "log_text", seq);
+    auto entries = ReadLogsHead(records.Reader(), text.Reader(), logs, head.total_bars, bars);
+    if (!entries.ok()) return Corrupt(db, entries.error().msg);
+    result.logs = std::move(entries).value();
+  }
+  TD_TRY(txn.Commit());
+  return head;
 }
 
 Result<std::vector<engine::Trade>> SqliteStore::LoadTrades(std::string_view id) {

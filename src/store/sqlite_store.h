@@ -63,6 +63,8 @@ class SqliteStore final : public Store {
   Result<DatasetInfo> GetDataset(std::string_view name) override;
   Result<std::vector<DatasetInfo>> ListDatasets() override;
   Result<market::Series> LoadBars(std::string_view name) override;
+  Result<market::Series> LoadBarsBetween(std::string_view name, Timestamp from,
+                                         Timestamp to) override;
   Status DeleteDataset(std::string_view name) override;
 
   // ---- Runs ----
@@ -76,6 +78,7 @@ class SqliteStore final : public Store {
   Result<std::vector<RunInfo>> ListRuns(size_t limit, size_t offset) override;
   Result<StatusCounts> CountRuns() override;
   Result<engine::RunResult> LoadRunResult(std::string_view id) override;
+  Result<RunHead> LoadRunHead(std::string_view id, size_t max_bars) override;
   Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) override;
   Status DeleteRun(std::string_view id) override;
   Result<size_t> RecoverOnStart() override;

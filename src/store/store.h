@@ -221,6 +221,20 @@ struct TrialPage {
 // The SHA-256 of `data`, 64 lowercase hex digits.
 std::string Sha256Hex(std::string_view data);
 
+// What Store::LoadRunHead returns.
+struct RunHead {
+  engine::RunResult result;  // cut after its first bars (result.times.size() of them)
+  size_t total_bars = 0;     // the whole run's bar count
+  Timestamp last_time{};     // the whole run's last bar time (meaningless when total_bars is 0)
+};
+
+// The bars of a run's head the PostgreSQL store keeps beside its result (a first frame's read);
+// playback asks for heads of this many bars.
+inline constexpr size_t kStoredHeadBars = 16384;
+
+// Cuts a whole result to its first `bars` bars as LoadRunHead does (bars <= result's).
+RunHead CutRunHead(engine::RunResult result, size_t bars);
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -244,6 +258,13 @@ class Store {
   // loads are a bare mmap (well under 1 ms).
   // Errors: NOT_FOUND, IO (unreadable, truncated or corrupt file; details `path`).
   virtual Result<market::Series> LoadBars(std::string_view name) = 0;
+
+  // The dataset's bars with from <= time < to (market::Series::Slice's), for playback's first
+  // frames: cheaper than LoadBars when the range is short, since it reads only those bars and
+  // skips the checksum pass (LoadBars, called for the whole dataset afterwards, still makes it).
+  // The default calls LoadBars. Errors: as LoadBars.
+  virtual Result<market::Series> LoadBarsBetween(std::string_view name, Timestamp from,
+                                                 Timestamp to);
 
   // Removes the dataset (row first, then its file). Runs made from it are kept.
   // Errors: NOT_FOUND, IO.
@@ -295,6 +316,13 @@ class Store {
   // come back as such). Errors: RUN_NOT_FOUND; RUN_FAILED (details `error`) for a failed run;
   // RANGE (details `status`) for a queued or running one, which has no result yet.
   virtual Result<engine::RunResult> LoadRunResult(std::string_view id) = 0;
+
+  // The first bars of a done run's result, for playback's first frames: `result` holds times,
+  // equity and plots cut after the first min(max_bars, bars) bars (the exact cut may be a few
+  // bars earlier, see RunHead), the order events and log entries of those bars, symbols and
+  // statistics; no trades. Cheap beside LoadRunResult: only those bytes are read. The default
+  // cuts LoadRunResult's. Errors: as LoadRunResult.
+  virtual Result<RunHead> LoadRunHead(std::string_view id, size_t max_bars);
 
   // Only the trades of a done run (cheap: no equity, no events). Errors as LoadRunResult.
   virtual Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) = 0;

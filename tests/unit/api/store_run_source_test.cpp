@@ -7,9 +7,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 #include <vector>
 
+#include "../playback/fake_clock.h"
 #include "api/runner.h"
 #include "market/market.h"
 #include "store/store.h"
@@ -179,6 +181,99 @@ TEST_F(StoreRunSourceTest, AForgottenPendingRunIsLookedUpAgain) {
   auto tape = source.Open(id);
   ASSERT_FALSE(tape.ok());
   EXPECT_EQ(tape.error().code, ErrorCode::kRunNotFound);
+}
+
+// A done run of sma_cross over the 2,000 bars of "syn".
+std::string DoneRun(store::Store& store, const std::string& id) {
+  Runner runner(store, 1);
+  EXPECT_TRUE(runner.Enqueue(id, "client", 16, 256).ok());
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (store.GetRun(id)->status != store::RunStatus::kDone &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  return id;
+}
+
+TEST_F(StoreRunSourceTest, ALongRunOpensOnItsFirstBarsAndTheRestFollows) {
+  const std::string id = DoneRun(*store_, Create());
+  StoreRunSource source(*store_, 8, StoreRunSource::kPendingRecheck, /*head_bars=*/300);
+  auto opened = source.Open(id);
+  ASSERT_TRUE(opened.ok()) << opened.error().ToString();
+  std::shared_ptr<const playback::Tape> tape = *opened;
+  EXPECT_EQ(tape->total_bars(), 2000u);
+  EXPECT_GE(tape->bar_count(), 300u);  // 300, or all of them if the rest came already
+  // Its first frame, at once, whatever the rest is doing.
+  playback::SessionOptions options;
+  auto session = playback::Session::Create(tape, options, playback::SteadyClock::Instance());
+  ASSERT_TRUE(session.ok());
+  auto first = session->Poll();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->kind, playback::Outgoing::Kind::kFrame);
+  ASSERT_TRUE(tape->WaitComplete().ok());
+  EXPECT_TRUE(tape->complete());
+  // The same run as a whole read gives, and kept for the next viewer.
+  auto whole = store_->LoadRunResult(id);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(tape->run().times, whole->times);
+  EXPECT_EQ(tape->run().events.size(), whole->events.size());
+  EXPECT_EQ(tape->series()[0].size(), 2000u);
+  auto again = source.Open(id);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, tape);
+}
+
+TEST_F(StoreRunSourceTest, AStoreErrorWhileTheRestLoadsFailsTheTapeAndIsNotKept) {
+  const std::string id = DoneRun(*store_, Create());
+  // Damage the dataset's file past the first bars (its last volume): the head reads fine, the
+  // whole read checks the checksum. Reopened, so the store has not checked the file yet.
+  store_.reset();
+  std::string file;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_)) {
+    if (entry.is_regular_file() && entry.path().string().ends_with(".bars")) {
+      file = entry.path().string();
+    }
+  }
+  ASSERT_FALSE(file.empty());
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-8, std::ios::end);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x5a);
+    f.seekp(-8, std::ios::end);
+    f.write(&c, 1);
+  }
+  auto reopened = store::OpenSqliteStore(dir_ + "/t.db");
+  ASSERT_TRUE(reopened.ok()) << reopened.error().ToString();
+  store_ = std::move(*reopened);
+  StoreRunSource source(*store_, 8, StoreRunSource::kPendingRecheck, /*head_bars=*/300);
+  auto opened = source.Open(id);
+  ASSERT_TRUE(opened.ok()) << opened.error().ToString();
+  std::shared_ptr<const playback::Tape> tape = *opened;
+  const Status rest = tape->WaitComplete();
+  ASSERT_FALSE(rest.ok());
+  EXPECT_EQ(rest.error().code, ErrorCode::kIo);
+  EXPECT_NE(rest.error().msg.find("cannot be read"), std::string::npos) << rest.error().msg;
+  // A session on it sends the error and closes, rather than waiting for ever.
+  playback::FakeClock clock;
+  auto session = playback::Session::Create(tape, {}, clock);
+  ASSERT_TRUE(session.ok());
+  bool closed = false;
+  for (int i = 0; i < 100 && !closed; ++i) {
+    if (auto m = session->Poll()) {
+      session->OnWriteDone();
+      if (m->kind == playback::Outgoing::Kind::kError) closed = m->close_after;
+      continue;
+    }
+    clock.Set(session->NextDeadline());
+  }
+  EXPECT_TRUE(closed);
+  // Not kept: the next Open reads the run again.
+  auto next = source.Open(id);
+  ASSERT_TRUE(next.ok());
+  EXPECT_NE(*next, tape);
+  EXPECT_FALSE((*next)->WaitComplete().ok());
 }
 
 }  // namespace

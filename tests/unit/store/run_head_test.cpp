@@ -1,0 +1,236 @@
+// A run's first bars read on their own (Store::LoadRunHead, LoadBarsBetween), for playback's first
+// frames: exactly the whole result's / bars' first part, on both backends, from a PostgreSQL head
+// row and without one (runs stored before schema v2), and from datasets stored compressed.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "store/pg_db.h"
+#include "store/store.h"
+#include "store_test_util.h"
+
+namespace tapedeck::store {
+namespace {
+
+using testing::Backend;
+using testing::BackendStore;
+using testing::ExpectSameResult;
+using testing::MakeResult;
+using testing::SameDouble;
+
+constexpr size_t kBars = kStoredHeadBars + 5000;
+
+// Events ordered by bar (some rejected, with reasons), trades, two plotted series (one with a
+// warm-up and a gap, one never plotted) and logs.
+engine::RunResult LongResult() {
+  engine::RunResult r = MakeResult(kBars, 3000);
+  engine::PlotSeries fast{"fast", engine::PlotPane::kPrice, std::vector<double>(kBars, NAN)};
+  for (size_t i = 40; i + 3 < kBars; ++i) fast.values[i] = 100 + std::sin(static_cast<double>(i));
+  fast.values[9000] = NAN;
+  engine::PlotSeries never{"never \xC3\xA9", engine::PlotPane::kOwn,
+                           std::vector<double>(kBars, NAN)};
+  r.plots = {fast, never};
+  for (size_t b = 0; b < kBars; b += 7) {
+    r.logs.push_back({r.times[b], b, "at " + std::to_string(b) + (b % 2 ? "" : " \"q\"")});
+  }
+  return r;
+}
+
+class RunHeadTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  RunHeadTest() : db_(GetParam()) {}
+  void SetUp() override {
+    auto opened = db_.Open();
+    ASSERT_TRUE(opened.ok()) << opened.error().ToString();
+    store_ = std::move(*opened);
+  }
+
+  std::string Done(const engine::RunResult& result) {
+    RunSpec spec;
+    spec.dataset = "ds";
+    spec.symbols = result.symbols;
+    spec.strategy = "sma_cross";
+    auto id = store_->CreateRun(spec);
+    EXPECT_TRUE(id.ok()) << id.error().ToString();
+    if (!id.ok()) return "";
+    const Status done = store_->CompleteRun(*id, result);
+    EXPECT_TRUE(done.ok()) << done.error().ToString();
+    return *id;
+  }
+
+  // LoadRunHead(id, bars) is the whole result cut after `bars` bars.
+  void ExpectHeads(const std::string& id) {
+    auto whole = store_->LoadRunResult(id);
+    ASSERT_TRUE(whole.ok()) << whole.error().ToString();
+    for (size_t bars : {size_t{1}, size_t{100}, size_t{5001}, kStoredHeadBars, kBars, kBars + 9}) {
+      SCOPED_TRACE(bars);
+      auto head = store_->LoadRunHead(id, bars);
+      ASSERT_TRUE(head.ok()) << head.error().ToString();
+      RunHead want = CutRunHead(*whole, bars);
+      EXPECT_EQ(head->total_bars, want.total_bars);
+      EXPECT_EQ(head->last_time, want.last_time);
+      EXPECT_TRUE(head->result.trades.empty());
+      want.result.trades.clear();
+      ExpectSameResult(head->result, want.result);
+      ASSERT_EQ(head->result.plots.size(), want.result.plots.size());
+      for (size_t p = 0; p < want.result.plots.size(); ++p) {
+        EXPECT_EQ(head->result.plots[p].name, want.result.plots[p].name);
+        EXPECT_EQ(head->result.plots[p].pane, want.result.plots[p].pane);
+        const auto& a = head->result.plots[p].values;
+        const auto& b = want.result.plots[p].values;
+        ASSERT_EQ(a.size(), b.size());
+        for (size_t i = 0; i < a.size(); ++i) ASSERT_TRUE(SameDouble(a[i], b[i])) << p << " " << i;
+      }
+      ASSERT_EQ(head->result.logs.size(), want.result.logs.size());
+      for (size_t i = 0; i < want.result.logs.size(); ++i) {
+        EXPECT_EQ(head->result.logs[i].bar, want.result.logs[i].bar);
+        EXPECT_EQ(head->result.logs[i].msg, want.result.logs[i].msg);
+      }
+    }
+  }
+
+  void Exec(const std::string& sql) {
+    auto conn = internal::pg::Conn::Open(db_.url());
+    ASSERT_TRUE(conn.ok()) << conn.error().ToString();
+    const Status st = (*conn)->Exec(sql);
+    ASSERT_TRUE(st.ok()) << st.error().ToString();
+  }
+
+  BackendStore db_;
+  std::unique_ptr<Store> store_;
+};
+TD_STORE_BACKENDS(RunHeadTest);
+
+TEST_P(RunHeadTest, TheHeadIsTheWholeResultsFirstBars) {
+  const std::string id = Done(LongResult());
+  if (db_.postgres()) {
+    EXPECT_EQ(db_.CountRows("run_heads"), 1);
+  }
+  ExpectHeads(id);
+}
+
+TEST_P(RunHeadTest, ARunWithoutAStoredHeadIsReadFromItsResult) {
+  const std::string id = Done(LongResult());
+  // As a run stored before schema v2 has it.
+  if (db_.postgres()) Exec("DELETE FROM run_heads");
+  ExpectHeads(id);
+}
+
+TEST_P(RunHeadTest, AShortRunsHeadIsTheWholeRun) {
+  engine::RunResult r = MakeResult(300, 40);
+  r.plots = {{"p", engine::PlotPane::kPrice, std::vector<double>(300, 1.5)}};
+  const std::string id = Done(r);
+  if (db_.postgres()) {
+    EXPECT_EQ(db_.CountRows("run_heads"), 0);
+  }
+  auto head = store_->LoadRunHead(id, kStoredHeadBars);
+  ASSERT_TRUE(head.ok()) << head.error().ToString();
+  EXPECT_EQ(head->total_bars, 300u);
+  r.trades.clear();
+  ExpectSameResult(head->result, r);
+}
+
+TEST_P(RunHeadTest, TheHeadOfARunWithoutAResultIsTheLoadsError) {
+  RunSpec spec;
+  spec.dataset = "ds";
+  spec.symbols = {"X"};
+  spec.strategy = "sma_cross";
+  auto id = store_->CreateRun(spec);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(store_->LoadRunHead(*id, 10).error().code, ErrorCode::kRange);
+  EXPECT_EQ(store_->LoadRunHead("0123456789abcdef", 10).error().code, ErrorCode::kRunNotFound);
+  RunError failed;
+  failed.msg = "boom";
+  ASSERT_TRUE(store_->FailRun(*id, failed).ok());
+  EXPECT_EQ(store_->LoadRunHead(*id, 10).error().code, ErrorCode::kRunFailed);
+  // A deleted run's head goes with it.
+  const std::string done = Done(LongResult());
+  ASSERT_TRUE(store_->DeleteRun(done).ok());
+  EXPECT_EQ(store_->LoadRunHead(done, 10).error().code, ErrorCode::kRunNotFound);
+  if (db_.postgres()) {
+    EXPECT_EQ(db_.CountRows("run_heads"), 0);
+  }
+}
+
+void ExpectSameBars(const market::Series& a, const market::Series& b) {
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(a.symbol(), b.symbol());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a.times()[i], b.times()[i]) << i;
+    ASSERT_EQ(a.open()[i], b.open()[i]) << i;
+    ASSERT_EQ(a.high()[i], b.high()[i]) << i;
+    ASSERT_EQ(a.low()[i], b.low()[i]) << i;
+    ASSERT_EQ(a.close()[i], b.close()[i]) << i;
+    ASSERT_EQ(a.volume()[i], b.volume()[i]) << i;
+  }
+}
+
+// Minute bars with gaps (a weekend every 5,000 bars), so the search for a time cannot guess it.
+market::Series GappedBars() {
+  market::GenOptions gen;
+  gen.bars = 40'000;
+  gen.symbol = "GAP";
+  const market::Series all = market::Generate(gen);
+  std::vector<market::Bar> bars;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if ((i / 5000) % 2 == 1 && i % 5000 < 2880) continue;
+    bars.push_back(all.bar(i));
+  }
+  return market::Series::FromBars("GAP", bars);
+}
+
+void ExpectSlices(Store& store, const std::string& name, const market::Series& bars) {
+  const auto t = bars.times();
+  const Timestamp lo = FromMicros(INT64_MIN), hi = FromMicros(INT64_MAX);
+  const std::vector<std::pair<Timestamp, Timestamp>> ranges = {
+      {lo, hi},
+      {lo, t[0]},
+      {lo, t[0] + Micros{1}},
+      {lo, t[100]},
+      {t[5000] + Micros{1}, t[20000]},
+      {t[7000] - Micros{1}, t[7001]},
+      {t[t.size() - 1], hi},
+      {t[t.size() - 1] + Micros{1}, hi},
+      {t[3000], t[3000]},
+  };
+  for (const auto& [from, to] : ranges) {
+    SCOPED_TRACE(FormatIso(from) + " .. " + FormatIso(to));
+    auto got = store.LoadBarsBetween(name, from, to);
+    ASSERT_TRUE(got.ok()) << got.error().ToString();
+    ExpectSameBars(*got, bars.Slice(from, to));
+  }
+  EXPECT_EQ(store.LoadBarsBetween("nope", lo, hi).error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(RunHeadTest, BarsBetweenAreTheDatasetsSlice) {
+  const market::Series bars = GappedBars();
+  ASSERT_TRUE(store_->PutDataset("gap", bars).ok());
+  ExpectSlices(*store_, "gap", bars);
+  // From the store opened again (a restarted process, another node): nothing cached, the
+  // checksum not yet checked.
+  store_.reset();
+  auto other = db_.Open();
+  ASSERT_TRUE(other.ok());
+  ExpectSlices(**other, "gap", bars);
+  auto whole = (*other)->LoadBars("gap");
+  ASSERT_TRUE(whole.ok());
+  ExpectSameBars(*whole, bars);
+}
+
+TEST_P(RunHeadTest, BarsBetweenOfADatasetStoredCompressedAreItsSliceToo) {
+  if (!db_.postgres()) GTEST_SKIP() << "PostgreSQL's storage";
+  // As schema v1 stored them.
+  Exec("ALTER TABLE datasets ALTER COLUMN series SET STORAGE EXTENDED");
+  const market::Series bars = GappedBars();
+  ASSERT_TRUE(store_->PutDataset("old", bars).ok());
+  Exec("ALTER TABLE datasets ALTER COLUMN series SET STORAGE EXTERNAL");
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM datasets WHERE pg_column_compression(series) IS NOT "
+                       "NULL"),
+            1);
+  auto other = db_.Open();
+  ASSERT_TRUE(other.ok());
+  ExpectSlices(**other, "old", bars);
+}
+
+}  // namespace
+}  // namespace tapedeck::store
