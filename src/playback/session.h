@@ -184,9 +184,8 @@ class Session {
   size_t window_ = 0;
   std::optional<size_t> seek_window_;  // a frame to send at once
   bool nothing_more_ = false;
-  bool load_failed_ = false;
-  bool waited_for_bars_ = false;  // the next frame was held back by bars still loading  // the rest
-                                  // of the tape could not be loaded: its error was queued
+  bool load_failed_ = false;      // the rest of the tape could not be loaded: its error was queued
+  bool waited_for_bars_ = false;  // the next frame was held back by bars still loading
   bool retry_pending_ = false;
   // Queued err messages, oldest first: a vector, not a deque (an empty libstdc++ deque already
   // holds 544 bytes of heap, per connection); at most max_queued_errors + 1 (a fatal one).
