@@ -112,21 +112,14 @@ std::string DirectoryOf(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-struct Opened {
-  FileHeader header;
-  Series series;
-};
-
-// Checks `bytes` (a whole series file, starting 8-byte aligned) and points a Series into them;
-// `owner` keeps them alive. `name` stands for the file in errors (details `path`).
-Result<Opened> Parse(std::string_view bytes, std::shared_ptr<const void> owner,
-                     const std::string& name) {
-  Opened out;
+// Reads and checks the fixed header at the start of `bytes` (magic, byte order, version, symbol
+// size and data offset); the symbol and bars that follow are the caller's to check.
+Result<FileHeader> ReadHeader(std::string_view bytes, const std::string& name) {
   if (bytes.size() < sizeof(FileHeader)) {
     return Corrupt(name, "is truncated: " + std::to_string(bytes.size()) +
                              " bytes is shorter than the header");
   }
-  FileHeader& h = out.header;
+  FileHeader h;
   std::memcpy(&h, bytes.data(), sizeof h);
   if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) {
     return Corrupt(name, "is not a tapedeck series file (bad magic)");
@@ -139,6 +132,21 @@ Result<Opened> Parse(std::string_view bytes, std::shared_ptr<const void> owner,
   if (h.symbol_size > kMaxSymbolBytes || h.data_offset != DataOffset(h.symbol_size)) {
     return Corrupt(name, "has a corrupt header");
   }
+  return h;
+}
+
+struct Opened {
+  FileHeader header;
+  Series series;
+};
+
+// Checks `bytes` (a whole series file, starting 8-byte aligned) and points a Series into them;
+// `owner` keeps them alive. `name` stands for the file in errors (details `path`).
+Result<Opened> Parse(std::string_view bytes, std::shared_ptr<const void> owner,
+                     const std::string& name) {
+  Opened out;
+  TD_ASSIGN_OR_RETURN(out.header, ReadHeader(bytes, name));
+  const FileHeader& h = out.header;
   // Compare in a form that cannot overflow: count comes from the file.
   const size_t room = bytes.size() >= h.data_offset ? bytes.size() - h.data_offset : 0;
   if (bytes.size() < h.data_offset || h.count > room / (kColumns * 8) ||
@@ -298,22 +306,11 @@ Result<Series> ReadSeriesBytes(std::span<const std::byte> bytes, const std::stri
 Result<SeriesFileLayout> ReadSeriesFileLayout(std::span<const std::byte> prefix, size_t total_bytes,
                                               const std::string& name) {
   static_assert(kSeriesFileMaxPrefix >= sizeof(FileHeader) + kMaxSymbolBytes);
-  if (prefix.size() < sizeof(FileHeader)) {
-    return Corrupt(name, "is truncated: " + std::to_string(prefix.size()) +
-                             " bytes is shorter than the header");
-  }
-  FileHeader h;
-  std::memcpy(&h, prefix.data(), sizeof h);
-  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) {
-    return Corrupt(name, "is not a tapedeck series file (bad magic)");
-  }
-  if (h.byte_order != kByteOrder) return Corrupt(name, "was written with another byte order");
-  if (h.version != kVersion) {
-    return Corrupt(name, "has version " + std::to_string(h.version) + ", expected " +
-                             std::to_string(kVersion));
-  }
-  if (h.symbol_size > kMaxSymbolBytes || h.data_offset != DataOffset(h.symbol_size) ||
-      prefix.size() < sizeof(FileHeader) + h.symbol_size) {
+  TD_ASSIGN_OR_RETURN(const FileHeader h,
+                      ReadHeader(std::string_view(reinterpret_cast<const char*>(prefix.data()),
+                                                  prefix.size()),
+                                 name));
+  if (prefix.size() < sizeof(FileHeader) + h.symbol_size) {
     return Corrupt(name, "has a corrupt header");
   }
   if (h.count > (total_bytes - std::min<size_t>(total_bytes, h.data_offset)) / (kColumns * 8) ||

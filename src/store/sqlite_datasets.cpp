@@ -173,16 +173,17 @@ Result<std::vector<DatasetInfo>> SqliteStore::ListDatasets() {
   return out;
 }
 
+Result<std::string> SqliteStore::DatasetFile(std::string_view name) {
+  TD_ASSIGN_OR_RETURN(Reader & db, BorrowReader());
+  TD_ASSIGN_OR_RETURN(Stmt & s, db->Prepare("SELECT file FROM datasets WHERE name = ?1"));
+  s.Bind(1, name);
+  TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return DatasetNotFound(name);
+  return DataPath(s.Text(0));
+}
+
 Result<market::Series> SqliteStore::LoadBars(std::string_view name) {
-  std::string full;
-  {
-    TD_ASSIGN_OR_RETURN(Reader & db, BorrowReader());
-    TD_ASSIGN_OR_RETURN(Stmt & s, db->Prepare("SELECT file FROM datasets WHERE name = ?1"));
-    s.Bind(1, name);
-    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) return DatasetNotFound(name);
-    full = DataPath(s.Text(0));
-  }
+  TD_ASSIGN_OR_RETURN(const std::string full, DatasetFile(name));
   {
     std::lock_guard lock(bars_mu_);
     for (auto it = bars_cache_.begin(); it != bars_cache_.end(); ++it) {
@@ -232,15 +233,7 @@ Result<market::Series> SqliteStore::LoadBars(std::string_view name) {
 
 Result<market::Series> SqliteStore::LoadBarsBetween(std::string_view name, Timestamp from,
                                                     Timestamp to) {
-  std::string full;
-  {
-    TD_ASSIGN_OR_RETURN(Reader & db, BorrowReader());
-    TD_ASSIGN_OR_RETURN(Stmt & s, db->Prepare("SELECT file FROM datasets WHERE name = ?1"));
-    s.Bind(1, name);
-    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) return DatasetNotFound(name);
-    full = DataPath(s.Text(0));
-  }
+  TD_ASSIGN_OR_RETURN(const std::string full, DatasetFile(name));
   // A mapping: only the pages of the bars sliced are read. No checksum pass (LoadBars makes it).
   Result<market::Series> series = market::ReadSeriesFile(full);
   if (!series.ok()) {

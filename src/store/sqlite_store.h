@@ -134,6 +134,9 @@ class SqliteStore final : public Store {
   // CountRuns and CountSweeps: `sql` selects (status, count) rows.
   Result<StatusCounts> CountByStatus(const char* sql);
 
+  // The full path of the file holding dataset `name`'s bars. Errors: NOT_FOUND.
+  Result<std::string> DatasetFile(std::string_view name);
+
   Timestamp Now() const {
     if (options_.now) return options_.now();
     return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now());
