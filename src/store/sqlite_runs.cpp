@@ -504,6 +504,26 @@ Result<int64_t> SqliteStore::DoneRunSeq(Db& db, std::string_view id) {
                    {{"id", std::string(id)}, {"status", text}});
 }
 
+namespace {
+
+// A done run's symbols and statistics into `result` (LoadRunResult and LoadRunHead).
+Status ReadRunStats(Db& db, int64_t seq, std::string_view id, engine::RunResult& result) {
+  TD_ASSIGN_OR_RETURN(
+      Stmt & s,
+      db.Prepare("SELECT symbols, bars, fills, trades, start_equity, final_equity, "
+                 "total_return, cagr, volatility, sharpe, sortino, calmar, max_drawdown, "
+                 "max_drawdown_us, win_rate, profit_factor, expectancy, exposure, "
+                 "buy_and_hold_return, periods_per_year FROM run_stats WHERE run = ?1"));
+  s.Bind(1, seq);
+  TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return Corrupt(db, "done run " + std::string(id) + " has no statistics");
+  result.symbols = SymbolsFromJson(s.Text(0));
+  result.stats = ReadStats(s, 1);
+  return Ok();
+}
+
+}  // namespace
+
 Result<engine::RunResult> SqliteStore::LoadRunResult(std::string_view id) {
   TD_ASSIGN_OR_RETURN(Reader & reader, BorrowReader());
   Db& db = *reader;
@@ -511,19 +531,7 @@ Result<engine::RunResult> SqliteStore::LoadRunResult(std::string_view id) {
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/false));
   TD_ASSIGN_OR_RETURN(const int64_t seq, DoneRunSeq(db, id));
   engine::RunResult result;
-  {
-    TD_ASSIGN_OR_RETURN(
-        Stmt & s,
-        db.Prepare("SELECT symbols, bars, fills, trades, start_equity, final_equity, "
-                   "total_return, cagr, volatility, sharpe, sortino, calmar, max_drawdown, "
-                   "max_drawdown_us, win_rate, profit_factor, expectancy, exposure, "
-                   "buy_and_hold_return, periods_per_year FROM run_stats WHERE run = ?1"));
-    s.Bind(1, seq);
-    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) return Corrupt(db, "done run " + std::string(id) + " has no statistics");
-    result.symbols = SymbolsFromJson(s.Text(0));
-    result.stats = ReadStats(s, 1);
-  }
+  TD_TRY(ReadRunStats(db, seq, id, result));
   {
     size_t points = 0;
     {
@@ -556,19 +564,7 @@ Result<RunHead> SqliteStore::LoadRunHead(std::string_view id, size_t max_bars) {
   TD_ASSIGN_OR_RETURN(const int64_t seq, DoneRunSeq(db, id));
   RunHead head;
   engine::RunResult& result = head.result;
-  {
-    TD_ASSIGN_OR_RETURN(
-        Stmt & s,
-        db.Prepare("SELECT symbols, bars, fills, trades, start_equity, final_equity, "
-                   "total_return, cagr, volatility, sharpe, sortino, calmar, max_drawdown, "
-                   "max_drawdown_us, win_rate, profit_factor, expectancy, exposure, "
-                   "buy_and_hold_return, periods_per_year FROM run_stats WHERE run = ?1"));
-    s.Bind(1, seq);
-    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) return Corrupt(db, "done run " + std::string(id) + " has no statistics");
-    result.symbols = SymbolsFromJson(s.Text(0));
-    result.stats = ReadStats(s, 1);
-  }
+  TD_TRY(ReadRunStats(db, seq, id, result));
   {
     TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT points FROM run_equity WHERE run = ?1"));
     s.Bind(1, seq);
