@@ -28,7 +28,8 @@ RANK = {module: rank for rank, module in enumerate(ORDER)}
 ONLY_USES = {"server": {"common", "playback"}}
 
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([A-Za-z0-9_]+)/', re.MULTILINE)
-TARGET = re.compile(r"\btapedeck_([a-z0-9_]+)")
+# A module may build several libraries: tapedeck_server_core is the server module's.
+TARGET = re.compile(r"\btapedeck_([a-z0-9]+)")
 SOURCE_SUFFIXES = (".h", ".hpp", ".cpp", ".cc", ".inc")
 
 
