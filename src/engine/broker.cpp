@@ -68,6 +68,28 @@ OrderEvent MakeEvent(const RunState& st, OrderId id, SymbolId symbol, Side side,
   return e;
 }
 
+// Makes room in `v`, which is full, for the rest of a run now at bar `index` of `bars`. A vector
+// that doubles copies each element about once more on its way to its final size, and copying an
+// order event (96 bytes with a string) or a trade costs about as much as recording it. The rate so
+// far gives the likely final size: room for that and a quarter more, but at least double and at
+// most eight times what it holds (sixteen at first), so that an early burst of orders does not
+// reserve a whole run's worth at once. Only the capacity depends on it, never a value.
+template <typename T>
+void Grow(std::vector<T>& v, size_t index, size_t bars) {
+  const size_t size = v.size();
+  const size_t least = std::max<size_t>(16, 2 * size);
+  const double rate = static_cast<double>(size) / static_cast<double>(index + 1);
+  const double expected = rate * static_cast<double>(bars) * 1.25;
+  const size_t most = 4 * least;
+  size_t room = least;
+  if (expected > static_cast<double>(most)) {
+    room = most;
+  } else if (expected > static_cast<double>(least)) {
+    room = static_cast<size_t>(expected);
+  }
+  v.reserve(room);
+}
+
 // A round trip that ends at the current bar (or is marked there, `open`), from its sums.
 Trade MakeTrade(const RunState& st, SymbolId symbol, const OpenTrade& t, double exit_qty,
                 double exit_value, bool open) {
@@ -135,6 +157,7 @@ OrderId RunState::Submit(const OrderRequest& request, bool flatten) {
 
 void RunState::Record(OrderEvent event) {
   std::vector<OrderEvent>& events = result->events;
+  if (events.size() == events.capacity()) [[unlikely]] Grow(events, index, bar_count);
   events.push_back(std::move(event));
   // Events come bars apart, long enough for the next slot's lines to have left the cache; ask
   // for them now, for writing, instead of stalling on them at the next event.
@@ -178,7 +201,9 @@ void BookFill(RunState& st, SymbolId symbol, bool buy, double qty, double px, do
     const double left = held - close_qty;
     if (left <= kQtyEpsilon * held) {
       y.position = 0;
-      st.result->trades.push_back(MakeTrade(st, symbol, t, t.exit_qty, t.exit_value, false));
+      std::vector<Trade>& trades = st.result->trades;
+      if (trades.size() == trades.capacity()) [[unlikely]] Grow(trades, st.index, st.bar_count);
+      trades.push_back(MakeTrade(st, symbol, t, t.exit_qty, t.exit_value, false));
       t = OpenTrade{};
     } else {
       y.position = pos > 0 ? left : -left;

@@ -24,6 +24,9 @@ constexpr size_t kCancelMask = (size_t{1} << 6) - 1;
 // How many bars ahead the single-symbol loop prefetches the open column: 64 lines, far enough to
 // cover a memory access at a few nanoseconds a bar.
 constexpr size_t kOpenAhead = 512;
+// The equity curve's statistics are read every 2^12 bars (32 KiB of equity), while those bars
+// are still in the cache.
+constexpr size_t kScanMask = (size_t{1} << 12) - 1;
 
 Status Validate(std::span<const market::Series> data, const RunConfig& config) {
   if (!(std::isfinite(config.cash) && config.cash > 0)) {
@@ -99,48 +102,92 @@ std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
   return times;
 }
 
+// Bars [t, end) of the one-symbol loop at which nothing can happen but marking: the strategy
+// asked not to be called before them (SkipUntil) and no order rests. Equity is cash + position *
+// close as at any bar (the same two operations, two bars per SSE2 instruction: an element-wise
+// vector operation rounds as its scalar form), and the state the strategy and the broker see
+// next is that of bar end - 1.
+void MarkQuiet(detail::RunState& st, double* equity, size_t t, size_t end) {
+  detail::SymbolState& y = st.syms[0];
+  const double* close = y.close;
+  const double cash = st.cash, pos = y.position;
+  using V2 = double __attribute__((vector_size(16)));
+  const V2 vcash = {cash, cash}, vpos = {pos, pos};
+  size_t u = t;
+  for (; u + 2 <= end; u += 2) {
+    V2 c;
+    __builtin_memcpy(&c, close + u, sizeof c);
+    const V2 e = vcash + vpos * c;
+    __builtin_memcpy(equity + u, &e, sizeof e);
+  }
+  if (u < end) equity[u] = cash + pos * close[u];
+  // The open column keeps streaming ahead, as at every other bar (see Loop).
+  const size_t n = st.bar_count;
+  for (u = t; u < end; u += 8) __builtin_prefetch(y.open + std::min(u + kOpenAhead, n - 1));
+  y.idx = end - 1;
+  y.seen = end;
+  st.index = end - 1;
+  st.time = st.times[end - 1];
+  st.equity = equity[end - 1];
+}
+
 // The loop proper. kSingle is the one-symbol fast path: the symbol has a bar at every time of
-// the timeline, so its index is the timeline's and nothing needs searching or comparing.
+// the timeline, so its index is the timeline's and nothing needs searching or comparing; and the
+// bars before the strategy's wake with no order resting are marked a block at a time (MarkQuiet)
+// without the per-bar bookkeeping.
 template <bool kSingle>
 Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunHooks& hooks) {
   Context ctx(&st);
   const size_t n = st.bar_count;
   detail::SymbolState& first = st.syms[0];
-  for (size_t t = 0; t < n; ++t) {
-    st.index = t;
-    st.time = st.times[t];
-    double eq;
-    if constexpr (kSingle) {
-      first.idx = t;
-      first.seen = t + 1;
-      // The opens are read only when a market order fills, bars apart, so each such read would
-      // miss the cache (Submit's prefetch comes only a bar ahead, too late for memory). Keep the
-      // column streaming into the cache well ahead instead: one prefetch per 64-byte line.
-      if ((t & 7) == 0) __builtin_prefetch(first.open + std::min(t + kOpenAhead, n - 1));
-      if (!st.pending.empty()) st.ProcessPending();
-      eq = st.cash + first.position * first.close[t];
+  size_t t = 0;
+  while (t < n) {
+    bool quiet = false;
+    if constexpr (kSingle) quiet = t < st.wake && st.pending.empty();
+    if (quiet) {
+      // Up to the wake, or the next bar after which the hooks are polled, whichever is first.
+      const size_t end = std::min({st.wake, n, (t | kCancelMask) + 1});
+      MarkQuiet(st, equity, t, end);
+      t = end;
     } else {
-      for (detail::SymbolState& y : st.syms) {
-        y.has_bar = y.seen < y.size && y.times[y.seen] == st.time;
-        if (y.has_bar) y.idx = y.seen++;
+      st.index = t;
+      st.time = st.times[t];
+      double eq;
+      if constexpr (kSingle) {
+        first.idx = t;
+        first.seen = t + 1;
+        // The opens are read only when a market order fills, bars apart, so each such read would
+        // miss the cache (Submit's prefetch comes only a bar ahead, too late for memory). Keep the
+        // column streaming into the cache well ahead instead: one prefetch per 64-byte line.
+        if ((t & 7) == 0) __builtin_prefetch(first.open + std::min(t + kOpenAhead, n - 1));
+        if (!st.pending.empty()) st.ProcessPending();
+        eq = st.cash + first.position * first.close[t];
+      } else {
+        for (detail::SymbolState& y : st.syms) {
+          y.has_bar = y.seen < y.size && y.times[y.seen] == st.time;
+          if (y.has_bar) y.idx = y.seen++;
+        }
+        if (!st.pending.empty()) st.ProcessPending();
+        eq = st.cash;
+        for (const detail::SymbolState& y : st.syms) {
+          if (y.position != 0) eq += y.position * y.close[y.idx];
+        }
       }
-      if (!st.pending.empty()) st.ProcessPending();
-      eq = st.cash;
-      for (const detail::SymbolState& y : st.syms) {
-        if (y.position != 0) eq += y.position * y.close[y.idx];
-      }
+      st.equity = eq;
+      equity[t] = eq;
+      if (t >= st.wake) strategy.OnBar(ctx);
+      ++t;
     }
-    st.equity = eq;
-    equity[t] = eq;
-    if (t >= st.wake) strategy.OnBar(ctx);
-    if (((t + 1) & kCancelMask) == 0) [[unlikely]] {
+    // t bars are done.
+    if ((t & kCancelMask) == 0) [[unlikely]] {
+      if ((t & kScanMask) == 0) st.scan.Advance(equity, st.times, t);
       if (hooks.cancel != nullptr && hooks.cancel->load(std::memory_order_relaxed)) {
         if (st.failure) return *st.failure;
         return MakeError(ErrorCode::kUnavailable, "cancelled");
       }
-      if (((t + 1) & kHookMask) == 0) {
+      if ((t & kHookMask) == 0) {
         if (st.failure) return *st.failure;
-        if (hooks.progress) hooks.progress(t + 1, n);
+        if (hooks.progress) hooks.progress(t, n);
       }
     }
   }
@@ -249,7 +296,8 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
                                        std::to_string(kMaxLogs) + ")"});
   }
   if (!config.record_plots) result.plots.clear();
-  result.stats = detail::ComputeStats(result, data, config.cash, st.fill_count);
+  st.scan.Finish(result.equity.data(), result.times.data(), result.equity.size());
+  result.stats = detail::ComputeStats(result, data, config.cash, st.fill_count, st.scan);
   return result;
 }
 

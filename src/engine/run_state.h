@@ -14,6 +14,7 @@
 
 #include "common/time.h"
 #include "engine/context.h"  // Context, whose inline half this is
+#include "engine/curve_scan.h"
 #include "market/market.h"
 
 namespace tapedeck::engine::detail {
@@ -82,6 +83,7 @@ struct RunState {
   RunResult* result = nullptr;   // where events and trades go
   std::optional<Error> failure;  // set by Context::Fail; Run returns it
   size_t fill_count = 0;         // OrderFilled events recorded so far
+  CurveScan scan;                // the equity curve's return sums and drawdown, bars so far
 
   // Plots: plot_cols[id] is series id's per-bar array, written at [index & plot_mask]. With
   // recording off every column is plot_scratch and the mask 0, so Plot stays a plain store.
@@ -112,9 +114,10 @@ struct RunState {
 };
 
 // engine::ComputeStats with the count of fills already known (the run counts them as it goes,
-// rather than reading every event again).
+// rather than reading every event again) and the equity curve already scanned (the run scans it
+// as it goes, while it is in the cache). REQUIRES: scan finished over result.equity.
 Stats ComputeStats(const RunResult& result, std::span<const market::Series> data,
-                   double start_equity, size_t fills);
+                   double start_equity, size_t fills, const CurveScan& scan);
 
 // (Requests are built by assignment: designated initializers that skip fields warn under
 // -Wextra in GCC 12, and this header is compiled into every strategy.)
