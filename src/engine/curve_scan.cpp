@@ -50,15 +50,9 @@ void CurveScan::Scan(const double* e, const Timestamp* times, size_t to, bool la
     peak = floor = e[0];
     peak_time_ = times[0];
     i = 1;
-    if (to < 2) {
-      next_ = 1;
-      peak_ = peak;
-      floor_ = floor;
-      under_ = under;
-      return;
-    }
-    m_.shift = SimpleReturn(e[0], e[1]);
   }
+  // No return is summed before bar 2 is read, so the shift can be taken (again) until then.
+  if (i == 1 && to >= 2) m_.shift = SimpleReturn(e[0], e[1]);
   // The two lanes as the two halves of one SSE2 vector, each with exactly the scalar operations
   // of the tail below (an element-wise vector operation rounds as its scalar form), but one
   // division serves two bars.

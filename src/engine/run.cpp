@@ -199,12 +199,14 @@ Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunH
 
 namespace detail {
 
-PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane) {
+PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane, bool in_order) {
   std::vector<PlotSeries>& plots = result->plots;
   for (size_t i = 0; i < plots.size(); ++i) {
     if (plots[i].name == name) return static_cast<PlotId>(i);
   }
   const auto id = static_cast<PlotId>(plot_cols.size());
+  plot_next.push_back(0);
+  plot_in_order.push_back(in_order);
   if (!record_plots) {
     plot_cols.push_back(&plot_scratch);
     // The name is kept (without values) only so that the same name gets the same id.
@@ -214,11 +216,32 @@ PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane) {
   std::vector<double> values;
   values.reserve(bar_count);
   AdviseHugePages(values);
-  values.assign(bar_count, NAN);
+  // An in-order series starts empty and grows by AppendPlot, each value written once.
+  if (!in_order) values.assign(bar_count, NAN);
   plots.push_back(PlotSeries{std::string(name), pane, std::move(values)});
   // Moving a vector keeps its buffer, so the pointer survives later declarations.
   plot_cols.push_back(plots.back().values.data());
   return id;
+}
+
+void RunState::AppendPlot(PlotId id, std::span<const double> values) {
+  if (!record_plots) return;
+  const size_t from = plot_next[id];
+  const size_t count = std::min(values.size(), bar_count - from);
+  plot_next[id] = from + count;
+  std::vector<double>& column = result->plots[id].values;
+  if (plot_in_order[id]) {
+    column.insert(column.end(), values.begin(), values.begin() + count);
+  } else {
+    std::copy_n(values.begin(), count, column.begin() + from);
+  }
+}
+
+void RunState::FinishPlots() {
+  if (!record_plots) return;
+  for (size_t id = 0; id < plot_cols.size(); ++id) {
+    if (plot_in_order[id]) result->plots[id].values.resize(bar_count, NAN);
+  }
 }
 
 void RunState::Log(std::string_view msg) {
@@ -289,6 +312,7 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   if (!done.ok()) return done.take_error();
   if (st.failure) return *st.failure;
   st.Finish();
+  st.FinishPlots();
   if (st.logs_dropped > 0) {
     result.logs.push_back(LogEntry{result.times.back(), result.times.size() - 1,
                                    std::to_string(st.logs_dropped) +

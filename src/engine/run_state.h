@@ -93,7 +93,15 @@ struct RunState {
   bool record_plots = true;
   size_t logs_dropped = 0;
 
-  PlotId DeclarePlot(std::string_view name, PlotPane pane);
+  // Per series: the next bar AppendPlot stores at, and whether the column was declared in order
+  // (its values are appended rather than NaN-filled first).
+  std::vector<size_t> plot_next;
+  std::vector<bool> plot_in_order;
+
+  PlotId DeclarePlot(std::string_view name, PlotPane pane, bool in_order = false);
+  void AppendPlot(PlotId id, std::span<const double> values);
+  // Sets the bars of in-order series that nothing was appended to to NaN.
+  void FinishPlots();
   void Log(std::string_view msg);
 
   // Records OrderSubmitted (and OrderRejected for a request that can never fill) at the current
@@ -188,6 +196,12 @@ inline PlotId Context::DeclarePlot(std::string_view name, PlotPane pane) {
 }
 inline void Context::Plot(PlotId id, double value) {
   s_->plot_cols[id][s_->index & s_->plot_mask] = value;
+}
+inline PlotId Context::DeclarePlotInOrder(std::string_view name, PlotPane pane) {
+  return s_->DeclarePlot(name, pane, true);
+}
+inline void Context::AppendPlot(PlotId id, std::span<const double> values) {
+  s_->AppendPlot(id, values);
 }
 inline double* Context::plot_values(PlotId id) {
   return s_->record_plots ? s_->plot_cols[id] : nullptr;

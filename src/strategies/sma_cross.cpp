@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "strategies/builtins.h"
@@ -29,27 +30,26 @@ namespace {
 
 class SmaCross final : public LongFlat<SmaCross> {
  public:
-  // Bars per chunk: 2 x 32 KiB of means when they are not plotted, which stay in the L2 cache
-  // between fill and use.
+  // Bars per chunk.
   static constexpr size_t kChunk = 4096;
 
   // REQUIRES: 1 <= fast < slow.
   SmaCross(size_t fast, size_t slow) : fast_fill_(fast), slow_fill_(slow), slow_n_(slow) {}
 
   void Declare(engine::Context& ctx) {
-    fast_plot_ = ctx.DeclarePlot("fast", engine::PlotPane::kPrice);
-    slow_plot_ = ctx.DeclarePlot("slow", engine::PlotPane::kPrice);
-    // With one symbol its bar index is the timeline's, so the means can go straight into the
-    // plotted series (when plots are recorded) and the bars with nothing to do can be skipped.
+    // With one symbol its bar index is the timeline's, so the means can go to the plotted series
+    // a chunk at a time, as they are computed (each written once), and the bars with nothing to
+    // do can be skipped. With several, each bar of symbol 0 plots its own.
     single_ = ctx.symbol_count() == 1;
     if (single_) {
-      fast_col_ = ctx.plot_values(fast_plot_);
-      slow_col_ = ctx.plot_values(slow_plot_);
+      fast_plot_ = ctx.DeclarePlotInOrder("fast", engine::PlotPane::kPrice);
+      slow_plot_ = ctx.DeclarePlotInOrder("slow", engine::PlotPane::kPrice);
+    } else {
+      fast_plot_ = ctx.DeclarePlot("fast", engine::PlotPane::kPrice);
+      slow_plot_ = ctx.DeclarePlot("slow", engine::PlotPane::kPrice);
     }
-    if (fast_col_ == nullptr) {
-      fast_scratch_.resize(kChunk);
-      slow_scratch_.resize(kChunk);
-    }
+    fast_.resize(kChunk);
+    slow_.resize(kChunk);
   }
 
   Signal Decide(engine::Context& ctx) {
@@ -92,13 +92,12 @@ class SmaCross final : public LongFlat<SmaCross> {
   [[gnu::noinline]] void Refill(engine::Context& ctx, size_t i) {
     const auto closes = ctx.series(0).close();
     const size_t count = std::min(kChunk, closes.size() - i);
-    const bool plotted = fast_col_ != nullptr;
-    double* fast = plotted ? fast_col_ + i : fast_scratch_.data();
-    double* slow = plotted ? slow_col_ + i : slow_scratch_.data();
-    fast_fill_.Fill(closes.data(), i, count, fast);
-    slow_fill_.Fill(closes.data(), i, count, slow);
-    fast_ = fast;
-    slow_ = slow;
+    fast_fill_.Fill(closes.data(), i, count, fast_.data());
+    slow_fill_.Fill(closes.data(), i, count, slow_.data());
+    if (single_) {
+      ctx.AppendPlot(fast_plot_, std::span(fast_.data(), count));
+      ctx.AppendPlot(slow_plot_, std::span(slow_.data(), count));
+    }
     chunk_begin_ = i;
     chunk_end_ = i + count;
   }
@@ -106,11 +105,9 @@ class SmaCross final : public LongFlat<SmaCross> {
   SmaFill fast_fill_, slow_fill_;
   size_t slow_n_;
   bool single_ = false;
-  double* fast_col_ = nullptr;  // the plotted series, with one symbol and plots recorded
-  double* slow_col_ = nullptr;
-  std::vector<double> fast_scratch_, slow_scratch_;  // the means otherwise
-  const double* fast_ = nullptr;  // the means of bars chunk_begin_ .. chunk_end_ - 1
-  const double* slow_ = nullptr;
+  // The means of bars chunk_begin_ .. chunk_end_ - 1: 2 x 32 KiB, which stay in the cache
+  // between fill and use.
+  std::vector<double> fast_, slow_;
   size_t chunk_begin_ = 0, chunk_end_ = 0;
   engine::PlotId fast_plot_ = 0, slow_plot_ = 0;
 };
