@@ -157,7 +157,9 @@ OrderId RunState::Submit(const OrderRequest& request, bool flatten) {
 
 void RunState::Record(OrderEvent event) {
   std::vector<OrderEvent>& events = result->events;
-  if (events.size() == events.capacity()) [[unlikely]] Grow(events, index, bar_count);
+  if (events.size() == events.capacity()) [[unlikely]] {
+    Grow(events, index, bar_count);
+  }
   events.push_back(std::move(event));
   // Events come bars apart, long enough for the next slot's lines to have left the cache; ask
   // for them now, for writing, instead of stalling on them at the next event.
@@ -202,7 +204,9 @@ void BookFill(RunState& st, SymbolId symbol, bool buy, double qty, double px, do
     if (left <= kQtyEpsilon * held) {
       y.position = 0;
       std::vector<Trade>& trades = st.result->trades;
-      if (trades.size() == trades.capacity()) [[unlikely]] Grow(trades, st.index, st.bar_count);
+      if (trades.size() == trades.capacity()) [[unlikely]] {
+        Grow(trades, st.index, st.bar_count);
+      }
       trades.push_back(MakeTrade(st, symbol, t, t.exit_qty, t.exit_value, false));
       t = OpenTrade{};
     } else {

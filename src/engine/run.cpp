@@ -105,9 +105,9 @@ std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
 // Bars [t, end) of the one-symbol loop at which nothing can happen but marking: the strategy
 // asked not to be called before them (SkipUntil) and no order rests. Equity is cash + position *
 // close as at any bar (the same two operations, two bars per SSE2 instruction: an element-wise
-// vector operation rounds as its scalar form), and the state the strategy and the broker see
-// next is that of bar end - 1.
-void MarkQuiet(detail::RunState& st, double* equity, size_t t, size_t end) {
+// vector operation rounds as its scalar form).
+// Writes the marks to out[0 .. end - t).
+void MarkQuiet(detail::RunState& st, double* out, size_t t, size_t end) {
   detail::SymbolState& y = st.syms[0];
   const double* close = y.close;
   const double cash = st.cash, pos = y.position;
@@ -118,28 +118,43 @@ void MarkQuiet(detail::RunState& st, double* equity, size_t t, size_t end) {
     V2 c;
     __builtin_memcpy(&c, close + u, sizeof c);
     const V2 e = vcash + vpos * c;
-    __builtin_memcpy(equity + u, &e, sizeof e);
+    __builtin_memcpy(out + (u - t), &e, sizeof e);
   }
-  if (u < end) equity[u] = cash + pos * close[u];
+  if (u < end) out[u - t] = cash + pos * close[u];
   // The open column keeps streaming ahead, as at every other bar (see Loop).
   const size_t n = st.bar_count;
   for (u = t; u < end; u += 8) __builtin_prefetch(y.open + std::min(u + kOpenAhead, n - 1));
+  // What the bars after these read of the state: the symbol's bar (Finish marks an open trade at
+  // it). The time and the marked equity are set by the next bar the loop steps through, before
+  // the strategy or the broker sees them (reading the timeline here would be a cache miss).
   y.idx = end - 1;
   y.seen = end;
   st.index = end - 1;
-  st.time = st.times[end - 1];
-  st.equity = equity[end - 1];
 }
 
 // The loop proper. kSingle is the one-symbol fast path: the symbol has a bar at every time of
 // the timeline, so its index is the timeline's and nothing needs searching or comparing; and the
 // bars before the strategy's wake with no order resting are marked a block at a time (MarkQuiet)
 // without the per-bar bookkeeping.
+//
+// The equity of each bar is written to a block of kScanMask + 1 bars; at the end of a block (and
+// of the run) the block is appended to `equity` and the curve's statistics read it there while it
+// is in the cache (RunState::scan). Appending writes each mark to the curve once, where a curve
+// sized up front would be written with zeros first. REQUIRES: equity has room for every bar.
 template <bool kSingle>
-Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunHooks& hooks) {
+Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equity,
+            const RunHooks& hooks) {
   Context ctx(&st);
   const size_t n = st.bar_count;
   detail::SymbolState& first = st.syms[0];
+  std::vector<double> block(kScanMask + 1);
+  double* const out = block.data();
+  size_t base = 0;  // the bar of out[0]
+  auto flush = [&](size_t to) {
+    equity.insert(equity.end(), out, out + (to - base));
+    st.scan.Advance(equity.data(), st.times, to);
+    base = to;
+  };
   size_t t = 0;
   while (t < n) {
     bool quiet = false;
@@ -147,7 +162,7 @@ Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunH
     if (quiet) {
       // Up to the wake, or the next bar after which the hooks are polled, whichever is first.
       const size_t end = std::min({st.wake, n, (t | kCancelMask) + 1});
-      MarkQuiet(st, equity, t, end);
+      MarkQuiet(st, out + (t - base), t, end);
       t = end;
     } else {
       st.index = t;
@@ -174,13 +189,13 @@ Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunH
         }
       }
       st.equity = eq;
-      equity[t] = eq;
+      out[t - base] = eq;
       if (t >= st.wake) strategy.OnBar(ctx);
       ++t;
     }
     // t bars are done.
     if ((t & kCancelMask) == 0) [[unlikely]] {
-      if ((t & kScanMask) == 0) st.scan.Advance(equity, st.times, t);
+      if ((t & kScanMask) == 0) flush(t);
       if (hooks.cancel != nullptr && hooks.cancel->load(std::memory_order_relaxed)) {
         if (st.failure) return *st.failure;
         return MakeError(ErrorCode::kUnavailable, "cancelled");
@@ -191,6 +206,7 @@ Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunH
       }
     }
   }
+  if (base < n) flush(n);
   if (hooks.progress && (n & kHookMask) != 0) hooks.progress(n, n);
   return Ok();
 }
@@ -269,9 +285,8 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   result.symbols.reserve(data.size());
   for (const auto& s : data) result.symbols.push_back(s.symbol());
   result.times = AlignedTimes(data);
-  result.equity.reserve(result.times.size());
+  result.equity.reserve(result.times.size());  // filled by the loop, a block at a time
   AdviseHugePages(result.equity);
-  result.equity.resize(result.times.size());
 
   detail::RunState st;
   st.syms.resize(data.size());
@@ -305,9 +320,9 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   Status done = Ok();
   if (data.size() == 1) {
     st.syms[0].has_bar = true;
-    done = Loop<true>(st, strategy, result.equity.data(), hooks);
+    done = Loop<true>(st, strategy, result.equity, hooks);
   } else {
-    done = Loop<false>(st, strategy, result.equity.data(), hooks);
+    done = Loop<false>(st, strategy, result.equity, hooks);
   }
   if (!done.ok()) return done.take_error();
   if (st.failure) return *st.failure;

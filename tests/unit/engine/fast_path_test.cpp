@@ -74,8 +74,8 @@ class RandomTrader : public Strategy {
 
  private:
   void Act(Context& ctx) {
-    seen.push_back({ctx.index(), ctx.time(), ctx.cash(), ctx.equity(), ctx.position(),
-                    ctx.close(), ctx.open_orders()});
+    seen.push_back({ctx.index(), ctx.time(), ctx.cash(), ctx.equity(), ctx.position(), ctx.close(),
+                    ctx.open_orders()});
     const double px = ctx.close();
     switch (rng_() % 8) {
       case 0:
@@ -159,14 +159,19 @@ void ExpectSameStats(const Stats& a, const Stats& b) {
   EXPECT_EQ(a.bars, b.bars);
   EXPECT_EQ(a.fills, b.fills);
   EXPECT_EQ(a.trades, b.trades);
-  const std::pair<double, double> values[] = {
-      {a.final_equity, b.final_equity}, {a.total_return, b.total_return},
-      {a.cagr, b.cagr},                 {a.volatility, b.volatility},
-      {a.sharpe, b.sharpe},             {a.sortino, b.sortino},
-      {a.calmar, b.calmar},             {a.max_drawdown, b.max_drawdown},
-      {a.win_rate, b.win_rate},         {a.profit_factor, b.profit_factor},
-      {a.expectancy, b.expectancy},     {a.exposure, b.exposure},
-      {a.periods_per_year, b.periods_per_year}};
+  const std::pair<double, double> values[] = {{a.final_equity, b.final_equity},
+                                              {a.total_return, b.total_return},
+                                              {a.cagr, b.cagr},
+                                              {a.volatility, b.volatility},
+                                              {a.sharpe, b.sharpe},
+                                              {a.sortino, b.sortino},
+                                              {a.calmar, b.calmar},
+                                              {a.max_drawdown, b.max_drawdown},
+                                              {a.win_rate, b.win_rate},
+                                              {a.profit_factor, b.profit_factor},
+                                              {a.expectancy, b.expectancy},
+                                              {a.exposure, b.exposure},
+                                              {a.periods_per_year, b.periods_per_year}};
   for (const auto& [x, y] : values) EXPECT_EQ(Bits(x), Bits(y));
   EXPECT_EQ(a.max_drawdown_duration, b.max_drawdown_duration);
 }
