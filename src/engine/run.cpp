@@ -1,6 +1,7 @@
 // The run loop: the aligned timeline, per-bar order matching, marking and the strategy call.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -85,7 +86,11 @@ std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
     std::vector<Timestamp> times;
     times.reserve(t.size());
     AdviseHugePages(times);
-    times.assign(t.begin(), t.end());
+    // Sized (zeroed) and then copied whole, rather than copied element by element: a Timestamp is
+    // trivially copyable but not trivial, so the element-wise copy is a store at a time, each
+    // reading its line in first; zeroing and memcpy write whole lines.
+    times.resize(t.size());
+    std::memcpy(times.data(), t.data(), t.size() * sizeof(Timestamp));
     return times;
   }
   size_t total = 0;

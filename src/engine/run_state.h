@@ -115,8 +115,10 @@ struct RunState {
   void Execute(const PendingOrder& order, double px);
   // Closes the books at the end: open trades marked at each symbol's last close.
   void Finish();
-  // Appends an order event.
-  void Record(OrderEvent event);
+  // Appends an order event at the current bar and returns it (for the fields given by status:
+  // a fill's price and commission, a rejection's reason).
+  OrderEvent& Record(OrderId id, SymbolId symbol, Side side, OrderType type, OrderStatus status,
+                     std::optional<double> qty);
 
   Timestamp now() const { return time; }
 };

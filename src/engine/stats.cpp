@@ -29,7 +29,8 @@ double Exposure(const RunResult& r) {
     const size_t end = t.open ? n : t.exit_bar;
     if (end > t.entry_bar) spans.emplace_back(t.entry_bar, end);
   }
-  std::sort(spans.begin(), spans.end());
+  // One symbol's trades come in order, each after the one before: sorted already.
+  if (!std::is_sorted(spans.begin(), spans.end())) std::sort(spans.begin(), spans.end());
   size_t held = 0, covered_to = 0;
   for (const auto& [begin, end] : spans) {
     const size_t from = std::max(begin, covered_to);
