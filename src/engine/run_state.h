@@ -118,7 +118,7 @@ struct RunState {
   // Appends an order event at the current bar and returns it (for the fields given by status:
   // a fill's price and commission, a rejection's reason).
   OrderEvent& Record(OrderId id, SymbolId symbol, Side side, OrderType type, OrderStatus status,
-                     std::optional<double> qty);
+                     const std::optional<double>& qty);
 
   Timestamp now() const { return time; }
 };
