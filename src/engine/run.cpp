@@ -107,11 +107,10 @@ std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
   return times;
 }
 
-// Bars [t, end) of the one-symbol loop at which nothing can happen but marking: the strategy
-// asked not to be called before them (SkipUntil) and no order rests. Equity is cash + position *
-// close as at any bar (the same two operations, two bars per SSE2 instruction: an element-wise
-// vector operation rounds as its scalar form).
-// Writes the marks to out[0 .. end - t).
+// Marks bars [t, end) of the one-symbol loop, at which nothing can happen but marking (the
+// strategy asked not to be called before them, SkipUntil, and no order rests), into
+// out[0 .. end - t). Equity is cash + position * close as at any bar: the same two operations,
+// two bars per SSE2 instruction (an element-wise vector operation rounds as its scalar form).
 void MarkQuiet(detail::RunState& st, double* out, size_t t, size_t end) {
   detail::SymbolState& y = st.syms[0];
   const double* close = y.close;
