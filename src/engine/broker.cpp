@@ -53,19 +53,26 @@ bool StopTrigger(bool buy, double stop, const SymbolState& y, size_t b, double* 
 // what float sums call "all of it" must come out flat, not 1e-17 short.
 constexpr double kQtyEpsilon = 1e-12;
 
-// (Built by assignment: designated initializers that skip fields warn under -Wextra in GCC 12.)
-OrderEvent MakeEvent(const RunState& st, OrderId id, SymbolId symbol, Side side, OrderType type,
-                     OrderStatus status, std::optional<double> qty) {
-  OrderEvent e;
-  e.id = id;
-  e.ts = st.now();
-  e.bar = st.index;
-  e.symbol = symbol;
-  e.side = side;
-  e.type = type;
-  e.status = status;
-  e.qty = qty;
-  return e;
+// Makes room in `v`, which is full, for the rest of a run now at bar `index` of `bars`. A vector
+// that doubles copies each element about once more on its way to its final size, and copying an
+// order event (96 bytes with a string) or a trade costs about as much as recording it. The rate so
+// far gives the likely final size: room for that and a quarter more, but at least double and at
+// most eight times what it holds (sixteen at first), so that an early burst of orders does not
+// reserve a whole run's worth at once. Only the capacity depends on it, never a value.
+template <typename T>
+void Grow(std::vector<T>& v, size_t index, size_t bars) {
+  const size_t size = v.size();
+  const size_t least = std::max<size_t>(16, 2 * size);
+  const double rate = static_cast<double>(size) / static_cast<double>(index + 1);
+  const double expected = rate * static_cast<double>(bars) * 1.25;
+  const size_t most = 4 * least;
+  size_t room = least;
+  if (expected > static_cast<double>(most)) {
+    room = most;
+  } else if (expected > static_cast<double>(least)) {
+    room = static_cast<size_t>(expected);
+  }
+  v.reserve(room);
 }
 
 // A round trip that ends at the current bar (or is marked there, `open`), from its sums.
@@ -92,8 +99,7 @@ Trade MakeTrade(const RunState& st, SymbolId symbol, const OpenTrade& t, double 
 
 OrderId RunState::Submit(const OrderRequest& request, bool flatten) {
   const OrderId id = next_id++;
-  Record(MakeEvent(*this, id, request.symbol, request.side, request.type, OrderStatus::kSubmitted,
-                   request.qty));
+  Record(id, request.symbol, request.side, request.type, OrderStatus::kSubmitted, request.qty);
 
   // Requests that can never fill are rejected at once, at the bar where they were placed.
   const char* reason = nullptr;
@@ -109,10 +115,8 @@ OrderId RunState::Submit(const OrderRequest& request, bool flatten) {
     reason = "stop price must be positive";
   }
   if (reason != nullptr) {
-    OrderEvent event = result->events.back();
-    event.status = OrderStatus::kRejected;
-    event.reason = reason;
-    Record(std::move(event));
+    Record(id, request.symbol, request.side, request.type, OrderStatus::kRejected, request.qty)
+        .reason = reason;
     return id;
   }
 
@@ -133,9 +137,16 @@ OrderId RunState::Submit(const OrderRequest& request, bool flatten) {
   return id;
 }
 
-void RunState::Record(OrderEvent event) {
+OrderEvent& RunState::Record(OrderId id, SymbolId symbol, Side side, OrderType type,
+                             OrderStatus status, const std::optional<double>& qty) {
   std::vector<OrderEvent>& events = result->events;
-  events.push_back(std::move(event));
+  if (events.size() == events.capacity()) [[unlikely]] {
+    Grow(events, index, bar_count);
+  }
+  // Built in place from its leading fields (C++20's parenthesised aggregate initialisation; the
+  // rest take their defaults), rather than built aside and moved in (an event is 96 bytes) or
+  // value-initialised and assigned (which zeroes the whole event first).
+  OrderEvent& e = events.emplace_back(id, time, index, symbol, side, type, status, qty);
   // Events come bars apart, long enough for the next slot's lines to have left the cache; ask
   // for them now, for writing, instead of stalling on them at the next event.
   if (events.size() < events.capacity()) {
@@ -143,14 +154,14 @@ void RunState::Record(OrderEvent event) {
     __builtin_prefetch(next, 1);
     __builtin_prefetch(next + sizeof(OrderEvent) - 1, 1);
   }
+  return e;
 }
 
 bool RunState::Cancel(OrderId id) {
   const auto it = std::find_if(pending.begin(), pending.end(),
                                [id](const PendingOrder& o) { return o.id == id; });
   if (it == pending.end()) return false;
-  Record(
-      MakeEvent(*this, it->id, it->symbol, it->side, it->type, OrderStatus::kCancelled, it->qty));
+  Record(it->id, it->symbol, it->side, it->type, OrderStatus::kCancelled, it->qty);
   --syms[it->symbol].open_orders;
   pending.erase(it);
   return true;
@@ -178,7 +189,17 @@ void BookFill(RunState& st, SymbolId symbol, bool buy, double qty, double px, do
     const double left = held - close_qty;
     if (left <= kQtyEpsilon * held) {
       y.position = 0;
-      st.result->trades.push_back(MakeTrade(st, symbol, t, t.exit_qty, t.exit_value, false));
+      std::vector<Trade>& trades = st.result->trades;
+      if (trades.size() == trades.capacity()) [[unlikely]] {
+        Grow(trades, st.index, st.bar_count);
+      }
+      trades.push_back(MakeTrade(st, symbol, t, t.exit_qty, t.exit_value, false));
+      // As for order events (Record): the next trade's slot, for writing, ahead of its time.
+      if (trades.size() < trades.capacity()) {
+        const char* next = reinterpret_cast<const char*>(trades.data() + trades.size());
+        __builtin_prefetch(next, 1);
+        __builtin_prefetch(next + sizeof(Trade) - 1, 1);
+      }
       t = OpenTrade{};
     } else {
       y.position = pos > 0 ? left : -left;
@@ -261,11 +282,8 @@ void RunState::Execute(const PendingOrder& o, double px) {
   SymbolState& y = syms[o.symbol];
   const bool buy = o.side == Side::kBuy;
   const double pos = y.position;
-  OrderEvent event =
-      MakeEvent(*this, o.id, o.symbol, o.side, o.type, OrderStatus::kRejected, o.qty);
   auto reject = [&](const char* reason) {
-    event.reason = reason;
-    Record(std::move(event));
+    Record(o.id, o.symbol, o.side, o.type, OrderStatus::kRejected, o.qty).reason = reason;
   };
 
   double qty = 0;
@@ -304,12 +322,10 @@ void RunState::Execute(const PendingOrder& o, double px) {
   cash -= fee;
   BookFill(*this, o.symbol, buy, qty, px, fee);
 
-  event.status = OrderStatus::kFilled;
   ++fill_count;
-  event.qty = qty;
+  OrderEvent& event = Record(o.id, o.symbol, o.side, o.type, OrderStatus::kFilled, qty);
   event.px = px;
   event.commission = fee;
-  Record(std::move(event));
 }
 
 void RunState::Finish() {

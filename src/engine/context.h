@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -85,6 +86,16 @@ class Context {
   // Plot per bar; nullptr with RunConfig::record_plots off. Valid until the run ends.
   // REQUIRES: id came from this run's DeclarePlot.
   double* plot_values(PlotId id);
+  // For a strategy that computes a series ahead, in order, a stretch of bars at a time:
+  // DeclarePlotInOrder declares it as DeclarePlot does (the same id for the same name), but its
+  // values are not first set to NaN; AppendPlot then stores `values` at the next bars of series id
+  // not yet appended to (from bar 0 on; values past the last bar are dropped). Bars never appended
+  // to are NaN at the end of the run. Each value is written once, where plot_values' column is
+  // first filled with NaN and then written over: a year of minutes is megabytes a series. Both
+  // record nothing with RunConfig::record_plots off. REQUIRES: a series declared with
+  // DeclarePlotInOrder gets its values only from AppendPlot (not Plot nor plot_values).
+  PlotId DeclarePlotInOrder(std::string_view name, PlotPane pane);
+  void AppendPlot(PlotId id, std::span<const double> values);
 
   // Tells the engine that this strategy has nothing to do at the bars before `index` of the
   // timeline: OnBar is next called at bar `index` (or not at all when it is past the last bar).

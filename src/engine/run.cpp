@@ -1,6 +1,7 @@
 // The run loop: the aligned timeline, per-bar order matching, marking and the strategy call.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,9 @@ constexpr size_t kCancelMask = (size_t{1} << 6) - 1;
 // How many bars ahead the single-symbol loop prefetches the open column: 64 lines, far enough to
 // cover a memory access at a few nanoseconds a bar.
 constexpr size_t kOpenAhead = 512;
+// The equity curve's statistics are read every 2^12 bars (32 KiB of equity), while those bars
+// are still in the cache.
+constexpr size_t kScanMask = (size_t{1} << 12) - 1;
 
 Status Validate(std::span<const market::Series> data, const RunConfig& config) {
   if (!(std::isfinite(config.cash) && config.cash > 0)) {
@@ -82,7 +86,11 @@ std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
     std::vector<Timestamp> times;
     times.reserve(t.size());
     AdviseHugePages(times);
-    times.assign(t.begin(), t.end());
+    // Sized (zeroed) and then copied whole, rather than copied element by element: a Timestamp is
+    // trivially copyable but not trivial, so the element-wise copy is a store at a time, each
+    // reading its line in first; zeroing and memcpy write whole lines.
+    times.resize(t.size());
+    std::memcpy(times.data(), t.data(), t.size() * sizeof(Timestamp));
     return times;
   }
   size_t total = 0;
@@ -99,51 +107,110 @@ std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
   return times;
 }
 
+// Marks bars [t, end) of the one-symbol loop, at which nothing can happen but marking (the
+// strategy asked not to be called before them, SkipUntil, and no order rests), into
+// out[0 .. end - t). Equity is cash + position * close as at any bar: the same two operations,
+// two bars per SSE2 instruction (an element-wise vector operation rounds as its scalar form).
+void MarkQuiet(detail::RunState& st, double* out, size_t t, size_t end) {
+  detail::SymbolState& y = st.syms[0];
+  const double* close = y.close;
+  const double cash = st.cash, pos = y.position;
+  using V2 = double __attribute__((vector_size(16)));
+  const V2 vcash = {cash, cash}, vpos = {pos, pos};
+  size_t u = t;
+  for (; u + 2 <= end; u += 2) {
+    V2 c;
+    __builtin_memcpy(&c, close + u, sizeof c);
+    const V2 e = vcash + vpos * c;
+    __builtin_memcpy(out + (u - t), &e, sizeof e);
+  }
+  if (u < end) out[u - t] = cash + pos * close[u];
+  // The open column keeps streaming ahead, as at every other bar (see Loop).
+  const size_t n = st.bar_count;
+  for (u = t; u < end; u += 8) __builtin_prefetch(y.open + std::min(u + kOpenAhead, n - 1));
+  // What the bars after these read of the state: the symbol's bar (Finish marks an open trade at
+  // it). The time and the marked equity are set by the next bar the loop steps through, before
+  // the strategy or the broker sees them (reading the timeline here would be a cache miss).
+  y.idx = end - 1;
+  y.seen = end;
+  st.index = end - 1;
+}
+
 // The loop proper. kSingle is the one-symbol fast path: the symbol has a bar at every time of
-// the timeline, so its index is the timeline's and nothing needs searching or comparing.
+// the timeline, so its index is the timeline's and nothing needs searching or comparing; and the
+// bars before the strategy's wake with no order resting are marked a block at a time (MarkQuiet)
+// without the per-bar bookkeeping.
+//
+// The equity of each bar is written to a block of kScanMask + 1 bars; at the end of a block (and
+// of the run) the block is appended to `equity` and the curve's statistics read it there while it
+// is in the cache (RunState::scan). Appending writes each mark to the curve once, where a curve
+// sized up front would be written with zeros first. REQUIRES: equity has room for every bar.
 template <bool kSingle>
-Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunHooks& hooks) {
+Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equity,
+            const RunHooks& hooks) {
   Context ctx(&st);
   const size_t n = st.bar_count;
   detail::SymbolState& first = st.syms[0];
-  for (size_t t = 0; t < n; ++t) {
-    st.index = t;
-    st.time = st.times[t];
-    double eq;
-    if constexpr (kSingle) {
-      first.idx = t;
-      first.seen = t + 1;
-      // The opens are read only when a market order fills, bars apart, so each such read would
-      // miss the cache (Submit's prefetch comes only a bar ahead, too late for memory). Keep the
-      // column streaming into the cache well ahead instead: one prefetch per 64-byte line.
-      if ((t & 7) == 0) __builtin_prefetch(first.open + std::min(t + kOpenAhead, n - 1));
-      if (!st.pending.empty()) st.ProcessPending();
-      eq = st.cash + first.position * first.close[t];
+  std::vector<double> block(kScanMask + 1);
+  double* const out = block.data();
+  size_t base = 0;  // the bar of out[0]
+  auto flush = [&](size_t to) {
+    equity.insert(equity.end(), out, out + (to - base));
+    st.scan.Advance(equity.data(), st.times, to);
+    base = to;
+  };
+  size_t t = 0;
+  while (t < n) {
+    bool quiet = false;
+    if constexpr (kSingle) quiet = t < st.wake && st.pending.empty();
+    if (quiet) {
+      // Up to the wake, or the next bar after which the hooks are polled, whichever is first.
+      const size_t end = std::min({st.wake, n, (t | kCancelMask) + 1});
+      MarkQuiet(st, out + (t - base), t, end);
+      t = end;
     } else {
-      for (detail::SymbolState& y : st.syms) {
-        y.has_bar = y.seen < y.size && y.times[y.seen] == st.time;
-        if (y.has_bar) y.idx = y.seen++;
+      st.index = t;
+      st.time = st.times[t];
+      double eq;
+      if constexpr (kSingle) {
+        first.idx = t;
+        first.seen = t + 1;
+        // The opens are read only when a market order fills, bars apart, so each such read would
+        // miss the cache (Submit's prefetch comes only a bar ahead, too late for memory). Keep the
+        // column streaming into the cache well ahead instead: one prefetch per 64-byte line.
+        if ((t & 7) == 0) __builtin_prefetch(first.open + std::min(t + kOpenAhead, n - 1));
+        if (!st.pending.empty()) st.ProcessPending();
+        eq = st.cash + first.position * first.close[t];
+      } else {
+        for (detail::SymbolState& y : st.syms) {
+          y.has_bar = y.seen < y.size && y.times[y.seen] == st.time;
+          if (y.has_bar) y.idx = y.seen++;
+        }
+        if (!st.pending.empty()) st.ProcessPending();
+        eq = st.cash;
+        for (const detail::SymbolState& y : st.syms) {
+          if (y.position != 0) eq += y.position * y.close[y.idx];
+        }
       }
-      if (!st.pending.empty()) st.ProcessPending();
-      eq = st.cash;
-      for (const detail::SymbolState& y : st.syms) {
-        if (y.position != 0) eq += y.position * y.close[y.idx];
-      }
+      st.equity = eq;
+      out[t - base] = eq;
+      if (t >= st.wake) strategy.OnBar(ctx);
+      ++t;
     }
-    st.equity = eq;
-    equity[t] = eq;
-    if (t >= st.wake) strategy.OnBar(ctx);
-    if (((t + 1) & kCancelMask) == 0) [[unlikely]] {
+    // t bars are done.
+    if ((t & kCancelMask) == 0) [[unlikely]] {
+      if ((t & kScanMask) == 0) flush(t);
       if (hooks.cancel != nullptr && hooks.cancel->load(std::memory_order_relaxed)) {
         if (st.failure) return *st.failure;
         return MakeError(ErrorCode::kUnavailable, "cancelled");
       }
-      if (((t + 1) & kHookMask) == 0) {
+      if ((t & kHookMask) == 0) {
         if (st.failure) return *st.failure;
-        if (hooks.progress) hooks.progress(t + 1, n);
+        if (hooks.progress) hooks.progress(t, n);
       }
     }
   }
+  if (base < n) flush(n);
   if (hooks.progress && (n & kHookMask) != 0) hooks.progress(n, n);
   return Ok();
 }
@@ -152,12 +219,14 @@ Status Loop(detail::RunState& st, Strategy& strategy, double* equity, const RunH
 
 namespace detail {
 
-PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane) {
+PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane, bool in_order) {
   std::vector<PlotSeries>& plots = result->plots;
   for (size_t i = 0; i < plots.size(); ++i) {
     if (plots[i].name == name) return static_cast<PlotId>(i);
   }
   const auto id = static_cast<PlotId>(plot_cols.size());
+  plot_next.push_back(0);
+  plot_in_order.push_back(in_order);
   if (!record_plots) {
     plot_cols.push_back(&plot_scratch);
     // The name is kept (without values) only so that the same name gets the same id.
@@ -167,11 +236,32 @@ PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane) {
   std::vector<double> values;
   values.reserve(bar_count);
   AdviseHugePages(values);
-  values.assign(bar_count, NAN);
+  // An in-order series starts empty and grows by AppendPlot, each value written once.
+  if (!in_order) values.assign(bar_count, NAN);
   plots.push_back(PlotSeries{std::string(name), pane, std::move(values)});
   // Moving a vector keeps its buffer, so the pointer survives later declarations.
   plot_cols.push_back(plots.back().values.data());
   return id;
+}
+
+void RunState::AppendPlot(PlotId id, std::span<const double> values) {
+  if (!record_plots) return;
+  const size_t from = plot_next[id];
+  const size_t count = std::min(values.size(), bar_count - from);
+  plot_next[id] = from + count;
+  std::vector<double>& column = result->plots[id].values;
+  if (plot_in_order[id]) {
+    column.insert(column.end(), values.begin(), values.begin() + count);
+  } else {
+    std::copy_n(values.begin(), count, column.begin() + from);
+  }
+}
+
+void RunState::FinishPlots() {
+  if (!record_plots) return;
+  for (size_t id = 0; id < plot_cols.size(); ++id) {
+    if (plot_in_order[id]) result->plots[id].values.resize(bar_count, NAN);
+  }
 }
 
 void RunState::Log(std::string_view msg) {
@@ -199,9 +289,8 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   result.symbols.reserve(data.size());
   for (const auto& s : data) result.symbols.push_back(s.symbol());
   result.times = AlignedTimes(data);
-  result.equity.reserve(result.times.size());
+  result.equity.reserve(result.times.size());  // filled by the loop, a block at a time
   AdviseHugePages(result.equity);
-  result.equity.resize(result.times.size());
 
   detail::RunState st;
   st.syms.resize(data.size());
@@ -235,13 +324,14 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   Status done = Ok();
   if (data.size() == 1) {
     st.syms[0].has_bar = true;
-    done = Loop<true>(st, strategy, result.equity.data(), hooks);
+    done = Loop<true>(st, strategy, result.equity, hooks);
   } else {
-    done = Loop<false>(st, strategy, result.equity.data(), hooks);
+    done = Loop<false>(st, strategy, result.equity, hooks);
   }
   if (!done.ok()) return done.take_error();
   if (st.failure) return *st.failure;
   st.Finish();
+  st.FinishPlots();
   if (st.logs_dropped > 0) {
     result.logs.push_back(LogEntry{result.times.back(), result.times.size() - 1,
                                    std::to_string(st.logs_dropped) +
@@ -249,7 +339,8 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
                                        std::to_string(kMaxLogs) + ")"});
   }
   if (!config.record_plots) result.plots.clear();
-  result.stats = detail::ComputeStats(result, data, config.cash, st.fill_count);
+  st.scan.Finish(result.equity.data(), result.times.data(), result.equity.size());
+  result.stats = detail::ComputeStats(result, data, config.cash, st.fill_count, st.scan);
   return result;
 }
 

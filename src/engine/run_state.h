@@ -14,6 +14,7 @@
 
 #include "common/time.h"
 #include "engine/context.h"  // Context, whose inline half this is
+#include "engine/curve_scan.h"
 #include "market/market.h"
 
 namespace tapedeck::engine::detail {
@@ -82,6 +83,7 @@ struct RunState {
   RunResult* result = nullptr;   // where events and trades go
   std::optional<Error> failure;  // set by Context::Fail; Run returns it
   size_t fill_count = 0;         // OrderFilled events recorded so far
+  CurveScan scan;                // the equity curve's return sums and drawdown, bars so far
 
   // Plots: plot_cols[id] is series id's per-bar array, written at [index & plot_mask]. With
   // recording off every column is plot_scratch and the mask 0, so Plot stays a plain store.
@@ -91,7 +93,15 @@ struct RunState {
   bool record_plots = true;
   size_t logs_dropped = 0;
 
-  PlotId DeclarePlot(std::string_view name, PlotPane pane);
+  // Per series: the next bar AppendPlot stores at, and whether the column was declared in order
+  // (its values are appended rather than NaN-filled first).
+  std::vector<size_t> plot_next;
+  std::vector<bool> plot_in_order;
+
+  PlotId DeclarePlot(std::string_view name, PlotPane pane, bool in_order = false);
+  void AppendPlot(PlotId id, std::span<const double> values);
+  // Sets the bars of in-order series that nothing was appended to to NaN.
+  void FinishPlots();
   void Log(std::string_view msg);
 
   // Records OrderSubmitted (and OrderRejected for a request that can never fill) at the current
@@ -105,16 +115,19 @@ struct RunState {
   void Execute(const PendingOrder& order, double px);
   // Closes the books at the end: open trades marked at each symbol's last close.
   void Finish();
-  // Appends an order event.
-  void Record(OrderEvent event);
+  // Appends an order event at the current bar and returns it (for the fields given by status:
+  // a fill's price and commission, a rejection's reason).
+  OrderEvent& Record(OrderId id, SymbolId symbol, Side side, OrderType type, OrderStatus status,
+                     const std::optional<double>& qty);
 
   Timestamp now() const { return time; }
 };
 
 // engine::ComputeStats with the count of fills already known (the run counts them as it goes,
-// rather than reading every event again).
+// rather than reading every event again) and the equity curve already scanned (the run scans it
+// as it goes, while it is in the cache). REQUIRES: scan finished over result.equity.
 Stats ComputeStats(const RunResult& result, std::span<const market::Series> data,
-                   double start_equity, size_t fills);
+                   double start_equity, size_t fills, const CurveScan& scan);
 
 // (Requests are built by assignment: designated initializers that skip fields warn under
 // -Wextra in GCC 12, and this header is compiled into every strategy.)
@@ -185,6 +198,12 @@ inline PlotId Context::DeclarePlot(std::string_view name, PlotPane pane) {
 }
 inline void Context::Plot(PlotId id, double value) {
   s_->plot_cols[id][s_->index & s_->plot_mask] = value;
+}
+inline PlotId Context::DeclarePlotInOrder(std::string_view name, PlotPane pane) {
+  return s_->DeclarePlot(name, pane, true);
+}
+inline void Context::AppendPlot(PlotId id, std::span<const double> values) {
+  s_->AppendPlot(id, values);
 }
 inline double* Context::plot_values(PlotId id) {
   return s_->record_plots ? s_->plot_cols[id] : nullptr;

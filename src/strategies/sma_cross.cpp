@@ -17,8 +17,14 @@
 // only the means of bar t.
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "strategies/builtins.h"
 #include "strategies/indicators.h"
@@ -29,37 +35,38 @@ namespace {
 
 class SmaCross final : public LongFlat<SmaCross> {
  public:
-  // Bars per chunk: 2 x 32 KiB of means when they are not plotted, which stay in the L2 cache
-  // between fill and use.
+  // Bars per chunk.
   static constexpr size_t kChunk = 4096;
 
   // REQUIRES: 1 <= fast < slow.
   SmaCross(size_t fast, size_t slow) : fast_fill_(fast), slow_fill_(slow), slow_n_(slow) {}
 
   void Declare(engine::Context& ctx) {
-    fast_plot_ = ctx.DeclarePlot("fast", engine::PlotPane::kPrice);
-    slow_plot_ = ctx.DeclarePlot("slow", engine::PlotPane::kPrice);
-    // With one symbol its bar index is the timeline's, so the means can go straight into the
-    // plotted series (when plots are recorded) and the bars with nothing to do can be skipped.
+    // With one symbol its bar index is the timeline's, so the means can go to the plotted series
+    // a chunk at a time, as they are computed (each written once), and the bars with nothing to
+    // do can be skipped. With several, each bar of symbol 0 plots its own.
     single_ = ctx.symbol_count() == 1;
     if (single_) {
-      fast_col_ = ctx.plot_values(fast_plot_);
-      slow_col_ = ctx.plot_values(slow_plot_);
+      fast_plot_ = ctx.DeclarePlotInOrder("fast", engine::PlotPane::kPrice);
+      slow_plot_ = ctx.DeclarePlotInOrder("slow", engine::PlotPane::kPrice);
+    } else {
+      fast_plot_ = ctx.DeclarePlot("fast", engine::PlotPane::kPrice);
+      slow_plot_ = ctx.DeclarePlot("slow", engine::PlotPane::kPrice);
     }
-    if (fast_col_ == nullptr) {
-      fast_scratch_.resize(kChunk);
-      slow_scratch_.resize(kChunk);
-    }
+    fast_.resize(kChunk);
+    slow_.resize(kChunk);
+    above_.resize(kChunk / 64);
   }
 
   Signal Decide(engine::Context& ctx) {
     // Decide runs at bars of symbol 0 in order, none twice: i only grows.
     const size_t i = ctx.bar_index(0);
-    if (i >= chunk_end_) [[unlikely]] Refill(ctx, i);
-    const double fast = fast_[i - chunk_begin_], slow = slow_[i - chunk_begin_];
+    if (i >= chunk_end_) [[unlikely]] {
+      Refill(ctx, i);
+    }
     if (!single_) {
-      ctx.Plot(fast_plot_, fast);
-      ctx.Plot(slow_plot_, slow);
+      ctx.Plot(fast_plot_, fast_[i - chunk_begin_]);
+      ctx.Plot(slow_plot_, slow_[i - chunk_begin_]);
     }
     const Signal want = Want(i);
     // When nothing is resting and this bar sends nothing (it wants what it holds, or nothing
@@ -68,37 +75,77 @@ class SmaCross final : public LongFlat<SmaCross> {
     if (single_ && ctx.open_orders(0) == 0) {
       const bool is_long = ctx.position(0) > 0;
       if (want == Signal::kHold || (want == Signal::kLong) == is_long) {
-        size_t u = i + 1;
-        while (u < chunk_end_ && !Acts(Want(u), is_long)) ++u;
-        ctx.SkipUntil(u);
+        ctx.SkipUntil(NextActing(std::max(i + 1, slow_n_ - 1), is_long));
       }
     }
     return want;
   }
 
  private:
-  // Whether signal `want` sends an order while long (or not).
-  static bool Acts(Signal want, bool is_long) {
-    return want != Signal::kHold && (want == Signal::kLong) != is_long;
-  }
-
   // The signal at bar i of the current chunk.
   Signal Want(size_t i) const {
     if (i + 1 < slow_n_) return Signal::kHold;
-    const size_t k = i - chunk_begin_;
-    return Above(fast_[k], slow_[k]) ? Signal::kLong : Signal::kFlat;
+    return Bit(i - chunk_begin_) ? Signal::kLong : Signal::kFlat;
+  }
+  bool Bit(size_t k) const { return (above_[k / 64] >> (k % 64)) & 1; }
+
+  // The first bar from `from` (past the warm-up) to the end of the chunk whose signal sends an
+  // order while long (or not): whose bit differs from is_long. chunk_end_ when none does.
+  size_t NextActing(size_t from, bool is_long) const {
+    if (from >= chunk_end_) return chunk_end_;
+    const size_t count = chunk_end_ - chunk_begin_;
+    const uint64_t flip = is_long ? ~uint64_t{0} : 0;
+    size_t k = from - chunk_begin_;
+    uint64_t word = (above_[k / 64] ^ flip) & (~uint64_t{0} << (k % 64));
+    for (k /= 64; word == 0;) {
+      if (++k * 64 >= count) return chunk_end_;
+      word = above_[k] ^ flip;
+    }
+    return std::min(chunk_end_, chunk_begin_ + k * 64 + static_cast<size_t>(__builtin_ctzll(word)));
+  }
+
+  // above_'s bit k: Above(fast_[k], slow_[k]), the signal of bar chunk_begin_ + k once past the
+  // warm-up; the same comparison, a - b > 1e-10 * |b|, two bars per SSE2 instruction (an
+  // element-wise vector operation rounds as its scalar form; NaN compares false either way).
+  void Compare(size_t count) {
+    for (size_t w = 0; w * 64 < count; ++w) {
+      const size_t from = w * 64, to = std::min(count, from + 64);
+      uint64_t word = 0;
+      size_t k = from;
+#if defined(__SSE2__)
+      using V2 = double __attribute__((vector_size(16)));
+      using M2 = int64_t __attribute__((vector_size(16)));
+      const V2 tol = {kTieTolerance, kTieTolerance};
+      const M2 sign = {INT64_MAX, INT64_MAX};
+      for (; k + 2 <= to; k += 2) {
+        V2 a, b;
+        __builtin_memcpy(&a, fast_.data() + k, sizeof a);
+        __builtin_memcpy(&b, slow_.data() + k, sizeof b);
+        M2 abs_bits;
+        __builtin_memcpy(&abs_bits, &b, sizeof abs_bits);
+        abs_bits &= sign;
+        V2 abs_b;
+        __builtin_memcpy(&abs_b, &abs_bits, sizeof abs_b);
+        const M2 above = (a - b) > tol * abs_b;
+        const auto two = static_cast<uint64_t>(_mm_movemask_pd(reinterpret_cast<__m128d>(above)));
+        word |= two << (k - from);
+      }
+#endif
+      for (; k < to; ++k) word |= static_cast<uint64_t>(Above(fast_[k], slow_[k])) << (k - from);
+      above_[w] = word;
+    }
   }
 
   [[gnu::noinline]] void Refill(engine::Context& ctx, size_t i) {
     const auto closes = ctx.series(0).close();
     const size_t count = std::min(kChunk, closes.size() - i);
-    const bool plotted = fast_col_ != nullptr;
-    double* fast = plotted ? fast_col_ + i : fast_scratch_.data();
-    double* slow = plotted ? slow_col_ + i : slow_scratch_.data();
-    fast_fill_.Fill(closes.data(), i, count, fast);
-    slow_fill_.Fill(closes.data(), i, count, slow);
-    fast_ = fast;
-    slow_ = slow;
+    fast_fill_.Fill(closes.data(), i, count, fast_.data());
+    slow_fill_.Fill(closes.data(), i, count, slow_.data());
+    Compare(count);
+    if (single_) {
+      ctx.AppendPlot(fast_plot_, std::span(fast_.data(), count));
+      ctx.AppendPlot(slow_plot_, std::span(slow_.data(), count));
+    }
     chunk_begin_ = i;
     chunk_end_ = i + count;
   }
@@ -106,11 +153,10 @@ class SmaCross final : public LongFlat<SmaCross> {
   SmaFill fast_fill_, slow_fill_;
   size_t slow_n_;
   bool single_ = false;
-  double* fast_col_ = nullptr;  // the plotted series, with one symbol and plots recorded
-  double* slow_col_ = nullptr;
-  std::vector<double> fast_scratch_, slow_scratch_;  // the means otherwise
-  const double* fast_ = nullptr;  // the means of bars chunk_begin_ .. chunk_end_ - 1
-  const double* slow_ = nullptr;
+  // The means of bars chunk_begin_ .. chunk_end_ - 1: 2 x 32 KiB, which stay in the cache
+  // between fill and use.
+  std::vector<double> fast_, slow_;
+  std::vector<uint64_t> above_;  // bit k: the means of bar chunk_begin_ + k, fast above slow
   size_t chunk_begin_ = 0, chunk_end_ = 0;
   engine::PlotId fast_plot_ = 0, slow_plot_ = 0;
 };
