@@ -11,6 +11,7 @@
 //   get_run / result / bars / tape   those steps one by one (bars: first LoadBars of the process,
 //             with its checksum pass on SQLite)
 //   head / head_bars   Store::LoadRunHead (16,384 bars) and LoadBarsBetween for its bars, alone
+//   run_head  Store::GetRunAndHead: the run and its head in one call (what Open reads first)
 //   open      api::StoreRunSource::Open: what the stream waits for before its session starts
 //   frame     Session::Create on that tape and its first frame (speed 60)
 //   complete  Open until the tape has every bar (the rest loads behind the first frames)
@@ -66,8 +67,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::map<std::string, std::vector<double>> all;
-  const char* order[] = {"whole", "get_run",   "result", "bars",  "tape",
-                         "head",  "head_bars", "open",   "frame", "complete"};
+  const char* order[] = {"whole",    "get_run", "result", "bars",  "tape",    "head",
+                         "head_bars", "run_head", "open",   "frame", "complete"};
   for (int r = 0; r < rounds; ++r) {
     std::map<std::string, double> row;
     {
@@ -112,6 +113,12 @@ int main(int argc, char** argv) {
              "LoadBarsBetween");
       }
       row["head_bars"] = Since(t);
+    }
+    {
+      auto st = OpenFresh(spec);
+      auto t = std::chrono::steady_clock::now();
+      Must(st->GetRunAndHead(run, api::StoreRunSource::kHeadBars), "GetRunAndHead");
+      row["run_head"] = Since(t);
     }
     {
       auto st = OpenFresh(spec);
