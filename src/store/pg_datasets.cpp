@@ -4,7 +4,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,102 +43,6 @@ DatasetInfo ReadDataset(const pg::Rows& rows, int r) {
   d.to = FromMicros(rows.Int(r, 4));
   d.created = FromMicros(rows.Int(r, 5));
   return d;
-}
-
-// LoadBarsBetween's first statement: the row's version, length, compression, header and bar
-// range; and the values of the bars [lo, hi) of each column, where [lo, hi) is the range of bars
-// from $3 to $4 that interpolation between the first and last bar times guesses (exact for evenly
-// spaced bars), widened by a margin — unless there are more than $5 of them, or the value is
-// compressed, or the row is the version $6/$7 the process holds (NULLs then). The columns begin
-// at octet_length - bars * 48 (market::SeriesFileLayout: the file ends with them).
-const std::string& BarsBetweenSql() {
-  static const std::string sql = [] {
-    const auto index = [](const char* t) {
-      return std::string("CASE WHEN ") + t + " <= d.from_us OR d.to_us <= d.from_us THEN 0 WHEN " +
-             t + " > d.to_us THEN d.bars ELSE ceil((" + t +
-             " - d.from_us)::float8 * (d.bars - 1) / (d.to_us - d.from_us))::bigint END";
-    };
-    std::string q =
-        "SELECT d.xmin::text::bigint, d.created_us, octet_length(d.series), "
-        "pg_column_compression(d.series) IS NOT NULL, substring(d.series from 1 for $2::int), "
-        "d.from_us, d.to_us, d.bars, w.lo, w.hi";
-    for (int c = 0; c < 6; ++c) {
-      q += ", CASE WHEN pg_column_compression(d.series) IS NOT NULL OR w.hi - w.lo > $5 "
-           "OR w.hi <= w.lo OR (d.xmin::text::bigint = $6 AND d.created_us = $7) THEN NULL "
-           "ELSE substring(d.series from (octet_length(d.series) - d.bars * 48 + (" +
-           std::to_string(c) + " * d.bars + w.lo) * 8 + 1)::int for ((w.hi - w.lo) * 8)::int) END";
-    }
-    q += " FROM datasets d, LATERAL (SELECT greatest(a - m, 0) AS lo, least(b + m, d.bars) AS hi "
-         "FROM (SELECT a, b, 64 + greatest(b - a, 0) / 8 AS m FROM (SELECT " +
-         index("$3::bigint") + " AS a, " + index("$4::bigint") +
-         " AS b) x) y) w WHERE d.name = $1";
-    return q;
-  }();
-  return sql;
-}
-
-// Bars whose search may not be over in BarsBetweenSql's guess: beyond, LoadBarsBetween searches.
-constexpr int64_t kMaxWindowBars = 4 * 16384;
-
-// The window BarsBetweenSql sent: the bars [lo, hi) out of `count`, a column each.
-struct Window {
-  size_t count = 0, lo = 0, hi = 0;
-  std::vector<std::vector<int64_t>> columns;  // times (µs), open, high, low, close, volume
-};
-
-// From columns `col` (bars, lo, hi, the six columns' values); nullopt when a column has the wrong
-// length (the caller then searches as without a window).
-std::optional<Window> ReadWindow(const pg::Rows& rows, int col) {
-  Window w;
-  w.count = static_cast<size_t>(rows.Int(0, col));
-  w.lo = static_cast<size_t>(rows.Int(0, col + 1));
-  w.hi = static_cast<size_t>(rows.Int(0, col + 2));
-  if (w.lo > w.hi || w.hi > w.count) return std::nullopt;
-  const size_t n = w.hi - w.lo;
-  for (int c = 0; c < 6; ++c) {
-    const std::span<const std::byte> bytes = rows.Bytes(0, col + 3 + c);
-    if (rows.IsNull(0, col + 3 + c) || bytes.size() != n * 8) return std::nullopt;
-    std::vector<int64_t> values(n);
-    if (n > 0) std::memcpy(values.data(), bytes.data(), bytes.size());
-    w.columns.push_back(std::move(values));
-  }
-  return w;
-}
-
-// The bars with from <= time < to, when the window holds the whole answer (where it begins and
-// ends shows in it); nullopt otherwise, or when the window is not of this layout.
-std::optional<market::Series> FromWindow(const market::SeriesFileLayout& layout, const Window& w,
-                                         Timestamp from, Timestamp to) {
-  if (layout.count != w.count) return std::nullopt;
-  const std::vector<int64_t>& times = w.columns[0];
-  if (!std::is_sorted(times.begin(), times.end())) return std::nullopt;
-  // Where t's lower bound falls in the window, if it is known from the window alone.
-  const auto at = [&](Timestamp t) -> std::optional<size_t> {
-    const auto i = static_cast<size_t>(
-        std::lower_bound(times.begin(), times.end(), ToMicros(t)) - times.begin());
-    if (i == 0 && w.lo > 0) return std::nullopt;
-    if (i == times.size() && w.hi < w.count) return std::nullopt;
-    return i;
-  };
-  const std::optional<size_t> first = at(from);
-  std::optional<size_t> end = at(to);
-  if (!first || !end) return std::nullopt;
-  end = std::max(*first, *end);
-  const auto cut = [&](size_t c) {
-    return std::vector<int64_t>(w.columns[c].begin() + static_cast<ptrdiff_t>(*first),
-                                w.columns[c].begin() + static_cast<ptrdiff_t>(*end));
-  };
-  std::vector<Timestamp> t;
-  t.reserve(*end - *first);
-  for (size_t i = *first; i < *end; ++i) t.push_back(FromMicros(times[i]));
-  const auto doubles = [&](size_t c) {
-    const std::vector<int64_t> v = cut(c);
-    std::vector<double> out(v.size());
-    if (!v.empty()) std::memcpy(out.data(), v.data(), v.size() * sizeof(double));
-    return out;
-  };
-  return market::Series::FromColumns(layout.symbol, std::move(t), doubles(1), doubles(2),
-                                     doubles(3), doubles(4), doubles(5));
 }
 
 }  // namespace
@@ -271,32 +174,15 @@ Result<market::Series> PgStore::LoadBarsBetween(std::string_view name, Timestamp
   size_t total_bytes = 0;
   int64_t first_us = 0, last_us = 0;  // the dataset's first and last bar times
   std::vector<std::byte> prefix;
-  // The version of the bars this process holds, if any: then the statement sends none.
-  std::optional<int64_t> have_xmin, have_created_us;
-  {
-    std::lock_guard lock(bars_mu_);
-    if (auto it = bars_.find(name); it != bars_.end()) {
-      have_xmin = it->second.xmin;
-      have_created_us = it->second.created_us;
-    }
-  }
-  // The bars guessed to hold the answer, when they are few (kMaxWindowBars): the six columns'
-  // values of bars [lo, hi), sent with the row's metadata.
-  std::optional<Window> window;
-  std::string source;  // stands for the path in errors: where the bytes come from
   {
     TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
-    source = conn->server() + "/datasets/" + std::string(name);
-    TD_ASSIGN_OR_RETURN(pg::Rows & rows, conn->Query(BarsBetweenSql(),
-                                                     pg::Params()
-                                                         .Add(name)
-                                                         .Add(static_cast<int64_t>(
-                                                             market::kSeriesFileMaxPrefix))
-                                                         .Add(ToMicros(from))
-                                                         .Add(ToMicros(to))
-                                                         .Add(kMaxWindowBars)
-                                                         .Add(have_xmin)
-                                                         .Add(have_created_us)));
+    TD_ASSIGN_OR_RETURN(
+        pg::Rows & rows,
+        conn->Query(
+            "SELECT " TD_PG_ROW_XMIN ", created_us, octet_length(series), "
+            "pg_column_compression(series) IS NOT NULL, substring(series from 1 for $2::int), "
+            "from_us, to_us FROM datasets WHERE name = $1",
+            pg::Params().Add(name).Add(static_cast<int64_t>(market::kSeriesFileMaxPrefix))));
     if (rows.size() == 0) return DatasetNotFound(name);
     xmin = rows.Int(0, 0);
     created_us = rows.Int(0, 1);
@@ -306,9 +192,6 @@ Result<market::Series> PgStore::LoadBarsBetween(std::string_view name, Timestamp
     prefix.assign(bytes.begin(), bytes.end());
     first_us = rows.Int(0, 5);
     last_us = rows.Int(0, 6);
-    if (!rows.IsNull(0, 10)) {
-      window = ReadWindow(rows, /*col=*/7);
-    }
   }
   {
     std::lock_guard lock(bars_mu_);
@@ -324,13 +207,10 @@ Result<market::Series> PgStore::LoadBarsBetween(std::string_view name, Timestamp
     TD_ASSIGN_OR_RETURN(const market::Series& bars, LoadBars(name));
     return bars.Slice(from, to);
   }
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  const std::string source = conn->server() + "/datasets/" + std::string(name);
   TD_ASSIGN_OR_RETURN(const market::SeriesFileLayout& layout,
                       market::ReadSeriesFileLayout(prefix, total_bytes, source));
-  if (window) {
-    if (std::optional<market::Series> bars = FromWindow(layout, *window, from, to)) return *bars;
-  }
-  // Else a search of the times column, a piece per round trip.
-  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
   // The values of bars [first, first + count) of `column`, from the same row (created_us tells a
   // dataset put again under the name since).
   const auto read_column = [&](size_t column, size_t first,
