@@ -30,6 +30,51 @@ StoreRunSource::~StoreRunSource() {
   for (Loader& l : loaders) l.thread.join();
 }
 
+StoreRunSource::FirstRead::FirstRead(StoreRunSource& source) : source_(source) {
+  std::lock_guard lock(source_.reads_mu_);
+  ++source_.first_reads_;
+}
+
+StoreRunSource::FirstRead::~FirstRead() {
+  {
+    std::lock_guard lock(source_.reads_mu_);
+    --source_.first_reads_;
+  }
+  source_.reads_cv_.notify_all();
+}
+
+StoreRunSource::BackgroundRead::BackgroundRead(StoreRunSource& source) : source_(source) {
+  std::unique_lock lock(source_.reads_mu_);
+  Take(lock);
+}
+
+void StoreRunSource::BackgroundRead::Take(std::unique_lock<std::mutex>& lock) {
+  // One background read at a time, and none while first reads are under way, unless they have
+  // kept it waiting for kMaxYield (a steady stream of them must not stall the rest for ever).
+  const auto yield_until = SteadyClock::now() + kMaxYield;
+  source_.reads_cv_.wait_until(lock, yield_until, [&] {
+    return !source_.background_busy_ && source_.first_reads_ == 0;
+  });
+  source_.reads_cv_.wait(lock, [&] { return !source_.background_busy_; });
+  source_.background_busy_ = true;
+}
+
+void StoreRunSource::BackgroundRead::Yield() {
+  std::unique_lock lock(source_.reads_mu_);
+  if (source_.first_reads_ == 0) return;
+  source_.background_busy_ = false;
+  source_.reads_cv_.notify_all();
+  Take(lock);
+}
+
+StoreRunSource::BackgroundRead::~BackgroundRead() {
+  {
+    std::lock_guard lock(source_.reads_mu_);
+    source_.background_busy_ = false;
+  }
+  source_.reads_cv_.notify_all();
+}
+
 size_t StoreRunSource::loading_tapes() const {
   std::lock_guard lock(mu_);
   return static_cast<size_t>(std::count_if(loaders_.begin(), loaders_.end(), [](const Loader& l) {
@@ -72,8 +117,11 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::Open(std::string_v
       source->loaded_.notify_all();
     }
   } loading{this, id};
-  auto run = store_.GetRun(id);
-  if (!run.ok()) return run.take_error();
+  // A first read (what a first frame waits for): loaders of other tapes' rest hold back meanwhile.
+  FirstRead first_read(*this);
+  auto got = store_.GetRunAndHead(id, head_bars_);
+  if (!got.ok()) return got.take_error();
+  const store::RunInfo* run = &got->run;
   switch (run->status) {
     case store::RunStatus::kQueued:
     case store::RunStatus::kRunning: {
@@ -104,8 +152,7 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::Open(std::string_v
     std::lock_guard lock(mu_);
     pending_.erase(std::string(id));
   }
-  const bool long_run = !run->stats || run->stats->bars > head_bars_;
-  auto tape = long_run ? LoadProgressively(*run) : LoadWhole(*run);
+  auto tape = got->head ? LoadProgressively(*run, std::move(*got->head)) : LoadWhole(*run);
   if (!tape.ok()) return tape.take_error();
   Cache(run->id, *tape);
   return *tape;
@@ -156,18 +203,16 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadWhole(const st
 }
 
 Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadProgressively(
-    const store::RunInfo& run) {
-  auto head = store_.LoadRunHead(run.id, head_bars_);
-  if (!head.ok()) return head.take_error();
-  if (head->result.times.size() >= head->total_bars) return LoadWhole(run);
+    const store::RunInfo& run, store::RunHead head) {
+  if (head.result.times.size() >= head.total_bars) return LoadWhole(run);
   // The bars up to the head's last: the series' bars after it belong to bars still to come.
-  const Timestamp head_end = head->result.times.back() + Micros{1};
+  const Timestamp head_end = head.result.times.back() + Micros{1};
   auto series = LoadSeries(run, head_end);
   if (!series.ok()) return series.take_error();
-  const size_t total = head->total_bars;
-  const Timestamp last = head->last_time;
+  const size_t total = head.total_bars;
+  const Timestamp last = head.last_time;
   auto tape = playback::Tape::CreatePartial(
-      std::make_shared<const engine::RunResult>(std::move(head->result)), std::move(series).value(),
+      std::make_shared<const engine::RunResult>(std::move(head.result)), std::move(series).value(),
       total, last);
   if (!tape.ok()) return tape.take_error();
   std::shared_ptr<playback::Tape> partial = *tape;
@@ -194,9 +239,15 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadProgressively(
 void StoreRunSource::LoadRest(const store::RunInfo& run,
                               const std::shared_ptr<playback::Tape>& tape) {
   Status st = [&]() -> Status {
-    auto result = store_.LoadRunResult(run.id);
+    Result<engine::RunResult> result = [&] {
+      BackgroundRead turn(*this);
+      return store_.LoadRunResultInPieces(run.id, [&turn] { turn.Yield(); });
+    }();
     if (!result.ok()) return result.take_error();
-    auto series = LoadSeries(run, std::nullopt);
+    Result<std::vector<market::Series>> series = [&] {
+      BackgroundRead turn(*this);
+      return LoadSeries(run, std::nullopt);
+    }();
     if (!series.ok()) return series.take_error();
     return tape->Complete(std::make_shared<const engine::RunResult>(std::move(result).value()),
                           std::move(series).value());

@@ -38,11 +38,12 @@ namespace tapedeck::api {
 // so that viewers arriving together load it once.
 //
 // A done run's tape comes in two steps when it has more than `head_bars` bars: Open reads its first
-// `head_bars` bars (Store::LoadRunHead, LoadBarsBetween: a few hundred kilobytes) and returns a
+// `head_bars` bars (Store::GetRunAndHead, LoadBarsBetween: a few hundred kilobytes) and returns a
 // tape that plays them at once (playback::Tape::CreatePartial), while a thread of the source's
 // reads the whole run (LoadRunResult, LoadBars) and completes that tape; sessions wait for bars
 // still loading. Should that read fail, the tape fails (sessions send its error and close) and
-// leaves the cache, so that the next Open tries again.
+// leaves the cache, so that the next Open tries again. Those reads of tapes' rest go one at a
+// time, each waiting while an Open reads the store (see FirstRead).
 //
 // Thread-safety: as server::RunSource requires, any thread.
 class StoreRunSource final : public server::RunSource {
@@ -85,14 +86,47 @@ class StoreRunSource final : public server::RunSource {
 
   // The whole of run `run`: its result and the bars of its datasets over its period.
   Result<std::shared_ptr<const playback::Tape>> LoadWhole(const store::RunInfo& run);
-  // Its first head_bars_ bars, completed behind (Complete/FailLoad) by a loader thread.
-  Result<std::shared_ptr<const playback::Tape>> LoadProgressively(const store::RunInfo& run);
+  // Its first head_bars_ bars (`head`), completed behind (Complete/FailLoad) by a loader thread.
+  Result<std::shared_ptr<const playback::Tape>> LoadProgressively(const store::RunInfo& run,
+                                                                  store::RunHead head);
   // The bars of `run`'s datasets from its start to before `to` (all of them when nullopt):
   // LoadBarsBetween when `to` is set, else LoadBars, sliced to the run's period.
   Result<std::vector<market::Series>> LoadSeries(const store::RunInfo& run,
                                                  std::optional<Timestamp> to);
   void LoadRest(const store::RunInfo& run, const std::shared_ptr<playback::Tape>& tape);
   void Cache(const std::string& id, std::shared_ptr<const playback::Tape> tape);
+
+  // Reads of the store for a first frame (Open's) go before the loaders' reads of tapes' rest:
+  // a FirstRead is held around each Open's store reads; each of a loader's big reads (the
+  // result, then the bars) holds a BackgroundRead, which waits until no other one is held (one
+  // big read at a time: two would only share the same CPUs and the database) and no FirstRead is
+  // (up to kMaxYield), so that a first frame does not queue behind another tape's rest. The
+  // result is read in pieces (Store::LoadRunResultInPieces), and between them Yield waits again
+  // while first reads are under way.
+  static constexpr std::chrono::milliseconds kMaxYield{1000};
+  class FirstRead {
+   public:
+    explicit FirstRead(StoreRunSource& source);
+    ~FirstRead();
+    FirstRead(const FirstRead&) = delete;
+    FirstRead& operator=(const FirstRead&) = delete;
+
+   private:
+    StoreRunSource& source_;
+  };
+  class BackgroundRead {
+   public:
+    explicit BackgroundRead(StoreRunSource& source);
+    ~BackgroundRead();
+    BackgroundRead(const BackgroundRead&) = delete;
+    BackgroundRead& operator=(const BackgroundRead&) = delete;
+    // Between two pieces of the read: lets first reads under way go first.
+    void Yield();
+
+   private:
+    void Take(std::unique_lock<std::mutex>& lock);
+    StoreRunSource& source_;
+  };
 
   struct Loader {
     std::thread thread;
@@ -114,6 +148,10 @@ class StoreRunSource final : public server::RunSource {
   // the run as pending on the strength of that (possibly stale) read. GUARDED_BY(mu_)
   uint64_t finished_epoch_ = 0;
   std::atomic<uint64_t> pending_reads_{0};
+  std::mutex reads_mu_;
+  std::condition_variable reads_cv_;
+  int first_reads_ = 0;            // GUARDED_BY(reads_mu_): FirstReads held
+  bool background_busy_ = false;  // GUARDED_BY(reads_mu_): a BackgroundRead is held
   // Threads reading the rest of a tape; finished ones are joined when the next starts.
   std::vector<Loader> loaders_;  // GUARDED_BY(mu_)
 };

@@ -13,8 +13,8 @@ namespace tapedeck::store {
 
 struct DbMetrics {
   // Upper bounds, in seconds, of the round-trip histogram's buckets (+Inf is implied). A round
-  // trip: one statement sent and its result read (a statement's first use on a connection costs
-  // one more, to prepare it).
+  // trip: one statement sent and its result read (a statement's first use on a connection
+  // prepares it in the same round trip).
   static constexpr std::array<double, 12> kRoundTripBuckets = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1};
 

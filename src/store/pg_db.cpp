@@ -345,31 +345,33 @@ Result<Rows> Conn::Execute(std::string_view sql, const Params& params, bool simp
     std::string key = params.TypeKey();
     key += '\n';
     key += sql;
-    auto it = prepared_.find(key);
-    if (it == prepared_.end()) {
-      std::string name = "td" + std::to_string(prepared_.size() + 1);
-      const auto start = std::chrono::steady_clock::now();
-      PGresult* prep = PQprepare(conn_, name.c_str(), std::string(sql).c_str(), params.size(),
-                                 params.types_.data());
-      CountRoundTrip(start);
-      if (prep == nullptr || PQresultStatus(prep) != PGRES_COMMAND_OK) {
-        Error e = ServerError(prep, sql);
-        PQclear(prep);
-        return e;
-      }
-      PQclear(prep);
-      it = prepared_.emplace(std::move(key), std::move(name)).first;
-    }
     std::vector<const char*> values(params.values_.size());
     std::vector<int> lengths(params.values_.size());
     for (size_t i = 0; i < values.size(); ++i) {
       values[i] = params.null_[i] ? nullptr : params.values_[i].data();
       lengths[i] = static_cast<int>(params.values_[i].size());
     }
-    const auto start = std::chrono::steady_clock::now();
-    res = PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(), lengths.data(),
-                         params.formats_.data(), /*resultFormat=*/kBinary);
-    CountRoundTrip(start);
+    auto it = prepared_.find(key);
+    if (it == prepared_.end()) {
+      std::string name = "td" + std::to_string(prepared_.size() + 1);
+      const auto start = std::chrono::steady_clock::now();
+      PGresult* prep = nullptr;
+      res = PrepareAndExecute(name, sql, params, values, lengths, prep);
+      CountRoundTrip(start);
+      if (prep == nullptr || PQresultStatus(prep) != PGRES_COMMAND_OK) {
+        Error e = ServerError(prep, sql);
+        PQclear(prep);
+        PQclear(res);
+        return e;
+      }
+      PQclear(prep);
+      prepared_.emplace(std::move(key), std::move(name));
+    } else {
+      const auto start = std::chrono::steady_clock::now();
+      res = PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(),
+                           lengths.data(), params.formats_.data(), /*resultFormat=*/kBinary);
+      CountRoundTrip(start);
+    }
   }
   const ExecStatusType st = res != nullptr ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
@@ -378,6 +380,61 @@ Result<Rows> Conn::Execute(std::string_view sql, const Params& params, bool simp
   Error e = ServerError(res, sql);
   PQclear(res);
   return e;
+}
+
+PGresult* Conn::PrepareAndExecute(const std::string& name, std::string_view sql,
+                                  const Params& params, const std::vector<const char*>& values,
+                                  const std::vector<int>& lengths, PGresult*& prep) {
+  const std::string text(sql);
+  // Parse, Bind/Execute and Sync sent together: one round trip where PQprepare and
+  // PQexecPrepared take two. Without pipeline mode (it could not be entered), those two.
+  if (PQenterPipelineMode(conn_) != 1) {
+    prep = PQprepare(conn_, name.c_str(), text.c_str(), params.size(), params.types_.data());
+    if (prep == nullptr || PQresultStatus(prep) != PGRES_COMMAND_OK) return nullptr;
+    return PQexecPrepared(conn_, name.c_str(), params.size(), values.data(), lengths.data(),
+                          params.formats_.data(), /*resultFormat=*/kBinary);
+  }
+  PGresult* res = nullptr;
+  if (PQsendPrepare(conn_, name.c_str(), text.c_str(), params.size(), params.types_.data()) ==
+          1 &&
+      PQsendQueryPrepared(conn_, name.c_str(), params.size(), values.data(), lengths.data(),
+                          params.formats_.data(), /*resultFormat=*/kBinary) == 1 &&
+      PQpipelineSync(conn_) == 1) {
+    // The prepare's result, a null; the execution's (PGRES_PIPELINE_ABORTED when the prepare
+    // failed), a null; then the sync's. Anything else is dropped.
+    int query = 0;
+    for (int nulls = 0; nulls < 4;) {
+      PGresult* r = PQgetResult(conn_);
+      if (r == nullptr) {
+        if (PQstatus(conn_) != CONNECTION_OK) break;
+        ++query;
+        ++nulls;
+        continue;
+      }
+      if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        break;
+      }
+      if (query == 0 && prep == nullptr) {
+        prep = r;
+      } else if (query == 1 && res == nullptr) {
+        res = r;
+      } else {
+        PQclear(r);
+      }
+    }
+  }
+  if (PQexitPipelineMode(conn_) != 1 && PQstatus(conn_) == CONNECTION_OK) {
+    // Results left unread (should not happen): the connection's state is unknown, so it is
+    // dropped and the next statement reconnects.
+    PQclear(res);
+    res = nullptr;
+    PQclear(prep);
+    prep = nullptr;
+    PQfinish(conn_);
+    conn_ = nullptr;
+  }
+  return res;
 }
 
 Error Conn::ServerError(const PGresult* res, std::string_view op) const {

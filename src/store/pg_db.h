@@ -1,8 +1,9 @@
 // Internal to src/store: a thin layer over one libpq connection to PostgreSQL — opened from a
-// postgresql:// URL, parameterised statements (prepared once per connection and cached), typed
-// parameters and columns in PostgreSQL's binary format, transactions, server errors mapped onto
-// tapedeck's, and reconnection with backoff after the connection drops. The PostgreSQL
-// counterpart of sqlite_db.h, for the store that shares one database between processes.
+// postgresql:// URL, parameterised statements (prepared once per connection, in the round trip of
+// their first execution, and cached), typed parameters and columns in PostgreSQL's binary format,
+// transactions, server errors mapped onto tapedeck's, and reconnection with backoff after the
+// connection drops. The PostgreSQL counterpart of sqlite_db.h, for the store that shares one
+// database between processes.
 //
 // Errors: UNAVAILABLE (HTTP 503: the caller may retry later) when the server cannot be reached or
 // the connection was lost, or the server refuses connections (SQLSTATE classes 08 and 57P, 53300);
@@ -10,7 +11,8 @@
 // statement), and from the server `sqlstate` and `pg` (its message), or `pg` alone (libpq's, when
 // the server said nothing). A password in the URL appears in no message.
 //
-// Metrics: every round trip (a statement, a PREPARE, BEGIN/COMMIT) and every reconnection is
+// Metrics: every round trip (a statement, prepared with it on its first use on a connection: one
+// round trip for both, in libpq's pipeline mode; BEGIN/COMMIT) and every reconnection is
 // counted in the process-wide store::ReadDbMetrics() (store/db_metrics.h).
 //
 // Thread-safety: none. A Conn is used by one thread at a time.
@@ -146,6 +148,11 @@ class Conn {
   // allowed (not inside a transaction; not before the backoff has passed).
   Status EnsureConnected(std::string_view op);
   Result<Rows> Execute(std::string_view sql, const Params& params, bool simple);
+  // Prepares `sql` as `name` and executes it with `values`/`lengths` (params') in one round trip.
+  // `prep` gets the prepare's result (nullptr if none came); returns the execution's.
+  PGresult* PrepareAndExecute(const std::string& name, std::string_view sql, const Params& params,
+                              const std::vector<const char*>& values,
+                              const std::vector<int>& lengths, PGresult*& prep);
   Error ServerError(const PGresult* res, std::string_view op) const;
   Error LostError(std::string_view op, std::string reason) const;
   std::string Scrub(std::string text) const;

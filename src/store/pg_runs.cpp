@@ -9,6 +9,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -57,8 +58,8 @@ Error WhyNot(pg::Conn& conn, std::string_view id, std::string_view want) {
   return BadTransition(id, state->second, want);
 }
 
-#define TD_PG_RUN_SELECT                                                                         \
-  "SELECT r.id, r.dataset, r.symbols, r.strategy, r.params, r.cash, r.commission, r.fixed_fee, " \
+#define TD_PG_RUN_COLUMNS                                                                        \
+  "r.id, r.dataset, r.symbols, r.strategy, r.params, r.cash, r.commission, r.fixed_fee, "        \
   "r.slippage, r.allow_short, r.from_us, r.to_us, r.request, r.status, r.progress, r.error, "    \
   "r.created_us, r.started_us, r.finished_us, "                                                  \
   "s.run, s.bars, s.fills, s.trades, s.start_equity, s.final_equity, s.total_return, s.cagr, "   \
@@ -66,8 +67,10 @@ Error WhyNot(pg::Conn& conn, std::string_view id, std::string_view want) {
   "s.win_rate, s.profit_factor, s.expectancy, s.exposure, s.buy_and_hold_return, "               \
   "s.periods_per_year, "                                                                         \
   "r.strategy_version, r.strategy_sha256, r.error_cause, r.error_line, r.error_bar_us, p.decl, " \
-  "r.datasets "                                                                                  \
+  "r.datasets "
+#define TD_PG_RUN_FROM \
   "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq LEFT JOIN run_plots p ON p.run = r.seq "
+#define TD_PG_RUN_SELECT "SELECT " TD_PG_RUN_COLUMNS TD_PG_RUN_FROM
 
 constexpr int kStatsFirstCol = 20;   // index of s.bars in TD_PG_RUN_SELECT
 constexpr int kScriptFirstCol = 39;  // index of r.strategy_version
@@ -170,6 +173,42 @@ Result<std::vector<engine::Trade>> ReadTrades(const pg::Conn& conn, const pg::Ro
       UnpackTrades(rows.Bytes(0, count_col + 1), static_cast<size_t>(rows.Int(0, count_col)));
   if (!trades.ok()) return PgCorrupt(conn, trades.error().msg);
   return std::move(trades).value();
+}
+
+// run_heads' columns, for ReadStoredHead.
+#define TD_PG_HEAD_COLUMNS                                                                   \
+  "h.bars, h.last_us, h.times, h.equity, h.events, h.event_records, h.event_reasons, h.series, " \
+  "h.plots, h.logs, h.log_records, h.log_text "
+
+// Whether row 0 has a run_heads row (TD_PG_HEAD_COLUMNS from column `col`) of `bars` bars or more.
+bool HasStoredHead(const pg::Rows& rows, int col, size_t bars) {
+  return !rows.IsNull(0, col) && static_cast<size_t>(rows.Int(0, col)) >= bars && bars > 0;
+}
+
+// The first `bars` bars of a run of `total_bars` out of row 0's run_heads columns (from `col`);
+// `result` comes with the run's symbols and statistics. REQUIRES: HasStoredHead(rows, col, bars).
+Result<RunHead> ReadStoredHead(const pg::Conn& c, const pg::Rows& rows, int col, size_t total_bars,
+                               size_t bars, engine::RunResult result) {
+  const auto stored = static_cast<size_t>(rows.Int(0, col));
+  engine::RunResult& r = result;
+  TD_TRY(CopyBlob(c, rows.Bytes(0, col + 2), stored, "run_heads.times", r.times));
+  TD_TRY(CopyBlob(c, rows.Bytes(0, col + 3), stored, "run_heads.equity", r.equity));
+  auto events = UnpackEvents(rows.Bytes(0, col + 5), AsText(rows.Bytes(0, col + 6)),
+                             static_cast<size_t>(rows.Int(0, col + 4)));
+  if (!events.ok()) return PgCorrupt(c, events.error().msg);
+  r.events = std::move(events).value();
+  auto plots =
+      UnpackPlots(rows.Bytes(0, col + 8), static_cast<size_t>(rows.Int(0, col + 7)), stored);
+  if (!plots.ok()) return PgCorrupt(c, plots.error().msg);
+  r.plots = std::move(plots).value();
+  auto logs = UnpackLogs(rows.Bytes(0, col + 10), AsText(rows.Bytes(0, col + 11)),
+                         static_cast<size_t>(rows.Int(0, col + 9)));
+  if (!logs.ok()) return PgCorrupt(c, logs.error().msg);
+  r.logs = std::move(logs).value();
+  RunHead head = CutRunHead(std::move(r), bars);
+  head.total_bars = total_bars;
+  head.last_time = FromMicros(rows.Int(0, col + 1));
+  return head;
 }
 
 }  // namespace
@@ -377,6 +416,43 @@ Result<RunInfo> PgStore::GetRun(std::string_view id) {
   return ReadRunInfo(*conn, rows, 0);
 }
 
+Result<RunAndHead> PgStore::GetRunAndHead(std::string_view id, size_t max_bars) {
+  RunAndHead out;
+  {
+    TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+    // The run as GetRun reads it, its bar count and symbols, and its run_heads row when it has
+    // one (done runs longer than kStoredHeadBars): one statement.
+    constexpr int kPoints = kDatasetsCol + 1, kSymbols = kPoints + 1, kHead = kSymbols + 1;
+    TD_ASSIGN_OR_RETURN(
+        pg::Rows & rows,
+        conn->Query("SELECT " TD_PG_RUN_COLUMNS ", e.points, s.symbols, " TD_PG_HEAD_COLUMNS
+                    TD_PG_RUN_FROM "LEFT JOIN run_equity e ON e.run = r.seq "
+                    "LEFT JOIN run_heads h ON h.run = r.seq WHERE r.id = $1",
+                    pg::Params().Add(id)));
+    if (rows.size() == 0) return RunNotFound(id);
+    TD_ASSIGN_OR_RETURN(out.run, ReadRunInfo(*conn, rows, 0));
+    if (out.run.status != RunStatus::kDone || (out.run.stats && out.run.stats->bars <= max_bars)) {
+      return out;
+    }
+    const auto total = static_cast<size_t>(rows.Int(0, kPoints));
+    const size_t bars = std::min(max_bars, total);
+    if (out.run.stats && !rows.IsNull(0, kPoints) && HasStoredHead(rows, kHead, bars)) {
+      engine::RunResult result;
+      result.symbols = SymbolsFromJson(rows.Text(0, kSymbols));
+      result.stats = *out.run.stats;
+      Result<RunHead> head = ReadStoredHead(*conn, rows, kHead, total, bars, std::move(result));
+      if (!head.ok()) return head.take_error();
+      out.head = std::move(head).value();
+      return out;
+    }
+  }
+  // No head stored (a run from before schema v2): LoadRunHead reads it out of the result.
+  Result<RunHead> head = LoadRunHead(id, max_bars);
+  if (!head.ok()) return head.take_error();
+  out.head = std::move(head).value();
+  return out;
+}
+
 Result<std::vector<RunInfo>> PgStore::ListRuns(size_t limit, size_t offset) {
   TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
   std::optional<int64_t> lim;  // NULL: LIMIT ALL
@@ -448,6 +524,84 @@ Result<engine::RunResult> PgStore::LoadRunResult(std::string_view id) {
   return result;
 }
 
+Result<engine::RunResult> PgStore::LoadRunResultInPieces(std::string_view id,
+                                                        const std::function<void()>& between) {
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  // One snapshot for every piece, as LoadRunResult's one statement: a DeleteRun committed
+  // meanwhile cannot leave us half a result.
+  TD_ASSIGN_OR_RETURN(pg::Txn & txn,
+                      pg::Txn::Begin(*conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  // First the run, its statistics, counts and trades (small); then each big blob on its own.
+  TD_ASSIGN_OR_RETURN(
+      pg::Rows & rows,
+      conn->Query("SELECT r.seq, r.status, r.error, "
+                  "s.run, s.symbols, s.bars, s.fills, s.trades, s.start_equity, "
+                  "s.final_equity, s.total_return, s.cagr, s.volatility, s.sharpe, s.sortino, "
+                  "s.calmar, s.max_drawdown, s.max_drawdown_us, s.win_rate, s.profit_factor, "
+                  "s.expectancy, s.exposure, s.buy_and_hold_return, s.periods_per_year, "
+                  "e.points, v.count, t.count, t.records, p.series, p.logs "
+                  "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
+                  "LEFT JOIN run_equity e ON e.run = r.seq "
+                  "LEFT JOIN run_events v ON v.run = r.seq "
+                  "LEFT JOIN run_trades t ON t.run = r.seq "
+                  "LEFT JOIN run_plots p ON p.run = r.seq WHERE r.id = $1",
+                  pg::Params().Add(id)));
+  if (rows.size() == 0) return RunNotFound(id);
+  TD_TRY(CheckDone(*conn, rows, id));
+  const pg::Conn& c = *conn;
+  const std::string what = "done run " + std::string(id);
+  const int64_t seq = rows.Int(0, 0);
+  engine::RunResult result;
+  if (rows.IsNull(0, 3)) return PgCorrupt(c, what + " has no statistics");
+  result.symbols = SymbolsFromJson(rows.Text(0, 4));
+  result.stats = ReadStats(rows, 0, 5);
+  constexpr int kPoints = 24, kEvents = 25, kTrades = 26, kPlots = 28;
+  if (rows.IsNull(0, kPoints)) return PgCorrupt(c, what + " has no equity");
+  if (rows.IsNull(0, kEvents)) return PgCorrupt(c, what + " has no order events");
+  const auto points = static_cast<size_t>(rows.Int(0, kPoints));
+  const auto event_count = static_cast<size_t>(rows.Int(0, kEvents));
+  TD_ASSIGN_OR_RETURN(result.trades, ReadTrades(c, rows, kTrades, id));
+  const bool has_plots = !rows.IsNull(0, kPlots);
+  const auto plot_count = has_plots ? static_cast<size_t>(rows.Int(0, kPlots)) : 0;
+  const auto log_count = has_plots ? static_cast<size_t>(rows.Int(0, kPlots + 1)) : 0;
+  const auto piece = [&](const char* sql) -> Result<pg::Rows> {
+    between();
+    TD_ASSIGN_OR_RETURN(pg::Rows & got, conn->Query(sql, pg::Params().Add(seq)));
+    if (got.size() == 0) return PgCorrupt(c, what + " lost a row of its result");
+    return std::move(got);
+  };
+  {
+    TD_ASSIGN_OR_RETURN(const pg::Rows& got, piece("SELECT times FROM run_equity WHERE run = $1"));
+    TD_TRY(CopyBlob(c, got.Bytes(0, 0), points, "run_equity.times", result.times));
+  }
+  {
+    TD_ASSIGN_OR_RETURN(const pg::Rows& got, piece("SELECT equity FROM run_equity WHERE run = $1"));
+    TD_TRY(CopyBlob(c, got.Bytes(0, 0), points, "run_equity.equity", result.equity));
+  }
+  {
+    TD_ASSIGN_OR_RETURN(const pg::Rows& got,
+                        piece("SELECT records, reasons FROM run_events WHERE run = $1"));
+    auto events = UnpackEvents(got.Bytes(0, 0), AsText(got.Bytes(0, 1)), event_count);
+    if (!events.ok()) return PgCorrupt(c, events.error().msg);
+    result.events = std::move(events).value();
+  }
+  if (has_plots) {
+    {
+      TD_ASSIGN_OR_RETURN(const pg::Rows& got, piece("SELECT plots FROM run_plots WHERE run = $1"));
+      auto plots = UnpackPlots(got.Bytes(0, 0), plot_count, result.times.size());
+      if (!plots.ok()) return PgCorrupt(c, plots.error().msg);
+      result.plots = std::move(plots).value();
+    }
+    TD_ASSIGN_OR_RETURN(const pg::Rows& got,
+                        piece("SELECT log_records, log_text FROM run_plots WHERE run = $1"));
+    auto logs = UnpackLogs(got.Bytes(0, 0), AsText(got.Bytes(0, 1)), log_count);
+    if (!logs.ok()) return PgCorrupt(c, logs.error().msg);
+    result.logs = std::move(logs).value();
+  }
+  TD_TRY(txn.Commit());
+  return result;
+}
+
 Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
   TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
   TD_ASSIGN_OR_RETURN(
@@ -457,9 +611,7 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
                   "s.final_equity, s.total_return, s.cagr, s.volatility, s.sharpe, s.sortino, "
                   "s.calmar, s.max_drawdown, s.max_drawdown_us, s.win_rate, s.profit_factor, "
                   "s.expectancy, s.exposure, s.buy_and_hold_return, s.periods_per_year, "
-                  "e.points, v.count, p.series, p.logs, "
-                  "h.bars, h.last_us, h.times, h.equity, h.events, h.event_records, "
-                  "h.event_reasons, h.series, h.plots, h.logs, h.log_records, h.log_text "
+                  "e.points, v.count, p.series, p.logs, " TD_PG_HEAD_COLUMNS
                   "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
                   "LEFT JOIN run_equity e ON e.run = r.seq "
                   "LEFT JOIN run_events v ON v.run = r.seq "
@@ -481,29 +633,8 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
   head.total_bars = static_cast<size_t>(rows.Int(0, kEquity));
   const size_t bars = std::min(max_bars, head.total_bars);
   // The row of run_heads, when the run has one with bars enough: one small read.
-  if (!rows.IsNull(0, kHead) && static_cast<size_t>(rows.Int(0, kHead)) >= bars && bars > 0) {
-    const auto stored = static_cast<size_t>(rows.Int(0, kHead));
-    engine::RunResult& r = result;
-    TD_TRY(CopyBlob(c, rows.Bytes(0, kHead + 2), stored, "run_heads.times", r.times));
-    TD_TRY(CopyBlob(c, rows.Bytes(0, kHead + 3), stored, "run_heads.equity", r.equity));
-    auto events = UnpackEvents(rows.Bytes(0, kHead + 5), AsText(rows.Bytes(0, kHead + 6)),
-                               static_cast<size_t>(rows.Int(0, kHead + 4)));
-    if (!events.ok()) return PgCorrupt(c, events.error().msg);
-    r.events = std::move(events).value();
-    auto plots =
-        UnpackPlots(rows.Bytes(0, kHead + 8), static_cast<size_t>(rows.Int(0, kHead + 7)), stored);
-    if (!plots.ok()) return PgCorrupt(c, plots.error().msg);
-    r.plots = std::move(plots).value();
-    auto logs = UnpackLogs(rows.Bytes(0, kHead + 10), AsText(rows.Bytes(0, kHead + 11)),
-                           static_cast<size_t>(rows.Int(0, kHead + 9)));
-    if (!logs.ok()) return PgCorrupt(c, logs.error().msg);
-    r.logs = std::move(logs).value();
-    const size_t total = head.total_bars;
-    const Timestamp last = FromMicros(rows.Int(0, kHead + 1));
-    head = CutRunHead(std::move(r), bars);
-    head.total_bars = total;
-    head.last_time = last;
-    return head;
+  if (HasStoredHead(rows, kHead, bars)) {
+    return ReadStoredHead(c, rows, kHead, head.total_bars, bars, std::move(result));
   }
   // Else from the result's blobs. substring() of an out-of-line value reads just the chunks that
   // hold the bytes asked for when it is stored uncompressed; a compressed one is fetched whole on

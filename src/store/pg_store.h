@@ -64,7 +64,10 @@ class PgStore final : public Store {
   Result<std::vector<RunInfo>> ListRuns(size_t limit, size_t offset) override;
   Result<StatusCounts> CountRuns() override;
   Result<engine::RunResult> LoadRunResult(std::string_view id) override;
+  Result<engine::RunResult> LoadRunResultInPieces(std::string_view id,
+                                                  const std::function<void()>& between) override;
   Result<RunHead> LoadRunHead(std::string_view id, size_t max_bars) override;
+  Result<RunAndHead> GetRunAndHead(std::string_view id, size_t max_bars) override;
   Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) override;
   Status DeleteRun(std::string_view id) override;
   Result<size_t> RecoverOnStart() override;

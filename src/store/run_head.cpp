@@ -32,6 +32,23 @@ Result<RunHead> Store::LoadRunHead(std::string_view id, size_t max_bars) {
   return CutRunHead(std::move(result), max_bars);
 }
 
+Result<RunAndHead> Store::GetRunAndHead(std::string_view id, size_t max_bars) {
+  Result<RunInfo> run = GetRun(id);
+  if (!run.ok()) return run.take_error();
+  RunAndHead out{std::move(run).value(), std::nullopt};
+  if (out.run.status == RunStatus::kDone && (!out.run.stats || out.run.stats->bars > max_bars)) {
+    Result<RunHead> head = LoadRunHead(id, max_bars);
+    if (!head.ok()) return head.take_error();
+    out.head = std::move(head).value();
+  }
+  return out;
+}
+
+Result<engine::RunResult> Store::LoadRunResultInPieces(std::string_view id,
+                                                      const std::function<void()>& /*between*/) {
+  return LoadRunResult(id);
+}
+
 Result<market::Series> Store::LoadBarsBetween(std::string_view name, Timestamp from, Timestamp to) {
   TD_ASSIGN_OR_RETURN(const market::Series& bars, LoadBars(name));
   return bars.Slice(from, to);

@@ -235,6 +235,14 @@ inline constexpr size_t kStoredHeadBars = 16384;
 // Cuts a whole result to its first `bars` bars as LoadRunHead does (bars <= result's).
 RunHead CutRunHead(engine::RunResult result, size_t bars);
 
+// What Store::GetRunAndHead returns.
+struct RunAndHead {
+  RunInfo run;
+  // LoadRunHead(id, max_bars)'s answer when the run is done and longer than max_bars bars (or
+  // has no statistics); nullopt otherwise.
+  std::optional<RunHead> head;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -317,12 +325,25 @@ class Store {
   // RANGE (details `status`) for a queued or running one, which has no result yet.
   virtual Result<engine::RunResult> LoadRunResult(std::string_view id) = 0;
 
+  // LoadRunResult read in pieces, calling `between` between them (it may block: playback's
+  // background reads wait there while first frames' reads go), so that other reads of the same
+  // database need not wait behind the whole of a big result. PostgreSQL reads a statement per
+  // blob, all in one read-only snapshot; the default is LoadRunResult, in one piece.
+  virtual Result<engine::RunResult> LoadRunResultInPieces(std::string_view id,
+                                                          const std::function<void()>& between);
+
   // The first bars of a done run's result, for playback's first frames: `result` holds times,
   // equity and plots cut after the first min(max_bars, bars) bars (the exact cut may be a few
   // bars earlier, see RunHead), the order events and log entries of those bars, symbols and
   // statistics; no trades. Cheap beside LoadRunResult: only those bytes are read. The default
   // cuts LoadRunResult's. Errors: as LoadRunResult.
   virtual Result<RunHead> LoadRunHead(std::string_view id, size_t max_bars);
+
+  // GetRun, and LoadRunHead(id, max_bars) when the run is done and its statistics count more than
+  // `max_bars` bars (or it has none): playback's first read of a run it has not loaded. The
+  // default makes the two calls; PostgreSQL reads both in one statement (one round trip, one
+  // snapshot) when the run has a stored head. Errors: as GetRun, then as LoadRunHead.
+  virtual Result<RunAndHead> GetRunAndHead(std::string_view id, size_t max_bars);
 
   // Only the trades of a done run (cheap: no equity, no events). Errors as LoadRunResult.
   virtual Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) = 0;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "store/db_metrics.h"
 #include "store/pg_db.h"
 #include "store/store.h"
 #include "store_test_util.h"
@@ -152,6 +153,97 @@ TEST_P(RunHeadTest, TheHeadOfARunWithoutAResultIsTheLoadsError) {
   }
 }
 
+uint64_t RoundTrips() {
+  uint64_t n = 0;
+  for (uint64_t b : ReadDbMetrics().round_trips) n += b;
+  return n;
+}
+
+TEST_P(RunHeadTest, GetRunAndHeadIsGetRunThenLoadRunHead) {
+  const std::string id = Done(LongResult());
+  if (db_.postgres()) {
+    // The run and its stored head in one statement (prepared in the same round trip).
+    const uint64_t before = RoundTrips();
+    auto got = store_->GetRunAndHead(id, kStoredHeadBars);
+    ASSERT_TRUE(got.ok()) << got.error().ToString();
+    EXPECT_TRUE(got->head.has_value());
+    EXPECT_EQ(RoundTrips() - before, 1u);
+  }
+  for (const bool stored : {true, false}) {
+    SCOPED_TRACE(stored ? "a stored head" : "no stored head");
+    // As a run stored before schema v2 has it.
+    if (!stored && db_.postgres()) Exec("DELETE FROM run_heads");
+    auto run = store_->GetRun(id);
+    ASSERT_TRUE(run.ok());
+    for (size_t bars : {size_t{1}, size_t{100}, kStoredHeadBars, kBars - 1}) {
+      SCOPED_TRACE(bars);
+      auto got = store_->GetRunAndHead(id, bars);
+      ASSERT_TRUE(got.ok()) << got.error().ToString();
+      EXPECT_EQ(got->run.id, run->id);
+      EXPECT_EQ(got->run.status, RunStatus::kDone);
+      EXPECT_EQ(got->run.spec.datasets, run->spec.datasets);
+      ASSERT_TRUE(got->run.stats.has_value());
+      EXPECT_EQ(got->run.stats->bars, run->stats->bars);
+      ASSERT_TRUE(got->head.has_value());
+      auto want = store_->LoadRunHead(id, bars);
+      ASSERT_TRUE(want.ok());
+      EXPECT_EQ(got->head->total_bars, want->total_bars);
+      EXPECT_EQ(got->head->last_time, want->last_time);
+      ExpectSameResult(got->head->result, want->result);
+      EXPECT_EQ(got->head->result.plots.size(), want->result.plots.size());
+      EXPECT_EQ(got->head->result.logs.size(), want->result.logs.size());
+    }
+    // No head for a run no longer than asked.
+    auto whole = store_->GetRunAndHead(id, kBars);
+    ASSERT_TRUE(whole.ok());
+    EXPECT_FALSE(whole->head.has_value());
+  }
+  // Nor for a run without a result; the run's own errors as GetRun's.
+  RunSpec spec;
+  spec.dataset = "ds";
+  spec.symbols = {"X"};
+  spec.strategy = "sma_cross";
+  auto queued = store_->CreateRun(spec);
+  ASSERT_TRUE(queued.ok());
+  auto got = store_->GetRunAndHead(*queued, 10);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->run.status, RunStatus::kQueued);
+  EXPECT_FALSE(got->head.has_value());
+  EXPECT_EQ(store_->GetRunAndHead("0123456789abcdef", 10).error().code, ErrorCode::kRunNotFound);
+}
+
+TEST_P(RunHeadTest, TheResultReadInPiecesIsTheWholeResult) {
+  const std::string id = Done(LongResult());
+  auto whole = store_->LoadRunResult(id);
+  ASSERT_TRUE(whole.ok());
+  int pauses = 0;
+  auto pieces = store_->LoadRunResultInPieces(id, [&] { ++pauses; });
+  ASSERT_TRUE(pieces.ok()) << pieces.error().ToString();
+  ExpectSameResult(*pieces, *whole);
+  ASSERT_EQ(pieces->plots.size(), whole->plots.size());
+  for (size_t p = 0; p < whole->plots.size(); ++p) {
+    ASSERT_EQ(pieces->plots[p].values.size(), whole->plots[p].values.size());
+    for (size_t i = 0; i < whole->plots[p].values.size(); ++i) {
+      ASSERT_TRUE(SameDouble(pieces->plots[p].values[i], whole->plots[p].values[i]));
+    }
+  }
+  ASSERT_EQ(pieces->logs.size(), whole->logs.size());
+  // PostgreSQL pauses between its statements: times, equity, events, plots, logs.
+  if (db_.postgres()) {
+    EXPECT_EQ(pauses, 5);
+  }
+  // The same errors as LoadRunResult's.
+  EXPECT_EQ(store_->LoadRunResultInPieces("0123456789abcdef", [] {}).error().code,
+            ErrorCode::kRunNotFound);
+  RunSpec spec;
+  spec.dataset = "ds";
+  spec.symbols = {"X"};
+  spec.strategy = "sma_cross";
+  auto queued = store_->CreateRun(spec);
+  ASSERT_TRUE(queued.ok());
+  EXPECT_EQ(store_->LoadRunResultInPieces(*queued, [] {}).error().code, ErrorCode::kRange);
+}
+
 void ExpectSameBars(const market::Series& a, const market::Series& b) {
   ASSERT_EQ(a.size(), b.size());
   EXPECT_EQ(a.symbol(), b.symbol());
@@ -215,6 +307,26 @@ TEST_P(RunHeadTest, BarsBetweenAreTheDatasetsSlice) {
   auto whole = (*other)->LoadBars("gap");
   ASSERT_TRUE(whole.ok());
   ExpectSameBars(*whole, bars);
+}
+
+TEST_P(RunHeadTest, BarsBetweenOfEvenlySpacedBarsAreTheDatasetsSlice) {
+  // PostgreSQL's search for a time finds such bars with one guess.
+  market::GenOptions gen;
+  gen.bars = 40'000;
+  gen.symbol = "EVEN";
+  const market::Series bars = market::Generate(gen);
+  ASSERT_TRUE(store_->PutDataset("even", bars).ok());
+  store_.reset();
+  auto other = db_.Open();
+  ASSERT_TRUE(other.ok());
+  ExpectSlices(**other, "even", bars);
+  const auto t = bars.times();
+  for (size_t n : {size_t{1}, size_t{16'384}, size_t{39'999}}) {
+    SCOPED_TRACE(n);
+    auto got = (*other)->LoadBarsBetween("even", FromMicros(INT64_MIN), t[n - 1] + Micros{1});
+    ASSERT_TRUE(got.ok()) << got.error().ToString();
+    ExpectSameBars(*got, bars.Slice(FromMicros(INT64_MIN), t[n - 1] + Micros{1}));
+  }
 }
 
 TEST_P(RunHeadTest, BarsBetweenOfADatasetStoredCompressedAreItsSliceToo) {
