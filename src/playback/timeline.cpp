@@ -176,13 +176,15 @@ Frame Timeline::BuildFrame(BarRange bars) const {
 }
 
 std::shared_ptr<const std::string> Timeline::FrameHead(size_t k) const {
-  return tape_->CachedFrame(delta_, k, [&] { return EncodeFrameHead(BuildFrame(k), *tape_); });
+  const BarRange bars = Bars(k);
+  return tape_->CachedFrame(delta_, bars, true,
+                            [&] { return EncodeFrameHead(BuildFrame(bars), *tape_); });
 }
 
 std::shared_ptr<const std::string> Timeline::FrameHead(BarRange bars) const {
-  const size_t k = WindowOf(bars.begin);
-  if (bars == Bars(k)) return FrameHead(k);
-  return std::make_shared<const std::string>(EncodeFrameHead(BuildFrame(bars), *tape_));
+  const bool whole_window = bars == Bars(WindowOf(bars.begin));
+  return tape_->CachedFrame(delta_, bars, whole_window,
+                            [&] { return EncodeFrameHead(BuildFrame(bars), *tape_); });
 }
 
 }  // namespace tapedeck::playback

@@ -92,7 +92,8 @@ class Timeline {
   // EncodeFrameHead of window k, through the tape's shared cache. Never null.
   // REQUIRES: HasBars(k).
   std::shared_ptr<const std::string> FrameHead(size_t k) const;
-  // EncodeFrameHead of any bar range: cached when it is exactly one whole window.
+  // EncodeFrameHead of any bar range, through the same cache (whole windows and other ranges
+  // have a budget each: TapeOptions).
   // REQUIRES: !bars.empty().
   std::shared_ptr<const std::string> FrameHead(BarRange bars) const;
 

@@ -15,6 +15,8 @@
 #include <optional>
 #include <vector>
 
+#include "server/wire_cache.h"
+
 namespace tapedeck::server {
 
 // What a Pacer drives.
@@ -38,6 +40,9 @@ class Pacer {
   // The lane's strand: the executor of its connections.
   const boost::asio::any_io_executor& executor() const { return strand_; }
 
+  // The lane's shared wire bytes (wire_cache.h): its streams due the same frame send one buffer.
+  WireCache& wire_cache() { return wire_cache_; }
+
   // Calls who->OnPaced(ticket) at `at` or soon after (at once when `at` has passed), unless
   // `who` is gone by then. On the strand.
   void Schedule(std::weak_ptr<Paced> who, TimePoint at, uint64_t ticket);
@@ -56,6 +61,7 @@ class Pacer {
   std::optional<TimePoint> armed_at_;
   std::vector<Entry> heap_;  // a min-heap on `at`
   std::vector<Entry> due_;   // the pass in progress
+  WireCache wire_cache_;
 };
 
 }  // namespace tapedeck::server
