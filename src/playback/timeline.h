@@ -76,8 +76,11 @@ class Timeline {
   bool Known(size_t k) const;
   // The window `target` names before Snap: nullopt when Locate refuses it.
   std::optional<size_t> TargetWindow(const SeekTarget& target) const;
-  // How many distinct windows hold the bars in `bars`. O(result * log bars).
+  // How many distinct windows hold the bars in `bars`. O(result * log bars); O(1) for one.
   size_t CountWindows(BarRange bars) const;
+  // Whether `bars` is exactly Bars(k) for its window k. O(1) unless its end is past the bars
+  // loaded so far.
+  bool IsWholeWindow(BarRange bars) const;
 
   // The window with bars to play for `target`: an index k < n, or a time in [T0, T0 + n*D),
   // snapped (Snap). Errors: RANGE {"field": field, "got": ..., "n" or "first"/"end": ...} outside

@@ -24,6 +24,9 @@ class Paced {
  public:
   // `ticket` is the one given to Schedule; a stream ignores all but its latest.
   virtual void OnPaced(uint64_t ticket) = 0;
+  // The pass that drove it (and every other stream due) is over: what it deferred (DeferWrite)
+  // may go out now.
+  virtual void OnPassEnd() {}
 
  protected:
   ~Paced() = default;
@@ -47,6 +50,14 @@ class Pacer {
   // `who` is gone by then. On the strand.
   void Schedule(std::weak_ptr<Paced> who, TimePoint at, uint64_t ticket);
 
+  // True while a pass drives the streams due (inside their OnPaced).
+  bool in_pass() const { return in_pass_; }
+  // Calls who->OnPassEnd() once the pass in progress has driven every stream due, in the order
+  // asked. A pass thus prepares all its frames first and then writes them back to back, as a
+  // broadcast would: the receivers' wake-ups and the kernel's work come together instead of
+  // between every two writes. REQUIRES: in_pass().
+  void DeferWrite(std::shared_ptr<Paced> who);
+
  private:
   struct Entry {
     TimePoint at;
@@ -61,6 +72,8 @@ class Pacer {
   std::optional<TimePoint> armed_at_;
   std::vector<Entry> heap_;  // a min-heap on `at`
   std::vector<Entry> due_;   // the pass in progress
+  bool in_pass_ = false;
+  std::vector<std::shared_ptr<Paced>> deferred_;  // DeferWrite's, in the pass in progress
   WireCache wire_cache_;
 };
 

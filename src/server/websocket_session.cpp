@@ -376,6 +376,16 @@ void WebSocketSession::WriteMessage(const playback::Outgoing& message, bool from
     header_size_ = static_cast<uint8_t>(WriteWebSocketTextHeader(header_.data(), len));
     message_size_ = header_size_ + len;
   }
+  if (from_session && in_pass()) {
+    deferred_ = true;
+    pacer_.DeferWrite(self());
+    return;
+  }
+  Flush();
+}
+
+void WebSocketSession::OnPassEnd() {
+  deferred_ = false;
   Flush();
 }
 
@@ -396,7 +406,7 @@ void WebSocketSession::QueueClose(CloseCode code) {
 }
 
 void WebSocketSession::Flush() {
-  if (flushing_ || waiting_writable_ || torn_down_) return;
+  if (flushing_ || waiting_writable_ || torn_down_ || deferred_) return;
   flushing_ = true;
   for (;;) {
     std::array<iovec, 5> iov;

@@ -61,6 +61,8 @@ class WebSocketSession final : public StreamSession {
   // Writing.
   void StartWrite(const playback::Outgoing& message) override;
   void WriteMessage(const playback::Outgoing& message, bool from_session);
+  // A frame started in a pacer's pass goes out when the pass ends (Pacer::DeferWrite).
+  void OnPassEnd() override;
   void QueueControl(uint8_t opcode, std::string_view payload);
   void QueueClose(CloseCode code);
   // Writes what is queued, in order, until done or the socket is full.
@@ -98,6 +100,7 @@ class WebSocketSession final : public StreamSession {
   size_t message_size_ = 0, message_done_ = 0;
   std::string ctrl_later_;  // queued while a message was partly written
   bool flushing_ = false, waiting_writable_ = false;
+  bool deferred_ = false;  // the message waits for the end of the pacer's pass
 
   // Closing.
   bool close_sent_ = false, close_received_ = false, torn_down_ = false;

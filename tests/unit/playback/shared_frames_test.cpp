@@ -152,5 +152,23 @@ TEST(SharedFramesTest, OtherRangesStayWithinTheirOwnBudget) {
   EXPECT_EQ(tape->cache_stats().entries, 100u);
 }
 
+TEST(SharedFramesTest, WholeWindowsAndWindowCountsWithoutSearching) {
+  // Gaps, windows without bars, a last window cut short.
+  auto tape = MakeTape(TapeSpec{{{0, 1, 2, 10, 11, 20, 21, 22, 23, 40, 41, 59, 60, 61}}});
+  for (const double minutes : {1.0, 3.0, 7.0, 20.0}) {
+    const Timeline tl = Timeline::Create(tape, SpeedOf(SpeedForMinutes(minutes)));
+    const size_t bars = tape->total_bars();
+    for (size_t b = 0; b < bars; ++b) {
+      for (size_t e = b + 1; e <= bars; ++e) {
+        const BarRange range{b, e};
+        EXPECT_EQ(tl.IsWholeWindow(range), range == tl.Bars(tl.WindowOf(b))) << b << " " << e;
+        size_t count = 0;
+        for (size_t k = tl.WindowOf(b); k <= tl.WindowOf(e - 1); ++k) count += tl.HasBars(k);
+        EXPECT_EQ(tl.CountWindows(range), count) << b << " " << e;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tapedeck::playback
