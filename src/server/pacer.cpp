@@ -43,6 +43,7 @@ void Pacer::OnTimer(const boost::system::error_code& ec) {
   in_pass_ = false;
   due_.clear();
   for (auto& who : deferred_) who->OnPassEnd();
+  for (auto& who : deferred_) who->OnPassWritten();
   deferred_.clear();
   if (!heap_.empty() && (!armed_at_ || heap_.front().at < *armed_at_)) Arm(heap_.front().at);
 }

@@ -25,8 +25,9 @@ class Paced {
   // `ticket` is the one given to Schedule; a stream ignores all but its latest.
   virtual void OnPaced(uint64_t ticket) = 0;
   // The pass that drove it (and every other stream due) is over: what it deferred (DeferWrite)
-  // may go out now.
+  // goes out now; a write done here is told (OnPassWritten) only once all of the pass's are out.
   virtual void OnPassEnd() {}
+  virtual void OnPassWritten() {}
 
  protected:
   ~Paced() = default;
@@ -53,9 +54,10 @@ class Pacer {
   // True while a pass drives the streams due (inside their OnPaced).
   bool in_pass() const { return in_pass_; }
   // Calls who->OnPassEnd() once the pass in progress has driven every stream due, in the order
-  // asked. A pass thus prepares all its frames first and then writes them back to back, as a
-  // broadcast would: the receivers' wake-ups and the kernel's work come together instead of
-  // between every two writes. REQUIRES: in_pass().
+  // asked, then who->OnPassWritten() for each. A pass thus prepares all its frames first, writes
+  // them back to back, and only then goes on with each stream (its next deadline, ...), as a
+  // broadcast would: the writes reach the kernel together, and the receivers, busy with the
+  // first, need no wake-up for the next. REQUIRES: in_pass().
   void DeferWrite(std::shared_ptr<Paced> who);
 
  private:

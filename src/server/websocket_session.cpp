@@ -386,7 +386,18 @@ void WebSocketSession::WriteMessage(const playback::Outgoing& message, bool from
 
 void WebSocketSession::OnPassEnd() {
   deferred_ = false;
+  in_pass_write_ = true;
   Flush();
+  in_pass_write_ = false;
+}
+
+void WebSocketSession::OnPassWritten() {
+  if (!done_bytes_) return;  // not all out (it waits for writability), or failed
+  const size_t bytes = *done_bytes_;
+  done_bytes_.reset();
+  if (torn_down_) return;
+  WriteDone({}, bytes);
+  Flush();  // what WriteDone started, if anything
 }
 
 void WebSocketSession::QueueControl(uint8_t opcode, std::string_view payload) {
@@ -487,7 +498,9 @@ void WebSocketSession::Flush() {
         wire_.reset();
         ctrl_now_ += ctrl_later_;  // ctrl_now_ was written before the message: it is empty
         ctrl_later_.clear();
-        if (from_session) {
+        if (from_session && in_pass_write_) {
+          done_bytes_ = bytes;  // told once the pass's other frames are out too
+        } else if (from_session) {
           WriteDone({}, bytes);  // may start the next message: this loop writes it
         } else if (!close_sent_) {
           QueueClose(open_error_close_);  // the open error is out: close

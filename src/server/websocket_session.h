@@ -63,6 +63,7 @@ class WebSocketSession final : public StreamSession {
   void WriteMessage(const playback::Outgoing& message, bool from_session);
   // A frame started in a pacer's pass goes out when the pass ends (Pacer::DeferWrite).
   void OnPassEnd() override;
+  void OnPassWritten() override;
   void QueueControl(uint8_t opcode, std::string_view payload);
   void QueueClose(CloseCode code);
   // Writes what is queued, in order, until done or the socket is full.
@@ -101,6 +102,8 @@ class WebSocketSession final : public StreamSession {
   std::string ctrl_later_;  // queued while a message was partly written
   bool flushing_ = false, waiting_writable_ = false;
   bool deferred_ = false;  // the message waits for the end of the pacer's pass
+  bool in_pass_write_ = false;  // written at a pass's end: its WriteDone waits (OnPassWritten)
+  std::optional<size_t> done_bytes_;  // a message written whose WriteDone waits
 
   // Closing.
   bool close_sent_ = false, close_received_ = false, torn_down_ = false;
