@@ -269,7 +269,7 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
       }
       if (!seek_window_ && now >= anchor_time_ && tl.Known(DueWindow(now))) {
         const auto due_window = DueWindow(now);
-        const size_t end = CappedEnd(cursor_, tl.FirstBarOf(due_window + 1));
+        const size_t end = CappedEnd(cursor_, tl.FirstBarOf(due_window + 1, cursor_));
         if (end > cursor_) {
           const BarRange range{cursor_, end};
           // Windows that came due by the time the last write finished were held up by the

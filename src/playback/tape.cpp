@@ -173,6 +173,30 @@ size_t Tape::LowerBound(Timestamp t) const {
   return static_cast<size_t>(std::lower_bound(times.begin(), times.end(), t) - times.begin());
 }
 
+size_t Tape::LowerBound(Timestamp t, size_t hint) const {
+  const auto& times = data().run->times;
+  const size_t size = times.size();
+  if (hint > size) hint = size;
+  if (hint < size && times[hint] < t) {
+    // Forward: the answer is past hint; double the step until a time at or past t.
+    size_t lo = hint + 1, step = 1;
+    size_t hi = lo;
+    while (hi < size && times[hi] < t) {
+      lo = hi + 1;
+      hi = lo + step;
+      step *= 2;
+    }
+    hi = std::min(hi, size);
+    return static_cast<size_t>(std::lower_bound(times.begin() + static_cast<ptrdiff_t>(lo),
+                                                times.begin() + static_cast<ptrdiff_t>(hi), t) -
+                               times.begin());
+  }
+  if (hint == 0 || times[hint - 1] < t) return hint;
+  return static_cast<size_t>(
+      std::lower_bound(times.begin(), times.begin() + static_cast<ptrdiff_t>(hint), t) -
+      times.begin());
+}
+
 std::span<const engine::OrderEvent> Tape::EventsIn(BarRange bars) const {
   const auto& events = data().run->events;
   const auto by_bar = [](const engine::OrderEvent& ev, size_t bar) { return ev.bar < bar; };

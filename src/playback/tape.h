@@ -109,6 +109,9 @@ class Tape {
 
   // The first aligned bar at or after `t` (bar_count() if none).
   size_t LowerBound(Timestamp t) const;
+  // The same, searched from `hint` outwards (galloping): O(log distance), and only the bars near
+  // `hint` are touched, when the answer is close to it (the next window of a stream's cursor).
+  size_t LowerBound(Timestamp t, size_t hint) const;
   // The events whose bar lies in `bars`, oldest first (a view into run().events).
   std::span<const engine::OrderEvent> EventsIn(BarRange bars) const;
   // The log messages whose bar lies in `bars`, oldest first (a view into run().logs).

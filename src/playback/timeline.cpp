@@ -53,6 +53,12 @@ size_t Timeline::FirstBarOf(size_t k) const {
   return tape_->LowerBound(WindowStart(k));
 }
 
+size_t Timeline::FirstBarOf(size_t k, size_t hint) const {
+  if (k >= n_) return tape_->total_bars();
+  if (k == 0) return 0;
+  return tape_->LowerBound(WindowStart(k), hint);
+}
+
 BarRange Timeline::Bars(size_t k) const {
   if (k >= n_) return {tape_->total_bars(), tape_->total_bars()};
   return {FirstBarOf(k), FirstBarOf(k + 1)};

@@ -62,6 +62,8 @@ class Timeline {
   // The first aligned bar in window k or later (bar_count() when none): the start of window k in
   // bar indices.
   size_t FirstBarOf(size_t k) const;
+  // The same, searched from aligned bar `hint` (Tape::LowerBound's): cheap when the answer is near.
+  size_t FirstBarOf(size_t k, size_t hint) const;
   // The bars of window k (empty when it holds none or k >= n).
   BarRange Bars(size_t k) const;
   bool HasBars(size_t k) const { return !Bars(k).empty(); }

@@ -170,5 +170,17 @@ TEST(SharedFramesTest, WholeWindowsAndWindowCountsWithoutSearching) {
   }
 }
 
+TEST(SharedFramesTest, FirstBarOfFromAHintIsFirstBarOf) {
+  auto tape = MakeTape(TapeSpec{{{0, 1, 2, 10, 11, 20, 21, 22, 23, 40, 41, 59, 60, 61, 200, 201}}});
+  for (const double minutes : {1.0, 3.0, 7.0, 20.0}) {
+    const Timeline tl = Timeline::Create(tape, SpeedOf(SpeedForMinutes(minutes)));
+    for (size_t k = 0; k <= tl.window_count() + 1; ++k) {
+      for (size_t hint = 0; hint <= tape->total_bars() + 1; ++hint) {
+        EXPECT_EQ(tl.FirstBarOf(k, hint), tl.FirstBarOf(k)) << k << " " << hint;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tapedeck::playback
