@@ -48,7 +48,7 @@ struct TapeOptions {
   // server or a slow client, the rest of a window after a speed change), kept apart so that they
   // never push the whole windows out. Streams that play in step merge the same windows at the
   // same time: they share one encoding.
-  size_t range_cache_bytes = 8u << 20;
+  size_t range_cache_bytes = 2u << 20;
 };
 
 class Tape {

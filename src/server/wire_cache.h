@@ -56,8 +56,9 @@ class WireCache {
  private:
   static constexpr int kSlotBits = 9;
   static constexpr size_t kSlots = size_t{1} << kSlotBits;
-  // Heads larger than this are not kept (a frame that large is one stream's merged frame).
-  static constexpr size_t kMaxHead = 64 * 1024;
+  // Heads larger than this are not kept (a frame that large is one stream's merged frame; frames
+  // on time are ~3 KB), so that the slots hold at most kSlots * 2 * kMaxHead.
+  static constexpr size_t kMaxHead = 16 * 1024;
 
   struct Slot {
     std::shared_ptr<const std::string> head;  // null: empty slot
