@@ -269,7 +269,7 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
       }
       if (!seek_window_ && now >= anchor_time_ && tl.Known(DueWindow(now))) {
         const auto due_window = DueWindow(now);
-        const size_t end = CappedEnd(cursor_, tl.FirstBarOf(due_window + 1));
+        const size_t end = CappedEnd(cursor_, tl.FirstBarOf(due_window + 1, cursor_));
         if (end > cursor_) {
           const BarRange range{cursor_, end};
           // Windows that came due by the time the last write finished were held up by the
@@ -302,7 +302,9 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
 size_t Session::CappedEnd(size_t from, size_t end) const {
   const Timeline& tl = *timeline_;
   const size_t cap = settings_.max_frame_orders;
-  if (end <= from || tl.tape().EventsIn({from, end}).size() <= cap) return end;
+  // A frame of one window goes out whole whatever it holds: no need to count.
+  if (end <= from || tl.WindowOf(end - 1) == tl.WindowOf(from)) return end;
+  if (tl.tape().EventsIn({from, end}).size() <= cap) return end;
   // The frame may end where window w starts, for w in (first window, last window + 1]; ending
   // at lo is allowed (the first window whole, or within the cap), at hi is not (over the cap).
   // Order counts only grow with w: bisect.

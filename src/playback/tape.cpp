@@ -173,6 +173,30 @@ size_t Tape::LowerBound(Timestamp t) const {
   return static_cast<size_t>(std::lower_bound(times.begin(), times.end(), t) - times.begin());
 }
 
+size_t Tape::LowerBound(Timestamp t, size_t hint) const {
+  const auto& times = data().run->times;
+  const size_t size = times.size();
+  if (hint > size) hint = size;
+  if (hint < size && times[hint] < t) {
+    // Forward: the answer is past hint; double the step until a time at or past t.
+    size_t lo = hint + 1, step = 1;
+    size_t hi = lo;
+    while (hi < size && times[hi] < t) {
+      lo = hi + 1;
+      hi = lo + step;
+      step *= 2;
+    }
+    hi = std::min(hi, size);
+    return static_cast<size_t>(std::lower_bound(times.begin() + static_cast<ptrdiff_t>(lo),
+                                                times.begin() + static_cast<ptrdiff_t>(hi), t) -
+                               times.begin());
+  }
+  if (hint == 0 || times[hint - 1] < t) return hint;
+  return static_cast<size_t>(
+      std::lower_bound(times.begin(), times.begin() + static_cast<ptrdiff_t>(hint), t) -
+      times.begin());
+}
+
 std::span<const engine::OrderEvent> Tape::EventsIn(BarRange bars) const {
   const auto& events = data().run->events;
   const auto by_bar = [](const engine::OrderEvent& ev, size_t bar) { return ev.bar < bar; };
@@ -189,41 +213,45 @@ std::span<const engine::LogEntry> Tape::LogsIn(BarRange bars) const {
   return {first, last};
 }
 
-std::shared_ptr<const std::string> Tape::Lookup(const Key& key) const {
+std::shared_ptr<const std::string> Tape::Lookup(const Key& key, bool whole_window) const {
   std::lock_guard lock(cache_mutex_);
-  const auto it = index_.find(key);
-  if (it == index_.end()) {
-    ++misses_;
+  Cache& cache = whole_window ? windows_ : ranges_;
+  const auto it = cache.index.find(key);
+  if (it == cache.index.end()) {
+    ++cache.misses;
     return nullptr;
   }
-  ++hits_;
-  lru_.splice(lru_.begin(), lru_, it->second);
+  ++cache.hits;
+  cache.lru.splice(cache.lru.begin(), cache.lru, it->second);
   return it->second->text;
 }
 
-std::shared_ptr<const std::string> Tape::Insert(const Key& key,
+std::shared_ptr<const std::string> Tape::Insert(const Key& key, bool whole_window,
                                                 std::shared_ptr<const std::string> text) const {
   // A rough per-entry overhead, so many tiny frames still count against the budget.
   constexpr size_t kOverhead = 96;
+  const size_t budget = whole_window ? options_.frame_cache_bytes : options_.range_cache_bytes;
   std::lock_guard lock(cache_mutex_);
-  if (const auto it = index_.find(key); it != index_.end()) return it->second->text;
+  Cache& cache = whole_window ? windows_ : ranges_;
+  if (const auto it = cache.index.find(key); it != cache.index.end()) return it->second->text;
   const size_t bytes = text->size() + kOverhead;
-  if (bytes > options_.frame_cache_bytes) return text;  // larger than the whole budget: uncached
-  lru_.push_front(Entry{key, text});
-  index_.emplace(key, lru_.begin());
-  cache_bytes_ += bytes;
-  while (cache_bytes_ > options_.frame_cache_bytes && !lru_.empty()) {
-    const Entry& victim = lru_.back();
-    cache_bytes_ -= victim.text->size() + kOverhead;
-    index_.erase(victim.key);
-    lru_.pop_back();
+  if (bytes > budget) return text;  // larger than the whole budget: uncached
+  cache.lru.push_front(Entry{key, text});
+  cache.index.emplace(key, cache.lru.begin());
+  cache.bytes += bytes;
+  while (cache.bytes > budget && !cache.lru.empty()) {
+    const Entry& victim = cache.lru.back();
+    cache.bytes -= victim.text->size() + kOverhead;
+    cache.index.erase(victim.key);
+    cache.lru.pop_back();
   }
   return text;
 }
 
 Tape::CacheStats Tape::cache_stats() const {
   std::lock_guard lock(cache_mutex_);
-  return {hits_, misses_, index_.size(), cache_bytes_};
+  return {windows_.hits,   windows_.misses,     windows_.index.size(), windows_.bytes,
+          ranges_.hits,    ranges_.misses,      ranges_.index.size(),  ranges_.bytes};
 }
 
 }  // namespace tapedeck::playback

@@ -44,6 +44,11 @@ struct BarRange {
 struct TapeOptions {
   // Upper bound on the bytes of encoded frames the tape keeps; least recently used go first.
   size_t frame_cache_bytes = 64u << 20;
+  // The same for frames of other bar ranges than one whole window (windows merged by a late
+  // server or a slow client, the rest of a window after a speed change), kept apart so that they
+  // never push the whole windows out. Streams that play in step merge the same windows at the
+  // same time: they share one encoding.
+  size_t range_cache_bytes = 2u << 20;
 };
 
 class Tape {
@@ -104,19 +109,27 @@ class Tape {
 
   // The first aligned bar at or after `t` (bar_count() if none).
   size_t LowerBound(Timestamp t) const;
+  // The same, searched from `hint` outwards (galloping): O(log distance), and only the bars near
+  // `hint` are touched, when the answer is close to it (the next window of a stream's cursor).
+  size_t LowerBound(Timestamp t, size_t hint) const;
   // The events whose bar lies in `bars`, oldest first (a view into run().events).
   std::span<const engine::OrderEvent> EventsIn(BarRange bars) const;
   // The log messages whose bar lies in `bars`, oldest first (a view into run().logs).
   std::span<const engine::LogEntry> LogsIn(BarRange bars) const;
 
-  // The shared part of window `window`'s frame at window length `delta` (frame.h's
-  // EncodeFrameHead), from the cache or built by `build` (a callable returning std::string) and
-  // cached. Never null. Thread-safe; concurrent misses may both build, and one result is kept.
+  // The shared part of the frame of `bars` at window length `delta` (frame.h's EncodeFrameHead:
+  // the two determine its bytes), from the cache or built by `build` (a callable returning
+  // std::string) and cached: among the whole windows when `whole_window`, else among the other
+  // ranges (TapeOptions). Never null. Thread-safe; concurrent misses may both build, and one
+  // result is kept.
   template <typename Build>
-  std::shared_ptr<const std::string> CachedFrame(Micros delta, size_t window, Build&& build) const;
+  std::shared_ptr<const std::string> CachedFrame(Micros delta, BarRange bars, bool whole_window,
+                                                 Build&& build) const;
 
+  // Whole windows' entries; range_* the other ranges'.
   struct CacheStats {
     size_t hits = 0, misses = 0, entries = 0, bytes = 0;
+    size_t range_hits = 0, range_misses = 0, range_entries = 0, range_bytes = 0;
   };
   CacheStats cache_stats() const;
 
@@ -134,21 +147,29 @@ class Tape {
 
   struct Key {
     int64_t delta_us;
-    size_t window;
+    size_t begin, end;  // the bars
     friend bool operator==(const Key&, const Key&) = default;
   };
   struct KeyHash {
     size_t operator()(const Key& k) const noexcept {
-      return std::hash<int64_t>()(k.delta_us) * 31 ^ std::hash<size_t>()(k.window);
+      return (std::hash<int64_t>()(k.delta_us) * 31 ^ std::hash<size_t>()(k.begin)) * 31 ^
+             std::hash<size_t>()(k.end);
     }
   };
   struct Entry {
     Key key;
     std::shared_ptr<const std::string> text;
   };
+  // One LRU: the whole windows', or the other ranges'.
+  struct Cache {
+    std::list<Entry> lru;  // most recent first
+    std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index;
+    size_t bytes = 0;
+    size_t hits = 0, misses = 0;
+  };
 
-  std::shared_ptr<const std::string> Lookup(const Key& key) const;
-  std::shared_ptr<const std::string> Insert(const Key& key,
+  std::shared_ptr<const std::string> Lookup(const Key& key, bool whole_window) const;
+  std::shared_ptr<const std::string> Insert(const Key& key, bool whole_window,
                                             std::shared_ptr<const std::string> text) const;
 
   // The head (for a tape made by Create: everything); whole_ points at it or, once Complete
@@ -169,19 +190,16 @@ class Tape {
 
   // Memoization only: logically const, hence mutable, guarded by cache_mutex_.
   mutable std::mutex cache_mutex_;
-  mutable std::list<Entry> lru_;  // most recent first
-  mutable std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index_;
-  mutable size_t cache_bytes_ = 0;
-  mutable size_t hits_ = 0, misses_ = 0;
+  mutable Cache windows_, ranges_;
 };
 
 template <typename Build>
-std::shared_ptr<const std::string> Tape::CachedFrame(Micros delta, size_t window,
-                                                     Build&& build) const {
-  const Key key{delta.count(), window};
-  if (auto hit = Lookup(key)) return hit;
+std::shared_ptr<const std::string> Tape::CachedFrame(Micros delta, BarRange bars,
+                                                     bool whole_window, Build&& build) const {
+  const Key key{delta.count(), bars.begin, bars.end};
+  if (auto hit = Lookup(key, whole_window)) return hit;
   // Built outside the lock: a wide window (high speed) takes a while to aggregate.
-  return Insert(key, std::make_shared<const std::string>(build()));
+  return Insert(key, whole_window, std::make_shared<const std::string>(build()));
 }
 
 }  // namespace tapedeck::playback

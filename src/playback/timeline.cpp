@@ -53,6 +53,12 @@ size_t Timeline::FirstBarOf(size_t k) const {
   return tape_->LowerBound(WindowStart(k));
 }
 
+size_t Timeline::FirstBarOf(size_t k, size_t hint) const {
+  if (k >= n_) return tape_->total_bars();
+  if (k == 0) return 0;
+  return tape_->LowerBound(WindowStart(k), hint);
+}
+
 BarRange Timeline::Bars(size_t k) const {
   if (k >= n_) return {tape_->total_bars(), tape_->total_bars()};
   return {FirstBarOf(k), FirstBarOf(k + 1)};
@@ -94,6 +100,8 @@ std::optional<size_t> Timeline::TargetWindow(const SeekTarget& target) const {
 }
 
 size_t Timeline::CountWindows(BarRange bars) const {
+  // One window (the common case: a frame on time) needs no search.
+  if (!bars.empty() && WindowOf(bars.end - 1) == WindowOf(bars.begin)) return 1;
   size_t count = 0;
   for (size_t b = bars.begin; b < bars.end; b = FirstBarOf(WindowOf(b) + 1)) ++count;
   return count;
@@ -176,13 +184,28 @@ Frame Timeline::BuildFrame(BarRange bars) const {
 }
 
 std::shared_ptr<const std::string> Timeline::FrameHead(size_t k) const {
-  return tape_->CachedFrame(delta_, k, [&] { return EncodeFrameHead(BuildFrame(k), *tape_); });
+  const BarRange bars = Bars(k);
+  return tape_->CachedFrame(delta_, bars, true,
+                            [&] { return EncodeFrameHead(BuildFrame(bars), *tape_); });
+}
+
+bool Timeline::IsWholeWindow(BarRange bars) const {
+  if (bars.empty()) return false;
+  const size_t k = WindowOf(bars.begin);
+  const size_t bar_count = tape_->bar_count();
+  // Without a search where the bars around tell: the bar before begins an earlier window, the bar
+  // at end a later one (or the run ends there).
+  if (WindowOf(bars.end - 1) != k) return false;
+  if (bars.begin > 0 && WindowOf(bars.begin - 1) == k) return false;
+  if (bars.end < bar_count) return WindowOf(bars.end) != k;
+  if (bars.end == tape_->total_bars()) return true;
+  return bars == Bars(k);  // past the bars loaded so far
 }
 
 std::shared_ptr<const std::string> Timeline::FrameHead(BarRange bars) const {
-  const size_t k = WindowOf(bars.begin);
-  if (bars == Bars(k)) return FrameHead(k);
-  return std::make_shared<const std::string>(EncodeFrameHead(BuildFrame(bars), *tape_));
+  const bool whole_window = IsWholeWindow(bars);
+  return tape_->CachedFrame(delta_, bars, whole_window,
+                            [&] { return EncodeFrameHead(BuildFrame(bars), *tape_); });
 }
 
 }  // namespace tapedeck::playback

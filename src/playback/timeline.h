@@ -62,6 +62,8 @@ class Timeline {
   // The first aligned bar in window k or later (bar_count() when none): the start of window k in
   // bar indices.
   size_t FirstBarOf(size_t k) const;
+  // The same, searched from aligned bar `hint` (Tape::LowerBound's): cheap when the answer is near.
+  size_t FirstBarOf(size_t k, size_t hint) const;
   // The bars of window k (empty when it holds none or k >= n).
   BarRange Bars(size_t k) const;
   bool HasBars(size_t k) const { return !Bars(k).empty(); }
@@ -76,8 +78,11 @@ class Timeline {
   bool Known(size_t k) const;
   // The window `target` names before Snap: nullopt when Locate refuses it.
   std::optional<size_t> TargetWindow(const SeekTarget& target) const;
-  // How many distinct windows hold the bars in `bars`. O(result * log bars).
+  // How many distinct windows hold the bars in `bars`. O(result * log bars); O(1) for one.
   size_t CountWindows(BarRange bars) const;
+  // Whether `bars` is exactly Bars(k) for its window k. O(1) unless its end is past the bars
+  // loaded so far.
+  bool IsWholeWindow(BarRange bars) const;
 
   // The window with bars to play for `target`: an index k < n, or a time in [T0, T0 + n*D),
   // snapped (Snap). Errors: RANGE {"field": field, "got": ..., "n" or "first"/"end": ...} outside
@@ -92,7 +97,8 @@ class Timeline {
   // EncodeFrameHead of window k, through the tape's shared cache. Never null.
   // REQUIRES: HasBars(k).
   std::shared_ptr<const std::string> FrameHead(size_t k) const;
-  // EncodeFrameHead of any bar range: cached when it is exactly one whole window.
+  // EncodeFrameHead of any bar range, through the same cache (whole windows and other ranges
+  // have a budget each: TapeOptions).
   // REQUIRES: !bars.empty().
   std::shared_ptr<const std::string> FrameHead(BarRange bars) const;
 

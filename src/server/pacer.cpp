@@ -18,6 +18,8 @@ void Pacer::Schedule(std::weak_ptr<Paced> who, TimePoint at, uint64_t ticket) {
   if (!armed_at_ || at < *armed_at_) Arm(at);
 }
 
+void Pacer::DeferWrite(std::shared_ptr<Paced> who) { deferred_.push_back(std::move(who)); }
+
 void Pacer::Arm(TimePoint at) {
   armed_at_ = at;
   timer_.expires_at(at);  // cancels a wait for a later time
@@ -34,10 +36,15 @@ void Pacer::OnTimer(const boost::system::error_code& ec) {
     due_.push_back(std::move(heap_.back()));
     heap_.pop_back();
   }
+  in_pass_ = true;
   for (Entry& e : due_) {
     if (auto who = e.who.lock()) who->OnPaced(e.ticket);
   }
+  in_pass_ = false;
   due_.clear();
+  for (auto& who : deferred_) who->OnPassEnd();
+  for (auto& who : deferred_) who->OnPassWritten();
+  deferred_.clear();
   if (!heap_.empty() && (!armed_at_ || heap_.front().at < *armed_at_)) Arm(heap_.front().at);
 }
 

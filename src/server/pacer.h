@@ -15,6 +15,8 @@
 #include <optional>
 #include <vector>
 
+#include "server/wire_cache.h"
+
 namespace tapedeck::server {
 
 // What a Pacer drives.
@@ -22,6 +24,10 @@ class Paced {
  public:
   // `ticket` is the one given to Schedule; a stream ignores all but its latest.
   virtual void OnPaced(uint64_t ticket) = 0;
+  // The pass that drove it (and every other stream due) is over: what it deferred (DeferWrite)
+  // goes out now; a write done here is told (OnPassWritten) only once all of the pass's are out.
+  virtual void OnPassEnd() {}
+  virtual void OnPassWritten() {}
 
  protected:
   ~Paced() = default;
@@ -38,9 +44,21 @@ class Pacer {
   // The lane's strand: the executor of its connections.
   const boost::asio::any_io_executor& executor() const { return strand_; }
 
+  // The lane's shared wire bytes (wire_cache.h): its streams due the same frame send one buffer.
+  WireCache& wire_cache() { return wire_cache_; }
+
   // Calls who->OnPaced(ticket) at `at` or soon after (at once when `at` has passed), unless
   // `who` is gone by then. On the strand.
   void Schedule(std::weak_ptr<Paced> who, TimePoint at, uint64_t ticket);
+
+  // True while a pass drives the streams due (inside their OnPaced).
+  bool in_pass() const { return in_pass_; }
+  // Calls who->OnPassEnd() once the pass in progress has driven every stream due, in the order
+  // asked, then who->OnPassWritten() for each. A pass thus prepares all its frames first, writes
+  // them back to back, and only then goes on with each stream (its next deadline, ...), as a
+  // broadcast would: the writes reach the kernel together, and the receivers, busy with the
+  // first, need no wake-up for the next. REQUIRES: in_pass().
+  void DeferWrite(std::shared_ptr<Paced> who);
 
  private:
   struct Entry {
@@ -56,6 +74,9 @@ class Pacer {
   std::optional<TimePoint> armed_at_;
   std::vector<Entry> heap_;  // a min-heap on `at`
   std::vector<Entry> due_;   // the pass in progress
+  bool in_pass_ = false;
+  std::vector<std::shared_ptr<Paced>> deferred_;  // DeferWrite's, in the pass in progress
+  WireCache wire_cache_;
 };
 
 }  // namespace tapedeck::server

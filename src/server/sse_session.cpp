@@ -64,6 +64,16 @@ void SseSession::DoRead() {
 }
 
 void SseSession::StartWrite(const playback::Outgoing& message) {
+  // A frame the lane's other streams send too is their one buffer (WireCache).
+  if (header_.empty()) wire_ = pacer_.wire_cache().Get(message, Framing::kNone);
+  if (wire_) {
+    net::async_write(stream_.socket(), net::buffer(*wire_),
+                     [self = self(), this](const boost::system::error_code& ec, size_t n) {
+                       wire_.reset();
+                       WriteDone(ec, n);
+                     });
+    return;
+  }
   const std::array<net::const_buffer, 4> buffers = {
       net::buffer(header_), net::buffer(message.prefix),
       message.shared ? net::buffer(*message.shared) : net::const_buffer(),

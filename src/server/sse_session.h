@@ -28,6 +28,7 @@ class SseSession final : public StreamSession {
 
   boost::beast::tcp_stream stream_;
   std::string header_;  // the response header, sent with the first message
+  std::shared_ptr<const std::string> wire_;  // the message in flight as the lane's shared bytes
   std::array<char, 512> discard_{};
   net::steady_timer close_timer_;
   std::shared_ptr<std::string> last_;  // the final `end` written on shutdown

@@ -56,6 +56,8 @@ class StreamSession : public Connection,
   virtual void OnShutdown() = 0;
 
   std::shared_ptr<StreamSession> self() { return shared_from_this(); }
+  // A write started now would be one of the pacer's pass (Pacer::DeferWrite).
+  bool in_pass() const { return pacer_.in_pass(); }
 
   Pacer& pacer_;
   net::any_io_executor executor_;

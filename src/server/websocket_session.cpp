@@ -18,8 +18,8 @@ namespace {
 // flooding after being told is not a browser with a sticky key.
 constexpr double kFloodMessagesPerBurst = 2;
 
-constexpr uint8_t kContinuation = 0x0, kText = 0x1, kBinary = 0x2, kClose = 0x8, kPing = 0x9,
-                  kPong = 0xA;
+// Opcodes (text, 0x1, is written by WriteWebSocketTextHeader).
+constexpr uint8_t kContinuation = 0x0, kBinary = 0x2, kClose = 0x8, kPing = 0x9, kPong = 0xA;
 
 // Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
 bool ValidUtf8(std::string_view s) {
@@ -362,29 +362,42 @@ void WebSocketSession::StartWrite(const playback::Outgoing& message) {
 }
 
 void WebSocketSession::WriteMessage(const playback::Outgoing& message, bool from_session) {
-  const size_t len =
-      message.prefix.size() + (message.shared ? message.shared->size() : 0) + message.suffix.size();
-  header_[0] = static_cast<char>(0x80 | kText);  // one message per text frame (DESIGN)
-  if (len < 126) {
-    header_[1] = static_cast<char>(len);
-    header_size_ = 2;
-  } else if (len < 65536) {
-    header_[1] = 126;
-    header_[2] = static_cast<char>(len >> 8);
-    header_[3] = static_cast<char>(len & 0xFF);
-    header_size_ = 4;
-  } else {
-    header_[1] = 127;
-    for (int k = 0; k < 8; ++k) {
-      header_[2 + k] = static_cast<char>((uint64_t{len} >> (56 - 8 * k)) & 0xFF);
-    }
-    header_size_ = 10;
-  }
   message_out_ = &message;
   message_from_session_ = from_session;
-  message_size_ = header_size_ + len;
   message_done_ = 0;
+  wire_ = from_session ? pacer_.wire_cache().Get(message, Framing::kWebSocketText) : nullptr;
+  if (wire_) {
+    header_size_ = 0;
+    message_size_ = wire_->size();
+  } else {
+    // One message per text frame (DESIGN).
+    const size_t len = message.prefix.size() + (message.shared ? message.shared->size() : 0) +
+                       message.suffix.size();
+    header_size_ = static_cast<uint8_t>(WriteWebSocketTextHeader(header_.data(), len));
+    message_size_ = header_size_ + len;
+  }
+  if (from_session && in_pass()) {
+    deferred_ = true;
+    pacer_.DeferWrite(self());
+    return;
+  }
   Flush();
+}
+
+void WebSocketSession::OnPassEnd() {
+  deferred_ = false;
+  in_pass_write_ = true;
+  Flush();
+  in_pass_write_ = false;
+}
+
+void WebSocketSession::OnPassWritten() {
+  if (!done_bytes_) return;  // not all out (it waits for writability), or failed
+  const size_t bytes = *done_bytes_;
+  done_bytes_.reset();
+  if (torn_down_) return;
+  WriteDone({}, bytes);
+  Flush();  // what WriteDone started, if anything
 }
 
 void WebSocketSession::QueueControl(uint8_t opcode, std::string_view payload) {
@@ -404,7 +417,7 @@ void WebSocketSession::QueueClose(CloseCode code) {
 }
 
 void WebSocketSession::Flush() {
-  if (flushing_ || waiting_writable_ || torn_down_) return;
+  if (flushing_ || waiting_writable_ || torn_down_ || deferred_) return;
   flushing_ = true;
   for (;;) {
     std::array<iovec, 5> iov;
@@ -422,16 +435,26 @@ void WebSocketSession::Flush() {
     if (message_out_) {
       const playback::Outgoing& m = *message_out_;
       skip = message_done_;
-      add(header_.data(), header_size_, skip);
-      add(m.prefix.data(), m.prefix.size(), skip);
-      if (m.shared) add(m.shared->data(), m.shared->size(), skip);
-      add(m.suffix.data(), m.suffix.size(), skip);
+      if (wire_) {
+        add(wire_->data(), wire_->size(), skip);
+      } else {
+        add(header_.data(), header_size_, skip);
+        add(m.prefix.data(), m.prefix.size(), skip);
+        if (m.shared) add(m.shared->data(), m.shared->size(), skip);
+        add(m.suffix.data(), m.suffix.size(), skip);
+      }
     }
     if (count == 0) break;
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = count;
-    const ssize_t put = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    constexpr int kFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
+    ssize_t put;
+    if (count == 1) {
+      put = ::send(socket_.native_handle(), iov[0].iov_base, iov[0].iov_len, kFlags);
+    } else {
+      msghdr msg{};
+      msg.msg_iov = iov.data();
+      msg.msg_iovlen = count;
+      put = ::sendmsg(socket_.native_handle(), &msg, kFlags);
+    }
     if (put < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -472,9 +495,12 @@ void WebSocketSession::Flush() {
         const bool from_session = message_from_session_;
         const size_t bytes = message_size_;
         message_out_ = nullptr;
+        wire_.reset();
         ctrl_now_ += ctrl_later_;  // ctrl_now_ was written before the message: it is empty
         ctrl_later_.clear();
-        if (from_session) {
+        if (from_session && in_pass_write_) {
+          done_bytes_ = bytes;  // told once the pass's other frames are out too
+        } else if (from_session) {
           WriteDone({}, bytes);  // may start the next message: this loop writes it
         } else if (!close_sent_) {
           QueueClose(open_error_close_);  // the open error is out: close

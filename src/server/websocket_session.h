@@ -1,10 +1,11 @@
 // Internal: one playback connection over WebSocket (GET /backtests/{id}/ws).
 //
 // Beast answers the upgrade (its checks, the 101); from then on the connection speaks RFC 6455
-// itself on the plain socket, because fan-out is the server's hot path: a frame is one sendmsg of
-// [2-4 header bytes, the shared frame head, the per-connection tail] straight from Drive, with no
-// composed operation, completion handler or strand hop when the socket takes it all (it nearly
-// always does); only a socket that is full waits for writability. Control frames (pong, ping,
+// itself on the plain socket, because fan-out is the server's hot path: a frame is one send of the
+// lane's shared wire bytes (header, head and tail built once for the streams in step: WireCache),
+// or else one sendmsg of [2-4 header bytes, the shared frame head, the per-connection tail],
+// straight from Drive, with no composed operation, completion handler or strand hop when the
+// socket takes it all (it nearly always does); only a socket that is full waits for writability. Control frames (pong, ping,
 // close) go through the same queue, after the frame being written, so nothing interleaves.
 //
 // What it holds per connection, past the StreamSession: the socket, a 256-byte read buffer, the
@@ -60,6 +61,9 @@ class WebSocketSession final : public StreamSession {
   // Writing.
   void StartWrite(const playback::Outgoing& message) override;
   void WriteMessage(const playback::Outgoing& message, bool from_session);
+  // A frame started in a pacer's pass goes out when the pass ends (Pacer::DeferWrite).
+  void OnPassEnd() override;
+  void OnPassWritten() override;
   void QueueControl(uint8_t opcode, std::string_view payload);
   void QueueClose(CloseCode code);
   // Writes what is queued, in order, until done or the socket is full.
@@ -93,9 +97,13 @@ class WebSocketSession final : public StreamSession {
   bool message_from_session_ = false;
   std::array<char, 10> header_{};
   uint8_t header_size_ = 0;
+  std::shared_ptr<const std::string> wire_;  // the message as the lane's shared bytes, if it is
   size_t message_size_ = 0, message_done_ = 0;
   std::string ctrl_later_;  // queued while a message was partly written
   bool flushing_ = false, waiting_writable_ = false;
+  bool deferred_ = false;  // the message waits for the end of the pacer's pass
+  bool in_pass_write_ = false;  // written at a pass's end: its WriteDone waits (OnPassWritten)
+  std::optional<size_t> done_bytes_;  // a message written whose WriteDone waits
 
   // Closing.
   bool close_sent_ = false, close_received_ = false, torn_down_ = false;
