@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "../store/forwarding_store.h"
 #include "api/api.h"
 #include "market/market.h"
 #include "store/store.h"
@@ -17,39 +18,26 @@ namespace {
 
 Error DiskFull() { return MakeError(ErrorCode::kUnavailable, "the store's disk is full"); }
 
-class FlakyStore final : public store::Store {
+class FlakyStore final : public store::testing::ForwardingStore {
  public:
-  explicit FlakyStore(std::unique_ptr<store::Store> real) : real_(std::move(real)) {}
+  using ForwardingStore::ForwardingStore;
 
   std::atomic<int> fail_mark_running{0}, fail_complete{0}, fail_fail{0};
   std::atomic<int> fail_calls{0};
 
-  Result<store::DatasetInfo> PutDataset(std::string_view n, const market::Series& b) override {
-    return real_->PutDataset(n, b);
-  }
-  Result<store::DatasetInfo> GetDataset(std::string_view n) override {
-    return real_->GetDataset(n);
-  }
-  Result<std::vector<store::DatasetInfo>> ListDatasets() override { return real_->ListDatasets(); }
-  Result<market::Series> LoadBars(std::string_view n) override { return real_->LoadBars(n); }
-  Status DeleteDataset(std::string_view n) override { return real_->DeleteDataset(n); }
-  Result<std::string> CreateRun(const store::RunSpec& s) override { return real_->CreateRun(s); }
   Status MarkRunning(std::string_view id) override {
     if (fail_mark_running > 0) {
       --fail_mark_running;
       return DiskFull();
     }
-    return real_->MarkRunning(id);
-  }
-  Status UpdateProgress(std::string_view id, double p) override {
-    return real_->UpdateProgress(id, p);
+    return real().MarkRunning(id);
   }
   Status CompleteRun(std::string_view id, const engine::RunResult& r) override {
     if (fail_complete > 0) {
       --fail_complete;
       return DiskFull();
     }
-    return real_->CompleteRun(id, r);
+    return real().CompleteRun(id, r);
   }
   Status FailRun(std::string_view id, const store::RunError& e) override {
     ++fail_calls;
@@ -57,67 +45,8 @@ class FlakyStore final : public store::Store {
       --fail_fail;
       return DiskFull();
     }
-    return real_->FailRun(id, e);
+    return real().FailRun(id, e);
   }
-  Result<store::RunInfo> GetRun(std::string_view id) override { return real_->GetRun(id); }
-  Result<std::vector<store::RunInfo>> ListRuns(size_t l, size_t o) override {
-    return real_->ListRuns(l, o);
-  }
-  Result<store::StatusCounts> CountRuns() override { return real_->CountRuns(); }
-  Result<store::StatusCounts> CountSweeps() override { return real_->CountSweeps(); }
-  Result<engine::RunResult> LoadRunResult(std::string_view id) override {
-    return real_->LoadRunResult(id);
-  }
-  Result<std::vector<engine::Trade>> LoadTrades(std::string_view id) override {
-    return real_->LoadTrades(id);
-  }
-  Status DeleteRun(std::string_view id) override { return real_->DeleteRun(id); }
-  Result<size_t> RecoverOnStart() override { return real_->RecoverOnStart(); }
-  Result<std::string> CreateSweep(const store::SweepSpec& s) override {
-    return real_->CreateSweep(s);
-  }
-  Status MarkSweepRunning(std::string_view id) override { return real_->MarkSweepRunning(id); }
-  Status PutTrials(std::string_view id, std::span<const store::TrialRecord> t) override {
-    return real_->PutTrials(id, t);
-  }
-  Status CompleteSweep(std::string_view id, std::string_view s) override {
-    return real_->CompleteSweep(id, s);
-  }
-  Status FailSweep(std::string_view id, const store::RunError& e) override {
-    return real_->FailSweep(id, e);
-  }
-  Result<store::SweepInfo> GetSweep(std::string_view id) override { return real_->GetSweep(id); }
-  Result<std::vector<store::SweepInfo>> ListSweeps(size_t l, size_t o) override {
-    return real_->ListSweeps(l, o);
-  }
-  Result<store::TrialPage> ListTrials(std::string_view id, const store::TrialQuery& q) override {
-    return real_->ListTrials(id, q);
-  }
-  Result<std::vector<store::TrialRecord>> LoadTrials(std::string_view id, size_t phase,
-                                                     bool r) override {
-    return real_->LoadTrials(id, phase, r);
-  }
-  Result<store::TrialRecord> GetTrial(std::string_view id, size_t phase, size_t k) override {
-    return real_->GetTrial(id, phase, k);
-  }
-  Status DeleteSweep(std::string_view id) override { return real_->DeleteSweep(id); }
-  Result<store::SavedScript> SaveScript(std::string_view n, std::string_view s,
-                                        std::string_view p) override {
-    return real_->SaveScript(n, s, p);
-  }
-  Result<store::ScriptVersion> GetScript(std::string_view n, std::optional<int64_t> v) override {
-    return real_->GetScript(n, v);
-  }
-  Result<std::vector<store::ScriptVersion>> ListScriptVersions(std::string_view n) override {
-    return real_->ListScriptVersions(n);
-  }
-  Result<std::vector<store::ScriptVersion>> ListScripts() override { return real_->ListScripts(); }
-  Result<std::string> GetScriptSource(std::string_view sha) override {
-    return real_->GetScriptSource(sha);
-  }
-
- private:
-  std::unique_ptr<store::Store> real_;
 };
 
 class RunnerTest : public ::testing::Test {
