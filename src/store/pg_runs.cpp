@@ -164,6 +164,28 @@ Status CheckDone(const pg::Conn& conn, const pg::Rows& rows, std::string_view id
                    {{"id", std::string(id)}, {"status", std::string(ToString(*status))}});
 }
 
+// The first columns (24) of every read of a done run's result, row 0; each read adds its own
+// after them. ReadDoneRunStats checks the run is done and reads its symbols and statistics into
+// `result`. Errors: NOT_FOUND (no row), as CheckDone, CORRUPT (no statistics).
+#define TD_PG_RESULT_COLUMNS                                                                 \
+  "r.seq, r.status, r.error, s.run, s.symbols, s.bars, s.fills, s.trades, s.start_equity, " \
+  "s.final_equity, s.total_return, s.cagr, s.volatility, s.sharpe, s.sortino, s.calmar, "   \
+  "s.max_drawdown, s.max_drawdown_us, s.win_rate, s.profit_factor, s.expectancy, "          \
+  "s.exposure, s.buy_and_hold_return, s.periods_per_year, "
+#define TD_PG_RESULT_FROM "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
+
+Status ReadDoneRunStats(const pg::Conn& conn, const pg::Rows& rows, std::string_view id,
+                        engine::RunResult& result) {
+  if (rows.size() == 0) return RunNotFound(id);
+  TD_TRY(CheckDone(conn, rows, id));
+  if (rows.IsNull(0, 3)) {
+    return PgCorrupt(conn, "done run " + std::string(id) + " has no statistics");
+  }
+  result.symbols = SymbolsFromJson(rows.Text(0, 4));
+  result.stats = ReadStats(rows, 0, 5);
+  return Ok();
+}
+
 Result<std::vector<engine::Trade>> ReadTrades(const pg::Conn& conn, const pg::Rows& rows,
                                               int count_col, std::string_view id) {
   if (rows.IsNull(0, count_col)) {
@@ -475,29 +497,21 @@ Result<engine::RunResult> PgStore::LoadRunResult(std::string_view id) {
   // result) and one round trip.
   TD_ASSIGN_OR_RETURN(
       pg::Rows & rows,
-      conn->Query("SELECT r.seq, r.status, r.error, "
-                  "s.run, s.symbols, s.bars, s.fills, s.trades, s.start_equity, "
-                  "s.final_equity, s.total_return, s.cagr, s.volatility, s.sharpe, s.sortino, "
-                  "s.calmar, s.max_drawdown, s.max_drawdown_us, s.win_rate, s.profit_factor, "
-                  "s.expectancy, s.exposure, s.buy_and_hold_return, s.periods_per_year, "
+      conn->Query("SELECT " TD_PG_RESULT_COLUMNS
                   "e.points, e.times, e.equity, "
                   "v.count, v.records, v.reasons, "
                   "t.count, t.records, "
                   "p.series, p.plots, p.logs, p.log_records, p.log_text "
-                  "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
+                  TD_PG_RESULT_FROM
                   "LEFT JOIN run_equity e ON e.run = r.seq "
                   "LEFT JOIN run_events v ON v.run = r.seq "
                   "LEFT JOIN run_trades t ON t.run = r.seq "
                   "LEFT JOIN run_plots p ON p.run = r.seq WHERE r.id = $1",
                   pg::Params().Add(id)));
-  if (rows.size() == 0) return RunNotFound(id);
-  TD_TRY(CheckDone(*conn, rows, id));
   const pg::Conn& c = *conn;
   const std::string what = "done run " + std::string(id);
   engine::RunResult result;
-  if (rows.IsNull(0, 3)) return PgCorrupt(c, what + " has no statistics");
-  result.symbols = SymbolsFromJson(rows.Text(0, 4));
-  result.stats = ReadStats(rows, 0, 5);
+  TD_TRY(ReadDoneRunStats(c, rows, id, result));
   constexpr int kEquity = 24, kEvents = 27, kTrades = 30, kPlots = 32;
   if (rows.IsNull(0, kEquity)) return PgCorrupt(c, what + " has no equity");
   const auto points = static_cast<size_t>(rows.Int(0, kEquity));
@@ -534,27 +548,19 @@ Result<engine::RunResult> PgStore::LoadRunResultInPieces(std::string_view id,
   // First the run, its statistics, counts and trades (small); then each big blob on its own.
   TD_ASSIGN_OR_RETURN(
       pg::Rows & rows,
-      conn->Query("SELECT r.seq, r.status, r.error, "
-                  "s.run, s.symbols, s.bars, s.fills, s.trades, s.start_equity, "
-                  "s.final_equity, s.total_return, s.cagr, s.volatility, s.sharpe, s.sortino, "
-                  "s.calmar, s.max_drawdown, s.max_drawdown_us, s.win_rate, s.profit_factor, "
-                  "s.expectancy, s.exposure, s.buy_and_hold_return, s.periods_per_year, "
+      conn->Query("SELECT " TD_PG_RESULT_COLUMNS
                   "e.points, v.count, t.count, t.records, p.series, p.logs "
-                  "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
+                  TD_PG_RESULT_FROM
                   "LEFT JOIN run_equity e ON e.run = r.seq "
                   "LEFT JOIN run_events v ON v.run = r.seq "
                   "LEFT JOIN run_trades t ON t.run = r.seq "
                   "LEFT JOIN run_plots p ON p.run = r.seq WHERE r.id = $1",
                   pg::Params().Add(id)));
-  if (rows.size() == 0) return RunNotFound(id);
-  TD_TRY(CheckDone(*conn, rows, id));
   const pg::Conn& c = *conn;
   const std::string what = "done run " + std::string(id);
-  const int64_t seq = rows.Int(0, 0);
   engine::RunResult result;
-  if (rows.IsNull(0, 3)) return PgCorrupt(c, what + " has no statistics");
-  result.symbols = SymbolsFromJson(rows.Text(0, 4));
-  result.stats = ReadStats(rows, 0, 5);
+  TD_TRY(ReadDoneRunStats(c, rows, id, result));
+  const int64_t seq = rows.Int(0, 0);
   constexpr int kPoints = 24, kEvents = 25, kTrades = 26, kPlots = 28;
   if (rows.IsNull(0, kPoints)) return PgCorrupt(c, what + " has no equity");
   if (rows.IsNull(0, kEvents)) return PgCorrupt(c, what + " has no order events");
@@ -606,28 +612,20 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
   TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
   TD_ASSIGN_OR_RETURN(
       pg::Rows & rows,
-      conn->Query("SELECT r.seq, r.status, r.error, "
-                  "s.run, s.symbols, s.bars, s.fills, s.trades, s.start_equity, "
-                  "s.final_equity, s.total_return, s.cagr, s.volatility, s.sharpe, s.sortino, "
-                  "s.calmar, s.max_drawdown, s.max_drawdown_us, s.win_rate, s.profit_factor, "
-                  "s.expectancy, s.exposure, s.buy_and_hold_return, s.periods_per_year, "
+      conn->Query("SELECT " TD_PG_RESULT_COLUMNS
                   "e.points, v.count, p.series, p.logs, " TD_PG_HEAD_COLUMNS
-                  "FROM runs r LEFT JOIN run_stats s ON s.run = r.seq "
+                  TD_PG_RESULT_FROM
                   "LEFT JOIN run_equity e ON e.run = r.seq "
                   "LEFT JOIN run_events v ON v.run = r.seq "
                   "LEFT JOIN run_plots p ON p.run = r.seq "
                   "LEFT JOIN run_heads h ON h.run = r.seq WHERE r.id = $1",
                   pg::Params().Add(id)));
-  if (rows.size() == 0) return RunNotFound(id);
-  TD_TRY(CheckDone(*conn, rows, id));
   const pg::Conn& c = *conn;
   const std::string what = "done run " + std::string(id);
-  const int64_t seq = rows.Int(0, 0);
   RunHead head;
   engine::RunResult& result = head.result;
-  if (rows.IsNull(0, 3)) return PgCorrupt(c, what + " has no statistics");
-  result.symbols = SymbolsFromJson(rows.Text(0, 4));
-  result.stats = ReadStats(rows, 0, 5);
+  TD_TRY(ReadDoneRunStats(c, rows, id, result));
+  const int64_t seq = rows.Int(0, 0);
   constexpr int kEquity = 24, kEvents = 25, kPlots = 26, kHead = 28;
   if (rows.IsNull(0, kEquity)) return PgCorrupt(c, what + " has no equity");
   head.total_bars = static_cast<size_t>(rows.Int(0, kEquity));
