@@ -1,0 +1,285 @@
+// A run's times and equity packed (schema v8, kSeriesRuns) or as raw arrays (kSeriesRaw, earlier
+// runs): the formats are described in packing.h.
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "store/packing.h"
+
+namespace tapedeck::store::internal {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "values are written little-endian as in memory");
+
+constexpr size_t kMaxVarint = 10;  // bytes of a LEB128 uint64
+
+Error Damaged(std::string what) { return MakeError(ErrorCode::kIo, std::move(what)); }
+
+void PutVarint(std::vector<std::byte>& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::byte>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::byte>(v));
+}
+
+void PutU64(std::vector<std::byte>& out, uint64_t v) {
+  const size_t at = out.size();
+  out.resize(at + sizeof v);
+  std::memcpy(out.data() + at, &v, sizeof v);
+}
+
+uint64_t Zigzag(uint64_t v) { return (v << 1) ^ (0 - (v >> 63)); }
+uint64_t Unzigzag(uint64_t v) { return (v >> 1) ^ (0 - (v & 1)); }
+
+// Reads bytes from the front of a buffer; every read says whether the bytes were there.
+struct Cursor {
+  std::span<const std::byte> bytes;
+  size_t at = 0;
+
+  size_t left() const { return bytes.size() - at; }
+  // False when the buffer ends inside the varint or it does not fit 64 bits (then `at` is kept).
+  bool Varint(uint64_t& v) {
+    uint64_t out = 0;
+    for (size_t i = 0; i < kMaxVarint && at + i < bytes.size(); ++i) {
+      const auto b = std::to_integer<uint64_t>(bytes[at + i]);
+      if (i == kMaxVarint - 1 && b > 1) return false;
+      out |= (b & 0x7f) << (7 * i);
+      if ((b & 0x80) == 0) {
+        at += i + 1;
+        v = out;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool U64(uint64_t& v) {
+    if (left() < sizeof v) return false;
+    std::memcpy(&v, bytes.data() + at, sizeof v);
+    at += sizeof v;
+    return true;
+  }
+};
+
+// A whole varint that ended early or overflowed, told apart for the message.
+std::string VarintTrouble(const Cursor& c) {
+  return c.left() < kMaxVarint ? "ends inside a count" : "has a count past 64 bits";
+}
+
+template <typename T>
+Result<std::vector<T>> UnpackRaw(std::span<const std::byte> blob, size_t count, const char* what) {
+  if (blob.size() / sizeof(T) != count || blob.size() % sizeof(T) != 0) {
+    return Damaged(std::string(what) + " holds " + std::to_string(blob.size()) + " bytes, not " +
+                   std::to_string(count) + " values of 8");
+  }
+  std::vector<T> out(count);
+  if (count > 0) std::memcpy(out.data(), blob.data(), blob.size());
+  return out;
+}
+
+// Decodes equity segments from `c` into out[filled ..], stopping after `want` values in all or
+// where the buffer ends at a segment's boundary or inside one (then `c.at` is that segment's
+// start and more bytes may finish it). Errors only for what more bytes cannot mend: a repeat with
+// nothing before it, a zero count, a count past `total`.
+Status DecodeEquitySegments(Cursor& c, size_t total, size_t want, std::vector<double>& out,
+                            size_t& filled) {
+  while (filled < want && c.left() > 0) {
+    const size_t start = c.at;
+    uint64_t head = 0;
+    if (!c.Varint(head)) {
+      if (c.left() >= kMaxVarint) return Damaged("the equity blob " + VarintTrouble(c));
+      return Ok();  // may end in the next piece
+    }
+    const uint64_t n = head >> 1;
+    if (n == 0) return Damaged("the equity blob has an empty segment at byte " +
+                               std::to_string(start));
+    if (n > total - filled) {
+      return Damaged("the equity blob's segments hold more than its " + std::to_string(total) +
+                     " values");
+    }
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(n, want - filled));
+    if (head & 1) {
+      if (filled == 0) return Damaged("the equity blob repeats a value before its first");
+      uint64_t bits = 0;
+      std::memcpy(&bits, out.data() + filled - 1, sizeof bits);
+      for (size_t i = 0; i < take; ++i) std::memcpy(out.data() + filled + i, &bits, sizeof bits);
+    } else {
+      // Whole literals only: a cut segment is read again once its bytes are all there, unless
+      // the values wanted end inside it.
+      const size_t need = take * sizeof(double);
+      if (c.left() < need) {
+        c.at = start;
+        return Ok();
+      }
+      std::memcpy(out.data() + filled, c.bytes.data() + c.at, need);
+      // Past the segment; or, when the values wanted end inside it, past what was read of it.
+      c.at += std::min(static_cast<size_t>(n) * sizeof(double), c.left());
+    }
+    filled += take;
+  }
+  return Ok();
+}
+
+}  // namespace
+
+std::vector<std::byte> PackTimes(std::span<const Timestamp> times) {
+  std::vector<std::byte> out;
+  if (times.empty()) return out;
+  PutU64(out, static_cast<uint64_t>(ToMicros(times[0])));
+  size_t i = 1;
+  while (i < times.size()) {
+    // Differences wrap as uint64: any int64 sequence round-trips.
+    const uint64_t delta =
+        static_cast<uint64_t>(ToMicros(times[i])) - static_cast<uint64_t>(ToMicros(times[i - 1]));
+    size_t j = i + 1;
+    while (j < times.size() && static_cast<uint64_t>(ToMicros(times[j])) -
+                                       static_cast<uint64_t>(ToMicros(times[j - 1])) ==
+                                   delta) {
+      ++j;
+    }
+    PutVarint(out, Zigzag(delta));
+    PutVarint(out, j - i);
+    i = j;
+  }
+  return out;
+}
+
+std::vector<std::byte> PackEquity(std::span<const double> equity) {
+  std::vector<std::byte> out;
+  out.reserve(equity.size() * sizeof(double) / 2 + 16);
+  const auto bits = [&](size_t i) { return std::bit_cast<uint64_t>(equity[i]); };
+  size_t i = 0;
+  while (i < equity.size()) {
+    // A repeat of the value before (bit for bit) runs to its end; else a literal runs to the
+    // next repeat.
+    if (i > 0 && bits(i) == bits(i - 1)) {
+      size_t j = i + 1;
+      while (j < equity.size() && bits(j) == bits(i)) ++j;
+      PutVarint(out, (uint64_t{j - i} << 1) | 1);
+      i = j;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < equity.size() && bits(j) != bits(j - 1)) ++j;
+    PutVarint(out, uint64_t{j - i} << 1);
+    const size_t at = out.size();
+    out.resize(at + (j - i) * sizeof(double));
+    std::memcpy(out.data() + at, equity.data() + i, (j - i) * sizeof(double));
+    i = j;
+  }
+  return out;
+}
+
+Result<std::vector<Timestamp>> UnpackTimes(int64_t codec, std::span<const std::byte> blob,
+                                           size_t count) {
+  TD_ASSIGN_OR_RETURN(TimesHead head, UnpackTimesHead(codec, blob, count, count));
+  return std::move(head.times);
+}
+
+Result<TimesHead> UnpackTimesHead(int64_t codec, std::span<const std::byte> blob, size_t count,
+                                  size_t bars) {
+  bars = std::min(bars, count);
+  TimesHead out;
+  if (codec == kSeriesRaw) {
+    if (blob.size() / sizeof(int64_t) != count || blob.size() % sizeof(int64_t) != 0) {
+      return Damaged("the times blob holds " + std::to_string(blob.size()) + " bytes, not " +
+                     std::to_string(count) + " values of 8");
+    }
+    out.times.resize(bars);
+    if (bars > 0) std::memcpy(out.times.data(), blob.data(), bars * sizeof(int64_t));
+    if (count > 0) {
+      int64_t last = 0;
+      std::memcpy(&last, blob.data() + (count - 1) * sizeof(int64_t), sizeof last);
+      out.last = FromMicros(last);
+    }
+    return out;
+  }
+  if (codec != kSeriesRuns) return Damaged("the times blob has codec " + std::to_string(codec));
+  if (count == 0) {
+    if (!blob.empty()) return Damaged("the times blob of no values holds bytes");
+    return out;
+  }
+  Cursor c{blob};
+  uint64_t now = 0;
+  if (!c.U64(now)) return Damaged("the times blob ends inside its first value");
+  out.times.reserve(bars);
+  if (bars > 0) out.times.push_back(FromMicros(static_cast<int64_t>(now)));
+  size_t have = 1;
+  while (have < count) {
+    uint64_t delta = 0, n = 0;
+    if (!c.Varint(delta) || !c.Varint(n)) {
+      return Damaged("the times blob " + VarintTrouble(c) + " after " + std::to_string(have) +
+                     " of its " + std::to_string(count) + " values");
+    }
+    if (n == 0 || n > count - have) {
+      return Damaged("the times blob's runs do not add up to its " + std::to_string(count) +
+                     " values");
+    }
+    delta = Unzigzag(delta);
+    const size_t emit = std::min<size_t>(static_cast<size_t>(n), bars - std::min(bars, have));
+    for (size_t k = 0; k < emit; ++k) {
+      now += delta;
+      out.times.push_back(FromMicros(static_cast<int64_t>(now)));
+    }
+    now += delta * (n - emit);  // the values past the head: only the last is kept
+    have += static_cast<size_t>(n);
+  }
+  if (c.left() != 0) {
+    return Damaged("the times blob holds " + std::to_string(c.left()) +
+                   " bytes past its last value");
+  }
+  out.last = FromMicros(static_cast<int64_t>(now));
+  return out;
+}
+
+Result<std::vector<double>> UnpackEquity(int64_t codec, std::span<const std::byte> blob,
+                                         size_t count) {
+  if (codec == kSeriesRaw) return UnpackRaw<double>(blob, count, "the equity blob");
+  if (codec != kSeriesRuns) return Damaged("the equity blob has codec " + std::to_string(codec));
+  std::vector<double> out(count);
+  Cursor c{blob};
+  size_t filled = 0;
+  TD_TRY(DecodeEquitySegments(c, count, count, out, filled));
+  if (filled != count) {
+    return Damaged("the equity blob ends after " + std::to_string(filled) + " of its " +
+                   std::to_string(count) + " values");
+  }
+  if (c.left() != 0) {
+    return Damaged("the equity blob holds " + std::to_string(c.left()) +
+                   " bytes past its last value");
+  }
+  return out;
+}
+
+Result<std::vector<double>> ReadEquityHead(int64_t codec, const BlobRead& blob, size_t count,
+                                           size_t bars) {
+  bars = std::min(bars, count);
+  if (codec == kSeriesRaw) {
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& bytes, blob(0, bars * sizeof(double)));
+    return UnpackRaw<double>(bytes, bars, "the equity blob's head");
+  }
+  if (codec != kSeriesRuns) return Damaged("the equity blob has codec " + std::to_string(codec));
+  std::vector<double> out(bars);
+  std::vector<std::byte> buf;
+  size_t filled = 0, consumed = 0;  // consumed: bytes of the blob before buf
+  while (filled < bars) {
+    // Enough for the values left when they are all literals in one segment; more pieces if not.
+    const size_t ask = (bars - filled) * sizeof(double) + 2 * kMaxVarint;
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& piece, blob(consumed + buf.size(), ask));
+    if (piece.empty()) {
+      return Damaged("the equity blob ends after " + std::to_string(filled) + " of its " +
+                     std::to_string(count) + " values");
+    }
+    buf.insert(buf.end(), piece.begin(), piece.end());
+    Cursor c{buf};
+    TD_TRY(DecodeEquitySegments(c, count, bars, out, filled));
+    consumed += c.at;
+    buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(c.at));
+  }
+  return out;
+}
+
+}  // namespace tapedeck::store::internal
