@@ -147,6 +147,9 @@ Result<TimesHead> UnpackTimesHead(int64_t codec, std::span<const std::byte> blob
 // part read.
 Result<std::vector<double>> ReadEquityHead(int64_t codec, const BlobRead& blob, size_t count,
                                            size_t bars);
+// A whole kSeriesRuns equity blob of `count` values read in pieces (no second copy of the blob
+// held), checked as UnpackEquity checks it.
+Result<std::vector<double>> ReadEquity(const BlobRead& blob, size_t count);
 
 // The first records of a blob (Store::LoadRunHead): the order events / log entries of bars below
 // `bars` of the `count` the row says the blob holds, read a piece at a time from the front, and

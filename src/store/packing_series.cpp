@@ -175,7 +175,7 @@ std::vector<std::byte> PackEquity(std::span<const double> equity) {
 
 Result<std::vector<Timestamp>> UnpackTimes(int64_t codec, std::span<const std::byte> blob,
                                            size_t count) {
-  TD_ASSIGN_OR_RETURN(TimesHead head, UnpackTimesHead(codec, blob, count, count));
+  TD_ASSIGN_OR_RETURN(TimesHead & head, UnpackTimesHead(codec, blob, count, count));
   return std::move(head.times);
 }
 
@@ -205,8 +205,9 @@ Result<TimesHead> UnpackTimesHead(int64_t codec, std::span<const std::byte> blob
   Cursor c{blob};
   uint64_t now = 0;
   if (!c.U64(now)) return Damaged("the times blob ends inside its first value");
-  out.times.reserve(bars);
-  if (bars > 0) out.times.push_back(FromMicros(static_cast<int64_t>(now)));
+  out.times.resize(bars);
+  Timestamp* at = out.times.data();
+  if (bars > 0) *at++ = FromMicros(static_cast<int64_t>(now));
   size_t have = 1;
   while (have < count) {
     uint64_t delta = 0, n = 0;
@@ -221,10 +222,10 @@ Result<TimesHead> UnpackTimesHead(int64_t codec, std::span<const std::byte> blob
     delta = Unzigzag(delta);
     const size_t emit = std::min<size_t>(static_cast<size_t>(n), bars - std::min(bars, have));
     for (size_t k = 0; k < emit; ++k) {
-      now += delta;
-      out.times.push_back(FromMicros(static_cast<int64_t>(now)));
+      at[k] = FromMicros(static_cast<int64_t>(now + delta * (k + 1)));
     }
-    now += delta * (n - emit);  // the values past the head: only the last is kept
+    at += emit;
+    now += delta * n;  // past the head only the last value is kept
     have += static_cast<size_t>(n);
   }
   if (c.left() != 0) {
@@ -254,20 +255,19 @@ Result<std::vector<double>> UnpackEquity(int64_t codec, std::span<const std::byt
   return out;
 }
 
-Result<std::vector<double>> ReadEquityHead(int64_t codec, const BlobRead& blob, size_t count,
-                                           size_t bars) {
-  bars = std::min(bars, count);
-  if (codec == kSeriesRaw) {
-    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& bytes, blob(0, bars * sizeof(double)));
-    return UnpackRaw<double>(bytes, bars, "the equity blob's head");
-  }
-  if (codec != kSeriesRuns) return Damaged("the equity blob has codec " + std::to_string(codec));
+namespace {
+
+// The first `bars` of an equity blob in kSeriesRuns form of `count` values, read a piece at a time
+// from the front, each piece at most `max_piece` bytes; with `whole`, the blob must end right after
+// them (bars == count).
+Result<std::vector<double>> ReadEquityPieces(const BlobRead& blob, size_t count, size_t bars,
+                                             size_t max_piece, bool whole) {
   std::vector<double> out(bars);
   std::vector<std::byte> buf;
   size_t filled = 0, consumed = 0;  // consumed: bytes of the blob before buf
   while (filled < bars) {
     // Enough for the values left when they are all literals in one segment; more pieces if not.
-    const size_t ask = (bars - filled) * sizeof(double) + 2 * kMaxVarint;
+    const size_t ask = std::min((bars - filled) * sizeof(double) + 2 * kMaxVarint, max_piece);
     TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& piece, blob(consumed + buf.size(), ask));
     if (piece.empty()) {
       return Damaged("the equity blob ends after " + std::to_string(filled) + " of its " +
@@ -279,7 +279,33 @@ Result<std::vector<double>> ReadEquityHead(int64_t codec, const BlobRead& blob, 
     consumed += c.at;
     buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(c.at));
   }
+  if (whole) {
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& more, blob(consumed + buf.size(), 1));
+    if (!buf.empty() || !more.empty()) {
+      return Damaged("the equity blob holds bytes past its last value");
+    }
+  }
   return out;
+}
+
+// Pieces of a whole read: small enough not to hold a second copy of the blob.
+constexpr size_t kWholePieceBytes = 256 * 1024;
+
+}  // namespace
+
+Result<std::vector<double>> ReadEquityHead(int64_t codec, const BlobRead& blob, size_t count,
+                                           size_t bars) {
+  bars = std::min(bars, count);
+  if (codec == kSeriesRaw) {
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& bytes, blob(0, bars * sizeof(double)));
+    return UnpackRaw<double>(bytes, bars, "the equity blob's head");
+  }
+  if (codec != kSeriesRuns) return Damaged("the equity blob has codec " + std::to_string(codec));
+  return ReadEquityPieces(blob, count, bars, SIZE_MAX, /*whole=*/false);
+}
+
+Result<std::vector<double>> ReadEquity(const BlobRead& blob, size_t count) {
+  return ReadEquityPieces(blob, count, count, kWholePieceBytes, /*whole=*/true);
 }
 
 }  // namespace tapedeck::store::internal

@@ -145,22 +145,22 @@ Status CopyBlob(const pg::Conn& conn, std::span<const std::byte> blob, size_t co
   return Ok();
 }
 
-// A run's times or equity blob (`codec`: store/packing.h) of `count` values, from `where` (a table,
-// or "done run <id>"): CORRUPT naming it when the blob does not decode.
-Result<std::vector<Timestamp>> DecodeTimes(const pg::Conn& conn, int64_t codec,
-                                           std::span<const std::byte> blob, size_t count,
-                                           std::string_view where) {
+// A run's times or equity blob (`codec`: store/packing.h) of `count` values into `out`, from
+// `where` (a table, or "done run <id>"): CORRUPT naming it when the blob does not decode.
+Status DecodeTimes(const pg::Conn& conn, int64_t codec, std::span<const std::byte> blob,
+                   size_t count, std::string_view where, std::vector<Timestamp>& out) {
   auto times = UnpackTimes(codec, blob, count);
   if (!times.ok()) return PgCorrupt(conn, std::string(where) + ": " + times.error().msg);
-  return std::move(times).value();
+  out = std::move(times).value();
+  return Ok();
 }
 
-Result<std::vector<double>> DecodeEquity(const pg::Conn& conn, int64_t codec,
-                                         std::span<const std::byte> blob, size_t count,
-                                         std::string_view where) {
+Status DecodeEquity(const pg::Conn& conn, int64_t codec, std::span<const std::byte> blob,
+                    size_t count, std::string_view where, std::vector<double>& out) {
   auto equity = UnpackEquity(codec, blob, count);
   if (!equity.ok()) return PgCorrupt(conn, std::string(where) + ": " + equity.error().msg);
-  return std::move(equity).value();
+  out = std::move(equity).value();
+  return Ok();
 }
 
 // Reads the status columns of `rows` (seq 0, status 1, error 2) and checks the run has a
@@ -227,9 +227,8 @@ Result<RunHead> ReadStoredHead(const pg::Conn& c, const pg::Rows& rows, int col,
   const auto stored = static_cast<size_t>(rows.Int(0, col));
   const int64_t codec = rows.Int(0, col + 12);
   engine::RunResult& r = result;
-  TD_ASSIGN_OR_RETURN(r.times, DecodeTimes(c, codec, rows.Bytes(0, col + 2), stored, "run_heads"));
-  TD_ASSIGN_OR_RETURN(r.equity,
-                      DecodeEquity(c, codec, rows.Bytes(0, col + 3), stored, "run_heads"));
+  TD_TRY(DecodeTimes(c, codec, rows.Bytes(0, col + 2), stored, "run_heads", r.times));
+  TD_TRY(DecodeEquity(c, codec, rows.Bytes(0, col + 3), stored, "run_heads", r.equity));
   auto events = UnpackEvents(rows.Bytes(0, col + 5), AsText(rows.Bytes(0, col + 6)),
                              static_cast<size_t>(rows.Int(0, col + 4)));
   if (!events.ok()) return PgCorrupt(c, events.error().msg);
@@ -548,10 +547,8 @@ Result<engine::RunResult> PgStore::LoadRunResult(std::string_view id) {
   if (rows.IsNull(0, kEquity)) return PgCorrupt(c, what + " has no equity");
   const auto points = static_cast<size_t>(rows.Int(0, kEquity));
   const int64_t codec = rows.Int(0, kCodec);
-  TD_ASSIGN_OR_RETURN(result.times,
-                      DecodeTimes(c, codec, rows.Bytes(0, kEquity + 1), points, what));
-  TD_ASSIGN_OR_RETURN(result.equity,
-                      DecodeEquity(c, codec, rows.Bytes(0, kEquity + 2), points, what));
+  TD_TRY(DecodeTimes(c, codec, rows.Bytes(0, kEquity + 1), points, what, result.times));
+  TD_TRY(DecodeEquity(c, codec, rows.Bytes(0, kEquity + 2), points, what, result.equity));
   if (rows.IsNull(0, kEvents)) return PgCorrupt(c, what + " has no order events");
   {
     auto events = UnpackEvents(rows.Bytes(0, kEvents + 1), AsText(rows.Bytes(0, kEvents + 2)),
@@ -613,13 +610,11 @@ Result<engine::RunResult> PgStore::LoadRunResultInPieces(std::string_view id,
   };
   {
     TD_ASSIGN_OR_RETURN(const pg::Rows& got, piece("SELECT times FROM run_equity WHERE run = $1"));
-    TD_ASSIGN_OR_RETURN(result.times,
-                        DecodeTimes(c, rows.Int(0, kCodec), got.Bytes(0, 0), points, what));
+    TD_TRY(DecodeTimes(c, rows.Int(0, kCodec), got.Bytes(0, 0), points, what, result.times));
   }
   {
     TD_ASSIGN_OR_RETURN(const pg::Rows& got, piece("SELECT equity FROM run_equity WHERE run = $1"));
-    TD_ASSIGN_OR_RETURN(result.equity,
-                        DecodeEquity(c, rows.Int(0, kCodec), got.Bytes(0, 0), points, what));
+    TD_TRY(DecodeEquity(c, rows.Int(0, kCodec), got.Bytes(0, 0), points, what, result.equity));
   }
   {
     TD_ASSIGN_OR_RETURN(const pg::Rows& got,

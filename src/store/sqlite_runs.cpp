@@ -166,7 +166,7 @@ Result<std::vector<engine::Trade>> ReadTrades(Db& db, int64_t seq) {
   TD_ASSIGN_OR_RETURN(
       const size_t count,
       RecordCount(db, "SELECT count FROM run_trades WHERE run = ?1", seq, "trades"));
-  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> records,
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& records,
                       ReadBlob(db, "run_trades", "records", seq));
   auto trades = UnpackTrades(records, count);
   if (!trades.ok()) return Corrupt(db, trades.error().msg);
@@ -178,9 +178,9 @@ Result<std::vector<engine::OrderEvent>> ReadEvents(Db& db, int64_t seq) {
                                                       "SELECT count FROM run_events WHERE "
                                                       "run = ?1",
                                                       seq, "order events"));
-  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> records,
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& records,
                       ReadBlob(db, "run_events", "records", seq));
-  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> reasons,
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& reasons,
                       ReadBlob(db, "run_events", "reasons", seq));
   auto events = UnpackEvents(
       records, std::string_view(reinterpret_cast<const char*>(reasons.data()), reasons.size()),
@@ -550,16 +550,22 @@ Result<engine::RunResult> SqliteStore::LoadRunResult(std::string_view id) {
   TD_TRY(ReadRunStats(db, seq, id, result));
   {
     TD_ASSIGN_OR_RETURN(const EquityRow row, ReadEquityRow(db, seq, id));
-    TD_ASSIGN_OR_RETURN(const std::vector<std::byte> times,
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& times,
                         ReadBlob(db, "run_equity", "times", seq));
     auto unpacked_times = UnpackTimes(row.codec, times, row.points);
     if (!unpacked_times.ok()) return DamagedEquity(db, id, unpacked_times.error());
     result.times = std::move(unpacked_times).value();
-    TD_ASSIGN_OR_RETURN(const std::vector<std::byte> equity,
-                        ReadBlob(db, "run_equity", "equity", seq));
-    auto unpacked_equity = UnpackEquity(row.codec, equity, row.points);
-    if (!unpacked_equity.ok()) return DamagedEquity(db, id, unpacked_equity.error());
-    result.equity = std::move(unpacked_equity).value();
+    if (row.codec == kSeriesRaw) {
+      TD_TRY(ReadBlobInto(db, "run_equity", "equity", seq, result.equity, row.points));
+    } else {
+      // Decoded a piece at a time: no copy of the whole blob beside the values.
+      PieceReader blob(db, "run_equity", "equity", seq);
+      auto unpacked_equity = row.codec == kSeriesRuns
+                                 ? ReadEquity(blob.Reader(), row.points)
+                                 : UnpackEquity(row.codec, {}, row.points);  // the codec's error
+      if (!unpacked_equity.ok()) return DamagedEquity(db, id, unpacked_equity.error());
+      result.equity = std::move(unpacked_equity).value();
+    }
   }
   {
     auto events = ReadEvents(db, seq);
@@ -599,7 +605,7 @@ Result<RunHead> SqliteStore::LoadRunHead(std::string_view id, size_t max_bars) {
     }
   } else {
     // Packed: a few bytes for a regular grid, read whole.
-    TD_ASSIGN_OR_RETURN(const std::vector<std::byte> times,
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& times,
                         ReadBlob(db, "run_equity", "times", seq));
     auto unpacked = UnpackTimesHead(equity_row.codec, times, head.total_bars, bars);
     if (!unpacked.ok()) return DamagedEquity(db, id, unpacked.error());

@@ -178,6 +178,22 @@ TEST(PackingSeriesTest, AnEquityHeadIsReadFromTheFrontOnly) {
             ErrorCode::kIo);
 }
 
+TEST(PackingSeriesTest, AWholeEquityBlobReadInPiecesIsCheckedAsUnpacked) {
+  const std::vector<double> equity = Equity(300'000);  // more than one piece of 256 KB
+  const std::vector<std::byte> packed = PackEquity(equity);
+  ASSERT_GT(packed.size(), 256u * 1024u);
+  auto whole = ReadEquity(Over(packed), equity.size());
+  ASSERT_TRUE(whole.ok()) << whole.error().ToString();
+  EXPECT_EQ(Bits(*whole), Bits(equity));
+  std::vector<std::byte> longer = packed;
+  longer.push_back(std::byte{0x03});
+  EXPECT_FALSE(ReadEquity(Over(longer), equity.size()).ok());
+  std::vector<std::byte> shorter(packed.begin(), packed.end() - 1);
+  EXPECT_FALSE(ReadEquity(Over(shorter), equity.size()).ok());
+  EXPECT_FALSE(ReadEquity(Over(packed), equity.size() + 1).ok());
+  EXPECT_FALSE(ReadEquity(Over(packed), equity.size() - 1).ok());
+}
+
 // Every check of the decoders, each failing a blob it would otherwise turn into values.
 TEST(PackingSeriesTest, DamagedTimesAreAnErrorNeverValues) {
   std::vector<Timestamp> times = Grid(5'000, 60'000'000);
