@@ -86,41 +86,53 @@ Result<std::vector<T>> UnpackRaw(std::span<const std::byte> blob, size_t count, 
 // nothing before it, a zero count, a count past `total`.
 Status DecodeEquitySegments(Cursor& c, size_t total, size_t want, std::vector<double>& out,
                             size_t& filled) {
-  while (filled < want && c.left() > 0) {
+  // Locals, not the references, in the loop: the stores into `out` cannot alias them.
+  std::byte* const dst = reinterpret_cast<std::byte*>(out.data());
+  size_t have = filled;
+  Status status = Ok();
+  while (have < want && c.left() > 0) {
     const size_t start = c.at;
     uint64_t head = 0;
     if (!c.Varint(head)) {
-      if (c.left() >= kMaxVarint) return Damaged("the equity blob " + VarintTrouble(c));
-      return Ok();  // may end in the next piece
+      if (c.left() >= kMaxVarint) status = Damaged("the equity blob " + VarintTrouble(c));
+      break;  // else it may end in the next piece
     }
     const uint64_t n = head >> 1;
-    if (n == 0) return Damaged("the equity blob has an empty segment at byte " +
-                               std::to_string(start));
-    if (n > total - filled) {
-      return Damaged("the equity blob's segments hold more than its " + std::to_string(total) +
-                     " values");
+    if (n == 0) {
+      status = Damaged("the equity blob has an empty segment at byte " + std::to_string(start));
+      break;
     }
-    const size_t take = static_cast<size_t>(std::min<uint64_t>(n, want - filled));
+    if (n > total - have) {
+      status = Damaged("the equity blob's segments hold more than its " + std::to_string(total) +
+                       " values");
+      break;
+    }
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(n, want - have));
     if (head & 1) {
-      if (filled == 0) return Damaged("the equity blob repeats a value before its first");
+      if (have == 0) {
+        status = Damaged("the equity blob repeats a value before its first");
+        break;
+      }
       uint64_t bits = 0;
-      std::memcpy(&bits, out.data() + filled - 1, sizeof bits);
-      for (size_t i = 0; i < take; ++i) std::memcpy(out.data() + filled + i, &bits, sizeof bits);
+      std::memcpy(&bits, dst + (have - 1) * sizeof bits, sizeof bits);
+      std::byte* to = dst + have * sizeof bits;
+      for (size_t i = 0; i < take; ++i) std::memcpy(to + i * sizeof bits, &bits, sizeof bits);
     } else {
       // Whole literals only: a cut segment is read again once its bytes are all there, unless
       // the values wanted end inside it.
       const size_t need = take * sizeof(double);
       if (c.left() < need) {
         c.at = start;
-        return Ok();
+        break;
       }
-      std::memcpy(out.data() + filled, c.bytes.data() + c.at, need);
+      std::memcpy(dst + have * sizeof(double), c.bytes.data() + c.at, need);
       // Past the segment; or, when the values wanted end inside it, past what was read of it.
       c.at += std::min(static_cast<size_t>(n) * sizeof(double), c.left());
     }
-    filled += take;
+    have += take;
   }
-  return Ok();
+  filled = have;
+  return status;
 }
 
 }  // namespace
