@@ -1,6 +1,7 @@
 // A run's times and equity packed (schema v8, kSeriesRuns) or as raw arrays (kSeriesRaw, earlier
 // runs): the formats are described in packing.h.
 #include <algorithm>
+#include <initializer_list>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -80,17 +81,34 @@ Result<std::vector<T>> UnpackRaw(std::span<const std::byte> blob, size_t count, 
   return out;
 }
 
-// Decodes equity segments from `c` into out[filled ..], stopping after `want` values in all or
-// where the buffer ends at a segment's boundary or inside one (then `c.at` is that segment's
-// start and more bytes may finish it). Errors only for what more bytes cannot mend: a repeat with
-// nothing before it, a zero count, a count past `total`.
+// Where a decode of equity segments stands: values written, and of the literal segment being read
+// the values still to copy (a piece may end inside one).
+struct EquityDecode {
+  size_t filled = 0;
+  size_t literals = 0;
+};
+
+// Decodes equity segments from `c` into out[d.filled ..], stopping after `want` values in all or
+// where the buffer ends (inside a header: `c.at` stays at its start; inside a literal: after its
+// last whole value, the rest counted in d.literals). Errors only for what more bytes cannot mend:
+// a repeat with nothing before it, a zero count, a count past `total`.
 Status DecodeEquitySegments(Cursor& c, size_t total, size_t want, std::vector<double>& out,
-                            size_t& filled) {
+                            EquityDecode& d) {
   // Locals, not the references, in the loop: the stores into `out` cannot alias them.
   std::byte* const dst = reinterpret_cast<std::byte*>(out.data());
-  size_t have = filled;
+  size_t have = d.filled, literals = d.literals;
   Status status = Ok();
-  while (have < want && c.left() > 0) {
+  while (have < want) {
+    if (literals > 0) {
+      const size_t k = std::min({literals, c.left() / sizeof(double), want - have});
+      if (k == 0) break;  // the next value lies in the next piece
+      std::memcpy(dst + have * sizeof(double), c.bytes.data() + c.at, k * sizeof(double));
+      c.at += k * sizeof(double);
+      have += k;
+      literals -= k;
+      continue;
+    }
+    if (c.left() == 0) break;
     const size_t start = c.at;
     uint64_t head = 0;
     if (!c.Varint(head)) {
@@ -107,31 +125,23 @@ Status DecodeEquitySegments(Cursor& c, size_t total, size_t want, std::vector<do
                        " values");
       break;
     }
-    const size_t take = static_cast<size_t>(std::min<uint64_t>(n, want - have));
-    if (head & 1) {
-      if (have == 0) {
-        status = Damaged("the equity blob repeats a value before its first");
-        break;
-      }
-      uint64_t bits = 0;
-      std::memcpy(&bits, dst + (have - 1) * sizeof bits, sizeof bits);
-      std::byte* to = dst + have * sizeof bits;
-      for (size_t i = 0; i < take; ++i) std::memcpy(to + i * sizeof bits, &bits, sizeof bits);
-    } else {
-      // Whole literals only: a cut segment is read again once its bytes are all there, unless
-      // the values wanted end inside it.
-      const size_t need = take * sizeof(double);
-      if (c.left() < need) {
-        c.at = start;
-        break;
-      }
-      std::memcpy(dst + have * sizeof(double), c.bytes.data() + c.at, need);
-      // Past the segment; or, when the values wanted end inside it, past what was read of it.
-      c.at += std::min(static_cast<size_t>(n) * sizeof(double), c.left());
+    if ((head & 1) == 0) {
+      literals = static_cast<size_t>(n);
+      continue;
     }
+    if (have == 0) {
+      status = Damaged("the equity blob repeats a value before its first");
+      break;
+    }
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(n, want - have));
+    uint64_t bits = 0;
+    std::memcpy(&bits, dst + (have - 1) * sizeof bits, sizeof bits);
+    std::byte* to = dst + have * sizeof bits;
+    for (size_t i = 0; i < take; ++i) std::memcpy(to + i * sizeof bits, &bits, sizeof bits);
     have += take;
   }
-  filled = have;
+  d.filled = have;
+  d.literals = literals;
   return status;
 }
 
@@ -254,10 +264,10 @@ Result<std::vector<double>> UnpackEquity(int64_t codec, std::span<const std::byt
   if (codec != kSeriesRuns) return Damaged("the equity blob has codec " + std::to_string(codec));
   std::vector<double> out(count);
   Cursor c{blob};
-  size_t filled = 0;
-  TD_TRY(DecodeEquitySegments(c, count, count, out, filled));
-  if (filled != count) {
-    return Damaged("the equity blob ends after " + std::to_string(filled) + " of its " +
+  EquityDecode d;
+  TD_TRY(DecodeEquitySegments(c, count, count, out, d));
+  if (d.filled != count) {
+    return Damaged("the equity blob ends after " + std::to_string(d.filled) + " of its " +
                    std::to_string(count) + " values");
   }
   if (c.left() != 0) {
@@ -275,33 +285,40 @@ namespace {
 Result<std::vector<double>> ReadEquityPieces(const BlobRead& blob, size_t count, size_t bars,
                                              size_t max_piece, bool whole) {
   std::vector<double> out(bars);
-  std::vector<std::byte> buf;
-  size_t filled = 0, consumed = 0;  // consumed: bytes of the blob before buf
-  while (filled < bars) {
+  std::vector<std::byte> rest;  // bytes of a header or value cut by a piece's end
+  size_t offset = 0;             // of the next piece in the blob
+  EquityDecode d;
+  while (d.filled < bars) {
     // Enough for the values left when they are all literals in one segment; more pieces if not.
-    const size_t ask = std::min((bars - filled) * sizeof(double) + 2 * kMaxVarint, max_piece);
-    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& piece, blob(consumed + buf.size(), ask));
+    const size_t ask = std::min((bars - d.filled) * sizeof(double) + 2 * kMaxVarint, max_piece);
+    TD_ASSIGN_OR_RETURN(std::vector<std::byte> & piece, blob(offset, ask));
     if (piece.empty()) {
-      return Damaged("the equity blob ends after " + std::to_string(filled) + " of its " +
+      return Damaged("the equity blob ends after " + std::to_string(d.filled) + " of its " +
                      std::to_string(count) + " values");
     }
-    buf.insert(buf.end(), piece.begin(), piece.end());
-    Cursor c{buf};
-    TD_TRY(DecodeEquitySegments(c, count, bars, out, filled));
-    consumed += c.at;
-    buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(c.at));
+    offset += piece.size();
+    // Decoded from the piece itself unless bytes of the last one are left over (rarely: a
+    // header or a value cut in two).
+    if (!rest.empty()) {
+      rest.insert(rest.end(), piece.begin(), piece.end());
+      piece.swap(rest);
+    }
+    Cursor c{piece};
+    TD_TRY(DecodeEquitySegments(c, count, bars, out, d));
+    rest.assign(piece.begin() + static_cast<ptrdiff_t>(c.at), piece.end());
   }
   if (whole) {
-    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& more, blob(consumed + buf.size(), 1));
-    if (!buf.empty() || !more.empty()) {
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& more, blob(offset, 1));
+    if (!rest.empty() || !more.empty() || d.literals != 0) {
       return Damaged("the equity blob holds bytes past its last value");
     }
   }
   return out;
 }
 
-// Pieces of a whole read: small enough not to hold a second copy of the blob.
-constexpr size_t kWholePieceBytes = 256 * 1024;
+// Pieces of a whole read: no second copy of the blob, and under malloc's mmap threshold (128 KB)
+// so that each is not a fresh mapping to fault in (256 KB pieces made LoadRunResult 2.5 ms slower).
+constexpr size_t kWholePieceBytes = 64 * 1024;
 
 }  // namespace
 

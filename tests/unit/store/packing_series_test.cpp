@@ -179,7 +179,7 @@ TEST(PackingSeriesTest, AnEquityHeadIsReadFromTheFrontOnly) {
 }
 
 TEST(PackingSeriesTest, AWholeEquityBlobReadInPiecesIsCheckedAsUnpacked) {
-  const std::vector<double> equity = Equity(300'000);  // more than one piece of 256 KB
+  const std::vector<double> equity = Equity(300'000);  // many pieces
   const std::vector<std::byte> packed = PackEquity(equity);
   ASSERT_GT(packed.size(), 256u * 1024u);
   auto whole = ReadEquity(Over(packed), equity.size());
