@@ -39,7 +39,7 @@
 //   kSeriesRuns (1, schema v8): times as the first value (i64 µs, 8 bytes) then runs of equal
 //     differences, each two LEB128 varints: the difference (µs, wrapped to 64 bits, zigzag) and
 //     how many values (>= 1) it steps to; the counts add up to points - 1 (no bytes for no
-//     points). A regular grid is ~12 bytes, each gap in it ~13 more. Equity as segments, each a
+//     points). A regular grid is ~15 bytes, each gap in it ~13 more. Equity as segments, each a
 //     LEB128 varint header h with n = h >> 1 (>= 1) values: h & 1 = 0, n literal f64 follow;
 //     h & 1 = 1, the value before repeats n times, bit for bit (a flat stretch, out of the
 //     market, is 1-4 bytes however long; NaN, infinities and -0.0 are literals as any value).
