@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "market/market.h"
+#include "store/packing.h"
 #include "store/store.h"
 
 namespace tapedeck::store {
@@ -144,6 +145,56 @@ void BM_LoadRunResult(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kBars * 16);
 }
 BENCHMARK(BM_LoadRunResult)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A year of minutes' times and equity as sma_cross leaves them: a regular grid; equity flat out of
+// the market and moving in it, in and out every ~25 bars (~10,000 trades).
+struct Series {
+  std::vector<Timestamp> times;
+  std::vector<double> equity;
+};
+const Series& SharedSeries() {
+  static const Series s = [] {
+    const engine::RunResult& r = SharedResult();
+    Series out{r.times, {}};
+    double cash = 10'000;
+    for (size_t i = 0; i < kBars; ++i) {
+      const bool in_market = (i * 2654435761u >> 7) % 50 < 25 ? (i / 25) % 2 : (i / 26) % 2;
+      if (in_market) cash = r.equity[i] / 100.0;
+      out.equity.push_back(cash);
+    }
+    return out;
+  }();
+  return s;
+}
+
+// PackTimes + PackEquity (store/packing.h), what CompleteRun adds before it writes.
+void BM_PackSeries(benchmark::State& state) {
+  const Series& s = SharedSeries();
+  size_t bytes = 0;
+  for (auto _ : state) {
+    const std::vector<std::byte> t = store::internal::PackTimes(s.times);
+    const std::vector<std::byte> e = store::internal::PackEquity(s.equity);
+    bytes = t.size() + e.size();
+    benchmark::DoNotOptimize(e.data());
+  }
+  state.counters["packed_bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_PackSeries)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// UnpackTimes + UnpackEquity of the same.
+void BM_UnpackSeries(benchmark::State& state) {
+  const Series& s = SharedSeries();
+  const std::vector<std::byte> t = store::internal::PackTimes(s.times);
+  const std::vector<std::byte> e = store::internal::PackEquity(s.equity);
+  for (auto _ : state) {
+    auto times = store::internal::UnpackTimes(store::internal::kSeriesRuns, t, kBars);
+    auto equity = store::internal::UnpackEquity(store::internal::kSeriesRuns, e, kBars);
+    Must(times);
+    Must(equity);
+    benchmark::DoNotOptimize(equity->data());
+  }
+}
+BENCHMARK(BM_UnpackSeries)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_LoadTrades(benchmark::State& state) {
   BenchDir dir;

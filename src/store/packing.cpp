@@ -161,6 +161,8 @@ Result<PackedResult> PackResult(const engine::RunResult& result) {
                       {"equity", std::to_string(result.equity.size())}});
   }
   PackedResult packed;
+  packed.times = PackTimes(result.times);
+  packed.equity = PackEquity(result.equity);
   packed.events = PackEvents(result.events);
   packed.trades = PackTrades(result.trades);
   packed.has_plots = !result.plots.empty() || !result.logs.empty();

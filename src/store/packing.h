@@ -32,12 +32,29 @@
 //
 // Daily return record (schema v7), 12 bytes: 0 day i32 (days since 1970-01-01) | 4 ret f64.
 //
+// Times and equity (table run_equity, and PostgreSQL's run_heads), one blob each, in the form
+// the row's `codec` names:
+//   kSeriesRaw (0, every run stored before schema v8): `points` values as in memory, times as
+//     i64 µs, equity as f64.
+//   kSeriesRuns (1, schema v8): times as the first value (i64 µs, 8 bytes) then runs of equal
+//     differences, each two LEB128 varints: the difference (µs, wrapped to 64 bits, zigzag) and
+//     how many values (>= 1) it steps to; the counts add up to points - 1 (no bytes for no
+//     points). A regular grid is ~15 bytes, each gap in it ~13 more. Equity as segments, each a
+//     LEB128 varint header h with n = h >> 1 (>= 1) values: h & 1 = 0, n literal f64 follow;
+//     h & 1 = 1, the value before repeats n times, bit for bit (a flat stretch, out of the
+//     market, is 1-4 bytes however long; NaN, infinities and -0.0 are literals as any value).
+//     The segments' values add up to points. Nothing else: no trailing bytes.
+// A decoder checks every count against `points` and the blob's end: a damaged blob is an error,
+// never garbage values.
+//
 // Enums are stored as their numeric values and checked on the way back: a damaged blob is an
 // error, never a garbage event.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -54,6 +71,9 @@ inline constexpr size_t kPlotHeaderBytes = 24;
 inline constexpr size_t kLogRecordBytes = 24;
 inline constexpr size_t kStatsRecordBytes = 152;
 inline constexpr size_t kDailyReturnBytes = 12;
+// run_equity.codec (schema v8): how its times and equity are stored (above).
+inline constexpr int64_t kSeriesRaw = 0;
+inline constexpr int64_t kSeriesRuns = 1;
 
 struct PackedEvents {
   std::vector<std::byte> records;  // events.size() * kEventRecordBytes
@@ -67,9 +87,11 @@ struct PackedLogs {
 
 PackedEvents PackEvents(std::span<const engine::OrderEvent> events);
 std::vector<std::byte> PackPlots(std::span<const engine::PlotSeries> plots);
-// A run's result as CompleteRun writes it, in either store: its events and trades packed, and
-// its plots and logs (with the run JSON's "plots" declaration) when it has any.
+// A run's result as CompleteRun writes it, in either store: its times, equity, events and trades
+// packed, and its plots and logs (with the run JSON's "plots" declaration) when it has any.
 struct PackedResult {
+  std::vector<std::byte> times;   // kSeriesRuns
+  std::vector<std::byte> equity;  // kSeriesRuns
   PackedEvents events;
   std::vector<std::byte> trades;
   bool has_plots = false;  // false: no run_plots row
@@ -101,6 +123,33 @@ Result<std::vector<engine::LogEntry>> UnpackLogs(std::span<const std::byte> reco
 
 // Reads part of a blob: up to `length` bytes from `offset` (fewer where the blob ends).
 using BlobRead = std::function<Result<std::vector<std::byte>>(size_t offset, size_t length)>;
+
+// Times and equity in kSeriesRuns form (PackTimes / PackEquity: every value, bit for bit).
+std::vector<std::byte> PackTimes(std::span<const Timestamp> times);
+std::vector<std::byte> PackEquity(std::span<const double> equity);
+// A blob of `count` values in form `codec` (kSeriesRaw or kSeriesRuns). Errors: IO naming what
+// is wrong (an unknown codec, a length or counts that do not add up to `count`, bytes past the
+// last value, a repeat before any value).
+Result<std::vector<Timestamp>> UnpackTimes(int64_t codec, std::span<const std::byte> blob,
+                                           size_t count);
+Result<std::vector<double>> UnpackEquity(int64_t codec, std::span<const std::byte> blob,
+                                         size_t count);
+// The first `bars` of the `count` times, and the last (none when count is 0); the whole blob is
+// checked. Errors: as UnpackTimes'.
+struct TimesHead {
+  std::vector<Timestamp> times;
+  std::optional<Timestamp> last;
+};
+Result<TimesHead> UnpackTimesHead(int64_t codec, std::span<const std::byte> blob, size_t count,
+                                  size_t bars);
+// The first `bars` of the `count` values of an equity blob, read a piece at a time from the
+// front (only what those values need). Errors: as BlobRead's, and IO as UnpackEquity's for the
+// part read.
+Result<std::vector<double>> ReadEquityHead(int64_t codec, const BlobRead& blob, size_t count,
+                                           size_t bars);
+// A whole kSeriesRuns equity blob of `count` values read in pieces (no second copy of the blob
+// held), checked as UnpackEquity checks it.
+Result<std::vector<double>> ReadEquity(const BlobRead& blob, size_t count);
 
 // The first records of a blob (Store::LoadRunHead): the order events / log entries of bars below
 // `bars` of the `count` the row says the blob holds, read a piece at a time from the front, and

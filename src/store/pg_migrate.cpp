@@ -261,12 +261,14 @@ Status CopyRun(Store& from, pg::Conn& conn, RunInfo info, std::set<std::string>&
             .Add(st.exposure)
             .Add(st.buy_and_hold_return)
             .Add(st.periods_per_year)));
-    TD_TRY(conn.Run("INSERT INTO run_equity(run, points, times, equity) VALUES($1, $2, $3, $4)",
+    TD_TRY(conn.Run("INSERT INTO run_equity(run, points, times, equity, codec) "
+                    "VALUES($1, $2, $3, $4, $5)",
                     pg::Params()
                         .Add(seq)
                         .Add(static_cast<int64_t>(r.times.size()))
-                        .AddBytes(AsBytes(r.times))
-                        .AddBytes(AsBytes(r.equity))));
+                        .AddBytes(internal::PackTimes(r.times))
+                        .AddBytes(internal::PackEquity(r.equity))
+                        .Add(internal::kSeriesRuns)));
     const internal::PackedEvents events = internal::PackEvents(r.events);
     TD_TRY(conn.Run("INSERT INTO run_events(run, count, records, reasons) VALUES($1, $2, $3, $4)",
                     pg::Params()

@@ -129,11 +129,6 @@ Result<RunInfo> ReadRunInfo(const pg::Conn& conn, const pg::Rows& rows, int i) {
   return r;
 }
 
-template <typename T>
-std::span<const std::byte> AsBytes(const std::vector<T>& v) {
-  return std::as_bytes(std::span<const T>(v));
-}
-
 std::string_view AsText(std::span<const std::byte> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
@@ -147,6 +142,24 @@ Status CopyBlob(const pg::Conn& conn, std::span<const std::byte> blob, size_t co
   }
   out.resize(count);
   if (count > 0) std::memcpy(out.data(), blob.data(), blob.size());
+  return Ok();
+}
+
+// A run's times or equity blob (`codec`: store/packing.h) of `count` values into `out`, from
+// `where` (a table, or "done run <id>"): CORRUPT naming it when the blob does not decode.
+Status DecodeTimes(const pg::Conn& conn, int64_t codec, std::span<const std::byte> blob,
+                   size_t count, std::string_view where, std::vector<Timestamp>& out) {
+  auto times = UnpackTimes(codec, blob, count);
+  if (!times.ok()) return PgCorrupt(conn, std::string(where) + ": " + times.error().msg);
+  out = std::move(times).value();
+  return Ok();
+}
+
+Status DecodeEquity(const pg::Conn& conn, int64_t codec, std::span<const std::byte> blob,
+                    size_t count, std::string_view where, std::vector<double>& out) {
+  auto equity = UnpackEquity(codec, blob, count);
+  if (!equity.ok()) return PgCorrupt(conn, std::string(where) + ": " + equity.error().msg);
+  out = std::move(equity).value();
   return Ok();
 }
 
@@ -200,7 +213,7 @@ Result<std::vector<engine::Trade>> ReadTrades(const pg::Conn& conn, const pg::Ro
 // run_heads' columns, for ReadStoredHead.
 #define TD_PG_HEAD_COLUMNS                                                                   \
   "h.bars, h.last_us, h.times, h.equity, h.events, h.event_records, h.event_reasons, h.series, " \
-  "h.plots, h.logs, h.log_records, h.log_text "
+  "h.plots, h.logs, h.log_records, h.log_text, h.codec "
 
 // Whether row 0 has a run_heads row (TD_PG_HEAD_COLUMNS from column `col`) of `bars` bars or more.
 bool HasStoredHead(const pg::Rows& rows, int col, size_t bars) {
@@ -212,9 +225,10 @@ bool HasStoredHead(const pg::Rows& rows, int col, size_t bars) {
 Result<RunHead> ReadStoredHead(const pg::Conn& c, const pg::Rows& rows, int col, size_t total_bars,
                                size_t bars, engine::RunResult result) {
   const auto stored = static_cast<size_t>(rows.Int(0, col));
+  const int64_t codec = rows.Int(0, col + 12);
   engine::RunResult& r = result;
-  TD_TRY(CopyBlob(c, rows.Bytes(0, col + 2), stored, "run_heads.times", r.times));
-  TD_TRY(CopyBlob(c, rows.Bytes(0, col + 3), stored, "run_heads.equity", r.equity));
+  TD_TRY(DecodeTimes(c, codec, rows.Bytes(0, col + 2), stored, "run_heads", r.times));
+  TD_TRY(DecodeEquity(c, codec, rows.Bytes(0, col + 3), stored, "run_heads", r.equity));
   auto events = UnpackEvents(rows.Bytes(0, col + 5), AsText(rows.Bytes(0, col + 6)),
                              static_cast<size_t>(rows.Int(0, col + 4)));
   if (!events.ok()) return PgCorrupt(c, events.error().msg);
@@ -231,6 +245,20 @@ Result<RunHead> ReadStoredHead(const pg::Conn& c, const pg::Rows& rows, int col,
   head.total_bars = total_bars;
   head.last_time = FromMicros(rows.Int(0, col + 1));
   return head;
+}
+
+// Pieces of one blob of run `seq`: `sql` selects substring(column from $2 for $3) of its row
+// ($1 the run). A run deleted meanwhile has no row: not found.
+BlobRead BlobPiece(pg::Conn& q, const char* sql, int64_t seq, std::string_view id) {
+  return [&q, sql, seq, id](size_t offset, size_t length) -> Result<std::vector<std::byte>> {
+    const auto len = static_cast<int64_t>(std::min<size_t>(length, INT32_MAX));
+    TD_ASSIGN_OR_RETURN(
+        pg::Rows & got,
+        q.Query(sql, pg::Params().Add(seq).Add(static_cast<int64_t>(offset) + 1).Add(len)));
+    if (got.size() == 0 || got.IsNull(0, 0)) return RunNotFound(id);
+    const std::span<const std::byte> bytes = got.Bytes(0, 0);
+    return std::vector<std::byte>(bytes.begin(), bytes.end());
+  };
 }
 
 }  // namespace
@@ -328,14 +356,14 @@ Status InsertRunHead(pg::Conn& conn, int64_t seq, const engine::RunResult& resul
   const PackedLogs logs = PackLogs(std::span(result.logs.begin(), logs_end));
   TD_TRY(conn.Run(
       "INSERT INTO run_heads(run, bars, last_us, times, equity, events, event_records, "
-      "event_reasons, series, plots, logs, log_records, log_text) VALUES($1, $2, $3, $4, $5, $6, "
-      "$7, $8, $9, $10, $11, $12, $13)",
+      "event_reasons, series, plots, logs, log_records, log_text, codec) VALUES($1, $2, $3, $4, "
+      "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
       pg::Params()
           .Add(seq)
           .Add(static_cast<int64_t>(bars))
           .Add(ToMicros(result.times.back()))
-          .AddBytes(std::as_bytes(std::span(result.times.data(), bars)))
-          .AddBytes(std::as_bytes(std::span(result.equity.data(), bars)))
+          .AddBytes(PackTimes(std::span(result.times.data(), bars)))
+          .AddBytes(PackEquity(std::span(result.equity.data(), bars)))
           .Add(static_cast<int64_t>(events_end - result.events.begin()))
           .AddBytes(events.records)
           .AddBytes(std::as_bytes(std::span(events.reasons)))
@@ -343,7 +371,8 @@ Status InsertRunHead(pg::Conn& conn, int64_t seq, const engine::RunResult& resul
           .AddBytes(plots)
           .Add(static_cast<int64_t>(logs_end - result.logs.begin()))
           .AddBytes(logs.records)
-          .AddBytes(std::as_bytes(std::span(logs.text)))));
+          .AddBytes(std::as_bytes(std::span(logs.text)))
+          .Add(kSeriesRuns)));
   return Ok();
 }
 
@@ -372,12 +401,14 @@ Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result
                   "$20, $21)",
                   p));
   }
-  TD_TRY(conn->Run("INSERT INTO run_equity(run, points, times, equity) VALUES($1, $2, $3, $4)",
+  TD_TRY(conn->Run("INSERT INTO run_equity(run, points, times, equity, codec) "
+                   "VALUES($1, $2, $3, $4, $5)",
                    pg::Params()
                        .Add(seq)
                        .Add(static_cast<int64_t>(result.times.size()))
-                       .AddBytes(AsBytes(result.times))
-                       .AddBytes(AsBytes(result.equity))));
+                       .AddBytes(packed.times)
+                       .AddBytes(packed.equity)
+                       .Add(kSeriesRuns)));
   TD_TRY(conn->Run("INSERT INTO run_events(run, count, records, reasons) VALUES($1, $2, $3, $4)",
                    pg::Params()
                        .Add(seq)
@@ -501,7 +532,7 @@ Result<engine::RunResult> PgStore::LoadRunResult(std::string_view id) {
                   "e.points, e.times, e.equity, "
                   "v.count, v.records, v.reasons, "
                   "t.count, t.records, "
-                  "p.series, p.plots, p.logs, p.log_records, p.log_text "
+                  "p.series, p.plots, p.logs, p.log_records, p.log_text, e.codec "
                   TD_PG_RESULT_FROM
                   "LEFT JOIN run_equity e ON e.run = r.seq "
                   "LEFT JOIN run_events v ON v.run = r.seq "
@@ -512,11 +543,12 @@ Result<engine::RunResult> PgStore::LoadRunResult(std::string_view id) {
   const std::string what = "done run " + std::string(id);
   engine::RunResult result;
   TD_TRY(ReadDoneRunStats(c, rows, id, result));
-  constexpr int kEquity = 24, kEvents = 27, kTrades = 30, kPlots = 32;
+  constexpr int kEquity = 24, kEvents = 27, kTrades = 30, kPlots = 32, kCodec = 37;
   if (rows.IsNull(0, kEquity)) return PgCorrupt(c, what + " has no equity");
   const auto points = static_cast<size_t>(rows.Int(0, kEquity));
-  TD_TRY(CopyBlob(c, rows.Bytes(0, kEquity + 1), points, "run_equity.times", result.times));
-  TD_TRY(CopyBlob(c, rows.Bytes(0, kEquity + 2), points, "run_equity.equity", result.equity));
+  const int64_t codec = rows.Int(0, kCodec);
+  TD_TRY(DecodeTimes(c, codec, rows.Bytes(0, kEquity + 1), points, what, result.times));
+  TD_TRY(DecodeEquity(c, codec, rows.Bytes(0, kEquity + 2), points, what, result.equity));
   if (rows.IsNull(0, kEvents)) return PgCorrupt(c, what + " has no order events");
   {
     auto events = UnpackEvents(rows.Bytes(0, kEvents + 1), AsText(rows.Bytes(0, kEvents + 2)),
@@ -549,7 +581,7 @@ Result<engine::RunResult> PgStore::LoadRunResultInPieces(std::string_view id,
   TD_ASSIGN_OR_RETURN(
       pg::Rows & rows,
       conn->Query("SELECT " TD_PG_RESULT_COLUMNS
-                  "e.points, v.count, t.count, t.records, p.series, p.logs "
+                  "e.points, v.count, t.count, t.records, p.series, p.logs, e.codec "
                   TD_PG_RESULT_FROM
                   "LEFT JOIN run_equity e ON e.run = r.seq "
                   "LEFT JOIN run_events v ON v.run = r.seq "
@@ -561,7 +593,7 @@ Result<engine::RunResult> PgStore::LoadRunResultInPieces(std::string_view id,
   engine::RunResult result;
   TD_TRY(ReadDoneRunStats(c, rows, id, result));
   const int64_t seq = rows.Int(0, 0);
-  constexpr int kPoints = 24, kEvents = 25, kTrades = 26, kPlots = 28;
+  constexpr int kPoints = 24, kEvents = 25, kTrades = 26, kPlots = 28, kCodec = 30;
   if (rows.IsNull(0, kPoints)) return PgCorrupt(c, what + " has no equity");
   if (rows.IsNull(0, kEvents)) return PgCorrupt(c, what + " has no order events");
   const auto points = static_cast<size_t>(rows.Int(0, kPoints));
@@ -578,11 +610,11 @@ Result<engine::RunResult> PgStore::LoadRunResultInPieces(std::string_view id,
   };
   {
     TD_ASSIGN_OR_RETURN(const pg::Rows& got, piece("SELECT times FROM run_equity WHERE run = $1"));
-    TD_TRY(CopyBlob(c, got.Bytes(0, 0), points, "run_equity.times", result.times));
+    TD_TRY(DecodeTimes(c, rows.Int(0, kCodec), got.Bytes(0, 0), points, what, result.times));
   }
   {
     TD_ASSIGN_OR_RETURN(const pg::Rows& got, piece("SELECT equity FROM run_equity WHERE run = $1"));
-    TD_TRY(CopyBlob(c, got.Bytes(0, 0), points, "run_equity.equity", result.equity));
+    TD_TRY(DecodeEquity(c, rows.Int(0, kCodec), got.Bytes(0, 0), points, what, result.equity));
   }
   {
     TD_ASSIGN_OR_RETURN(const pg::Rows& got,
@@ -614,7 +646,7 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
       pg::Rows & rows,
       conn->Query("SELECT " TD_PG_RESULT_COLUMNS
                   "e.points, v.count, p.series, p.logs, " TD_PG_HEAD_COLUMNS
-                  TD_PG_RESULT_FROM
+                  ", e.codec " TD_PG_RESULT_FROM
                   "LEFT JOIN run_equity e ON e.run = r.seq "
                   "LEFT JOIN run_events v ON v.run = r.seq "
                   "LEFT JOIN run_plots p ON p.run = r.seq "
@@ -626,7 +658,7 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
   engine::RunResult& result = head.result;
   TD_TRY(ReadDoneRunStats(c, rows, id, result));
   const int64_t seq = rows.Int(0, 0);
-  constexpr int kEquity = 24, kEvents = 25, kPlots = 26, kHead = 28;
+  constexpr int kEquity = 24, kEvents = 25, kPlots = 26, kHead = 28, kCodec = kHead + 13;
   if (rows.IsNull(0, kEquity)) return PgCorrupt(c, what + " has no equity");
   head.total_bars = static_cast<size_t>(rows.Int(0, kEquity));
   const size_t bars = std::min(max_bars, head.total_bars);
@@ -637,7 +669,29 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
   // Else from the result's blobs. substring() of an out-of-line value reads just the chunks that
   // hold the bytes asked for when it is stored uncompressed; a compressed one is fetched whole on
   // the server (only its head is decompressed and sent).
-  {
+  const int64_t codec = rows.Int(0, kCodec);
+  pg::Conn& q = *conn;
+  if (codec != kSeriesRaw) {
+    // Packed times are a few bytes: read whole. Equity a piece at a time from its front.
+    TD_ASSIGN_OR_RETURN(pg::Rows & got, conn->Query("SELECT times FROM run_equity WHERE run = $1",
+                                                    pg::Params().Add(seq)));
+    if (got.size() == 0) return RunNotFound(id);
+    auto times = UnpackTimesHead(codec, got.Bytes(0, 0), head.total_bars, bars);
+    if (!times.ok()) return PgCorrupt(c, what + ": " + times.error().msg);
+    result.times = std::move(times->times);
+    if (times->last) head.last_time = *times->last;
+    auto equity = ReadEquityHead(
+        codec,
+        BlobPiece(q, "SELECT substring(equity from $2::int for $3::int) FROM run_equity "
+                     "WHERE run = $1",
+                  seq, id),
+        head.total_bars, bars);
+    if (!equity.ok()) {
+      if (equity.error().code == ErrorCode::kRunNotFound) return equity.take_error();
+      return PgCorrupt(c, what + ": " + equity.error().msg);
+    }
+    result.equity = std::move(equity).value();
+  } else {
     const auto head_bytes = static_cast<int64_t>(std::min<size_t>(bars, INT32_MAX / 8) * 8);
     TD_ASSIGN_OR_RETURN(pg::Rows & got,
                         conn->Query("SELECT substring(times from 1 for $2::int), "
@@ -659,19 +713,8 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
   const bool has_plots = !rows.IsNull(0, kPlots);
   const auto plot_count = has_plots ? static_cast<size_t>(rows.Int(0, kPlots)) : 0;
   const auto log_count = has_plots ? static_cast<size_t>(rows.Int(0, kPlots + 1)) : 0;
-  // Pieces of the other blobs, a query each. A run deleted meanwhile has no row: not found.
-  pg::Conn& q = *conn;
-  const auto piece = [&](const char* sql) -> BlobRead {
-    return [&q, sql, seq, id](size_t offset, size_t length) -> Result<std::vector<std::byte>> {
-      const auto len = static_cast<int64_t>(std::min<size_t>(length, INT32_MAX));
-      TD_ASSIGN_OR_RETURN(
-          pg::Rows & got,
-          q.Query(sql, pg::Params().Add(seq).Add(static_cast<int64_t>(offset) + 1).Add(len)));
-      if (got.size() == 0 || got.IsNull(0, 0)) return RunNotFound(id);
-      const std::span<const std::byte> bytes = got.Bytes(0, 0);
-      return std::vector<std::byte>(bytes.begin(), bytes.end());
-    };
-  };
+  // Pieces of the other blobs, a query each.
+  const auto piece = [&](const char* sql) { return BlobPiece(q, sql, seq, id); };
   {
     auto events = ReadEventsHead(
         piece("SELECT substring(records from $2::int for $3::int) FROM run_events WHERE run = $1"),

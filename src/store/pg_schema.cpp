@@ -1,4 +1,4 @@
-// PgStore's schema: the same data as SQLite's schema v7 (schema.cpp), in PostgreSQL's types —
+// PgStore's schema: the same data as SQLite's schema v8 (schema.cpp), in PostgreSQL's types —
 // bigint for integers and microsecond times, double precision for REAL (NaN and infinities kept
 // exactly), bytea for packed blobs (store/packing.h, byte for byte as SQLite holds them), text
 // for JSON kept opaque — plus what a shared deployment needs: a dataset's bars in the database
@@ -302,13 +302,22 @@ ALTER TABLE run_heads ALTER COLUMN times SET STORAGE EXTERNAL,
                       ALTER COLUMN log_text SET STORAGE EXTERNAL;
 )sql";
 
+// Version 3 (SQLite's v8): a run's times and equity packed (store/packing.h, kSeriesRuns), in
+// run_equity and in run_heads alike; `codec` says which form a row holds, earlier rows are raw
+// (0). The columns keep their storage: lz4 still takes ~13 % off a packed equity blob (mostly
+// unrepeated doubles; a year of one-minute sma_cross: 2.05 MB to 1.78 MB).
+constexpr const char* kPgSchemaV3 = R"sql(
+ALTER TABLE run_equity ADD COLUMN codec bigint NOT NULL DEFAULT 0;
+ALTER TABLE run_heads ADD COLUMN codec bigint NOT NULL DEFAULT 0;
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
 };
 
 // Append only: a released step is never edited, a change is a new step.
-constexpr Migration kPgMigrations[] = {{1, kPgSchemaV1}, {2, kPgSchemaV2}};
+constexpr Migration kPgMigrations[] = {{1, kPgSchemaV1}, {2, kPgSchemaV2}, {3, kPgSchemaV3}};
 
 // pg_advisory_xact_lock's key: "tapedeck" in ASCII.
 constexpr int64_t kMigrationLock = 0x7461706564656b;

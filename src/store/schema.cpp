@@ -326,6 +326,14 @@ CREATE TABLE sweep_returns(
 );
 )sql";
 
+// Version 8: a run's times and equity packed (store/packing.h, kSeriesRuns): a regular grid of
+// times in a few bytes, a flat stretch of equity in one segment, where the raw arrays were 8.4 MB
+// for a year of minutes. `codec` says which form a row holds; earlier rows are raw (0) and are
+// read as they are.
+constexpr const char* kSchemaV8 = R"sql(
+ALTER TABLE run_equity ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -336,7 +344,7 @@ struct Migration {
 // Append only: a released step is never edited, a change is a new step.
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3Before, PackRunRowsV3, kSchemaV3After},
-    {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7},
+    {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8},
 };
 
 Result<int> UserVersion(Db& db) {

@@ -145,11 +145,6 @@ Status ReadBlobInto(Db& db, const char* table, const char* column, int64_t rowid
   return Ok();
 }
 
-template <typename T>
-std::span<const std::byte> AsBytes(const std::vector<T>& v) {
-  return std::as_bytes(std::span<const T>(v));
-}
-
 // Reads a whole blob column, whatever its length.
 Result<std::vector<std::byte>> ReadBlob(Db& db, const char* table, const char* column,
                                         int64_t rowid) {
@@ -171,7 +166,7 @@ Result<std::vector<engine::Trade>> ReadTrades(Db& db, int64_t seq) {
   TD_ASSIGN_OR_RETURN(
       const size_t count,
       RecordCount(db, "SELECT count FROM run_trades WHERE run = ?1", seq, "trades"));
-  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> records,
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& records,
                       ReadBlob(db, "run_trades", "records", seq));
   auto trades = UnpackTrades(records, count);
   if (!trades.ok()) return Corrupt(db, trades.error().msg);
@@ -183,9 +178,9 @@ Result<std::vector<engine::OrderEvent>> ReadEvents(Db& db, int64_t seq) {
                                                       "SELECT count FROM run_events WHERE "
                                                       "run = ?1",
                                                       seq, "order events"));
-  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> records,
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& records,
                       ReadBlob(db, "run_events", "records", seq));
-  TD_ASSIGN_OR_RETURN(const std::vector<std::byte> reasons,
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& reasons,
                       ReadBlob(db, "run_events", "reasons", seq));
   auto events = UnpackEvents(
       records, std::string_view(reinterpret_cast<const char*>(reasons.data()), reasons.size()),
@@ -394,12 +389,14 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
     TD_TRY(s.Run());
   }
   {
-    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("INSERT INTO run_equity(run, points, times, equity) "
-                                             "VALUES(?1, ?2, ?3, ?4)"));
+    TD_ASSIGN_OR_RETURN(Stmt & s,
+                        db.Prepare("INSERT INTO run_equity(run, points, times, equity, codec) "
+                                   "VALUES(?1, ?2, ?3, ?4, ?5)"));
     TD_TRY(s.Bind(1, seq)
                .Bind(2, static_cast<int64_t>(result.times.size()))
-               .BindBlob(3, AsBytes(result.times))
-               .BindBlob(4, AsBytes(result.equity))
+               .BindBlob(3, packed.times)
+               .BindBlob(4, packed.equity)
+               .Bind(5, kSeriesRuns)
                .Run());
   }
   TD_TRY(InsertPackedRows(db, PackedTables::kCurrent, seq, packed.events, packed.trades));
@@ -522,6 +519,25 @@ Status ReadRunStats(Db& db, int64_t seq, std::string_view id, engine::RunResult&
   return Ok();
 }
 
+// A done run's row of run_equity: how many points and in which form (store/packing.h).
+struct EquityRow {
+  size_t points = 0;
+  int64_t codec = kSeriesRaw;
+};
+
+Result<EquityRow> ReadEquityRow(Db& db, int64_t seq, std::string_view id) {
+  TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT points, codec FROM run_equity WHERE run = ?1"));
+  s.Bind(1, seq);
+  TD_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return Corrupt(db, "done run " + std::string(id) + " has no equity");
+  return EquityRow{static_cast<size_t>(s.Int(0)), s.Int(1)};
+}
+
+// CORRUPT naming the run, for a times or equity blob that does not decode.
+Error DamagedEquity(const Db& db, std::string_view id, const Error& why) {
+  return Corrupt(db, "done run " + std::string(id) + ": " + why.msg);
+}
+
 }  // namespace
 
 Result<engine::RunResult> SqliteStore::LoadRunResult(std::string_view id) {
@@ -533,16 +549,23 @@ Result<engine::RunResult> SqliteStore::LoadRunResult(std::string_view id) {
   engine::RunResult result;
   TD_TRY(ReadRunStats(db, seq, id, result));
   {
-    size_t points = 0;
-    {
-      TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT points FROM run_equity WHERE run = ?1"));
-      s.Bind(1, seq);
-      TD_ASSIGN_OR_RETURN(const bool row, s.Step());
-      if (!row) return Corrupt(db, "done run " + std::string(id) + " has no equity");
-      points = static_cast<size_t>(s.Int(0));
+    TD_ASSIGN_OR_RETURN(const EquityRow row, ReadEquityRow(db, seq, id));
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& times,
+                        ReadBlob(db, "run_equity", "times", seq));
+    auto unpacked_times = UnpackTimes(row.codec, times, row.points);
+    if (!unpacked_times.ok()) return DamagedEquity(db, id, unpacked_times.error());
+    result.times = std::move(unpacked_times).value();
+    if (row.codec == kSeriesRaw) {
+      TD_TRY(ReadBlobInto(db, "run_equity", "equity", seq, result.equity, row.points));
+    } else {
+      // Decoded a piece at a time: no copy of the whole blob beside the values.
+      PieceReader blob(db, "run_equity", "equity", seq);
+      auto unpacked_equity = row.codec == kSeriesRuns
+                                 ? ReadEquity(blob.Reader(), row.points)
+                                 : UnpackEquity(row.codec, {}, row.points);  // the codec's error
+      if (!unpacked_equity.ok()) return DamagedEquity(db, id, unpacked_equity.error());
+      result.equity = std::move(unpacked_equity).value();
     }
-    TD_TRY(ReadBlobInto(db, "run_equity", "times", seq, result.times, points));
-    TD_TRY(ReadBlobInto(db, "run_equity", "equity", seq, result.equity, points));
   }
   {
     auto events = ReadEvents(db, seq);
@@ -565,24 +588,38 @@ Result<RunHead> SqliteStore::LoadRunHead(std::string_view id, size_t max_bars) {
   RunHead head;
   engine::RunResult& result = head.result;
   TD_TRY(ReadRunStats(db, seq, id, result));
-  {
-    TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare("SELECT points FROM run_equity WHERE run = ?1"));
-    s.Bind(1, seq);
-    TD_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) return Corrupt(db, "done run " + std::string(id) + " has no equity");
-    head.total_bars = static_cast<size_t>(s.Int(0));
-  }
+  TD_ASSIGN_OR_RETURN(const EquityRow equity_row, ReadEquityRow(db, seq, id));
+  head.total_bars = equity_row.points;
   const size_t bars = std::min(max_bars, head.total_bars);
-  TD_TRY(ReadBlobHead(db, "run_equity", "times", seq, result.times, bars, head.total_bars));
-  TD_TRY(ReadBlobHead(db, "run_equity", "equity", seq, result.equity, bars, head.total_bars));
-  if (head.total_bars > 0) {
-    PieceReader times(db, "run_equity", "times", seq);
-    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& last,
-                        times.Read((head.total_bars - 1) * sizeof(int64_t), sizeof(int64_t)));
-    if (last.size() != sizeof(int64_t)) return Corrupt(db, "run_equity.times is too short");
-    int64_t us = 0;
-    std::memcpy(&us, last.data(), sizeof us);
-    head.last_time = FromMicros(us);
+  if (equity_row.codec == kSeriesRaw) {
+    // Raw (before schema v8): the head's values, and the last time, straight from their pages.
+    TD_TRY(ReadBlobHead(db, "run_equity", "times", seq, result.times, bars, head.total_bars));
+    if (head.total_bars > 0) {
+      PieceReader times(db, "run_equity", "times", seq);
+      TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& last,
+                          times.Read((head.total_bars - 1) * sizeof(int64_t), sizeof(int64_t)));
+      if (last.size() != sizeof(int64_t)) return Corrupt(db, "run_equity.times is too short");
+      int64_t us = 0;
+      std::memcpy(&us, last.data(), sizeof us);
+      head.last_time = FromMicros(us);
+    }
+  } else {
+    // Packed: a few bytes for a regular grid, read whole.
+    TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& times,
+                        ReadBlob(db, "run_equity", "times", seq));
+    auto unpacked = UnpackTimesHead(equity_row.codec, times, head.total_bars, bars);
+    if (!unpacked.ok()) return DamagedEquity(db, id, unpacked.error());
+    result.times = std::move(unpacked->times);
+    if (unpacked->last) head.last_time = *unpacked->last;
+  }
+  {
+    PieceReader equity(db, "run_equity", "equity", seq);
+    auto values = ReadEquityHead(equity_row.codec, equity.Reader(), head.total_bars, bars);
+    if (!values.ok()) {
+      if (values.error().code != ErrorCode::kIo) return values.take_error();
+      return DamagedEquity(db, id, values.error());
+    }
+    result.equity = std::move(values).value();
   }
   {
     TD_ASSIGN_OR_RETURN(

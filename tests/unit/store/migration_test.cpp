@@ -1,6 +1,9 @@
 // Stores written by older builds open in this one with everything in them.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cmath>
+
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
@@ -201,8 +204,84 @@ TEST(MigrationTest, V6StoresKeepTheirRunsAndGainSweeps) {
   Result<Stmt> s = (*db)->Prepare("PRAGMA user_version");
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE(s->Step().ok());
-  EXPECT_EQ(s->Int(0), 7);
-  EXPECT_EQ(kSchemaVersion, 7);
+  EXPECT_EQ(s->Int(0), 8);
+  EXPECT_EQ(kSchemaVersion, 8);
+}
+
+// Schema v8 packs times and equity; a v7 store's runs keep their raw arrays (codec 0) and read
+// back as they went in, beside runs written packed after the migration.
+TEST(MigrationTest, V7RunsReadTheSameBesideV8PackedOnes) {
+  TempDir dir;
+  const std::string path = dir.File("v7.db");
+  engine::RunResult old = MakeResult(3000, 40);
+  for (size_t i = 100; i < 900; ++i) old.equity[i] = old.equity[99];  // flat, raw all the same
+  old.equity[5] = -0.0;
+  old.equity[6] = NAN;
+  {
+    Result<std::unique_ptr<Db>> db = Db::Open(path, /*create=*/true, /*durable=*/false);
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    ASSERT_TRUE(MigrateTo(**db, 7).ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("INSERT INTO runs(seq, id, dataset, symbols, strategy, params, cash, "
+                           "commission, fixed_fee, slippage, allow_short, request, status, "
+                           "progress, created_us, started_us, finished_us) VALUES(1, "
+                           "'00000000000000f7', 'ds', '[\"A\"]', 'sma_cross', '{}', 1000, 0, 0, "
+                           "0, 0, '{}', 'done', 1, 1, 2, 3);"
+                           "INSERT INTO run_stats(run, symbols, bars, fills, trades, "
+                           "max_drawdown_us) VALUES(1, '[\"BTCUSDT\",\"ETH \\\"quoted\\\" \\\\ "
+                           "sym\"]', 3000, 0, 0, 0)")
+                    .ok());
+    // As v7's CompleteRun wrote them: the arrays as in memory, no codec column.
+    Result<Stmt> s = (*db)->Prepare("INSERT INTO run_equity(run, points, times, equity) "
+                                    "VALUES(1, ?1, ?2, ?3)");
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    ASSERT_TRUE(s->Bind(1, static_cast<int64_t>(old.times.size()))
+                    .BindBlob(2, std::as_bytes(std::span(old.times)))
+                    .BindBlob(3, std::as_bytes(std::span(old.equity)))
+                    .Run()
+                    .ok());
+    const PackedEvents events = PackEvents(old.events);
+    ASSERT_TRUE(InsertPackedRows(**db, PackedTables::kCurrent, 1, events, PackTrades(old.trades))
+                    .ok());
+  }
+  Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  Result<engine::RunResult> got = (*store)->LoadRunResult("00000000000000f7");
+  ASSERT_TRUE(got.ok()) << got.error().ToString();
+  engine::RunResult expected = old;
+  expected.stats = got->stats;
+  ExpectSameResult(expected, *got);
+  EXPECT_EQ(std::bit_cast<uint64_t>(got->equity[5]), std::bit_cast<uint64_t>(-0.0));
+  for (size_t bars : {size_t{1}, size_t{500}, size_t{3000}}) {
+    Result<RunHead> head = (*store)->LoadRunHead("00000000000000f7", bars);
+    ASSERT_TRUE(head.ok()) << head.error().ToString();
+    RunHead want = CutRunHead(*got, bars);
+    EXPECT_EQ(head->total_bars, 3000u);
+    EXPECT_EQ(head->last_time, old.times.back());
+    ExpectSameResult(head->result, want.result);
+  }
+  // A run completed now is stored packed, and both read back.
+  RunSpec spec;
+  spec.dataset = "ds";
+  spec.symbols = {"A"};
+  spec.strategy = "sma_cross";
+  Result<std::string> id = (*store)->CreateRun(spec);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE((*store)->CompleteRun(*id, old).ok());
+  Result<engine::RunResult> fresh = (*store)->LoadRunResult(*id);
+  ASSERT_TRUE(fresh.ok()) << fresh.error().ToString();
+  ExpectSameResult(old, *fresh);
+  store->reset();
+  Result<std::unique_ptr<Db>> db = Db::Open(path, /*create=*/false, /*durable=*/false);
+  ASSERT_TRUE(db.ok());
+  Result<Stmt> s = (*db)->Prepare("SELECT codec, length(equity) FROM run_equity ORDER BY run");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(*s->Step());
+  EXPECT_EQ(s->Int(0), kSeriesRaw);
+  EXPECT_EQ(s->Int(1), 3000 * 8);
+  ASSERT_TRUE(*s->Step());
+  EXPECT_EQ(s->Int(0), kSeriesRuns);
+  EXPECT_LT(s->Int(1), 3000 * 8 * 8 / 10);
 }
 
 TEST(MigrationTest, ANewerStoreIsRefused) {

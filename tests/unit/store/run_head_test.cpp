@@ -3,10 +3,12 @@
 // row and without one (runs stored before schema v2), and from datasets stored compressed.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 
 #include "store/db_metrics.h"
 #include "store/pg_db.h"
+#include "store/sqlite_db.h"
 #include "store/store.h"
 #include "store_test_util.h"
 
@@ -242,6 +244,164 @@ TEST_P(RunHeadTest, TheResultReadInPiecesIsTheWholeResult) {
   auto queued = store_->CreateRun(spec);
   ASSERT_TRUE(queued.ok());
   EXPECT_EQ(store_->LoadRunResultInPieces(*queued, [] {}).error().code, ErrorCode::kRange);
+}
+
+// Schema v8 packs times and equity (store/packing.h): a run whose equity is flat for stretches
+// and holds every awkward double, on a grid with gaps.
+engine::RunResult FlatResult() {
+  engine::RunResult r = LongResult();
+  for (size_t i = 0; i < r.times.size(); ++i) {
+    if (i >= 3000) r.times[i] += std::chrono::hours(50);  // a weekend
+    if (i >= 15000) r.times[i] += std::chrono::minutes(7);
+    if ((i / 700) % 2 == 0 && i > 0) r.equity[i] = r.equity[i - 1];  // out of the market
+  }
+  r.equity[5] = std::bit_cast<double>(uint64_t{0x7ff8'0000'0000'0042});
+  r.equity[6] = -0.0;
+  r.equity[7] = 0.0;
+  r.equity[8] = INFINITY;
+  r.equity[kBars - 1] = -INFINITY;
+  return r;
+}
+
+void ExpectSameEquityBits(const engine::RunResult& a, const engine::RunResult& b) {
+  ASSERT_EQ(a.equity.size(), b.equity.size());
+  for (size_t i = 0; i < a.equity.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint64_t>(a.equity[i]), std::bit_cast<uint64_t>(b.equity[i])) << i;
+  }
+}
+
+// The run's rows of run_equity (and PostgreSQL's run_heads) changed past the store.
+class EquityRows {
+ public:
+  explicit EquityRows(testing::BackendStore& db) : db_(db) {}
+
+  void Exec(const std::string& sql) {
+    if (db_.postgres()) {
+      auto conn = internal::pg::Conn::Open(db_.url());
+      ASSERT_TRUE(conn.ok()) << conn.error().ToString();
+      const Status st = (*conn)->Exec(sql);
+      ASSERT_TRUE(st.ok()) << st.error().ToString();
+      return;
+    }
+    auto db = internal::Db::Open(db_.dir().File("t.db"), /*create=*/false, /*durable=*/false);
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    const Status st = (*db)->Exec(sql.c_str());
+    ASSERT_TRUE(st.ok()) << st.error().ToString();
+  }
+
+  // As a run stored before schema v8 has them: raw arrays, codec 0.
+  void WriteRaw(const engine::RunResult& r) {
+    const auto times = std::as_bytes(std::span(r.times));
+    const auto equity = std::as_bytes(std::span(r.equity));
+    if (db_.postgres()) {
+      auto conn = internal::pg::Conn::Open(db_.url());
+      ASSERT_TRUE(conn.ok()) << conn.error().ToString();
+      auto done = (*conn)->Run("UPDATE run_equity SET times = $1, equity = $2, codec = 0",
+                               internal::pg::Params().AddBytes(times).AddBytes(equity));
+      ASSERT_TRUE(done.ok()) << done.error().ToString();
+      EXPECT_EQ(*done, 1);
+      const size_t head = std::min(r.times.size(), kStoredHeadBars);
+      done = (*conn)->Run("UPDATE run_heads SET times = $1, equity = $2, codec = 0",
+                          internal::pg::Params()
+                              .AddBytes(times.first(head * 8))
+                              .AddBytes(equity.first(head * 8)));
+      ASSERT_TRUE(done.ok()) << done.error().ToString();
+      return;
+    }
+    auto db = internal::Db::Open(db_.dir().File("t.db"), /*create=*/false, /*durable=*/false);
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    auto s = (*db)->Prepare("UPDATE run_equity SET times = ?1, equity = ?2, codec = 0");
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    ASSERT_TRUE(s->BindBlob(1, times).BindBlob(2, equity).Run().ok());
+    EXPECT_EQ((*db)->Changes(), 1);
+  }
+
+ private:
+  testing::BackendStore& db_;
+};
+
+TEST_P(RunHeadTest, FlatEquityAndGappedTimesComeBackBitForBit) {
+  const engine::RunResult original = FlatResult();
+  const std::string id = Done(original);
+  EXPECT_EQ(db_.Scalar("SELECT codec FROM run_equity"), 1);
+  // Packed: the flat half of the equity and the whole grid of times cost next to nothing.
+  EXPECT_LT(db_.Scalar("SELECT length(times) FROM run_equity"), 100);
+  EXPECT_LT(db_.Scalar("SELECT length(equity) FROM run_equity"),
+            static_cast<int64_t>(kBars * 8 * 6 / 10));
+  auto whole = store_->LoadRunResult(id);
+  ASSERT_TRUE(whole.ok()) << whole.error().ToString();
+  ExpectSameResult(*whole, original);
+  ExpectSameEquityBits(*whole, original);
+  auto pieces = store_->LoadRunResultInPieces(id, [] {});
+  ASSERT_TRUE(pieces.ok()) << pieces.error().ToString();
+  ExpectSameEquityBits(*pieces, original);
+  EXPECT_EQ(pieces->times, original.times);
+  ExpectHeads(id);
+  if (db_.postgres()) {
+    Exec("DELETE FROM run_heads");  // the head from pieces of the result's blobs
+    ExpectHeads(id);
+  }
+}
+
+TEST_P(RunHeadTest, ARunStoredRawBeforeTheCodecReadsAsBefore) {
+  const engine::RunResult original = FlatResult();
+  const std::string id = Done(original);
+  EquityRows rows(db_);
+  rows.WriteRaw(original);
+  EXPECT_EQ(db_.Scalar("SELECT codec FROM run_equity"), 0);
+  EXPECT_EQ(db_.Scalar("SELECT length(equity) FROM run_equity"),
+            static_cast<int64_t>(kBars * 8));
+  auto whole = store_->LoadRunResult(id);
+  ASSERT_TRUE(whole.ok()) << whole.error().ToString();
+  ExpectSameResult(*whole, original);
+  ExpectSameEquityBits(*whole, original);
+  auto pieces = store_->LoadRunResultInPieces(id, [] {});
+  ASSERT_TRUE(pieces.ok()) << pieces.error().ToString();
+  ExpectSameEquityBits(*pieces, original);
+  ExpectHeads(id);
+  if (db_.postgres()) {
+    Exec("DELETE FROM run_heads");
+    ExpectHeads(id);
+  }
+}
+
+TEST_P(RunHeadTest, ADamagedTimesOrEquityBlobIsAnErrorNamingTheRun) {
+  const std::string id = Done(FlatResult());
+  EquityRows rows(db_);
+  const auto expect_damaged = [&](const char* what) {
+    SCOPED_TRACE(what);
+    auto whole = store_->LoadRunResult(id);
+    ASSERT_FALSE(whole.ok());
+    EXPECT_EQ(whole.error().code, ErrorCode::kIo);
+    EXPECT_NE(whole.error().msg.find(id), std::string::npos) << whole.error().msg;
+    auto pieces = store_->LoadRunResultInPieces(id, [] {});
+    ASSERT_FALSE(pieces.ok());
+    EXPECT_EQ(pieces.error().code, ErrorCode::kIo);
+    EXPECT_NE(pieces.error().msg.find(id), std::string::npos) << pieces.error().msg;
+  };
+  // Equity cut short: its last literals are gone.
+  rows.Exec(db_.postgres()
+                ? "UPDATE run_equity SET equity = substring(equity from 1 for length(equity) - 5)"
+                : "UPDATE run_equity SET equity = substr(equity, 1, length(equity) - 5)");
+  expect_damaged("equity cut");
+  {
+    auto head = store_->LoadRunHead(id, kBars);  // every value: the cut is reached
+    ASSERT_FALSE(head.ok());
+    EXPECT_EQ(head.error().code, ErrorCode::kIo);
+    EXPECT_NE(head.error().msg.find(id), std::string::npos) << head.error().msg;
+  }
+  // The row claims a point more than the blobs hold.
+  const std::string id2 = Done(FlatResult());
+  rows.Exec("UPDATE run_equity SET points = points + 1 WHERE run = (SELECT seq FROM runs WHERE "
+            "id = '" + id2 + "')");
+  auto more = store_->LoadRunResult(id2);
+  ASSERT_FALSE(more.ok());
+  EXPECT_EQ(more.error().code, ErrorCode::kIo);
+  EXPECT_NE(more.error().msg.find(id2), std::string::npos) << more.error().msg;
+  if (db_.postgres()) Exec("DELETE FROM run_heads");  // else the head comes from its own row
+  auto head = store_->LoadRunHead(id2, 10);
+  ASSERT_FALSE(head.ok());  // the times are checked whole, even for a head
+  EXPECT_EQ(head.error().code, ErrorCode::kIo);
 }
 
 void ExpectSameBars(const market::Series& a, const market::Series& b) {
