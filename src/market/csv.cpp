@@ -1,16 +1,27 @@
 // The CSV scanner: one pass over the text, row by row, each field parsed in place where it starts
 // (no splitting, no copies, no allocation per row), the layout resolved once from the first line.
+// A large text's rows are cut in two at a line start and scanned on two threads into the same
+// columns (see RunSplit); anything but a clean parse of both halves is parsed again on one thread,
+// so every error is found and worded exactly as the one-thread scan finds and words it.
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "market/column_buffer.h"
 #include "market/csv_fields.h"
 #include "market/csv_layout.h"
+#include "market/csv_parse.h"
 #include "market/mapped_file.h"
 #include "market/market.h"
 
@@ -45,6 +56,35 @@ const char* FindLineEnd(const char* p, const char* end) {
   return p;
 }
 
+// The line ends in [p, end) as SkipLineEnd passes them: "\r\n", a lone '\r' and '\n' one each
+// ("\r" as the last byte counts as lone). So the scanner's line number grows by exactly this much
+// across the text, and no stretch of it holds more rows than this (each row ends in one).
+size_t CountLineEnds(const char* p, const char* end) {
+  size_t n = 0;
+#if defined(__SSE2__)
+  // Byte counters, one per lane, summed every 255 blocks before they can wrap.
+  const __m128i lf = _mm_set1_epi8('\n');
+  const __m128i cr = _mm_set1_epi8('\r');
+  while (end - p >= 17) {
+    __m128i acc = _mm_setzero_si128();
+    for (int i = 0; i < 255 && end - p >= 17; ++i, p += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
+      const __m128i lone_cr = _mm_andnot_si128(_mm_cmpeq_epi8(next, lf), _mm_cmpeq_epi8(v, cr));
+      // A lane is '\n' or a lone '\r', never both: at most one count a lane a block.
+      acc = _mm_sub_epi8(acc, _mm_or_si128(_mm_cmpeq_epi8(v, lf), lone_cr));
+    }
+    const __m128i sums = _mm_sad_epu8(acc, _mm_setzero_si128());
+    n += static_cast<size_t>(_mm_cvtsi128_si32(sums)) +
+         static_cast<size_t>(_mm_cvtsi128_si32(_mm_srli_si128(sums, 8)));
+  }
+#endif
+  for (; p < end; ++p) {
+    n += *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] != '\n'));
+  }
+  return n;
+}
+
 // MT5 exports UTF-16LE. Bar data is ASCII, so narrowing each code unit loses nothing; anything
 // else is reported with its line.
 Result<std::string> NarrowUtf16(std::string_view text, std::string_view file) {
@@ -68,16 +108,34 @@ class CsvParser {
   CsvParser(std::string_view text, const CsvOptions& options, std::string_view file)
       : begin_(text.data()), end_(text.data() + text.size()), options_(options), file_(file) {}
 
-  Result<Series> Run();
+  Result<Series> Run(const CsvSplit& split);
 
  private:
   struct Row {
     int64_t time = 0, date = 0, clock = 0;
     double open = 0, high = 0, low = 0, close = 0, volume = 0, tick_volume = 0;
   };
+  // The columns being built; moved into the Series, which keeps them alive.
+  struct Columns {
+    ColumnBuffer<Timestamp> times;
+    ColumnBuffer<double> open, high, low, close, volume;
+  };
   // Skips blank lines; false at the end of the text.
   bool NextNonBlank();
   void Reserve(const char* first_row_end);
+  // Makes rows go to elements [base, base + cap) of `cols`; with `grow`, cap is only the room so
+  // far and the columns grow past it.
+  void Target(Columns& cols, size_t base, size_t cap, bool grow);
+  // Parses the rows from p_ to the end of the text; the first error, if any.
+  std::optional<Error> ParseRows();
+  // Stores a valid row; false when a stretch's room is full.
+  bool Push(const Row& row);
+  bool Grow();
+  // Both halves of the rows on two threads, or nullopt when the text is too short to split or any
+  // part of it did not parse cleanly (the caller then parses it all on one thread).
+  std::optional<Series> RunSplit(const CsvSplit& split, const char* first_row_end);
+  Series Finish();
+  void ReportProgress();
   // Parses one field of `role` at p_ into row; returns past it or nullptr.
   const char* ParseField(Role role, Row& row);
   const char* ParseEpoch(Row& row);
@@ -102,12 +160,17 @@ class CsvParser {
   int64_t last_time_ = 0;    // of the last bar taken
   csv::DateCache date_cache_;
   std::array<const char*, kMaxColumns> starts_{};
-  // The columns being built; moved into the Series, which keeps them alive.
-  struct Columns {
-    ColumnBuffer<Timestamp> times;
-    ColumnBuffer<double> open, high, low, close, volume;
-  };
   std::shared_ptr<Columns> cols_ = std::make_shared<Columns>();
+  // Where rows go: element base_ + rows_ of each column, while rows_ < cap_.
+  Columns* out_ = nullptr;
+  Timestamp* times_out_ = nullptr;
+  double *open_out_ = nullptr, *high_out_ = nullptr, *low_out_ = nullptr, *close_out_ = nullptr,
+         *volume_out_ = nullptr;
+  size_t base_ = 0, rows_ = 0, cap_ = 0;
+  bool grow_ = true;
+  // Progress: only the scanner on the caller's thread reports it, as a share of the whole text.
+  bool report_progress_ = true;
+  size_t progress_total_ = 0;  // the whole text's bytes; 0: this scanner's text is the whole
 };
 
 bool CsvParser::NextNonBlank() {
@@ -125,6 +188,59 @@ void CsvParser::Reserve(const char* first_row_end) {
   Columns& c = *cols_;
   c.times.Reserve(estimate);
   for (auto* col : {&c.open, &c.high, &c.low, &c.close, &c.volume}) col->Reserve(estimate);
+  Target(c, 0, c.times.capacity(), true);
+}
+
+void CsvParser::Target(Columns& cols, size_t base, size_t cap, bool grow) {
+  out_ = &cols;
+  times_out_ = cols.times.data() + base;
+  open_out_ = cols.open.data() + base;
+  high_out_ = cols.high.data() + base;
+  low_out_ = cols.low.data() + base;
+  close_out_ = cols.close.data() + base;
+  volume_out_ = cols.volume.data() + base;
+  base_ = base;
+  cap_ = cap;
+  grow_ = grow;
+}
+
+bool CsvParser::Grow() {
+  if (!grow_) return false;
+  Columns& c = *out_;
+  const size_t n = base_ + rows_;
+  const size_t next = std::max<size_t>(1024, 2 * (base_ + cap_));
+  c.times.Resize(n);
+  c.times.Reserve(next);
+  for (auto* col : {&c.open, &c.high, &c.low, &c.close, &c.volume}) {
+    col->Resize(n);
+    col->Reserve(next);
+  }
+  Target(c, base_, c.times.capacity() - base_, true);
+  return true;
+}
+
+inline bool CsvParser::Push(const Row& row) {
+  if (rows_ == cap_ && !Grow()) return false;
+  const size_t i = rows_++;
+  times_out_[i] = FromMicros(row.time);
+  open_out_[i] = row.open;
+  high_out_[i] = row.high;
+  low_out_[i] = row.low;
+  close_out_[i] = row.close;
+  volume_out_[i] = row.volume;
+  return true;
+}
+
+void CsvParser::ReportProgress() {
+  const size_t done = static_cast<size_t>(p_ - begin_);
+  if (progress_total_ == 0) {
+    options_.progress(done, static_cast<size_t>(end_ - begin_));
+  } else {
+    // A stretch's share of its own text stands for the whole text's.
+    const double share = static_cast<double>(done) / static_cast<double>(end_ - begin_);
+    options_.progress(static_cast<size_t>(share * static_cast<double>(progress_total_)),
+                      progress_total_);
+  }
 }
 
 const char* CsvParser::ParseEpoch(Row& row) {
@@ -238,10 +354,9 @@ Error CsvParser::ColumnCount(int found, const char* row_start) {
 std::optional<Error> CsvParser::CheckRow(const Row& row) {
   const auto col = [this](Role r) { return layout_.column_of[static_cast<int>(r)]; };
   const auto field = [this, &col](Role r) { return FieldAt(starts_[col(r)]); };
-  const ColumnBuffer<Timestamp>& times = cols_->times;
-  if (!times.empty() && row.time <= ToMicros(times.back())) {
+  if (rows_ > 0 && row.time <= last_time_) {
     const int c = layout_.date_and_clock ? col(Role::kDate) : col(Role::kTime);
-    return Complain(c, "a time after " + FormatIso(times.back()),
+    return Complain(c, "a time after " + FormatIso(FromMicros(last_time_)),
                     layout_.date_and_clock ? std::string(FieldAt(starts_[c])) + " " +
                                                  std::string(FieldAt(starts_[col(Role::kClock)]))
                                            : std::string(FieldAt(starts_[c])));
@@ -266,7 +381,7 @@ std::optional<Error> CsvParser::CheckRow(const Row& row) {
   return std::nullopt;
 }
 
-Result<Series> CsvParser::Run() {
+Result<Series> CsvParser::Run(const CsvSplit& split) {
   p_ = begin_;
   if (!NextNonBlank()) return CsvError(file_, line_, 1, "a data row", "end of file", false);
   const char* first_end = FindLineEnd(p_, end_);
@@ -280,18 +395,32 @@ Result<Series> CsvParser::Run() {
     if (!NextNonBlank()) return CsvError(file_, line_, 1, "a data row", "end of file", false);
     first_end = FindLineEnd(p_, end_);
   }
+  if (std::optional<Series> series = RunSplit(split, first_end)) return std::move(*series);
   Reserve(first_end);
+  if (std::optional<Error> err = ParseRows()) return std::move(*err);
+  if (rows_ == 0) return CsvError(file_, line_, 1, "a data row", "end of file", false);
+  return Finish();
+}
 
+std::optional<Error> CsvParser::ParseRows() {
   const int columns = layout_.columns;
   const char delim = layout_.delim;
   const bool combine = layout_.date_and_clock;
   const bool has_tick = layout_.column_of[static_cast<int>(Role::kTickVolume)] >= 0;
-  const char* next_progress = options_.progress ? begin_ + kProgressStep : end_ + 1;
+  // A stretch reports as often, in the whole text's bytes, as the whole text's scan would.
+  const size_t progress_step =
+      progress_total_ == 0
+          ? kProgressStep
+          : std::max<size_t>(1, static_cast<size_t>(static_cast<double>(kProgressStep) *
+                                                    static_cast<double>(end_ - begin_) /
+                                                    static_cast<double>(progress_total_)));
+  const char* next_progress =
+      options_.progress && report_progress_ ? begin_ + progress_step : end_ + 1;
 
   while (NextNonBlank()) {
     if (p_ >= next_progress) {
-      options_.progress(static_cast<size_t>(p_ - begin_), static_cast<size_t>(end_ - begin_));
-      next_progress += kProgressStep;
+      ReportProgress();
+      next_progress += progress_step;
     }
     const char* row_start = p_;
     Row row;
@@ -301,7 +430,7 @@ Result<Series> CsvParser::Run() {
       const char* q = ParseField(layout_.roles[col], row);
       if (q == nullptr || !(q == end_ || *q == delim || *q == '\n' || *q == '\r')) {
         std::optional<Error> err = ExplainField(col, row_start);
-        if (err) return std::move(*err);
+        if (err) return err;
         skip_row = true;
         break;
       }
@@ -321,31 +450,116 @@ Result<Series> CsvParser::Run() {
       row.volume = row.tick_volume;  // MT5: VOL 0 means the broker has no real volume
     }
     // The common case in a few compares; CheckRow finds which rule failed and words it.
-    const bool valid = (cols_->times.empty() || row.time > last_time_) && row.low <= row.high &&
+    const bool valid = (rows_ == 0 || row.time > last_time_) && row.low <= row.high &&
                        row.open >= row.low && row.open <= row.high && row.close >= row.low &&
                        row.close <= row.high && row.volume >= 0 && row.tick_volume >= 0;
     if (!valid) {
-      if (std::optional<Error> err = CheckRow(row)) return std::move(*err);
+      if (std::optional<Error> err = CheckRow(row)) return err;
     }
+    // A stretch out of room: not an error of the text; the caller parses it again on one thread.
+    if (!Push(row)) return MakeError(ErrorCode::kInternal, "stretch full");
     last_time_ = row.time;
-    Columns& c = *cols_;
-    c.times.PushBack(FromMicros(row.time));
-    c.open.PushBack(row.open);
-    c.high.PushBack(row.high);
-    c.low.PushBack(row.low);
-    c.close.PushBack(row.close);
-    c.volume.PushBack(row.volume);
     p_ = SkipLineEnd(p_, end_);
     ++line_;
   }
-  if (cols_->times.empty()) return CsvError(file_, line_, 1, "a data row", "end of file", false);
+  return std::nullopt;
+}
+
+Series CsvParser::Finish() {
   if (options_.progress) {
     const size_t total = static_cast<size_t>(end_ - begin_);
     options_.progress(total, total);
   }
-  const Columns& c = *cols_;
+  Columns& c = *cols_;
+  const size_t n = base_ + rows_;
+  c.times.Resize(n);
+  for (auto* col : {&c.open, &c.high, &c.low, &c.close, &c.volume}) col->Resize(n);
   return Series::FromSpans(options_.symbol, cols_, c.times.span(), c.open.span(), c.high.span(),
                            c.low.span(), c.close.span(), c.volume.span());
+}
+
+// The rows from `p_` on, cut at the first line start past `split.first_share` of their bytes:
+// the first stretch is scanned here, the second on a thread of its own, each into its own part
+// of the same columns, so nothing is copied when both are clean. The second stretch's rows go
+// right after the most the first can hold, its count of line ends (CountLineEnds), which it
+// counts before it starts; the first stretch's rows fill that exactly unless it skipped blank
+// lines or Yahoo's rows of nulls, and then the second's are moved down once.
+//
+// The one-thread scan carries four things from line to line: the line number (only errors use
+// it), the last time (the second stretch's first must come after the first stretch's last,
+// checked here), Binance's ms-or-us (both stretches must agree, checked here) and the date cache
+// (a cache: no effect on values). So two clean stretches that pass both checks are exactly the
+// one-thread result, and anything else is left to the one-thread scan, whose error is the one
+// the user sees.
+std::optional<Series> CsvParser::RunSplit(const CsvSplit& split, const char* first_row_end) {
+  const char* const rows = p_;
+  const size_t bytes = static_cast<size_t>(end_ - rows);
+  if (bytes < split.min_bytes || bytes < 2 || split.first_share <= 0 || split.first_share >= 1) {
+    return std::nullopt;
+  }
+  const char* mid = rows + static_cast<size_t>(static_cast<double>(bytes) * split.first_share);
+  mid = SkipLineEnd(FindLineEnd(mid, end_), end_);
+  if (mid >= end_) return std::nullopt;
+
+  // Room: for each stretch, twice as many rows as its bytes hold at the first row's width (rows
+  // narrower than half the first one fill it: then the one-thread scan grows the columns). Only
+  // the pages that rows are written to are ever touched.
+  const size_t row_bytes = static_cast<size_t>(first_row_end - rows) + 1;
+  const auto room = [row_bytes](size_t stretch) { return 2 * (stretch / row_bytes) + 16; };
+  const size_t cap_first = room(static_cast<size_t>(mid - rows));
+  const size_t cap_second = room(static_cast<size_t>(end_ - mid));
+  auto cols = std::make_shared<Columns>();
+  cols->times.Reserve(cap_first + cap_second);
+  for (auto* col : {&cols->open, &cols->high, &cols->low, &cols->close, &cols->volume}) {
+    col->Reserve(cap_first + cap_second);
+  }
+
+  CsvParser first(std::string_view(rows, static_cast<size_t>(mid - rows)), options_, file_);
+  CsvParser second(std::string_view(mid, static_cast<size_t>(end_ - mid)), options_, file_);
+  for (CsvParser* part : {&first, &second}) {
+    part->layout_ = layout_;
+    part->p_ = part->begin_;
+  }
+  first.Target(*cols, 0, cap_first, false);
+  first.line_ = line_;
+  first.progress_total_ = static_cast<size_t>(end_ - begin_);
+  second.report_progress_ = false;
+
+  bool second_clean = false;
+  size_t first_room = 0;  // the line ends of the first stretch: the most rows it can hold
+  std::thread worker;
+  try {
+    worker = std::thread([&] {
+      first_room = CountLineEnds(rows, mid);
+      if (first_room > cap_first) return;  // (blank lines by the thousand) the first could not fit
+      second.line_ = line_ + first_room;
+      second.Target(*cols, first_room, cap_first + cap_second - first_room, false);
+      second_clean = !second.ParseRows().has_value();
+    });
+  } catch (const std::system_error&) {
+    return std::nullopt;  // no thread to be had: one thread does it all
+  }
+  const bool first_clean = !first.ParseRows().has_value();
+  worker.join();
+  if (!first_clean || !second_clean || first.rows_ > first_room) return std::nullopt;
+  if (first.rows_ > 0 && second.rows_ > 0) {
+    if (second.epoch_scale_ != first.epoch_scale_) return std::nullopt;
+    const Timestamp* t = cols->times.data();
+    if (ToMicros(t[first_room]) <= first.last_time_) return std::nullopt;
+  }
+  if (first.rows_ + second.rows_ == 0) return std::nullopt;
+  if (first.rows_ < first_room && second.rows_ > 0) {
+    std::memmove(cols->times.data() + first.rows_, cols->times.data() + first_room,
+                 second.rows_ * sizeof(Timestamp));
+    for (auto* col : {&cols->open, &cols->high, &cols->low, &cols->close, &cols->volume}) {
+      std::memmove(col->data() + first.rows_, col->data() + first_room,
+                   second.rows_ * sizeof(double));
+    }
+  }
+  cols_ = std::move(cols);
+  base_ = 0;
+  rows_ = first.rows_ + second.rows_;
+  return Finish();
 }
 
 // The text the scanner sees: without a BOM, narrowed from UTF-16 when it was.
@@ -379,10 +593,15 @@ std::string_view FileName(const CsvOptions& options) {
 }  // namespace
 
 Result<Series> ParseCsv(std::string_view text, const CsvOptions& options) {
+  return ParseCsvSplit(text, options, CsvSplit{});
+}
+
+Result<Series> ParseCsvSplit(std::string_view text, const CsvOptions& options,
+                             const CsvSplit& split) {
   const std::string_view file = FileName(options);
   Result<Prepared> prepared = Prepare(text, file);
   if (!prepared.ok()) return prepared.take_error();
-  return CsvParser(prepared->text(), options, file).Run();
+  return CsvParser(prepared->text(), options, file).Run(split);
 }
 
 Result<CsvFormat> DetectCsvFormat(std::string_view text, std::string_view source_name) {
