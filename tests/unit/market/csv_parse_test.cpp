@@ -27,7 +27,8 @@ Result<Series> Parse(std::string_view text, const CsvSplit& split,
 
 template <typename T>
 bool SameBits(std::span<const T> a, std::span<const T> b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size_bytes()) == 0);
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size_bytes()) == 0);
 }
 
 // Both parsed to the same bits, or both failed with the same code, message and details.
@@ -40,8 +41,8 @@ bool SameBits(std::span<const T> a, std::span<const T> b) {
   if (!one.ok()) {
     if (split.error().code != one.error().code || split.error().msg != one.error().msg ||
         split.error().details != one.error().details) {
-      return ::testing::AssertionFailure() << "split: " << split.error().ToString()
-                                           << "\none thread: " << one.error().ToString();
+      return ::testing::AssertionFailure()
+             << "split: " << split.error().ToString() << "\none thread: " << one.error().ToString();
     }
     return ::testing::AssertionSuccess();
   }
@@ -73,8 +74,8 @@ std::string GenericRows(int from_day, int days, std::string_view eol) {
   std::string out;
   for (int d = from_day; d < from_day + days; ++d) {
     char row[96];
-    std::snprintf(row, sizeof row, "2024-01-%02dT09:30:00Z,%d.5,%d.75,%d.25,%d.5,%d", d, d, d, d,
-                  d, 100 + d);
+    std::snprintf(row, sizeof row, "2024-01-%02dT09:30:00Z,%d.5,%d.75,%d.25,%d.5,%d", d, d, d, d, d,
+                  100 + d);
     out += row;
     out += eol;
   }
@@ -117,7 +118,8 @@ TEST(CsvSplit, YahooRowsOfNullsAnywhereAreSkippedAsOnOneThread) {
 }
 
 TEST(CsvSplit, Mt5AndBinanceShapesAtEveryCut) {
-  std::string mt5 = "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\r\n";
+  std::string mt5 =
+      "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\r\n";
   for (int m = 0; m < 12; ++m) {
     char row[128];
     std::snprintf(row, sizeof row, "2024.01.02\t10:%02d:00\t1.1%d\t1.2\t1.0\t1.1\t%d\t0\t2\r\n", m,
@@ -190,11 +192,10 @@ TEST(CsvSplit, AQuotedFieldHoldingALineEndIsTheOneThreadErrorWhereverTheCut) {
 }
 
 TEST(CsvSplit, EmptyHeaderOnlyAndOneRowTextsAreAsOnOneThread) {
-  for (std::string text : {std::string(""), std::string("\n\n"),
-                           std::string("time,open,high,low,close,volume\n"),
-                           std::string("time,open,high,low,close,volume\n\n\r\n"),
-                           GenericRows(1, 1, "\n"), GenericRows(1, 1, ""),
-                           "time,open,high,low,close,volume\n" + GenericRows(1, 1, "\r\n")}) {
+  for (std::string text :
+       {std::string(""), std::string("\n\n"), std::string("time,open,high,low,close,volume\n"),
+        std::string("time,open,high,low,close,volume\n\n\r\n"), GenericRows(1, 1, "\n"),
+        GenericRows(1, 1, ""), "time,open,high,low,close,volume\n" + GenericRows(1, 1, "\r\n")}) {
     const Result<Series> one = Parse(text, kOneThread);
     EXPECT_TRUE(Same(Parse(text, CsvSplit{0, 0.5}), one)) << "'" << text << "'";
     ExpectSameAtEveryCut(text);
@@ -204,8 +205,9 @@ TEST(CsvSplit, EmptyHeaderOnlyAndOneRowTextsAreAsOnOneThread) {
 TEST(CsvSplit, RowsFarNarrowerThanTheFirstStillParse) {
   // The split sizes its room from the first row's width: a first row ten times wider than the
   // rest overflows it, and the one-thread scan (which grows its columns) takes over.
-  std::string text = "2024-01-01,1.000000000000,2.000000000000,0.500000000000,1.500000000000,"
-                     "1000000000000\n";
+  std::string text =
+      "2024-01-01,1.000000000000,2.000000000000,0.500000000000,1.500000000000,"
+      "1000000000000\n";
   for (int i = 0; i < 400; ++i) text += std::to_string(1'710'000'000 + i * 60) + ",1,2,0,1,1\n";
   const Result<Series> one = Parse(text, kOneThread);
   ASSERT_TRUE(one.ok()) << one.error().ToString();
