@@ -254,7 +254,7 @@ const char* CsvParser::ParseEpoch(Row& row) {
   return q;
 }
 
-inline const char* CsvParser::ParseField(Role role, Row& row) {
+[[gnu::always_inline]] inline const char* CsvParser::ParseField(Role role, Row& row) {
   switch (role) {
     case Role::kTime:
       return layout_.time_kind == TimeKind::kEpochMsOrUs
