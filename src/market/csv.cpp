@@ -1,11 +1,13 @@
 // The CSV scanner: one pass over the text, row by row, each field parsed in place where it starts
 // (no splitting, no copies, no allocation per row), the layout resolved once from the first line.
-// A large text's rows are cut in two at a line start and scanned on two threads into the same
-// columns (see RunSplit); anything but a clean parse of both halves is parsed again on one thread,
-// so every error is found and worded exactly as the one-thread scan finds and words it.
+// A large text's rows are cut into stretches at line starts and scanned on two threads into the
+// same columns (see RunSplit); anything but a clean parse of every stretch is parsed again on one
+// thread, so every error is found and worded exactly as the one-thread scan finds and words it.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -135,7 +137,6 @@ class CsvParser {
   // part of it did not parse cleanly (the caller then parses it all on one thread).
   std::optional<Series> RunSplit(const CsvSplit& split, const char* first_row_end);
   Series Finish();
-  void ReportProgress();
   // Parses one field of `role` at p_ into row; returns past it or nullptr.
   const char* ParseField(Role role, Row& row);
   const char* ParseEpoch(Row& row);
@@ -168,9 +169,8 @@ class CsvParser {
          *volume_out_ = nullptr;
   size_t base_ = 0, rows_ = 0, cap_ = 0;
   bool grow_ = true;
-  // Progress: only the scanner on the caller's thread reports it, as a share of the whole text.
+  // A stretch's scanner reports no progress: RunSplit reports it from the caller's thread.
   bool report_progress_ = true;
-  size_t progress_total_ = 0;  // the whole text's bytes; 0: this scanner's text is the whole
 };
 
 bool CsvParser::NextNonBlank() {
@@ -229,18 +229,6 @@ inline bool CsvParser::Push(const Row& row) {
   close_out_[i] = row.close;
   volume_out_[i] = row.volume;
   return true;
-}
-
-void CsvParser::ReportProgress() {
-  const size_t done = static_cast<size_t>(p_ - begin_);
-  if (progress_total_ == 0) {
-    options_.progress(done, static_cast<size_t>(end_ - begin_));
-  } else {
-    // A stretch's share of its own text stands for the whole text's.
-    const double share = static_cast<double>(done) / static_cast<double>(end_ - begin_);
-    options_.progress(static_cast<size_t>(share * static_cast<double>(progress_total_)),
-                      progress_total_);
-  }
 }
 
 const char* CsvParser::ParseEpoch(Row& row) {
@@ -407,20 +395,13 @@ std::optional<Error> CsvParser::ParseRows() {
   const char delim = layout_.delim;
   const bool combine = layout_.date_and_clock;
   const bool has_tick = layout_.column_of[static_cast<int>(Role::kTickVolume)] >= 0;
-  // A stretch reports as often, in the whole text's bytes, as the whole text's scan would.
-  const size_t progress_step =
-      progress_total_ == 0
-          ? kProgressStep
-          : std::max<size_t>(1, static_cast<size_t>(static_cast<double>(kProgressStep) *
-                                                    static_cast<double>(end_ - begin_) /
-                                                    static_cast<double>(progress_total_)));
   const char* next_progress =
-      options_.progress && report_progress_ ? begin_ + progress_step : end_ + 1;
+      options_.progress && report_progress_ ? begin_ + kProgressStep : end_ + 1;
 
   while (NextNonBlank()) {
     if (p_ >= next_progress) {
-      ReportProgress();
-      next_progress += progress_step;
+      options_.progress(static_cast<size_t>(p_ - begin_), static_cast<size_t>(end_ - begin_));
+      next_progress += kProgressStep;
     }
     const char* row_start = p_;
     Row row;
@@ -478,87 +459,174 @@ Series CsvParser::Finish() {
                            c.low.span(), c.close.span(), c.volume.span());
 }
 
-// The rows from `p_` on, cut at the first line start past `split.first_share` of their bytes:
-// the first stretch is scanned here, the second on a thread of its own, each into its own part
-// of the same columns, so nothing is copied when both are clean. The second stretch's rows go
-// right after the most the first can hold, its count of line ends (CountLineEnds), which it
-// counts before it starts; the first stretch's rows fill that exactly unless it skipped blank
-// lines or Yahoo's rows of nulls, and then the second's are moved down once.
+// The rows from `p_` on, cut into stretches at line starts: the first, `split.first_share` of the
+// rows' bytes, is scanned on this thread at once, while a second thread counts every stretch's
+// line ends (CountLineEnds, ~10x the speed of scanning). No stretch holds more rows than it has
+// line ends (the last one: one more, when the text ends without one), so stretch k's rows go
+// right after the most the stretches before it can hold, and each is scanned into its own part of
+// the same columns. Then both threads take the remaining stretches one at a time, whichever is
+// free, so a thread the machine gives little time to delays nothing: the other takes more (and
+// counts for itself any line ends the counting thread has not published yet). The stretches'
+// rows fill their parts exactly unless a stretch skipped blank lines or Yahoo's rows of nulls;
+// then the later rows are moved down once at the end.
 //
 // The one-thread scan carries four things from line to line: the line number (only errors use
-// it), the last time (the second stretch's first must come after the first stretch's last,
-// checked here), Binance's ms-or-us (both stretches must agree, checked here) and the date cache
-// (a cache: no effect on values). So two clean stretches that pass both checks are exactly the
+// it), the last time (each stretch's first must come after the last of the stretch before,
+// checked here), Binance's ms-or-us (all stretches must agree, checked here) and the date cache
+// (a cache: no effect on values). So clean stretches that pass both checks are exactly the
 // one-thread result, and anything else is left to the one-thread scan, whose error is the one
 // the user sees.
 std::optional<Series> CsvParser::RunSplit(const CsvSplit& split, const char* first_row_end) {
   const char* const rows = p_;
   const size_t bytes = static_cast<size_t>(end_ - rows);
-  if (bytes < split.min_bytes || bytes < 2 || split.first_share <= 0 || split.first_share >= 1) {
+  if (bytes < split.min_bytes || bytes < 2 || split.first_share <= 0 || split.first_share >= 1 ||
+      split.stretches < 2) {
     return std::nullopt;
   }
-  const char* mid = rows + static_cast<size_t>(static_cast<double>(bytes) * split.first_share);
-  mid = SkipLineEnd(FindLineEnd(mid, end_), end_);
-  if (mid >= end_) return std::nullopt;
-
-  // Room: for each stretch, twice as many rows as its bytes hold at the first row's width (rows
-  // narrower than half the first one fill it: then the one-thread scan grows the columns). Only
-  // the pages that rows are written to are ever touched.
-  const size_t row_bytes = static_cast<size_t>(first_row_end - rows) + 1;
-  const auto room = [row_bytes](size_t stretch) { return 2 * (stretch / row_bytes) + 16; };
-  const size_t cap_first = room(static_cast<size_t>(mid - rows));
-  const size_t cap_second = room(static_cast<size_t>(end_ - mid));
-  auto cols = std::make_shared<Columns>();
-  cols->times.Reserve(cap_first + cap_second);
-  for (auto* col : {&cols->open, &cols->high, &cols->low, &cols->close, &cols->volume}) {
-    col->Reserve(cap_first + cap_second);
+  // Stretch k is [cuts[k], cuts[k + 1]); every cut but the ends is a line start.
+  const auto line_start_after = [this](const char* at) {
+    return SkipLineEnd(FindLineEnd(at, end_), end_);
+  };
+  std::vector<const char*> cuts = {rows};
+  const char* first_cut =
+      line_start_after(rows + static_cast<size_t>(static_cast<double>(bytes) * split.first_share));
+  if (first_cut >= end_) return std::nullopt;
+  cuts.push_back(first_cut);
+  const size_t rest = static_cast<size_t>(end_ - first_cut);
+  for (size_t k = 1; k + 1 < split.stretches; ++k) {
+    const char* cut = line_start_after(first_cut + rest * k / (split.stretches - 1));
+    if (cut < end_ && cut > cuts.back()) cuts.push_back(cut);
   }
+  cuts.push_back(end_);
+  const size_t n = cuts.size() - 1;
 
-  CsvParser first(std::string_view(rows, static_cast<size_t>(mid - rows)), options_, file_);
-  CsvParser second(std::string_view(mid, static_cast<size_t>(end_ - mid)), options_, file_);
-  for (CsvParser* part : {&first, &second}) {
+  // Room for all rows, at least as wide as half the first row (narrower rows fill it: then the
+  // one-thread scan, which grows its columns, takes over). Only pages rows are written to are
+  // ever touched.
+  const size_t row_bytes = static_cast<size_t>(first_row_end - rows) + 1;
+  const size_t room = 2 * (bytes / row_bytes) + 16;
+  auto cols = std::make_shared<Columns>();
+  cols->times.Reserve(room);
+  for (auto* col : {&cols->open, &cols->high, &cols->low, &cols->close, &cols->volume}) {
+    col->Reserve(room);
+  }
+  const size_t capacity = cols->times.capacity();
+
+  struct Stretch {
+    std::unique_ptr<CsvParser> parser;
+    size_t base = 0;     // its first row's element
+    size_t most = 0;     // the most rows it can hold
+    bool clean = false;  // scanned without error
+  };
+  std::vector<Stretch> stretches(n);
+  for (size_t k = 0; k < n; ++k) {
+    auto part = std::make_unique<CsvParser>(
+        std::string_view(cuts[k], static_cast<size_t>(cuts[k + 1] - cuts[k])), options_, file_);
     part->layout_ = layout_;
     part->p_ = part->begin_;
+    part->report_progress_ = false;
+    stretches[k].parser = std::move(part);
   }
-  first.Target(*cols, 0, cap_first, false);
-  first.line_ = line_;
-  first.progress_total_ = static_cast<size_t>(end_ - begin_);
-  second.report_progress_ = false;
+  // The counting thread's line ends of each stretch, published in order through `counted`.
+  std::vector<size_t> published(n);
+  std::atomic<size_t> counted{0};
+  std::atomic<size_t> next{1};  // the next stretch to take; stretch 0 is this thread's
+  std::atomic<size_t> done_bytes{0};
 
-  bool second_clean = false;
-  size_t first_room = 0;  // the line ends of the first stretch: the most rows it can hold
+  // Scans stretch k (k >= 1) into its part: its base from the line ends of the stretches before
+  // it, read from `published` or counted here where the counting thread has not got that far.
+  const auto scan = [&](size_t k, std::vector<size_t>& own) {
+    Stretch& st = stretches[k];
+    const size_t ready = counted.load(std::memory_order_acquire);
+    size_t base = 0;
+    for (size_t j = 0; j <= k; ++j) {
+      if (j < ready) {
+        own[j] = published[j];
+      } else if (own[j] == SIZE_MAX) {
+        own[j] = CountLineEnds(cuts[j], cuts[j + 1]);
+      }
+      if (j < k) base += own[j];
+    }
+    st.base = base;
+    st.most = own[k] + (k + 1 == n ? 1 : 0);
+    if (base + st.most > capacity) return;  // not clean: the one-thread scan grows its columns
+    st.parser->Target(*cols, base, st.most, false);
+    st.clean = !st.parser->ParseRows().has_value();
+    done_bytes.fetch_add(static_cast<size_t>(cuts[k + 1] - cuts[k]), std::memory_order_relaxed);
+  };
+  const auto take_stretches = [&](std::vector<size_t>& own) {
+    for (size_t k = next.fetch_add(1); k < n; k = next.fetch_add(1)) scan(k, own);
+  };
+
   std::thread worker;
   try {
     worker = std::thread([&] {
-      first_room = CountLineEnds(rows, mid);
-      if (first_room > cap_first) return;  // (blank lines by the thousand) the first could not fit
-      second.line_ = line_ + first_room;
-      second.Target(*cols, first_room, cap_first + cap_second - first_room, false);
-      second_clean = !second.ParseRows().has_value();
+      // Counting stops once every stretch is taken: the takers count what they need.
+      for (size_t k = 0; k < n && next.load(std::memory_order_relaxed) < n; ++k) {
+        published[k] = CountLineEnds(cuts[k], cuts[k + 1]);
+        counted.store(k + 1, std::memory_order_release);
+      }
+      std::vector<size_t> own(n, SIZE_MAX);
+      take_stretches(own);
     });
   } catch (const std::system_error&) {
     return std::nullopt;  // no thread to be had: one thread does it all
   }
-  const bool first_clean = !first.ParseRows().has_value();
-  worker.join();
-  if (!first_clean || !second_clean || first.rows_ > first_room) return std::nullopt;
-  if (first.rows_ > 0 && second.rows_ > 0) {
-    if (second.epoch_scale_ != first.epoch_scale_) return std::nullopt;
-    const Timestamp* t = cols->times.data();
-    if (ToMicros(t[first_room]) <= first.last_time_) return std::nullopt;
-  }
-  if (first.rows_ + second.rows_ == 0) return std::nullopt;
-  if (first.rows_ < first_room && second.rows_ > 0) {
-    std::memmove(cols->times.data() + first.rows_, cols->times.data() + first_room,
-                 second.rows_ * sizeof(Timestamp));
-    for (auto* col : {&cols->open, &cols->high, &cols->low, &cols->close, &cols->volume}) {
-      std::memmove(col->data() + first.rows_, col->data() + first_room,
-                   second.rows_ * sizeof(double));
+  // Stretch 0 starts at element 0 and holds at most its line ends: its room is checked once
+  // they are known, below.
+  Stretch& head = stretches[0];
+  head.parser->Target(*cols, 0, std::min(capacity, 2 * ((cuts[1] - rows) / row_bytes) + 16), false);
+  head.clean = !head.parser->ParseRows().has_value();
+  done_bytes.fetch_add(static_cast<size_t>(cuts[1] - rows), std::memory_order_relaxed);
+  const auto report = [&] {
+    if (!options_.progress) return;
+    // The header's bytes, then the rows' in the share of them scanned so far.
+    const size_t total = static_cast<size_t>(end_ - begin_);
+    const double share = static_cast<double>(done_bytes.load(std::memory_order_relaxed)) /
+                         static_cast<double>(bytes);
+    options_.progress(static_cast<size_t>(rows - begin_) +
+                          static_cast<size_t>(share * static_cast<double>(bytes)),
+                      total);
+  };
+  report();
+  {
+    std::vector<size_t> own(n, SIZE_MAX);
+    for (size_t k = next.fetch_add(1); k < n; k = next.fetch_add(1)) {
+      scan(k, own);
+      report();
     }
   }
+  worker.join();
+
+  // Stretch 0 must have stayed within its line ends (it was scanned before they were known).
+  const size_t head_lines =
+      counted.load(std::memory_order_acquire) >= 1 ? published[0] : CountLineEnds(cuts[0], cuts[1]);
+  if (!head.clean || head.parser->rows_ > head_lines) return std::nullopt;
+  size_t total_rows = 0;
+  const CsvParser* last = nullptr;  // the last stretch with rows
+  for (size_t k = 0; k < n; ++k) {
+    const Stretch& st = stretches[k];
+    const CsvParser& part = *st.parser;
+    if (!st.clean) return std::nullopt;
+    if (part.rows_ == 0) continue;
+    if (last != nullptr) {
+      if (part.epoch_scale_ != last->epoch_scale_) return std::nullopt;
+      if (ToMicros(cols->times.data()[st.base]) <= last->last_time_) return std::nullopt;
+    }
+    if (st.base != total_rows) {
+      std::memmove(cols->times.data() + total_rows, cols->times.data() + st.base,
+                   part.rows_ * sizeof(Timestamp));
+      for (auto* col : {&cols->open, &cols->high, &cols->low, &cols->close, &cols->volume}) {
+        std::memmove(col->data() + total_rows, col->data() + st.base, part.rows_ * sizeof(double));
+      }
+    }
+    total_rows += part.rows_;
+    last = &part;
+  }
+  if (total_rows == 0) return std::nullopt;
   cols_ = std::move(cols);
   base_ = 0;
-  rows_ = first.rows_ + second.rows_;
+  rows_ = total_rows;
   return Finish();
 }
 

@@ -10,21 +10,26 @@
 
 namespace tapedeck::market {
 
-// How ParseCsv splits a large text's rows between two threads. The rows (after any header) are
-// cut at the first line start at or after `first_share` of their bytes; the caller's thread scans
-// the first part, a new thread the second. Rows of fewer than `min_bytes` bytes, a share outside
-// (0, 1) or a cut past the last line are scanned on the caller's thread alone.
+// How ParseCsv shares a large text's rows between two threads. The rows (after any header) are
+// cut at line starts into `stretches` stretches: the first is the first `first_share` of their
+// bytes (the cut moved on to the next line start), the rest equal parts of what follows (cuts
+// that fall together are one). The caller's thread scans the first at once while a new thread
+// counts the line ends of all of them; then both take the others one at a time. Rows of fewer
+// than `min_bytes` bytes, a share outside (0, 1), fewer than 2 stretches or a first cut past the
+// last line are scanned on the caller's thread alone.
 struct CsvSplit {
   // Below this a thread costs more than it saves (starting one is ~0.1 ms; a MiB of rows ~1.5 ms).
   size_t min_bytes = 1 << 20;
-  // A little more than half: the second thread first counts the first part's line ends (to know
-  // where its rows go), at ~10x the speed of scanning them.
-  double first_share = 0.52;
+  // The first stretch is scanned while the other thread counts line ends (at ~10x the speed of
+  // scanning), so that the counts are there when it ends.
+  double first_share = 0.1;
+  // Small enough that a thread the machine gives little time to holds up the other by little.
+  size_t stretches = 16;
 };
 
 // ParseCsv(text, options) with `split`. The result, and every error, is the same whatever the
-// split: a text whose parts do not both parse cleanly is parsed again on one thread, whose error
-// is returned. Progress, when asked for, is reported from the caller's thread only.
+// split: a text whose stretches do not all parse cleanly is parsed again on one thread, whose
+// error is returned. Progress, when asked for, is reported from the caller's thread only.
 Result<Series> ParseCsvSplit(std::string_view text, const CsvOptions& options,
                              const CsvSplit& split);
 

@@ -1,9 +1,9 @@
 // Fuzzes the two-thread split of CSV import (market::ParseCsvSplit): inputs as csv_fuzz's (the
 // first byte picks the format, the rest is the file), and the same seeds (corpus/csv).
 //
-// Invariant: cut at any line start of the text (each one, up to 64 of them spread over the text),
-// the split gives the one-thread scan's result: the same bits in every column, or the same error
-// (code, message and details).
+// Invariant: its first cut at any line start of the text (each one, up to 64 of them spread over
+// the text), the rest cut into 1 or 6 more stretches, the split gives the one-thread scan's result:
+// the same bits in every column, or the same error (code, message and details).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.symbol = "SYM";
   options.source_name = "fuzz.csv";
   const tapedeck::Result<Series> one =
-      ParseCsvSplit(text, options, CsvSplit{std::numeric_limits<size_t>::max(), 0.5});
+      ParseCsvSplit(text, options, CsvSplit{std::numeric_limits<size_t>::max(), 0.5, 2});
 
   // A cut asked for at byte b of the text lands on the first line start at or after it (counted
   // in the rows' bytes, so a little later): one cut just past each line end hits every line.
@@ -70,9 +70,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t step = std::max<size_t>(1, cuts.size() / 64);
   for (size_t k = 0; k < cuts.size(); k += step) {
     const double share = static_cast<double>(cuts[k]) / static_cast<double>(text.size() + 1);
-    CheckSame(ParseCsvSplit(text, options, CsvSplit{0, share}), one);
+    CheckSame(ParseCsvSplit(text, options, CsvSplit{0, share, 2}), one);
+    CheckSame(ParseCsvSplit(text, options, CsvSplit{0, share, 7}), one);
   }
-  for (double share : {0.25, 0.5, 0.75})
-    CheckSame(ParseCsvSplit(text, options, CsvSplit{0, share}), one);
+  for (double share : {0.25, 0.5, 0.75}) {
+    CheckSame(ParseCsvSplit(text, options, CsvSplit{0, share, 2}), one);
+    CheckSame(ParseCsvSplit(text, options, CsvSplit{0, share, 16}), one);
+  }
   return 0;
 }

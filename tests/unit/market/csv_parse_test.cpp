@@ -1,5 +1,5 @@
-// The two-thread split of ParseCsv (market/csv_parse.h): wherever the rows are cut, the result is
-// the one-thread scan's, bit for bit, and so is every error.
+// The two-thread split of ParseCsv (market/csv_parse.h): wherever the rows are cut, and into
+// however many stretches, the result is the one-thread scan's, bit for bit, and so is every error.
 #include "market/csv_parse.h"
 
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 namespace tapedeck::market {
 namespace {
 
-constexpr CsvSplit kOneThread{std::numeric_limits<size_t>::max(), 0.5};
+constexpr CsvSplit kOneThread{std::numeric_limits<size_t>::max(), 0.5, 2};
 
 Result<Series> Parse(std::string_view text, const CsvSplit& split,
                      CsvFormat format = CsvFormat::kAuto) {
@@ -60,13 +60,17 @@ bool SameBits(std::span<const T> a, std::span<const T> b) {
   return ::testing::AssertionSuccess();
 }
 
-// Parses `text` cut at every byte of its rows (the cut then moves to the next line start) and
-// holds each result to the one-thread scan's.
+// Parses `text` with its first cut at every byte of its rows (the cut then moves to the next line
+// start), the rest cut into 1, 2 or 15 more stretches, and holds each result to the one-thread
+// scan's.
 void ExpectSameAtEveryCut(const std::string& text, CsvFormat format = CsvFormat::kAuto) {
   const Result<Series> one = Parse(text, kOneThread, format);
   for (size_t at = 1; at < text.size(); ++at) {
     const double share = (static_cast<double>(at) + 0.5) / static_cast<double>(text.size());
-    EXPECT_TRUE(Same(Parse(text, CsvSplit{0, share}, format), one)) << "cut near byte " << at;
+    for (size_t stretches : {2, 3, 16}) {
+      EXPECT_TRUE(Same(Parse(text, CsvSplit{0, share, stretches}, format), one))
+          << "cut near byte " << at << " into " << stretches << " stretches";
+    }
   }
 }
 
