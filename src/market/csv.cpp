@@ -3,6 +3,8 @@
 // A large text's rows are cut into stretches at line starts and scanned on two threads into the
 // same columns (see RunSplit); anything but a clean parse of every stretch is parsed again on one
 // thread, so every error is found and worded exactly as the one-thread scan finds and words it.
+#include <sched.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -660,8 +662,36 @@ std::string_view FileName(const CsvOptions& options) {
 
 }  // namespace
 
+namespace {
+
+// Whether a second thread would find a core to itself now: two or more CPUs this process may use,
+// and fewer tasks running at this moment (the kernel's count in /proc/loadavg, this thread
+// included) than CPUs. On a busy machine the second thread gets a share of a core already in use,
+// the first waits for it, and the line-end count the split costs (a tenth of the scan) is a loss:
+// measured, 39 ms against 33 ms for one thread with another process holding one of two cores.
+// The one-minute load average would not do: it stays near 1 for a minute after any one process,
+// a benchmark's pandas run for one, has finished.
+bool SpareCore() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return false;
+  const int cpus = CPU_COUNT(&set);
+  if (cpus < 2) return false;
+  std::FILE* f = std::fopen("/proc/loadavg", "re");
+  if (f == nullptr) return false;
+  double avg1, avg5, avg15;
+  int running = 0, total = 0;
+  const int got = std::fscanf(f, "%lf %lf %lf %d/%d", &avg1, &avg5, &avg15, &running, &total);
+  std::fclose(f);
+  return got == 5 && running < cpus;
+}
+
+}  // namespace
+
 Result<Series> ParseCsv(std::string_view text, const CsvOptions& options) {
-  return ParseCsvSplit(text, options, CsvSplit{});
+  CsvSplit split;
+  if (text.size() >= split.min_bytes && !SpareCore()) split.stretches = 1;
+  return ParseCsvSplit(text, options, split);
 }
 
 Result<Series> ParseCsvSplit(std::string_view text, const CsvOptions& options,
