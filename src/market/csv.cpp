@@ -142,6 +142,10 @@ class CsvParser {
   // Parses one field of `role` at p_ into row; returns past it or nullptr.
   const char* ParseField(Role role, Row& row);
   const char* ParseEpoch(Row& row);
+  // A row of the generic layout (GenericLayout) at p_, field after field with no dispatch on
+  // roles: past its last field, or nullptr for anything the general loop must look at (which
+  // then parses the row again, and words any error).
+  const char* ParseGenericRow(Row& row);
   std::string_view FieldAt(const char* start) const;
   // Why field `col` failed, as an Error; nullopt when the row is a Yahoo row of nulls to skip.
   std::optional<Error> ExplainField(int col, const char* row_start);
@@ -276,6 +280,32 @@ const char* CsvParser::ParseEpoch(Row& row) {
   return nullptr;
 }
 
+// "time,open,high,low,close[,volume]" in that order, comma-separated, ISO or Unix-seconds times:
+// `tapedeck gen`'s output and most exports.
+bool GenericLayout(const Layout& layout) {
+  static constexpr Role kOrder[] = {Role::kTime, Role::kOpen,  Role::kHigh,
+                                    Role::kLow,  Role::kClose, Role::kVolume};
+  if (layout.delim != ',' || layout.time_kind != TimeKind::kIsoOrSeconds || layout.date_and_clock ||
+      (layout.columns != 5 && layout.columns != 6)) {
+    return false;
+  }
+  for (int c = 0; c < layout.columns; ++c) {
+    if (layout.roles[c] != kOrder[c]) return false;
+  }
+  return true;
+}
+
+inline const char* CsvParser::ParseGenericRow(Row& row) {
+  const char* q = csv::ParseTime(p_, end_, &row.time, date_cache_);
+  double* const values[] = {&row.open, &row.high, &row.low, &row.close, &row.volume};
+  for (int c = 1; c < layout_.columns; ++c) {
+    if (q == nullptr || q == end_ || *q != ',') return nullptr;
+    q = csv::ParseNumber(q + 1, end_, values[c - 1]);
+  }
+  if (q == nullptr || (q != end_ && *q != '\n' && *q != '\r')) return nullptr;
+  return q;
+}
+
 std::string_view CsvParser::FieldAt(const char* start) const {
   const char* q = start;
   while (q < end_ && *q != layout_.delim && *q != '\n' && *q != '\r') ++q;
@@ -399,6 +429,7 @@ std::optional<Error> CsvParser::ParseRows() {
   const bool has_tick = layout_.column_of[static_cast<int>(Role::kTickVolume)] >= 0;
   const char* next_progress =
       options_.progress && report_progress_ ? begin_ + kProgressStep : end_ + 1;
+  const bool generic = GenericLayout(layout_);
 
   while (NextNonBlank()) {
     if (p_ >= next_progress) {
@@ -408,7 +439,13 @@ std::optional<Error> CsvParser::ParseRows() {
     const char* row_start = p_;
     Row row;
     bool skip_row = false;
-    for (int col = 0;;) {
+    const char* generic_end = generic ? ParseGenericRow(row) : nullptr;
+    if (generic_end != nullptr) {
+      p_ = generic_end;
+    } else {
+      row = Row{};
+    }
+    for (int col = 0; generic_end == nullptr;) {
       starts_[col] = p_;
       const char* q = ParseField(layout_.roles[col], row);
       if (q == nullptr || !(q == end_ || *q == delim || *q == '\n' || *q == '\r')) {
@@ -437,6 +474,16 @@ std::optional<Error> CsvParser::ParseRows() {
                        row.open >= row.low && row.open <= row.high && row.close >= row.low &&
                        row.close <= row.high && row.volume >= 0 && row.tick_volume >= 0;
     if (!valid) {
+      if (generic_end != nullptr) {
+        // CheckRow quotes fields from where they start; the generic row did not note them. Its
+        // fields are separated by single commas (it parsed), so they start after each one.
+        starts_[0] = row_start;
+        for (int c = 1; c < columns; ++c) {
+          starts_[c] = static_cast<const char*>(std::memchr(
+                           starts_[c - 1], ',', static_cast<size_t>(end_ - starts_[c - 1]))) +
+                       1;
+        }
+      }
       if (std::optional<Error> err = CheckRow(row)) return err;
     }
     // A stretch out of room: not an error of the text; the caller parses it again on one thread.
