@@ -135,8 +135,8 @@ class CsvParser {
   // Stores a valid row; false when a stretch's room is full.
   bool Push(const Row& row);
   bool Grow();
-  // Both halves of the rows on two threads, or nullopt when the text is too short to split or any
-  // part of it did not parse cleanly (the caller then parses it all on one thread).
+  // The rows in stretches on two threads, or nullopt when the text is too short to split or any
+  // stretch did not parse cleanly (the caller then parses it all on one thread).
   std::optional<Series> RunSplit(const CsvSplit& split, const char* first_row_end);
   Series Finish();
   // Parses one field of `role` at p_ into row; returns past it or nullptr.
@@ -510,7 +510,7 @@ Series CsvParser::Finish() {
 
 // The rows from `p_` on, cut into stretches at line starts: the first, `split.first_share` of the
 // rows' bytes, is scanned on this thread at once, while a second thread counts every stretch's
-// line ends (CountLineEnds, ~10x the speed of scanning). No stretch holds more rows than it has
+// line ends (CountLineEnds, ~6x the speed of scanning here). No stretch holds more rows than it has
 // line ends (the last one: one more, when the text ends without one), so stretch k's rows go
 // right after the most the stretches before it can hold, and each is scanned into its own part of
 // the same columns. Then both threads take the remaining stretches one at a time, whichever is
@@ -714,7 +714,7 @@ namespace {
 // Whether a second thread would find a core to itself now: two or more CPUs this process may use,
 // and fewer tasks running at this moment (the kernel's count in /proc/loadavg, this thread
 // included) than CPUs. On a busy machine the second thread gets a share of a core already in use,
-// the first waits for it, and the line-end count the split costs (a tenth of the scan) is a loss:
+// the first waits for it, and the line-end count the split costs (~a sixth of the scan) is a loss:
 // measured, 39 ms against 33 ms for one thread with another process holding one of two cores.
 // The one-minute load average would not do: it stays near 1 for a minute after any one process,
 // a benchmark's pandas run for one, has finished.
