@@ -46,7 +46,13 @@ class ColumnBuffer {
     data_[size_++] = v;
   }
   size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
   bool empty() const { return size_ == 0; }
+  // Room for writers that fill the column out of order (the CSV scanner's stretches on two
+  // threads): elements are written through data() below capacity(), then Resize(n) makes the
+  // first n of them the column. REQUIRES: n <= capacity(), and every element below n written.
+  T* data() { return data_; }
+  void Resize(size_t n) { size_ = n; }
   const T& back() const { return data_[size_ - 1]; }
   std::span<const T> span() const { return {data_, size_}; }
 
