@@ -302,13 +302,19 @@ ALTER TABLE run_heads ALTER COLUMN times SET STORAGE EXTERNAL,
                       ALTER COLUMN log_text SET STORAGE EXTERNAL;
 )sql";
 
+// Version 3: a built-in's plotted series is stored as its derivation, without values, in
+// run_plots.plots and run_heads.plots (store/packing.h; see schema.cpp's version 8). No table
+// changes: the step makes older builds, which would read such a series as empty, refuse the
+// database.
+constexpr const char* kPgSchemaV3 = "SELECT 1";
+
 struct Migration {
   int to_version;
   const char* sql;
 };
 
 // Append only: a released step is never edited, a change is a new step.
-constexpr Migration kPgMigrations[] = {{1, kPgSchemaV1}, {2, kPgSchemaV2}};
+constexpr Migration kPgMigrations[] = {{1, kPgSchemaV1}, {2, kPgSchemaV2}, {3, kPgSchemaV3}};
 
 // pg_advisory_xact_lock's key: "tapedeck" in ASCII.
 constexpr int64_t kMigrationLock = 0x7461706564656b;

@@ -326,6 +326,14 @@ CREATE TABLE sweep_returns(
 );
 )sql";
 
+// Version 8: a built-in's plotted series is stored as what it is, its derivation (e.g. "sma:10"),
+// without values (run_plots.plots, store/packing.h: the header's byte 5 gives the derivation's
+// length, its text follows the name); readers compute the values from the run's bars
+// (strategies::MaterialisePlots). Series stored before keep their values and read as before.
+// Nothing to create or convert: the step exists so that an older build, which would read a derived
+// series as one that plotted nothing, refuses the database instead.
+constexpr const char* kSchemaV8 = "-- derived plotted series: no table changes";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -336,7 +344,7 @@ struct Migration {
 // Append only: a released step is never edited, a change is a new step.
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3Before, PackRunRowsV3, kSchemaV3After},
-    {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7},
+    {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8},
 };
 
 Result<int> UserVersion(Db& db) {

@@ -453,6 +453,6 @@ bool IsPostgresUrl(std::string_view spec);
 Result<std::unique_ptr<Store>> OpenStore(const std::string& spec, StoreOptions options = {});
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 }  // namespace tapedeck::store

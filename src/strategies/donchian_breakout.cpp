@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "strategies/builtins.h"
+#include "strategies/derived_plots.h"
 #include "strategies/indicators.h"
 #include "strategies/long_flat.h"
 
@@ -22,8 +23,13 @@ class DonchianBreakout final : public LongFlat<DonchianBreakout> {
   DonchianBreakout(size_t entry, size_t exit) : highest_(entry), lowest_(exit) {}
 
   void Declare(engine::Context& ctx) {
-    upper_ = ctx.DeclarePlot("upper", engine::PlotPane::kPrice);
-    lower_ = ctx.DeclarePlot("lower", engine::PlotPane::kPrice);
+    upper_ = ctx.DeclareDerivedPlot(
+        "upper", engine::PlotPane::kPrice,
+        Derivation("donchian.upper", {static_cast<double>(highest_.period())}));
+    lower_ = ctx.DeclareDerivedPlot(
+        "lower", engine::PlotPane::kPrice,
+        Derivation("donchian.lower", {static_cast<double>(lowest_.period())}));
+    plot_ = !ctx.derive_plots();
   }
 
   Signal Decide(engine::Context& ctx) {
@@ -33,8 +39,10 @@ class DonchianBreakout final : public LongFlat<DonchianBreakout> {
     // stores (which may alias anything) so nothing is read twice.
     const double upper = highest_.value(), lower = lowest_.value();
     const bool upper_ready = highest_.ready(), lower_ready = lowest_.ready();
-    ctx.Plot(upper_, upper);
-    ctx.Plot(lower_, lower);
+    if (plot_) {
+      ctx.Plot(upper_, upper);
+      ctx.Plot(lower_, lower);
+    }
     Signal want = Signal::kHold;
     if (upper_ready && Above(close, upper)) {
       want = Signal::kLong;
@@ -50,6 +58,7 @@ class DonchianBreakout final : public LongFlat<DonchianBreakout> {
   RollingMax highest_;
   RollingMin lowest_;
   engine::PlotId upper_ = 0, lower_ = 0;
+  bool plot_ = true;  // false: the channels are derived (recorded as what they are)
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "strategies/builtins.h"
+#include "strategies/derived_plots.h"
 #include "strategies/indicators.h"
 #include "strategies/long_flat.h"
 
@@ -20,7 +21,11 @@ class RsiReversion final : public LongFlat<RsiReversion> {
   RsiReversion(size_t period, double lower, double upper)
       : rsi_(period), lower_(lower), upper_(upper) {}
 
-  void Declare(engine::Context& ctx) { plot_ = ctx.DeclarePlot("rsi", engine::PlotPane::kOwn); }
+  void Declare(engine::Context& ctx) {
+    plot_ = ctx.DeclareDerivedPlot("rsi", engine::PlotPane::kOwn,
+                                   Derivation("rsi", {static_cast<double>(rsi_.period())}));
+    store_ = !ctx.derive_plots();
+  }
 
   Signal Decide(engine::Context& ctx) {
     rsi_.Update(ctx.close(0));
@@ -28,7 +33,7 @@ class RsiReversion final : public LongFlat<RsiReversion> {
     const double rsi = rsi_.value();
     const Signal want =
         Below(rsi, lower_) ? Signal::kLong : (Above(rsi, upper_) ? Signal::kFlat : Signal::kHold);
-    ctx.Plot(plot_, rsi);  // last: a store may alias anything, and nothing is read after it
+    if (store_) ctx.Plot(plot_, rsi);  // last: a store may alias anything, and nothing is read after it
     return want;
   }
 
@@ -36,6 +41,7 @@ class RsiReversion final : public LongFlat<RsiReversion> {
   Rsi rsi_;
   double lower_, upper_;
   engine::PlotId plot_ = 0;
+  bool store_ = true;  // false: the series is derived (recorded as what it is)
 };
 
 }  // namespace

@@ -201,8 +201,8 @@ TEST(MigrationTest, V6StoresKeepTheirRunsAndGainSweeps) {
   Result<Stmt> s = (*db)->Prepare("PRAGMA user_version");
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE(s->Step().ok());
-  EXPECT_EQ(s->Int(0), 7);
-  EXPECT_EQ(kSchemaVersion, 7);
+  EXPECT_EQ(s->Int(0), 8);
+  EXPECT_EQ(kSchemaVersion, 8);
 }
 
 TEST(MigrationTest, ANewerStoreIsRefused) {
