@@ -5,7 +5,8 @@
 // close above upper (close - upper > 1e-10 * |upper|) -> desired long; close below middle
 // (middle - close > 1e-10 * |middle|) -> desired flat; otherwise keep what is held. Orders as
 // sma_cross: all-in market buy / whole-position market sell at the next open, none on the last bar.
-// Plots `middle`, `upper` and `lower` (k * σ below the mean) on the price pane once ready.
+// Plots `middle`, `upper` and `lower` (k * σ below the mean) on the price pane once ready
+// (derivations "bollinger.middle:period,k", ... with RunConfig::derive_plots).
 #include <memory>
 
 #include "strategies/builtins.h"

@@ -45,10 +45,10 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kMaxDerivedPeriod = 1e7;
 
 Error Unknown(std::string_view derivation, std::string_view why) {
-  return MakeError(ErrorCode::kIo,
-                   "cannot derive plotted series '" + std::string(derivation) + "': " +
-                       std::string(why),
-                   {{"field", "plots"}, {"derivation", std::string(derivation)}});
+  return MakeError(
+      ErrorCode::kIo,
+      "cannot derive plotted series '" + std::string(derivation) + "': " + std::string(why),
+      {{"field", "plots"}, {"derivation", std::string(derivation)}});
 }
 
 struct Parsed {
@@ -167,8 +167,8 @@ Status MaterialisePlots(engine::RunResult& result, const market::Series& symbol0
   // Symbol 0's bars on the timeline: bar j is at timeline index at[j]. Only the bars up to the
   // timeline's last count (a head's timeline ends before the run's).
   std::vector<size_t> at;
-  const bool same = bar_times.size() >= times.size() &&
-                    std::equal(times.begin(), times.end(), bar_times.begin());
+  const bool same =
+      bar_times.size() >= times.size() && std::equal(times.begin(), times.end(), bar_times.begin());
   size_t count = same ? times.size() : 0;
   if (!same) {
     at.reserve(bar_times.size());

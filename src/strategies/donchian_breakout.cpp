@@ -7,7 +7,8 @@
 // desired long. Once t >= exit: close below the lowest low of bars t-exit .. t-1
 // (b - a > 1e-10 * |b|) -> desired flat. Otherwise keep what is held. Orders as sma_cross: all-in
 // market buy / whole-position market sell at the next open, none on the last bar. Plots the
-// channels it compares with, `upper` and `lower` (the previous bars'), on the price pane.
+// channels it compares with, `upper` and `lower` (the previous bars'), on the price pane
+// (derivations "donchian.upper:entry", "donchian.lower:exit" with RunConfig::derive_plots).
 #include <memory>
 
 #include "strategies/builtins.h"

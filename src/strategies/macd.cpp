@@ -5,7 +5,8 @@
 // slow - 1, when the line first exists). Once the signal exists (bar t >= slow + signal - 2):
 // desired long when line is above signal (line - signal > 1e-10 * |signal|), else flat. Orders as
 // sma_cross: all-in market buy / whole-position market sell at the next open, none on the last bar.
-// Plots `macd` (the line), `signal` and `histogram` (line - signal) in a pane of their own.
+// Plots `macd` (the line), `signal` and `histogram` (line - signal) in a pane of their own
+// (derivations "macd.line:fast,slow,signal", ... with RunConfig::derive_plots).
 #include <memory>
 #include <string_view>
 

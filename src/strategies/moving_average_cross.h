@@ -31,10 +31,10 @@ class MovingAverageCross final : public LongFlat<MovingAverageCross<Average>> {
   void Declare(engine::Context& ctx) {
     constexpr std::string_view kind = std::is_same_v<Average, Sma> ? "sma" : "ema";
     const auto period = [](const Average& a) { return static_cast<double>(a.period()); };
-    fast_plot_ = ctx.DeclareDerivedPlot("fast", engine::PlotPane::kPrice,
-                                        Derivation(kind, {period(fast_)}));
-    slow_plot_ = ctx.DeclareDerivedPlot("slow", engine::PlotPane::kPrice,
-                                        Derivation(kind, {period(slow_)}));
+    fast_plot_ =
+        ctx.DeclareDerivedPlot("fast", engine::PlotPane::kPrice, Derivation(kind, {period(fast_)}));
+    slow_plot_ =
+        ctx.DeclareDerivedPlot("slow", engine::PlotPane::kPrice, Derivation(kind, {period(slow_)}));
     plot_ = !ctx.derive_plots();
   }
 

@@ -5,7 +5,7 @@
 // (lower - rsi > 1e-10 * lower) -> desired long; RSI above `upper` (rsi - upper > 1e-10 * upper)
 // -> desired flat; in between, keep what is held. Orders as sma_cross: all-in market buy /
 // whole-position market sell at the next open, none on the last bar. Plots `rsi` in a pane of its
-// own once ready.
+// own once ready (derivation "rsi:period" with RunConfig::derive_plots).
 #include <memory>
 
 #include "strategies/builtins.h"
@@ -33,7 +33,8 @@ class RsiReversion final : public LongFlat<RsiReversion> {
     const double rsi = rsi_.value();
     const Signal want =
         Below(rsi, lower_) ? Signal::kLong : (Above(rsi, upper_) ? Signal::kFlat : Signal::kHold);
-    if (store_) ctx.Plot(plot_, rsi);  // last: a store may alias anything, and nothing is read after it
+    // Last: a store may alias anything, and nothing is read after it.
+    if (store_) ctx.Plot(plot_, rsi);
     return want;
   }
 

@@ -14,7 +14,8 @@
 // running sum has to go through memory between one OnBar and the next, and that chain of loads,
 // adds and stores was most of the strategy's cost; ahead, four windows are summed side by side in
 // registers. A mean for bar t still depends on closes 0..t only, and the decision at bar t reads
-// only the means of bar t.
+// only the means of bar t. The plotted means are `fast` and `slow` (derivations "sma:fast",
+// "sma:slow" with RunConfig::derive_plots: then not stored at all).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

@@ -62,7 +62,8 @@ class DerivedPlotsTest : public ::testing::Test {
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(5ms);
     }
-    EXPECT_EQ(store_->GetRun(*id)->status, store::RunStatus::kDone) << store_->GetRun(*id)->error.msg;
+    EXPECT_EQ(store_->GetRun(*id)->status, store::RunStatus::kDone)
+        << store_->GetRun(*id)->error.msg;
     return *id;
   }
 
@@ -82,9 +83,9 @@ void ExpectPlotsBegin(const engine::RunResult& got, const engine::RunResult& wan
     EXPECT_TRUE(got.plots[p].derivation.empty());
     ASSERT_EQ(got.plots[p].values.size(), bars);
     ASSERT_LE(bars, want.plots[p].values.size());
-    EXPECT_EQ(std::memcmp(got.plots[p].values.data(), want.plots[p].values.data(),
-                          bars * sizeof(double)),
-              0);
+    EXPECT_EQ(
+        std::memcmp(got.plots[p].values.data(), want.plots[p].values.data(), bars * sizeof(double)),
+        0);
   }
 }
 

@@ -105,9 +105,9 @@ void Compare(const Case& c, std::span<const market::Series> data) {
     ASSERT_TRUE(MaterialisePlots(cut, bars0).ok());
     for (size_t p = 0; p < cut.plots.size(); ++p) {
       EXPECT_TRUE(cut.plots[p].derivation.empty());
-      const std::vector<double> want(plotted->plots[p].values.begin(),
-                                     plotted->plots[p].values.begin() +
-                                         static_cast<ptrdiff_t>(head));
+      const std::vector<double> want(
+          plotted->plots[p].values.begin(),
+          plotted->plots[p].values.begin() + static_cast<ptrdiff_t>(head));
       EXPECT_TRUE(SameBits(cut.plots[p].values, want)) << cut.plots[p].name;
     }
   }
