@@ -169,6 +169,42 @@ void BM_RunBuiltinSmaCrossNoPlots(benchmark::State& state) {
 }
 BENCHMARK(BM_RunBuiltinSmaCrossNoPlots)->Unit(benchmark::kMillisecond);
 
+// The same with RunConfig::derive_plots on (what the server's runs, which the store keeps, run
+// with): fast/slow are recorded as their derivations ("sma:10", "sma:30"), not a value per bar.
+void BM_RunBuiltinSmaCrossDerivedPlots(benchmark::State& state) {
+  engine::RunConfig config;
+  config.derive_plots = true;
+  RunCase(
+      state, std::span(&Year(), 1),
+      [] {
+        auto s = strategies::Make("sma_cross", {});
+        if (!s.ok()) std::abort();
+        return std::move(s).value();
+      },
+      config);
+}
+BENCHMARK(BM_RunBuiltinSmaCrossDerivedPlots)->Unit(benchmark::kMillisecond);
+
+// What playback pays for that: MaterialisePlots of the two means over the year's bars (each run's
+// tape does it once, on the thread that loads the tape's rest).
+void BM_MaterialiseSmaCrossPlots(benchmark::State& state) {
+  engine::RunConfig config;
+  config.derive_plots = true;
+  auto s = strategies::Make("sma_cross", {});
+  if (!s.ok()) std::abort();
+  auto derived = engine::Run(std::span(&Year(), 1), **s, config);
+  if (!derived.ok()) std::abort();
+  for (auto _ : state) {
+    engine::RunResult r;
+    r.times = derived->times;
+    r.plots = derived->plots;
+    if (!strategies::MaterialisePlots(r, Year()).ok()) std::abort();
+    benchmark::DoNotOptimize(r.plots[0].values.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * derived->times.size()));
+}
+BENCHMARK(BM_MaterialiseSmaCrossPlots)->Unit(benchmark::kMillisecond);
+
 // The in-process floor of issue 11's sweep (bench/sweep_bench.py's default grid: sma_cross, fast
 // 5..50 step 5 x slow 60..258 step 2, 1,000 trials) on one thread: every 25th trial of the grid
 // (40 trials, each a whole engine::Run with record_plots off, as a sweep's trials run) over the

@@ -500,8 +500,13 @@ Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& canc
     last = now;
     (void)store_.UpdateProgress(id, static_cast<double>(done) / static_cast<double>(total));
   };
+  // A built-in's plotted indicators are kept as what they are, not as a value per bar: the run
+  // does not compute them, the store does not write them, and playback computes them from the
+  // bars (StoreRunSource, strategies::MaterialisePlots). A script's plots are recorded as before.
+  engine::RunConfig config = run->spec.config;
+  config.derive_plots = true;
   lap(&timings.prepare_ms);
-  auto result = engine::Run(inputs, *strategy, run->spec.config, hooks);
+  auto result = engine::Run(inputs, *strategy, config, hooks);
   strategy.reset();  // a script's sandbox (its whole Lua heap) goes now, not after the store write
   if (!run->spec.strategy_sha256.empty()) GiveBackScriptHeap();
   lap(&timings.run_ms);

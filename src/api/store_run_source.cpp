@@ -6,11 +6,24 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "strategies/strategies.h"
+
 namespace tapedeck::api {
 namespace {
 
 // The nice value of the threads reading the rest of a tape.
 constexpr int kLoaderNice = 10;
+
+// A built-in's series stored as derivations get their values from the bars of symbol 0, the
+// run's first series: the whole run's, or a head's from the bars up to its end.
+Status Materialise(engine::RunResult& result, const std::vector<market::Series>& series) {
+  if (series.empty()) return Ok();
+  Status st = strategies::MaterialisePlots(result, series.front());
+  if (st.ok()) return st;
+  Error e = st.take_error();
+  e.msg = "the plotted series cannot be computed: " + e.msg;
+  return e;
+}
 
 }  // namespace
 
@@ -198,6 +211,7 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadWhole(const st
   if (!result.ok()) return result.take_error();
   auto series = LoadSeries(run, std::nullopt);
   if (!series.ok()) return series.take_error();
+  TD_TRY(Materialise(*result, *series));
   auto shared = std::make_shared<const engine::RunResult>(std::move(result).value());
   return playback::Tape::Create(shared, std::move(series).value());
 }
@@ -209,6 +223,7 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadProgressively(
   const Timestamp head_end = head.result.times.back() + Micros{1};
   auto series = LoadSeries(run, head_end);
   if (!series.ok()) return series.take_error();
+  TD_TRY(Materialise(head.result, *series));
   const size_t total = head.total_bars;
   const Timestamp last = head.last_time;
   auto tape = playback::Tape::CreatePartial(
@@ -249,6 +264,7 @@ void StoreRunSource::LoadRest(const store::RunInfo& run,
       return LoadSeries(run, std::nullopt);
     }();
     if (!series.ok()) return series.take_error();
+    TD_TRY(Materialise(*result, *series));
     return tape->Complete(std::make_shared<const engine::RunResult>(std::move(result).value()),
                           std::move(series).value());
   }();

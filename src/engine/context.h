@@ -96,6 +96,17 @@ class Context {
   // DeclarePlotInOrder gets its values only from AppendPlot (not Plot nor plot_values).
   PlotId DeclarePlotInOrder(std::string_view name, PlotPane pane);
   void AppendPlot(PlotId id, std::span<const double> values);
+  // For a series that is a pure function of the run's bars (a built-in's indicator), described by
+  // `derivation` (the format of strategies/strategies.h). With RunConfig::derive_plots on, the
+  // series is recorded as its derivation alone (PlotSeries::derivation, no values) and
+  // derive_plots() is true: the strategy then stores no value into it (no Plot, AppendPlot or
+  // plot_values). Off, it is DeclarePlot (DeclarePlotInOrder when `in_order`) and the strategy
+  // plots it as any series. The same id for the same name, as DeclarePlot.
+  PlotId DeclareDerivedPlot(std::string_view name, PlotPane pane, std::string_view derivation,
+                            bool in_order = false);
+  // Whether the series declared by DeclareDerivedPlot take no values from the strategy: true with
+  // RunConfig::derive_plots on, and with record_plots off (nothing is recorded then anyway).
+  bool derive_plots() const;
 
   // Tells the engine that this strategy has nothing to do at the bars before `index` of the
   // timeline: OnBar is next called at bar `index` (or not at all when it is past the last bar).

@@ -219,7 +219,8 @@ Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equit
 
 namespace detail {
 
-PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane, bool in_order) {
+PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane, bool in_order,
+                             std::string_view derivation) {
   std::vector<PlotSeries>& plots = result->plots;
   for (size_t i = 0; i < plots.size(); ++i) {
     if (plots[i].name == name) return static_cast<PlotId>(i);
@@ -231,6 +232,14 @@ PlotId RunState::DeclarePlot(std::string_view name, PlotPane pane, bool in_order
     plot_cols.push_back(&plot_scratch);
     // The name is kept (without values) only so that the same name gets the same id.
     plots.push_back(PlotSeries{std::string(name), pane, {}});
+    return id;
+  }
+  if (derive_plots && !derivation.empty()) {
+    // What the series is, not its values: nothing is stored into it during the run (the
+    // strategy is told so by Context::derive_plots), so it needs no column.
+    plot_in_order.back() = false;
+    plot_cols.push_back(&plot_scratch);
+    plots.push_back(PlotSeries{std::string(name), pane, {}, std::string(derivation)});
     return id;
   }
   std::vector<double> values;
@@ -315,6 +324,7 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   st.allow_short = config.allow_short;
   st.result = &result;
   st.record_plots = config.record_plots;
+  st.derive_plots = config.derive_plots || !config.record_plots;
   if (!config.record_plots) st.plot_mask = 0;
 
   Context ctx(&st);

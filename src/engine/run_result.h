@@ -96,10 +96,16 @@ using PlotId = uint32_t;  // index into RunResult::plots, in declaration order
 
 // A series a strategy declared (Context::DeclarePlot) and plotted (Context::Plot): one value per
 // time of the run's timeline, NaN where it plotted nothing.
+//
+// A built-in's series is a pure function of the run's bars (runs are deterministic), so a run made
+// with RunConfig::derive_plots records only what it is: `derivation` (a short text in the format of
+// strategies/strategies.h, e.g. "sma:10") and no values. Whoever shows the series computes its
+// values from the bars (strategies::MaterialisePlots), the same numbers bit for bit.
 struct PlotSeries {
   std::string name;
   PlotPane pane = PlotPane::kPrice;
-  std::vector<double> values;  // same length as RunResult::times
+  std::vector<double> values;  // same length as RunResult::times; empty while `derivation` is set
+  std::string derivation{};    // empty: the values are recorded
 };
 
 // A message a strategy logged (Context::Log) at the bar `bar` (time `ts`).
@@ -139,6 +145,11 @@ struct RunConfig {
   bool allow_short = true;
   // false: plots and logs are not recorded (Plot and Log cost nothing, the result has neither).
   bool record_plots = true;
+  // true: a series a strategy declares with a derivation (Context::DeclareDerivedPlot: the
+  // built-ins' indicators) is recorded as that derivation, without values, and costs the run
+  // nothing; the server's runs, which the store keeps, are made so. false: its values are recorded
+  // as any series' are.
+  bool derive_plots = false;
 };
 
 }  // namespace tapedeck::engine

@@ -91,6 +91,7 @@ struct RunState {
   size_t plot_mask = ~size_t{0};
   double plot_scratch = 0;
   bool record_plots = true;
+  bool derive_plots = false;  // RunConfig::derive_plots, or record_plots off
   size_t logs_dropped = 0;
 
   // Per series: the next bar AppendPlot stores at, and whether the column was declared in order
@@ -98,7 +99,9 @@ struct RunState {
   std::vector<size_t> plot_next;
   std::vector<bool> plot_in_order;
 
-  PlotId DeclarePlot(std::string_view name, PlotPane pane, bool in_order = false);
+  // `derivation` non-empty, with derive_plots on: the series keeps it and gets no column.
+  PlotId DeclarePlot(std::string_view name, PlotPane pane, bool in_order = false,
+                     std::string_view derivation = {});
   void AppendPlot(PlotId id, std::span<const double> values);
   // Sets the bars of in-order series that nothing was appended to to NaN.
   void FinishPlots();
@@ -205,6 +208,11 @@ inline PlotId Context::DeclarePlotInOrder(std::string_view name, PlotPane pane) 
 inline void Context::AppendPlot(PlotId id, std::span<const double> values) {
   s_->AppendPlot(id, values);
 }
+inline PlotId Context::DeclareDerivedPlot(std::string_view name, PlotPane pane,
+                                          std::string_view derivation, bool in_order) {
+  return s_->DeclarePlot(name, pane, in_order, derivation);
+}
+inline bool Context::derive_plots() const { return s_->derive_plots; }
 inline double* Context::plot_values(PlotId id) {
   return s_->record_plots ? s_->plot_cols[id] : nullptr;
 }

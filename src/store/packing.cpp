@@ -185,22 +185,25 @@ std::vector<std::byte> PackPlots(std::span<const engine::PlotSeries> plots) {
   std::vector<std::byte> out;
   for (const engine::PlotSeries& p : plots) {
     const std::vector<double>& v = p.values;
-    size_t first = 0, end = v.size();
+    const std::string_view derivation =
+        std::string_view(p.derivation).substr(0, kMaxDerivationBytes);
+    size_t first = 0, end = derivation.empty() ? v.size() : 0;
     while (first < end && !std::isfinite(v[first])) ++first;
     while (end > first && !std::isfinite(v[end - 1])) --end;
     const size_t at = out.size();
-    out.resize(at + kPlotHeaderBytes + p.name.size() + (end - first) * sizeof(double));
+    const size_t texts = p.name.size() + derivation.size();
+    out.resize(at + kPlotHeaderBytes + texts + (end - first) * sizeof(double));
     std::byte* q = out.data() + at;
     Put<uint32_t>(q + 0, static_cast<uint32_t>(p.name.size()));
     Put<uint8_t>(q + 4, static_cast<uint8_t>(p.pane));
-    Put<uint8_t>(q + 5, 0);
+    Put<uint8_t>(q + 5, static_cast<uint8_t>(derivation.size()));
     Put<uint16_t>(q + 6, 0);
     Put<uint64_t>(q + 8, first);
     Put<uint64_t>(q + 16, end - first);
     std::memcpy(q + kPlotHeaderBytes, p.name.data(), p.name.size());
+    std::memcpy(q + kPlotHeaderBytes + p.name.size(), derivation.data(), derivation.size());
     if (end > first) {
-      std::memcpy(q + kPlotHeaderBytes + p.name.size(), v.data() + first,
-                  (end - first) * sizeof(double));
+      std::memcpy(q + kPlotHeaderBytes + texts, v.data() + first, (end - first) * sizeof(double));
     }
   }
   return out;
@@ -231,27 +234,34 @@ Result<std::vector<engine::PlotSeries>> UnpackPlots(std::span<const std::byte> b
     const std::byte* q = blob.data() + at;
     const auto name_len = Get<uint32_t>(q + 0);
     const auto pane = Get<uint8_t>(q + 4);
+    const size_t derivation_len = Get<uint8_t>(q + 5);
     const auto first = Get<uint64_t>(q + 8);
     const auto n = Get<uint64_t>(q + 16);
     if (pane > static_cast<uint8_t>(engine::PlotPane::kOwn)) {
       return Damaged("plot series " + std::to_string(i) + " has pane " + std::to_string(pane));
     }
-    if (first > bars || n > bars - first) {
+    if (first > bars || n > bars - first || (derivation_len > 0 && (first | n) != 0)) {
       return Damaged("plot series " + std::to_string(i) + " runs past the run's bars");
     }
     const size_t rest = blob.size() - at - kPlotHeaderBytes;
-    if (name_len > rest || n > (rest - name_len) / sizeof(double)) {
+    if (name_len > rest || derivation_len > rest - name_len ||
+        n > (rest - name_len - derivation_len) / sizeof(double)) {
       return Damaged("plots blob ends inside series " + std::to_string(i));
     }
+    const auto* text = reinterpret_cast<const char*>(q + kPlotHeaderBytes);
     engine::PlotSeries p;
-    p.name.assign(reinterpret_cast<const char*>(q + kPlotHeaderBytes), name_len);
+    p.name.assign(text, name_len);
     p.pane = static_cast<engine::PlotPane>(pane);
-    p.values.assign(bars, NAN);
+    if (derivation_len > 0) {
+      p.derivation.assign(text + name_len, derivation_len);  // no values: it is derived
+    } else {
+      p.values.assign(bars, NAN);
+    }
     if (n > 0) {
       std::memcpy(p.values.data() + first, q + kPlotHeaderBytes + name_len, n * sizeof(double));
     }
     out.push_back(std::move(p));
-    at += kPlotHeaderBytes + name_len + n * sizeof(double);
+    at += kPlotHeaderBytes + name_len + derivation_len + n * sizeof(double);
   }
   if (at != blob.size()) return Damaged("plots blob holds bytes past its last series");
   return out;

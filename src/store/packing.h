@@ -16,9 +16,14 @@
 //   77 open u8 | 78 zero u16
 //
 // Plots (schema v4), one blob per run, per series in declaration order: a 24-byte header
-//   0 name length u32 | 4 pane u8 | 5 zero u8[3] | 8 first bar u64 | 16 value count u64
-// then the name's bytes, then the values of bars first .. first + count - 1 as f64: the span from
-// the series' first to its last finite value, NaN everywhere else (a warm-up costs nothing).
+//   0 name length u32 | 4 pane u8 | 5 derivation length u8 (schema v8) | 6 zero u16 |
+//   8 first bar u64 | 16 value count u64
+// then the name's bytes, then the derivation's (engine::PlotSeries::derivation; none before v8),
+// then the values of bars first .. first + count - 1 as f64: the span from the series' first to
+// its last finite value, NaN everywhere else (a warm-up costs nothing). A derived series (a
+// built-in's indicator, schema v8) has no values (first 0, count 0): it is what it is, not its
+// numbers, and whoever shows it computes them from the bars (strategies::MaterialisePlots). Its
+// values, 8 bytes a bar, were half of what a year-of-minutes sma_cross run wrote.
 //
 // Log record, 24 bytes: 0 ts µs i64 | 8 bar u64 | 16 message length u32 | 20 zero u32; the
 // messages are concatenated in log order in a second blob.
@@ -68,6 +73,7 @@ namespace tapedeck::store::internal {
 inline constexpr size_t kEventRecordBytes = 64;
 inline constexpr size_t kTradeRecordBytes = 80;
 inline constexpr size_t kPlotHeaderBytes = 24;
+inline constexpr size_t kMaxDerivationBytes = 255;  // its length is one byte of the header
 inline constexpr size_t kLogRecordBytes = 24;
 inline constexpr size_t kStatsRecordBytes = 152;
 inline constexpr size_t kDailyReturnBytes = 12;
@@ -86,6 +92,7 @@ struct PackedLogs {
 };
 
 PackedEvents PackEvents(std::span<const engine::OrderEvent> events);
+// REQUIRES: no derivation longer than kMaxDerivationBytes (the built-ins' are ~25).
 std::vector<std::byte> PackPlots(std::span<const engine::PlotSeries> plots);
 // A run's result as CompleteRun writes it, in either store: its times, equity, events and trades
 // packed, and its plots and logs (with the run JSON's "plots" declaration) when it has any.
@@ -112,7 +119,8 @@ std::vector<std::byte> PackDailyReturns(std::span<const sweep::DailyReturn> retu
 Result<std::vector<engine::OrderEvent>> UnpackEvents(std::span<const std::byte> records,
                                                      std::string_view reasons, size_t count);
 Result<std::vector<engine::Trade>> UnpackTrades(std::span<const std::byte> records, size_t count);
-// `count` series, each given `bars` values (the run's timeline length).
+// `count` series, each given `bars` values (the run's timeline length), but for a derived series:
+// its derivation and no values, as CompleteRun was given it.
 Result<std::vector<engine::PlotSeries>> UnpackPlots(std::span<const std::byte> blob, size_t count,
                                                     size_t bars);
 Result<engine::Stats> UnpackStats(std::span<const std::byte> record);
@@ -160,7 +168,8 @@ Result<std::vector<engine::OrderEvent>> ReadEventsHead(const BlobRead& records,
 Result<std::vector<engine::LogEntry>> ReadLogsHead(const BlobRead& records, const BlobRead& text,
                                                    size_t count, size_t total_bars, size_t bars);
 // The `count` plotted series of a run of `total_bars` bars, each cut after its first `bars`
-// values, reading only their headers and those values. Errors: as BlobRead's, IO as UnpackPlots'.
+// values (a derived series: no values, its derivation), reading only their headers and those
+// values. Errors: as BlobRead's, IO as UnpackPlots'.
 Result<std::vector<engine::PlotSeries>> ReadPlotsHead(const BlobRead& blob, size_t count,
                                                       size_t total_bars, size_t bars);
 

@@ -345,10 +345,11 @@ Status InsertRunHead(pg::Conn& conn, int64_t seq, const engine::RunResult& resul
   std::vector<engine::PlotSeries> cut;
   cut.reserve(result.plots.size());
   for (const engine::PlotSeries& p : result.plots) {
-    cut.push_back(
-        {p.name, p.pane,
-         std::vector<double>(p.values.begin(), p.values.begin() + static_cast<ptrdiff_t>(std::min(
-                                                                      bars, p.values.size())))});
+    cut.push_back({p.name, p.pane,
+                   std::vector<double>(
+                       p.values.begin(),
+                       p.values.begin() + static_cast<ptrdiff_t>(std::min(bars, p.values.size()))),
+                   p.derivation});
   }
   const std::vector<std::byte> plots = PackPlots(cut);
   const auto logs_end = std::find_if(result.logs.begin(), result.logs.end(),

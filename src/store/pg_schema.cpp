@@ -305,7 +305,10 @@ ALTER TABLE run_heads ALTER COLUMN times SET STORAGE EXTERNAL,
 // Version 3 (SQLite's v8): a run's times and equity packed (store/packing.h, kSeriesRuns), in
 // run_equity and in run_heads alike; `codec` says which form a row holds, earlier rows are raw
 // (0). The columns keep their storage: lz4 still takes ~13 % off a packed equity blob (mostly
-// unrepeated doubles; a year of one-minute sma_cross: 2.05 MB to 1.78 MB).
+// unrepeated doubles; a year of one-minute sma_cross: 2.05 MB to 1.78 MB). Also from this
+// version, a built-in's plotted series is stored as its derivation, without values, in
+// run_plots.plots and run_heads.plots (see schema.cpp's version 8); an older build would read
+// such a series as empty, and refuses the database.
 constexpr const char* kPgSchemaV3 = R"sql(
 ALTER TABLE run_equity ADD COLUMN codec bigint NOT NULL DEFAULT 0;
 ALTER TABLE run_heads ADD COLUMN codec bigint NOT NULL DEFAULT 0;

@@ -148,31 +148,38 @@ Result<std::vector<engine::PlotSeries>> ReadPlotsHead(const BlobRead& blob, size
     if (got.size() < kPlotHeaderBytes) return damaged("plots blob ends inside a header");
     const auto name_len = Get<uint32_t>(got.data() + 0);
     const auto pane = Get<uint8_t>(got.data() + 4);
+    const size_t derivation_len = Get<uint8_t>(got.data() + 5);
     const auto first = Get<uint64_t>(got.data() + 8);
     const auto n = Get<uint64_t>(got.data() + 16);
     if (pane > static_cast<uint8_t>(engine::PlotPane::kOwn)) {
       return damaged(which + " has pane " + std::to_string(pane));
     }
-    if (first > total_bars || n > total_bars - first) {
+    if (first > total_bars || n > total_bars - first || (derivation_len > 0 && (first | n) != 0)) {
       return damaged(which + " runs past the run's bars");
     }
     // The values of bars first .. min(first + n, bars) - 1.
     const size_t here = first >= bars ? 0 : std::min<size_t>(n, bars - first);
-    const size_t need = kPlotHeaderBytes + name_len + here * sizeof(double);
+    const size_t texts = name_len + derivation_len;
+    const size_t need = kPlotHeaderBytes + texts + here * sizeof(double);
     if (got.size() < need) {
       TD_ASSIGN_OR_RETURN(got, blob(at, need));
       if (got.size() < need) return damaged("plots blob ends inside " + which);
     }
+    const auto* text = reinterpret_cast<const char*>(got.data() + kPlotHeaderBytes);
     engine::PlotSeries p;
-    p.name.assign(reinterpret_cast<const char*>(got.data() + kPlotHeaderBytes), name_len);
+    p.name.assign(text, name_len);
     p.pane = static_cast<engine::PlotPane>(pane);
-    p.values.assign(bars, NAN);
+    if (derivation_len > 0) {
+      p.derivation.assign(text + name_len, derivation_len);  // no values: it is derived
+    } else {
+      p.values.assign(bars, NAN);
+    }
     if (here > 0) {
-      std::memcpy(p.values.data() + first, got.data() + kPlotHeaderBytes + name_len,
+      std::memcpy(p.values.data() + first, got.data() + kPlotHeaderBytes + texts,
                   here * sizeof(double));
     }
     out.push_back(std::move(p));
-    at += kPlotHeaderBytes + name_len + n * sizeof(double);
+    at += kPlotHeaderBytes + texts + n * sizeof(double);
   }
   return out;
 }

@@ -329,7 +329,12 @@ CREATE TABLE sweep_returns(
 // Version 8: a run's times and equity packed (store/packing.h, kSeriesRuns): a regular grid of
 // times in a few bytes, a flat stretch of equity in one segment, where the raw arrays were 8.4 MB
 // for a year of minutes. `codec` says which form a row holds; earlier rows are raw (0) and are
-// read as they are.
+// read as they are. Also from this version, a built-in's plotted series is stored as what it is,
+// its derivation (e.g. "sma:10"), without values (run_plots.plots, store/packing.h: the header's
+// byte 5 gives the derivation's length, its text follows the name); readers compute the values
+// from the run's bars (strategies::MaterialisePlots). Series stored before keep their values and
+// read as before; an older build, which would read a derived series as one that plotted nothing,
+// refuses the database.
 constexpr const char* kSchemaV8 = R"sql(
 ALTER TABLE run_equity ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
 )sql";

@@ -7,10 +7,12 @@
 // desired long. Once t >= exit: close below the lowest low of bars t-exit .. t-1
 // (b - a > 1e-10 * |b|) -> desired flat. Otherwise keep what is held. Orders as sma_cross: all-in
 // market buy / whole-position market sell at the next open, none on the last bar. Plots the
-// channels it compares with, `upper` and `lower` (the previous bars'), on the price pane.
+// channels it compares with, `upper` and `lower` (the previous bars'), on the price pane
+// (derivations "donchian.upper:entry", "donchian.lower:exit" with RunConfig::derive_plots).
 #include <memory>
 
 #include "strategies/builtins.h"
+#include "strategies/derived_plots.h"
 #include "strategies/indicators.h"
 #include "strategies/long_flat.h"
 
@@ -22,8 +24,13 @@ class DonchianBreakout final : public LongFlat<DonchianBreakout> {
   DonchianBreakout(size_t entry, size_t exit) : highest_(entry), lowest_(exit) {}
 
   void Declare(engine::Context& ctx) {
-    upper_ = ctx.DeclarePlot("upper", engine::PlotPane::kPrice);
-    lower_ = ctx.DeclarePlot("lower", engine::PlotPane::kPrice);
+    upper_ = ctx.DeclareDerivedPlot(
+        "upper", engine::PlotPane::kPrice,
+        Derivation("donchian.upper", {static_cast<double>(highest_.period())}));
+    lower_ = ctx.DeclareDerivedPlot(
+        "lower", engine::PlotPane::kPrice,
+        Derivation("donchian.lower", {static_cast<double>(lowest_.period())}));
+    plot_ = !ctx.derive_plots();
   }
 
   Signal Decide(engine::Context& ctx) {
@@ -33,8 +40,10 @@ class DonchianBreakout final : public LongFlat<DonchianBreakout> {
     // stores (which may alias anything) so nothing is read twice.
     const double upper = highest_.value(), lower = lowest_.value();
     const bool upper_ready = highest_.ready(), lower_ready = lowest_.ready();
-    ctx.Plot(upper_, upper);
-    ctx.Plot(lower_, lower);
+    if (plot_) {
+      ctx.Plot(upper_, upper);
+      ctx.Plot(lower_, lower);
+    }
     Signal want = Signal::kHold;
     if (upper_ready && Above(close, upper)) {
       want = Signal::kLong;
@@ -50,6 +59,7 @@ class DonchianBreakout final : public LongFlat<DonchianBreakout> {
   RollingMax highest_;
   RollingMin lowest_;
   engine::PlotId upper_ = 0, lower_ = 0;
+  bool plot_ = true;  // false: the channels are derived (recorded as what they are)
 };
 
 }  // namespace

@@ -14,7 +14,8 @@
 // running sum has to go through memory between one OnBar and the next, and that chain of loads,
 // adds and stores was most of the strategy's cost; ahead, four windows are summed side by side in
 // registers. A mean for bar t still depends on closes 0..t only, and the decision at bar t reads
-// only the means of bar t.
+// only the means of bar t. The plotted means are `fast` and `slow` (derivations "sma:fast",
+// "sma:slow" with RunConfig::derive_plots: then not stored at all).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #endif
 
 #include "strategies/builtins.h"
+#include "strategies/derived_plots.h"
 #include "strategies/indicators.h"
 #include "strategies/long_flat.h"
 
@@ -39,20 +41,21 @@ class SmaCross final : public LongFlat<SmaCross> {
   static constexpr size_t kChunk = 4096;
 
   // REQUIRES: 1 <= fast < slow.
-  SmaCross(size_t fast, size_t slow) : fast_fill_(fast), slow_fill_(slow), slow_n_(slow) {}
+  SmaCross(size_t fast, size_t slow)
+      : fast_fill_(fast), slow_fill_(slow), fast_n_(fast), slow_n_(slow) {}
 
   void Declare(engine::Context& ctx) {
     // With one symbol its bar index is the timeline's, so the means can go to the plotted series
     // a chunk at a time, as they are computed (each written once), and the bars with nothing to
-    // do can be skipped. With several, each bar of symbol 0 plots its own.
+    // do can be skipped. With several, each bar of symbol 0 plots its own. With
+    // RunConfig::derive_plots the means are recorded as what they are ("sma:n") and not stored.
     single_ = ctx.symbol_count() == 1;
-    if (single_) {
-      fast_plot_ = ctx.DeclarePlotInOrder("fast", engine::PlotPane::kPrice);
-      slow_plot_ = ctx.DeclarePlotInOrder("slow", engine::PlotPane::kPrice);
-    } else {
-      fast_plot_ = ctx.DeclarePlot("fast", engine::PlotPane::kPrice);
-      slow_plot_ = ctx.DeclarePlot("slow", engine::PlotPane::kPrice);
-    }
+    const auto n = [](size_t period) { return static_cast<double>(period); };
+    fast_plot_ = ctx.DeclareDerivedPlot("fast", engine::PlotPane::kPrice,
+                                        Derivation("sma", {n(fast_n_)}), single_);
+    slow_plot_ = ctx.DeclareDerivedPlot("slow", engine::PlotPane::kPrice,
+                                        Derivation("sma", {n(slow_n_)}), single_);
+    plot_ = !ctx.derive_plots();
     fast_.resize(kChunk);
     slow_.resize(kChunk);
     above_.resize(kChunk / 64);
@@ -64,7 +67,7 @@ class SmaCross final : public LongFlat<SmaCross> {
     if (i >= chunk_end_) [[unlikely]] {
       Refill(ctx, i);
     }
-    if (!single_) {
+    if (!single_ && plot_) {
       ctx.Plot(fast_plot_, fast_[i - chunk_begin_]);
       ctx.Plot(slow_plot_, slow_[i - chunk_begin_]);
     }
@@ -142,7 +145,7 @@ class SmaCross final : public LongFlat<SmaCross> {
     fast_fill_.Fill(closes.data(), i, count, fast_.data());
     slow_fill_.Fill(closes.data(), i, count, slow_.data());
     Compare(count);
-    if (single_) {
+    if (single_ && plot_) {
       ctx.AppendPlot(fast_plot_, std::span(fast_.data(), count));
       ctx.AppendPlot(slow_plot_, std::span(slow_.data(), count));
     }
@@ -151,8 +154,9 @@ class SmaCross final : public LongFlat<SmaCross> {
   }
 
   SmaFill fast_fill_, slow_fill_;
-  size_t slow_n_;
+  size_t fast_n_, slow_n_;
   bool single_ = false;
+  bool plot_ = true;  // false: the means are derived (recorded as what they are)
   // The means of bars chunk_begin_ .. chunk_end_ - 1: 2 x 32 KiB, which stay in the cache
   // between fill and use.
   std::vector<double> fast_, slow_;

@@ -57,4 +57,28 @@ Result<Params> ResolveParams(const std::vector<ParamSpec>& specs, const Params& 
 // parameter, a value out of [min, max], or a cross-parameter rule (fast < slow), naming `param`.
 Result<std::unique_ptr<engine::Strategy>> Make(std::string_view name, const Params& params);
 
+// ---- Derived plots ----
+//
+// A built-in's plotted series are a pure function of its parameters and the bars of symbol 0
+// (runs are deterministic). Run with engine::RunConfig::derive_plots, a built-in records each as a
+// derivation, "KIND:ARGS" (engine::PlotSeries::derivation), instead of a value per bar; the value
+// at a timeline time where symbol 0 has no bar is NaN, as is any value the strategy does not plot:
+//   sma:n, ema:n      the n-bar simple / exponential mean of the closes (NaN while it warms up)
+//   rsi:n             RSI(n) of the closes, from the bar it is ready
+//   bollinger.middle:n,k, bollinger.upper:n,k, bollinger.lower:n,k   the bands, once ready
+//   macd.line:f,s,g, macd.signal:f,s,g, macd.histogram:f,s,g         once the signal is ready
+//   donchian.upper:n, donchian.lower:n   the highest high / lowest low of the n bars before
+//
+// MaterialisePlots computes the values of every series of `result` that has a derivation, with
+// the indicators the strategies feed (so the same numbers, bit for bit, as the run would have
+// plotted), and clears its derivation; other series are left as they are. `symbol0`: the bars of
+// the run's symbol 0 over the run's period (as engine::Run was given them), of which only those up
+// to result.times.back() are read: so a head of the run (its first bars, Store::LoadRunHead) is
+// materialised from the bars up to its end, and the values are the whole run's first ones. Cost:
+// one pass over those bars per series.
+// Errors: IO naming the derivation when it is not one of the above (a damaged or newer store);
+// VALIDATION when a bar of `symbol0` is not on result.times. On error `result` may hold some
+// series materialised and others not.
+Status MaterialisePlots(engine::RunResult& result, const market::Series& symbol0);
+
 }  // namespace tapedeck::strategies
