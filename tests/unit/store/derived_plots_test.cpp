@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <span>
 
 #include "store/packing.h"
 #include "store/schema.h"
@@ -133,10 +134,17 @@ TEST(SqliteDerivedPlots, RunsStoredAtVersion7ReadTheirValues) {
     ASSERT_TRUE((*store)->CompleteRun(id, old).ok());
   }
   {
-    // The v7 layout is the v8 one without derivations: mark the store as v7's.
+    // Turn the store back into v7's layout: no codec column, times and equity as raw arrays
+    // (v7 knew neither packed series nor derivations).
     auto db = Db::Open(path, /*create=*/false, /*durable=*/false);
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Exec("PRAGMA user_version=7").ok());
+    auto raw = (*db)->Prepare("UPDATE run_equity SET times = ?1, equity = ?2");
+    ASSERT_TRUE(raw.ok()) << raw.error().ToString();
+    ASSERT_TRUE(raw->BindBlob(1, std::as_bytes(std::span(old.times)))
+                    .BindBlob(2, std::as_bytes(std::span(old.equity)))
+                    .Run()
+                    .ok());
+    ASSERT_TRUE((*db)->Exec("ALTER TABLE run_equity DROP COLUMN codec; PRAGMA user_version=7").ok());
   }
   auto store = OpenSqliteStore(path);
   ASSERT_TRUE(store.ok()) << store.error().ToString();
