@@ -43,7 +43,11 @@ int RunBacktest(const BacktestRequest& req) {
   ProgressBar run_bar("backtest " + name);
   engine::RunHooks hooks;
   hooks.progress = [&run_bar](size_t done, size_t total) { run_bar.Update(done, total); };
-  auto result = engine::Run(*inputs, **strategy, req.inputs.config, hooks);
+  // The report shows no plotted series: a built-in records what its series are, not their values
+  // (the same values `serve` computes from the bars when it plays a run).
+  engine::RunConfig config = req.inputs.config;
+  config.derive_plots = true;
+  auto result = engine::Run(*inputs, **strategy, config, hooks);
   if (!result.ok()) return Fail(result.error());
 
   std::string source;
