@@ -43,17 +43,20 @@ bool RunTimingsWanted() {
   return wanted;
 }
 
-void PrintRunTimings(const std::string& id, const RunTimings& t) {
-  const auto now = std::chrono::steady_clock::now();
-  const double total = std::chrono::duration<double, std::milli>(now - t.start).count();
+// `who`: "serve" or "worker"; `end`: where the run's own work ended (total and notify end there);
+// `extra`: what the caller adds after the phases (queue mode: the claim and the job's finish).
+void PrintRunTimings(const char* who, const std::string& id, const RunTimings& t,
+                     std::chrono::steady_clock::time_point end, const std::string& extra) {
+  const double total = std::chrono::duration<double, std::milli>(end - t.start).count();
   const double notify =
       total - (t.start_ms + t.load_ms + t.prepare_ms + t.run_ms + t.complete_ms);
   std::fprintf(stderr,
-               "tapedeck serve: run %s: start %.2f ms, load %.2f ms, prepare %.2f ms, run %.2f ms, "
+               "tapedeck %s: run %s: start %.2f ms, load %.2f ms, prepare %.2f ms, run %.2f ms, "
                "complete %.2f ms (pack %.2f, write %.2f, commit %.2f), notify %.2f ms, "
-               "total %.2f ms\n",
-               id.c_str(), t.start_ms, t.load_ms, t.prepare_ms, t.run_ms, t.complete_ms,
-               t.complete.pack_ms, t.complete.write_ms, t.complete.commit_ms, notify, total);
+               "total %.2f ms%s\n",
+               who, id.c_str(), t.start_ms, t.load_ms, t.prepare_ms, t.run_ms, t.complete_ms,
+               t.complete.pack_ms, t.complete.write_ms, t.complete.commit_ms, notify, total,
+               extra.c_str());
 }
 
 // The stored form of a run's failure: a script's error keeps its parts (strategies/script.h:
@@ -277,7 +280,8 @@ void Runner::WorkerLoop() {
     if (task.sweep) cv_.notify_all();
     for (auto& cb : callbacks) cb(task.id);
     if (task.kind == Kind::kRun && ThisThreadsRunTimings().done && RunTimingsWanted()) {
-      PrintRunTimings(task.id, ThisThreadsRunTimings());
+      PrintRunTimings("serve", task.id, ThisThreadsRunTimings(), std::chrono::steady_clock::now(),
+                      "");
     }
   }
 }
@@ -402,6 +406,16 @@ void Runner::FailSweepId(const std::string& id, const Error& error) {
     if (cv_.wait_for(lock, delay, [this] { return stopping_; })) return;  // recovery's job now
     delay *= 2;
   }
+}
+
+void Runner::PrintQueueRunTimings(const std::string& id, std::chrono::steady_clock::time_point ended,
+                                  double waited_ms, double claim_ms, double finish_ms) {
+  if (!ThisThreadsRunTimings().done || !RunTimingsWanted()) return;
+  char extra[160];
+  std::snprintf(extra, sizeof extra,
+                "; queued -> claimed %.2f ms (the database's clock), claim %.2f ms, finish %.2f ms",
+                waited_ms, claim_ms, finish_ms);
+  PrintRunTimings("worker", id, ThisThreadsRunTimings(), ended, extra);
 }
 
 void Runner::Execute(const std::string& id) { (void)ExecuteRun(id, cancel_, /*queue_mode=*/false); }

@@ -171,6 +171,11 @@ class Runner {
   // Execute's work with a cancel flag of its own. `queue_mode`: a run left `running` is taken
   // over, and an unavailable store leaves the run for another attempt instead of failing it.
   RunEnd ExecuteRun(const std::string& id, std::atomic<bool>& cancel, bool queue_mode);
+  // Queue mode's TAPEDECK_RUN_TIMINGS line (runner.cpp) for the run this thread last completed:
+  // its phases up to `ended`, then the claim's wait and round trip and the job's finish.
+  static void PrintQueueRunTimings(const std::string& id,
+                                   std::chrono::steady_clock::time_point ended, double waited_ms,
+                                   double claim_ms, double finish_ms);
   void StartSweep(const std::string& id);
   // StartSweep's work: false when the sweep did not get into executing_.
   bool EnterSweep(const std::string& id);

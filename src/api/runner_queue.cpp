@@ -126,7 +126,9 @@ void Runner::QueueWorkerLoop(size_t index, const std::string& worker) {
       if (stopping_) return;
       seen = pokes_;
     }
+    const auto claim_start = std::chrono::steady_clock::now();
     auto claimed = job_queue_->Claim(worker, queue_options_.lease);
+    const auto claim_end = std::chrono::steady_clock::now();
     if (!claimed.ok() || !claimed->has_value()) {
       // The database away (try again, backing off) or nothing to do (wait for a job's
       // notification, or the safety poll).
@@ -155,6 +157,7 @@ void Runner::QueueWorkerLoop(size_t index, const std::string& worker) {
     }
     const auto started = std::chrono::steady_clock::now();
     const JobEnd end = ExecuteJob(job, worker, *cancel);
+    const auto executed = std::chrono::steady_clock::now();
     {
       std::lock_guard lock(mu_);
       held_[index].reset();
@@ -175,6 +178,13 @@ void Runner::QueueWorkerLoop(size_t index, const std::string& worker) {
         // CONFLICT: the lease ran out under us and another worker has it (it will find the
         // work done), or the job went with its run or sweep.
         if (finished.ok()) RecordJobDone(latency);
+        if (job.kind == store::JobKind::kRun) {
+          using Ms = std::chrono::duration<double, std::milli>;
+          PrintQueueRunTimings(job.target, executed,
+                               static_cast<double>(job.waited.count()) / 1000.0,
+                               Ms(claim_end - claim_start).count(),
+                               Ms(std::chrono::steady_clock::now() - executed).count());
+        }
         break;
       }
       case JobEnd::kFinished:

@@ -32,6 +32,19 @@
 
 #include "common/error.h"
 
+// A column for the RETURNING list (or the select list) of a statement run as its own transaction,
+// or of any statement inside an explicit one: that transaction commits without waiting for its WAL
+// to reach the disk (`synchronous_commit = off` for this transaction only: set_config's
+// is_local, reverted when it ends; PostgreSQL reads the setting at commit). No extra round trip.
+// Its value is the text 'off'; it is evaluated only when the statement returns a row.
+//
+// Only for commits that acknowledge nothing to anyone, whose loss in a crash of the database
+// leaves a state the system recovers from by itself (docs/perf.md, "Scale-out"): PostgreSQL's WAL
+// is one sequence, so a crash loses at most the last commits not yet flushed, never one before a
+// later durable commit: any later commit made durable (a completed run, an enqueued job) makes
+// every such commit before it durable too.
+#define TD_PG_COMMIT_WITHOUT_FLUSH "set_config('synchronous_commit', 'off', true)"
+
 namespace tapedeck::store::internal::pg {
 
 struct Options {

@@ -7,6 +7,7 @@
 // from, so two workers never both complete one run.
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -312,11 +313,15 @@ Result<std::string> PgStore::CreateRun(const RunSpec& spec) {
 
 Status PgStore::MarkRunning(std::string_view id) {
   TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
-  TD_ASSIGN_OR_RETURN(const int64_t changed,
-                      conn->Run("UPDATE runs SET status = 'running', started_us = $2 "
-                                "WHERE id = $1 AND status = 'queued'",
-                                pg::Params().Add(id).Add(ToMicros(Now()))));
-  if (changed == 1) return Ok();
+  // Without waiting for the disk (TD_PG_COMMIT_WITHOUT_FLUSH): lost in a crash, the run is
+  // `queued` again, as its job (claimed before it, so lost too, or its lease running out), and is
+  // started again; its end (CompleteRun, FailRun) is a durable commit after this one.
+  TD_ASSIGN_OR_RETURN(pg::Rows & changed,
+                      conn->Query("UPDATE runs SET status = 'running', started_us = $2 "
+                                  "WHERE id = $1 AND status = 'queued' "
+                                  "RETURNING " TD_PG_COMMIT_WITHOUT_FLUSH,
+                                  pg::Params().Add(id).Add(ToMicros(Now()))));
+  if (changed.size() == 1) return Ok();
   return WhyNot(*conn, id, "start");
 }
 
@@ -327,11 +332,14 @@ Status PgStore::UpdateProgress(std::string_view id, double progress) {
   }
   progress = std::clamp(progress, 0.0, 1.0);
   TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  // Without waiting for the disk (TD_PG_COMMIT_WITHOUT_FLUSH): progress is a hint; a crash
+  // losing it loses the run's progress since the last durable commit, which the run redoes.
   TD_ASSIGN_OR_RETURN(
-      const int64_t changed,
-      conn->Run("UPDATE runs SET progress = $2 WHERE id = $1 AND status = 'running'",
-                pg::Params().Add(id).Add(progress)));
-  if (changed == 1) return Ok();
+      pg::Rows & changed,
+      conn->Query("UPDATE runs SET progress = $2 WHERE id = $1 AND status = 'running' "
+                  "RETURNING " TD_PG_COMMIT_WITHOUT_FLUSH,
+                  pg::Params().Add(id).Add(progress)));
+  if (changed.size() == 1) return Ok();
   return WhyNot(*conn, id, "update progress");
 }
 
@@ -378,9 +386,15 @@ Status InsertRunHead(pg::Conn& conn, int64_t seq, const engine::RunResult& resul
 }
 
 Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result) {
+  using Clock = std::chrono::steady_clock;
+  CompleteTimings& timings = LastCompleteTimings();
+  timings = {};
+  const auto t_start = Clock::now();
   // Packed before borrowing a connection: the pool's connections wait only for database work.
   TD_ASSIGN_OR_RETURN(const PackedResult& packed, PackResult(result));
   const std::string symbols = SymbolsToJson(result.symbols);
+  const auto t_packed = Clock::now();
+  timings.pack_ms = std::chrono::duration<double, std::milli>(t_packed - t_start).count();
   TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
   TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(*conn));
   // Locked until the commit: a second CompleteRun (another worker's) waits, then sees done.
@@ -439,7 +453,11 @@ Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result
                   "started_us = COALESCE(started_us, $2), finished_us = $2 WHERE seq = $1 "
                   "RETURNING id) SELECT pg_notify('tapedeck_run', id) FROM done",
                   pg::Params().Add(seq).Add(ToMicros(Now()))));
-  return txn.Commit();
+  const auto t_written = Clock::now();
+  timings.write_ms = std::chrono::duration<double, std::milli>(t_written - t_packed).count();
+  TD_TRY(txn.Commit());
+  timings.commit_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_written).count();
+  return Ok();
 }
 
 Status PgStore::FailRun(std::string_view id, const RunError& error) {
