@@ -408,8 +408,9 @@ void Runner::FailSweepId(const std::string& id, const Error& error) {
   }
 }
 
-void Runner::PrintQueueRunTimings(const std::string& id, std::chrono::steady_clock::time_point ended,
-                                  double waited_ms, double claim_ms, double finish_ms) {
+void Runner::PrintQueueRunTimings(const std::string& id,
+                                  std::chrono::steady_clock::time_point ended, double waited_ms,
+                                  double claim_ms, double finish_ms) {
   if (!ThisThreadsRunTimings().done || !RunTimingsWanted()) return;
   char extra[160];
   std::snprintf(extra, sizeof extra,
