@@ -136,13 +136,19 @@ void BM_RunRollingSmaCross(benchmark::State& state) {
 }
 BENCHMARK(BM_RunRollingSmaCross)->Unit(benchmark::kMillisecond);
 
-void BM_RunBuiltinSmaCross(benchmark::State& state) {
-  RunCase(state, std::span(&Year(), 1), [] {
-    auto s = strategies::Make("sma_cross", {});
-    if (!s.ok()) std::abort();
-    return std::move(s).value();
-  });
+// The built-in sma_cross with `config`.
+void RunBuiltinSmaCross(benchmark::State& state, const engine::RunConfig& config) {
+  RunCase(
+      state, std::span(&Year(), 1),
+      [] {
+        auto s = strategies::Make("sma_cross", {});
+        if (!s.ok()) std::abort();
+        return std::move(s).value();
+      },
+      config);
 }
+
+void BM_RunBuiltinSmaCross(benchmark::State& state) { RunBuiltinSmaCross(state, {}); }
 BENCHMARK(BM_RunBuiltinSmaCross)->Unit(benchmark::kMillisecond);
 
 // What the built-in was before it computed its means ahead: MovingAverageCross<Sma>, fed one bar
@@ -158,14 +164,7 @@ BENCHMARK(BM_RunSmaCrossOneBarAtATime)->Unit(benchmark::kMillisecond);
 void BM_RunBuiltinSmaCrossNoPlots(benchmark::State& state) {
   engine::RunConfig config;
   config.record_plots = false;
-  RunCase(
-      state, std::span(&Year(), 1),
-      [] {
-        auto s = strategies::Make("sma_cross", {});
-        if (!s.ok()) std::abort();
-        return std::move(s).value();
-      },
-      config);
+  RunBuiltinSmaCross(state, config);
 }
 BENCHMARK(BM_RunBuiltinSmaCrossNoPlots)->Unit(benchmark::kMillisecond);
 
@@ -174,14 +173,7 @@ BENCHMARK(BM_RunBuiltinSmaCrossNoPlots)->Unit(benchmark::kMillisecond);
 void BM_RunBuiltinSmaCrossDerivedPlots(benchmark::State& state) {
   engine::RunConfig config;
   config.derive_plots = true;
-  RunCase(
-      state, std::span(&Year(), 1),
-      [] {
-        auto s = strategies::Make("sma_cross", {});
-        if (!s.ok()) std::abort();
-        return std::move(s).value();
-      },
-      config);
+  RunBuiltinSmaCross(state, config);
 }
 BENCHMARK(BM_RunBuiltinSmaCrossDerivedPlots)->Unit(benchmark::kMillisecond);
 

@@ -61,6 +61,7 @@ class RunHeadTest : public ::testing::TestWithParam<Backend> {
     return *id;
   }
 
+  void ExpectReadsBack(const std::string& id, const engine::RunResult& original);
   // LoadRunHead(id, bars) is the whole result cut after `bars` bars.
   void ExpectHeads(const std::string& id) {
     auto whole = store_->LoadRunResult(id);
@@ -270,6 +271,24 @@ void ExpectSameEquityBits(const engine::RunResult& a, const engine::RunResult& b
   }
 }
 
+// Every read of run `id` gives `original` back, bit for bit: whole, in pieces, heads (on
+// PostgreSQL also heads cut from pieces of the result's blobs, its stored head deleted).
+void RunHeadTest::ExpectReadsBack(const std::string& id, const engine::RunResult& original) {
+  auto whole = store_->LoadRunResult(id);
+  ASSERT_TRUE(whole.ok()) << whole.error().ToString();
+  ExpectSameResult(*whole, original);
+  ExpectSameEquityBits(*whole, original);
+  auto pieces = store_->LoadRunResultInPieces(id, [] {});
+  ASSERT_TRUE(pieces.ok()) << pieces.error().ToString();
+  ExpectSameEquityBits(*pieces, original);
+  EXPECT_EQ(pieces->times, original.times);
+  ExpectHeads(id);
+  if (db_.postgres()) {
+    Exec("DELETE FROM run_heads");
+    ExpectHeads(id);
+  }
+}
+
 // The run's rows of run_equity (and PostgreSQL's run_heads) changed past the store.
 class EquityRows {
  public:
@@ -328,19 +347,7 @@ TEST_P(RunHeadTest, FlatEquityAndGappedTimesComeBackBitForBit) {
   EXPECT_LT(db_.Scalar("SELECT length(times) FROM run_equity"), 100);
   EXPECT_LT(db_.Scalar("SELECT length(equity) FROM run_equity"),
             static_cast<int64_t>(kBars * 8 * 6 / 10));
-  auto whole = store_->LoadRunResult(id);
-  ASSERT_TRUE(whole.ok()) << whole.error().ToString();
-  ExpectSameResult(*whole, original);
-  ExpectSameEquityBits(*whole, original);
-  auto pieces = store_->LoadRunResultInPieces(id, [] {});
-  ASSERT_TRUE(pieces.ok()) << pieces.error().ToString();
-  ExpectSameEquityBits(*pieces, original);
-  EXPECT_EQ(pieces->times, original.times);
-  ExpectHeads(id);
-  if (db_.postgres()) {
-    Exec("DELETE FROM run_heads");  // the head from pieces of the result's blobs
-    ExpectHeads(id);
-  }
+  ExpectReadsBack(id, original);
 }
 
 TEST_P(RunHeadTest, ARunStoredRawBeforeTheCodecReadsAsBefore) {
@@ -351,18 +358,7 @@ TEST_P(RunHeadTest, ARunStoredRawBeforeTheCodecReadsAsBefore) {
   EXPECT_EQ(db_.Scalar("SELECT codec FROM run_equity"), 0);
   EXPECT_EQ(db_.Scalar("SELECT length(equity) FROM run_equity"),
             static_cast<int64_t>(kBars * 8));
-  auto whole = store_->LoadRunResult(id);
-  ASSERT_TRUE(whole.ok()) << whole.error().ToString();
-  ExpectSameResult(*whole, original);
-  ExpectSameEquityBits(*whole, original);
-  auto pieces = store_->LoadRunResultInPieces(id, [] {});
-  ASSERT_TRUE(pieces.ok()) << pieces.error().ToString();
-  ExpectSameEquityBits(*pieces, original);
-  ExpectHeads(id);
-  if (db_.postgres()) {
-    Exec("DELETE FROM run_heads");
-    ExpectHeads(id);
-  }
+  ExpectReadsBack(id, original);
 }
 
 TEST_P(RunHeadTest, ADamagedTimesOrEquityBlobIsAnErrorNamingTheRun) {
