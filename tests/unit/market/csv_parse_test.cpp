@@ -77,7 +77,7 @@ void ExpectSameAtEveryCut(const std::string& text, CsvFormat format = CsvFormat:
 std::string GenericRows(int from_day, int days, std::string_view eol) {
   std::string out;
   for (int d = from_day; d < from_day + days; ++d) {
-    char row[96];
+    char row[160];
     std::snprintf(row, sizeof row, "2024-01-%02dT09:30:00Z,%d.5,%d.75,%d.25,%d.5,%d", d, d, d, d, d,
                   100 + d);
     out += row;
@@ -106,7 +106,7 @@ TEST(CsvSplit, YahooRowsOfNullsAnywhereAreSkippedAsOnOneThread) {
   const std::string null_row = "2024-01-%02d,null,null,null,null,null,null\n";
   std::string text = "Date,Open,High,Low,Close,Adj Close,Volume\n";
   for (int d = 1; d <= 24; ++d) {
-    char row[96];
+    char row[160];
     if (d % 5 == 0) {
       std::snprintf(row, sizeof row, null_row.c_str(), d);
     } else {
@@ -125,7 +125,7 @@ TEST(CsvSplit, Mt5AndBinanceShapesAtEveryCut) {
   std::string mt5 =
       "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\r\n";
   for (int m = 0; m < 12; ++m) {
-    char row[128];
+    char row[160];
     std::snprintf(row, sizeof row, "2024.01.02\t10:%02d:00\t1.1%d\t1.2\t1.0\t1.1\t%d\t0\t2\r\n", m,
                   m % 10, 10 + m);
     mt5 += row;
