@@ -1,5 +1,6 @@
 // The compact forms of the order events and trades blobs (packing.h: "Compact events" and
 // "Compact trades"): varint deltas and "same as before" bits instead of fixed-width records.
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -36,14 +37,6 @@ constexpr uint8_t kTradeUnused = 0xE0;
 const uint64_t kNanBits = std::bit_cast<uint64_t>(static_cast<double>(NAN));
 const uint64_t kZeroBits = std::bit_cast<uint64_t>(0.0);
 
-void PutVarint(std::vector<std::byte>& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<std::byte>((v & 0x7F) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<std::byte>(v));
-}
-
 uint64_t Zigzag(int64_t v) {
   const auto u = static_cast<uint64_t>(v);
   return (u << 1) ^ (0 - (u >> 63));
@@ -57,15 +50,37 @@ int64_t Plus(int64_t a, int64_t b) {
   return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
 }
 
-void PutBits(std::vector<std::byte>& out, uint64_t bits) {
-  const size_t at = out.size();
-  out.resize(at + 8);
-  std::memcpy(out.data() + at, &bits, 8);
-}
+// Writes into a buffer sized for the worst case up front (no growth checks per byte); Finish
+// cuts it to what was written.
+struct Writer {
+  std::vector<std::byte>& out;
+  std::byte* p;
 
-void PutMagic(std::vector<std::byte>& out, const std::array<uint8_t, 8>& magic) {
-  for (uint8_t b : magic) out.push_back(static_cast<std::byte>(b));
-}
+  Writer(std::vector<std::byte>& buffer, size_t most) : out(buffer) {
+    out.resize(most);
+    p = out.data();
+  }
+  void Byte(uint8_t b) { *p++ = static_cast<std::byte>(b); }
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      *p++ = static_cast<std::byte>((v & 0x7F) | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<std::byte>(v);
+  }
+  void Bits(uint64_t bits) {
+    std::memcpy(p, &bits, 8);
+    p += 8;
+  }
+  void Magic(const std::array<uint8_t, 8>& magic) {
+    std::memcpy(p, magic.data(), magic.size());
+    p += magic.size();
+  }
+  void Finish() { out.resize(static_cast<size_t>(p - out.data())); }
+};
+// The most bytes a record takes: its flag bytes, its varints at 10 bytes, its doubles.
+constexpr size_t kMostEventBytes = 2 + 5 * kMaxVarint + 3 * 8;
+constexpr size_t kMostTradeBytes = 1 + 5 * kMaxVarint + 6 * 8;
 
 bool HasMagic(std::span<const std::byte> blob, const std::array<uint8_t, 8>& magic) {
   if (blob.size() < magic.size()) return false;
@@ -136,9 +151,9 @@ bool IsCompactTrades(std::span<const std::byte> records) {
 PackedEvents PackEventsCompact(std::span<const engine::OrderEvent> events) {
   PackedEvents out;
   if (events.empty()) return out;
-  out.records.reserve(16 + events.size() * 24);
-  PutMagic(out.records, kCompactEventsMagic);
-  PutVarint(out.records, events.size());
+  Writer w(out.records, kCompactEventsMagic.size() + kMaxVarint + events.size() * kMostEventBytes);
+  w.Magic(kCompactEventsMagic);
+  w.Varint(events.size());
   int64_t id = 0, ts = 0, bar = 0;
   uint64_t qty = kZeroBits, px = kZeroBits, commission = kZeroBits;
   uint32_t symbol = 0;
@@ -163,17 +178,19 @@ PackedEvents PackEventsCompact(std::span<const engine::OrderEvent> events) {
     }
     if (e.symbol == symbol) flags |= kSameSymbol;
     if (!e.reason.empty()) flags |= kHasReason;
-    out.records.push_back(static_cast<std::byte>(kind));
-    out.records.push_back(static_cast<std::byte>(flags));
-    PutVarint(out.records, Zigzag(Minus(e.id, id)));
-    PutVarint(out.records, Zigzag(Minus(ToMicros(e.ts), ts)));
-    PutVarint(out.records, Zigzag(Minus(static_cast<int64_t>(e.bar), bar)));
-    if (!(flags & kSameSymbol)) PutVarint(out.records, e.symbol);
-    if (e.qty && !(flags & kSameQty)) PutBits(out.records, q);
-    if (!(flags & (kSamePx | kNanPx))) PutBits(out.records, p);
-    if (!(flags & (kSameCommission | kZeroCommission))) PutBits(out.records, c);
-    if (flags & kHasReason) PutVarint(out.records, e.reason.size());
-    out.reasons += e.reason;
+    w.Byte(kind);
+    w.Byte(flags);
+    w.Varint(Zigzag(Minus(e.id, id)));
+    w.Varint(Zigzag(Minus(ToMicros(e.ts), ts)));
+    w.Varint(Zigzag(Minus(static_cast<int64_t>(e.bar), bar)));
+    if (!(flags & kSameSymbol)) w.Varint(e.symbol);
+    if (e.qty && !(flags & kSameQty)) w.Bits(q);
+    if (!(flags & (kSamePx | kNanPx))) w.Bits(p);
+    if (!(flags & (kSameCommission | kZeroCommission))) w.Bits(c);
+    if (flags & kHasReason) {
+      w.Varint(e.reason.size());
+      out.reasons += e.reason;
+    }
     id = e.id;
     ts = ToMicros(e.ts);
     bar = static_cast<int64_t>(e.bar);
@@ -182,6 +199,7 @@ PackedEvents PackEventsCompact(std::span<const engine::OrderEvent> events) {
     commission = c;
     symbol = e.symbol;
   }
+  w.Finish();
   return out;
 }
 
@@ -266,9 +284,9 @@ Result<std::vector<engine::OrderEvent>> UnpackEventsCompact(std::span<const std:
 std::vector<std::byte> PackTradesCompact(std::span<const engine::Trade> trades) {
   std::vector<std::byte> out;
   if (trades.empty()) return out;
-  out.reserve(16 + trades.size() * 48);
-  PutMagic(out, kCompactTradesMagic);
-  PutVarint(out, trades.size());
+  Writer w(out, kCompactTradesMagic.size() + kMaxVarint + trades.size() * kMostTradeBytes);
+  w.Magic(kCompactTradesMagic);
+  w.Varint(trades.size());
   int64_t entry = 0, entry_bar = 0;
   uint64_t qty = kZeroBits, last_exit_px = kZeroBits;
   uint32_t symbol = 0;
@@ -281,25 +299,26 @@ std::vector<std::byte> PackTradesCompact(std::span<const engine::Trade> trades) 
     if (t.symbol == symbol) flags |= kTradeSameSymbol;
     if (q == qty) flags |= kTradeSameQty;
     if (entry_px == last_exit_px) flags |= kTradeEntryAtLastExit;
-    out.push_back(static_cast<std::byte>(flags));
+    w.Byte(flags);
     const int64_t t_entry = ToMicros(t.entry_time);
     const auto t_entry_bar = static_cast<int64_t>(t.entry_bar);
-    PutVarint(out, Zigzag(Minus(t_entry, entry)));
-    PutVarint(out, Zigzag(Minus(ToMicros(t.exit_time), t_entry)));
-    PutVarint(out, Zigzag(Minus(t_entry_bar, entry_bar)));
-    PutVarint(out, Zigzag(Minus(static_cast<int64_t>(t.exit_bar), t_entry_bar)));
-    if (!(flags & kTradeSameSymbol)) PutVarint(out, t.symbol);
-    if (!(flags & kTradeSameQty)) PutBits(out, q);
-    if (!(flags & kTradeEntryAtLastExit)) PutBits(out, entry_px);
-    PutBits(out, std::bit_cast<uint64_t>(t.exit_px));
-    PutBits(out, std::bit_cast<uint64_t>(t.pnl));
-    PutBits(out, std::bit_cast<uint64_t>(t.ret));
+    w.Varint(Zigzag(Minus(t_entry, entry)));
+    w.Varint(Zigzag(Minus(ToMicros(t.exit_time), t_entry)));
+    w.Varint(Zigzag(Minus(t_entry_bar, entry_bar)));
+    w.Varint(Zigzag(Minus(static_cast<int64_t>(t.exit_bar), t_entry_bar)));
+    if (!(flags & kTradeSameSymbol)) w.Varint(t.symbol);
+    if (!(flags & kTradeSameQty)) w.Bits(q);
+    if (!(flags & kTradeEntryAtLastExit)) w.Bits(entry_px);
+    w.Bits(std::bit_cast<uint64_t>(t.exit_px));
+    w.Bits(std::bit_cast<uint64_t>(t.pnl));
+    w.Bits(std::bit_cast<uint64_t>(t.ret));
     entry = t_entry;
     entry_bar = t_entry_bar;
     qty = q;
     last_exit_px = std::bit_cast<uint64_t>(t.exit_px);
     symbol = t.symbol;
   }
+  w.Finish();
   return out;
 }
 
