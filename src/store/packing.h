@@ -209,6 +209,13 @@ Result<std::vector<double>> ReadEquity(const BlobRead& blob, size_t count);
 Result<std::vector<engine::OrderEvent>> ReadEventsHead(const BlobRead& records,
                                                        const BlobRead& reasons, size_t count,
                                                        size_t total_bars, size_t bars);
+// The same for a compact events blob (its magic checked again), decoding from the front until
+// the first event of a bar at or past `bars`; the first read asks for `first_piece` bytes, each
+// next for twice the last.
+Result<std::vector<engine::OrderEvent>> ReadEventsHeadCompact(const BlobRead& records,
+                                                              const BlobRead& reasons,
+                                                              size_t count, size_t bars,
+                                                              size_t first_piece);
 Result<std::vector<engine::LogEntry>> ReadLogsHead(const BlobRead& records, const BlobRead& text,
                                                    size_t count, size_t total_bars, size_t bars);
 // The `count` plotted series of a run of `total_bars` bars, each cut after its first `bars`

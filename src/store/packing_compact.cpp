@@ -1,5 +1,6 @@
 // The compact forms of the order events and trades blobs (packing.h: "Compact events" and
 // "Compact trades"): varint deltas and "same as before" bits instead of fixed-width records.
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
@@ -203,60 +204,72 @@ PackedEvents PackEventsCompact(std::span<const engine::OrderEvent> events) {
   return out;
 }
 
-Result<std::vector<engine::OrderEvent>> UnpackEventsCompact(std::span<const std::byte> records,
-                                                            std::string_view reasons,
-                                                            size_t count) {
-  Cursor cur{records, kCompactEventsMagic.size()};
-  TD_TRY(ReadCount(cur, "the order events", count));
-  std::vector<engine::OrderEvent> out(count);
+namespace {
+
+// Decodes compact event records one at a time, carrying what each refers back to.
+struct EventDecoder {
   int64_t id = 0, ts = 0, bar = 0;
   uint64_t qty = kZeroBits, px = kZeroBits, commission = kZeroBits;
   uint32_t symbol = 0;
-  size_t reason_at = 0;
-  for (size_t i = 0; i < count; ++i) {
-    const auto bad = [&](const std::string& what) {
-      return Damaged("order event " + std::to_string(i) + " of the compact blob " + what);
-    };
+
+  enum Outcome { kDecoded, kCutShort, kBad };
+  // Event `i` from `cur` into `e` (but its reason: its length into `reason_len`). kCutShort: the
+  // bytes end inside it (more bytes may complete it); kBad: it can be no event (`why`).
+  Outcome Next(Cursor& cur, engine::OrderEvent& e, uint64_t& reason_len, std::string& why) {
     uint8_t kind = 0, flags = 0;
-    if (!cur.Byte(kind) || !cur.Byte(flags)) return bad("is cut short");
+    if (!cur.Byte(kind) || !cur.Byte(flags)) return kCutShort;
     if ((kind & kKindUnused) != 0 || (flags & kFlagsUnused) != 0 ||
         (flags & kSamePx && flags & kNanPx) ||
         (flags & kSameCommission && flags & kZeroCommission) ||
         (flags & kSameQty && !(kind & kKindQty))) {
-      return bad("has a bad kind or flags byte");
+      why = "has a bad kind or flags byte";
+      return kBad;
     }
+    const auto varint = [&](uint64_t& v) -> Outcome {
+      if (cur.Varint(v)) return kDecoded;
+      if (cur.left() < kMaxVarint) return kCutShort;
+      why = "has a number past 64 bits";
+      return kBad;
+    };
     uint64_t d_id = 0, d_ts = 0, d_bar = 0;
-    if (!cur.Varint(d_id) || !cur.Varint(d_ts) || !cur.Varint(d_bar)) {
-      return bad(VarintTrouble(cur));
+    for (uint64_t* v : {&d_id, &d_ts, &d_bar}) {
+      if (const Outcome o = varint(*v); o != kDecoded) return o;
     }
     id = Plus(id, Unzigzag(d_id));
     ts = Plus(ts, Unzigzag(d_ts));
     bar = Plus(bar, Unzigzag(d_bar));
-    if (bar < 0) return bad("has a bar before the first");
-    if (!(flags & kSameSymbol)) {
-      uint64_t s = 0;
-      if (!cur.Varint(s)) return bad(VarintTrouble(cur));
-      if (s > UINT32_MAX) return bad("has a symbol past 32 bits");
-      symbol = static_cast<uint32_t>(s);
+    if (bar < 0) {
+      why = "has a bar before the first";
+      return kBad;
     }
-    if (kind & kKindQty && !(flags & kSameQty) && !cur.Bits(qty)) return bad("is cut short");
+    if (!(flags & kSameSymbol)) {
+      uint64_t sym = 0;
+      if (const Outcome o = varint(sym); o != kDecoded) return o;
+      if (sym > UINT32_MAX) {
+        why = "has a symbol past 32 bits";
+        return kBad;
+      }
+      symbol = static_cast<uint32_t>(sym);
+    }
+    if (kind & kKindQty && !(flags & kSameQty) && !cur.Bits(qty)) return kCutShort;
     if (flags & kNanPx) {
       px = kNanBits;
     } else if (!(flags & kSamePx) && !cur.Bits(px)) {
-      return bad("is cut short");
+      return kCutShort;
     }
     if (flags & kZeroCommission) {
       commission = kZeroBits;
     } else if (!(flags & kSameCommission) && !cur.Bits(commission)) {
-      return bad("is cut short");
+      return kCutShort;
     }
-    uint64_t reason_len = 0;
+    reason_len = 0;
     if (flags & kHasReason) {
-      if (!cur.Varint(reason_len)) return bad(VarintTrouble(cur));
-      if (reason_len == 0) return bad("has an empty reason marked present");
+      if (const Outcome o = varint(reason_len); o != kDecoded) return o;
+      if (reason_len == 0) {
+        why = "has an empty reason marked present";
+        return kBad;
+      }
     }
-    if (reason_len > reasons.size() - reason_at) return bad("has a reason past the reasons blob");
-    engine::OrderEvent& e = out[i];
     e.id = id;
     e.ts = FromMicros(ts);
     e.bar = static_cast<size_t>(bar);
@@ -267,7 +280,34 @@ Result<std::vector<engine::OrderEvent>> UnpackEventsCompact(std::span<const std:
     if (kind & kKindQty) e.qty = std::bit_cast<double>(qty);
     e.px = std::bit_cast<double>(px);
     e.commission = std::bit_cast<double>(commission);
-    e.reason.assign(reasons.substr(reason_at, reason_len));
+    return kDecoded;
+  }
+};
+
+Error BadEvent(size_t i, const std::string& what) {
+  return Damaged("order event " + std::to_string(i) + " of the compact blob " + what);
+}
+
+}  // namespace
+
+Result<std::vector<engine::OrderEvent>> UnpackEventsCompact(std::span<const std::byte> records,
+                                                            std::string_view reasons,
+                                                            size_t count) {
+  Cursor cur{records, kCompactEventsMagic.size()};
+  TD_TRY(ReadCount(cur, "the order events", count));
+  std::vector<engine::OrderEvent> out(count);
+  EventDecoder decoder;
+  size_t reason_at = 0;
+  std::string why;
+  for (size_t i = 0; i < count; ++i) {
+    uint64_t reason_len = 0;
+    const EventDecoder::Outcome o = decoder.Next(cur, out[i], reason_len, why);
+    if (o == EventDecoder::kCutShort) return BadEvent(i, "is cut short");
+    if (o == EventDecoder::kBad) return BadEvent(i, why);
+    if (reason_len > reasons.size() - reason_at) {
+      return BadEvent(i, "has a reason past the reasons blob");
+    }
+    out[i].reason.assign(reasons.substr(reason_at, reason_len));
     reason_at += reason_len;
   }
   if (cur.left() != 0) {
@@ -277,6 +317,57 @@ Result<std::vector<engine::OrderEvent>> UnpackEventsCompact(std::span<const std:
   if (reason_at != reasons.size()) {
     return Damaged("the reasons blob holds " + std::to_string(reasons.size() - reason_at) +
                    " bytes that no order event claims");
+  }
+  return out;
+}
+
+Result<std::vector<engine::OrderEvent>> ReadEventsHeadCompact(const BlobRead& records,
+                                                              const BlobRead& reasons,
+                                                              size_t count, size_t bars,
+                                                              size_t first_piece) {
+  size_t piece = std::max<size_t>(first_piece, 64);
+  TD_ASSIGN_OR_RETURN(std::vector<std::byte> bytes, records(0, piece));
+  bool at_end = bytes.size() < piece;
+  Cursor cur{bytes, kCompactEventsMagic.size()};
+  if (!IsCompactEvents(bytes)) return Damaged("the order events blob lost its compact form");
+  TD_TRY(ReadCount(cur, "the order events", count));
+  std::vector<engine::OrderEvent> out;
+  std::vector<uint64_t> reason_lens;
+  uint64_t reason_bytes = 0;
+  EventDecoder decoder;
+  std::string why;
+  while (out.size() < count) {
+    const EventDecoder before = decoder;
+    const size_t at = cur.at;
+    engine::OrderEvent e;
+    uint64_t reason_len = 0;
+    const EventDecoder::Outcome o = decoder.Next(cur, e, reason_len, why);
+    if (o == EventDecoder::kCutShort && !at_end) {  // read on and decode it again
+      piece *= 2;
+      TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& more, records(bytes.size(), piece));
+      at_end = more.size() < piece;
+      bytes.insert(bytes.end(), more.begin(), more.end());
+      decoder = before;
+      cur = Cursor{bytes, at};
+      continue;
+    }
+    if (o == EventDecoder::kCutShort) return BadEvent(out.size(), "is cut short");
+    if (o == EventDecoder::kBad) return BadEvent(out.size(), why);
+    if (e.bar >= bars) break;
+    out.push_back(std::move(e));
+    reason_lens.push_back(reason_len);
+    reason_bytes += reason_len;
+  }
+  if (reason_bytes == 0) return out;
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& text, reasons(0, reason_bytes));
+  if (text.size() != reason_bytes) {
+    return Damaged("the reasons blob ends before its order events' reasons");
+  }
+  const std::string_view all(reinterpret_cast<const char*>(text.data()), text.size());
+  size_t reason_at = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].reason.assign(all.substr(reason_at, reason_lens[i]));
+    reason_at += reason_lens[i];
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <limits>
 
 #include "store/packing.h"
@@ -275,6 +276,46 @@ TEST(PackingCompactTest, ReasonsThatDoNotAddUpAreDamage) {
   ASSERT_FALSE(longer.ok());
   EXPECT_NE(longer.error().msg.find("no order event claims"), std::string::npos)
       << longer.error().msg;
+}
+
+BlobRead FromMemory(std::span<const std::byte> blob) {
+  return [blob](size_t offset, size_t length) -> Result<std::vector<std::byte>> {
+    const size_t from = std::min(offset, blob.size());
+    const size_t n = std::min(length, blob.size() - from);
+    return std::vector<std::byte>(blob.begin() + from, blob.begin() + from + n);
+  };
+}
+
+TEST(PackingCompactTest, AHeadReadInPiecesIsTheEventsOfItsBars) {
+  const engine::RunResult r = MakeResult(300, 30);
+  const PackedEvents events = PackEventsCompact(r.events);
+  const auto reasons = std::as_bytes(std::span(events.reasons));
+  for (size_t piece : {size_t{1}, size_t{65}, size_t{100}, size_t{1000}, size_t{1} << 20}) {
+    for (size_t bars : {size_t{0}, size_t{1}, size_t{40}, size_t{151}, size_t{300}}) {
+      SCOPED_TRACE(std::to_string(piece) + " " + std::to_string(bars));
+      auto head = ReadEventsHeadCompact(FromMemory(events.records), FromMemory(reasons),
+                                        r.events.size(), bars, piece);
+      ASSERT_TRUE(head.ok()) << head.error().ToString();
+      std::vector<engine::OrderEvent> want;
+      for (const engine::OrderEvent& e : r.events) {
+        if (e.bar >= bars) break;
+        want.push_back(e);
+      }
+      ExpectSameEvents(*head, want);
+    }
+  }
+  // Cut short: the head that reaches the cut is an error; one before it is not.
+  const auto cut = std::span(events.records).first(events.records.size() - 2);
+  auto whole = ReadEventsHeadCompact(FromMemory(cut), FromMemory(reasons), r.events.size(), 300,
+                                     100);
+  ASSERT_FALSE(whole.ok());
+  EXPECT_NE(whole.error().msg.find("cut short"), std::string::npos) << whole.error().msg;
+  EXPECT_TRUE(
+      ReadEventsHeadCompact(FromMemory(cut), FromMemory(reasons), r.events.size(), 40, 100).ok());
+  // A count not the row's.
+  EXPECT_FALSE(ReadEventsHeadCompact(FromMemory(events.records), FromMemory(reasons),
+                                     r.events.size() + 1, 40, 100)
+                   .ok());
 }
 
 }  // namespace
