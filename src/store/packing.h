@@ -24,7 +24,7 @@
 //     bit 0) | px f64 (neither bit 1 nor 2) | commission f64 (neither bit 3 nor 4) |
 //   reason length varint (>= 1, bit 6 only).
 // "As before" compares the doubles bit for bit. No events: an empty blob, as before. The reasons
-// blob is as above. A ~41,000-event year of one-minute sma_cross: ~25 bytes an event, not 64.
+// blob is as above. A ~41,000-event year of one-minute sma_cross: ~20-25 bytes an event, not 64.
 // (The unused bits act as the enums' range check: the 2-bit fields hold only valid values.)
 //
 // Compact trades: kCompactTradesMagic (as an old blob's first i64, an entry time, it is

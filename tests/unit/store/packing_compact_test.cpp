@@ -225,6 +225,35 @@ TEST(PackingCompactTest, AVarintPast64BitsIsDamage) {
   EXPECT_NE(e.error().msg.find("past 64 bits"), std::string::npos) << e.error().msg;
 }
 
+// One event by hand: magic, count 1, then `record`.
+std::vector<std::byte> OneEvent(std::initializer_list<uint8_t> record) {
+  std::vector<std::byte> blob;
+  for (uint8_t b : kCompactEventsMagic) blob.push_back(std::byte{b});
+  blob.push_back(std::byte{1});
+  for (uint8_t b : record) blob.push_back(std::byte{b});
+  return blob;
+}
+
+TEST(PackingCompactTest, ASymbolPast32BitsOrABarBeforeTheFirstIsDamage) {
+  // kind 0; flags: px NaN, commission +0; id +1, ts 0, bar 0; symbol 2^32.
+  auto e = UnpackEvents(OneEvent({0, 0x14, 2, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x10}), "", 1);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().msg.find("symbol past 32 bits"), std::string::npos) << e.error().msg;
+  // The same with symbol 2^32 - 1 is an event.
+  e = UnpackEvents(OneEvent({0, 0x14, 2, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F}), "", 1);
+  ASSERT_TRUE(e.ok()) << e.error().ToString();
+  EXPECT_EQ((*e)[0].symbol, UINT32_MAX);
+  EXPECT_TRUE(std::isnan((*e)[0].px));
+  // bar -1 (zigzag 1), symbol as before.
+  e = UnpackEvents(OneEvent({0, 0x34, 2, 0, 1}), "", 1);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().msg.find("bar before the first"), std::string::npos) << e.error().msg;
+  // A reason marked present with length 0.
+  e = UnpackEvents(OneEvent({0, 0x74, 2, 0, 0, 0}), "", 1);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().msg.find("empty reason"), std::string::npos) << e.error().msg;
+}
+
 // Offset of event `i`'s kind byte in a compact blob of `events`: where a blob of the events
 // before it ends (both blobs' counts one byte long).
 size_t KindAt(const std::vector<engine::OrderEvent>& events, size_t i) {
