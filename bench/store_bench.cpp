@@ -247,6 +247,93 @@ const market::Series& SharedBars() {
   return bars;
 }
 
+// A year of one-minute sma_cross's order events and trades as its run leaves them (20,434 orders,
+// each submitted sizing itself at fill then filled the next bar; a trade per reversal, entering
+// at the price the one before exited).
+struct EventsAndTrades {
+  std::vector<engine::OrderEvent> events;
+  std::vector<engine::Trade> trades;
+};
+const EventsAndTrades& SharedEventsAndTrades() {
+  static const EventsAndTrades out = [] {
+    EventsAndTrades r;
+    const market::Series& bars = SharedBars();
+    constexpr size_t kFills = 20'434;
+    double last_px = 0;
+    for (size_t k = 0; k < kFills; ++k) {
+      const size_t bar = k * (kBars - 2) / kFills;
+      engine::OrderEvent e;
+      e.id = static_cast<engine::OrderId>(k + 1);
+      e.ts = bars.times()[bar];
+      e.bar = bar;
+      e.side = k % 2 ? engine::Side::kSell : engine::Side::kBuy;
+      r.events.push_back(e);  // submitted: qty nullopt, px NaN, no commission
+      e.ts = bars.times()[bar + 1];
+      e.bar = bar + 1;
+      e.status = engine::OrderStatus::kFilled;
+      e.px = bars.open()[bar + 1];
+      e.qty = std::floor(10'000 / e.px * 1e6) / 1e6 * (k == 0 ? 1 : 2);
+      e.commission = *e.qty * e.px * 0.001;
+      r.events.push_back(e);
+      if (k > 0) {
+        engine::Trade t;
+        t.side = k % 2 ? engine::Side::kBuy : engine::Side::kSell;
+        const engine::OrderEvent& opened = r.events[r.events.size() - 3];
+        t.entry_time = opened.ts;
+        t.exit_time = e.ts;
+        t.entry_bar = opened.bar;
+        t.exit_bar = e.bar;
+        t.qty = *e.qty / 2;
+        t.entry_px = last_px;
+        t.exit_px = e.px;
+        t.pnl = (t.exit_px - t.entry_px) * t.qty;
+        t.ret = t.pnl / (t.entry_px * t.qty);
+        r.trades.push_back(t);
+      }
+      last_px = e.px;
+    }
+    return r;
+  }();
+  return out;
+}
+
+// PackEvents + PackTrades (Arg 0: the 64/80-byte records; 1: the compact form, CompleteRun's).
+void BM_PackEventsAndTrades(benchmark::State& state) {
+  const EventsAndTrades& r = SharedEventsAndTrades();
+  const bool compact = state.range(0) == 1;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    const internal::PackedEvents e =
+        compact ? internal::PackEventsCompact(r.events) : internal::PackEvents(r.events);
+    const std::vector<std::byte> t =
+        compact ? internal::PackTradesCompact(r.trades) : internal::PackTrades(r.trades);
+    bytes = e.records.size() + t.size();
+    benchmark::DoNotOptimize(t.data());
+  }
+  state.counters["events"] = static_cast<double>(r.events.size());
+  state.counters["trades"] = static_cast<double>(r.trades.size());
+  state.counters["packed_bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_PackEventsAndTrades)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// UnpackEvents + UnpackTrades of the same.
+void BM_UnpackEventsAndTrades(benchmark::State& state) {
+  const EventsAndTrades& r = SharedEventsAndTrades();
+  const bool compact = state.range(0) == 1;
+  const internal::PackedEvents e =
+      compact ? internal::PackEventsCompact(r.events) : internal::PackEvents(r.events);
+  const std::vector<std::byte> t =
+      compact ? internal::PackTradesCompact(r.trades) : internal::PackTrades(r.trades);
+  for (auto _ : state) {
+    auto events = internal::UnpackEvents(e.records, e.reasons, r.events.size());
+    auto trades = internal::UnpackTrades(t, r.trades.size());
+    Must(events);
+    Must(trades);
+    benchmark::DoNotOptimize(trades->data());
+  }
+}
+BENCHMARK(BM_UnpackEventsAndTrades)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // PutDataset of a year of minutes: file write + fsync + rename + row.
 void BM_PutDataset(benchmark::State& state) {
   BenchDir dir;

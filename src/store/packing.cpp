@@ -83,6 +83,7 @@ std::vector<std::byte> PackTrades(std::span<const engine::Trade> trades) {
 
 Result<std::vector<engine::OrderEvent>> UnpackEvents(std::span<const std::byte> records,
                                                      std::string_view reasons, size_t count) {
+  if (IsCompactEvents(records)) return UnpackEventsCompact(records, reasons, count);
   if (records.size() / kEventRecordBytes != count || records.size() % kEventRecordBytes != 0) {
     return WrongLength("the order events", records.size(), count, kEventRecordBytes);
   }
@@ -125,6 +126,7 @@ Result<std::vector<engine::OrderEvent>> UnpackEvents(std::span<const std::byte> 
 }
 
 Result<std::vector<engine::Trade>> UnpackTrades(std::span<const std::byte> records, size_t count) {
+  if (IsCompactTrades(records)) return UnpackTradesCompact(records, count);
   if (records.size() / kTradeRecordBytes != count || records.size() % kTradeRecordBytes != 0) {
     return WrongLength("the trades", records.size(), count, kTradeRecordBytes);
   }
@@ -163,8 +165,8 @@ Result<PackedResult> PackResult(const engine::RunResult& result) {
   PackedResult packed;
   packed.times = PackTimes(result.times);
   packed.equity = PackEquity(result.equity);
-  packed.events = PackEvents(result.events);
-  packed.trades = PackTrades(result.trades);
+  packed.events = PackEventsCompact(result.events);
+  packed.trades = PackTradesCompact(result.trades);
   packed.has_plots = !result.plots.empty() || !result.logs.empty();
   if (packed.has_plots) {
     JsonWriter w;

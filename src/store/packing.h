@@ -4,11 +4,39 @@
 // text enums), packed they are two memcpy-speed blob writes. Nothing queries inside them: every
 // reader wants the whole list, in order.
 //
-// Event record, 64 bytes (offsets in bytes):
+// Event record, 64 bytes (offsets in bytes; schema steps before v8):
 //   0 id i64 | 8 ts µs i64 | 16 bar u64 | 24 qty f64 | 32 px f64 | 40 commission f64 |
 //   48 symbol u32 | 52 side u8 | 53 type u8 | 54 status u8 | 55 flags u8 (bit 0: qty present) |
 //   56 reason length u32 | 60 zero u32
 // The reasons (rejected orders only) are concatenated in event order in a second blob.
+//
+// Compact events (what CompleteRun writes since schema v8 / PostgreSQL v3; the 64-byte records
+// above still read): the 8 bytes kCompactEventsMagic (its last byte has the top bit set, so as an
+// old blob's first i64, event 0's id, it would be negative: no old blob starts with it), the
+// event count as a LEB128 varint, then per event
+//   kind u8 (bit 0 side, bits 1-2 type, bits 3-4 status, bit 5 qty present, bits 6-7 zero) |
+//   flags u8 (bit 0 qty as the last present qty, bit 1 px as the event before's, bit 2 px the
+//     default quiet NaN, bit 3 commission as the event before's, bit 4 commission +0.0,
+//     bit 5 symbol as the event before's, bit 6 a reason follows, bit 7 zero; bits 1 and 2,
+//     3 and 4 never both) |
+//   id, ts µs and bar as zigzag varints of the difference to the event before's (0 before the
+//     first; wrapped at 64 bits) | symbol varint (unless bit 5) | qty f64 (present and not
+//     bit 0) | px f64 (neither bit 1 nor 2) | commission f64 (neither bit 3 nor 4) |
+//   reason length varint (>= 1, bit 6 only).
+// "As before" compares the doubles bit for bit. No events: an empty blob, as before. The reasons
+// blob is as above. A ~41,000-event year of one-minute sma_cross: ~20-25 bytes an event, not 64.
+// (The unused bits act as the enums' range check: the 2-bit fields hold only valid values.)
+//
+// Compact trades: kCompactTradesMagic (as an old blob's first i64, an entry time, it is
+// ~-292,000 years: times come from bars, whose years have four digits or are epoch counts, so
+// no old blob starts with it), the trade count as a varint, then per trade
+//   flags u8 (bit 0 short, bit 1 open, bit 2 symbol as the trade before's, bit 3 qty as the trade
+//     before's, bit 4 entry px the trade before's exit px, bits 5-7 zero) |
+//   zigzag varints: entry µs - the trade before's entry µs, exit µs - entry µs, entry bar - the
+//     trade before's entry bar, exit bar - entry bar | symbol varint (unless bit 2) |
+//   qty f64 (unless bit 3) | entry px f64 (unless bit 4) | exit px | pnl | ret (f64 each).
+// A compact decoder checks the stated count against the row's, every varint (at most 10 bytes,
+// 64 bits), every flags byte, each record's end against the blob's and no bytes after the last.
 //
 // Trade record, 80 bytes:
 //   0 entry µs i64 | 8 exit µs i64 | 16 entry bar u64 | 24 exit bar u64 | 32 qty f64 |
@@ -56,6 +84,7 @@
 // error, never a garbage event.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -71,6 +100,8 @@
 namespace tapedeck::store::internal {
 
 inline constexpr size_t kEventRecordBytes = 64;
+inline constexpr std::array<uint8_t, 8> kCompactEventsMagic = {'T', 'D', 'E', 'V', 1, 0, 0, 0xE5};
+inline constexpr std::array<uint8_t, 8> kCompactTradesMagic = {'T', 'D', 'T', 'R', 1, 0, 0, 0x80};
 inline constexpr size_t kTradeRecordBytes = 80;
 inline constexpr size_t kPlotHeaderBytes = 24;
 inline constexpr size_t kMaxDerivationBytes = 255;  // its length is one byte of the header
@@ -91,7 +122,10 @@ struct PackedLogs {
   std::string text;
 };
 
+// The 64-byte records (what schema steps before v8 wrote; migrations and tests write them still).
 PackedEvents PackEvents(std::span<const engine::OrderEvent> events);
+// The compact form (every event bit for bit; PackResult's).
+PackedEvents PackEventsCompact(std::span<const engine::OrderEvent> events);
 // REQUIRES: no derivation longer than kMaxDerivationBytes (the built-ins' are ~25).
 std::vector<std::byte> PackPlots(std::span<const engine::PlotSeries> plots);
 // A run's result as CompleteRun writes it, in either store: its times, equity, events and trades
@@ -109,16 +143,26 @@ struct PackedResult {
 // Errors: VALIDATION (field "equity") when times and equity differ in length.
 Result<PackedResult> PackResult(const engine::RunResult& result);
 PackedLogs PackLogs(std::span<const engine::LogEntry> logs);
-std::vector<std::byte> PackTrades(std::span<const engine::Trade> trades);
+std::vector<std::byte> PackTrades(std::span<const engine::Trade> trades);  // 80-byte records
+std::vector<std::byte> PackTradesCompact(std::span<const engine::Trade> trades);
 std::vector<std::byte> PackStats(const engine::Stats& stats);
 // REQUIRES: every day fits in an int32 (±5.8 million years).
 std::vector<std::byte> PackDailyReturns(std::span<const sweep::DailyReturn> returns);
 
-// `count` is what the row says the blob holds. Errors: IO naming what is wrong (a length that is
-// not count records, an enum out of range, reasons that do not add up).
+// `count` is what the row says the blob holds; either form (a compact blob by its magic).
+// Errors: IO naming what is wrong (a length that is not count records, an enum out of range,
+// reasons that do not add up; a compact blob's checks, above).
 Result<std::vector<engine::OrderEvent>> UnpackEvents(std::span<const std::byte> records,
                                                      std::string_view reasons, size_t count);
 Result<std::vector<engine::Trade>> UnpackTrades(std::span<const std::byte> records, size_t count);
+// Whether a blob starts with the compact form's magic; the compact decoders alone (REQUIRES: it
+// does).
+bool IsCompactEvents(std::span<const std::byte> records);
+bool IsCompactTrades(std::span<const std::byte> records);
+Result<std::vector<engine::OrderEvent>> UnpackEventsCompact(std::span<const std::byte> records,
+                                                            std::string_view reasons, size_t count);
+Result<std::vector<engine::Trade>> UnpackTradesCompact(std::span<const std::byte> records,
+                                                       size_t count);
 // `count` series, each given `bars` values (the run's timeline length), but for a derived series:
 // its derivation and no values, as CompleteRun was given it.
 Result<std::vector<engine::PlotSeries>> UnpackPlots(std::span<const std::byte> blob, size_t count,
@@ -165,6 +209,13 @@ Result<std::vector<double>> ReadEquity(const BlobRead& blob, size_t count);
 Result<std::vector<engine::OrderEvent>> ReadEventsHead(const BlobRead& records,
                                                        const BlobRead& reasons, size_t count,
                                                        size_t total_bars, size_t bars);
+// The same for a compact events blob (its magic checked again), decoding from the front until
+// the first event of a bar at or past `bars`; the first read asks for `first_piece` bytes, each
+// next for twice the last.
+Result<std::vector<engine::OrderEvent>> ReadEventsHeadCompact(const BlobRead& records,
+                                                              const BlobRead& reasons,
+                                                              size_t count, size_t bars,
+                                                              size_t first_piece);
 Result<std::vector<engine::LogEntry>> ReadLogsHead(const BlobRead& records, const BlobRead& text,
                                                    size_t count, size_t total_bars, size_t bars);
 // The `count` plotted series of a run of `total_bars` bars, each cut after its first `bars`

@@ -269,7 +269,7 @@ Status CopyRun(Store& from, pg::Conn& conn, RunInfo info, std::set<std::string>&
                         .AddBytes(internal::PackTimes(r.times))
                         .AddBytes(internal::PackEquity(r.equity))
                         .Add(internal::kSeriesRuns)));
-    const internal::PackedEvents events = internal::PackEvents(r.events);
+    const internal::PackedEvents events = internal::PackEventsCompact(r.events);
     TD_TRY(conn.Run("INSERT INTO run_events(run, count, records, reasons) VALUES($1, $2, $3, $4)",
                     pg::Params()
                         .Add(seq)
@@ -280,7 +280,7 @@ Status CopyRun(Store& from, pg::Conn& conn, RunInfo info, std::set<std::string>&
                     pg::Params()
                         .Add(seq)
                         .Add(static_cast<int64_t>(r.trades.size()))
-                        .AddBytes(internal::PackTrades(r.trades))));
+                        .AddBytes(internal::PackTradesCompact(r.trades))));
     if (!r.plots.empty() || !r.logs.empty()) {
       const internal::PackedLogs logs = internal::PackLogs(r.logs);
       TD_TRY(

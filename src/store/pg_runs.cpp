@@ -207,7 +207,9 @@ Result<std::vector<engine::Trade>> ReadTrades(const pg::Conn& conn, const pg::Ro
   }
   auto trades =
       UnpackTrades(rows.Bytes(0, count_col + 1), static_cast<size_t>(rows.Int(0, count_col)));
-  if (!trades.ok()) return PgCorrupt(conn, trades.error().msg);
+  if (!trades.ok()) {
+    return PgCorrupt(conn, "done run " + std::string(id) + ": " + trades.error().msg);
+  }
   return std::move(trades).value();
 }
 
@@ -224,7 +226,7 @@ bool HasStoredHead(const pg::Rows& rows, int col, size_t bars) {
 // The first `bars` bars of a run of `total_bars` out of row 0's run_heads columns (from `col`);
 // `result` comes with the run's symbols and statistics. REQUIRES: HasStoredHead(rows, col, bars).
 Result<RunHead> ReadStoredHead(const pg::Conn& c, const pg::Rows& rows, int col, size_t total_bars,
-                               size_t bars, engine::RunResult result) {
+                               size_t bars, engine::RunResult result, std::string_view id) {
   const auto stored = static_cast<size_t>(rows.Int(0, col));
   const int64_t codec = rows.Int(0, col + 12);
   engine::RunResult& r = result;
@@ -232,7 +234,9 @@ Result<RunHead> ReadStoredHead(const pg::Conn& c, const pg::Rows& rows, int col,
   TD_TRY(DecodeEquity(c, codec, rows.Bytes(0, col + 3), stored, "run_heads", r.equity));
   auto events = UnpackEvents(rows.Bytes(0, col + 5), AsText(rows.Bytes(0, col + 6)),
                              static_cast<size_t>(rows.Int(0, col + 4)));
-  if (!events.ok()) return PgCorrupt(c, events.error().msg);
+  if (!events.ok()) {
+    return PgCorrupt(c, "done run " + std::string(id) + ": " + events.error().msg);
+  }
   r.events = std::move(events).value();
   auto plots =
       UnpackPlots(rows.Bytes(0, col + 8), static_cast<size_t>(rows.Int(0, col + 7)), stored);
@@ -349,7 +353,8 @@ Status InsertRunHead(pg::Conn& conn, int64_t seq, const engine::RunResult& resul
   const auto events_end =
       std::find_if(result.events.begin(), result.events.end(),
                    [&](const engine::OrderEvent& ev) { return ev.bar >= bars; });
-  const PackedEvents events = PackEvents(std::span(result.events.begin(), events_end));
+  const PackedEvents events =
+      PackEventsCompact(std::span(result.events.begin(), events_end));
   std::vector<engine::PlotSeries> cut;
   cut.reserve(result.plots.size());
   for (const engine::PlotSeries& p : result.plots) {
@@ -512,7 +517,8 @@ Result<RunAndHead> PgStore::GetRunAndHead(std::string_view id, size_t max_bars) 
       engine::RunResult result;
       result.symbols = SymbolsFromJson(rows.Text(0, kSymbols));
       result.stats = *out.run.stats;
-      Result<RunHead> head = ReadStoredHead(*conn, rows, kHead, total, bars, std::move(result));
+      Result<RunHead> head = ReadStoredHead(*conn, rows, kHead, total, bars, std::move(result),
+                                              id);
       if (!head.ok()) return head.take_error();
       out.head = std::move(head).value();
       return out;
@@ -572,7 +578,7 @@ Result<engine::RunResult> PgStore::LoadRunResult(std::string_view id) {
   {
     auto events = UnpackEvents(rows.Bytes(0, kEvents + 1), AsText(rows.Bytes(0, kEvents + 2)),
                                static_cast<size_t>(rows.Int(0, kEvents)));
-    if (!events.ok()) return PgCorrupt(c, events.error().msg);
+    if (!events.ok()) return PgCorrupt(c, what + ": " + events.error().msg);
     result.events = std::move(events).value();
   }
   TD_ASSIGN_OR_RETURN(result.trades, ReadTrades(c, rows, kTrades, id));
@@ -639,7 +645,7 @@ Result<engine::RunResult> PgStore::LoadRunResultInPieces(std::string_view id,
     TD_ASSIGN_OR_RETURN(const pg::Rows& got,
                         piece("SELECT records, reasons FROM run_events WHERE run = $1"));
     auto events = UnpackEvents(got.Bytes(0, 0), AsText(got.Bytes(0, 1)), event_count);
-    if (!events.ok()) return PgCorrupt(c, events.error().msg);
+    if (!events.ok()) return PgCorrupt(c, what + ": " + events.error().msg);
     result.events = std::move(events).value();
   }
   if (has_plots) {
@@ -683,7 +689,7 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
   const size_t bars = std::min(max_bars, head.total_bars);
   // The row of run_heads, when the run has one with bars enough: one small read.
   if (HasStoredHead(rows, kHead, bars)) {
-    return ReadStoredHead(c, rows, kHead, head.total_bars, bars, std::move(result));
+    return ReadStoredHead(c, rows, kHead, head.total_bars, bars, std::move(result), id);
   }
   // Else from the result's blobs. substring() of an out-of-line value reads just the chunks that
   // hold the bytes asked for when it is stored uncompressed; a compressed one is fetched whole on
@@ -741,7 +747,7 @@ Result<RunHead> PgStore::LoadRunHead(std::string_view id, size_t max_bars) {
         event_count, head.total_bars, bars);
     if (!events.ok()) {
       if (events.error().code == ErrorCode::kRunNotFound) return events.take_error();
-      return PgCorrupt(c, events.error().msg);
+      return PgCorrupt(c, what + ": " + events.error().msg);
     }
     result.events = std::move(events).value();
   }

@@ -45,7 +45,7 @@ Result<RunAndHead> Store::GetRunAndHead(std::string_view id, size_t max_bars) {
 }
 
 Result<engine::RunResult> Store::LoadRunResultInPieces(std::string_view id,
-                                                      const std::function<void()>& /*between*/) {
+                                                       const std::function<void()>& /*between*/) {
   return LoadRunResult(id);
 }
 
@@ -119,6 +119,14 @@ std::string_view AsText(const std::vector<std::byte>& bytes) {
 Result<std::vector<engine::OrderEvent>> ReadEventsHead(const BlobRead& records,
                                                        const BlobRead& reasons, size_t count,
                                                        size_t total_bars, size_t bars) {
+  // A compact blob's records have no fixed width: decoded from the front, in pieces of the
+  // size its spread over the run predicts (~25 bytes an event) and then doubling.
+  TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& front,
+                      records(0, kCompactEventsMagic.size()));
+  if (IsCompactEvents(front)) {
+    const size_t guess = total_bars == 0 ? 4096 : count * 32 * bars / total_bars + 4096;
+    return ReadEventsHeadCompact(records, reasons, count, bars, guess);
+  }
   TD_ASSIGN_OR_RETURN(const RecordsHead& head,
                       ReadRecordsHead(records, reasons, count, total_bars, bars, kEventRecordBytes,
                                       /*bar_at=*/16, /*text_at=*/56));

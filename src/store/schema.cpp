@@ -394,6 +394,12 @@ Status MigrateTo(Db& db, int target) {
 
 Status InsertPackedRows(Db& db, PackedTables tables, int64_t run, const PackedEvents& events,
                         std::span<const std::byte> trades) {
+  return InsertPackedRows(db, tables, run, events, events.records.size() / kEventRecordBytes,
+                          trades, trades.size() / kTradeRecordBytes);
+}
+
+Status InsertPackedRows(Db& db, PackedTables tables, int64_t run, const PackedEvents& events,
+                        size_t event_count, std::span<const std::byte> trades, size_t trade_count) {
   // String literals: Prepare caches statements by the address of their text, so a text built at
   // run time (and freed) could hand a later call another statement.
   const bool step3 = tables == PackedTables::kStep3;
@@ -403,7 +409,7 @@ Status InsertPackedRows(Db& db, PackedTables tables, int64_t run, const PackedEv
               : "INSERT INTO run_events(run, count, records, reasons) VALUES(?1, ?2, ?3, ?4)";
     TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare(sql));
     TD_TRY(s.Bind(1, run)
-               .Bind(2, static_cast<int64_t>(events.records.size() / kEventRecordBytes))
+               .Bind(2, static_cast<int64_t>(event_count))
                .BindBlob(3, events.records)
                .BindBlob(4, std::as_bytes(std::span(events.reasons)))
                .Run());
@@ -412,7 +418,7 @@ Status InsertPackedRows(Db& db, PackedTables tables, int64_t run, const PackedEv
                           : "INSERT INTO run_trades(run, count, records) VALUES(?1, ?2, ?3)";
   TD_ASSIGN_OR_RETURN(Stmt & s, db.Prepare(sql));
   return s.Bind(1, run)
-      .Bind(2, static_cast<int64_t>(trades.size() / kTradeRecordBytes))
+      .Bind(2, static_cast<int64_t>(trade_count))
       .BindBlob(3, trades)
       .Run();
 }

@@ -26,10 +26,14 @@ Status PackRunRowsV3(Db& db);
 // run_trades_v3).
 enum class PackedTables { kCurrent, kStep3 };
 
-// Inserts run `run`'s packed order events and trades as one row each, the counts taken from the
-// blobs' lengths. The one writer of these rows, for CompleteRun and step 3 alike.
-// REQUIRES: a write transaction is open; `trades` is whole kTradeRecordBytes records.
+// Inserts run `run`'s packed order events and trades as one row each, with the counts given
+// (either form, packing.h). The one writer of these rows, for CompleteRun and step 3 alike.
+// REQUIRES: a write transaction is open.
 // Errors as Stmt::Run (a run that already has rows: a constraint error, IO).
+Status InsertPackedRows(Db& db, PackedTables tables, int64_t run, const PackedEvents& events,
+                        size_t event_count, std::span<const std::byte> trades, size_t trade_count);
+// The same for fixed-width records, the counts taken from the blobs' lengths.
+// REQUIRES: `events` and `trades` are whole kEventRecordBytes / kTradeRecordBytes records.
 Status InsertPackedRows(Db& db, PackedTables tables, int64_t run, const PackedEvents& events,
                         std::span<const std::byte> trades);
 

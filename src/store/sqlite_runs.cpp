@@ -162,18 +162,18 @@ Result<size_t> RecordCount(Db& db, const char* sql, int64_t seq, std::string_vie
   return static_cast<size_t>(s.Int(0));
 }
 
-Result<std::vector<engine::Trade>> ReadTrades(Db& db, int64_t seq) {
+Result<std::vector<engine::Trade>> ReadTrades(Db& db, int64_t seq, std::string_view id) {
   TD_ASSIGN_OR_RETURN(
       const size_t count,
       RecordCount(db, "SELECT count FROM run_trades WHERE run = ?1", seq, "trades"));
   TD_ASSIGN_OR_RETURN(const std::vector<std::byte>& records,
                       ReadBlob(db, "run_trades", "records", seq));
   auto trades = UnpackTrades(records, count);
-  if (!trades.ok()) return Corrupt(db, trades.error().msg);
+  if (!trades.ok()) return Corrupt(db, "done run " + std::string(id) + ": " + trades.error().msg);
   return std::move(trades).value();
 }
 
-Result<std::vector<engine::OrderEvent>> ReadEvents(Db& db, int64_t seq) {
+Result<std::vector<engine::OrderEvent>> ReadEvents(Db& db, int64_t seq, std::string_view id) {
   TD_ASSIGN_OR_RETURN(const size_t count, RecordCount(db,
                                                       "SELECT count FROM run_events WHERE "
                                                       "run = ?1",
@@ -185,7 +185,7 @@ Result<std::vector<engine::OrderEvent>> ReadEvents(Db& db, int64_t seq) {
   auto events = UnpackEvents(
       records, std::string_view(reinterpret_cast<const char*>(reasons.data()), reasons.size()),
       count);
-  if (!events.ok()) return Corrupt(db, events.error().msg);
+  if (!events.ok()) return Corrupt(db, "done run " + std::string(id) + ": " + events.error().msg);
   return std::move(events).value();
 }
 
@@ -399,7 +399,8 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
                .Bind(5, kSeriesRuns)
                .Run());
   }
-  TD_TRY(InsertPackedRows(db, PackedTables::kCurrent, seq, packed.events, packed.trades));
+  TD_TRY(InsertPackedRows(db, PackedTables::kCurrent, seq, packed.events, result.events.size(),
+                          packed.trades, result.trades.size()));
   if (packed.has_plots) {
     TD_ASSIGN_OR_RETURN(Stmt & s,
                         db.Prepare("INSERT INTO run_plots(run, decl, series, plots, logs, "
@@ -568,10 +569,10 @@ Result<engine::RunResult> SqliteStore::LoadRunResult(std::string_view id) {
     }
   }
   {
-    auto events = ReadEvents(db, seq);
+    auto events = ReadEvents(db, seq, id);
     if (!events.ok()) return events.take_error();
     result.events = std::move(events).value();
-    auto trades = ReadTrades(db, seq);
+    auto trades = ReadTrades(db, seq, id);
     if (!trades.ok()) return trades.take_error();
     result.trades = std::move(trades).value();
   }
@@ -628,7 +629,9 @@ Result<RunHead> SqliteStore::LoadRunHead(std::string_view id, size_t max_bars) {
     PieceReader records(db, "run_events", "records", seq);
     PieceReader reasons(db, "run_events", "reasons", seq);
     auto events = ReadEventsHead(records.Reader(), reasons.Reader(), count, head.total_bars, bars);
-    if (!events.ok()) return Corrupt(db, events.error().msg);
+    if (!events.ok()) {
+      return Corrupt(db, "done run " + std::string(id) + ": " + events.error().msg);
+    }
     result.events = std::move(events).value();
   }
   size_t series = 0, logs = 0;
@@ -662,7 +665,7 @@ Result<std::vector<engine::Trade>> SqliteStore::LoadTrades(std::string_view id) 
   Db& db = *reader;
   TD_ASSIGN_OR_RETURN(Txn & txn, Txn::Begin(db, /*write=*/false));
   TD_ASSIGN_OR_RETURN(const int64_t seq, DoneRunSeq(db, id));
-  TD_ASSIGN_OR_RETURN(std::vector<engine::Trade> trades, ReadTrades(db, seq));
+  TD_ASSIGN_OR_RETURN(std::vector<engine::Trade> trades, ReadTrades(db, seq, id));
   TD_TRY(txn.Commit());
   return trades;
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "store/db_metrics.h"
+#include "store/packing.h"
 #include "store/pg_db.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
@@ -398,6 +399,110 @@ TEST_P(RunHeadTest, ADamagedTimesOrEquityBlobIsAnErrorNamingTheRun) {
   auto head = store_->LoadRunHead(id2, 10);
   ASSERT_FALSE(head.ok());  // the times are checked whole, even for a head
   EXPECT_EQ(head.error().code, ErrorCode::kIo);
+}
+
+// Events and trades stored as the 64- and 80-byte records CompleteRun wrote before the compact
+// form (internal/packing.h) read as they did, whole, in pieces, as a head and as trades alone.
+TEST_P(RunHeadTest, EventsAndTradesStoredAsRecordsReadAsBefore) {
+  const engine::RunResult original = LongResult();
+  const std::string id = Done(original);
+  EXPECT_GT(db_.Scalar("SELECT length(records) FROM run_events"), 8);
+  EXPECT_LT(db_.Scalar("SELECT length(records) FROM run_events"),
+            static_cast<int64_t>(original.events.size() * internal::kEventRecordBytes / 2));
+  const internal::PackedEvents events = internal::PackEvents(original.events);
+  const std::vector<std::byte> trades = internal::PackTrades(original.trades);
+  const auto reasons = std::as_bytes(std::span(events.reasons));
+  if (db_.postgres()) {
+    auto conn = internal::pg::Conn::Open(db_.url());
+    ASSERT_TRUE(conn.ok()) << conn.error().ToString();
+    auto done = (*conn)->Run("UPDATE run_events SET records = $1, reasons = $2",
+                             internal::pg::Params().AddBytes(events.records).AddBytes(reasons));
+    ASSERT_TRUE(done.ok()) << done.error().ToString();
+    EXPECT_EQ(*done, 1);
+    done =
+        (*conn)->Run("UPDATE run_trades SET records = $1", internal::pg::Params().AddBytes(trades));
+    ASSERT_TRUE(done.ok()) << done.error().ToString();
+    EXPECT_EQ(*done, 1);
+    const std::vector<engine::OrderEvent> head_events =
+        CutRunHead(original, kStoredHeadBars).result.events;
+    const internal::PackedEvents head = internal::PackEvents(head_events);
+    done = (*conn)->Run("UPDATE run_heads SET event_records = $1, event_reasons = $2",
+                        internal::pg::Params()
+                            .AddBytes(head.records)
+                            .AddBytes(std::as_bytes(std::span(head.reasons))));
+    ASSERT_TRUE(done.ok()) << done.error().ToString();
+    EXPECT_EQ(*done, 1);
+  } else {
+    auto db = internal::Db::Open(db_.dir().File("t.db"), /*create=*/false, /*durable=*/false);
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    auto s = (*db)->Prepare("UPDATE run_events SET records = ?1, reasons = ?2");
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    ASSERT_TRUE(s->BindBlob(1, events.records).BindBlob(2, reasons).Run().ok());
+    auto t = (*db)->Prepare("UPDATE run_trades SET records = ?1");
+    ASSERT_TRUE(t.ok()) << t.error().ToString();
+    ASSERT_TRUE(t->BindBlob(1, trades).Run().ok());
+  }
+  EXPECT_EQ(db_.Scalar("SELECT length(records) FROM run_events"),
+            static_cast<int64_t>(original.events.size() * internal::kEventRecordBytes));
+  auto whole = store_->LoadRunResult(id);
+  ASSERT_TRUE(whole.ok()) << whole.error().ToString();
+  ExpectSameResult(*whole, original);
+  auto pieces = store_->LoadRunResultInPieces(id, [] {});
+  ASSERT_TRUE(pieces.ok()) << pieces.error().ToString();
+  ExpectSameResult(*pieces, original);
+  auto loaded_trades = store_->LoadTrades(id);
+  ASSERT_TRUE(loaded_trades.ok()) << loaded_trades.error().ToString();
+  EXPECT_EQ(internal::PackTrades(*loaded_trades), trades);
+  ExpectHeads(id);
+  if (db_.postgres()) {
+    Exec("DELETE FROM run_heads");
+    ExpectHeads(id);
+  }
+}
+
+TEST_P(RunHeadTest, ADamagedEventsOrTradesBlobIsAnErrorNamingTheRun) {
+  const std::string id = Done(LongResult());
+  EquityRows rows(db_);
+  const auto expect_damaged = [&](bool trades) {
+    auto whole = store_->LoadRunResult(id);
+    ASSERT_FALSE(whole.ok());
+    EXPECT_EQ(whole.error().code, ErrorCode::kIo);
+    EXPECT_NE(whole.error().msg.find(id), std::string::npos) << whole.error().msg;
+    auto pieces = store_->LoadRunResultInPieces(id, [] {});
+    ASSERT_FALSE(pieces.ok());
+    EXPECT_EQ(pieces.error().code, ErrorCode::kIo);
+    EXPECT_NE(pieces.error().msg.find(id), std::string::npos) << pieces.error().msg;
+    if (trades) {
+      auto alone = store_->LoadTrades(id);
+      ASSERT_FALSE(alone.ok());
+      EXPECT_EQ(alone.error().code, ErrorCode::kIo);
+      EXPECT_NE(alone.error().msg.find(id), std::string::npos) << alone.error().msg;
+    }
+  };
+  // The trades cut short.
+  rows.Exec(
+      db_.postgres()
+          ? "UPDATE run_trades SET records = substring(records from 1 for length(records) - 3)"
+          : "UPDATE run_trades SET records = substr(records, 1, length(records) - 3)");
+  expect_damaged(/*trades=*/true);
+  // The events cut short (a second run: the first's trades stay damaged).
+  const std::string id2 = Done(LongResult());
+  rows.Exec(std::string(db_.postgres() ? "UPDATE run_events SET records = substring(records from "
+                                         "1 for length(records) - 3)"
+                                       : "UPDATE run_events SET records = substr(records, 1, "
+                                         "length(records) - 3)") +
+            " WHERE run = (SELECT seq FROM runs WHERE id = '" + id2 + "')");
+  auto whole = store_->LoadRunResult(id2);
+  ASSERT_FALSE(whole.ok());
+  EXPECT_EQ(whole.error().code, ErrorCode::kIo);
+  EXPECT_NE(whole.error().msg.find(id2), std::string::npos) << whole.error().msg;
+  if (db_.postgres()) Exec("DELETE FROM run_heads");  // else the head comes from its own row
+  auto head = store_->LoadRunHead(id2, kBars);  // every event: the cut is reached
+  ASSERT_FALSE(head.ok());
+  EXPECT_EQ(head.error().code, ErrorCode::kIo);
+  EXPECT_NE(head.error().msg.find(id2), std::string::npos) << head.error().msg;
+  auto first = store_->LoadRunHead(id2, 10);  // as the records were, the head's events only
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
 }
 
 void ExpectSameBars(const market::Series& a, const market::Series& b) {
