@@ -63,6 +63,17 @@ class RunHeadTest : public ::testing::TestWithParam<Backend> {
   }
 
   void ExpectReadsBack(const std::string& id, const engine::RunResult& original);
+  // Reading run `id` whole or in pieces is an IO error naming the run.
+  void ExpectDamaged(const std::string& id) {
+    auto whole = store_->LoadRunResult(id);
+    ASSERT_FALSE(whole.ok());
+    EXPECT_EQ(whole.error().code, ErrorCode::kIo);
+    EXPECT_NE(whole.error().msg.find(id), std::string::npos) << whole.error().msg;
+    auto pieces = store_->LoadRunResultInPieces(id, [] {});
+    ASSERT_FALSE(pieces.ok());
+    EXPECT_EQ(pieces.error().code, ErrorCode::kIo);
+    EXPECT_NE(pieces.error().msg.find(id), std::string::npos) << pieces.error().msg;
+  }
   // LoadRunHead(id, bars) is the whole result cut after `bars` bars.
   void ExpectHeads(const std::string& id) {
     auto whole = store_->LoadRunResult(id);
@@ -367,14 +378,7 @@ TEST_P(RunHeadTest, ADamagedTimesOrEquityBlobIsAnErrorNamingTheRun) {
   EquityRows rows(db_);
   const auto expect_damaged = [&](const char* what) {
     SCOPED_TRACE(what);
-    auto whole = store_->LoadRunResult(id);
-    ASSERT_FALSE(whole.ok());
-    EXPECT_EQ(whole.error().code, ErrorCode::kIo);
-    EXPECT_NE(whole.error().msg.find(id), std::string::npos) << whole.error().msg;
-    auto pieces = store_->LoadRunResultInPieces(id, [] {});
-    ASSERT_FALSE(pieces.ok());
-    EXPECT_EQ(pieces.error().code, ErrorCode::kIo);
-    EXPECT_NE(pieces.error().msg.find(id), std::string::npos) << pieces.error().msg;
+    ExpectDamaged(id);
   };
   // Equity cut short: its last literals are gone.
   rows.Exec(db_.postgres()
@@ -464,14 +468,7 @@ TEST_P(RunHeadTest, ADamagedEventsOrTradesBlobIsAnErrorNamingTheRun) {
   const std::string id = Done(LongResult());
   EquityRows rows(db_);
   const auto expect_damaged = [&](bool trades) {
-    auto whole = store_->LoadRunResult(id);
-    ASSERT_FALSE(whole.ok());
-    EXPECT_EQ(whole.error().code, ErrorCode::kIo);
-    EXPECT_NE(whole.error().msg.find(id), std::string::npos) << whole.error().msg;
-    auto pieces = store_->LoadRunResultInPieces(id, [] {});
-    ASSERT_FALSE(pieces.ok());
-    EXPECT_EQ(pieces.error().code, ErrorCode::kIo);
-    EXPECT_NE(pieces.error().msg.find(id), std::string::npos) << pieces.error().msg;
+    ExpectDamaged(id);
     if (trades) {
       auto alone = store_->LoadTrades(id);
       ASSERT_FALSE(alone.ok());
