@@ -146,21 +146,13 @@ Status CopyBlob(const pg::Conn& conn, std::span<const std::byte> blob, size_t co
   return Ok();
 }
 
-// A run's times or equity blob (`codec`: store/packing.h) of `count` values into `out`, from
-// `where` (a table, or "done run <id>"): CORRUPT naming it when the blob does not decode.
-Status DecodeTimes(const pg::Conn& conn, int64_t codec, std::span<const std::byte> blob,
-                   size_t count, std::string_view where, std::vector<Timestamp>& out) {
-  auto times = UnpackTimes(codec, blob, count);
-  if (!times.ok()) return PgCorrupt(conn, std::string(where) + ": " + times.error().msg);
-  out = std::move(times).value();
-  return Ok();
-}
-
-Status DecodeEquity(const pg::Conn& conn, int64_t codec, std::span<const std::byte> blob,
-                    size_t count, std::string_view where, std::vector<double>& out) {
-  auto equity = UnpackEquity(codec, blob, count);
-  if (!equity.ok()) return PgCorrupt(conn, std::string(where) + ": " + equity.error().msg);
-  out = std::move(equity).value();
+// A run's times or equity column as UnpackTimes / UnpackEquity gave it (store/packing.h) into
+// `out`; CORRUPT naming `where` (a table, or "done run <id>") when the blob did not decode.
+template <typename T>
+Status TakeDecoded(const pg::Conn& conn, Result<std::vector<T>> decoded, std::string_view where,
+                   std::vector<T>& out) {
+  if (!decoded.ok()) return PgCorrupt(conn, std::string(where) + ": " + decoded.error().msg);
+  out = std::move(decoded).value();
   return Ok();
 }
 
@@ -230,8 +222,9 @@ Result<RunHead> ReadStoredHead(const pg::Conn& c, const pg::Rows& rows, int col,
   const auto stored = static_cast<size_t>(rows.Int(0, col));
   const int64_t codec = rows.Int(0, col + 12);
   engine::RunResult& r = result;
-  TD_TRY(DecodeTimes(c, codec, rows.Bytes(0, col + 2), stored, "run_heads", r.times));
-  TD_TRY(DecodeEquity(c, codec, rows.Bytes(0, col + 3), stored, "run_heads", r.equity));
+  TD_TRY(TakeDecoded(c, UnpackTimes(codec, rows.Bytes(0, col + 2), stored), "run_heads", r.times));
+  TD_TRY(
+      TakeDecoded(c, UnpackEquity(codec, rows.Bytes(0, col + 3), stored), "run_heads", r.equity));
   auto events = UnpackEvents(rows.Bytes(0, col + 5), AsText(rows.Bytes(0, col + 6)),
                              static_cast<size_t>(rows.Int(0, col + 4)));
   if (!events.ok()) {
@@ -572,8 +565,10 @@ Result<engine::RunResult> PgStore::LoadRunResult(std::string_view id) {
   if (rows.IsNull(0, kEquity)) return PgCorrupt(c, what + " has no equity");
   const auto points = static_cast<size_t>(rows.Int(0, kEquity));
   const int64_t codec = rows.Int(0, kCodec);
-  TD_TRY(DecodeTimes(c, codec, rows.Bytes(0, kEquity + 1), points, what, result.times));
-  TD_TRY(DecodeEquity(c, codec, rows.Bytes(0, kEquity + 2), points, what, result.equity));
+  TD_TRY(
+      TakeDecoded(c, UnpackTimes(codec, rows.Bytes(0, kEquity + 1), points), what, result.times));
+  TD_TRY(
+      TakeDecoded(c, UnpackEquity(codec, rows.Bytes(0, kEquity + 2), points), what, result.equity));
   if (rows.IsNull(0, kEvents)) return PgCorrupt(c, what + " has no order events");
   {
     auto events = UnpackEvents(rows.Bytes(0, kEvents + 1), AsText(rows.Bytes(0, kEvents + 2)),
@@ -635,11 +630,13 @@ Result<engine::RunResult> PgStore::LoadRunResultInPieces(std::string_view id,
   };
   {
     TD_ASSIGN_OR_RETURN(const pg::Rows& got, piece("SELECT times FROM run_equity WHERE run = $1"));
-    TD_TRY(DecodeTimes(c, rows.Int(0, kCodec), got.Bytes(0, 0), points, what, result.times));
+    TD_TRY(TakeDecoded(c, UnpackTimes(rows.Int(0, kCodec), got.Bytes(0, 0), points), what,
+                       result.times));
   }
   {
     TD_ASSIGN_OR_RETURN(const pg::Rows& got, piece("SELECT equity FROM run_equity WHERE run = $1"));
-    TD_TRY(DecodeEquity(c, rows.Int(0, kCodec), got.Bytes(0, 0), points, what, result.equity));
+    TD_TRY(TakeDecoded(c, UnpackEquity(rows.Int(0, kCodec), got.Bytes(0, 0), points), what,
+                       result.equity));
   }
   {
     TD_ASSIGN_OR_RETURN(const pg::Rows& got,
