@@ -8,12 +8,11 @@
 #include <cstring>
 #include <string>
 
+#include "store/blob_cursor.h"
 #include "store/packing.h"
 
 namespace tapedeck::store::internal {
 namespace {
-
-constexpr size_t kMaxVarint = 10;  // bytes of a LEB128 uint64
 
 // Event kind byte: bit 0 side, bits 1-2 type, bits 3-4 status, bit 5 qty present.
 constexpr uint8_t kKindQty = 1 << 5;
@@ -38,11 +37,6 @@ constexpr uint8_t kTradeUnused = 0xE0;
 const uint64_t kNanBits = std::bit_cast<uint64_t>(static_cast<double>(NAN));
 const uint64_t kZeroBits = std::bit_cast<uint64_t>(0.0);
 
-uint64_t Zigzag(int64_t v) {
-  const auto u = static_cast<uint64_t>(v);
-  return (u << 1) ^ (0 - (u >> 63));
-}
-int64_t Unzigzag(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (0 - (v & 1))); }
 // Differences wrap at 64 bits, as the values' sum does on the way back.
 int64_t Minus(int64_t a, int64_t b) {
   return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
@@ -90,40 +84,6 @@ bool HasMagic(std::span<const std::byte> blob, const std::array<uint8_t, 8>& mag
   }
   return true;
 }
-
-// Reads a blob front to back; every read says whether the blob had what it asked for.
-struct Cursor {
-  std::span<const std::byte> bytes;
-  size_t at = 0;
-
-  size_t left() const { return bytes.size() - at; }
-  bool Byte(uint8_t& b) {
-    if (at >= bytes.size()) return false;
-    b = static_cast<uint8_t>(bytes[at++]);
-    return true;
-  }
-  bool Varint(uint64_t& v) {
-    v = 0;
-    for (size_t i = 0; i < kMaxVarint && at + i < bytes.size(); ++i) {
-      const auto b = static_cast<uint8_t>(bytes[at + i]);
-      if (i == kMaxVarint - 1 && b > 1) return false;
-      v |= uint64_t{b & 0x7Fu} << (7 * i);
-      if ((b & 0x80) == 0) {
-        at += i + 1;
-        return true;
-      }
-    }
-    return false;
-  }
-  bool Bits(uint64_t& v) {
-    if (left() < 8) return false;
-    std::memcpy(&v, bytes.data() + at, 8);
-    at += 8;
-    return true;
-  }
-};
-
-Error Damaged(std::string what) { return MakeError(ErrorCode::kIo, std::move(what)); }
 
 std::string VarintTrouble(const Cursor& c) {
   return c.left() < kMaxVarint ? "ends inside a number" : "has a number past 64 bits";
@@ -251,15 +211,15 @@ struct EventDecoder {
       }
       symbol = static_cast<uint32_t>(sym);
     }
-    if (kind & kKindQty && !(flags & kSameQty) && !cur.Bits(qty)) return kCutShort;
+    if (kind & kKindQty && !(flags & kSameQty) && !cur.U64(qty)) return kCutShort;
     if (flags & kNanPx) {
       px = kNanBits;
-    } else if (!(flags & kSamePx) && !cur.Bits(px)) {
+    } else if (!(flags & kSamePx) && !cur.U64(px)) {
       return kCutShort;
     }
     if (flags & kZeroCommission) {
       commission = kZeroBits;
-    } else if (!(flags & kSameCommission) && !cur.Bits(commission)) {
+    } else if (!(flags & kSameCommission) && !cur.U64(commission)) {
       return kCutShort;
     }
     reason_len = 0;
@@ -444,9 +404,9 @@ Result<std::vector<engine::Trade>> UnpackTradesCompact(std::span<const std::byte
       symbol = static_cast<uint32_t>(s);
     }
     uint64_t entry_px = last_exit_px, exit_px = 0, pnl = 0, ret = 0;
-    if (!(flags & kTradeSameQty) && !cur.Bits(qty)) return bad("is cut short");
-    if (!(flags & kTradeEntryAtLastExit) && !cur.Bits(entry_px)) return bad("is cut short");
-    if (!cur.Bits(exit_px) || !cur.Bits(pnl) || !cur.Bits(ret)) return bad("is cut short");
+    if (!(flags & kTradeSameQty) && !cur.U64(qty)) return bad("is cut short");
+    if (!(flags & kTradeEntryAtLastExit) && !cur.U64(entry_px)) return bad("is cut short");
+    if (!cur.U64(exit_px) || !cur.U64(pnl) || !cur.U64(ret)) return bad("is cut short");
     engine::Trade& t = out[i];
     t.symbol = symbol;
     t.side = flags & kTradeSell ? engine::Side::kSell : engine::Side::kBuy;

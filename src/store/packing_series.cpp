@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "store/blob_cursor.h"
 #include "store/packing.h"
 
 namespace tapedeck::store::internal {
@@ -15,55 +16,11 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "values are written little-endian as in memory");
 
-constexpr size_t kMaxVarint = 10;  // bytes of a LEB128 uint64
-
-Error Damaged(std::string what) { return MakeError(ErrorCode::kIo, std::move(what)); }
-
-void PutVarint(std::vector<std::byte>& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<std::byte>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<std::byte>(v));
-}
-
 void PutU64(std::vector<std::byte>& out, uint64_t v) {
   const size_t at = out.size();
   out.resize(at + sizeof v);
   std::memcpy(out.data() + at, &v, sizeof v);
 }
-
-uint64_t Zigzag(uint64_t v) { return (v << 1) ^ (0 - (v >> 63)); }
-uint64_t Unzigzag(uint64_t v) { return (v >> 1) ^ (0 - (v & 1)); }
-
-// Reads bytes from the front of a buffer; every read says whether the bytes were there.
-struct Cursor {
-  std::span<const std::byte> bytes;
-  size_t at = 0;
-
-  size_t left() const { return bytes.size() - at; }
-  // False when the buffer ends inside the varint or it does not fit 64 bits (then `at` is kept).
-  bool Varint(uint64_t& v) {
-    uint64_t out = 0;
-    for (size_t i = 0; i < kMaxVarint && at + i < bytes.size(); ++i) {
-      const auto b = std::to_integer<uint64_t>(bytes[at + i]);
-      if (i == kMaxVarint - 1 && b > 1) return false;
-      out |= (b & 0x7f) << (7 * i);
-      if ((b & 0x80) == 0) {
-        at += i + 1;
-        v = out;
-        return true;
-      }
-    }
-    return false;
-  }
-  bool U64(uint64_t& v) {
-    if (left() < sizeof v) return false;
-    std::memcpy(&v, bytes.data() + at, sizeof v);
-    at += sizeof v;
-    return true;
-  }
-};
 
 // A whole varint that ended early or overflowed, told apart for the message.
 std::string VarintTrouble(const Cursor& c) {
@@ -162,7 +119,7 @@ std::vector<std::byte> PackTimes(std::span<const Timestamp> times) {
                                    delta) {
       ++j;
     }
-    PutVarint(out, Zigzag(delta));
+    PutVarint(out, Zigzag(static_cast<int64_t>(delta)));
     PutVarint(out, j - i);
     i = j;
   }
@@ -241,7 +198,7 @@ Result<TimesHead> UnpackTimesHead(int64_t codec, std::span<const std::byte> blob
       return Damaged("the times blob's runs do not add up to its " + std::to_string(count) +
                      " values");
     }
-    delta = Unzigzag(delta);
+    delta = static_cast<uint64_t>(Unzigzag(delta));
     const size_t emit = std::min<size_t>(static_cast<size_t>(n), bars - std::min(bars, have));
     for (size_t k = 0; k < emit; ++k) {
       at[k] = FromMicros(static_cast<int64_t>(now + delta * (k + 1)));
