@@ -20,17 +20,20 @@ class CorruptDataTest(unittest.TestCase):
     def tearDown(self):
         self.server.cleanup()
 
-    def series_file(self):
+    def data_files(self):
         data = self.server.db + ".data"
-        files = [os.path.join(data, f) for f in os.listdir(data)]
-        # The upload is the newest file (the sample sp500 was imported at the first start).
-        return max(files, key=os.path.getmtime)
+        return {os.path.join(data, f) for f in os.listdir(data)}
 
     def damage_then_backtest(self, damage):
         s = self.server
+        # The upload's file is the one it adds: by modification time the sample sp500, imported
+        # at the first start, can come out newer.
+        before = self.data_files()
         status, body = s.json("POST", "/datasets?name=hours&symbol=H", CSV)
         self.assertEqual(status, 201, body)
-        path = self.series_file()
+        added = self.data_files() - before
+        self.assertEqual(len(added), 1, added)
+        path = added.pop()
         status, out = s.json("POST", "/backtests",
                              json.dumps({"dataset": "hours", "strategy": "sma_cross"}))
         earlier = out["id"]
