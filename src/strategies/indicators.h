@@ -94,6 +94,16 @@ class SmaFill {
   // fewer than n values were fed. REQUIRES: from is 0 or where the previous call ended (the
   // state carried between calls is that of Sma after `from` updates); x holds from + count values.
   void Fill(const double* x, size_t from, size_t count, double* out) {
+    const size_t warm = FillSums(x, from, count, out);
+    detail::DivideInPlace(out + warm, count - warm, nd_);
+  }
+
+  // As Fill, but leaves the sums undivided: out[k] is the sum Sma holds after updates with
+  // x[0..from + k] (its value is out[k] / n, the one division Fill adds), NaN where fewer than n
+  // values were fed; those NaN come first, and their count is returned. For a caller that needs
+  // only what the means decide and can often decide it without dividing (sma_cross with derived
+  // plots). REQUIRES: as Fill; Fill and FillSums may alternate.
+  size_t FillSums(const double* x, size_t from, size_t count, double* out) {
     assert(from == c_);
     const size_t n = n_;
     const size_t end = from + count;
@@ -151,11 +161,10 @@ class SmaFill {
     }
     c_ = c;
     s_ = s;
-    // Sums to means: NaN before the n-th update, then sum / n.
-    size_t k = 0;
+    // NaN before the n-th update.
     const size_t warm = from + 1 < n ? std::min(count, n - 1 - from) : 0;
-    for (; k < warm; ++k) out[k] = std::numeric_limits<double>::quiet_NaN();
-    detail::DivideInPlace(out + k, count - k, nd_);
+    for (size_t k = 0; k < warm; ++k) out[k] = std::numeric_limits<double>::quiet_NaN();
+    return warm;
   }
 
   size_t period() const { return n_; }

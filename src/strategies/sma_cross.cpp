@@ -15,7 +15,10 @@
 // adds and stores was most of the strategy's cost; ahead, four windows are summed side by side in
 // registers. A mean for bar t still depends on closes 0..t only, and the decision at bar t reads
 // only the means of bar t. The plotted means are `fast` and `slow` (derivations "sma:fast",
-// "sma:slow" with RunConfig::derive_plots: then not stored at all).
+// "sma:slow" with RunConfig::derive_plots: then not stored at all). With one symbol and derived
+// plots the means are not needed as values, only what they decide: the windows' sums are compared
+// through estimated means and divided only at bars too near the tolerance (CompareSums), with the
+// same answer at every bar.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -139,12 +142,70 @@ class SmaCross final : public LongFlat<SmaCross> {
     }
   }
 
+  // As Compare, but from the windows' sums (SmaFill::FillSums), which is all a run with derived
+  // plots needs of them: the means are not stored, only what they decide. The bits are Compare's
+  // exactly. Each mean is first estimated as sum × (1 / n), within 3 ulps of the correctly
+  // rounded sum / n; the comparison's value from the estimates, (a - b) - 1e-10·|b|, is then
+  // within about 8 ulps of (|a| + |b|) of the one Compare tests, so where it is farther than
+  // 1e-13·(|a| + |b|) from zero (almost every bar: a tie on paper lands near -1e-10·|b|) its sign
+  // is Compare's answer. Nearer than that, or NaN (the warm-up), infinite or tiny, the bar is
+  // decided by Compare's own operations on the divided means.
+  void CompareSums(size_t count) {
+    const double nf = static_cast<double>(fast_n_), ns = static_cast<double>(slow_n_);
+    const double rf = 1 / nf, rs = 1 / ns;
+    const auto exact = [&](size_t k) { return Above(fast_[k] / nf, slow_[k] / ns); };
+    for (size_t w = 0; w * 64 < count; ++w) {
+      const size_t from = w * 64, to = std::min(count, from + 64);
+      uint64_t word = 0;
+      size_t k = from;
+#if defined(__SSE2__)
+      using V2 = double __attribute__((vector_size(16)));
+      using M2 = int64_t __attribute__((vector_size(16)));
+      const V2 tol = {kTieTolerance, kTieTolerance}, vrf = {rf, rf}, vrs = {rs, rs};
+      const V2 rel = {kSure, kSure}, tiny = {kTiny, kTiny};
+      const M2 sign = {INT64_MAX, INT64_MAX};
+      const auto abs = [&sign](V2 v) {
+        M2 bits;
+        __builtin_memcpy(&bits, &v, sizeof bits);
+        bits &= sign;
+        __builtin_memcpy(&v, &bits, sizeof v);
+        return v;
+      };
+      for (; k + 2 <= to; k += 2) {
+        V2 sa, sb;
+        __builtin_memcpy(&sa, fast_.data() + k, sizeof sa);
+        __builtin_memcpy(&sb, slow_.data() + k, sizeof sb);
+        const V2 a = sa * vrf, b = sb * vrs;
+        const V2 abs_b = abs(b);
+        const V2 d = (a - b) - tol * abs_b;
+        const V2 margin = rel * (abs(a) + abs_b) + tiny;
+        const M2 above = d > margin;
+        const M2 sure = above | (d < -margin);
+        auto two = static_cast<uint64_t>(_mm_movemask_pd(reinterpret_cast<__m128d>(above)));
+        const int decided = _mm_movemask_pd(reinterpret_cast<__m128d>(sure));
+        if (decided != 3) [[unlikely]] {
+          two = static_cast<uint64_t>(exact(k)) | static_cast<uint64_t>(exact(k + 1)) << 1;
+        }
+        word |= two << (k - from);
+      }
+#endif
+      for (; k < to; ++k) word |= static_cast<uint64_t>(exact(k)) << (k - from);
+      above_[w] = word;
+    }
+  }
+
   [[gnu::noinline]] void Refill(engine::Context& ctx, size_t i) {
     const auto closes = ctx.series(0).close();
     const size_t count = std::min(kChunk, closes.size() - i);
-    fast_fill_.Fill(closes.data(), i, count, fast_.data());
-    slow_fill_.Fill(closes.data(), i, count, slow_.data());
-    Compare(count);
+    if (single_ && !plot_) {
+      fast_fill_.FillSums(closes.data(), i, count, fast_.data());
+      slow_fill_.FillSums(closes.data(), i, count, slow_.data());
+      CompareSums(count);
+    } else {
+      fast_fill_.Fill(closes.data(), i, count, fast_.data());
+      slow_fill_.Fill(closes.data(), i, count, slow_.data());
+      Compare(count);
+    }
     if (single_ && plot_) {
       ctx.AppendPlot(fast_plot_, std::span(fast_.data(), count));
       ctx.AppendPlot(slow_plot_, std::span(slow_.data(), count));
@@ -153,12 +214,17 @@ class SmaCross final : public LongFlat<SmaCross> {
     chunk_end_ = i + count;
   }
 
+  // CompareSums: how far from zero (relative to |a| + |b|, plus an absolute floor below which the
+  // relative bound would not hold) an estimate must be for its sign to be certain.
+  static constexpr double kSure = 1e-13;
+  static constexpr double kTiny = 1e-290;
+
   SmaFill fast_fill_, slow_fill_;
   size_t fast_n_, slow_n_;
   bool single_ = false;
   bool plot_ = true;  // false: the means are derived (recorded as what they are)
-  // The means of bars chunk_begin_ .. chunk_end_ - 1: 2 x 32 KiB, which stay in the cache
-  // between fill and use.
+  // The means of bars chunk_begin_ .. chunk_end_ - 1 (with one symbol and derived plots: their
+  // windows' sums, CompareSums): 2 x 32 KiB, which stay in the cache between fill and use.
   std::vector<double> fast_, slow_;
   std::vector<uint64_t> above_;  // bit k: the means of bar chunk_begin_ + k, fast above slow
   size_t chunk_begin_ = 0, chunk_end_ = 0;

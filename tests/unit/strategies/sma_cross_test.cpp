@@ -380,6 +380,34 @@ TEST(SmaCrossTest, SameRunAsOneBarAtATimeWithTiesAndTwoSymbols) {
   }
 }
 
+// With one symbol and derived plots the built-in decides from the windows' sums, estimating each
+// mean by a multiplication and dividing only where the estimate is too near the tolerance to be
+// sure. Closes that climb at about the rate where fast - slow is 1e-10·|slow|, each step off it by
+// a random relative amount from 1e-9 to 0.1, put many bars at and around that edge; every event,
+// the equity and the statistics must be those of the one-bar-at-a-time form's divided means.
+TEST(SmaCrossTest, DerivedRunDecidesAtTheToleranceAsTheDividedMeans) {
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  for (const auto& [fast, slow] :
+       std::vector<std::pair<size_t, size_t>>{{1, 2}, {2, 5}, {10, 30}, {7, 211}}) {
+    SCOPED_TRACE("fast " + std::to_string(fast) + " slow " + std::to_string(slow));
+    std::mt19937_64 rng(seed + fast);
+    std::uniform_real_distribution<double> exponent(-9, -1);
+    std::bernoulli_distribution negative(0.5);
+    Ohlc bars;
+    double x = 100;
+    for (size_t t = 0; t < 20'000; ++t) {
+      const double off = std::pow(10.0, exponent(rng)) * (negative(rng) ? -1 : 1);
+      x += x * 2e-10 / static_cast<double>(slow - fast) * (1 + off);
+      for (auto* column : {&bars.open, &bars.high, &bars.low, &bars.close}) column->push_back(x);
+    }
+    const market::Series series = testutil::ToSeries(bars);
+    engine::RunConfig config = CostlyConfig(true);
+    config.derive_plots = true;
+    EXPECT_GT(CompareWithOneBarAtATime(std::span(&series, 1), fast, slow, config), 100u);
+  }
+}
+
 // The pinned rule's means computed the plain way, from scratch at every bar, decide every bar as
 // the built-in's plotted means do, over a generated year with its ties.
 TEST(SmaCrossTest, PlottedMeansDecideAsNaiveMeansOnAGeneratedYear) {
