@@ -30,6 +30,9 @@ constexpr size_t kOpenAhead = 512;
 // for the first time a window at a time, in strides the hardware prefetcher does not follow;
 // fetched here, spread over the bars before, they are in the cache by then. 64 KiB ahead.
 constexpr size_t kCloseAhead = 8192;
+// How far ahead it prefetches the part of the curve the block of equity being written will be
+// appended to: a block, so that the append writes to lines in the cache (one block ahead).
+constexpr size_t kCurveAhead = size_t{1} << 12;
 // The equity curve's statistics are read every 2^12 bars (32 KiB of equity), while those bars
 // are still in the cache.
 constexpr size_t kScanMask = (size_t{1} << 12) - 1;
@@ -116,7 +119,7 @@ std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
 // strategy asked not to be called before them, SkipUntil, and no order rests), into
 // out[0 .. end - t). Equity is cash + position * close as at any bar: the same two operations,
 // two bars per SSE2 instruction (an element-wise vector operation rounds as its scalar form).
-void MarkQuiet(detail::RunState& st, double* out, size_t t, size_t end) {
+void MarkQuiet(detail::RunState& st, double* out, const double* curve, size_t t, size_t end) {
   detail::SymbolState& y = st.syms[0];
   const double* close = y.close;
   const double cash = st.cash, pos = y.position;
@@ -135,6 +138,7 @@ void MarkQuiet(detail::RunState& st, double* out, size_t t, size_t end) {
   for (u = t; u < end; u += 8) {
     __builtin_prefetch(y.open + std::min(u + kOpenAhead, n - 1));
     __builtin_prefetch(close + std::min(u + kCloseAhead, n - 1));
+    __builtin_prefetch(curve + std::min(u + kCurveAhead, n - 1));
   }
   // What the bars after these read of the state: the symbol's bar (Finish marks an open trade at
   // it). The time and the marked equity are set by the next bar the loop steps through, before
@@ -161,6 +165,8 @@ Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equit
   detail::SymbolState& first = st.syms[0];
   std::vector<double> block(kScanMask + 1);
   double* const out = block.data();
+  // Where the blocks go (reserved for every bar; only prefetched ahead of the appends).
+  const double* const curve = equity.data();
   size_t base = 0;  // the bar of out[0]
   auto flush = [&](size_t to) {
     equity.insert(equity.end(), out, out + (to - base));
@@ -174,7 +180,7 @@ Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equit
     if (quiet) {
       // Up to the wake, or the next bar after which the hooks are polled, whichever is first.
       const size_t end = std::min({st.wake, n, (t | kCancelMask) + 1});
-      MarkQuiet(st, out + (t - base), t, end);
+      MarkQuiet(st, out + (t - base), curve, t, end);
       t = end;
     } else {
       st.index = t;
@@ -189,6 +195,7 @@ Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equit
         if ((t & 7) == 0) {
           __builtin_prefetch(first.open + std::min(t + kOpenAhead, n - 1));
           __builtin_prefetch(first.close + std::min(t + kCloseAhead, n - 1));
+          __builtin_prefetch(curve + std::min(t + kCurveAhead, n - 1));
         }
         if (!st.pending.empty()) st.ProcessPending();
         eq = st.cash + first.position * first.close[t];
