@@ -166,7 +166,10 @@ OrderEvent& RunState::Record(OrderId id, SymbolId symbol, Side side, OrderType t
       e.side = side;
       e.type = type;
       e.status = status;
-      e.qty = qty;
+      // Its value alone, not the whole optional: the caller has just built it with two stores
+      // (the value and the flag), which a 16-byte copy would load as one, a load the CPU cannot
+      // forward from them and stalls on until they are written.
+      if (qty) e.qty = *qty;
       return e;
     }
   };
@@ -217,7 +220,18 @@ void BookFill(RunState& st, SymbolId symbol, bool buy, double qty, double px, do
       if (trades.size() == trades.capacity()) [[unlikely]] {
         Grow(trades, st.index, st.bar_count);
       }
-      trades.push_back(MakeTrade(st, symbol, t, t.exit_qty, t.exit_value, false));
+      // Built in the vector's slot (as an order event is, Record): a Trade returned by MakeTrade
+      // and then pushed would be assembled on the stack a field at a time and copied from there
+      // 16 bytes at a time, loads the CPU cannot forward from the narrower stores and stalls on.
+      struct Closed {
+        const RunState& st;
+        SymbolId symbol;
+        const OpenTrade& t;
+        operator Trade() const {  // NOLINT(google-explicit-constructor): emplace_back needs it
+          return MakeTrade(st, symbol, t, t.exit_qty, t.exit_value, false);
+        }
+      };
+      trades.emplace_back(Closed{st, symbol, t});
       // As for order events (Record): the next trade's slot, for writing, ahead of its time.
       if (trades.size() < trades.capacity()) {
         const char* next = reinterpret_cast<const char*>(trades.data() + trades.size());
