@@ -1,7 +1,6 @@
 // The run loop: the aligned timeline, per-bar order matching, marking and the strategy call.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,18 +88,15 @@ void AdviseHugePages(std::vector<T>& v) {
 #endif
 }
 
-// Every time at which any symbol has a bar, ascending, once.
+// Every time at which any symbol has a bar, ascending, once. With one symbol, those are its
+// series' times: then the result is empty, with room for all of them, and the loop appends them
+// a block at a time (Loop), from lines it has fetched ahead, instead of a copy of megabytes here
+// that would stream through memory (times were ~10 % of a run's time).
 std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
   if (data.size() == 1) {
-    const auto t = data[0].times();
     std::vector<Timestamp> times;
-    times.reserve(t.size());
+    times.reserve(data[0].size());
     AdviseHugePages(times);
-    // Sized (zeroed) and then copied whole, rather than copied element by element: a Timestamp is
-    // trivially copyable but not trivial, so the element-wise copy is a store at a time, each
-    // reading its line in first; zeroing and memcpy write whole lines.
-    times.resize(t.size());
-    std::memcpy(times.data(), t.data(), t.size() * sizeof(Timestamp));
     return times;
   }
   size_t total = 0;
@@ -121,7 +117,8 @@ std::vector<Timestamp> AlignedTimes(std::span<const market::Series> data) {
 // strategy asked not to be called before them, SkipUntil, and no order rests), into
 // out[0 .. end - t). Equity is cash + position * close as at any bar: the same two operations,
 // two bars per SSE2 instruction (an element-wise vector operation rounds as its scalar form).
-void MarkQuiet(detail::RunState& st, double* out, const double* curve, size_t t, size_t end) {
+void MarkQuiet(detail::RunState& st, double* out, const double* curve, const Timestamp* timeline,
+               size_t t, size_t end) {
   detail::SymbolState& y = st.syms[0];
   const double* close = y.close;
   const double cash = st.cash, pos = y.position;
@@ -142,6 +139,7 @@ void MarkQuiet(detail::RunState& st, double* out, const double* curve, size_t t,
     __builtin_prefetch(st.times + std::min(u + kOpenAhead, n - 1));
     __builtin_prefetch(close + std::min(u + kCloseAhead, n - 1));
     __builtin_prefetch(curve + std::min(u + kCurveAhead, n - 1));
+    __builtin_prefetch(timeline + std::min(u + kCurveAhead, n - 1));
   }
   // What the bars after these read of the state: the symbol's bar (Finish marks an open trade at
   // it). The time and the marked equity are set by the next bar the loop steps through, before
@@ -159,10 +157,12 @@ void MarkQuiet(detail::RunState& st, double* out, const double* curve, size_t t,
 // The equity of each bar is written to a block of kScanMask + 1 bars; at the end of a block (and
 // of the run) the block is appended to `equity` and the curve's statistics read it there while it
 // is in the cache (RunState::scan). Appending writes each mark to the curve once, where a curve
-// sized up front would be written with zeros first. REQUIRES: equity has room for every bar.
+// sized up front would be written with zeros first. With one symbol the run's timeline is filled
+// the same way, from the series' times (st.times) at the same points. REQUIRES: equity (and with
+// one symbol, timeline, empty) has room for every bar.
 template <bool kSingle>
 Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equity,
-            const RunHooks& hooks) {
+            std::vector<Timestamp>& timeline, const RunHooks& hooks) {
   Context ctx(&st);
   const size_t n = st.bar_count;
   detail::SymbolState& first = st.syms[0];
@@ -170,9 +170,11 @@ Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equit
   double* const out = block.data();
   // Where the blocks go (reserved for every bar; only prefetched ahead of the appends).
   const double* const curve = equity.data();
+  const Timestamp* const times_to = timeline.data();
   size_t base = 0;  // the bar of out[0]
   auto flush = [&](size_t to) {
     equity.insert(equity.end(), out, out + (to - base));
+    if constexpr (kSingle) timeline.insert(timeline.end(), st.times + base, st.times + to);
     st.scan.Advance(equity.data(), st.times, to);
     base = to;
   };
@@ -183,7 +185,7 @@ Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equit
     if (quiet) {
       // Up to the wake, or the next bar after which the hooks are polled, whichever is first.
       const size_t end = std::min({st.wake, n, (t | kCancelMask) + 1});
-      MarkQuiet(st, out + (t - base), curve, t, end);
+      MarkQuiet(st, out + (t - base), curve, times_to, t, end);
       t = end;
     } else {
       st.index = t;
@@ -200,6 +202,7 @@ Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equit
           __builtin_prefetch(st.times + std::min(t + kOpenAhead, n - 1));
           __builtin_prefetch(first.close + std::min(t + kCloseAhead, n - 1));
           __builtin_prefetch(curve + std::min(t + kCurveAhead, n - 1));
+          __builtin_prefetch(times_to + std::min(t + kCurveAhead, n - 1));
         }
         if (!st.pending.empty()) st.ProcessPending();
         eq = st.cash + first.position * first.close[t];
@@ -320,7 +323,11 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   result.symbols.reserve(data.size());
   for (const auto& s : data) result.symbols.push_back(s.symbol());
   result.times = AlignedTimes(data);
-  result.equity.reserve(result.times.size());  // filled by the loop, a block at a time
+  // With one symbol the timeline is the series' times, appended by the loop.
+  const bool single = data.size() == 1;
+  const Timestamp* const times = single ? data[0].times().data() : result.times.data();
+  const size_t bars = single ? data[0].size() : result.times.size();
+  result.equity.reserve(bars);  // filled by the loop, a block at a time
   AdviseHugePages(result.equity);
 
   detail::RunState st;
@@ -337,9 +344,9 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
     y.size = s.size();
     y.series = &s;
   }
-  st.times = result.times.data();
-  st.bar_count = result.times.size();
-  st.time = result.times[0];  // what OnStart sees, and when its orders are recorded
+  st.times = times;
+  st.bar_count = bars;
+  st.time = times[0];  // what OnStart sees, and when its orders are recorded
   st.cash = config.cash;
   st.equity = config.cash;
   st.costs = config.costs;
@@ -356,9 +363,9 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   Status done = Ok();
   if (data.size() == 1) {
     st.syms[0].has_bar = true;
-    done = Loop<true>(st, strategy, result.equity, hooks);
+    done = Loop<true>(st, strategy, result.equity, result.times, hooks);
   } else {
-    done = Loop<false>(st, strategy, result.equity, hooks);
+    done = Loop<false>(st, strategy, result.equity, result.times, hooks);
   }
   if (!done.ok()) return done.take_error();
   if (st.failure) return *st.failure;

@@ -65,7 +65,9 @@ struct SymbolState {
 
 struct RunState {
   std::vector<SymbolState> syms;
-  const Timestamp* times = nullptr;  // the aligned timeline
+  // The aligned timeline (with one symbol, its series' times: the same values, read before the
+  // run's copy of them is complete).
+  const Timestamp* times = nullptr;
   size_t bar_count = 0;
   size_t index = 0;
   size_t wake = 0;  // the first bar at which the strategy's OnBar is called again (SkipUntil)
