@@ -225,6 +225,27 @@ TEST(QuietBars, SkippingMakesTheSameRunBitForBit) {
   }
 }
 
+// With one symbol the loop appends the run's timeline a block at a time from the series' times:
+// it must come out as those times, whole, whatever the length (around the 4,096-bar blocks) and
+// whether the strategy is called at every bar or skips.
+TEST(QuietBars, OneSymbolTimelineIsTheSeriesTimes) {
+  for (const size_t n : {1, 2, 4'095, 4'096, 4'097, 8'193, 20'011}) {
+    SCOPED_TRACE("n=" + std::to_string(n));
+    const market::Series series = Walk(n, n);
+    const std::vector<Timestamp> want(series.times().begin(), series.times().end());
+    std::vector<size_t> acts;
+    for (size_t t = 0; t < n; t += 97) acts.push_back(t);
+    for (const bool skip : {false, true}) {
+      RandomTrader trader(acts, n, skip);
+      auto r = engine::Run(std::span(&series, 1), trader, {});
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ(r->times, want);
+      EXPECT_EQ(r->equity.size(), n);
+      for (const auto& seen : trader.seen) EXPECT_EQ(seen.time, want[seen.index]);
+    }
+  }
+}
+
 // Curves with flat stretches, zero marks (a return taken as 0), drawdowns that recover and one
 // that never does, read in stretches that end at random bars (odd or even) must give the bits of
 // one pass.
