@@ -31,8 +31,9 @@ constexpr size_t kOpenAhead = 512;
 // for the first time a window at a time, in strides the hardware prefetcher does not follow;
 // fetched here, spread over the bars before, they are in the cache by then. 64 KiB ahead.
 constexpr size_t kCloseAhead = 8192;
-// How far ahead it prefetches the part of the curve the block of equity being written will be
-// appended to: a block, so that the append writes to lines in the cache (one block ahead).
+// How far ahead it prefetches the parts of the curve and of the timeline that the block of
+// equity and times being written will be appended to: a block, so that the appends write to lines
+// in the cache.
 constexpr size_t kCurveAhead = size_t{1} << 12;
 // The equity curve's statistics are read every 2^12 bars (32 KiB of equity), while those bars
 // are still in the cache.
@@ -132,7 +133,8 @@ void MarkQuiet(detail::RunState& st, double* out, const double* curve, const Tim
     __builtin_memcpy(out + (u - t), &e, sizeof e);
   }
   if (u < end) out[u - t] = cash + pos * close[u];
-  // The open column keeps streaming ahead, as at every other bar (see Loop).
+  // The columns read and appended to ahead keep streaming into the cache, as at every other bar
+  // (see Loop): `curve` and `timeline` are where the loop's blocks of equity and times go.
   const size_t n = st.bar_count;
   for (u = t; u < end; u += 8) {
     __builtin_prefetch(y.open + std::min(u + kOpenAhead, n - 1));
