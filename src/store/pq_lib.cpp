@@ -37,6 +37,7 @@ Result<const PqLib*> LoadPqFrom(const char* soname) {
 #undef TD_PQ_RESOLVE
   if (!missing.empty()) {
     delete lib;
+    ::dlclose(handle);
     return LoadError(soname, "missing " + missing);
   }
   return static_cast<const PqLib*>(lib);
