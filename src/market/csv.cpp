@@ -296,7 +296,8 @@ bool GenericLayout(const Layout& layout) {
 }
 
 inline const char* CsvParser::ParseGenericRow(Row& row) {
-  const char* q = csv::ParseTime(p_, end_, &row.time, date_cache_);
+  const char* q = csv::ParseIsoSecondsSameDay(p_, end_, &row.time, date_cache_);
+  if (q == nullptr) q = csv::ParseTime(p_, end_, &row.time, date_cache_);
   double* const values[] = {&row.open, &row.high, &row.low, &row.close, &row.volume};
   for (int c = 1; c < layout_.columns; ++c) {
     if (q == nullptr || q == end_ || *q != ',') return nullptr;

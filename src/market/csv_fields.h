@@ -149,6 +149,28 @@ inline const char* ParseDateCached(const char* p, const char* end, int64_t* days
   return q;
 }
 
+// "YYYY-MM-DDTHH:MM:SSZ" (or ' ' for 'T', no 'Z' before a comma) whose date is the one in `cache`:
+// what `tapedeck gen` and most minute-bar exports write on every row but each day's first. Reads
+// the fixed positions without a call or a loop; anything else (another date, a fraction, an
+// offset, a bad clock) is nullptr, and the caller then reads it with ParseTime, so a text this
+// takes gives exactly ParseTime's value and end.
+[[gnu::always_inline]] inline const char* ParseIsoSecondsSameDay(const char* p, const char* end,
+                                                                  int64_t* us,
+                                                                  const DateCache& cache) {
+  if (end - p < 20 || !cache.valid || std::memcmp(p, cache.text, 10) != 0 ||
+      (p[10] != 'T' && p[10] != ' ') || p[13] != ':' || p[16] != ':' || !IsDigit(p[11]) ||
+      !IsDigit(p[12]) || !IsDigit(p[14]) || !IsDigit(p[15]) || !IsDigit(p[17]) ||
+      !IsDigit(p[18]) || (p[19] != 'Z' && p[19] != ',')) {
+    return nullptr;
+  }
+  const int h = Digit(p[11]) * 10 + Digit(p[12]);
+  const int m = Digit(p[14]) * 10 + Digit(p[15]);
+  const int s = Digit(p[17]) * 10 + Digit(p[18]);
+  if (h > 23 || m > 59 || s > 59) return nullptr;
+  *us = cache.days * kMicrosPerDay + ((h * 60 + m) * 60 + s) * kMicrosPerSecond;
+  return p + (p[19] == 'Z' ? 20 : 19);
+}
+
 // An ISO-8601 time (date, or date 'T'|' ' clock, then optional Z or +HH:MM) or Unix seconds with
 // an optional fraction -> microseconds since the epoch, UTC.
 inline const char* ParseTime(const char* p, const char* end, int64_t* us, DateCache& cache) {
