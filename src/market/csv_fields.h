@@ -66,6 +66,35 @@ inline const char* ParseNumber(const char* p, const char* end, double* out) {
   return ptr;
 }
 
+// ParseNumber for a field followed, before `end`, by a line end ('\n' or '\r'), as every field of a
+// row but the text's last is: the loops stop at a byte that is not a digit, which that line end is
+// at the latest, so they test no bound. The same value and end as ParseNumber.
+[[gnu::always_inline]] inline const char* ParseNumberInLine(const char* p, const char* end,
+                                                             double* out) {
+  const char* s = p;
+  const bool negative = *s == '-';
+  s += negative;
+  uint64_t m = 0;  // wraps past 19 digits, but then n > 15 and it is not used
+  const char* digits = s;
+  for (unsigned d; (d = static_cast<unsigned char>(*s) - '0') < 10; ++s) m = m * 10 + d;
+  ptrdiff_t n = s - digits;
+  ptrdiff_t frac = 0;
+  if (*s == '.') {
+    const char* f = ++s;
+    for (unsigned d; (d = static_cast<unsigned char>(*s) - '0') < 10; ++s) m = m * 10 + d;
+    frac = s - f;
+    n += frac;
+  }
+  if (n > 0 && n <= 15 && *s != 'e' && *s != 'E') {
+    const double v = static_cast<double>(m) / kPow10[frac];
+    *out = negative ? -v : v;
+    return s;
+  }
+  const auto [ptr, ec] = std::from_chars(p, end, *out);
+  if (ec != std::errc() || !std::isfinite(*out)) return nullptr;
+  return ptr;
+}
+
 // An unsigned integer of at most 18 digits (no overflow possible).
 inline const char* ParseUnsigned(const char* p, const char* end, int64_t* out) {
   const char* start = p;
