@@ -196,7 +196,7 @@ class CsvParser {
   bool report_progress_ = true;
 };
 
-bool CsvParser::NextNonBlank() {
+inline bool CsvParser::NextNonBlank() {
   while (p_ < end_ && (*p_ == '\n' || *p_ == '\r')) {
     p_ = SkipLineEnd(p_, end_);
     ++line_;
@@ -316,12 +316,17 @@ template <bool kInLine>
 inline const char* CsvParser::ParseGenericRow(Row& row) {
   const char* q = csv::ParseIsoSecondsSameDay(p_, end_, &row.time, date_cache_);
   if (q == nullptr) q = csv::ParseTime(p_, end_, &row.time, date_cache_);
-  double* const values[] = {&row.open, &row.high, &row.low, &row.close, &row.volume};
-  for (int c = 1; c < layout_.columns; ++c) {
-    if (q == nullptr || q == end_ || *q != ',') return nullptr;
-    q = kInLine ? csv::ParseNumberInLine(q + 1, end_, values[c - 1])
-                : csv::ParseNumber(q + 1, end_, values[c - 1]);
-  }
+  // The next field, after the comma at q; nullptr when there is none or it is no number. With
+  // kInLine a line end follows, so q (a field's end) is never end_.
+  const auto field = [this](const char* q, double* out) -> const char* {
+    if (q == nullptr || (!kInLine && q == end_) || *q != ',') return nullptr;
+    return kInLine ? csv::ParseNumberInLine(q + 1, end_, out) : csv::ParseNumber(q + 1, end_, out);
+  };
+  q = field(q, &row.open);
+  q = field(q, &row.high);
+  q = field(q, &row.low);
+  q = field(q, &row.close);
+  if (layout_.columns == 6) q = field(q, &row.volume);
   if (q == nullptr || (q != end_ && *q != '\n' && *q != '\r')) return nullptr;
   return q;
 }
