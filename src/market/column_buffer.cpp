@@ -26,8 +26,8 @@ AnonymousMapping::AnonymousMapping(size_t bytes) {
   // suggests), so its last MiB or so is mostly never written: a tail under 1 MiB stays in plain
   // pages, a longer one is rounded up to a huge page.
   const size_t tail = bytes % kHugePage;
-  const size_t size = RoundUp(bytes == 0 ? 1 : bytes,
-                              huge && tail >= kHugePage / 2 ? kHugePage : kPage);
+  const size_t size =
+      RoundUp(bytes == 0 ? 1 : bytes, huge && tail >= kHugePage / 2 ? kHugePage : kPage);
   // A huge page needs a 2 MiB aligned address: map a little more and cut off the ragged ends.
   const size_t slack = huge ? kHugePage : 0;
   void* raw =

@@ -464,7 +464,7 @@ std::optional<Error> CsvParser::ParseRows() {
     const char* row_start = p_;
     Row row;
     bool skip_row = false;
-    const char* generic_end = !generic                ? nullptr
+    const char* generic_end = !generic           ? nullptr
                               : p_ < last_break_ ? ParseGenericRow<true>(row)
                                                  : ParseGenericRow<false>(row);
     if (generic_end != nullptr) {

@@ -70,7 +70,7 @@ inline const char* ParseNumber(const char* p, const char* end, double* out) {
 // row but the text's last is: the loops stop at a byte that is not a digit, which that line end is
 // at the latest, so they test no bound. The same value and end as ParseNumber.
 [[gnu::always_inline]] inline const char* ParseNumberInLine(const char* p, const char* end,
-                                                             double* out) {
+                                                            double* out) {
   const char* s = p;
   const bool negative = *s == '-';
   s += negative;
@@ -184,12 +184,12 @@ inline const char* ParseDateCached(const char* p, const char* end, int64_t* days
 // offset, a bad clock) is nullptr, and the caller then reads it with ParseTime, so a text this
 // takes gives exactly ParseTime's value and end.
 [[gnu::always_inline]] inline const char* ParseIsoSecondsSameDay(const char* p, const char* end,
-                                                                  int64_t* us,
-                                                                  const DateCache& cache) {
+                                                                 int64_t* us,
+                                                                 const DateCache& cache) {
   if (end - p < 20 || !cache.valid || std::memcmp(p, cache.text, 10) != 0 ||
       (p[10] != 'T' && p[10] != ' ') || p[13] != ':' || p[16] != ':' || !IsDigit(p[11]) ||
-      !IsDigit(p[12]) || !IsDigit(p[14]) || !IsDigit(p[15]) || !IsDigit(p[17]) ||
-      !IsDigit(p[18]) || (p[19] != 'Z' && p[19] != ',')) {
+      !IsDigit(p[12]) || !IsDigit(p[14]) || !IsDigit(p[15]) || !IsDigit(p[17]) || !IsDigit(p[18]) ||
+      (p[19] != 'Z' && p[19] != ',')) {
     return nullptr;
   }
   const int h = Digit(p[11]) * 10 + Digit(p[12]);

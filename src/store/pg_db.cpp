@@ -293,7 +293,8 @@ Status Conn::EnsureConnected(std::string_view op) {
     // 57P01) and closed the socket. Reading what is there (libpq's socket is non-blocking: an
     // idle healthy connection costs two empty reads) turns that into CONNECTION_BAD now, before
     // a statement is sent into it: the first read takes the message, the second the end.
-    for (int i = 0; i < 2 && Pq().PQstatus(conn_) == CONNECTION_OK; ++i) (void)Pq().PQconsumeInput(conn_);
+    for (int i = 0; i < 2 && Pq().PQstatus(conn_) == CONNECTION_OK; ++i)
+      (void)Pq().PQconsumeInput(conn_);
     if (Pq().PQstatus(conn_) == CONNECTION_OK) return Ok();
   }
   if (in_txn_) {
@@ -372,7 +373,7 @@ Result<Rows> Conn::Execute(std::string_view sql, const Params& params, bool simp
     } else {
       const auto start = std::chrono::steady_clock::now();
       res = Pq().PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(),
-                           lengths.data(), params.formats_.data(), /*resultFormat=*/kBinary);
+                                lengths.data(), params.formats_.data(), /*resultFormat=*/kBinary);
       CountRoundTrip(start);
     }
   }
@@ -395,13 +396,13 @@ PGresult* Conn::PrepareAndExecute(const std::string& name, std::string_view sql,
     prep = Pq().PQprepare(conn_, name.c_str(), text.c_str(), params.size(), params.types_.data());
     if (prep == nullptr || Pq().PQresultStatus(prep) != PGRES_COMMAND_OK) return nullptr;
     return Pq().PQexecPrepared(conn_, name.c_str(), params.size(), values.data(), lengths.data(),
-                          params.formats_.data(), /*resultFormat=*/kBinary);
+                               params.formats_.data(), /*resultFormat=*/kBinary);
   }
   PGresult* res = nullptr;
   if (Pq().PQsendPrepare(conn_, name.c_str(), text.c_str(), params.size(), params.types_.data()) ==
           1 &&
       Pq().PQsendQueryPrepared(conn_, name.c_str(), params.size(), values.data(), lengths.data(),
-                          params.formats_.data(), /*resultFormat=*/kBinary) == 1 &&
+                               params.formats_.data(), /*resultFormat=*/kBinary) == 1 &&
       Pq().PQpipelineSync(conn_) == 1) {
     // The prepare's result, a null; the execution's (PGRES_PIPELINE_ABORTED when the prepare
     // failed), a null; then the sync's. Anything else is dropped.
@@ -442,10 +443,12 @@ PGresult* Conn::PrepareAndExecute(const std::string& name, std::string_view sql,
 
 Error Conn::ServerError(const PGresult* res, std::string_view op) const {
   const char* state = res != nullptr ? Pq().PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  const char* primary = res != nullptr ? Pq().PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  std::string msg = primary != nullptr                                  ? std::string(primary)
-                    : res != nullptr && *Pq().PQresultErrorMessage(res) != 0 ? Pq().PQresultErrorMessage(res)
-                                                                        : Pq().PQerrorMessage(conn_);
+  const char* primary =
+      res != nullptr ? Pq().PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string msg = primary != nullptr ? std::string(primary)
+                    : res != nullptr && *Pq().PQresultErrorMessage(res) != 0
+                        ? Pq().PQresultErrorMessage(res)
+                        : Pq().PQerrorMessage(conn_);
   msg = Trim(std::move(msg));
   if (Pq().PQstatus(conn_) != CONNECTION_OK) {
     Error e = LostError(op, std::move(msg));

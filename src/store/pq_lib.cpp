@@ -30,7 +30,7 @@ Result<const PqLib*> LoadPqFrom(const char* soname) {
   // Never closed: the table points into the library for the rest of the process.
   auto* lib = new PqLib;
   std::string missing;
-#define TD_PQ_RESOLVE(name)                                               \
+#define TD_PQ_RESOLVE(name)                                                  \
   lib->name = reinterpret_cast<decltype(lib->name)>(::dlsym(handle, #name)); \
   if (lib->name == nullptr) missing += (missing.empty() ? "" : ", ") + std::string(#name);
   TD_PQ_FUNCTIONS(TD_PQ_RESOLVE)

@@ -23,6 +23,7 @@
 namespace tapedeck::store::internal::pg {
 
 struct PqLib {
+// clang-format off
 #define TD_PQ_FUNCTIONS(X)                                                                      \
   X(PQclear) X(PQcmdStatus) X(PQcmdTuples) X(PQconnectdbParams) X(PQconninfoFree)               \
   X(PQconninfoParse) X(PQconsumeInput) X(PQenterPipelineMode) X(PQerrorMessage) X(PQexec)       \
@@ -31,6 +32,7 @@ struct PqLib {
   X(PQpipelineSync) X(PQprepare) X(PQresultErrorField) X(PQresultErrorMessage)                 \
   X(PQresultStatus) X(PQsendPrepare) X(PQsendQueryPrepared) X(PQsetNoticeProcessor) X(PQsocket) \
   X(PQstatus)
+// clang-format on
 #define TD_PQ_MEMBER(name) decltype(&::name) name = nullptr;
   TD_PQ_FUNCTIONS(TD_PQ_MEMBER)
 #undef TD_PQ_MEMBER

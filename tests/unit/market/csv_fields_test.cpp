@@ -100,9 +100,24 @@ TEST(ParseTime, RefusesImpossibleDatesAndTimes) {
 
 TEST(ParseNumberInLine, GivesWhatParseNumberGivesBeforeALineEnd) {
   uint64_t x = 0x2545F4914F6CDD1DULL;
-  std::vector<std::string> texts = {"1e5",  "2.5E-3", "12345678901234567890", "0.1234567890123456789",
-                                    "-0",   "5e-324", "", "-", ".", "abc", "nan", "inf", "1e999",
-                                    "+1",   "1.",     ".5", "007", "1469.25"};
+  std::vector<std::string> texts = {"1e5",
+                                    "2.5E-3",
+                                    "12345678901234567890",
+                                    "0.1234567890123456789",
+                                    "-0",
+                                    "5e-324",
+                                    "",
+                                    "-",
+                                    ".",
+                                    "abc",
+                                    "nan",
+                                    "inf",
+                                    "1e999",
+                                    "+1",
+                                    "1.",
+                                    ".5",
+                                    "007",
+                                    "1469.25"};
   for (int i = 0; i < 100'000; ++i) {
     x ^= x << 13;
     x ^= x >> 7;
