@@ -71,9 +71,12 @@ loads, a sample data set (S&P 500 daily bars), and hardened systemd services for
 `tapedeck serve` (configured in /etc/tapedeck/tapedeck.conf) and for `tapedeck worker`
 processes sharing a PostgreSQL store with several serve nodes (tapedeck-worker@.service,
 configured in /etc/tapedeck/worker.conf). Neither is enabled on install.")
-# Shared libraries found by dpkg-shlibdeps (packages dpkg-dev and file); the binary needs nothing
-# else at run time (it runs no other program).
+# Shared libraries found by dpkg-shlibdeps (packages dpkg-dev and file), plus the two the binary
+# loads with dlopen on first use, which dpkg-shlibdeps does not see: libpq when a PostgreSQL store
+# is opened (src/store/pq_lib.h; version 14 for pipeline mode) and OpenSSL 3's libcrypto
+# (src/common/crypto.h). The binary needs nothing else at run time (it runs no other program).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libpq5 (>= 14), libssl3 (>= 3.0.0)")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/packaging/deb/conffiles ${PROJECT_SOURCE_DIR}/packaging/deb/postinst
     ${PROJECT_SOURCE_DIR}/packaging/deb/prerm ${PROJECT_SOURCE_DIR}/packaging/deb/postrm)

@@ -43,9 +43,10 @@ int RunBacktest(const BacktestRequest& req) {
   ProgressBar run_bar("backtest " + name);
   engine::RunHooks hooks;
   hooks.progress = [&run_bar](size_t done, size_t total) { run_bar.Update(done, total); };
-  // The report shows no plotted series: a built-in records what its series are, not their values
-  // (the same values `serve` computes from the bars when it plays a run).
+  // The report shows no plotted series and no log lines: none are recorded (a script's Plot and
+  // Log calls cost nothing then), and a built-in records what its series are, not their values.
   engine::RunConfig config = req.inputs.config;
+  config.record_plots = false;
   config.derive_plots = true;
   auto result = engine::Run(*inputs, **strategy, config, hooks);
   if (!result.ok()) return Fail(result.error());

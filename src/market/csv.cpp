@@ -60,6 +60,15 @@ const char* FindLineEnd(const char* p, const char* end) {
   return p;
 }
 
+// The last '\n' or '\r' in [begin, end), or begin when there is none.
+const char* LastLineEnd(const char* begin, const char* end) {
+  for (const char* p = end; p > begin;) {
+    --p;
+    if (*p == '\n' || *p == '\r') return p;
+  }
+  return begin;
+}
+
 // The line ends in [p, end) as SkipLineEnd passes them: "\r\n", a lone '\r' and '\n' one each
 // ("\r" as the last byte counts as lone). So the scanner's line number grows by exactly this much
 // across the text, and no stretch of it holds more rows than this (each row ends in one).
@@ -110,7 +119,11 @@ Result<std::string> NarrowUtf16(std::string_view text, std::string_view file) {
 class CsvParser {
  public:
   CsvParser(std::string_view text, const CsvOptions& options, std::string_view file)
-      : begin_(text.data()), end_(text.data() + text.size()), options_(options), file_(file) {}
+      : begin_(text.data()),
+        end_(text.data() + text.size()),
+        last_break_(LastLineEnd(begin_, end_)),
+        options_(options),
+        file_(file) {}
 
   Result<Series> Run(const CsvSplit& split);
 
@@ -145,6 +158,7 @@ class CsvParser {
   // A row of the generic layout (GenericLayout) at p_, field after field with no dispatch on
   // roles: past its last field, or nullptr for anything the general loop must look at (which
   // then parses the row again, and words any error).
+  template <bool kInLine>
   const char* ParseGenericRow(Row& row);
   std::string_view FieldAt(const char* start) const;
   // Why field `col` failed, as an Error; nullopt when the row is a Yahoo row of nulls to skip.
@@ -157,6 +171,9 @@ class CsvParser {
 
   const char* const begin_;
   const char* const end_;
+  // The text's last '\n' or '\r' (begin_ when none): a row starting before it has a line end
+  // ahead within the text, which the field loops can stop at instead of testing end_.
+  const char* const last_break_;
   const CsvOptions& options_;
   const std::string_view file_;
 
@@ -179,7 +196,7 @@ class CsvParser {
   bool report_progress_ = true;
 };
 
-bool CsvParser::NextNonBlank() {
+inline bool CsvParser::NextNonBlank() {
   while (p_ < end_ && (*p_ == '\n' || *p_ == '\r')) {
     p_ = SkipLineEnd(p_, end_);
     ++line_;
@@ -295,13 +312,21 @@ bool GenericLayout(const Layout& layout) {
   return true;
 }
 
+template <bool kInLine>
 inline const char* CsvParser::ParseGenericRow(Row& row) {
-  const char* q = csv::ParseTime(p_, end_, &row.time, date_cache_);
-  double* const values[] = {&row.open, &row.high, &row.low, &row.close, &row.volume};
-  for (int c = 1; c < layout_.columns; ++c) {
-    if (q == nullptr || q == end_ || *q != ',') return nullptr;
-    q = csv::ParseNumber(q + 1, end_, values[c - 1]);
-  }
+  const char* q = csv::ParseIsoSecondsSameDay(p_, end_, &row.time, date_cache_);
+  if (q == nullptr) q = csv::ParseTime(p_, end_, &row.time, date_cache_);
+  // The next field, after the comma at q; nullptr when there is none or it is no number. With
+  // kInLine a line end follows, so q (a field's end) is never end_.
+  const auto field = [this](const char* q, double* out) -> const char* {
+    if (q == nullptr || (!kInLine && q == end_) || *q != ',') return nullptr;
+    return kInLine ? csv::ParseNumberInLine(q + 1, end_, out) : csv::ParseNumber(q + 1, end_, out);
+  };
+  q = field(q, &row.open);
+  q = field(q, &row.high);
+  q = field(q, &row.low);
+  q = field(q, &row.close);
+  if (layout_.columns == 6) q = field(q, &row.volume);
   if (q == nullptr || (q != end_ && *q != '\n' && *q != '\r')) return nullptr;
   return q;
 }
@@ -439,7 +464,9 @@ std::optional<Error> CsvParser::ParseRows() {
     const char* row_start = p_;
     Row row;
     bool skip_row = false;
-    const char* generic_end = generic ? ParseGenericRow(row) : nullptr;
+    const char* generic_end = !generic           ? nullptr
+                              : p_ < last_break_ ? ParseGenericRow<true>(row)
+                                                 : ParseGenericRow<false>(row);
     if (generic_end != nullptr) {
       p_ = generic_end;
     } else {

@@ -66,6 +66,35 @@ inline const char* ParseNumber(const char* p, const char* end, double* out) {
   return ptr;
 }
 
+// ParseNumber for a field followed, before `end`, by a line end ('\n' or '\r'), as every field of a
+// row but the text's last is: the loops stop at a byte that is not a digit, which that line end is
+// at the latest, so they test no bound. The same value and end as ParseNumber.
+[[gnu::always_inline]] inline const char* ParseNumberInLine(const char* p, const char* end,
+                                                            double* out) {
+  const char* s = p;
+  const bool negative = *s == '-';
+  s += negative;
+  uint64_t m = 0;  // wraps past 19 digits, but then n > 15 and it is not used
+  const char* digits = s;
+  for (unsigned d; (d = static_cast<unsigned char>(*s) - '0') < 10; ++s) m = m * 10 + d;
+  ptrdiff_t n = s - digits;
+  ptrdiff_t frac = 0;
+  if (*s == '.') {
+    const char* f = ++s;
+    for (unsigned d; (d = static_cast<unsigned char>(*s) - '0') < 10; ++s) m = m * 10 + d;
+    frac = s - f;
+    n += frac;
+  }
+  if (n > 0 && n <= 15 && *s != 'e' && *s != 'E') {
+    const double v = static_cast<double>(m) / kPow10[frac];
+    *out = negative ? -v : v;
+    return s;
+  }
+  const auto [ptr, ec] = std::from_chars(p, end, *out);
+  if (ec != std::errc() || !std::isfinite(*out)) return nullptr;
+  return ptr;
+}
+
 // An unsigned integer of at most 18 digits (no overflow possible).
 inline const char* ParseUnsigned(const char* p, const char* end, int64_t* out) {
   const char* start = p;
@@ -147,6 +176,28 @@ inline const char* ParseDateCached(const char* p, const char* end, int64_t* days
     cache.valid = true;
   }
   return q;
+}
+
+// "YYYY-MM-DDTHH:MM:SSZ" (or ' ' for 'T', no 'Z' before a comma) whose date is the one in `cache`:
+// what `tapedeck gen` and most minute-bar exports write on every row but each day's first. Reads
+// the fixed positions without a call or a loop; anything else (another date, a fraction, an
+// offset, a bad clock) is nullptr, and the caller then reads it with ParseTime, so a text this
+// takes gives exactly ParseTime's value and end.
+[[gnu::always_inline]] inline const char* ParseIsoSecondsSameDay(const char* p, const char* end,
+                                                                 int64_t* us,
+                                                                 const DateCache& cache) {
+  if (end - p < 20 || !cache.valid || std::memcmp(p, cache.text, 10) != 0 ||
+      (p[10] != 'T' && p[10] != ' ') || p[13] != ':' || p[16] != ':' || !IsDigit(p[11]) ||
+      !IsDigit(p[12]) || !IsDigit(p[14]) || !IsDigit(p[15]) || !IsDigit(p[17]) || !IsDigit(p[18]) ||
+      (p[19] != 'Z' && p[19] != ',')) {
+    return nullptr;
+  }
+  const int h = Digit(p[11]) * 10 + Digit(p[12]);
+  const int m = Digit(p[14]) * 10 + Digit(p[15]);
+  const int s = Digit(p[17]) * 10 + Digit(p[18]);
+  if (h > 23 || m > 59 || s > 59) return nullptr;
+  *us = cache.days * kMicrosPerDay + ((h * 60 + m) * 60 + s) * kMicrosPerSecond;
+  return p + (p[19] == 'Z' ? 20 : 19);
 }
 
 // An ISO-8601 time (date, or date 'T'|' ' clock, then optional Z or +HH:MM) or Unix seconds with

@@ -1,9 +1,5 @@
 #include "server/access.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <boost/algorithm/hex.hpp>
@@ -15,20 +11,20 @@
 #include <iterator>
 #include <sstream>
 
+#include "common/crypto.h"
+
 namespace tapedeck::server {
 namespace {
 
 constexpr size_t kKeyBytes = 32;
 
 std::string Sha256(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(digest), size);
+  const crypto::Digest digest = crypto::Sha256(data);
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return crypto::ConstantTimeEqual(a, b);
 }
 
 Error Unauthorized(std::string msg, std::map<std::string, std::string> details = {}) {
@@ -50,10 +46,12 @@ Access::Access(const std::vector<std::string>& tokens, std::chrono::milliseconds
 Result<std::shared_ptr<const Access>> Access::Create(const std::vector<std::string>& tokens,
                                                      std::chrono::milliseconds ttl,
                                                      std::string key) {
+  // libcrypto is loaded on first use (common/crypto.h): a missing one is an error here rather
+  // than the end of the process at the first token checked.
+  if (Status loaded = crypto::Load(); !loaded.ok()) return loaded.take_error();
   if (key.empty()) {
     key.assign(kKeyBytes, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) !=
-        1) {
+    if (!crypto::RandomBytes(key)) {
       return MakeError(ErrorCode::kInternal, "no random bytes for the ticket key");
     }
   }
@@ -90,12 +88,9 @@ std::string Access::Mac(std::string_view run_id, int64_t expiry_ms) const {
   // Length-prefixed, so no run id and expiry can be shifted into another pair's bytes.
   const std::string message = "tapedeck-ticket-v1:" + std::to_string(run_id.size()) + ":" +
                               std::string(run_id) + ":" + std::to_string(expiry_ms);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &size);
+  const crypto::Digest mac = crypto::HmacSha256(key_, message);
   std::string hex;
-  boost::algorithm::hex_lower(mac, mac + size, std::back_inserter(hex));
+  boost::algorithm::hex_lower(mac.begin(), mac.end(), std::back_inserter(hex));
   return hex;
 }
 

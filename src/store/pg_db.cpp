@@ -148,7 +148,7 @@ std::string Params::TypeKey() const {
 // ---- Rows ----
 
 int64_t Rows::Affected() const {
-  const char* n = PQcmdTuples(res_.get());
+  const char* n = Pq().PQcmdTuples(res_.get());
   int64_t v = 0;
   if (n != nullptr) std::from_chars(n, n + std::strlen(n), v);
   return v;
@@ -156,8 +156,8 @@ int64_t Rows::Affected() const {
 
 int64_t Rows::Int(int row, int col) const {
   if (IsNull(row, col)) return 0;
-  const char* p = PQgetvalue(res_.get(), row, col);
-  switch (PQftype(res_.get(), col)) {
+  const char* p = Pq().PQgetvalue(res_.get(), row, col);
+  switch (Pq().PQftype(res_.get(), col)) {
     case kInt8Oid:
       return static_cast<int64_t>(ReadBigEndian(p, 8));
     case kInt4Oid:
@@ -179,8 +179,8 @@ std::optional<int64_t> Rows::OptInt(int row, int col) const {
 
 double Rows::Double(int row, int col) const {
   if (IsNull(row, col)) return std::numeric_limits<double>::quiet_NaN();
-  const char* p = PQgetvalue(res_.get(), row, col);
-  switch (PQftype(res_.get(), col)) {
+  const char* p = Pq().PQgetvalue(res_.get(), row, col);
+  switch (Pq().PQftype(res_.get(), col)) {
     case kFloat8Oid:
       return std::bit_cast<double>(ReadBigEndian(p, 8));
     case kFloat4Oid:
@@ -193,25 +193,28 @@ double Rows::Double(int row, int col) const {
 
 std::string Rows::Text(int row, int col) const {
   if (IsNull(row, col)) return {};
-  return std::string(PQgetvalue(res_.get(), row, col),
-                     static_cast<size_t>(PQgetlength(res_.get(), row, col)));
+  return std::string(Pq().PQgetvalue(res_.get(), row, col),
+                     static_cast<size_t>(Pq().PQgetlength(res_.get(), row, col)));
 }
 
 std::span<const std::byte> Rows::Bytes(int row, int col) const {
-  assert(PQftype(res_.get(), col) == kByteaOid);
+  assert(Pq().PQftype(res_.get(), col) == kByteaOid);
   if (IsNull(row, col)) return {};
-  return {reinterpret_cast<const std::byte*>(PQgetvalue(res_.get(), row, col)),
-          static_cast<size_t>(PQgetlength(res_.get(), row, col))};
+  return {reinterpret_cast<const std::byte*>(Pq().PQgetvalue(res_.get(), row, col)),
+          static_cast<size_t>(Pq().PQgetlength(res_.get(), row, col))};
 }
+
+void ClearResult(PGresult* res) { Pq().PQclear(res); }
 
 // ---- Conn ----
 
 Result<std::unique_ptr<Conn>> Conn::Open(const std::string& url, Options options) {
+  if (Result<const PqLib*> lib = LoadPq(); !lib.ok()) return lib.take_error();
   char* err = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &err);
+  PQconninfoOption* parsed = Pq().PQconninfoParse(url.c_str(), &err);
   if (parsed == nullptr) {
     std::string why = err != nullptr ? Trim(err) : "out of memory";
-    PQfreemem(err);
+    Pq().PQfreemem(err);
     // The URL itself is not repeated: it may hold a password.
     return MakeError(ErrorCode::kValidation, "not a PostgreSQL connection URL",
                      {{"store", "postgresql"}, {"pg", why}});
@@ -220,7 +223,7 @@ Result<std::unique_ptr<Conn>> Conn::Open(const std::string& url, Options options
   for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
     if (o->val != nullptr) given[o->keyword] = o->val;
   }
-  PQconninfoFree(parsed);
+  Pq().PQconninfoFree(parsed);
   auto get = [&](const char* k, const char* fallback) {
     auto it = given.find(k);
     return it != given.end() && !it->second.empty() ? it->second : std::string(fallback);
@@ -234,10 +237,10 @@ Result<std::unique_ptr<Conn>> Conn::Open(const std::string& url, Options options
 }
 
 Conn::~Conn() {
-  if (conn_ != nullptr) PQfinish(conn_);
+  if (conn_ != nullptr) Pq().PQfinish(conn_);
 }
 
-bool Conn::connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+bool Conn::connected() const { return conn_ != nullptr && Pq().PQstatus(conn_) == CONNECTION_OK; }
 
 Status Conn::Connect() {
   const std::string connect_timeout = std::to_string(std::max(options_.connect_timeout_s, 1));
@@ -264,16 +267,16 @@ Status Conn::Connect() {
                           "tapedeck",
                           url_.c_str(),
                           nullptr};
-  PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-  if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
-    std::string why = c != nullptr ? Trim(PQerrorMessage(c)) : "out of memory";
-    PQfinish(c);
+  PGconn* c = Pq().PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (c == nullptr || Pq().PQstatus(c) != CONNECTION_OK) {
+    std::string why = c != nullptr ? Trim(Pq().PQerrorMessage(c)) : "out of memory";
+    Pq().PQfinish(c);
     return MakeError(ErrorCode::kUnavailable, "the database is unavailable",
                      {{"server", server_}, {"pg", Scrub(std::move(why))}});
   }
-  PQsetNoticeProcessor(c, &IgnoreNotice, nullptr);
+  Pq().PQsetNoticeProcessor(c, &IgnoreNotice, nullptr);
   if (conn_ != nullptr) {
-    PQfinish(conn_);
+    Pq().PQfinish(conn_);
     ++reconnects_;
     g_reconnects.fetch_add(1, std::memory_order_relaxed);
   }
@@ -285,16 +288,17 @@ Status Conn::Connect() {
 }
 
 Status Conn::EnsureConnected(std::string_view op) {
-  if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) {
+  if (conn_ != nullptr && Pq().PQstatus(conn_) == CONNECTION_OK) {
     // A server that shut down or dropped us while we were idle has sent its last words (FATAL
     // 57P01) and closed the socket. Reading what is there (libpq's socket is non-blocking: an
     // idle healthy connection costs two empty reads) turns that into CONNECTION_BAD now, before
     // a statement is sent into it: the first read takes the message, the second the end.
-    for (int i = 0; i < 2 && PQstatus(conn_) == CONNECTION_OK; ++i) (void)PQconsumeInput(conn_);
-    if (PQstatus(conn_) == CONNECTION_OK) return Ok();
+    for (int i = 0; i < 2 && Pq().PQstatus(conn_) == CONNECTION_OK; ++i)
+      (void)Pq().PQconsumeInput(conn_);
+    if (Pq().PQstatus(conn_) == CONNECTION_OK) return Ok();
   }
   if (in_txn_) {
-    return LostError(op, conn_ != nullptr ? Trim(PQerrorMessage(conn_)) : "no connection");
+    return LostError(op, conn_ != nullptr ? Trim(Pq().PQerrorMessage(conn_)) : "no connection");
   }
   const auto now = std::chrono::steady_clock::now();
   if (now < next_attempt_) {
@@ -339,7 +343,7 @@ Result<Rows> Conn::Execute(std::string_view sql, const Params& params, bool simp
   PGresult* res = nullptr;
   if (simple) {
     const auto start = std::chrono::steady_clock::now();
-    res = PQexec(conn_, std::string(sql).c_str());
+    res = Pq().PQexec(conn_, std::string(sql).c_str());
     CountRoundTrip(start);
   } else {
     std::string key = params.TypeKey();
@@ -358,27 +362,27 @@ Result<Rows> Conn::Execute(std::string_view sql, const Params& params, bool simp
       PGresult* prep = nullptr;
       res = PrepareAndExecute(name, sql, params, values, lengths, prep);
       CountRoundTrip(start);
-      if (prep == nullptr || PQresultStatus(prep) != PGRES_COMMAND_OK) {
+      if (prep == nullptr || Pq().PQresultStatus(prep) != PGRES_COMMAND_OK) {
         Error e = ServerError(prep, sql);
-        PQclear(prep);
-        PQclear(res);
+        Pq().PQclear(prep);
+        Pq().PQclear(res);
         return e;
       }
-      PQclear(prep);
+      Pq().PQclear(prep);
       prepared_.emplace(std::move(key), std::move(name));
     } else {
       const auto start = std::chrono::steady_clock::now();
-      res = PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(),
-                           lengths.data(), params.formats_.data(), /*resultFormat=*/kBinary);
+      res = Pq().PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(),
+                                lengths.data(), params.formats_.data(), /*resultFormat=*/kBinary);
       CountRoundTrip(start);
     }
   }
-  const ExecStatusType st = res != nullptr ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  const ExecStatusType st = res != nullptr ? Pq().PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
     return Rows(res);
   }
   Error e = ServerError(res, sql);
-  PQclear(res);
+  Pq().PQclear(res);
   return e;
 }
 
@@ -388,31 +392,31 @@ PGresult* Conn::PrepareAndExecute(const std::string& name, std::string_view sql,
   const std::string text(sql);
   // Parse, Bind/Execute and Sync sent together: one round trip where PQprepare and
   // PQexecPrepared take two. Without pipeline mode (it could not be entered), those two.
-  if (PQenterPipelineMode(conn_) != 1) {
-    prep = PQprepare(conn_, name.c_str(), text.c_str(), params.size(), params.types_.data());
-    if (prep == nullptr || PQresultStatus(prep) != PGRES_COMMAND_OK) return nullptr;
-    return PQexecPrepared(conn_, name.c_str(), params.size(), values.data(), lengths.data(),
-                          params.formats_.data(), /*resultFormat=*/kBinary);
+  if (Pq().PQenterPipelineMode(conn_) != 1) {
+    prep = Pq().PQprepare(conn_, name.c_str(), text.c_str(), params.size(), params.types_.data());
+    if (prep == nullptr || Pq().PQresultStatus(prep) != PGRES_COMMAND_OK) return nullptr;
+    return Pq().PQexecPrepared(conn_, name.c_str(), params.size(), values.data(), lengths.data(),
+                               params.formats_.data(), /*resultFormat=*/kBinary);
   }
   PGresult* res = nullptr;
-  if (PQsendPrepare(conn_, name.c_str(), text.c_str(), params.size(), params.types_.data()) ==
+  if (Pq().PQsendPrepare(conn_, name.c_str(), text.c_str(), params.size(), params.types_.data()) ==
           1 &&
-      PQsendQueryPrepared(conn_, name.c_str(), params.size(), values.data(), lengths.data(),
-                          params.formats_.data(), /*resultFormat=*/kBinary) == 1 &&
-      PQpipelineSync(conn_) == 1) {
+      Pq().PQsendQueryPrepared(conn_, name.c_str(), params.size(), values.data(), lengths.data(),
+                               params.formats_.data(), /*resultFormat=*/kBinary) == 1 &&
+      Pq().PQpipelineSync(conn_) == 1) {
     // The prepare's result, a null; the execution's (PGRES_PIPELINE_ABORTED when the prepare
     // failed), a null; then the sync's. Anything else is dropped.
     int query = 0;
     for (int nulls = 0; nulls < 4;) {
-      PGresult* r = PQgetResult(conn_);
+      PGresult* r = Pq().PQgetResult(conn_);
       if (r == nullptr) {
-        if (PQstatus(conn_) != CONNECTION_OK) break;
+        if (Pq().PQstatus(conn_) != CONNECTION_OK) break;
         ++query;
         ++nulls;
         continue;
       }
-      if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
-        PQclear(r);
+      if (Pq().PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        Pq().PQclear(r);
         break;
       }
       if (query == 0 && prep == nullptr) {
@@ -420,31 +424,33 @@ PGresult* Conn::PrepareAndExecute(const std::string& name, std::string_view sql,
       } else if (query == 1 && res == nullptr) {
         res = r;
       } else {
-        PQclear(r);
+        Pq().PQclear(r);
       }
     }
   }
-  if (PQexitPipelineMode(conn_) != 1 && PQstatus(conn_) == CONNECTION_OK) {
+  if (Pq().PQexitPipelineMode(conn_) != 1 && Pq().PQstatus(conn_) == CONNECTION_OK) {
     // Results left unread (should not happen): the connection's state is unknown, so it is
     // dropped and the next statement reconnects.
-    PQclear(res);
+    Pq().PQclear(res);
     res = nullptr;
-    PQclear(prep);
+    Pq().PQclear(prep);
     prep = nullptr;
-    PQfinish(conn_);
+    Pq().PQfinish(conn_);
     conn_ = nullptr;
   }
   return res;
 }
 
 Error Conn::ServerError(const PGresult* res, std::string_view op) const {
-  const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  const char* primary = res != nullptr ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  std::string msg = primary != nullptr                                  ? std::string(primary)
-                    : res != nullptr && *PQresultErrorMessage(res) != 0 ? PQresultErrorMessage(res)
-                                                                        : PQerrorMessage(conn_);
+  const char* state = res != nullptr ? Pq().PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary =
+      res != nullptr ? Pq().PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string msg = primary != nullptr ? std::string(primary)
+                    : res != nullptr && *Pq().PQresultErrorMessage(res) != 0
+                        ? Pq().PQresultErrorMessage(res)
+                        : Pq().PQerrorMessage(conn_);
   msg = Trim(std::move(msg));
-  if (PQstatus(conn_) != CONNECTION_OK) {
+  if (Pq().PQstatus(conn_) != CONNECTION_OK) {
     Error e = LostError(op, std::move(msg));
     if (state != nullptr) e.details["sqlstate"] = state;
     return e;
@@ -486,7 +492,7 @@ Txn::~Txn() {
   if (conn_ == nullptr) return;
   conn_->in_txn_ = false;
   if (conn_->generation_ == generation_ && conn_->connected()) {
-    PQclear(PQexec(conn_->conn_, "ROLLBACK"));
+    Pq().PQclear(Pq().PQexec(conn_->conn_, "ROLLBACK"));
   }
 }
 

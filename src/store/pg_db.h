@@ -18,8 +18,6 @@
 // Thread-safety: none. A Conn is used by one thread at a time.
 #pragma once
 
-#include <libpq-fe.h>
-
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -31,6 +29,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "store/pq_lib.h"
 
 // A column for the RETURNING list (or the select list) of a statement run as its own transaction,
 // or of any statement inside an explicit one: that transaction commits without waiting for its WAL
@@ -89,20 +88,23 @@ class Params {
   std::vector<int> formats_;
 };
 
+// PQclear through the loaded libpq (pq_lib.h): a result's deleter.
+void ClearResult(PGresult* res);
+
 // The rows of one statement's result, all columns in binary. Row and column indices are 0-based.
 // Reading a column as a type it is not is a programming error (asserted; 0 or empty otherwise).
 class Rows {
  public:
-  explicit Rows(PGresult* res) : res_(res, &PQclear) {}
+  explicit Rows(PGresult* res) : res_(res, &ClearResult) {}
 
-  int size() const { return PQntuples(res_.get()); }
-  int columns() const { return PQnfields(res_.get()); }
+  int size() const { return Pq().PQntuples(res_.get()); }
+  int columns() const { return Pq().PQnfields(res_.get()); }
   // Rows changed by an INSERT/UPDATE/DELETE (PQcmdTuples), 0 for other statements.
   int64_t Affected() const;
   // The command tag ("INSERT 0 1", "COMMIT", "ROLLBACK", ...).
-  std::string_view Command() const { return PQcmdStatus(res_.get()); }
+  std::string_view Command() const { return Pq().PQcmdStatus(res_.get()); }
 
-  bool IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
+  bool IsNull(int row, int col) const { return Pq().PQgetisnull(res_.get(), row, col) != 0; }
   // REQUIRES: smallint, integer, bigint (or boolean: 0 or 1). NULL reads as 0.
   int64_t Int(int row, int col) const;
   std::optional<int64_t> OptInt(int row, int col) const;
@@ -121,7 +123,7 @@ class Conn {
  public:
   // Connects to `url` (postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB[?PARAM=VALUE...], parsed by
   // libpq; its parameters override `options`). A malformed URL is VALIDATION; an unreachable or
-  // refusing server UNAVAILABLE.
+  // refusing server UNAVAILABLE; libpq itself missing IO (loaded here on first use: pq_lib.h).
   static Result<std::unique_ptr<Conn>> Open(const std::string& url, Options options = {});
   ~Conn();
   Conn(const Conn&) = delete;

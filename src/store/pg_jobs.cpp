@@ -454,17 +454,17 @@ class PgJobQueue final : public JobQueue {
       }
       PGconn* raw = conn->native();
       // Drain what libpq has read already, then wait for more (or the stop signal).
-      while (PGnotify* n = PQnotifies(raw)) {
+      while (PGnotify* n = pg::Pq().PQnotifies(raw)) {
         const std::string channel = n->relname;
         const std::string payload = n->extra != nullptr ? n->extra : "";
-        PQfreemem(n);
+        pg::Pq().PQfreemem(n);
         callback(channel, payload);
       }
-      pollfd fds[2] = {{PQsocket(raw), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      pollfd fds[2] = {{pg::Pq().PQsocket(raw), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       const int ready = ::poll(fds, 2, 1000);
       if (stop_) return;
       if (ready > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
-        if (PQconsumeInput(raw) == 0 || PQstatus(raw) != CONNECTION_OK) {
+        if (pg::Pq().PQconsumeInput(raw) == 0 || pg::Pq().PQstatus(raw) != CONNECTION_OK) {
           // Lost: Conn reconnects on its next statement (SubscribeAll above).
           if (WaitForStop(backoff)) return;
         }

@@ -1,22 +1,19 @@
 // SqliteStore: strategy scripts. Sources live once each in script_sources, keyed by their SHA-256;
 // a named script's versions are rows of strategy_versions pointing at theirs.
-#include <openssl/evp.h>
-
 #include <mutex>
 #include <string>
 
+#include "common/crypto.h"
 #include "store/sqlite_store.h"
 
 namespace tapedeck::store {
 
 std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  const crypto::Digest digest = crypto::Sha256(data);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(size * 2);
-  for (unsigned int i = 0; i < size; ++i) {
+  out.reserve(digest.size() * 2);
+  for (size_t i = 0; i < digest.size(); ++i) {
     out += kHex[digest[i] >> 4];
     out += kHex[digest[i] & 15];
   }

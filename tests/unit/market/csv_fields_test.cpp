@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace tapedeck::market::csv {
 namespace {
@@ -95,6 +96,79 @@ TEST(ParseTime, RefusesImpossibleDatesAndTimes) {
     const char* end = ParseTime(s.data(), s.data() + s.size(), &us, cache);
     EXPECT_TRUE(end == nullptr || end != s.data() + s.size()) << s;
   }
+}
+
+TEST(ParseNumberInLine, GivesWhatParseNumberGivesBeforeALineEnd) {
+  uint64_t x = 0x2545F4914F6CDD1DULL;
+  std::vector<std::string> texts = {"1e5",
+                                    "2.5E-3",
+                                    "12345678901234567890",
+                                    "0.1234567890123456789",
+                                    "-0",
+                                    "5e-324",
+                                    "",
+                                    "-",
+                                    ".",
+                                    "abc",
+                                    "nan",
+                                    "inf",
+                                    "1e999",
+                                    "+1",
+                                    "1.",
+                                    ".5",
+                                    "007",
+                                    "1469.25"};
+  for (int i = 0; i < 100'000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const int digits = 1 + static_cast<int>(x % 20);
+    std::string s = std::to_string(x % 10'000'000'000'000'000'000ULL).substr(0, digits);
+    const size_t dot = (x >> 3) % (s.size() + 1);
+    if (dot < s.size()) s.insert(dot, ".");
+    if (x & 1) s.insert(0, "-");
+    texts.push_back(s);
+  }
+  for (const std::string& number : texts) {
+    for (const char* after : {"\n", "\r\n", "\r", ",2\n", "e\n", "E5\n", ".\n"}) {
+      const std::string s = number + after;
+      const char* end = s.data() + s.size();
+      double want = -1, got = -2;
+      const char* want_end = ParseNumber(s.data(), end, &want);
+      const char* got_end = ParseNumberInLine(s.data(), end, &got);
+      ASSERT_EQ(got_end, want_end) << s;
+      if (want_end != nullptr) {
+        ASSERT_TRUE(SameBits(got, want)) << s;
+      }
+    }
+  }
+}
+
+TEST(ParseIsoSecondsSameDay, GivesWhatParseTimeGivesOrDeclines) {
+  DateCache cache;
+  int64_t us = 0;
+  const std::string day = "2024-01-02";
+  ASSERT_NE(ParseTime(day.data(), day.data() + day.size(), &us, cache), nullptr);
+  int taken = 0;
+  for (const std::string t :
+       {"2024-01-02T00:00:01Z,1", "2024-01-02T23:59:59Z,1", "2024-01-02 12:34:56Z,1",
+        "2024-01-02T12:34:56,1", "2024-01-02T12:34:56Z", "2024-01-02T12:34:56.5Z,1",
+        "2024-01-02T12:34:56+01:00,1", "2024-01-02T12:34:56-05:30,1", "2024-01-02T24:00:00Z,1",
+        "2024-01-02T12:60:00Z,1", "2024-01-02T12:34:60Z,1", "2024-01-02T12:34Z,1",
+        "2024-01-02T1:34:56Z,12", "2024-01-02X12:34:56Z,1", "2024-01-03T12:34:56Z,1",
+        "2024-01-02T12:34:56Zx1", "2024-01-02T12:34:5aZ,1", "2024-01-02T12-34:56Z,1"}) {
+    const char* end = t.data() + t.size();
+    int64_t fast = -1, slow = -2;
+    DateCache copy = cache;
+    const char* fast_end = ParseIsoSecondsSameDay(t.data(), end, &fast, cache);
+    const char* slow_end = ParseTime(t.data(), end, &slow, copy);
+    if (fast_end == nullptr) continue;
+    ++taken;
+    EXPECT_EQ(fast_end, slow_end) << t;
+    EXPECT_EQ(fast, slow) << t;
+  }
+  // The common forms, on the cached day, are read here; the rest is left to ParseTime.
+  EXPECT_EQ(taken, 6);
 }
 
 }  // namespace
