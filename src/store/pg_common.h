@@ -21,6 +21,13 @@ Status InsertScriptSource(pg::Conn& conn, std::string_view sha256, std::string_v
 // Keeps `spec`'s inline script source (if any) under `sha256` (RecordedSha256).
 Status KeepInlineSource(pg::Conn& conn, const RunSpec& spec, std::string_view sha256);
 
+// Inserts run `spec` (status queued, created at `created`) and keeps its inline source, inside the
+// caller's transaction; returns the run's new id. With `client`, the run's job is queued in the
+// same statement too (as JobQueue::EnqueueRun's insert, with its tapedeck_job notification; the
+// caller has checked the queue's limits under its lock). INTERNAL when no fresh id was drawn.
+Result<std::string> InsertRun(pg::Conn& conn, const RunSpec& spec, Timestamp created,
+                              const std::string* client);
+
 // A failure's columns as $1..$5 of "UPDATE runs (or sweeps) SET status = 'failed', error = $1,
 // finished_us = $2, error_cause = $3, error_line = $4, error_bar_us = $5 WHERE ... $6"; the
 // caller adds the row's key.

@@ -261,7 +261,8 @@ BlobRead BlobPiece(pg::Conn& q, const char* sql, int64_t seq, std::string_view i
 
 }  // namespace
 
-Result<std::string> PgStore::CreateRun(const RunSpec& spec) {
+Result<std::string> InsertRun(pg::Conn& conn, const RunSpec& spec, Timestamp created,
+                              const std::string* client) {
   const std::string symbols = SymbolsToJson(spec.symbols);
   const std::string datasets =
       SymbolsToJson(spec.datasets.empty() ? std::vector<std::string>{spec.dataset} : spec.datasets);
@@ -269,43 +270,59 @@ Result<std::string> PgStore::CreateRun(const RunSpec& spec) {
   std::optional<int64_t> from, to;
   if (spec.from) from = ToMicros(*spec.from);
   if (spec.to) to = ToMicros(*spec.to);
-  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
-  TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(*conn));
-  TD_TRY(KeepInlineSource(*conn, spec, sha256));
+  TD_TRY(KeepInlineSource(conn, spec, sha256));
+  // The run's row, and with a client its job too (the same statement: no round trip more; the
+  // job's foreign key is checked at the statement's end, when the run's row is there).
+  constexpr const char* kInsert =
+      "INSERT INTO runs(id, dataset, symbols, strategy, params, cash, commission, fixed_fee, "
+      "slippage, allow_short, from_us, to_us, request, status, created_us, strategy_version, "
+      "strategy_sha256, datasets) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+      "'queued', $14, $15, $16, $17) ON CONFLICT(id) DO NOTHING";
+  const std::string with_job =
+      std::string("WITH r AS (") + kInsert +
+      " RETURNING seq), i AS (INSERT INTO jobs(kind, run, client, priority) "
+      "SELECT 'run', seq, $18, 0 FROM r RETURNING id) "
+      "SELECT pg_notify('tapedeck_job', id::text) FROM i";
   // 64 random bits collide about never; the retry makes "about" into "never" cheaply.
   for (int attempt = 0; attempt < 4; ++attempt) {
     std::string id = RandomHex64();
-    TD_ASSIGN_OR_RETURN(
-        const int64_t inserted,
-        conn->Run("INSERT INTO runs(id, dataset, symbols, strategy, params, cash, commission, "
-                  "fixed_fee, slippage, allow_short, from_us, to_us, request, status, "
-                  "created_us, strategy_version, strategy_sha256, datasets) VALUES($1, $2, $3, "
-                  "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', $14, $15, $16, $17) "
-                  "ON CONFLICT(id) DO NOTHING",
-                  pg::Params()
-                      .Add(std::string_view(id))
-                      .Add(std::string_view(spec.dataset))
-                      .Add(std::string_view(symbols))
-                      .Add(std::string_view(spec.strategy))
-                      .Add(std::string_view(spec.params_json))
-                      .Add(spec.config.cash)
-                      .Add(spec.config.costs.commission)
-                      .Add(spec.config.costs.fixed_fee)
-                      .Add(spec.config.costs.slippage)
-                      .Add(static_cast<int64_t>(spec.config.allow_short))
-                      .Add(from)
-                      .Add(to)
-                      .Add(std::string_view(spec.request_json))
-                      .Add(ToMicros(Now()))
-                      .Add(spec.strategy_version)
-                      .Add(std::string_view(sha256))
-                      .Add(std::string_view(datasets))));
-    if (inserted == 1) {
-      TD_TRY(txn.Commit());
-      return id;
+    pg::Params p;
+    p.Add(std::string_view(id))
+        .Add(std::string_view(spec.dataset))
+        .Add(std::string_view(symbols))
+        .Add(std::string_view(spec.strategy))
+        .Add(std::string_view(spec.params_json))
+        .Add(spec.config.cash)
+        .Add(spec.config.costs.commission)
+        .Add(spec.config.costs.fixed_fee)
+        .Add(spec.config.costs.slippage)
+        .Add(static_cast<int64_t>(spec.config.allow_short))
+        .Add(from)
+        .Add(to)
+        .Add(std::string_view(spec.request_json))
+        .Add(ToMicros(created))
+        .Add(spec.strategy_version)
+        .Add(std::string_view(sha256))
+        .Add(std::string_view(datasets));
+    int64_t inserted = 0;
+    if (client == nullptr) {
+      TD_ASSIGN_OR_RETURN(inserted, conn.Run(kInsert, p));
+    } else {
+      p.Add(std::string_view(*client));
+      TD_ASSIGN_OR_RETURN(pg::Rows & rows, conn.Query(with_job, p));
+      inserted = rows.size();
     }
+    if (inserted == 1) return id;
   }
   return MakeError(ErrorCode::kInternal, "could not draw a fresh run id");
+}
+
+Result<std::string> PgStore::CreateRun(const RunSpec& spec) {
+  TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+  TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(*conn));
+  TD_ASSIGN_OR_RETURN(std::string id, InsertRun(*conn, spec, Now(), nullptr));
+  TD_TRY(txn.Commit());
+  return id;
 }
 
 Status PgStore::MarkRunning(std::string_view id) {

@@ -118,6 +118,9 @@ class PgStore final : public Store {
   // CountRuns and CountSweeps: `sql` selects (status, count) rows.
   Result<StatusCounts> CountByStatus(const char* sql);
 
+  // The database's postgresql:// URL, as opened.
+  const std::string& url() const { return url_; }
+
   Timestamp Now() const {
     if (options_.now) return options_.now();
     return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now());
