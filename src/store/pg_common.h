@@ -3,10 +3,15 @@
 // in sqlite_store.h.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/time.h"
+#include "store/packing.h"
 #include "store/pg_db.h"
 #include "store/store.h"
 
@@ -36,5 +41,20 @@ pg::Params FailureParams(const RunError& error, Timestamp now);
 // Writes run `seq`'s head (table run_heads, schema v2) when `result` has more than
 // kStoredHeadBars bars; nothing otherwise. Inside the caller's transaction.
 Status InsertRunHead(pg::Conn& conn, int64_t seq, const engine::RunResult& result);
+// InsertRunHead in two parts: the row's values packed (none: the run is no longer than
+// kStoredHeadBars), then written.
+struct PackedHead {
+  size_t bars = 0;
+  int64_t last_us = 0;
+  std::vector<std::byte> times, equity;  // kSeriesRuns
+  size_t events = 0;
+  PackedEvents event_records;  // compact
+  size_t series = 0;
+  std::vector<std::byte> plots;
+  size_t logs = 0;
+  PackedLogs log_records;
+};
+std::optional<PackedHead> PackRunHead(const engine::RunResult& result);
+Status InsertPackedHead(pg::Conn& conn, int64_t seq, const PackedHead& head);
 
 }  // namespace tapedeck::store::internal
