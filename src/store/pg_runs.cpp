@@ -399,16 +399,16 @@ Status InsertPackedHead(pg::Conn& conn, int64_t seq, const PackedHead& head) {
           .Add(seq)
           .Add(static_cast<int64_t>(head.bars))
           .Add(head.last_us)
-          .AddBytes(head.times)
-          .AddBytes(head.equity)
+          .AddBytesRef(head.times)
+          .AddBytesRef(head.equity)
           .Add(static_cast<int64_t>(head.events))
-          .AddBytes(head.event_records.records)
-          .AddBytes(std::as_bytes(std::span(head.event_records.reasons)))
+          .AddBytesRef(head.event_records.records)
+          .AddBytesRef(std::as_bytes(std::span(head.event_records.reasons)))
           .Add(static_cast<int64_t>(head.series))
-          .AddBytes(head.plots)
+          .AddBytesRef(head.plots)
           .Add(static_cast<int64_t>(head.logs))
-          .AddBytes(head.log_records.records)
-          .AddBytes(std::as_bytes(std::span(head.log_records.text)))
+          .AddBytesRef(head.log_records.records)
+          .AddBytesRef(std::as_bytes(std::span(head.log_records.text)))
           .Add(kSeriesRuns)));
   return Ok();
 }
@@ -466,8 +466,8 @@ Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result
                    pg::Params()
                        .Add(seq)
                        .Add(static_cast<int64_t>(result.times.size()))
-                       .AddBytes(series.times)
-                       .AddBytes(series.equity)
+                       .AddBytesRef(series.times)
+                       .AddBytesRef(series.equity)
                        .Add(kSeriesRuns)));
   const PackedRest rest = rest_packing.valid() ? rest_packing.get() : PackRest(result);
   const PackedResult& packed = rest.records;
@@ -488,13 +488,13 @@ Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result
                    pg::Params()
                        .Add(seq)
                        .Add(static_cast<int64_t>(result.events.size()))
-                       .AddBytes(packed.events.records)
-                       .AddBytes(std::as_bytes(std::span(packed.events.reasons)))));
+                       .AddBytesRef(packed.events.records)
+                       .AddBytesRef(std::as_bytes(std::span(packed.events.reasons)))));
   TD_TRY(conn->Run("INSERT INTO run_trades(run, count, records) VALUES($1, $2, $3)",
                    pg::Params()
                        .Add(seq)
                        .Add(static_cast<int64_t>(result.trades.size()))
-                       .AddBytes(packed.trades)));
+                       .AddBytesRef(packed.trades)));
   if (packed.has_plots) {
     TD_TRY(
         conn->Run("INSERT INTO run_plots(run, decl, series, plots, logs, log_records, "
@@ -503,10 +503,10 @@ Status PgStore::CompleteRun(std::string_view id, const engine::RunResult& result
                       .Add(seq)
                       .Add(std::string_view(packed.plots_decl))
                       .Add(static_cast<int64_t>(result.plots.size()))
-                      .AddBytes(packed.plots)
+                      .AddBytesRef(packed.plots)
                       .Add(static_cast<int64_t>(result.logs.size()))
-                      .AddBytes(packed.logs.records)
-                      .AddBytes(std::as_bytes(std::span(packed.logs.text)))));
+                      .AddBytesRef(packed.logs.records)
+                      .AddBytesRef(std::as_bytes(std::span(packed.logs.text)))));
   }
   if (rest.head) TD_TRY(InsertPackedHead(*conn, seq, *rest.head));
   // The status and the notification in one statement; NOTIFY is delivered on commit.
