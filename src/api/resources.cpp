@@ -149,8 +149,8 @@ Status ResolveSymbols(store::Store& store, store::RunSpec& spec, const std::stri
 HttpResponse AcceptRun(const Request& req, Runner& runner, const Options& options,
                        const store::RunSpec& spec) {
   // Refused: no trace is left, or a client held back by its limit would fill the store with runs.
-  auto id = runner.CreateAndEnqueue(spec, req.client, options.max_queued_per_client,
-                                    options.max_queued);
+  auto id =
+      runner.CreateAndEnqueue(spec, req.client, options.max_queued_per_client, options.max_queued);
   if (!id.ok()) return ErrorResponse(req.http, id.error());
   JsonWriter w;
   w.BeginObject().Key("id").String(*id).Key("status").String("queued").EndObject();

@@ -73,8 +73,8 @@ TEST_F(PgCreateEnqueueTest, TheRunAndItsJobAreWrittenTogetherAndTheWorkersHearOf
   EXPECT_EQ(run->spec.request_json, R"({"dataset":"ds"})");
   EXPECT_EQ(run->spec.symbols, std::vector<std::string>{"SYM"});
   EXPECT_EQ(run->spec.config.cash, 12'345);
-  EXPECT_EQ(Scalar("SELECT count(*) FROM jobs j JOIN runs r ON r.seq = j.run WHERE r.id = '" +
-                   *id + "' AND j.kind = 'run' AND j.client = 'alice' AND j.state = 'queued'"),
+  EXPECT_EQ(Scalar("SELECT count(*) FROM jobs j JOIN runs r ON r.seq = j.run WHERE r.id = '" + *id +
+                   "' AND j.kind = 'run' AND j.client = 'alice' AND j.state = 'queued'"),
             1);
   // One transaction: the run's row and its job's were written by the same one.
   EXPECT_EQ(Scalar("SELECT count(*) FROM jobs j JOIN runs r ON r.seq = j.run "

@@ -153,12 +153,12 @@ TEST(PgDbTest, BorrowedBytesGoAsTheyAreAndMixWithCopiedParameters) {
   const Row rows[] = {{&big, &one}, {&one, &none}, {&none, &big}};
   for (int64_t n = 0; n < 3; ++n) {
     // The same statement each time (prepared by the first, reused by the others).
-    Result<int64_t> changed = db->Run("INSERT INTO t VALUES ($1, $2, $3, $4)",
-                                      Params()
-                                          .Add(n)
-                                          .AddBytesRef(*rows[n].a)
-                                          .Add(std::string_view("between"))
-                                          .AddBytesRef(*rows[n].b));
+    Result<int64_t> changed =
+        db->Run("INSERT INTO t VALUES ($1, $2, $3, $4)", Params()
+                                                             .Add(n)
+                                                             .AddBytesRef(*rows[n].a)
+                                                             .Add(std::string_view("between"))
+                                                             .AddBytesRef(*rows[n].b));
     ASSERT_TRUE(changed.ok()) << changed.error().ToString();
   }
   Result<Rows> got = db->Query("SELECT a, s, b, a IS NULL, b IS NULL FROM t ORDER BY n");

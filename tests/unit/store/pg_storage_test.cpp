@@ -84,12 +84,14 @@ TEST_F(PgStorageTest, EquityAndTradesAreStoredUncompressedEventsCompressed) {
 
 TEST_F(PgStorageTest, RunsStoredCompressedBeforeReadAsBefore) {
   // As schema v3 stored them.
-  Exec("ALTER TABLE run_equity ALTER COLUMN equity SET STORAGE EXTENDED;"
-       "ALTER TABLE run_trades ALTER COLUMN records SET STORAGE EXTENDED");
+  Exec(
+      "ALTER TABLE run_equity ALTER COLUMN equity SET STORAGE EXTENDED;"
+      "ALTER TABLE run_trades ALTER COLUMN records SET STORAGE EXTENDED");
   const engine::RunResult old_result = CompressibleResult();
   const std::string old_id = Done(*store_, old_result);
-  Exec("ALTER TABLE run_equity ALTER COLUMN equity SET STORAGE EXTERNAL;"
-       "ALTER TABLE run_trades ALTER COLUMN records SET STORAGE EXTERNAL");
+  Exec(
+      "ALTER TABLE run_equity ALTER COLUMN equity SET STORAGE EXTERNAL;"
+      "ALTER TABLE run_trades ALTER COLUMN records SET STORAGE EXTERNAL");
   EXPECT_EQ(Compressed(old_id, "run_equity", "equity"), 1);
   EXPECT_EQ(Compressed(old_id, "run_trades", "records"), 1);
   engine::RunResult new_result = CompressibleResult();
@@ -114,9 +116,10 @@ TEST_F(PgStorageTest, RunsStoredCompressedBeforeReadAsBefore) {
 
 TEST_F(PgStorageTest, AVersion3DatabaseIsUpgradedOnOpen) {
   const engine::RunResult old_result = CompressibleResult();
-  Exec("ALTER TABLE run_equity ALTER COLUMN equity SET STORAGE EXTENDED;"
-       "ALTER TABLE run_trades ALTER COLUMN records SET STORAGE EXTENDED;"
-       "UPDATE tapedeck_schema SET version = 3");
+  Exec(
+      "ALTER TABLE run_equity ALTER COLUMN equity SET STORAGE EXTENDED;"
+      "ALTER TABLE run_trades ALTER COLUMN records SET STORAGE EXTENDED;"
+      "UPDATE tapedeck_schema SET version = 3");
   const std::string old_id = Done(*store_, old_result);
   store_.reset();
 
