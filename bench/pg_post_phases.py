@@ -39,8 +39,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 sys.path.insert(0, HERE)
 
-# Statements on a run's path, by how their text starts (the claim's starts with a newline).
-PATH_STATEMENTS = ("INSERT INTO runs", "WITH i AS", "UPDATE jobs SET state = 'running'",
+# Statements on a run's path, by how their text starts (the claim's starts with a newline). A POST
+# is "WITH r AS" (the run and its job in one statement) since they are written in one
+# transaction; before, "INSERT INTO runs" then "WITH i AS".
+PATH_STATEMENTS = ("INSERT INTO runs", "WITH r AS", "WITH i AS", "UPDATE jobs SET state = 'running'",
                    "UPDATE runs SET status = 'running'", "INSERT INTO run_stats",
                    "INSERT INTO run_equity", "INSERT INTO run_events", "INSERT INTO run_trades",
                    "INSERT INTO run_plots", "INSERT INTO run_heads", "WITH done",

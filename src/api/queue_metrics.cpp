@@ -14,6 +14,13 @@ Status MeteredJobQueue::EnqueueRun(std::string_view id, std::string_view client,
   return queue_->EnqueueRun(id, client, max_per_client, max_total);
 }
 
+Result<std::string> MeteredJobQueue::CreateAndEnqueueRun(store::Store& store,
+                                                         const store::RunSpec& spec,
+                                                         std::string_view client,
+                                                         size_t max_per_client, size_t max_total) {
+  return queue_->CreateAndEnqueueRun(store, spec, client, max_per_client, max_total);
+}
+
 Status MeteredJobQueue::EnqueueSweep(std::string_view id, std::string_view client,
                                      size_t max_per_client, size_t max_total) {
   return queue_->EnqueueSweep(id, client, max_per_client, max_total);

@@ -42,6 +42,9 @@ class MeteredJobQueue final : public store::JobQueue {
 
   Status EnqueueRun(std::string_view id, std::string_view client, size_t max_per_client,
                     size_t max_total) override;
+  Result<std::string> CreateAndEnqueueRun(store::Store& store, const store::RunSpec& spec,
+                                          std::string_view client, size_t max_per_client,
+                                          size_t max_total) override;
   Status EnqueueSweep(std::string_view id, std::string_view client, size_t max_per_client,
                       size_t max_total) override;
   Result<std::optional<store::Job>> Claim(std::string_view worker,

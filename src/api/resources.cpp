@@ -146,17 +146,12 @@ Status ResolveSymbols(store::Store& store, store::RunSpec& spec, const std::stri
   return Ok();
 }
 
-HttpResponse AcceptRun(const Request& req, store::Store& store, Runner& runner,
-                       const Options& options, const store::RunSpec& spec) {
-  auto id = store.CreateRun(spec);
+HttpResponse AcceptRun(const Request& req, Runner& runner, const Options& options,
+                       const store::RunSpec& spec) {
+  // Refused: no trace is left, or a client held back by its limit would fill the store with runs.
+  auto id =
+      runner.CreateAndEnqueue(spec, req.client, options.max_queued_per_client, options.max_queued);
   if (!id.ok()) return ErrorResponse(req.http, id.error());
-  if (auto queued =
-          runner.Enqueue(*id, req.client, options.max_queued_per_client, options.max_queued);
-      !queued.ok()) {
-    // Refused: leave no trace, or a client held back by its limit would fill the store with runs.
-    (void)store.DeleteRun(*id);
-    return ErrorResponse(req.http, queued.error());
-  }
   JsonWriter w;
   w.BeginObject().Key("id").String(*id).Key("status").String("queued").EndObject();
   HttpResponse res = JsonResponse(req.http, http::status::accepted, w.Take());
@@ -307,7 +302,7 @@ HttpResponse Resources::PostBacktest(const Request& req) {
   if (Status s = ResolveSymbols(store_, *spec, field); !s.ok()) {
     return ErrorResponse(req.http, s.error());
   }
-  return AcceptRun(req, store_, *runner_, options_, *spec);
+  return AcceptRun(req, *runner_, options_, *spec);
 }
 
 HttpResponse Resources::ListBacktests(const Request& req) {

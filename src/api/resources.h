@@ -22,10 +22,11 @@ namespace tapedeck::api {
 // symbols filled into spec.symbols, which must be distinct (else VALIDATION).
 Status ResolveSymbols(store::Store& store, store::RunSpec& spec, const std::string& field);
 
-// A run created in the store and queued for the request's client, answered as POST /backtests
-// does: 202 {"id","status":"queued"} + Location, or the refusal (nothing left in the store).
-server::HttpResponse AcceptRun(const server::Request& req, store::Store& store, Runner& runner,
-                               const Options& options, const store::RunSpec& spec);
+// A run created in the runner's store and queued for the request's client
+// (Runner::CreateAndEnqueue), answered as POST /backtests does: 202 {"id","status":"queued"} +
+// Location, or the refusal (nothing left in the store).
+server::HttpResponse AcceptRun(const server::Request& req, Runner& runner, const Options& options,
+                               const store::RunSpec& spec);
 
 // 204 No Content.
 server::HttpResponse NoContent(const server::Request& req);

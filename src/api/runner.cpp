@@ -131,6 +131,23 @@ Status Runner::Enqueue(const std::string& id, const std::string& client, size_t 
   return Admit(Kind::kRun, id, client, max_per_client, max_total);
 }
 
+Result<std::string> Runner::CreateAndEnqueue(const store::RunSpec& spec, const std::string& client,
+                                             size_t max_per_client, size_t max_total) {
+  if (job_queue_ != nullptr) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return MakeError(ErrorCode::kUnavailable, "the server is shutting down");
+    }
+    return job_queue_->CreateAndEnqueueRun(store_, spec, client, max_per_client, max_total);
+  }
+  TD_ASSIGN_OR_RETURN(std::string id, store_.CreateRun(spec));
+  if (Status queued = Admit(Kind::kRun, id, client, max_per_client, max_total); !queued.ok()) {
+    (void)store_.DeleteRun(id);
+    return queued.take_error();
+  }
+  return id;
+}
+
 Status Runner::EnqueueSweep(const std::string& id, const std::string& client, size_t max_per_client,
                             size_t max_total) {
   if (job_queue_ != nullptr) {

@@ -105,6 +105,13 @@ class Runner {
   Status Enqueue(const std::string& id, const std::string& client, size_t max_per_client,
                  size_t max_total);
 
+  // Creates run `spec` in the store and queues it (Store::CreateRun, then Enqueue's limits and
+  // errors); returns its id. A refused run leaves no trace (it is deleted again). Queue mode: one
+  // transaction where the queue can (JobQueue::CreateAndEnqueueRun): one durable commit, and a
+  // refused run is never written.
+  Result<std::string> CreateAndEnqueue(const store::RunSpec& spec, const std::string& client,
+                                       size_t max_per_client, size_t max_total);
+
   // Queues a sweep already created in the store, as Enqueue does a run: it counts as one job
   // toward both limits (same errors), toward its client's until it ends (done, failed or
   // cancelled), not only while it waits: a client cannot keep more sweeps going than its limit.

@@ -254,7 +254,7 @@ HttpResponse SweepResources::PostTrialRun(const Request& req) {
   rw.BeginObject().Key("sweep").String(sweep->id).Key("trial").Int(static_cast<int64_t>(*k));
   rw.EndObject();
   spec.request_json = rw.Take();
-  return AcceptRun(req, store_, runner_, options_, spec);
+  return AcceptRun(req, runner_, options_, spec);
 }
 
 void AppendStatusCounts(std::string& out, std::string_view name, std::string_view help,

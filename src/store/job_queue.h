@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "store/store.h"
 
 namespace tapedeck::store {
 
@@ -60,6 +61,15 @@ class JobQueue {
   // are waiting, UNAVAILABLE when `max_total` jobs are; RUN_NOT_FOUND when the run is not there.
   virtual Status EnqueueRun(std::string_view id, std::string_view client, size_t max_per_client,
                             size_t max_total) = 0;
+  // Creates run `spec` in `store` (Store::CreateRun) and queues it as EnqueueRun does; returns its
+  // id. The limits are checked first, with EnqueueRun's errors; a refused run leaves no trace.
+  // Either both the run and its job are there once this returns, durably, or neither is. This
+  // default makes the two calls (the run deleted again when refused); the PostgreSQL queue, given
+  // the PostgreSQL store of its own database, does it in one transaction: one durable commit and
+  // fewer round trips for a POST.
+  virtual Result<std::string> CreateAndEnqueueRun(Store& store, const RunSpec& spec,
+                                                  std::string_view client, size_t max_per_client,
+                                                  size_t max_total);
   // The same for sweep `id` (a kSweep job). NOT_FOUND (details `sweep`) when it is not there.
   virtual Status EnqueueSweep(std::string_view id, std::string_view client, size_t max_per_client,
                               size_t max_total) = 0;

@@ -156,6 +156,14 @@ Result<std::vector<engine::Trade>> UnpackTrades(std::span<const std::byte> recor
 }
 
 Result<PackedResult> PackResult(const engine::RunResult& result) {
+  TD_ASSIGN_OR_RETURN(PackedResult packed, PackSeries(result));
+  PackedResult records = PackRecords(result);
+  records.times = std::move(packed.times);
+  records.equity = std::move(packed.equity);
+  return records;
+}
+
+Result<PackedResult> PackSeries(const engine::RunResult& result) {
   if (result.times.size() != result.equity.size()) {
     return MakeError(ErrorCode::kValidation, "times and equity differ in length",
                      {{"field", "equity"},
@@ -165,6 +173,11 @@ Result<PackedResult> PackResult(const engine::RunResult& result) {
   PackedResult packed;
   packed.times = PackTimes(result.times);
   packed.equity = PackEquity(result.equity);
+  return packed;
+}
+
+PackedResult PackRecords(const engine::RunResult& result) {
+  PackedResult packed;
   packed.events = PackEventsCompact(result.events);
   packed.trades = PackTradesCompact(result.trades);
   packed.has_plots = !result.plots.empty() || !result.logs.empty();

@@ -142,6 +142,11 @@ struct PackedResult {
 };
 // Errors: VALIDATION (field "equity") when times and equity differ in length.
 Result<PackedResult> PackResult(const engine::RunResult& result);
+// PackResult in two parts, for a writer that stores the series while the rest is being packed:
+// PackSeries fills times and equity only (errors: PackResult's), PackRecords everything else
+// (times and equity left empty).
+Result<PackedResult> PackSeries(const engine::RunResult& result);
+PackedResult PackRecords(const engine::RunResult& result);
 PackedLogs PackLogs(std::span<const engine::LogEntry> logs);
 std::vector<std::byte> PackTrades(std::span<const engine::Trade> trades);  // 80-byte records
 std::vector<std::byte> PackTradesCompact(std::span<const engine::Trade> trades);

@@ -98,6 +98,7 @@ void IgnoreNotice(void*, const char*) {}
 
 Params& Params::Add(int64_t v) {
   values_.push_back(BigEndian(static_cast<uint64_t>(v)));
+  refs_.emplace_back();
   null_.push_back(false);
   types_.push_back(kInt8Oid);
   formats_.push_back(kBinary);
@@ -107,6 +108,7 @@ Params& Params::Add(int64_t v) {
 Params& Params::Add(double v) {
   // float8's binary form is the IEEE 754 bits in network order: NaN and infinities go as they are.
   values_.push_back(BigEndian(std::bit_cast<uint64_t>(v)));
+  refs_.emplace_back();
   null_.push_back(false);
   types_.push_back(kFloat8Oid);
   formats_.push_back(kBinary);
@@ -117,6 +119,7 @@ Params& Params::Add(std::string_view v) {
   // Binary text is the bytes with their length, so a NUL is refused by the server rather than
   // cutting the string short as the text format (a C string) would.
   values_.emplace_back(v);
+  refs_.emplace_back();
   null_.push_back(false);
   types_.push_back(kTextOid);
   formats_.push_back(kBinary);
@@ -125,6 +128,18 @@ Params& Params::Add(std::string_view v) {
 
 Params& Params::AddBytes(std::span<const std::byte> v) {
   values_.emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
+  refs_.emplace_back();
+  null_.push_back(false);
+  types_.push_back(kByteaOid);
+  formats_.push_back(kBinary);
+  return *this;
+}
+
+Params& Params::AddBytesRef(std::span<const std::byte> v) {
+  // An empty span's data() may be null, which libpq would send as SQL NULL: copied instead.
+  if (v.empty()) return AddBytes(v);
+  values_.emplace_back();
+  refs_.push_back(v);
   null_.push_back(false);
   types_.push_back(kByteaOid);
   formats_.push_back(kBinary);
@@ -133,6 +148,7 @@ Params& Params::AddBytes(std::span<const std::byte> v) {
 
 Params& Params::AddNull() {
   values_.emplace_back();
+  refs_.emplace_back();
   null_.push_back(true);
   types_.push_back(0);
   formats_.push_back(kBinary);
@@ -352,8 +368,14 @@ Result<Rows> Conn::Execute(std::string_view sql, const Params& params, bool simp
     std::vector<const char*> values(params.values_.size());
     std::vector<int> lengths(params.values_.size());
     for (size_t i = 0; i < values.size(); ++i) {
-      values[i] = params.null_[i] ? nullptr : params.values_[i].data();
-      lengths[i] = static_cast<int>(params.values_[i].size());
+      const std::span<const std::byte> ref = params.refs_[i];
+      if (ref.data() != nullptr) {
+        values[i] = reinterpret_cast<const char*>(ref.data());
+        lengths[i] = static_cast<int>(ref.size());
+      } else {
+        values[i] = params.null_[i] ? nullptr : params.values_[i].data();
+        lengths[i] = static_cast<int>(params.values_[i].size());
+      }
     }
     auto it = prepared_.find(key);
     if (it == prepared_.end()) {

@@ -72,6 +72,9 @@ class Params {
   Params& Add(std::string_view v);  // text
   Params& Add(const char* v) { return Add(std::string_view(v)); }
   Params& AddBytes(std::span<const std::byte> v);  // bytea
+  // bytea, not copied: `v` must stay valid and unchanged until the statement has run. For large
+  // blobs (a run's packed result: megabytes), where a copy costs as much as its sending.
+  Params& AddBytesRef(std::span<const std::byte> v);
   Params& Add(std::optional<int64_t> v) { return v ? Add(*v) : AddNull(); }
   Params& Add(std::optional<double> v) { return v ? Add(*v) : AddNull(); }
   Params& AddNull();  // type left to the server
@@ -83,6 +86,8 @@ class Params {
  private:
   friend class Conn;
   std::vector<std::string> values_;
+  // AddBytesRef's values (values_[i] is then empty); nullptr for the others.
+  std::vector<std::span<const std::byte>> refs_;
   std::vector<bool> null_;
   std::vector<Oid> types_;
   std::vector<int> formats_;

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "store/job_queue.h"
+#include "store/pg_common.h"
 #include "store/pg_db.h"
 #include "store/pg_store.h"
 
@@ -29,6 +30,17 @@ std::string_view ToString(JobKind kind) {
       return "summary";
   }
   return "run";
+}
+
+Result<std::string> JobQueue::CreateAndEnqueueRun(Store& store, const RunSpec& spec,
+                                                  std::string_view client, size_t max_per_client,
+                                                  size_t max_total) {
+  TD_ASSIGN_OR_RETURN(std::string id, store.CreateRun(spec));
+  if (Status queued = EnqueueRun(id, client, max_per_client, max_total); !queued.ok()) {
+    (void)store.DeleteRun(id);
+    return queued.take_error();
+  }
+  return id;
 }
 
 namespace internal {
@@ -139,6 +151,26 @@ class PgJobQueue final : public JobQueue {
   Status EnqueueSweep(std::string_view id, std::string_view client, size_t max_per_client,
                       size_t max_total) override {
     return Enqueue(JobKind::kSweep, id, client, max_per_client, max_total);
+  }
+
+  // One transaction on this queue's connection when `store` is the PgStore of this database:
+  // the limits under the enqueue lock, then the run's row and its job in one statement, one
+  // durable commit (the 202's guarantee: both are there). Otherwise the default's two calls.
+  Result<std::string> CreateAndEnqueueRun(Store& store, const RunSpec& spec,
+                                          std::string_view client, size_t max_per_client,
+                                          size_t max_total) override {
+    auto* pg_store = dynamic_cast<PgStore*>(&store);
+    if (pg_store == nullptr || pg_store->url() != url_) {
+      return JobQueue::CreateAndEnqueueRun(store, spec, client, max_per_client, max_total);
+    }
+    const std::string who(client);
+    TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+    TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(*conn));
+    TD_TRY(LockEnqueue(*conn));
+    TD_TRY(CheckLimits(*conn, client, max_per_client, max_total));
+    TD_ASSIGN_OR_RETURN(std::string id, InsertRun(*conn, spec, pg_store->Now(), &who));
+    TD_TRY(txn.Commit());
+    return id;
   }
 
   Result<std::optional<Job>> Claim(std::string_view worker,
@@ -368,28 +400,24 @@ class PgJobQueue final : public JobQueue {
                      {{"job", std::to_string(job)}});
   }
 
-  Status Enqueue(JobKind kind, std::string_view id, std::string_view client, size_t max_per_client,
-                 size_t max_total) {
-    const bool run = kind == JobKind::kRun;
-    TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
-    TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(*conn));
-    TD_TRY(conn->Query("SELECT pg_advisory_xact_lock($1)", pg::Params().Add(kEnqueueLock)));
-    TD_ASSIGN_OR_RETURN(pg::Rows & target, conn->Query(run ? "SELECT seq FROM runs WHERE id = $1"
-                                                           : "SELECT seq FROM sweeps WHERE id = $1",
-                                                       pg::Params().Add(id)));
-    if (target.size() == 0) {
-      if (run) return MakeError(ErrorCode::kRunNotFound, "no such run", {{"id", std::string(id)}});
-      return MakeError(ErrorCode::kNotFound, "no such sweep", {{"sweep", std::string(id)}});
-    }
+  // Takes the enqueue lock, held until the caller's transaction ends.
+  static Status LockEnqueue(pg::Conn& conn) {
+    TD_TRY(conn.Query("SELECT pg_advisory_xact_lock($1)", pg::Params().Add(kEnqueueLock)));
+    return Ok();
+  }
+
+  // Checks the limits, under the enqueue lock: the errors of JobQueue::EnqueueRun.
+  static Status CheckLimits(pg::Conn& conn, std::string_view client, size_t max_per_client,
+                            size_t max_total) {
     // As the local Runner counts: a client's runs waiting and sweeps not ended (any job of the
     // sweep holds its place); in all, runs and sweeps waiting (batches are not counted).
     TD_ASSIGN_OR_RETURN(
         pg::Rows & counts,
-        conn->Query("SELECT count(*) FILTER (WHERE client = $1 AND kind = 'run' "
-                    "AND state = 'queued') + count(DISTINCT sweep) FILTER (WHERE client = $1 "
-                    "AND kind <> 'run'), "
-                    "count(*) FILTER (WHERE priority = 0 AND state = 'queued') FROM jobs",
-                    pg::Params().Add(client)));
+        conn.Query("SELECT count(*) FILTER (WHERE client = $1 AND kind = 'run' "
+                   "AND state = 'queued') + count(DISTINCT sweep) FILTER (WHERE client = $1 "
+                   "AND kind <> 'run'), "
+                   "count(*) FILTER (WHERE priority = 0 AND state = 'queued') FROM jobs",
+                   pg::Params().Add(client)));
     const size_t mine = static_cast<size_t>(counts.Int(0, 0));
     const size_t waiting = static_cast<size_t>(counts.Int(0, 1));
     const std::string retry_after = std::to_string(kRetryAfterSeconds);
@@ -406,6 +434,23 @@ class PgJobQueue final : public JobQueue {
                         {"limit", std::to_string(max_total)},
                         {"retry_after", retry_after}});
     }
+    return Ok();
+  }
+
+  Status Enqueue(JobKind kind, std::string_view id, std::string_view client, size_t max_per_client,
+                 size_t max_total) {
+    const bool run = kind == JobKind::kRun;
+    TD_ASSIGN_OR_RETURN(Lease & conn, Borrow());
+    TD_ASSIGN_OR_RETURN(pg::Txn & txn, pg::Txn::Begin(*conn));
+    TD_TRY(LockEnqueue(*conn));
+    TD_ASSIGN_OR_RETURN(pg::Rows & target, conn->Query(run ? "SELECT seq FROM runs WHERE id = $1"
+                                                           : "SELECT seq FROM sweeps WHERE id = $1",
+                                                       pg::Params().Add(id)));
+    if (target.size() == 0) {
+      if (run) return MakeError(ErrorCode::kRunNotFound, "no such run", {{"id", std::string(id)}});
+      return MakeError(ErrorCode::kNotFound, "no such sweep", {{"sweep", std::string(id)}});
+    }
+    TD_TRY(CheckLimits(*conn, client, max_per_client, max_total));
     TD_TRY(conn->Query(
         run ? "WITH i AS (INSERT INTO jobs(kind, run, client, priority) VALUES ('run', $1, $2, 0) "
               "ON CONFLICT DO NOTHING RETURNING id) "

@@ -29,7 +29,7 @@
 namespace tapedeck::store::internal {
 
 // The PostgreSQL schema's version this build writes (table tapedeck_schema).
-inline constexpr int kPgSchemaVersion = 3;
+inline constexpr int kPgSchemaVersion = 4;
 
 // Creates or upgrades the schema under an advisory lock, so that nodes starting together do not
 // race; a database newer than this build is refused (IO, details `schema_version`).
@@ -117,6 +117,9 @@ class PgStore final : public Store {
 
   // CountRuns and CountSweeps: `sql` selects (status, count) rows.
   Result<StatusCounts> CountByStatus(const char* sql);
+
+  // The database's postgresql:// URL, as opened.
+  const std::string& url() const { return url_; }
 
   Timestamp Now() const {
     if (options_.now) return options_.now();

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -133,6 +134,45 @@ TEST(PgDbTest, EachTypeRoundTripsExactly) {
       db->Run("INSERT INTO t (n, s) VALUES (100, $1)", Params().Add(std::string_view("a\0b", 3)));
   ASSERT_FALSE(nul.ok());
   EXPECT_EQ(nul.error().code, ErrorCode::kIo);
+}
+
+TEST(PgDbTest, BorrowedBytesGoAsTheyAreAndMixWithCopiedParameters) {
+  PgCluster pg;
+  ASSERT_TRUE(pg.ok()) << pg.error();
+  auto db = MustOpen(pg.url());
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (n bigint PRIMARY KEY, a bytea, s text, b bytea)").ok());
+  std::vector<std::byte> big(3'000'000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::byte>((i * 131) % 251);
+  const std::vector<std::byte> one = {std::byte{0}};
+  const std::vector<std::byte> none;
+  struct Row {
+    const std::vector<std::byte>* a;
+    const std::vector<std::byte>* b;
+  };
+  const Row rows[] = {{&big, &one}, {&one, &none}, {&none, &big}};
+  for (int64_t n = 0; n < 3; ++n) {
+    // The same statement each time (prepared by the first, reused by the others).
+    Result<int64_t> changed =
+        db->Run("INSERT INTO t VALUES ($1, $2, $3, $4)", Params()
+                                                             .Add(n)
+                                                             .AddBytesRef(*rows[n].a)
+                                                             .Add(std::string_view("between"))
+                                                             .AddBytesRef(*rows[n].b));
+    ASSERT_TRUE(changed.ok()) << changed.error().ToString();
+  }
+  Result<Rows> got = db->Query("SELECT a, s, b, a IS NULL, b IS NULL FROM t ORDER BY n");
+  ASSERT_TRUE(got.ok()) << got.error().ToString();
+  ASSERT_EQ(got->size(), 3);
+  for (int n = 0; n < 3; ++n) {
+    const auto a = got->Bytes(n, 0);
+    const auto b = got->Bytes(n, 2);
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), rows[n].a->begin(), rows[n].a->end())) << n;
+    EXPECT_TRUE(std::equal(b.begin(), b.end(), rows[n].b->begin(), rows[n].b->end())) << n;
+    EXPECT_EQ(got->Text(n, 1), "between");
+    EXPECT_EQ(got->Int(n, 3), 0) << n;  // an empty blob is empty, not NULL
+    EXPECT_EQ(got->Int(n, 4), 0) << n;
+  }
 }
 
 TEST(PgDbTest, FailingStatementNamesSqlstateAndMessage) {
