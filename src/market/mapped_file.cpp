@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace tapedeck::market {
@@ -18,6 +19,21 @@ Error IoError(std::string_view what, const std::string& path, int err) {
   if (full) msg += " (the disk is full)";
   return MakeError(full ? ErrorCode::kUnavailable : ErrorCode::kIo, std::move(msg),
                    {{"path", path}, {"reason", reason}});
+}
+
+void Unmapper::operator()(const void* addr) const { ::munmap(const_cast<void*>(addr), size); }
+
+bool ReleaseMappedPages(const std::shared_ptr<const void>& owner, const void* begin,
+                        const void* end) {
+  if (owner == nullptr || std::get_deleter<Unmapper>(owner) == nullptr || begin >= end) {
+    return false;
+  }
+  // The mapping starts on a page and the kernel maps its last page whole, so the range widened
+  // to pages stays inside it.
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = reinterpret_cast<uintptr_t>(begin) & ~(page - 1);
+  const uintptr_t last = (reinterpret_cast<uintptr_t>(end) + page - 1) & ~(page - 1);
+  return ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED) == 0;
 }
 
 Result<MappedFile> MapFile(const std::string& path, MapAccess access) {
@@ -47,8 +63,7 @@ Result<MappedFile> MapFile(const std::string& path, MapAccess access) {
   ::close(fd);
   if (addr == MAP_FAILED) return IoError("cannot map", path, map_err);
   ::madvise(addr, size, access == MapAccess::kSequential ? MADV_SEQUENTIAL : MADV_NORMAL);
-  std::shared_ptr<const void> owner(
-      addr, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+  std::shared_ptr<const void> owner(addr, Unmapper{size});
   return MappedFile{std::move(owner), std::string_view(static_cast<const char*>(addr), size)};
 }
 

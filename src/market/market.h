@@ -59,6 +59,11 @@ class Series {
   // The bars with from <= time < to, sharing storage. Bounds outside the data are clamped.
   Series Slice(Timestamp from, Timestamp to) const;
 
+  // Drops the columns' pages from the process's resident set when they are a file mapping (a
+  // series read from the store's binary file): their bytes stay what they are, read again from
+  // the page cache when next touched. A no-op for owned columns. Safe while others read them.
+  void ReleaseResidentPages() const;
+
   // Internal: used by the binary reader to point the columns into a mapping it keeps alive.
   static Series FromSpans(std::string symbol, std::shared_ptr<const void> owner,
                           std::span<const Timestamp> times, std::span<const double> open,

@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <cassert>
+#include <functional>
 
+#include "market/mapped_file.h"
 #include "market/market.h"
 
 namespace tapedeck::market {
@@ -69,6 +71,18 @@ Series Series::Slice(Timestamp from, Timestamp to) const {
   return FromSpans(symbol_, owner_, times_.subspan(b, n), open_.subspan(b, n),
                    high_.subspan(b, n), low_.subspan(b, n), close_.subspan(b, n),
                    volume_.subspan(b, n));
+}
+
+void Series::ReleaseResidentPages() const {
+  if (times_.empty()) return;
+  // The binary file lays the columns out back to back: times, open, high, low, close, volume.
+  const void* begin = times_.data();
+  const void* end = times_.data() + times_.size();
+  for (std::span<const double> col : {open_, high_, low_, close_, volume_}) {
+    begin = std::min<const void*>(begin, col.data(), std::less<>());
+    end = std::max<const void*>(end, col.data() + col.size(), std::less<>());
+  }
+  (void)ReleaseMappedPages(owner_, begin, end);
 }
 
 }  // namespace tapedeck::market

@@ -160,11 +160,18 @@ Frame Timeline::BuildFrame(BarRange bars) const {
   for (size_t s = 0; s < series.size(); ++s) {
     const market::Series& ser = series[s];
     const auto st = ser.times();
-    const size_t lo =
-        static_cast<size_t>(std::lower_bound(st.begin(), st.end(), times[bars.begin]) - st.begin());
-    const size_t hi = static_cast<size_t>(
-        std::upper_bound(st.begin() + static_cast<ptrdiff_t>(lo), st.end(), times[last]) -
-        st.begin());
+    size_t lo = bars.begin, hi = bars.end;
+    // A series' times are strictly increasing, so where its bar at an index has the timeline's
+    // time at that index, the searches below would land on that index: a one-symbol run's
+    // series is its timeline. Not searching keeps the rest of the series' times out of memory
+    // (a binary search over a year of minutes faults in pages all over the column).
+    if (last >= st.size() || st[bars.begin] != times[bars.begin] || st[last] != times[last]) {
+      lo = static_cast<size_t>(std::lower_bound(st.begin(), st.end(), times[bars.begin]) -
+                               st.begin());
+      hi = static_cast<size_t>(
+          std::upper_bound(st.begin() + static_cast<ptrdiff_t>(lo), st.end(), times[last]) -
+          st.begin());
+    }
     if (lo >= hi) continue;
     SymbolOhlcv agg{static_cast<engine::SymbolId>(s),
                     ser.open()[lo],

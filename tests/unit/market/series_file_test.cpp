@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "market/mapped_file.h"
 #include "market/market.h"
@@ -96,6 +99,39 @@ TEST_F(SeriesFileTest, SeriesOutlivesOtherHandlesAndKeepsMappingAlive) {
   std::filesystem::remove(Path("c.tds"));  // the mapping keeps the data even after unlink
   ASSERT_EQ(slice.size(), 100u);
   EXPECT_EQ(slice.close()[99], s.close()[199]);
+}
+
+TEST_F(SeriesFileTest, ReleasingResidentPagesKeepsEveryValueMappedOrOwned) {
+  const Series s = Generate({.bars = 20'000, .symbol = "REL"});
+  ASSERT_TRUE(WriteSeriesFile(s, Path("r.tds")).ok());
+  Result<Series> r = ReadSeriesFile(Path("r.tds"));
+  ASSERT_TRUE(r.ok());
+  ExpectSame(s, *r);  // every page touched
+  const Series slice = r->Slice(r->times()[5'000], r->times()[6'000]);
+  slice.ReleaseResidentPages();
+  r->ReleaseResidentPages();
+  ExpectSame(s, *r);  // read again from the file
+  EXPECT_EQ(slice.close()[999], s.close()[5'999]);
+  // Owned columns: left alone (dropping heap pages would zero them).
+  const Series copy = s;
+  s.ReleaseResidentPages();
+  ExpectSame(copy, s);
+  ExpectSame(Generate({.bars = 20'000, .symbol = "REL"}), s);
+}
+
+TEST_F(SeriesFileTest, OnlyAMappingsPagesAreReleased) {
+  const Series s = Generate({.bars = 2'000});
+  ASSERT_TRUE(WriteSeriesFile(s, Path("m.tds")).ok());
+  Result<MappedFile> file = MapFile(Path("m.tds"), MapAccess::kRandom);
+  ASSERT_TRUE(file.ok());
+  const char* begin = file->bytes.data() + 100;
+  EXPECT_TRUE(ReleaseMappedPages(file->owner, begin, begin + 9'000));
+  EXPECT_FALSE(ReleaseMappedPages(file->owner, begin, begin));
+  auto heap = std::make_shared<std::vector<char>>(9'000, 'x');
+  const std::shared_ptr<const void> owner = heap;
+  EXPECT_FALSE(ReleaseMappedPages(owner, heap->data(), heap->data() + heap->size()));
+  EXPECT_EQ(std::count(heap->begin(), heap->end(), 'x'), 9'000);
+  EXPECT_FALSE(ReleaseMappedPages(nullptr, begin, begin + 10));
 }
 
 TEST_F(SeriesFileTest, OverwriteReplacesTheWholeFile) {
