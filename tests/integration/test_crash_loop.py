@@ -135,7 +135,7 @@ class CrashLoopTest(unittest.TestCase):
             with self.ops.lock:
                 self.ops.datasets_acked.add(name)
 
-    def backtest(self, dataset, strategy):
+    def backtest(self, dataset, strategy, acked):
         try:
             status, body = self.server.json("POST", "/backtests",
                                             json.dumps({"dataset": dataset, "strategy": strategy}))
@@ -144,6 +144,7 @@ class CrashLoopTest(unittest.TestCase):
         if status == 202:
             with self.ops.lock:
                 self.ops.runs_acked.add(body["id"])
+            acked.set()
 
     def play(self, run_id):
         """Reads an SSE playback until the connection dies."""
@@ -178,13 +179,14 @@ class CrashLoopTest(unittest.TestCase):
             status, datasets = s.json("GET", "/datasets")
             done = [i for i, d in self.ops.done_digests.items()]
             threads = []
+            acked = threading.Event()  # a backtest of this cycle was acknowledged
             for _ in range(self.rng.randint(0, 2)):
                 name = f"d{cycle}-{self.rng.randrange(1 << 20):x}"
                 threads.append(threading.Thread(
                     target=self.upload, args=(name, self.rng.choice(SIZES))))
             for _ in range(self.rng.randint(1, 3)):
                 threads.append(threading.Thread(target=self.backtest, args=(
-                    self.rng.choice(datasets)["name"], self.rng.choice(STRATEGIES))))
+                    self.rng.choice(datasets)["name"], self.rng.choice(STRATEGIES), acked)))
             for _ in range(self.rng.randint(0, 3) if done else 0):
                 threads.append(threading.Thread(target=self.play, args=(self.rng.choice(done),)))
             for t in threads:
@@ -195,7 +197,12 @@ class CrashLoopTest(unittest.TestCase):
                      self.rng.uniform(0, 0.25) if self.rng.random() < 0.5 else
                      self.rng.uniform(0, 0.9))
             delays.append(delay)
-            time.sleep(delay)
+            if cycle % 5 == 2:
+                # Runs now take tens of milliseconds, so random delays may miss every one of them:
+                # here the kill follows a 202 at once, while that run is queued or running.
+                acked.wait(10)
+            else:
+                time.sleep(delay)
             s.stop(sig=signal.SIGKILL)
             self.ops.kills += 1
             for t in threads:
