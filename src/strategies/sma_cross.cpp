@@ -110,6 +110,20 @@ class SmaCross final : public LongFlat<SmaCross> {
     return std::min(chunk_end_, chunk_begin_ + k * 64 + static_cast<size_t>(__builtin_ctzll(word)));
   }
 
+#if defined(__SSE2__)
+  // Two doubles (two bars) side by side, and a comparison's two lanes (all ones where true).
+  using V2 = double __attribute__((vector_size(16)));
+  using M2 = int64_t __attribute__((vector_size(16)));
+  // |v| lane by lane: the sign bits cleared, as std::fabs does.
+  static V2 Abs(V2 v) {
+    M2 bits;
+    __builtin_memcpy(&bits, &v, sizeof bits);
+    bits &= M2{INT64_MAX, INT64_MAX};
+    __builtin_memcpy(&v, &bits, sizeof v);
+    return v;
+  }
+#endif
+
   // above_'s bit k: Above(fast_[k], slow_[k]), the signal of bar chunk_begin_ + k once past the
   // warm-up; the same comparison, a - b > 1e-10 * |b|, two bars per SSE2 instruction (an
   // element-wise vector operation rounds as its scalar form; NaN compares false either way).
@@ -119,20 +133,12 @@ class SmaCross final : public LongFlat<SmaCross> {
       uint64_t word = 0;
       size_t k = from;
 #if defined(__SSE2__)
-      using V2 = double __attribute__((vector_size(16)));
-      using M2 = int64_t __attribute__((vector_size(16)));
       const V2 tol = {kTieTolerance, kTieTolerance};
-      const M2 sign = {INT64_MAX, INT64_MAX};
       for (; k + 2 <= to; k += 2) {
         V2 a, b;
         __builtin_memcpy(&a, fast_.data() + k, sizeof a);
         __builtin_memcpy(&b, slow_.data() + k, sizeof b);
-        M2 abs_bits;
-        __builtin_memcpy(&abs_bits, &b, sizeof abs_bits);
-        abs_bits &= sign;
-        V2 abs_b;
-        __builtin_memcpy(&abs_b, &abs_bits, sizeof abs_b);
-        const M2 above = (a - b) > tol * abs_b;
+        const M2 above = (a - b) > tol * Abs(b);
         const auto two = static_cast<uint64_t>(_mm_movemask_pd(reinterpret_cast<__m128d>(above)));
         word |= two << (k - from);
       }
@@ -159,26 +165,16 @@ class SmaCross final : public LongFlat<SmaCross> {
       uint64_t word = 0;
       size_t k = from;
 #if defined(__SSE2__)
-      using V2 = double __attribute__((vector_size(16)));
-      using M2 = int64_t __attribute__((vector_size(16)));
       const V2 tol = {kTieTolerance, kTieTolerance}, vrf = {rf, rf}, vrs = {rs, rs};
       const V2 rel = {kSure, kSure}, tiny = {kTiny, kTiny};
-      const M2 sign = {INT64_MAX, INT64_MAX};
-      const auto abs = [&sign](V2 v) {
-        M2 bits;
-        __builtin_memcpy(&bits, &v, sizeof bits);
-        bits &= sign;
-        __builtin_memcpy(&v, &bits, sizeof v);
-        return v;
-      };
       for (; k + 2 <= to; k += 2) {
         V2 sa, sb;
         __builtin_memcpy(&sa, fast_.data() + k, sizeof sa);
         __builtin_memcpy(&sb, slow_.data() + k, sizeof sb);
         const V2 a = sa * vrf, b = sb * vrs;
-        const V2 abs_b = abs(b);
+        const V2 abs_b = Abs(b);
         const V2 d = (a - b) - tol * abs_b;
-        const V2 margin = rel * (abs(a) + abs_b) + tiny;
+        const V2 margin = rel * (Abs(a) + abs_b) + tiny;
         const M2 above = d > margin;
         const M2 sure = above | (d < -margin);
         auto two = static_cast<uint64_t>(_mm_movemask_pd(reinterpret_cast<__m128d>(above)));
