@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -92,10 +93,19 @@ Error Corrupt(const std::string& path, const std::string& why) {
                    {{"path", path}, {"reason", why}});
 }
 
+// The most bytes one write hands the kernel. Linux (6.x, ext4 here) keeps written data in page
+// cache folios as large as the writes that made them (a 4.2 MB column in one write: 2 MB folios),
+// and a fault on a file mapping maps the faulting page's whole folio (6.18): a reader of one bar
+// per column (a playback frame) would take 2 MB of each column into its resident set, which no
+// release of the pages it has played could bring below. Written in 64 KiB pieces, a fault maps
+// 64 KiB, as the kernel's fault-around does anyway. (A file read back after the page cache let
+// it go gets the folios of the readahead instead.)
+constexpr size_t kMaxWrite = 64u << 10;
+
 bool WriteAll(int fd, const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
   while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
+    const ssize_t w = ::write(fd, p, std::min(n, kMaxWrite));
     if (w < 0) {
       if (errno == EINTR) continue;
       return false;
