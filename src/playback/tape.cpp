@@ -248,10 +248,21 @@ std::shared_ptr<const std::string> Tape::Insert(const Key& key, bool whole_windo
   return text;
 }
 
+void Tape::NoteBarsRead(size_t bars) const {
+  const size_t every = options_.release_bars_every;
+  if (every == 0) return;
+  if (bars_read_.fetch_add(bars, std::memory_order_relaxed) + bars < every) return;
+  // Of the threads that crossed the mark together, the one that takes the count releases.
+  if (bars_read_.exchange(0, std::memory_order_relaxed) < every) return;
+  for (const market::Series& s : data().series) s.ReleaseResidentPages();
+  releases_.fetch_add(1, std::memory_order_relaxed);
+}
+
 Tape::CacheStats Tape::cache_stats() const {
   std::lock_guard lock(cache_mutex_);
   return {windows_.hits,   windows_.misses,     windows_.index.size(), windows_.bytes,
-          ranges_.hits,    ranges_.misses,      ranges_.index.size(),  ranges_.bytes};
+          ranges_.hits,    ranges_.misses,      ranges_.index.size(),  ranges_.bytes,
+          releases_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace tapedeck::playback

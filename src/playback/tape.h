@@ -49,6 +49,13 @@ struct TapeOptions {
   // never push the whole windows out. Streams that play in step merge the same windows at the
   // same time: they share one encoding.
   size_t range_cache_bytes = 2u << 20;
+  // Every this many bars read to build frames (cache misses), the series' pages leave the
+  // process's resident set again (market::Series::ReleaseResidentPages: a no-op unless they are
+  // a file mapping). The bars of a window are read to build its frame, which is then cached, so
+  // the windows already played need none of them: without this, every bar played stays resident
+  // (a year of 1-minute bars: up to 25 MB). A bar read again (the next window's, a merged range
+  // of played windows) is a minor fault from the page cache; no value changes. 0: never.
+  size_t release_bars_every = 16384;
 };
 
 class Tape {
@@ -130,6 +137,8 @@ class Tape {
   struct CacheStats {
     size_t hits = 0, misses = 0, entries = 0, bytes = 0;
     size_t range_hits = 0, range_misses = 0, range_entries = 0, range_bytes = 0;
+    // How many times the series' pages were released (TapeOptions::release_bars_every).
+    size_t releases = 0;
   };
   CacheStats cache_stats() const;
 
@@ -171,6 +180,8 @@ class Tape {
   std::shared_ptr<const std::string> Lookup(const Key& key, bool whole_window) const;
   std::shared_ptr<const std::string> Insert(const Key& key, bool whole_window,
                                             std::shared_ptr<const std::string> text) const;
+  // Counts `bars` read to build a frame; releases the series' pages every release_bars_every.
+  void NoteBarsRead(size_t bars) const;
 
   // The head (for a tape made by Create: everything); whole_ points at it or, once Complete
   // published it, at *whole_owner_. Both live as long as the tape, so a span taken from the head
@@ -191,6 +202,9 @@ class Tape {
   // Memoization only: logically const, hence mutable, guarded by cache_mutex_.
   mutable std::mutex cache_mutex_;
   mutable Cache windows_, ranges_;
+  // Bars read by frame builds since the last release, and the releases (NoteBarsRead).
+  mutable std::atomic<size_t> bars_read_{0};
+  mutable std::atomic<size_t> releases_{0};
 };
 
 template <typename Build>
@@ -199,7 +213,9 @@ std::shared_ptr<const std::string> Tape::CachedFrame(Micros delta, BarRange bars
   const Key key{delta.count(), bars.begin, bars.end};
   if (auto hit = Lookup(key, whole_window)) return hit;
   // Built outside the lock: a wide window (high speed) takes a while to aggregate.
-  return Insert(key, whole_window, std::make_shared<const std::string>(build()));
+  auto text = std::make_shared<const std::string>(build());
+  NoteBarsRead(bars.size());
+  return Insert(key, whole_window, std::move(text));
 }
 
 }  // namespace tapedeck::playback
