@@ -1,5 +1,6 @@
 #include "server/access.h"
 
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <boost/algorithm/hex.hpp>
@@ -31,6 +32,18 @@ Error Unauthorized(std::string msg, std::map<std::string, std::string> details =
   return MakeError(ErrorCode::kUnauthorized, std::move(msg), std::move(details));
 }
 
+// Fills `out` from the kernel's CSPRNG (getrandom); false when it fails.
+bool KernelRandomBytes(std::string& out) {
+  size_t filled = 0;
+  while (filled < out.size()) {
+    const ssize_t got = ::getrandom(out.data() + filled, out.size() - filled, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    filled += static_cast<size_t>(got);
+  }
+  return true;
+}
+
 int64_t ToMillis(Access::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -46,12 +59,17 @@ Access::Access(const std::vector<std::string>& tokens, std::chrono::milliseconds
 Result<std::shared_ptr<const Access>> Access::Create(const std::vector<std::string>& tokens,
                                                      std::chrono::milliseconds ttl,
                                                      std::string key) {
-  // libcrypto is loaded on first use (common/crypto.h): a missing one is an error here rather
-  // than the end of the process at the first token checked.
-  if (Status loaded = crypto::Load(); !loaded.ok()) return loaded.take_error();
+  // libcrypto is loaded on first use (common/crypto.h). With tokens, here: a missing one is an
+  // error at start rather than the end of the process at the first token checked. Without, it
+  // is loaded by the first ticket or script, if any: a server that only plays and runs never
+  // maps it (3.4 MB resident once initialised), hence the ticket key from the kernel's CSPRNG
+  // rather than libcrypto's.
+  if (!tokens.empty()) {
+    if (Status loaded = crypto::Load(); !loaded.ok()) return loaded.take_error();
+  }
   if (key.empty()) {
     key.assign(kKeyBytes, '\0');
-    if (!crypto::RandomBytes(key)) {
+    if (!KernelRandomBytes(key)) {
       return MakeError(ErrorCode::kInternal, "no random bytes for the ticket key");
     }
   }

@@ -37,7 +37,9 @@ class Access {
   Access(const std::vector<std::string>& tokens, std::chrono::milliseconds ttl, std::string key);
 
   // An Access with `key` as the ticket key or, when `key` is empty, a random 256-bit one
-  // (OpenSSL's RAND_bytes). Errors: INTERNAL when the random generator fails.
+  // (the kernel's getrandom; libcrypto is loaded here only when `tokens` is not empty, else on
+  // first use). Errors: INTERNAL when the random generator fails; IO when tokens are given and
+  // libcrypto cannot be loaded (common/crypto.h).
   static Result<std::shared_ptr<const Access>> Create(const std::vector<std::string>& tokens,
                                                       std::chrono::milliseconds ttl,
                                                       std::string key = {});
