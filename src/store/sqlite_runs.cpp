@@ -267,7 +267,15 @@ Status ReadBlobHead(Db& db, const char* table, const char* column, int64_t rowid
 
 }  // namespace
 
-Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
+Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) { return InsertRun(spec, nullptr); }
+
+Result<std::string> SqliteStore::CreateRunAdmitted(
+    const RunSpec& spec, const std::function<Status(const std::string& id)>& admit) {
+  return InsertRun(spec, &admit);
+}
+
+Result<std::string> SqliteStore::InsertRun(
+    const RunSpec& spec, const std::function<Status(const std::string& id)>* admit) {
   const std::string symbols = SymbolsToJson(spec.symbols);
   const std::string datasets =
       SymbolsToJson(spec.datasets.empty() ? std::vector<std::string>{spec.dataset} : spec.datasets);
@@ -310,6 +318,8 @@ Result<std::string> SqliteStore::CreateRun(const RunSpec& spec) {
                .Bind(17, std::string_view(datasets))
                .Run());
     if (db.Changes() == 1) {
+      // Refused: the transaction rolls back (the Txn's destructor), the run never was.
+      if (admit != nullptr) TD_TRY((*admit)(id));
       TD_TRY(txn.Commit());
       return id;
     }
