@@ -379,9 +379,9 @@ Status SqliteStore::CompleteRun(std::string_view id, const engine::RunResult& re
   // The records (events, trades, plots, logs) are packed on a thread of their own while this one
   // packs the times and equity and inserts them, as PgStore::CompleteRun does: on two cores the
   // two packings overlap, and the records' with the equity's insert (docs/perf.md, "POST → done
-  // on SQLite: the packing on two threads"). The timings' pack is then the series' alone; the
-  // records', when it outlasts the equity's insert, shows in write. No thread to be had: packed
-  // here, in turn.
+  // on SQLite: the run beside the POST's commit"). The timings' pack is then the series' alone;
+  // the records', when it outlasts the equity's insert, shows in write. No thread to be had:
+  // packed here, in turn.
   std::future<PackedResult> records_packing;
   try {
     records_packing = std::async(std::launch::async, PackRecords, std::cref(result));
