@@ -9,7 +9,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
 
 #include "api/json.h"
 #include "strategies/strategies.h"
@@ -86,6 +90,27 @@ store::RunError ToRunError(const Error& e) {
   return out;
 }
 
+// A run's spec as GetRun reads it back from the store: what CreateRun keeps of it and no more
+// (RunConfig's other fields at their defaults, `datasets` filled in), for a worker handed the run
+// before it can be read.
+store::RunSpec AsStored(const store::RunSpec& spec) {
+  store::RunSpec out;
+  out.dataset = spec.dataset;
+  out.datasets = spec.datasets.empty() ? std::vector<std::string>{spec.dataset} : spec.datasets;
+  out.symbols = spec.symbols;
+  out.strategy = spec.strategy;
+  out.strategy_version = spec.strategy_version;
+  out.strategy_sha256 = spec.strategy_sha256;
+  out.params_json = spec.params_json;
+  out.config.cash = spec.config.cash;
+  out.config.costs = spec.config.costs;
+  out.config.allow_short = spec.config.allow_short;
+  out.from = spec.from;
+  out.to = spec.to;
+  out.request_json = spec.request_json;
+  return out;
+}
+
 // Lowers the calling thread's scheduling priority. On Linux setpriority(PRIO_PROCESS, tid) sets
 // one thread's nice value; a failure (a kernel that refuses) leaves it as it is.
 void LowerThisThreadsPriority() {
@@ -140,11 +165,23 @@ Result<std::string> Runner::CreateAndEnqueue(const store::RunSpec& spec, const s
     }
     return job_queue_->CreateAndEnqueueRun(store_, spec, client, max_per_client, max_total);
   }
-  TD_ASSIGN_OR_RETURN(std::string id, store_.CreateRun(spec));
-  if (Status queued = Admit(Kind::kRun, id, client, max_per_client, max_total); !queued.ok()) {
-    (void)store_.DeleteRun(id);
-    return queued.take_error();
+  if (!spec.strategy_sha256.empty() || !spec.script_source.empty()) {
+    // A script's source is read from the store by the worker: queued once it is committed.
+    TD_ASSIGN_OR_RETURN(std::string id, store_.CreateRun(spec));
+    if (Status queued = Admit(Kind::kRun, id, client, max_per_client, max_total); !queued.ok()) {
+      (void)store_.DeleteRun(id);
+      return queued.take_error();
+    }
+    return id;
   }
+  auto handoff = std::make_shared<Handoff>();
+  handoff->spec = AsStored(spec);
+  TD_ASSIGN_OR_RETURN(std::string id,
+                      store_.CreateRunAdmitted(spec, [&](const std::string& created) {
+                        return Admit(Kind::kRun, created, client, max_per_client, max_total,
+                                     handoff);
+                      }));
+  handoff->committed.store(true, std::memory_order_release);
   return id;
 }
 
@@ -161,7 +198,8 @@ Status Runner::EnqueueSweep(const std::string& id, const std::string& client, si
 }
 
 Status Runner::Admit(Kind kind, const std::string& id, const std::string& client,
-                     size_t max_per_client, size_t max_total) {
+                     size_t max_per_client, size_t max_total,
+                     std::shared_ptr<const Handoff> handoff) {
   const std::string retry_after = std::to_string(kQueueRetryAfterSeconds);
   {
     std::lock_guard lock(mu_);
@@ -184,7 +222,7 @@ Status Runner::Admit(Kind kind, const std::string& id, const std::string& client
     }
     ++mine;
     if (kind == Kind::kSweep) sweep_client_[id] = client;
-    queue_.push_back({kind, id, client});
+    queue_.push_back({kind, id, client, std::move(handoff)});
   }
   cv_.notify_one();
   return Ok();
@@ -257,6 +295,7 @@ void Runner::WorkerLoop() {
         Waiting& next = queue_.front();
         task.kind = next.kind;
         task.id = std::move(next.id);
+        task.handoff = std::move(next.handoff);
         // A sweep holds its client's place until it ends (ReleaseSweep), a run until it starts.
         const auto mine = waiting_by_client_.find(next.client);
         if (next.kind == Kind::kRun && mine != waiting_by_client_.end() && --mine->second == 0) {
@@ -280,7 +319,7 @@ void Runner::WorkerLoop() {
       ++running_;
     }
     if (task.kind == Kind::kRun) {
-      Execute(task.id);
+      Execute(task.id, task.handoff.get());
     } else if (task.sweep) {
       RunSweepBatch(task.sweep, task.begin, task.end);
     } else {
@@ -436,10 +475,12 @@ void Runner::PrintQueueRunTimings(const std::string& id,
   PrintRunTimings("worker", id, ThisThreadsRunTimings(), ended, extra);
 }
 
-void Runner::Execute(const std::string& id) { (void)ExecuteRun(id, cancel_, /*queue_mode=*/false); }
+void Runner::Execute(const std::string& id, const Handoff* handoff) {
+  (void)ExecuteRun(id, cancel_, /*queue_mode=*/false, handoff);
+}
 
 Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& cancel,
-                                  bool queue_mode) {
+                                  bool queue_mode, const Handoff* handoff) {
   RunTimings& timings = ThisThreadsRunTimings();
   timings = {};
   timings.start = std::chrono::steady_clock::now();
@@ -448,36 +489,66 @@ Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& canc
     *ms = std::chrono::duration<double, std::milli>(now - last).count();
     last = now;
   };
-  auto run = store_.GetRun(id);
-  if (!run.ok()) {
-    // Deleted while queued; in queue mode a database away for a moment is not a deletion.
-    const bool away = queue_mode && run.error().code == ErrorCode::kUnavailable;
-    return away ? RunEnd::kUnavailable : RunEnd::kGone;
-  }
-  if (queue_mode &&
-      (run->status == store::RunStatus::kDone || run->status == store::RunStatus::kFailed)) {
-    return RunEnd::kEnded;  // a worker that died after ending it, before finishing its job
-  }
-  if (Status started = store_.MarkRunning(id); !started.ok()) {
+  // MarkRunning failed: how the run ends, or nullopt to carry on (a dead worker's, taken over).
+  auto not_started = [&](const Error& e) -> std::optional<RunEnd> {
     // Deleted meanwhile (RUN_NOT_FOUND) or no longer queued (CONFLICT): not ours to finish.
     // In queue mode a run left `running` is a dead worker's: ours now (we hold its job).
-    const ErrorCode code = started.error().code;
-    const auto status = started.error().details.find("status");
+    const ErrorCode code = e.code;
+    const auto status = e.details.find("status");
     const bool take_over = queue_mode && code == ErrorCode::kConflict &&
-                           status != started.error().details.end() && status->second == "running";
-    if (!take_over) {
-      if (queue_mode && code == ErrorCode::kUnavailable) return RunEnd::kUnavailable;
-      if (code != ErrorCode::kRunNotFound && code != ErrorCode::kConflict) {
-        Fail(id, started.error());
-        return RunEnd::kEnded;
+                           status != e.details.end() && status->second == "running";
+    if (take_over) return std::nullopt;
+    if (queue_mode && code == ErrorCode::kUnavailable) return RunEnd::kUnavailable;
+    if (code != ErrorCode::kRunNotFound && code != ErrorCode::kConflict) {
+      Fail(id, e);
+      return RunEnd::kEnded;
+    }
+    return code == ErrorCode::kConflict ? RunEnd::kEnded : RunEnd::kGone;
+  };
+  // A run handed over before its creating commit returned: MarkRunning (which waits for that
+  // commit, on the store's write lock) on a thread of its own, beside the bars' load and the
+  // engine; settled before anything is stored for the run. No thread to be had: marked here.
+  std::future<Status> marking;
+  auto settle_marking = [&]() -> std::optional<RunEnd> {
+    if (!marking.valid()) return std::nullopt;
+    const Status started = marking.get();
+    if (started.ok()) return std::nullopt;
+    return not_started(started.error());
+  };
+  std::optional<store::RunInfo> read;
+  const store::RunSpec* spec = nullptr;
+  if (handoff != nullptr) {
+    spec = &handoff->spec;
+    if (!handoff->committed.load(std::memory_order_acquire)) {
+      try {
+        marking = std::async(std::launch::async, [this, &id] { return store_.MarkRunning(id); });
+      } catch (const std::system_error&) {
       }
-      return code == ErrorCode::kConflict ? RunEnd::kEnded : RunEnd::kGone;
+    }
+  } else {
+    auto run = store_.GetRun(id);
+    if (!run.ok()) {
+      // Deleted while queued; in queue mode a database away for a moment is not a deletion.
+      const bool away = queue_mode && run.error().code == ErrorCode::kUnavailable;
+      return away ? RunEnd::kUnavailable : RunEnd::kGone;
+    }
+    if (queue_mode &&
+        (run->status == store::RunStatus::kDone || run->status == store::RunStatus::kFailed)) {
+      return RunEnd::kEnded;  // a worker that died after ending it, before finishing its job
+    }
+    read = std::move(*run);
+    spec = &read->spec;
+  }
+  if (!marking.valid()) {
+    if (Status started = store_.MarkRunning(id); !started.ok()) {
+      if (const std::optional<RunEnd> end = not_started(started.error())) return *end;
     }
   }
   lap(&timings.start_ms);
   // Stopped (or the job lost) while it was being marked: another worker takes it over.
   if (queue_mode && cancel) return RunEnd::kCancelled;
   auto fail = [&](const Error& e) {
+    if (const std::optional<RunEnd> end = settle_marking()) return *end;
     // In queue mode a database away for a moment (loading the bars, the source) does not fail
     // the run: the job is tried again.
     if (queue_mode && e.code == ErrorCode::kUnavailable) return RunEnd::kUnavailable;
@@ -487,37 +558,37 @@ Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& canc
 
   // One series per dataset, in the run's order; each cut to the requested period.
   std::vector<market::Series> inputs;
-  for (const std::string& dataset : run->spec.datasets) {
+  for (const std::string& dataset : spec->datasets) {
     auto bars = store_.LoadBars(dataset);
     if (!bars.ok()) return fail(bars.error());
     market::Series data = *bars;
-    if (run->spec.from || run->spec.to) {
-      data = data.Slice(run->spec.from.value_or(FromMicros(INT64_MIN)),
-                        run->spec.to.value_or(FromMicros(INT64_MAX)));
+    if (spec->from || spec->to) {
+      data = data.Slice(spec->from.value_or(FromMicros(INT64_MIN)),
+                        spec->to.value_or(FromMicros(INT64_MAX)));
     }
     if (data.empty()) {
       std::string msg = "no bars in the requested period";
-      if (run->spec.datasets.size() > 1) msg += " in dataset '" + dataset + "'";
+      if (spec->datasets.size() > 1) msg += " in dataset '" + dataset + "'";
       return fail(MakeError(ErrorCode::kRange, msg, {{"dataset", dataset}}));
     }
     inputs.push_back(std::move(data));
   }
   lap(&timings.load_ms);
-  auto params = ParseParams(run->spec.params_json);
+  auto params = ParseParams(spec->params_json);
   if (!params.ok()) return fail(params.error());
   std::unique_ptr<engine::Strategy> strategy;
-  if (!run->spec.strategy_sha256.empty()) {
-    auto source = store_.GetScriptSource(run->spec.strategy_sha256);
+  if (!spec->strategy_sha256.empty()) {
+    auto source = store_.GetScriptSource(spec->strategy_sha256);
     if (!source.ok()) return fail(source.error());
     const std::string chunk =
-        run->spec.strategy == store::kInlineStrategy ? "script" : run->spec.strategy;
+        spec->strategy == store::kInlineStrategy ? "script" : spec->strategy;
     strategies::ScriptBudgets budgets = budgets_;
     budgets.cancel = &cancel;  // a stop does not wait for a heavy bar's end
     auto script = strategies::MakeScriptStrategy(*source, chunk, *params, budgets);
     if (!script.ok()) return fail(script.error());
     strategy = std::move(*script);
   } else {
-    auto builtin = strategies::Make(run->spec.strategy, *params);
+    auto builtin = strategies::Make(spec->strategy, *params);
     if (!builtin.ok()) return fail(builtin.error());
     strategy = std::move(*builtin);
   }
@@ -535,18 +606,25 @@ Runner::RunEnd Runner::ExecuteRun(const std::string& id, std::atomic<bool>& canc
   // A built-in's plotted indicators are kept as what they are, not as a value per bar: the run
   // does not compute them, the store does not write them, and playback computes them from the
   // bars (StoreRunSource, strategies::MaterialisePlots). A script's plots are recorded as before.
-  engine::RunConfig config = run->spec.config;
+  engine::RunConfig config = spec->config;
   config.derive_plots = true;
   lap(&timings.prepare_ms);
   auto result = engine::Run(inputs, *strategy, config, hooks);
   strategy.reset();  // a script's sandbox (its whole Lua heap) goes now, not after the store write
-  if (!run->spec.strategy_sha256.empty()) GiveBackScriptHeap();
+  if (!spec->strategy_sha256.empty()) GiveBackScriptHeap();
   lap(&timings.run_ms);
   if (!result.ok()) {
     // A cancelled run (shutdown) stays `running`: the next start's recovery marks it interrupted
     // (queue mode: another worker runs it again).
     if (cancel) return RunEnd::kCancelled;
     return fail(result.error());
+  }
+  if (marking.valid()) {
+    // The wait for the creating commit that the run did not hide counts as start.
+    if (const std::optional<RunEnd> end = settle_marking()) return *end;
+    double waited_ms = 0;
+    lap(&waited_ms);
+    timings.start_ms += waited_ms;
   }
   Status done = store_.CompleteRun(id, *result);
   if (queue_mode) {

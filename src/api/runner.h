@@ -108,7 +108,12 @@ class Runner {
   // Creates run `spec` in the store and queues it (Store::CreateRun, then Enqueue's limits and
   // errors); returns its id. A refused run leaves no trace (it is deleted again). Queue mode: one
   // transaction where the queue can (JobQueue::CreateAndEnqueueRun): one durable commit, and a
-  // refused run is never written.
+  // refused run is never written. Local mode, a built-in strategy: queued from inside the run's
+  // transaction (Store::CreateRunAdmitted, a refusal rolls it back), its spec handed to the worker
+  // as the store keeps it, so that the worker loads the bars and runs the engine while the commit
+  // is still being synced; the run is marked running once that commit has returned (MarkRunning
+  // waits for it, on a thread of its own when it had not returned yet), and its result is
+  // committed after both. Returns once the run is durable, as before.
   Result<std::string> CreateAndEnqueue(const store::RunSpec& spec, const std::string& client,
                                        size_t max_per_client, size_t max_total);
 
@@ -160,24 +165,33 @@ class Runner {
 
  private:
   enum class Kind : uint8_t { kRun, kSweep };
+  // A built-in's run queued from inside its creating transaction (CreateAndEnqueue, local mode):
+  // its spec as GetRun would read it, and whether that transaction's commit has returned.
+  struct Handoff {
+    store::RunSpec spec;
+    std::atomic<bool> committed{false};
+  };
   struct Task {
     Kind kind = Kind::kRun;
     std::string id;
+    std::shared_ptr<const Handoff> handoff;  // a run's, or null: the worker reads the run
     std::shared_ptr<SweepJob> sweep;  // a batch [begin, end) of this sweep's trial runs
     size_t begin = 0, end = 0;
   };
   Status Admit(Kind kind, const std::string& id, const std::string& client, size_t max_per_client,
-               size_t max_total);
+               size_t max_total, std::shared_ptr<const Handoff> handoff = nullptr);
   void WorkerLoop();
   // A sweep batch may start now (SetPlaybackActive's cap). REQUIRES: mu_ held.
   bool SweepBatchMayStart() const;
-  void Execute(const std::string& id);
+  void Execute(const std::string& id, const Handoff* handoff);
   // How ExecuteRun ended: the run ended (done or failed, by us or before us), is gone (deleted,
   // or not ours to execute), its work was cut short by `cancel`, or the store was unavailable.
   enum class RunEnd : uint8_t { kEnded, kGone, kCancelled, kUnavailable };
   // Execute's work with a cancel flag of its own. `queue_mode`: a run left `running` is taken
   // over, and an unavailable store leaves the run for another attempt instead of failing it.
-  RunEnd ExecuteRun(const std::string& id, std::atomic<bool>& cancel, bool queue_mode);
+  // `handoff` (local mode): the run's spec, read from the store when null.
+  RunEnd ExecuteRun(const std::string& id, std::atomic<bool>& cancel, bool queue_mode,
+                    const Handoff* handoff = nullptr);
   // Queue mode's TAPEDECK_RUN_TIMINGS line (runner.cpp) for the run this thread last completed:
   // its phases up to `ended`, then the claim's wait and round trip and the job's finish.
   static void PrintQueueRunTimings(const std::string& id,
@@ -205,6 +219,7 @@ class Runner {
     Kind kind = Kind::kRun;
     std::string id;
     std::string client;
+    std::shared_ptr<const Handoff> handoff;
   };
   std::deque<Waiting> queue_;  // GUARDED_BY(mu_)
   // Running sweeps with batches not handed out yet, taking turns (front first).

@@ -1,4 +1,6 @@
-// OpenStore: the one place that turns a --store value into a Store.
+// OpenStore: the one place that turns a --store value into a Store; and the Store defaults that
+// belong to no one store (LastCompleteTimings, CreateRunAdmitted).
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +33,16 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& spec, StoreOptions o
 Store::CompleteTimings& Store::LastCompleteTimings() {
   thread_local CompleteTimings timings;
   return timings;
+}
+
+Result<std::string> Store::CreateRunAdmitted(
+    const RunSpec& spec, const std::function<Status(const std::string& id)>& admit) {
+  TD_ASSIGN_OR_RETURN(std::string id, CreateRun(spec));
+  if (Status admitted = admit(id); !admitted.ok()) {
+    (void)DeleteRun(id);
+    return admitted.take_error();
+  }
+  return id;
 }
 
 }  // namespace tapedeck::store

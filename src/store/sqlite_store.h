@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -70,6 +71,10 @@ class SqliteStore final : public Store {
   // ---- Runs ----
 
   Result<std::string> CreateRun(const RunSpec& spec) override;
+  // admit is called inside the run's transaction, under the write lock, before the durable
+  // commit: a refusal rolls the run back.
+  Result<std::string> CreateRunAdmitted(
+      const RunSpec& spec, const std::function<Status(const std::string& id)>& admit) override;
   Status MarkRunning(std::string_view id) override;
   Status UpdateProgress(std::string_view id, double progress) override;
   Status CompleteRun(std::string_view id, const engine::RunResult& result) override;
@@ -111,6 +116,9 @@ class SqliteStore final : public Store {
  private:
   // Deletes dataset files no row names and rows whose file is gone (part of Init).
   Status CleanDataDir();
+  // CreateRun and CreateRunAdmitted (`admit` may be null).
+  Result<std::string> InsertRun(const RunSpec& spec,
+                                const std::function<Status(const std::string& id)>* admit);
 
   // A reader connection on loan; goes back to the pool when destroyed.
   class Reader {

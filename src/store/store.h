@@ -286,6 +286,15 @@ class Store {
   // Records a new run, status queued, and returns its id: 16 lowercase hex digits (64 random bits
   // from the OS), URL-safe and not guessable from other ids.
   virtual Result<std::string> CreateRun(const RunSpec& spec) = 0;
+  // CreateRun, with `admit(id)` called once the run is written: before its durable commit where
+  // the store can (SqliteStore: inside the run's transaction, under its write lock, so that what
+  // admit hands the run to can start while the commit is being synced), else after it (this
+  // default). An error from admit undoes the run (rolled back, or deleted again) and is returned.
+  // Whoever admit hands the run to may find it not yet committed, or gone if the commit then
+  // fails: the store's own calls on it (MarkRunning, CompleteRun) wait for the commit and answer
+  // RUN_NOT_FOUND then. Errors: CreateRun's, admit's.
+  virtual Result<std::string> CreateRunAdmitted(
+      const RunSpec& spec, const std::function<Status(const std::string& id)>& admit);
 
   // queued -> running; sets `started`.
   virtual Status MarkRunning(std::string_view id) = 0;
