@@ -188,6 +188,35 @@ Status Session::SetSpeed(Speed speed) {
 void Session::Anchor(size_t window, TimePoint at) {
   anchor_window_ = window;
   anchor_time_ = at;
+  align_pending_ = settings_.pacing_phases > 0;
+}
+
+void Session::AlignAfter(size_t window, TimePoint now) {
+  if (!align_pending_) return;
+  align_pending_ = false;
+  const int phases = settings_.pacing_phases;
+  const TimePoint due = DueTime(window);
+  const TimePoint next = DueTime(window + 1);
+  const auto step = kFrameInterval / phases;
+  // On time (the usual case: it went out in the pass of its deadline), never sooner than one
+  // interval after it; over a grid step late, the windows after it keep their due times (up to a
+  // step), as without alignment the server's lateness is merged rather than shifted.
+  const TimePoint sent = std::min(now, due + step);
+  anchor_window_ = window + 1;
+  anchor_time_ = PacingTick(std::max(next, sent + kFrameInterval), phases);
+}
+
+TimePoint PacingTick(TimePoint t, int phases) {
+  using Ns = std::chrono::nanoseconds;
+  const auto ns = std::chrono::duration_cast<Ns>(t.time_since_epoch()).count();
+  if (ns < 0 || phases <= 0) return t;  // before the epoch (never, on a steady clock): as is
+  const __int128 interval = kFrameInterval.count();
+  const __int128 scaled = static_cast<__int128>(ns) * phases;
+  // m = ceil(ns * phases / interval); the tick is floor(m * interval / phases) >= ns.
+  __int128 m = scaled / interval;
+  if (m * interval < scaled) ++m;
+  const auto tick = static_cast<int64_t>(m * interval / phases);
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(Ns(tick)));
 }
 
 TimePoint Session::ResumeTime(TimePoint now) const {
@@ -252,7 +281,10 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
       Outgoing frame = FrameMessage(range);
       cursor_ = range.end;
       last_frame_at_ = now;
-      if (state_ == State::kPlaying) Anchor(k, now);  // k + 1 due one interval from now
+      if (state_ == State::kPlaying) {
+        Anchor(k, now);  // k + 1 due one interval from now
+        AlignAfter(frame.window, now);
+      }
       return frame;
     }
     if (state_ == State::kPlaying) {
@@ -288,6 +320,7 @@ std::optional<Outgoing> Session::Next(TimePoint now) {
           Outgoing frame = FrameMessage(range);
           cursor_ = end;
           last_frame_at_ = now;
+          AlignAfter(frame.window, now);
           return frame;
         }
       }

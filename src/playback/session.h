@@ -42,7 +42,20 @@ struct SessionSettings {
   // the rest goes out in the next frame, at once. It bounds what one connection holds in its
   // frame (~130 bytes an order), where an unbounded merge grew with the lag.
   size_t max_frame_orders = 512;
+  // Phase alignment, for a server that drives many sessions from one timer: 0 (the default)
+  // paces each session from its own start; d > 0 puts every frame after an at-once frame (the
+  // first, a seek's, play's, a speed change's) on the clock's grid of kFrameInterval / d from its
+  // epoch (PacingTick), so sessions on the same server come due at the same d instants per
+  // interval and one wake-up serves them together. Only the windows after an at-once frame move,
+  // later by less than one grid step (a step more when that frame itself went out over a step
+  // late), and never sooner than one interval after it.
+  int pacing_phases = 0;
 };
+
+// The first instant at or after `t` of the grid of kFrameInterval / phases (phases > 0) counted
+// from the clock's epoch: floor(m * kFrameInterval / phases) ns for whole m, so that the grid
+// holds every instant one whole interval after one of its own.
+Clock::TimePoint PacingTick(Clock::TimePoint t, int phases);
 
 struct SessionOptions {
   Channel channel = Channel::kWebSocket;
@@ -158,6 +171,9 @@ class Session {
   Status StartOnTape(std::shared_ptr<const Tape> tape);
   Status Reject(Error error);
   void Anchor(size_t window, Clock::TimePoint at);
+  // After the at-once frame ending at window `window` went out at `now`: re-anchors the windows
+  // after it on the pacing grid (SessionSettings::pacing_phases).
+  void AlignAfter(size_t window, Clock::TimePoint now);
   Clock::TimePoint ResumeTime(Clock::TimePoint now) const;
   Clock::TimePoint DueTime(size_t window) const;
   // The window due at `now` by the pacing anchor.
@@ -194,6 +210,7 @@ class Session {
   // Pacing: window anchor_window_ is due at anchor_time_, the next ones kFrameInterval apart.
   size_t anchor_window_ = 0;
   Clock::TimePoint anchor_time_{};
+  bool align_pending_ = false;  // the next frame is the anchor's at-once one: align after it
 
   bool writing_ = false;
   bool wrote_ = false;  // any write done yet (write_done_at_ is meaningful)

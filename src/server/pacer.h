@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -66,14 +67,21 @@ class Pacer {
     uint64_t ticket;
     std::weak_ptr<Paced> who;
   };
+  using Bucket = std::vector<Entry>;
   void Arm(TimePoint at);
   void OnTimer(const boost::system::error_code& ec);
+  void Recycle(Bucket&& list);  // keeps an emptied list's capacity (a few of them) in spare_
 
   boost::asio::any_io_executor strand_;
   boost::asio::steady_timer timer_;
   std::optional<TimePoint> armed_at_;
-  std::vector<Entry> heap_;  // a min-heap on `at`
-  std::vector<Entry> due_;   // the pass in progress
+  // The registrations by instant. The streams' frames are phase-aligned (kPacingPhases): a lane
+  // has a few instants a frame interval, each with many streams, so a registration is an append
+  // to its instant's list (the one of the last call, most often) rather than a heap push.
+  std::map<TimePoint, Bucket> buckets_;
+  std::map<TimePoint, Bucket>::iterator last_bucket_ = buckets_.end();
+  std::vector<Bucket> spare_;  // emptied lists, their capacity kept for the next instants
+  Bucket due_;                 // the pass in progress
   bool in_pass_ = false;
   std::vector<std::shared_ptr<Paced>> deferred_;  // DeferWrite's, in the pass in progress
   WireCache wire_cache_;

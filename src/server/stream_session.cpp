@@ -38,6 +38,7 @@ Result<playback::Session> OpenPlayback(Shared& shared, const Request& request,
   settings.ping_interval = s.ping_interval;
   settings.idle_timeout = s.idle_timeout;
   settings.sse_retry = s.sse_retry;
+  settings.pacing_phases = kPacingPhases;
   return playback::Session::Create(std::move(*tape), std::move(options),
                                    playback::SteadyClock::Instance(), settings);
 }
@@ -165,13 +166,9 @@ void StreamSession::ArmDeadline(playback::Clock::TimePoint deadline) {
     }
     return;
   }
-  // Future deadlines are rounded up to a grid, so that the streams due within one grain are
-  // driven in one pass of the pacer (one wake-up, and their writes back to back). Deadlines
-  // already passed (a seek, an error to send) stay "at once": the next pass.
-  if (deadline > playback::SteadyClock::Instance().Now()) {
-    const auto rest = deadline.time_since_epoch() % kDeadlineGrain;
-    if (rest.count() != 0) deadline += kDeadlineGrain - rest;
-  }
+  // The sessions' frames are phase-aligned (kPacingPhases): the streams of a lane come due at the
+  // same instants and one pass drives them all, so a deadline is kept as it is (rounding it up
+  // would only make the window after it due too).
   if (armed_at_ == deadline) return;  // already registered for it
   armed_at_ = deadline;
   pacer_.Schedule(weak_from_this(), deadline, ++pace_ticket_);

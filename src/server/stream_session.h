@@ -15,6 +15,11 @@
 
 namespace tapedeck::server {
 
+// Every stream's frames fall on the steady clock's grid of kFrameInterval / kPacingPhases
+// (playback::SessionSettings::pacing_phases): the streams of a lane come due together, one pass
+// of its pacer a tick, as a broadcast's frames would.
+inline constexpr int kPacingPhases = 1;
+
 // The playback session a stream request asks for: the run from `runs`, ?speed= and ?from=, and
 // (SSE) Last-Event-ID. Errors: the RunSource's (RUN_NOT_FOUND, RUN_FAILED, ...), VALIDATION naming
 // speed, from or Last-Event-ID, RANGE from Session::Create.
@@ -73,9 +78,6 @@ class StreamSession : public Connection,
  private:
   void Shutdown() final;
   void OnPaced(uint64_t ticket) final;
-  // Small beside the 1/30 s between frames; see ArmDeadline.
-  static constexpr std::chrono::milliseconds kDeadlineGrain{8};
-
   void ArmDeadline(playback::Clock::TimePoint deadline);
   void ArmWriteTimer(std::chrono::steady_clock::time_point at);
   void PollRun();

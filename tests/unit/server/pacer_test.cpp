@@ -1,0 +1,130 @@
+// The lane's frame clock: registrations by instant, one pass for all that are due, stale tickets
+// and streams gone skipped, deferred writes after the pass.
+#include "server/pacer.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <string>
+#include <vector>
+
+namespace tapedeck::server {
+namespace {
+
+namespace net = boost::asio;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+struct Log {
+  std::vector<std::string> events;
+  std::vector<Clock::time_point> at;
+};
+
+class Stream : public Paced, public std::enable_shared_from_this<Stream> {
+ public:
+  Stream(Pacer& pacer, Log& log, std::string name, bool defer = false)
+      : pacer_(pacer), log_(log), name_(std::move(name)), defer_(defer) {}
+  void OnPaced(uint64_t ticket) override {
+    log_.events.push_back(name_ + ":" + std::to_string(ticket));
+    log_.at.push_back(Clock::now());
+    EXPECT_TRUE(pacer_.in_pass());
+    if (defer_) pacer_.DeferWrite(shared_from_this());
+    if (on_paced) on_paced();
+  }
+  void OnPassEnd() override { log_.events.push_back(name_ + ":end"); }
+  void OnPassWritten() override { log_.events.push_back(name_ + ":written"); }
+  std::function<void()> on_paced;
+
+ private:
+  Pacer& pacer_;
+  Log& log_;
+  std::string name_;
+  bool defer_;
+};
+
+TEST(PacerTest, StreamsDueAtOneInstantRunInOnePassInTheOrderRegistered) {
+  net::io_context ioc;
+  Pacer pacer(net::make_strand(ioc));
+  Log log;
+  auto a = std::make_shared<Stream>(pacer, log, "a", true);
+  auto b = std::make_shared<Stream>(pacer, log, "b", true);
+  auto c = std::make_shared<Stream>(pacer, log, "c");
+  const auto t0 = Clock::now() + milliseconds(20);
+  const auto t1 = t0 + milliseconds(20);
+  net::post(pacer.executor(), [&] {
+    pacer.Schedule(c, t1, 7);
+    pacer.Schedule(a, t0, 1);
+    pacer.Schedule(b, t0, 2);
+  });
+  ioc.run();
+  EXPECT_EQ(log.events, (std::vector<std::string>{"a:1", "b:2", "a:end", "b:end", "a:written",
+                                                  "b:written", "c:7"}));
+  ASSERT_EQ(log.at.size(), 3u);
+  EXPECT_GE(log.at[0], t0);
+  EXPECT_GE(log.at[2], t1);
+}
+
+TEST(PacerTest, PastInstantsGoFirstAndWhatAPassSchedulesWaitsForTheNext) {
+  net::io_context ioc;
+  Pacer pacer(net::make_strand(ioc));
+  Log log;
+  auto a = std::make_shared<Stream>(pacer, log, "a");
+  auto b = std::make_shared<Stream>(pacer, log, "b");
+  const auto now = Clock::now();
+  int passes = 0;
+  a->on_paced = [&] {
+    if (++passes < 3) pacer.Schedule(a, Clock::now() - milliseconds(1), 10 + passes);  // "at once"
+  };
+  net::post(pacer.executor(), [&] {
+    pacer.Schedule(b, now - milliseconds(1), 2);  // later than a's, but both passed
+    pacer.Schedule(a, now - milliseconds(5), 1);
+  });
+  ioc.run();
+  EXPECT_EQ(log.events, (std::vector<std::string>{"a:1", "b:2", "a:11", "a:12"}));
+}
+
+TEST(PacerTest, StreamsGoneAreSkipped) {
+  net::io_context ioc;
+  Pacer pacer(net::make_strand(ioc));
+  Log log;
+  auto a = std::make_shared<Stream>(pacer, log, "a");
+  auto b = std::make_shared<Stream>(pacer, log, "b");
+  const auto t0 = Clock::now() + milliseconds(5);
+  net::post(pacer.executor(), [&] {
+    pacer.Schedule(a, t0, 1);
+    pacer.Schedule(b, t0, 2);
+    pacer.Schedule(a, t0 + milliseconds(5), 3);
+    b.reset();
+  });
+  ioc.run();
+  EXPECT_EQ(log.events, (std::vector<std::string>{"a:1", "a:3"}));
+}
+
+TEST(PacerTest, ManyInstantsManyTimesOver) {
+  // The instants' lists are reused; every registration is called once, in time order.
+  net::io_context ioc;
+  Pacer pacer(net::make_strand(ioc));
+  Log log;
+  std::vector<std::shared_ptr<Stream>> streams;
+  for (int i = 0; i < 40; ++i) {
+    streams.push_back(std::make_shared<Stream>(pacer, log, std::to_string(i)));
+  }
+  const auto t0 = Clock::now();
+  int left = 200;
+  for (int i = 0; i < 40; ++i) {
+    streams[i]->on_paced = [&, i] {
+      if (--left <= 0) return;
+      pacer.Schedule(streams[i], Clock::now() + milliseconds(1 + i % 3), 0);
+    };
+  }
+  net::post(pacer.executor(), [&] {
+    for (int i = 0; i < 40; ++i) pacer.Schedule(streams[i], t0 + milliseconds(i % 4), 0);
+  });
+  ioc.run();
+  EXPECT_EQ(log.events.size(), 40u + 199u);
+  for (size_t i = 1; i < log.at.size(); ++i) EXPECT_GE(log.at[i], log.at[i - 1]);
+}
+
+}  // namespace
+}  // namespace tapedeck::server
