@@ -58,6 +58,9 @@ constexpr std::string_view kUsage = R"(usage: tapedeck serve [OPTIONS]
   --sse-retry D                EventSource reconnect delay (default 2s)
   --max-ws-message BYTES       largest control message (default 4K)
   --control-rate N             control messages per second per connection (default 20)
+  --pacing-phases N            instants per frame interval at which streams' frames go out,
+                               1-4: 1 costs the least CPU per frame, each stream's frames then
+                               up to 33 ms behind its own start (default 2: up to 17 ms)
   --body-limit BYTES           largest CSV upload (default 64M)
   --json-body-limit BYTES      largest other request body (default 1M)
   --header-limit BYTES         largest request header (default 16K)
@@ -263,6 +266,7 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
          s.control_rate = *r;
          return true;
        }},
+      {"pacing-phases", count(s.pacing_phases, 1, 4)},
       {"max-connections", count(s.max_connections, 1, 10'000'000)},
       {"max-connections-per-address", count(s.max_connections_per_address, 1, 10'000'000)},
       {"synthetic-run",
@@ -280,7 +284,8 @@ Result<ServeOptions> ParseServeArgs(int argc, char** argv, int first) {
 
   for (int i = first; i < argc; ++i) {
     std::string_view arg = argv[i];
-    if (!arg.starts_with("--")) return Invalid(arg, "unexpected argument '" + std::string(arg) + "'");
+    if (!arg.starts_with("--"))
+      return Invalid(arg, "unexpected argument '" + std::string(arg) + "'");
     arg.remove_prefix(2);
     std::string_view value;
     bool has_value = false;

@@ -75,9 +75,9 @@ class Pacer {
   boost::asio::any_io_executor strand_;
   boost::asio::steady_timer timer_;
   std::optional<TimePoint> armed_at_;
-  // The registrations by instant. The streams' frames are phase-aligned (kPacingPhases): a lane
-  // has a few instants a frame interval, each with many streams, so a registration is an append
-  // to its instant's list (the one of the last call, most often) rather than a heap push.
+  // The registrations by instant. The streams' frames are phase-aligned (Settings::pacing_phases):
+  // a lane has a few instants a frame interval, each with many streams, so a registration is an
+  // append to its instant's list (the one of the last call, most often) rather than a heap push.
   std::map<TimePoint, Bucket> buckets_;
   std::map<TimePoint, Bucket>::iterator last_bucket_ = buckets_.end();
   std::vector<Bucket> spare_;  // emptied lists, their capacity kept for the next instants

@@ -31,7 +31,7 @@ struct Settings {
   // REST (but /healthz and the static files) needs `Authorization: Bearer <one of these>` and a
   // playback stream a ticket from POST /backtests/{id}/ticket (or the bearer header).
   std::vector<std::string> auth_tokens;  // --auth-token, then the lines of --tokens-file
-  Millis ticket_ttl{60000};  // how long a playback ticket opens streams
+  Millis ticket_ttl{60000};              // how long a playback ticket opens streams
   // The playback tickets' HMAC key (--ticket-key-file, shared by the nodes of a deployment so that
   // a ticket from one opens a stream on another). Empty: a random key of this process's own.
   std::string ticket_key;
@@ -45,6 +45,11 @@ struct Settings {
   Millis sse_retry{2000};           // the `retry:` an EventSource waits before reconnecting
   size_t max_ws_message = 4096;     // larger control messages get VALIDATION
   double control_rate = 20;         // control messages per second per connection (burst: 2x)
+  // The instants per frame interval at which a lane's streams come due (SessionSettings::
+  // pacing_phases): 1 is one pass a tick for all of them, the least CPU per frame, each stream's
+  // frames shifted by up to a whole interval (33 ms) against its own start; 2 (the default)
+  // halves that shift for a little more CPU.
+  int pacing_phases = 2;
 
   // HTTP.
   Millis header_timeout{15000};  // a request's header, and an idle keep-alive connection

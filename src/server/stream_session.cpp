@@ -38,7 +38,7 @@ Result<playback::Session> OpenPlayback(Shared& shared, const Request& request,
   settings.ping_interval = s.ping_interval;
   settings.idle_timeout = s.idle_timeout;
   settings.sse_retry = s.sse_retry;
-  settings.pacing_phases = kPacingPhases;
+  settings.pacing_phases = s.pacing_phases;
   return playback::Session::Create(std::move(*tape), std::move(options),
                                    playback::SteadyClock::Instance(), settings);
 }
@@ -166,9 +166,9 @@ void StreamSession::ArmDeadline(playback::Clock::TimePoint deadline) {
     }
     return;
   }
-  // The sessions' frames are phase-aligned (kPacingPhases): the streams of a lane come due at the
-  // same instants and one pass drives them all, so a deadline is kept as it is (rounding it up
-  // would only make the window after it due too).
+  // The sessions' frames are phase-aligned (Settings::pacing_phases): the streams of a lane come
+  // due at the same instants and one pass drives them all, so a deadline is kept as it is (rounding
+  // it up would only make the window after it due too).
   if (armed_at_ == deadline) return;  // already registered for it
   armed_at_ = deadline;
   pacer_.Schedule(weak_from_this(), deadline, ++pace_ticket_);

@@ -15,11 +15,6 @@
 
 namespace tapedeck::server {
 
-// Every stream's frames fall on the steady clock's grid of kFrameInterval / kPacingPhases
-// (playback::SessionSettings::pacing_phases): the streams of a lane come due together, one pass
-// of its pacer a tick, as a broadcast's frames would.
-inline constexpr int kPacingPhases = 1;
-
 // The playback session a stream request asks for: the run from `runs`, ?speed= and ?from=, and
 // (SSE) Last-Event-ID. Errors: the RunSource's (RUN_NOT_FOUND, RUN_FAILED, ...), VALIDATION naming
 // speed, from or Last-Event-ID, RANGE from Session::Create.

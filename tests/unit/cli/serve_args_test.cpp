@@ -51,6 +51,20 @@ TEST(ServeArgsTest, WorkersAndTheUploadLimitGoToTheApi) {
   EXPECT_EQ(s->api.max_upload_bytes, 2u << 20);
 }
 
+TEST(ServeArgsTest, PacingPhasesAreTwoByDefaultAndOneToFour) {
+  auto s = Parse({});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->server.pacing_phases, 2);
+  s = Parse({"--pacing-phases", "1"});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->server.pacing_phases, 1);
+  for (const char* bad : {"0", "5", "-1", "two"}) {
+    s = Parse({"--pacing-phases", bad});
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_EQ(s.error().details.at("field"), "pacing-phases") << bad;
+  }
+}
+
 TEST(ServeArgsTest, SyntheticRunWithABadIntervalIsRefusedAtTheEdge) {
   auto s = Parse({"--synthetic-run", "demo:100:1:7q"});
   ASSERT_FALSE(s.ok());
