@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "market/market.h"
 #include "store/store.h"
+#include "wait_finished.h"
 
 namespace tapedeck::api {
 namespace {
@@ -108,18 +109,7 @@ class RunnerHandoffTest : public ::testing::Test {
     return spec;
   }
 
-  store::RunInfo WaitFinished(const std::string& id) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    for (;;) {
-      auto run = store_->GetRun(id);
-      EXPECT_TRUE(run.ok());
-      if (!run.ok() || run->status == store::RunStatus::kDone ||
-          run->status == store::RunStatus::kFailed || std::chrono::steady_clock::now() > deadline) {
-        return run.ok() ? *run : store::RunInfo{};
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
+  store::RunInfo WaitFinished(const std::string& id) { return api::WaitFinished(*store_, id); }
 
   std::string dir_;
   std::unique_ptr<HoldingStore> store_;

@@ -15,6 +15,7 @@
 
 #include "market/mapped_file.h"
 #include "market/market.h"
+#include "resident_kb.h"
 
 namespace tapedeck::market {
 namespace {
@@ -121,24 +122,7 @@ TEST_F(SeriesFileTest, ReleasingResidentPagesKeepsEveryValueMappedOrOwned) {
   ExpectSame(Generate({.bars = 20'000, .symbol = "REL"}), s);
 }
 
-// The resident kB (smaps' Rss) of the mapping holding `p`, or -1 when not found.
-long ResidentKb(const void* p) {
-  std::ifstream smaps("/proc/self/smaps");
-  const auto addr = reinterpret_cast<uintptr_t>(p);
-  std::string line;
-  bool in = false;
-  while (std::getline(smaps, line)) {
-    uintptr_t lo = 0, hi = 0;
-    char dash = 0;
-    std::istringstream head(line);
-    if (head >> std::hex >> lo >> dash >> hi && dash == '-') {
-      in = lo <= addr && addr < hi;
-      continue;
-    }
-    if (in && line.rfind("Rss:", 0) == 0) return std::stol(line.substr(4));
-  }
-  return -1;
-}
+using testing_util::ResidentKb;
 
 TEST_F(SeriesFileTest, OneBarReadAfterAReleaseMapsLittleOfItsColumn) {
   // A column written in one piece sits in the page cache in folios as large as the write (Linux

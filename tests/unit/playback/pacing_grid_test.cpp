@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "drive_session.h"
 #include "fake_clock.h"
 #include "playback/playback.h"
 #include "tape_fixture.h"
@@ -46,24 +47,12 @@ class Harness {
   }
 
   void RunUntil(TimePoint until) {
-    for (int guard = 0; guard < 1'000'000; ++guard) {
-      if (auto m = session->Poll()) {
-        sent.push_back({clock.Now(), std::move(*m)});
-        session->OnWriteDone();
-        continue;
-      }
-      const TimePoint deadline = session->NextDeadline();
-      if (deadline > until) {
-        clock.Set(until);
-        return;
-      }
-      if (deadline <= clock.Now()) {
-        ADD_FAILURE() << "a deadline in the past but nothing to send";
-        return;
-      }
-      clock.Set(deadline);
-    }
-    ADD_FAILURE() << "runaway";
+    DriveSessionUntil(
+        *session, clock, until,
+        [this](TimePoint at, Outgoing m) {
+          sent.push_back({at, std::move(m)});
+        },
+        1'000'000);
   }
   void RunFor(nanoseconds d) { RunUntil(clock.Now() + d); }
 

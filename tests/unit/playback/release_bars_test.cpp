@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../market/resident_kb.h"
 #include "fake_clock.h"
 #include "playback/playback.h"
 #include "tape_fixture.h"
@@ -37,24 +38,7 @@ std::vector<std::string> PlayAll(std::shared_ptr<const Tape> tape) {
   return frames;
 }
 
-// The resident bytes (smaps' Rss) of the mapping holding `p`, or -1 when not found.
-long ResidentKb(const void* p) {
-  std::ifstream smaps("/proc/self/smaps");
-  const auto addr = reinterpret_cast<uintptr_t>(p);
-  std::string line;
-  bool in = false;
-  while (std::getline(smaps, line)) {
-    uintptr_t lo = 0, hi = 0;
-    char dash = 0;
-    std::istringstream head(line);
-    if (head >> std::hex >> lo >> dash >> hi && dash == '-') {
-      in = lo <= addr && addr < hi;
-      continue;
-    }
-    if (in && line.rfind("Rss:", 0) == 0) return std::stol(line.substr(4));
-  }
-  return -1;
-}
+using testing_util::ResidentKb;
 
 class ReleaseBarsTest : public ::testing::Test {
  protected:

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "drive_session.h"
 #include "fake_clock.h"
 #include "playback/playback.h"
 #include "tape_fixture.h"
@@ -34,24 +35,9 @@ class Harness {
 
   // Polls and sleeps until the clock reaches `until` (or the session has nothing more to do).
   void RunUntil(TimePoint until) {
-    for (int guard = 0; guard < 10'000'000; ++guard) {
-      if (auto m = session->Poll()) {
-        sent.push_back({clock.Now(), std::move(*m)});
-        session->OnWriteDone();
-        continue;
-      }
-      const TimePoint deadline = session->NextDeadline();
-      if (deadline > until) {
-        clock.Set(until);
-        return;
-      }
-      if (deadline <= clock.Now()) {
-        ADD_FAILURE() << "a deadline in the past but nothing to send";
-        return;
-      }
-      clock.Set(deadline);
-    }
-    ADD_FAILURE() << "runaway";
+    DriveSessionUntil(*session, clock, until, [this](TimePoint at, Outgoing m) {
+      sent.push_back({at, std::move(m)});
+    });
   }
   void RunFor(std::chrono::nanoseconds d) { RunUntil(clock.Now() + d); }
 
