@@ -141,6 +141,45 @@ TEST_F(RunnerHandoffTest, TheWorkerLoadsBeforeTheCommitAndMarksAndStoresAfterIt)
   EXPECT_EQ(handed->stats.fills, stored->stats.fills);
 }
 
+// Every field of a run that CreateRun stores changes nothing between a run handed over and the
+// same run read back: a period, every cost, short selling, parameters, cash.
+TEST_F(RunnerHandoffTest, AHandedOverRunIsTheStoredRunWithAPeriodAndEveryCost) {
+  store::RunSpec spec = Spec();
+  const market::GenOptions gen;  // the fixture's dataset starts at gen.start, one bar a minute
+  spec.from = gen.start + std::chrono::minutes(1'500);
+  spec.to = gen.start + std::chrono::minutes(17'250);
+  spec.params_json = R"({"fast":7,"slow":31})";
+  spec.config.cash = 75'000;
+  spec.config.costs.commission = 0.0005;
+  spec.config.costs.fixed_fee = 1.25;
+  spec.config.costs.slippage = 0.0002;
+  spec.config.allow_short = true;
+  Runner runner(*store_, 1);
+  auto id = runner.CreateAndEnqueue(spec, "alice", 10, 10);
+  ASSERT_TRUE(id.ok()) << id.error().ToString();
+  EXPECT_TRUE(store_->loaded_before_commit);  // it was handed over
+  ASSERT_EQ(WaitFinished(*id).status, store::RunStatus::kDone);
+  auto again = store_->CreateRun(spec);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(runner.Enqueue(*again, "alice", 10, 10).ok());
+  ASSERT_EQ(WaitFinished(*again).status, store::RunStatus::kDone);
+  auto handed = store_->LoadRunResult(*id);
+  auto stored = store_->LoadRunResult(*again);
+  ASSERT_TRUE(handed.ok() && stored.ok());
+  ASSERT_FALSE(handed->times.empty());
+  EXPECT_EQ(handed->times.front(), *spec.from);  // the period was applied
+  EXPECT_LE(handed->times.back(), *spec.to);
+  EXPECT_EQ(handed->times, stored->times);
+  EXPECT_GT(handed->events.size(), 0u);
+  EXPECT_EQ(handed->events.size(), stored->events.size());
+  EXPECT_EQ(handed->equity, stored->equity);
+  EXPECT_EQ(handed->stats.final_equity, stored->stats.final_equity);
+  EXPECT_EQ(handed->stats.fills, stored->stats.fills);
+  EXPECT_EQ(handed->stats.trades, stored->stats.trades);
+  EXPECT_EQ(handed->stats.start_equity, 75'000);  // the cash
+  EXPECT_EQ(handed->stats.start_equity, stored->stats.start_equity);
+}
+
 TEST_F(RunnerHandoffTest, ACommitThatFailsAfterTheAdmissionLeavesNoRunAndTheWorkerGoesOn) {
   Runner runner(*store_, 1);
   store_->fail_after_admit = true;
