@@ -139,6 +139,10 @@ OrderId RunState::Submit(const OrderRequest& request, bool flatten) {
 
 OrderEvent& RunState::Record(OrderId id, SymbolId symbol, Side side, OrderType type,
                              OrderStatus status, const std::optional<double>& qty) {
+  if (!record_events) {
+    // Not kept: the caller's writes (a fill's price, a rejection's reason) go to a scratch event.
+    return event_scratch;
+  }
   std::vector<OrderEvent>& events = result->events;
   if (events.size() == events.capacity()) [[unlikely]] {
     Grow(events, index, bar_count);

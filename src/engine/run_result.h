@@ -150,6 +150,12 @@ struct RunConfig {
   // nothing; the server's runs, which the store keeps, are made so. false: its values are recorded
   // as any series' are.
   bool derive_plots = false;
+  // false: the equity curve, the timeline and the order events are not kept (the result's
+  // equity, times and events are empty; its stats, trades and symbols are as with true, bit for
+  // bit, since the statistics are read from the curve as the run goes). For a caller that reports
+  // only statistics and trades (`tapedeck backtest`, a sweep's trial without daily returns): the
+  // run writes megabytes less.
+  bool record_history = true;
 };
 
 }  // namespace tapedeck::engine

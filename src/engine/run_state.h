@@ -83,6 +83,8 @@ struct RunState {
   std::vector<PendingOrder> pending;  // in submission order
   OrderId next_id = 1;
   RunResult* result = nullptr;   // where events and trades go
+  bool record_events = true;     // RunConfig::record_history; false: events go to event_scratch
+  OrderEvent event_scratch;      // the one event Record fills when events are not kept
   std::optional<Error> failure;  // set by Context::Fail; Run returns it
   size_t fill_count = 0;         // OrderFilled events recorded so far
   CurveScan scan;                // the equity curve's return sums and drawdown, bars so far
@@ -128,11 +130,22 @@ struct RunState {
   Timestamp now() const { return time; }
 };
 
+// What the statistics read of the equity curve and the timeline besides the scan: their length
+// and ends (a run that does not keep them, RunConfig::record_history, knows them all the same).
+struct CurveEnds {
+  size_t bars = 0;
+  double final_equity = 0;  // the last bar's equity; unused when bars is 0
+  bool spanned = false;     // the timeline has two times or more: first and last are set
+  Timestamp first, last;    // its first and last times
+};
+
 // engine::ComputeStats with the count of fills already known (the run counts them as it goes,
 // rather than reading every event again) and the equity curve already scanned (the run scans it
-// as it goes, while it is in the cache). REQUIRES: scan finished over result.equity.
+// as it goes, while it is in the cache). Only result.trades is read of the result.
+// REQUIRES: scan finished over the curve that `ends` describes.
 Stats ComputeStats(const RunResult& result, std::span<const market::Series> data,
-                   double start_equity, size_t fills, const CurveScan& scan);
+                   double start_equity, size_t fills, const CurveScan& scan,
+                   const CurveEnds& ends);
 
 // (Requests are built by assignment: designated initializers that skip fields warn under
 // -Wextra in GCC 12, and this header is compiled into every strategy.)

@@ -20,8 +20,7 @@ constexpr double kMicrosPerYear = 365.25 * 86400.0 * 1e6;
 // Fraction of bars at whose close some symbol held a position. A position is nonzero exactly
 // while a trade is open: from its entry bar up to (not including) its exit bar, whose fill
 // flattened it before the close; an open trade holds to the end.
-double Exposure(const RunResult& r) {
-  const size_t n = r.equity.size();
+double Exposure(const RunResult& r, size_t n) {
   if (n == 0 || r.trades.empty()) return 0;
   std::vector<std::pair<size_t, size_t>> spans;
   spans.reserve(r.trades.size());
@@ -49,24 +48,32 @@ Stats ComputeStats(const RunResult& r, std::span<const market::Series> data, dou
   for (const OrderEvent& e : r.events) fills += e.status == OrderStatus::kFilled;
   detail::CurveScan scan;
   scan.Finish(r.equity.data(), r.times.data(), r.equity.size());
-  return detail::ComputeStats(r, data, start_equity, fills, scan);
+  detail::CurveEnds ends;
+  ends.bars = r.equity.size();
+  if (!r.equity.empty()) ends.final_equity = r.equity.back();
+  if (r.times.size() >= 2) {
+    ends.spanned = true;
+    ends.first = r.times.front();
+    ends.last = r.times.back();
+  }
+  return detail::ComputeStats(r, data, start_equity, fills, scan, ends);
 }
 
 namespace detail {
 
 Stats ComputeStats(const RunResult& r, std::span<const market::Series> data, double start_equity,
-                   size_t fills, const CurveScan& scan) {
+                   size_t fills, const CurveScan& scan, const CurveEnds& ends) {
   Stats s;
   s.fills = fills;
-  const size_t n = r.equity.size();
+  const size_t n = ends.bars;
   s.bars = n;
   s.start_equity = start_equity;
-  s.final_equity = n > 0 ? r.equity.back() : start_equity;
+  s.final_equity = n > 0 ? ends.final_equity : start_equity;
   s.total_return = s.final_equity / start_equity - 1;
 
   double years = 0;
-  if (r.times.size() >= 2) {
-    years = static_cast<double>((r.times.back() - r.times.front()).count()) / kMicrosPerYear;
+  if (ends.spanned) {
+    years = static_cast<double>((ends.last - ends.first).count()) / kMicrosPerYear;
   }
   if (years > 0) {
     s.periods_per_year = static_cast<double>(n - 1) / years;
@@ -112,7 +119,7 @@ Stats ComputeStats(const RunResult& r, std::span<const market::Series> data, dou
       s.profit_factor = std::numeric_limits<double>::infinity();
     }
   }
-  s.exposure = Exposure(r);
+  s.exposure = Exposure(r, n);
 
   if (!data.empty() && !data[0].empty()) {
     const auto close = data[0].close();
