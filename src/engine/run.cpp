@@ -387,6 +387,7 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   st.allow_short = config.allow_short;
   st.result = &result;
   st.record_events = keep;
+  if (!keep) result.trade_totals.resize(data.size());
   st.record_plots = config.record_plots;
   st.derive_plots = config.derive_plots || !config.record_plots;
   if (!config.record_plots) st.plot_mask = 0;
@@ -422,7 +423,11 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
     ends.first = times[0];
     ends.last = times[bars - 1];
   }
-  result.stats = detail::ComputeStats(result, data, config.cash, st.fill_count, st.scan, ends);
+  if (keep) {
+    for (const Trade& t : result.trades) st.trade_sums.Add(t, bars);
+  }
+  result.stats =
+      detail::ComputeStats(data, config.cash, st.fill_count, st.scan, ends, st.trade_sums);
   if (!keep) result.times = std::vector<Timestamp>();
   return result;
 }
