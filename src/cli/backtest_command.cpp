@@ -45,9 +45,12 @@ int RunBacktest(const BacktestRequest& req) {
   hooks.progress = [&run_bar](size_t done, size_t total) { run_bar.Update(done, total); };
   // The report shows no plotted series and no log lines: none are recorded (a script's Plot and
   // Log calls cost nothing then), and a built-in records what its series are, not their values.
+  // Nor the equity curve, the timeline or the order events: it shows statistics and trades, which
+  // are the same without them.
   engine::RunConfig config = req.inputs.config;
   config.record_plots = false;
   config.derive_plots = true;
+  config.record_history = false;
   auto result = engine::Run(*inputs, **strategy, config, hooks);
   if (!result.ok()) return Fail(result.error());
 

@@ -73,9 +73,17 @@ struct SymbolTrades {
   double pnl = 0;
 };
 
-// The trades of each symbol, in the run's symbol order.
+// The trades of each symbol, in the run's symbol order: summed by the run when it kept no trades
+// (RunConfig::record_history off), else here, the same sums in the same order.
 std::vector<SymbolTrades> TradesBySymbol(const ReportInput& in) {
   std::vector<SymbolTrades> out(in.data.size());
+  if (!in.result.trade_totals.empty()) {
+    for (size_t i = 0; i < out.size() && i < in.result.trade_totals.size(); ++i) {
+      const engine::TradeTotals& t = in.result.trade_totals[i];
+      out[i] = SymbolTrades{t.trades, t.wins, t.pnl};
+    }
+    return out;
+  }
   for (const engine::Trade& t : in.result.trades) {
     if (t.symbol >= out.size()) continue;
     SymbolTrades& s = out[t.symbol];

@@ -139,6 +139,10 @@ OrderId RunState::Submit(const OrderRequest& request, bool flatten) {
 
 OrderEvent& RunState::Record(OrderId id, SymbolId symbol, Side side, OrderType type,
                              OrderStatus status, const std::optional<double>& qty) {
+  if (!record_events) {
+    // Not kept: the caller's writes (a fill's price, a rejection's reason) go to a scratch event.
+    return event_scratch;
+  }
   std::vector<OrderEvent>& events = result->events;
   if (events.size() == events.capacity()) [[unlikely]] {
     Grow(events, index, bar_count);
@@ -216,27 +220,31 @@ void BookFill(RunState& st, SymbolId symbol, bool buy, double qty, double px, do
     const double left = held - close_qty;
     if (left <= kQtyEpsilon * held) {
       y.position = 0;
-      std::vector<Trade>& trades = st.result->trades;
-      if (trades.size() == trades.capacity()) [[unlikely]] {
-        Grow(trades, st.index, st.bar_count);
-      }
-      // Built in the vector's slot (as an order event is, Record): a Trade returned by MakeTrade
-      // and then pushed would be assembled on the stack a field at a time and copied from there
-      // 16 bytes at a time, loads the CPU cannot forward from the narrower stores and stalls on.
-      struct Closed {
-        const RunState& st;
-        SymbolId symbol;
-        const OpenTrade& t;
-        operator Trade() const {  // NOLINT(google-explicit-constructor): emplace_back needs it
-          return MakeTrade(st, symbol, t, t.exit_qty, t.exit_value, false);
+      if (!st.record_events) {
+        st.AddTrade(MakeTrade(st, symbol, t, t.exit_qty, t.exit_value, false));
+      } else {
+        std::vector<Trade>& trades = st.result->trades;
+        if (trades.size() == trades.capacity()) [[unlikely]] {
+          Grow(trades, st.index, st.bar_count);
         }
-      };
-      trades.emplace_back(Closed{st, symbol, t});
-      // As for order events (Record): the next trade's slot, for writing, ahead of its time.
-      if (trades.size() < trades.capacity()) {
-        const char* next = reinterpret_cast<const char*>(trades.data() + trades.size());
-        __builtin_prefetch(next, 1);
-        __builtin_prefetch(next + sizeof(Trade) - 1, 1);
+        // Built in the vector's slot (as an order event is, Record): a Trade returned by MakeTrade
+        // and then pushed would be assembled on the stack a field at a time and copied from there
+        // 16 bytes at a time, loads the CPU cannot forward from the narrower stores and stalls on.
+        struct Closed {
+          const RunState& st;
+          SymbolId symbol;
+          const OpenTrade& t;
+          operator Trade() const {  // NOLINT(google-explicit-constructor): emplace_back needs it
+            return MakeTrade(st, symbol, t, t.exit_qty, t.exit_value, false);
+          }
+        };
+        trades.emplace_back(Closed{st, symbol, t});
+        // As for order events (Record): the next trade's slot, for writing, ahead of its time.
+        if (trades.size() < trades.capacity()) {
+          const char* next = reinterpret_cast<const char*>(trades.data() + trades.size());
+          __builtin_prefetch(next, 1);
+          __builtin_prefetch(next + sizeof(Trade) - 1, 1);
+        }
       }
       t = OpenTrade{};
     } else {
@@ -376,8 +384,12 @@ void RunState::Finish() {
     if (!t.active || y.seen == 0) continue;
     const double held = std::abs(y.position);
     const double mark = y.close[y.idx];
-    result->trades.push_back(
-        MakeTrade(*this, s, t, t.exit_qty + held, t.exit_value + held * mark, true));
+    Trade trade = MakeTrade(*this, s, t, t.exit_qty + held, t.exit_value + held * mark, true);
+    if (record_events) {
+      result->trades.push_back(trade);
+    } else {
+      AddTrade(trade);
+    }
   }
 }
 

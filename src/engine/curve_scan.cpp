@@ -12,20 +12,23 @@ double SimpleReturn(double prev, double cur) { return prev != 0 ? cur / prev - 1
 
 }  // namespace
 
-void CurveScan::Advance(const double* e, const Timestamp* times, size_t to) {
-  Scan(e, times, to, false);
+void CurveScan::Advance(const double* e, size_t origin, const Timestamp* times, size_t to) {
+  Scan(e, origin, times, to, false);
 }
 
-void CurveScan::Finish(const double* e, const Timestamp* times, size_t n) {
-  Scan(e, times, n, true);
+void CurveScan::Finish(const double* e, size_t origin, const Timestamp* times, size_t n) {
+  Scan(e, origin, times, n, true);
   m_.sum = sum_[0] + sum_[1];
   m_.sum_sq = sum_sq_[0] + sum_sq_[1];
   m_.down_sq = down_sq_[0] + down_sq_[1];
   if (under_) longest_ = std::max(longest_, times[n - 1] - peak_time_);
 }
 
-void CurveScan::Scan(const double* e, const Timestamp* times, size_t to, bool last) {
+void CurveScan::Scan(const double* e, size_t origin, const Timestamp* times, size_t to,
+                     bool last) {
   if (next_ >= to) return;
+  // Bar i's equity. With origin 0 (a whole curve) this is e[i].
+  const auto at = [e, origin](size_t i) { return e + (i - origin); };
   // The drawdown at one bar: divided out only when it is a new maximum, so most bars cost a
   // compare or two; the time is read only at a new peak.
   double peak = peak_, floor = floor_, max_dd = max_dd_;
@@ -47,12 +50,12 @@ void CurveScan::Scan(const double* e, const Timestamp* times, size_t to, bool la
   };
   size_t i = next_;
   if (i == 0) {
-    peak = floor = e[0];
+    peak = floor = *at(0);
     peak_time_ = times[0];
     i = 1;
   }
   // No return is summed before bar 2 is read, so the shift can be taken (again) until then.
-  if (i == 1 && to >= 2) m_.shift = SimpleReturn(e[0], e[1]);
+  if (i == 1 && to >= 2) m_.shift = SimpleReturn(*at(0), *at(1));
   // The two lanes as the two halves of one SSE2 vector, each with exactly the scalar operations
   // of the tail below (an element-wise vector operation rounds as its scalar form), but one
   // division serves two bars.
@@ -63,8 +66,8 @@ void CurveScan::Scan(const double* e, const Timestamp* times, size_t to, bool la
   V2 down_sq = {down_sq_[0], down_sq_[1]};
   for (; i + 1 < to; i += 2) {
     V2 prev, cur;
-    __builtin_memcpy(&prev, e + i - 1, sizeof prev);
-    __builtin_memcpy(&cur, e + i, sizeof cur);
+    __builtin_memcpy(&prev, at(i - 1), sizeof prev);
+    __builtin_memcpy(&cur, at(i), sizeof cur);
     // SimpleReturn: prev != 0 ? cur / prev - 1 : 0. A lane whose prev is 0 divides by 1 instead
     // (no trap, no NaN to mask) and is then replaced by 0.
     const M2 nonzero = prev != zero;
@@ -95,13 +98,13 @@ void CurveScan::Scan(const double* e, const Timestamp* times, size_t to, bool la
   down_sq_[1] = down_sq[1];
   if (last && i < to) {
     // A last bar without a pair: lane 0's.
-    const double ret = SimpleReturn(e[i - 1], e[i]);
+    const double ret = SimpleReturn(*at(i - 1), *at(i));
     const double d = ret - m_.shift;
     sum_[0] += d;
     sum_sq_[0] += d * d;
     const double loss = (ret - std::abs(ret)) * 0.5;
     down_sq_[0] += loss * loss;
-    drawdown(e[i], i);
+    drawdown(*at(i), i);
     ++i;
   }
   next_ = i;

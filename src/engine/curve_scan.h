@@ -25,9 +25,15 @@ class CurveScan {
   // Reads bars [read(), to) of the curve e (times: the times of its bars), or all but the last of
   // them (bars are read in pairs until the last call). REQUIRES: e and times hold `to` bars, the
   // same values as at earlier calls for the bars those read; to only grows.
-  void Advance(const double* e, const Timestamp* times, size_t to);
+  void Advance(const double* e, const Timestamp* times, size_t to) { Advance(e, 0, times, to); }
   // Reads the rest of a curve of n bars and ends the scan. REQUIRES: as Advance.
-  void Finish(const double* e, const Timestamp* times, size_t n);
+  void Finish(const double* e, const Timestamp* times, size_t n) { Finish(e, 0, times, n); }
+  // The same, from a window of the curve that holds bars origin, origin + 1, ..., `to` - 1 (e[k]
+  // is bar origin + k), for a run that does not keep its curve: the window must start at or before
+  // bar read() - 1, which is at most two bars before the bars not read yet. Times are the whole
+  // timeline's.
+  void Advance(const double* e, size_t origin, const Timestamp* times, size_t to);
+  void Finish(const double* e, size_t origin, const Timestamp* times, size_t n);
   size_t read() const { return next_; }
 
   // After Finish: the return sums (all zero for fewer than two bars), the largest drawdown
@@ -37,7 +43,7 @@ class CurveScan {
   Micros longest_drawdown() const { return longest_; }
 
  private:
-  void Scan(const double* e, const Timestamp* times, size_t to, bool last);
+  void Scan(const double* e, size_t origin, const Timestamp* times, size_t to, bool last);
 
   size_t next_ = 0;  // the first bar not read yet
   Moments m_;

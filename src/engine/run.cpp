@@ -160,24 +160,53 @@ void MarkQuiet(detail::RunState& st, double* out, const double* curve, const Tim
 // of the run) the block is appended to `equity` and the curve's statistics read it there while it
 // is in the cache (RunState::scan). Appending writes each mark to the curve once, where a curve
 // sized up front would be written with zeros first. With one symbol the run's timeline is filled
-// the same way, from the series' times (st.times) at the same points. REQUIRES: equity (and with
-// one symbol, timeline, empty) has room for every bar.
+// the same way, from the series' times (st.times) at the same points. After the last bar the scan
+// is finished and the last bar's equity stored in *last_equity.
+//
+// With `keep` false (RunConfig::record_history off) nothing is appended: the scan reads each block
+// where it was written, with the two bars before it kept in front of it (the scan may need to read
+// them again: it reads bars in pairs), so its sums see the same values in the same order.
+// REQUIRES: with keep, equity (and with one symbol, timeline, empty) has room for every bar.
 template <bool kSingle>
 Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equity,
-            std::vector<Timestamp>& timeline, const RunHooks& hooks) {
+            std::vector<Timestamp>& timeline, bool keep, double* last_equity,
+            const RunHooks& hooks) {
   Context ctx(&st);
   const size_t n = st.bar_count;
   detail::SymbolState& first = st.syms[0];
-  std::vector<double> block(kScanMask + 1);
-  double* const out = block.data();
-  // Where the blocks go (reserved for every bar; only prefetched ahead of the appends).
-  const double* const curve = equity.data();
-  const Timestamp* const times_to = timeline.data();
+  // Two bars of the block before, then the block.
+  constexpr size_t kBefore = 2;
+  std::vector<double> block(kBefore + kScanMask + 1);
+  double* const out = block.data() + kBefore;
+  // Where the blocks go (reserved for every bar; only prefetched ahead of the appends). Without
+  // keeping, the series' times stand in: any valid addresses do.
+  const double* const curve =
+      keep ? equity.data() : reinterpret_cast<const double*>(static_cast<const void*>(st.times));
+  const Timestamp* const times_to = keep ? timeline.data() : st.times;
   size_t base = 0;  // the bar of out[0]
-  auto flush = [&](size_t to) {
-    equity.insert(equity.end(), out, out + (to - base));
-    if constexpr (kSingle) timeline.insert(timeline.end(), st.times + base, st.times + to);
-    st.scan.Advance(equity.data(), st.times, to);
+  auto flush = [&](size_t to, bool last) {
+    if (keep) {
+      equity.insert(equity.end(), out, out + (to - base));
+      if constexpr (kSingle) timeline.insert(timeline.end(), st.times + base, st.times + to);
+      if (last) {
+        st.scan.Finish(equity.data(), st.times, to);
+      } else {
+        st.scan.Advance(equity.data(), st.times, to);
+      }
+    } else {
+      // The window starts at bar base - kBefore (bar 0 for the first block).
+      const size_t origin = base >= kBefore ? base - kBefore : 0;
+      const double* window = block.data() + kBefore - (base - origin);
+      if (last) {
+        st.scan.Finish(window, origin, st.times, to);
+      } else {
+        st.scan.Advance(window, origin, st.times, to);
+        // The block's last two bars, in front of the next block.
+        block[0] = out[to - base - 2];
+        block[1] = out[to - base - 1];
+      }
+    }
+    if (last) *last_equity = out[to - base - 1];
     base = to;
   };
   size_t t = 0;
@@ -226,7 +255,7 @@ Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equit
     }
     // t bars are done.
     if ((t & kCancelMask) == 0) [[unlikely]] {
-      if ((t & kScanMask) == 0) flush(t);
+      if ((t & kScanMask) == 0 && t < n) flush(t, false);
       if (hooks.cancel != nullptr && hooks.cancel->load(std::memory_order_relaxed)) {
         if (st.failure) return *st.failure;
         return MakeError(ErrorCode::kUnavailable, "cancelled");
@@ -237,7 +266,7 @@ Status Loop(detail::RunState& st, Strategy& strategy, std::vector<double>& equit
       }
     }
   }
-  if (base < n) flush(n);
+  if (base < n) flush(n, true);
   if (hooks.progress && (n & kHookMask) != 0) hooks.progress(n, n);
   return Ok();
 }
@@ -324,13 +353,16 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   RunResult result;
   result.symbols.reserve(data.size());
   for (const auto& s : data) result.symbols.push_back(s.symbol());
-  result.times = AlignedTimes(data);
-  // With one symbol the timeline is the series' times, appended by the loop.
+  const bool keep = config.record_history;
   const bool single = data.size() == 1;
+  // With one symbol the timeline is the series' times, appended by the loop (when kept).
+  if (keep || !single) result.times = AlignedTimes(data);
   const Timestamp* const times = single ? data[0].times().data() : result.times.data();
   const size_t bars = single ? data[0].size() : result.times.size();
-  result.equity.reserve(bars);  // filled by the loop, a block at a time
-  AdviseHugePages(result.equity);
+  if (keep) {
+    result.equity.reserve(bars);  // filled by the loop, a block at a time
+    AdviseHugePages(result.equity);
+  }
 
   detail::RunState st;
   st.syms.resize(data.size());
@@ -354,6 +386,8 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   st.costs = config.costs;
   st.allow_short = config.allow_short;
   st.result = &result;
+  st.record_events = keep;
+  if (!keep) result.trade_totals.resize(data.size());
   st.record_plots = config.record_plots;
   st.derive_plots = config.derive_plots || !config.record_plots;
   if (!config.record_plots) st.plot_mask = 0;
@@ -363,25 +397,38 @@ Result<RunResult> Run(std::span<const market::Series> data, Strategy& strategy,
   if (st.failure) return *st.failure;
 
   Status done = Ok();
+  double final_equity = 0;
   if (data.size() == 1) {
     st.syms[0].has_bar = true;
-    done = Loop<true>(st, strategy, result.equity, result.times, hooks);
+    done = Loop<true>(st, strategy, result.equity, result.times, keep, &final_equity, hooks);
   } else {
-    done = Loop<false>(st, strategy, result.equity, result.times, hooks);
+    done = Loop<false>(st, strategy, result.equity, result.times, keep, &final_equity, hooks);
   }
   if (!done.ok()) return done.take_error();
   if (st.failure) return *st.failure;
   st.Finish();
   st.FinishPlots();
   if (st.logs_dropped > 0) {
-    result.logs.push_back(LogEntry{result.times.back(), result.times.size() - 1,
+    result.logs.push_back(LogEntry{times[bars - 1], bars - 1,
                                    std::to_string(st.logs_dropped) +
                                        " more messages dropped (a run keeps at most " +
                                        std::to_string(kMaxLogs) + ")"});
   }
   if (!config.record_plots) result.plots.clear();
-  st.scan.Finish(result.equity.data(), result.times.data(), result.equity.size());
-  result.stats = detail::ComputeStats(result, data, config.cash, st.fill_count, st.scan);
+  detail::CurveEnds ends;
+  ends.bars = bars;
+  ends.final_equity = final_equity;
+  if (bars >= 2) {
+    ends.spanned = true;
+    ends.first = times[0];
+    ends.last = times[bars - 1];
+  }
+  if (keep) {
+    for (const Trade& t : result.trades) st.trade_sums.Add(t, bars);
+  }
+  result.stats =
+      detail::ComputeStats(data, config.cash, st.fill_count, st.scan, ends, st.trade_sums);
+  if (!keep) result.times = std::vector<Timestamp>();
   return result;
 }
 

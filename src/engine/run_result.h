@@ -61,6 +61,14 @@ struct Trade {
   bool open = false;                 // still open at the end, marked at the last close
 };
 
+// One symbol's round trips, summed in the order they closed: what a report of a run that keeps
+// no history (RunConfig::record_history off) has of its trades.
+struct TradeTotals {
+  size_t trades = 0;
+  size_t wins = 0;  // pnl > 0
+  double pnl = 0;   // the sum of the finite pnls
+};
+
 // Per-bar returns are simple returns of the equity curve, equity(t) / equity(t-1) - 1.
 struct Stats {
   size_t bars = 0;
@@ -126,7 +134,9 @@ struct RunResult {
   std::vector<Timestamp> times;    // the aligned timeline: every time at which any symbol has a bar
   std::vector<double> equity;      // per time, marked at close
   std::vector<OrderEvent> events;  // oldest first
-  std::vector<Trade> trades;
+  std::vector<Trade> trades;  // empty without history (RunConfig::record_history off)
+  // Without history, one per symbol in the run's order (what `trades` would sum to); else empty.
+  std::vector<TradeTotals> trade_totals;
   Stats stats;
   std::vector<PlotSeries> plots;  // in declaration order
   std::vector<LogEntry> logs;     // oldest first (by bar)
@@ -150,6 +160,12 @@ struct RunConfig {
   // nothing; the server's runs, which the store keeps, are made so. false: its values are recorded
   // as any series' are.
   bool derive_plots = false;
+  // false: the equity curve, the timeline, the order events and the trades are not kept (the
+  // result's equity, times, events and trades are empty; its stats and symbols are as with true,
+  // bit for bit, since the statistics are read from the curve and the trades as the run goes, and
+  // trade_totals has each symbol's trades summed). For a caller that reports only statistics
+  // (`tapedeck backtest`, a sweep's trial without daily returns): the run writes megabytes less.
+  bool record_history = true;
 };
 
 }  // namespace tapedeck::engine

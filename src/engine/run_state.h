@@ -6,10 +6,12 @@
 // out-of-line call per accessor would spend much of it.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/time.h"
@@ -63,6 +65,27 @@ struct SymbolState {
   OpenTrade trade;
 };
 
+// What the statistics read of the trades, summed trade after trade in the order they closed: the
+// same sums whether they are taken from a run's kept trades or as the run closes them.
+struct TradeSums {
+  size_t trades = 0, wins = 0;
+  double gross_profit = 0, gross_loss = 0, total_pnl = 0;
+  // Bars held, [entry, end) with end the exit bar (`bars` for a trade still open); non-empty only.
+  std::vector<std::pair<size_t, size_t>> spans;
+  void Add(const Trade& t, size_t bars) {
+    ++trades;
+    total_pnl += t.pnl;
+    if (t.pnl > 0) {
+      ++wins;
+      gross_profit += t.pnl;
+    } else if (t.pnl < 0) {
+      gross_loss -= t.pnl;
+    }
+    const size_t end = t.open ? bars : t.exit_bar;
+    if (end > t.entry_bar) spans.emplace_back(t.entry_bar, end);
+  }
+};
+
 struct RunState {
   std::vector<SymbolState> syms;
   // The aligned timeline (with one symbol, its series' times: the same values, read before the
@@ -83,6 +106,19 @@ struct RunState {
   std::vector<PendingOrder> pending;  // in submission order
   OrderId next_id = 1;
   RunResult* result = nullptr;   // where events and trades go
+  // RunConfig::record_history. false: events go to event_scratch, and each trade is summed
+  // (AddTrade) into trade_sums and result->trade_totals instead of kept.
+  bool record_events = true;
+  OrderEvent event_scratch;  // the one event Record fills when events are not kept
+  TradeSums trade_sums;
+  // Keeps a closed (or, at the end, open) trade, or sums it when trades are not kept.
+  void AddTrade(const Trade& t) {
+    trade_sums.Add(t, bar_count);
+    TradeTotals& s = result->trade_totals[t.symbol];
+    ++s.trades;
+    if (t.pnl > 0) ++s.wins;
+    if (std::isfinite(t.pnl)) s.pnl += t.pnl;
+  }
   std::optional<Error> failure;  // set by Context::Fail; Run returns it
   size_t fill_count = 0;         // OrderFilled events recorded so far
   CurveScan scan;                // the equity curve's return sums and drawdown, bars so far
@@ -128,11 +164,21 @@ struct RunState {
   Timestamp now() const { return time; }
 };
 
+// What the statistics read of the equity curve and the timeline besides the scan: their length
+// and ends (a run that does not keep them, RunConfig::record_history, knows them all the same).
+struct CurveEnds {
+  size_t bars = 0;
+  double final_equity = 0;  // the last bar's equity; unused when bars is 0
+  bool spanned = false;     // the timeline has two times or more: first and last are set
+  Timestamp first, last;    // its first and last times
+};
+
 // engine::ComputeStats with the count of fills already known (the run counts them as it goes,
-// rather than reading every event again) and the equity curve already scanned (the run scans it
-// as it goes, while it is in the cache). REQUIRES: scan finished over result.equity.
-Stats ComputeStats(const RunResult& result, std::span<const market::Series> data,
-                   double start_equity, size_t fills, const CurveScan& scan);
+// rather than reading every event again), the equity curve already scanned (the run scans it as
+// it goes, while it is in the cache) and the trades summed. REQUIRES: scan finished over the
+// curve that `ends` describes; trades summed with ends.bars.
+Stats ComputeStats(std::span<const market::Series> data, double start_equity, size_t fills,
+                   const CurveScan& scan, const CurveEnds& ends, TradeSums& trades);
 
 // (Requests are built by assignment: designated initializers that skip fields warn under
 // -Wextra in GCC 12, and this header is compiled into every strategy.)

@@ -19,16 +19,9 @@ constexpr double kMicrosPerYear = 365.25 * 86400.0 * 1e6;
 
 // Fraction of bars at whose close some symbol held a position. A position is nonzero exactly
 // while a trade is open: from its entry bar up to (not including) its exit bar, whose fill
-// flattened it before the close; an open trade holds to the end.
-double Exposure(const RunResult& r) {
-  const size_t n = r.equity.size();
-  if (n == 0 || r.trades.empty()) return 0;
-  std::vector<std::pair<size_t, size_t>> spans;
-  spans.reserve(r.trades.size());
-  for (const Trade& t : r.trades) {
-    const size_t end = t.open ? n : t.exit_bar;
-    if (end > t.entry_bar) spans.emplace_back(t.entry_bar, end);
-  }
+// flattened it before the close; an open trade holds to the end (TradeSums::spans). Sorts `spans`.
+double Exposure(std::vector<std::pair<size_t, size_t>>& spans, size_t trades, size_t n) {
+  if (n == 0 || trades == 0) return 0;
   // One symbol's trades come in order, each after the one before: sorted already.
   if (!std::is_sorted(spans.begin(), spans.end())) std::sort(spans.begin(), spans.end());
   size_t held = 0, covered_to = 0;
@@ -49,24 +42,34 @@ Stats ComputeStats(const RunResult& r, std::span<const market::Series> data, dou
   for (const OrderEvent& e : r.events) fills += e.status == OrderStatus::kFilled;
   detail::CurveScan scan;
   scan.Finish(r.equity.data(), r.times.data(), r.equity.size());
-  return detail::ComputeStats(r, data, start_equity, fills, scan);
+  detail::CurveEnds ends;
+  ends.bars = r.equity.size();
+  if (!r.equity.empty()) ends.final_equity = r.equity.back();
+  if (r.times.size() >= 2) {
+    ends.spanned = true;
+    ends.first = r.times.front();
+    ends.last = r.times.back();
+  }
+  detail::TradeSums trades;
+  for (const Trade& t : r.trades) trades.Add(t, ends.bars);
+  return detail::ComputeStats(data, start_equity, fills, scan, ends, trades);
 }
 
 namespace detail {
 
-Stats ComputeStats(const RunResult& r, std::span<const market::Series> data, double start_equity,
-                   size_t fills, const CurveScan& scan) {
+Stats ComputeStats(std::span<const market::Series> data, double start_equity, size_t fills,
+                   const CurveScan& scan, const CurveEnds& ends, TradeSums& trades) {
   Stats s;
   s.fills = fills;
-  const size_t n = r.equity.size();
+  const size_t n = ends.bars;
   s.bars = n;
   s.start_equity = start_equity;
-  s.final_equity = n > 0 ? r.equity.back() : start_equity;
+  s.final_equity = n > 0 ? ends.final_equity : start_equity;
   s.total_return = s.final_equity / start_equity - 1;
 
   double years = 0;
-  if (r.times.size() >= 2) {
-    years = static_cast<double>((r.times.back() - r.times.front()).count()) / kMicrosPerYear;
+  if (ends.spanned) {
+    years = static_cast<double>((ends.last - ends.first).count()) / kMicrosPerYear;
   }
   if (years > 0) {
     s.periods_per_year = static_cast<double>(n - 1) / years;
@@ -90,29 +93,18 @@ Stats ComputeStats(const RunResult& r, std::span<const market::Series> data, dou
   }
   s.calmar = s.max_drawdown > 0 ? s.cagr / s.max_drawdown : 0;
 
-  s.trades = r.trades.size();
-  double gross_profit = 0, gross_loss = 0, total_pnl = 0;
-  size_t wins = 0;
-  for (const Trade& t : r.trades) {
-    total_pnl += t.pnl;
-    if (t.pnl > 0) {
-      ++wins;
-      gross_profit += t.pnl;
-    } else if (t.pnl < 0) {
-      gross_loss -= t.pnl;
-    }
-  }
+  s.trades = trades.trades;
   if (s.trades > 0) {
     const double count = static_cast<double>(s.trades);
-    s.win_rate = static_cast<double>(wins) / count;
-    s.expectancy = total_pnl / count;
-    if (gross_loss > 0) {
-      s.profit_factor = gross_profit / gross_loss;
-    } else if (gross_profit > 0) {
+    s.win_rate = static_cast<double>(trades.wins) / count;
+    s.expectancy = trades.total_pnl / count;
+    if (trades.gross_loss > 0) {
+      s.profit_factor = trades.gross_profit / trades.gross_loss;
+    } else if (trades.gross_profit > 0) {
       s.profit_factor = std::numeric_limits<double>::infinity();
     }
   }
-  s.exposure = Exposure(r);
+  s.exposure = Exposure(trades.spans, trades.trades, n);
 
   if (!data.empty() && !data[0].empty()) {
     const auto close = data[0].close();

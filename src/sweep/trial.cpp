@@ -48,6 +48,9 @@ TrialOutcome RunTrial(std::span<const market::Series> inputs, Span span,
     // Runner's to the bit, without the memory.
     engine::RunConfig run_config = config;
     run_config.record_plots = false;
+    // Nor the curve and the events, unless the daily returns are read from the curve: the
+    // statistics are the same bit for bit without them.
+    run_config.record_history = with_returns;
     engine::RunHooks hooks;
     hooks.cancel = cancel;
     auto result = engine::Run(data, **strategy, run_config, hooks);

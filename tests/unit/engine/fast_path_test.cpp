@@ -283,6 +283,106 @@ TEST(CurveScan, AnyStretchesGiveTheBitsOfOnePass) {
   }
 }
 
+// A run that keeps no history (RunConfig::record_history off) reads its curve's statistics from
+// blocks it does not keep and sums its trades as they close: the same statistics bit for bit and
+// each symbol's trades summed, with or without skipping, lengths around the 4,096-bar blocks, one
+// symbol or two (the general loop), and nothing kept.
+TEST(RecordHistory, OffGivesTheSameStatisticsAndTrades) {
+  for (const size_t n : {1, 2, 3, 4'095, 4'096, 4'097, 4'098, 8'192, 8'193, 20'011}) {
+    for (const size_t symbols : {1, 2}) {
+      for (const bool skip : {false, true}) {
+        SCOPED_TRACE("n=" + std::to_string(n) + " symbols=" + std::to_string(symbols) +
+                     " skip=" + std::to_string(skip));
+        std::vector<market::Series> data = {Walk(n, n + 5)};
+        if (symbols == 2) {
+          // Bars at every other minute only: the timeline has times where it has none.
+          std::vector<market::Bar> bars;
+          const market::Series other = Walk(n, n + 9);
+          for (size_t i = 0; i < n; i += 2) bars.push_back(other.bar(i));
+          data.push_back(market::Series::FromBars("Y", bars));
+        }
+        std::vector<size_t> acts;
+        for (size_t t = n % 7; t < n; t += 1 + (t * 7919) % 150) acts.push_back(t);
+        RunConfig config;
+        config.costs.commission = 0.0002;
+        config.costs.slippage = 0.0001;
+        RandomTrader kept_trader(acts, n, skip), lean_trader(acts, n, skip);
+        auto kept = engine::Run(data, kept_trader, config);
+        config.record_history = false;
+        auto lean = engine::Run(data, lean_trader, config);
+        ASSERT_TRUE(kept.ok() && lean.ok());
+        EXPECT_TRUE(lean->equity.empty());
+        EXPECT_TRUE(lean->times.empty());
+        EXPECT_TRUE(lean->events.empty());
+        EXPECT_TRUE(lean->trades.empty());
+        EXPECT_TRUE(kept->trade_totals.empty());
+        EXPECT_EQ(lean->symbols, kept->symbols);
+        ExpectSameStats(kept->stats, lean->stats);
+        // Each symbol's trades summed as the report sums the kept ones.
+        std::vector<TradeTotals> want(symbols);
+        for (const Trade& t : kept->trades) {
+          ++want[t.symbol].trades;
+          if (t.pnl > 0) ++want[t.symbol].wins;
+          if (std::isfinite(t.pnl)) want[t.symbol].pnl += t.pnl;
+        }
+        ASSERT_EQ(lean->trade_totals.size(), symbols);
+        for (size_t i = 0; i < symbols; ++i) {
+          EXPECT_EQ(lean->trade_totals[i].trades, want[i].trades);
+          EXPECT_EQ(lean->trade_totals[i].wins, want[i].wins);
+          EXPECT_EQ(Bits(lean->trade_totals[i].pnl), Bits(want[i].pnl));
+        }
+        if (n > 1000) {
+          EXPECT_GT(lean->stats.fills, 0u);
+          EXPECT_GT(lean->stats.max_drawdown, 0);
+        }
+      }
+    }
+  }
+}
+
+// A scan that reads each block from a window holding only that block and the two bars before it
+// gives the bits of one pass over the whole curve.
+TEST(CurveScan, WindowsGiveTheBitsOfOnePass) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> step(-0.02, 0.02);
+  for (const size_t n : {1, 2, 3, 7, 4'097, 30'001}) {
+    std::vector<double> e(n);
+    std::vector<Timestamp> times(n);
+    double x = 1000;
+    for (size_t i = 0; i < n; ++i) {
+      x *= 1 + step(rng);
+      e[i] = (i % 401 == 200) ? 0.0 : x;
+      times[i] = Minute(static_cast<int64_t>(i));
+    }
+    detail::CurveScan whole;
+    whole.Finish(e.data(), times.data(), n);
+    for (const size_t block : {2, 3, 64, 4'096}) {
+      detail::CurveScan parts;
+      size_t base = 0;
+      while (base < n) {
+        const size_t to = std::min(n, base + block);
+        const size_t origin = base >= 2 ? base - 2 : 0;
+        // Only the window's values, copied: bars before origin are not there to be read.
+        const std::vector<double> window(e.begin() + static_cast<ptrdiff_t>(origin),
+                                         e.begin() + static_cast<ptrdiff_t>(to));
+        if (to == n) {
+          parts.Finish(window.data(), origin, times.data(), to);
+        } else {
+          parts.Advance(window.data(), origin, times.data(), to);
+        }
+        base = to;
+      }
+      SCOPED_TRACE("n=" + std::to_string(n) + " block=" + std::to_string(block));
+      EXPECT_EQ(Bits(parts.moments().shift), Bits(whole.moments().shift));
+      EXPECT_EQ(Bits(parts.moments().sum), Bits(whole.moments().sum));
+      EXPECT_EQ(Bits(parts.moments().sum_sq), Bits(whole.moments().sum_sq));
+      EXPECT_EQ(Bits(parts.moments().down_sq), Bits(whole.moments().down_sq));
+      EXPECT_EQ(Bits(parts.max_drawdown()), Bits(whole.max_drawdown()));
+      EXPECT_EQ(parts.longest_drawdown(), whole.longest_drawdown());
+    }
+  }
+}
+
 // Appends pieces at OnStart and at bars; past the last bar the rest is dropped; the bars never
 // appended to are NaN. A series declared the usual way takes appended values at its next bars too.
 class Appender : public Strategy {
