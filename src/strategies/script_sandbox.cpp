@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 extern "C" {
 #include <lauxlib.h>
@@ -275,8 +276,13 @@ double FailInside(const Item* items, size_t from, size_t count, const CharSet& r
 }
 
 PatternCost CostOf(const char* p, size_t plen, double n) {
-  static thread_local Item items[kMaxItems];
-  const size_t count = ParsePattern(p, plen, items, kMaxItems);
+  // Grown to the longest pattern seen (a pattern of n bytes has at most n items), not a
+  // thread_local array of kMaxItems: that would be 197 KB zeroed in every thread the process
+  // starts, scripts or not.
+  static thread_local std::vector<Item> items;
+  const size_t cap = std::min(plen, kMaxItems);
+  if (items.size() < cap) items.resize(cap);
+  const size_t count = ParsePattern(p, plen, items.data(), cap);
   double fail = 0, waste = 1, consume = 1;
   bool never_fails = true;
   for (size_t k = count; k-- > 0;) {
@@ -329,7 +335,7 @@ PatternCost CostOf(const char* p, size_t plen, double n) {
             } else {
               // Backtracking tries the rest at each byte of the run, then once after it. Inside
               // the run, a rest that starts with a class disjoint from this one fails at once.
-              const double inside = FailInside(items, k + 1, count, it.chars);
+              const double inside = FailInside(items.data(), k + 1, count, it.chars);
               const double per_try = inside >= 0 ? inside : fail;
               fail = c * n + n * (per_try + 1) + fail + 1;
               waste += fail;
