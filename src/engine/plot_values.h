@@ -16,6 +16,9 @@ class PlotValues {
   // out[k] = the value at timeline index begin + k, for k < end - begin: the same bits as the
   // whole series materialised holds there. REQUIRES: begin <= end <= size().
   virtual void Fill(size_t begin, size_t end, double* out) const = 0;
+  // A range that begins at a multiple of this costs its own bars only; any other, up to this
+  // many - 1 more (the bars from the multiple before it). >= 1.
+  virtual size_t resume_every() const = 0;
 };
 
 }  // namespace tapedeck::engine

@@ -192,14 +192,15 @@ const engine::RunResult& Tape::run() const {
 std::optional<double> Tape::LastPlotValue(size_t plot, BarRange bars) const {
   const Data& d = data();
   if (plot < d.plots.size() && d.plots[plot]) {
-    // From the end, a chunk at a time (their starts on multiples of kChunk: a computed series'
-    // checkpoints are there too, at DerivePlotValues' default): a dense series needs one.
-    constexpr size_t kChunk = 4096;
+    // From the end, a chunk at a time, each from where the series resumes at no extra cost: a
+    // dense series needs one.
+    const engine::PlotValues& computed = *d.plots[plot];
+    const size_t chunk = std::max<size_t>(computed.resume_every(), 1);
     std::vector<double> values;
     for (size_t end = bars.end; end > bars.begin;) {
-      const size_t begin = std::max(bars.begin, (end - 1) / kChunk * kChunk);
+      const size_t begin = std::max(bars.begin, (end - 1) / chunk * chunk);
       values.resize(end - begin);
-      d.plots[plot]->Fill(begin, end, values.data());
+      computed.Fill(begin, end, values.data());
       for (size_t i = end - begin; i > 0; --i) {
         if (std::isfinite(values[i - 1])) return values[i - 1];
       }

@@ -131,7 +131,8 @@ class Tape {
   const std::string& plot_name(size_t plot) const { return data().run->plots[plot].name; }
   // The last finite value of plotted series `plot` (< plot_count()) among `bars` (the latest
   // bar's first), if any: run().plots[plot].values' there. A computed series (TapeLean) is
-  // computed over the last bars of `bars` only, 4,096 at a time from the end, until one is finite.
+  // computed over the last bars of `bars` only, back to the bar before where it resumes
+  // (engine::PlotValues::resume_every), and so on back until one is finite.
   std::optional<double> LastPlotValue(size_t plot, BarRange bars) const;
   // The bars here (all of them once complete); total_bars() is the whole run's.
   size_t bar_count() const { return data().times.size(); }

@@ -4,6 +4,7 @@
 #include "strategies/derived_plots.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -47,6 +49,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Periods past this are not a built-in's (registry.cpp's kMaxPeriod is 1,000,000): a damaged
 // derivation, refused before it sizes a buffer.
 constexpr double kMaxDerivedPeriod = 1e7;
+// DerivePlotValues: past this many bars between two copies of a series' state (a ring buffer of
+// ~128 K values or more), its values are held rather than computed.
+constexpr size_t kMaxCheckpointEvery = size_t{1} << 16;
 
 Error Unknown(std::string_view derivation, std::string_view why) {
   return MakeError(
@@ -227,39 +232,42 @@ Result<std::vector<double>> AtBars(std::string_view text, const market::Series& 
 }
 
 // A derived series over the first `size` bars of `bars`, computed when read: the state of its
-// loop is kept before every `every`-th bar, and a range is computed by resuming the copy of the
-// last one at or before its start (at most every - 1 bars computed and dropped before it).
+// loop (S, one of State's) is kept before every `every`-th bar, and a range is computed by resuming
+// the copy of the last one at or before its start (at most every - 1 bars computed and dropped
+// before it).
+template <typename S>
 class Checkpointed final : public engine::PlotValues {
  public:
-  Checkpointed(State start, market::Series bars, size_t size, size_t every)
+  Checkpointed(S start, market::Series bars, size_t size, size_t every)
       : bars_(std::move(bars)), size_(size), every_(every) {
     checkpoints_.reserve(size / every + 1);
     std::vector<double> scratch(std::min(size, every));
-    State state = std::move(start);
+    S state = std::move(start);
     for (size_t from = 0; from < size; from += every) {
       checkpoints_.push_back(state);
-      RunState(state, bars_, from, std::min(size, from + every), scratch.data());
+      state.Run(bars_, from, std::min(size, from + every), scratch.data());
     }
   }
 
   size_t size() const override { return size_; }
+  size_t resume_every() const override { return every_; }
 
   void Fill(size_t begin, size_t end, double* out) const override {
     if (begin >= end) return;
     const size_t j = begin / every_;
-    State state = checkpoints_[j];
+    S state = checkpoints_[j];
     const size_t from = j * every_;
     if (from < begin) {
       std::vector<double> skipped(begin - from);
-      RunState(state, bars_, from, begin, skipped.data());
+      state.Run(bars_, from, begin, skipped.data());
     }
-    RunState(state, bars_, begin, end, out);
+    state.Run(bars_, begin, end, out);
   }
 
  private:
   market::Series bars_;
   size_t size_, every_;
-  std::vector<State> checkpoints_;  // [j]: the state before bar j * every_
+  std::vector<S> checkpoints_;  // [j]: the state before bar j * every_
 };
 
 }  // namespace
@@ -313,22 +321,30 @@ namespace tapedeck::strategies {
 Result<std::vector<std::shared_ptr<const engine::PlotValues>>> DerivePlotValues(
     engine::RunResult& result, size_t bars, const market::Series& symbol0, size_t every) {
   std::vector<std::shared_ptr<const engine::PlotValues>> out(result.plots.size());
-  if (every == 0) every = 1;
   bars = std::min(bars, symbol0.size());
   for (size_t p = 0; p < result.plots.size(); ++p) {
     engine::PlotSeries& plot = result.plots[p];
     if (plot.derivation.empty()) continue;
     auto start = MakeState(plot.derivation);
     if (!start.ok()) return start.take_error();
-    // Checkpoints cost (bars / every + 1) copies of the state: kept only when they hold less
-    // than a quarter of the values they stand for; else the values are held, as before.
-    const size_t copies = bars / every + 1;
-    if (start->bytes > (every * sizeof(double)) / 4 || copies * start->bytes > bars * 2) {
+    // A state of B bytes is kept every max(every, B / 2) bars (a power of two past `every`): its
+    // copies hold at most a quarter of the values they stand for. One that would need more than
+    // kMaxCheckpointEvery bars between copies, or a run too short for one copy to pay, holds its
+    // values, as before.
+    const size_t spacing = std::max<size_t>({every, 1, std::bit_ceil(start->bytes / 2)});
+    const size_t copies = bars / spacing + 1;
+    if (spacing > kMaxCheckpointEvery || copies * start->bytes > bars * 2) {
       auto values = AtBars(plot.derivation, symbol0, bars);
       if (!values.ok()) return values.take_error();
       plot.values = std::move(values).value();
     } else {
-      out[p] = std::make_shared<const Checkpointed>(std::move(start->state), symbol0, bars, every);
+      out[p] = std::visit(
+          [&](auto& state) -> std::shared_ptr<const engine::PlotValues> {
+            using S = std::decay_t<decltype(state)>;
+            return std::make_shared<const Checkpointed<S>>(std::move(state), symbol0, bars,
+                                                           spacing);
+          },
+          start->state);
     }
     plot.derivation.clear();
   }
