@@ -37,8 +37,7 @@ Result<playback::TapeLean> Lean(engine::RunResult& result,
   playback::TapeLean lean;
   const auto& times = result.times;
   const bool same = series.size() == 1 && result.symbols.size() == 1 &&
-                    result.equity.size() == times.size() &&
-                    series[0].size() >= times.size() &&
+                    result.equity.size() == times.size() && series[0].size() >= times.size() &&
                     std::equal(times.begin(), times.end(), series[0].times().begin());
   if (!same) {
     TD_TRY(Materialise(result, series));

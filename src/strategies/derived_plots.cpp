@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "engine/plot_values.h"
-
 #include "strategies/indicators.h"
 #include "strategies/strategies.h"
 
@@ -146,7 +145,7 @@ struct MacdState {
     const auto close = bars.close();
     for (size_t i = from; i < to; ++i) {
       macd.Update(close[i]);
-      out[i - from] = !macd.ready()     ? kNaN
+      out[i - from] = !macd.ready()  ? kNaN
                       : which == 'l' ? macd.value()
                       : which == 's' ? macd.signal()
                                      : macd.histogram();
@@ -193,8 +192,7 @@ Result<Start> MakeState(std::string_view text) {
     if (p.args.size() != 1 || !Period(p, 0, &n)) return bad();
     return Start{RsiState{Rsi(n)}, sizeof(Rsi)};
   }
-  if (p.kind == "bollinger.middle" || p.kind == "bollinger.upper" ||
-      p.kind == "bollinger.lower") {
+  if (p.kind == "bollinger.middle" || p.kind == "bollinger.upper" || p.kind == "bollinger.lower") {
     if (p.args.size() != 2 || !Period(p, 0, &n) || !(p.args[1] >= 0)) return bad();
     return Start{BollingerState{Bollinger(n, p.args[1]), p.kind[10]},
                  sizeof(Bollinger) + n * sizeof(double)};

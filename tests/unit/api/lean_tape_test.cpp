@@ -205,7 +205,8 @@ TEST_F(LeanTapeTest, ALeanHeadAndItsWholeRunSendTheFramesOfAHeldTape) {
   ASSERT_TRUE(held_partial.ok());
   // The head's windows, frame by frame (a window whose bars are not all here yet is not built).
   {
-    playback::Timeline lean_tl = playback::Timeline::Create(*partial, *playback::Speed::FromDouble(1.0));
+    playback::Timeline lean_tl =
+        playback::Timeline::Create(*partial, *playback::Speed::FromDouble(1.0));
     playback::Timeline held_tl =
         playback::Timeline::Create(*held_partial, *playback::Speed::FromDouble(1.0));
     size_t built = 0;
@@ -218,7 +219,8 @@ TEST_F(LeanTapeTest, ALeanHeadAndItsWholeRunSendTheFramesOfAHeldTape) {
   engine::RunResult whole = *derived;
   playback::TapeLean whole_lean = lean_of(whole, *mapped);
   ASSERT_TRUE(
-      (*partial)->Complete(std::make_shared<const engine::RunResult>(whole), {*mapped}, whole_lean)
+      (*partial)
+          ->Complete(std::make_shared<const engine::RunResult>(whole), {*mapped}, whole_lean)
           .ok());
   auto held = playback::Tape::Create(std::make_shared<const engine::RunResult>(*want), {a_},
                                      playback::TapeOptions{.release_bars_every = 0});

@@ -176,13 +176,13 @@ TEST(DerivePlotValues, ALongPeriodsStateIsMaterialisedAndAnUnknownDerivationIsAn
   ASSERT_TRUE(values.ok()) << values.error().ToString();
   ASSERT_EQ(values->size(), 3u);
   EXPECT_EQ((*values)[0], nullptr);  // 8 MB a copy: held as values
-  EXPECT_EQ(std::memcmp(r.plots[0].values.data(), whole.plots[0].values.data(),
-                        20'000 * sizeof(double)),
-            0);
+  EXPECT_EQ(
+      std::memcmp(r.plots[0].values.data(), whole.plots[0].values.data(), 20'000 * sizeof(double)),
+      0);
   ASSERT_NE((*values)[1], nullptr);
   EXPECT_TRUE(r.plots[1].values.empty());
   EXPECT_EQ((*values)[1]->resume_every(), 256u);  // a rolling sum: the default spacing
-  EXPECT_EQ((*values)[2], nullptr);  // recorded: left as it is
+  EXPECT_EQ((*values)[2], nullptr);               // recorded: left as it is
   EXPECT_EQ(r.plots[2].values.size(), 20'000u);
 
   engine::RunResult bad;
