@@ -8,10 +8,13 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <map>
 #include <memory>
 #include <vector>
 
 #include "playback/playback.h"
+#include "strategies/strategies.h"
 #include "unit/playback/fake_clock.h"
 
 namespace tapedeck::playback {
@@ -135,6 +138,38 @@ std::shared_ptr<const Tape> YearTapeWithPlots() {
 
 void BM_EncodeFramePlots(benchmark::State& state) { EncodeFrames(state, YearTapeWithPlots()); }
 BENCHMARK(BM_EncodeFramePlots)->Arg(1)->Arg(60)->Arg(3600);
+
+// sma_cross's two means as derivations (sma:10, sma:30), as a run from the store has them: its
+// tape holding the times and the plots materialised whole (range(1) == 0: before TapeLean), or
+// lean (TapeLean, StoreRunSource's tapes of one-symbol runs): the times read from the series and
+// the means computed per window from checkpoints every range(1) bars. range(0): the speed.
+std::shared_ptr<const Tape> YearTapeDerived(size_t every) {
+  static std::map<size_t, std::shared_ptr<const Tape>> tapes;
+  auto& tape = tapes[every];
+  if (tape) return tape;
+  engine::RunResult run = *Year().run;
+  for (const char* d : {"sma:10", "sma:30"}) {
+    run.plots.push_back(engine::PlotSeries{d, engine::PlotPane::kPrice, {}, d});
+  }
+  const market::Series& bars = Year().series[0];
+  if (every == 0) {
+    if (!strategies::MaterialisePlots(run, bars).ok()) std::abort();
+    tape = *Tape::Create(std::make_shared<const engine::RunResult>(std::move(run)), Year().series);
+  } else {
+    TapeLean lean;
+    lean.plots = *strategies::DerivePlotValues(run, run.times.size(), bars, every);
+    run.times.clear();
+    lean.times_from_series = true;
+    tape = *Tape::Create(std::make_shared<const engine::RunResult>(std::move(run)), Year().series,
+                         {}, std::move(lean));
+  }
+  return tape;
+}
+
+void BM_EncodeFrameDerived(benchmark::State& state) {
+  EncodeFrames(state, YearTapeDerived(static_cast<size_t>(state.range(1))));
+}
+BENCHMARK(BM_EncodeFrameDerived)->ArgsProduct({{1, 60, 3600}, {0, 256, 1024, 4096}});
 
 // What every further viewer pays for the same frame: a cache hit.
 void BM_FrameHeadCached(benchmark::State& state) {

@@ -1,5 +1,6 @@
 #include "api/store_run_source.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -13,6 +14,8 @@ namespace {
 
 // The nice value of the threads reading the rest of a tape.
 constexpr int kLoaderNice = 10;
+// The bytes of times a tape lets go (Lean) past which the heap is trimmed at once.
+constexpr size_t kTrimAfter = size_t{1} << 20;
 
 // A built-in's series stored as derivations get their values from the bars of symbol 0, the
 // run's first series: the whole run's, or a head's from the bars up to its end.
@@ -23,6 +26,41 @@ Status Materialise(engine::RunResult& result, const std::vector<market::Series>&
   Error e = st.take_error();
   e.msg = "the plotted series cannot be computed: " + e.msg;
   return e;
+}
+
+// A one-symbol run whose timeline is its series' bars (the run's period of the dataset, or a head's
+// first bars of it): the tape reads its times from the series and computes its derived plots per
+// window (playback::TapeLean), so result.times is let go and the plots get no values. Any other
+// run's plots are materialised, as before.
+Result<playback::TapeLean> Lean(engine::RunResult& result,
+                                const std::vector<market::Series>& series) {
+  playback::TapeLean lean;
+  const auto& times = result.times;
+  const bool same = series.size() == 1 && result.symbols.size() == 1 &&
+                    result.equity.size() == times.size() && series[0].size() >= times.size() &&
+                    std::equal(times.begin(), times.end(), series[0].times().begin());
+  if (!same) {
+    TD_TRY(Materialise(result, series));
+    return lean;
+  }
+  auto plots = strategies::DerivePlotValues(result, times.size(), series[0]);
+  if (!plots.ok()) {
+    Error e = plots.take_error();
+    e.msg = "the plotted series cannot be computed: " + e.msg;
+    return e;
+  }
+  lean.plots = std::move(plots).value();
+  [[maybe_unused]] const size_t freed = result.times.capacity() * sizeof(Timestamp);
+  std::vector<Timestamp>().swap(result.times);
+  lean.times_from_series = true;
+#if defined(__GLIBC__)
+  // The times were decoded first, so they leave a hole below the rest of the result: glibc gives
+  // its pages back in malloc_trim only, which the server's heap trimmer calls for 16 MB freed or
+  // more. A whole run's (4.2 MB for a year of minutes, read by a tape's background loader) is
+  // given back now; a head's few kilobytes are not worth the walk over every arena.
+  if (freed >= kTrimAfter) malloc_trim(0);
+#endif
+  return lean;
 }
 
 // Once a tape is whole its bars' pages go out of the resident set: the checksum, the run and the
@@ -219,9 +257,10 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadWhole(const st
   if (!result.ok()) return result.take_error();
   auto series = LoadSeries(run, std::nullopt);
   if (!series.ok()) return series.take_error();
-  TD_TRY(Materialise(*result, *series));
+  auto lean = Lean(*result, *series);
+  if (!lean.ok()) return lean.take_error();
   auto shared = std::make_shared<const engine::RunResult>(std::move(result).value());
-  auto tape = playback::Tape::Create(shared, *series);
+  auto tape = playback::Tape::Create(shared, *series, {}, std::move(lean).value());
   if (tape.ok()) ReleaseBars(*series);
   return tape;
 }
@@ -233,12 +272,13 @@ Result<std::shared_ptr<const playback::Tape>> StoreRunSource::LoadProgressively(
   const Timestamp head_end = head.result.times.back() + Micros{1};
   auto series = LoadSeries(run, head_end);
   if (!series.ok()) return series.take_error();
-  TD_TRY(Materialise(head.result, *series));
+  auto lean = Lean(head.result, *series);
+  if (!lean.ok()) return lean.take_error();
   const size_t total = head.total_bars;
   const Timestamp last = head.last_time;
   auto tape = playback::Tape::CreatePartial(
       std::make_shared<const engine::RunResult>(std::move(head.result)), std::move(series).value(),
-      total, last);
+      total, last, {}, std::move(lean).value());
   if (!tape.ok()) return tape.take_error();
   std::shared_ptr<playback::Tape> partial = *tape;
   // The head's bars are a mapping of their own, touched by the head's checks and plots.
@@ -277,9 +317,10 @@ void StoreRunSource::LoadRest(const store::RunInfo& run,
       return LoadSeries(run, std::nullopt);
     }();
     if (!series.ok()) return series.take_error();
-    TD_TRY(Materialise(*result, *series));
+    auto lean = Lean(*result, *series);
+    if (!lean.ok()) return lean.take_error();
     TD_TRY(tape->Complete(std::make_shared<const engine::RunResult>(std::move(result).value()),
-                          *series));
+                          *series, std::move(lean).value()));
     ReleaseBars(*series);
     return Ok();
   }();

@@ -45,6 +45,11 @@ namespace tapedeck::api {
 // leaves the cache, so that the next Open tries again. Those reads of tapes' rest go one at a
 // time, each waiting while an Open reads the store (see FirstRead).
 //
+// A one-symbol run whose timeline is its series' bars (a dataset or a period of it) gets a lean
+// tape (playback::TapeLean): its times are read from the dataset's mapping and its built-in's
+// plots computed per window (strategies::DerivePlotValues), rather than held; any other run's
+// plots are materialised (strategies::MaterialisePlots). The same frames either way.
+//
 // Thread-safety: as server::RunSource requires, any thread.
 class StoreRunSource final : public server::RunSource {
  public:

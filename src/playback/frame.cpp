@@ -94,7 +94,7 @@ void AppendPlots(std::string& out, std::span<const PlotValue> plots, const Tape&
   for (const PlotValue& p : plots) {
     if (!first) out += ',';
     first = false;
-    AppendString(out, tape.run().plots[p.plot].name);
+    AppendString(out, tape.plot_name(p.plot));
     out += ':';
     AppendJsonNumber(out, p.value);
   }

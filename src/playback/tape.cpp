@@ -1,6 +1,7 @@
 #include "playback/tape.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace tapedeck::playback {
@@ -8,8 +9,10 @@ namespace tapedeck::playback {
 namespace {
 
 // What Create checks of a run and its series (see tape.h).
-Status Validate(const engine::RunResult* run, const std::vector<market::Series>& series) {
-  if (!run) return MakeError(ErrorCode::kValidation, "no run to play", {{"field", "run"}});
+// `times`: the run's timeline (run->times, or series[0]'s: TapeLean); `plots`: TapeLean::plots.
+Status Validate(const engine::RunResult* run, const std::vector<market::Series>& series,
+                std::span<const Timestamp> times,
+                const std::vector<std::shared_ptr<const engine::PlotValues>>& plots) {
   if (series.size() != run->symbols.size()) {
     return MakeError(ErrorCode::kValidation, "one series per symbol of the run is required",
                      {{"field", "series"},
@@ -23,13 +26,13 @@ Status Validate(const engine::RunResult* run, const std::vector<market::Series>&
           {{"field", "series"}, {"expected", run->symbols[s]}, {"got", series[s].symbol()}});
     }
   }
-  if (run->equity.size() != run->times.size()) {
+  if (run->equity.size() != times.size()) {
     return MakeError(ErrorCode::kValidation, "equity and times differ in length",
                      {{"field", "equity"}});
   }
   // A frame's windows are found by binary search over the times, so order must hold.
-  for (size_t i = 1; i < run->times.size(); ++i) {
-    if (run->times[i] <= run->times[i - 1]) {
+  for (size_t i = 1; i < times.size(); ++i) {
+    if (times[i] <= times[i - 1]) {
       return MakeError(ErrorCode::kValidation, "times are not strictly increasing",
                        {{"field", "times"}, {"index", std::to_string(i)}});
     }
@@ -37,14 +40,20 @@ Status Validate(const engine::RunResult* run, const std::vector<market::Series>&
   size_t prev_bar = 0;
   for (size_t e = 0; e < run->events.size(); ++e) {
     const engine::OrderEvent& ev = run->events[e];
-    if (ev.bar >= run->times.size() || ev.symbol >= run->symbols.size() || ev.bar < prev_bar) {
+    if (ev.bar >= times.size() || ev.symbol >= run->symbols.size() || ev.bar < prev_bar) {
       return MakeError(ErrorCode::kValidation, "order event out of range or out of order",
                        {{"field", "events"}, {"index", std::to_string(e)}});
     }
     prev_bar = ev.bar;
   }
+  if (!plots.empty() && plots.size() != run->plots.size()) {
+    return MakeError(ErrorCode::kValidation, "one computed series per plotted series is required",
+                     {{"field", "plots"}});
+  }
   for (size_t p = 0; p < run->plots.size(); ++p) {
-    if (run->plots[p].values.size() != run->times.size()) {
+    const bool computed = p < plots.size() && plots[p] != nullptr;
+    if (computed ? (plots[p]->size() != times.size() || !run->plots[p].values.empty())
+                 : run->plots[p].values.size() != times.size()) {
       return MakeError(ErrorCode::kValidation, "a plotted series and times differ in length",
                        {{"field", "plots"}, {"index", std::to_string(p)}});
     }
@@ -52,7 +61,7 @@ Status Validate(const engine::RunResult* run, const std::vector<market::Series>&
   prev_bar = 0;
   for (size_t l = 0; l < run->logs.size(); ++l) {
     const engine::LogEntry& log = run->logs[l];
-    if (log.bar >= run->times.size() || log.bar < prev_bar) {
+    if (log.bar >= times.size() || log.bar < prev_bar) {
       return MakeError(ErrorCode::kValidation, "log entry out of range or out of order",
                        {{"field", "logs"}, {"index", std::to_string(l)}});
     }
@@ -69,19 +78,40 @@ bool SamePrefix(std::span<const double> head, std::span<const double> whole) {
 
 }  // namespace
 
+Status Tape::Fill(Data& d, std::shared_ptr<const engine::RunResult> run,
+                  std::vector<market::Series> series, TapeLean lean) {
+  if (!run) return MakeError(ErrorCode::kValidation, "no run to play", {{"field", "run"}});
+  std::span<const Timestamp> times = run->times;
+  if (lean.times_from_series) {
+    if (!run->times.empty() || series.empty() || series[0].size() < run->equity.size()) {
+      return MakeError(ErrorCode::kValidation, "the run's times are not its first series'",
+                       {{"field", "times"}});
+    }
+    // A span into the columns' storage, which the Series in d.series keeps alive.
+    times = series[0].times().first(run->equity.size());
+  }
+  TD_TRY(Validate(run.get(), series, times, lean.plots));
+  d.run = std::move(run);
+  d.series = std::move(series);
+  d.times = times;
+  d.lean = lean.times_from_series ||
+           std::any_of(lean.plots.begin(), lean.plots.end(), [](const auto& p) { return p; });
+  d.plots = std::move(lean.plots);
+  return Ok();
+}
+
 Result<std::shared_ptr<const Tape>> Tape::Create(std::shared_ptr<const engine::RunResult> run,
                                                  std::vector<market::Series> series,
-                                                 TapeOptions options) {
-  TD_TRY(Validate(run.get(), series));
+                                                 TapeOptions options, TapeLean lean) {
   auto tape = std::shared_ptr<Tape>(new Tape());
-  tape->total_bars_ = run->times.size();
-  if (!run->times.empty()) {
-    tape->last_time_ = run->times.back();
+  TD_TRY(Fill(tape->head_, std::move(run), std::move(series), std::move(lean)));
+  const auto times = tape->head_.times;
+  tape->total_bars_ = times.size();
+  if (!times.empty()) {
+    tape->last_time_ = times.back();
     tape->head_times_empty_ = false;
-    tape->head_last_ = run->times.back();
+    tape->head_last_ = times.back();
   }
-  tape->head_.run = std::move(run);
-  tape->head_.series = std::move(series);
   tape->options_ = options;
   tape->whole_.store(&tape->head_, std::memory_order_release);
   return std::shared_ptr<const Tape>(std::move(tape));
@@ -90,39 +120,40 @@ Result<std::shared_ptr<const Tape>> Tape::Create(std::shared_ptr<const engine::R
 Result<std::shared_ptr<Tape>> Tape::CreatePartial(std::shared_ptr<const engine::RunResult> head,
                                                   std::vector<market::Series> series,
                                                   size_t total_bars, Timestamp last_time,
-                                                  TapeOptions options) {
-  TD_TRY(Validate(head.get(), series));
-  const size_t bars = head->times.size();
-  if (bars == 0 || bars > total_bars || head->times.back() > last_time ||
-      (bars == total_bars && head->times.back() != last_time)) {
+                                                  TapeOptions options, TapeLean lean) {
+  auto tape = std::shared_ptr<Tape>(new Tape());
+  TD_TRY(Fill(tape->head_, std::move(head), std::move(series), std::move(lean)));
+  const auto times = tape->head_.times;
+  const size_t bars = times.size();
+  if (bars == 0 || bars > total_bars || times.back() > last_time ||
+      (bars == total_bars && times.back() != last_time)) {
     return MakeError(ErrorCode::kValidation, "the head does not begin a run of these bars",
                      {{"field", "head"},
                       {"bars", std::to_string(bars)},
                       {"total_bars", std::to_string(total_bars)}});
   }
-  auto tape = std::shared_ptr<Tape>(new Tape());
   tape->total_bars_ = total_bars;
   tape->last_time_ = last_time;
   tape->head_times_empty_ = false;
-  tape->head_last_ = head->times.back();
-  tape->head_.run = std::move(head);
-  tape->head_.series = std::move(series);
+  tape->head_last_ = times.back();
   tape->options_ = options;
   if (bars == total_bars) tape->whole_.store(&tape->head_, std::memory_order_release);
   return tape;
 }
 
 Status Tape::Complete(std::shared_ptr<const engine::RunResult> run,
-                      std::vector<market::Series> series) {
+                      std::vector<market::Series> series, TapeLean lean) {
   if (complete()) return Ok();
-  Status valid = Validate(run.get(), series);
+  auto whole = std::make_unique<Data>();
+  Status valid = Fill(*whole, std::move(run), std::move(series), std::move(lean));
   if (valid.ok()) {
     const engine::RunResult& head = *head_.run;
-    const bool continues = run->symbols == head.symbols && run->times.size() == total_bars_ &&
-                           !run->times.empty() && run->times.back() == last_time_ &&
-                           head.times.size() <= run->times.size() &&
-                           std::equal(head.times.begin(), head.times.end(), run->times.begin()) &&
-                           SamePrefix(head.equity, run->equity);
+    const auto head_times = head_.times, times = whole->times;
+    const bool continues = whole->run->symbols == head.symbols && times.size() == total_bars_ &&
+                           !times.empty() && times.back() == last_time_ &&
+                           head_times.size() <= times.size() &&
+                           std::equal(head_times.begin(), head_times.end(), times.begin()) &&
+                           SamePrefix(head.equity, whole->run->equity);
     if (!continues) {
       valid = MakeError(ErrorCode::kValidation, "the whole run does not continue its first bars",
                         {{"field", "run"}});
@@ -135,11 +166,54 @@ Status Tape::Complete(std::shared_ptr<const engine::RunResult> run,
   {
     std::lock_guard lock(load_mutex_);
     if (whole_owner_ || load_error_) return Ok();
-    whole_owner_ = std::make_unique<Data>(Data{std::move(run), std::move(series)});
+    whole_owner_ = std::move(whole);
     whole_.store(whole_owner_.get(), std::memory_order_release);
   }
   load_cv_.notify_all();
   return Ok();
+}
+
+const engine::RunResult& Tape::run() const {
+  const Data& d = data();
+  if (!d.lean) return *d.run;
+  std::call_once(d.full_once, [&d] {
+    auto full = std::make_unique<engine::RunResult>(*d.run);
+    full->times.assign(d.times.begin(), d.times.end());
+    for (size_t p = 0; p < d.plots.size(); ++p) {
+      if (!d.plots[p]) continue;
+      full->plots[p].values.resize(d.times.size());
+      d.plots[p]->Fill(0, d.times.size(), full->plots[p].values.data());
+    }
+    d.full = std::move(full);
+  });
+  return *d.full;
+}
+
+std::optional<double> Tape::LastPlotValue(size_t plot, BarRange bars) const {
+  const Data& d = data();
+  if (plot < d.plots.size() && d.plots[plot]) {
+    // From the end, a chunk at a time, each from where the series resumes at no extra cost: a
+    // dense series needs one.
+    const engine::PlotValues& computed = *d.plots[plot];
+    const size_t chunk = std::max<size_t>(computed.resume_every(), 1);
+    std::vector<double> values;
+    for (size_t end = bars.end; end > bars.begin;) {
+      const size_t begin = std::max(bars.begin, (end - 1) / chunk * chunk);
+      values.resize(end - begin);
+      computed.Fill(begin, end, values.data());
+      for (size_t i = end - begin; i > 0; --i) {
+        if (std::isfinite(values[i - 1])) return values[i - 1];
+      }
+      end = begin;
+    }
+    return std::nullopt;
+  }
+  // From the last bar back: a dense series stops at once, a sparse one scans its gaps.
+  const double* values = d.run->plots[plot].values.data();
+  for (size_t i = bars.end; i > bars.begin; --i) {
+    if (std::isfinite(values[i - 1])) return values[i - 1];
+  }
+  return std::nullopt;
 }
 
 void Tape::FailLoad(Error error) {
@@ -169,12 +243,12 @@ std::optional<Error> Tape::load_error() const {
 }
 
 size_t Tape::LowerBound(Timestamp t) const {
-  const auto& times = data().run->times;
+  const auto times = data().times;
   return static_cast<size_t>(std::lower_bound(times.begin(), times.end(), t) - times.begin());
 }
 
 size_t Tape::LowerBound(Timestamp t, size_t hint) const {
-  const auto& times = data().run->times;
+  const auto times = data().times;
   const size_t size = times.size();
   if (hint > size) hint = size;
   if (hint < size && times[hint] < t) {

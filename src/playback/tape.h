@@ -28,6 +28,7 @@
 
 #include "common/error.h"
 #include "common/time.h"
+#include "engine/plot_values.h"
 #include "engine/run_result.h"
 #include "market/market.h"
 
@@ -58,6 +59,18 @@ struct TapeOptions {
   size_t release_bars_every = 16384;
 };
 
+// What a tape reads or computes rather than holds in its run (a one-symbol run's tape from the
+// store: StoreRunSource), given to Create, CreatePartial and Complete with the run it belongs to.
+struct TapeLean {
+  // The run's timeline is series[0]'s first bars (as many as run->equity has): run->times is
+  // empty, and the tape reads the times from series[0].times() (the dataset's mapping, released
+  // with the rest of the bars: TapeOptions::release_bars_every).
+  bool times_from_series = false;
+  // Empty, or one per run->plots: where non-null, run->plots[p].values is empty and this computes
+  // them when a frame needs them (size(): the run's bar count).
+  std::vector<std::shared_ptr<const engine::PlotValues>> plots;
+};
+
 class Tape {
  public:
   // Indexes a finished run for playback. `series` holds the bars of run->symbols, same order
@@ -67,10 +80,12 @@ class Tape {
   // times differ in length, times are not strictly increasing, or an event's bar or symbol is out
   // of range or events are not ordered by bar, a plotted series' values and times differ in
   // length, or a log's bar is out of range or logs are not ordered by bar. An empty run (no bars)
-  // is valid: 0 windows.
+  // is valid: 0 windows. With `lean` (TapeLean), also when run->times is not empty or series[0]
+  // has fewer bars than run->equity while times_from_series, or lean.plots is not one per plot,
+  // or a computed series has values or another length than the bars.
   static Result<std::shared_ptr<const Tape>> Create(std::shared_ptr<const engine::RunResult> run,
                                                     std::vector<market::Series> series,
-                                                    TapeOptions options = {});
+                                                    TapeOptions options = {}, TapeLean lean = {});
 
   // A tape of which only the first bars are here: `head` is the run's result cut after its first
   // bars (times, equity and plots of those bars, the events and logs of those bars, symbols;
@@ -81,12 +96,13 @@ class Tape {
   static Result<std::shared_ptr<Tape>> CreatePartial(std::shared_ptr<const engine::RunResult> head,
                                                      std::vector<market::Series> series,
                                                      size_t total_bars, Timestamp last_time,
-                                                     TapeOptions options = {});
+                                                     TapeOptions options = {}, TapeLean lean = {});
   // Makes a partial tape whole: `run` and `series` as Create takes them. Errors (the tape then
   // fails, as FailLoad): as Create, and VALIDATION when they do not continue the head (other
   // symbols, bar count, last time, or head bars whose times or equity differ). A no-op on a
   // tape that is already whole.
-  Status Complete(std::shared_ptr<const engine::RunResult> run, std::vector<market::Series> series);
+  Status Complete(std::shared_ptr<const engine::RunResult> run, std::vector<market::Series> series,
+                  TapeLean lean = {});
   // The rest of a partial tape cannot be had: WaitComplete and load_error() say `error` from now.
   void FailLoad(Error error);
 
@@ -101,17 +117,29 @@ class Tape {
   // tape's answer): the tape is complete, or `t` is at or before the last bar loaded.
   bool Knows(Timestamp t) const { return complete() || (!head_times_empty_ && t <= head_last_); }
 
-  // What is here: the whole run once complete, the head before.
-  const engine::RunResult& run() const { return *data().run; }
+  // What is here: the whole run once complete, the head before, with its times and every plotted
+  // series' values. A lean tape's (TapeLean) is made whole on the first call and then held for
+  // the tape's life (its times and plots copied out: a whole-run view for tests and tools);
+  // playback reads times(), equity(), plot_name() and LastPlotValue() instead, which hold nothing.
+  const engine::RunResult& run() const;
   const std::vector<std::string>& symbols() const { return head_.run->symbols; }
   std::span<const market::Series> series() const { return data().series; }
-  std::span<const Timestamp> times() const { return data().run->times; }
+  // The run's timeline (run().times' values; a lean tape's read from series[0]).
+  std::span<const Timestamp> times() const { return data().times; }
+  std::span<const double> equity() const { return data().run->equity; }
+  size_t plot_count() const { return data().run->plots.size(); }
+  const std::string& plot_name(size_t plot) const { return data().run->plots[plot].name; }
+  // The last finite value of plotted series `plot` (< plot_count()) among `bars` (the latest
+  // bar's first), if any: run().plots[plot].values' there. A computed series (TapeLean) is
+  // computed over the last bars of `bars` only, back to the bar before where it resumes
+  // (engine::PlotValues::resume_every), and so on back until one is finite.
+  std::optional<double> LastPlotValue(size_t plot, BarRange bars) const;
   // The bars here (all of them once complete); total_bars() is the whole run's.
-  size_t bar_count() const { return data().run->times.size(); }
+  size_t bar_count() const { return data().times.size(); }
   size_t total_bars() const { return total_bars_; }
   bool empty() const { return total_bars_ == 0; }
   // REQUIRES: !empty(). last_time() is the whole run's, also while partial.
-  Timestamp first_time() const { return head_.run->times.front(); }
+  Timestamp first_time() const { return head_.times.front(); }
   Timestamp last_time() const { return last_time_; }
 
   // The first aligned bar at or after `t` (bar_count() if none).
@@ -148,7 +176,16 @@ class Tape {
   struct Data {
     std::shared_ptr<const engine::RunResult> run;
     std::vector<market::Series> series;
+    std::span<const Timestamp> times;  // run->times, or series[0]'s (TapeLean)
+    std::vector<std::shared_ptr<const engine::PlotValues>> plots;  // TapeLean::plots
+    bool lean = false;
+    // run(), made whole once (lean only).
+    mutable std::once_flag full_once;
+    mutable std::unique_ptr<const engine::RunResult> full;
   };
+  // Validates `run` and `series` (with `lean`) and fills `d` with them.
+  static Status Fill(Data& d, std::shared_ptr<const engine::RunResult> run,
+                     std::vector<market::Series> series, TapeLean lean);
   const Data& data() const {
     const Data* whole = whole_.load(std::memory_order_acquire);
     return whole != nullptr ? *whole : head_;

@@ -138,19 +138,14 @@ Frame Timeline::BuildFrame(BarRange bars) const {
   frame.window_count = n_;
   frame.bars = bars;
   frame.ts = times[last];
-  frame.equity = tape_->run().equity[last];
+  frame.equity = tape_->equity()[last];
   frame.orders = tape_->EventsIn(bars);
-  const auto& plots = tape_->run().plots;
-  if (!plots.empty()) {
-    frame.plots.reserve(plots.size());
-    for (size_t p = 0; p < plots.size(); ++p) {
-      const double* values = plots[p].values.data();
-      // From the last bar back: a dense series stops at once, a sparse one scans its gaps.
-      for (size_t i = bars.end; i > bars.begin; --i) {
-        if (std::isfinite(values[i - 1])) {
-          frame.plots.push_back(PlotValue{static_cast<engine::PlotId>(p), values[i - 1]});
-          break;
-        }
+  const size_t plots = tape_->plot_count();
+  if (plots > 0) {
+    frame.plots.reserve(plots);
+    for (size_t p = 0; p < plots; ++p) {
+      if (const std::optional<double> value = tape_->LastPlotValue(p, bars)) {
+        frame.plots.push_back(PlotValue{static_cast<engine::PlotId>(p), *value});
       }
     }
   }

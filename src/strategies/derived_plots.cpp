@@ -4,17 +4,22 @@
 #include "strategies/derived_plots.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "engine/plot_values.h"
 #include "strategies/indicators.h"
 #include "strategies/strategies.h"
 
@@ -43,6 +48,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Periods past this are not a built-in's (registry.cpp's kMaxPeriod is 1,000,000): a damaged
 // derivation, refused before it sizes a buffer.
 constexpr double kMaxDerivedPeriod = 1e7;
+// DerivePlotValues: past this many bars between two copies of a series' state (a ring buffer of
+// ~128 K values or more), its values are held rather than computed.
+constexpr size_t kMaxCheckpointEvery = size_t{1} << 16;
 
 Error Unknown(std::string_view derivation, std::string_view why) {
   return MakeError(
@@ -84,77 +92,181 @@ bool Period(const Parsed& p, size_t i, size_t* out) {
   return true;
 }
 
-// The series' value at each of the first `count` bars of `bars` (symbol 0's), as the strategy
-// plots it at that bar: NaN where it plots nothing.
-Result<std::vector<double>> AtBars(std::string_view text, const market::Series& bars,
-                                   size_t count) {
+// The loop a derivation's values come from, as a copyable state: Run(bars, from, to, out) writes
+// out[i - from], for i in [from, to), the series' value at bar i of `bars` (symbol 0's), as the
+// strategy plots it there (NaN where it plots nothing), and carries its state on to bar `to`.
+// REQUIRES: `from` is 0 for a fresh state, else where the previous Run ended. A copy taken between
+// two Runs resumes from there: the same operations in the same order, so the same bits.
+struct SmaState {
+  // sma_cross fills its means with SmaFill, MovingAverageCross<Sma> with Sma: the same bits.
+  SmaFill fill;
+  void Run(const market::Series& bars, size_t from, size_t to, double* out) {
+    fill.Fill(bars.close().data(), from, to - from, out);
+  }
+};
+struct EmaState {
+  Ema ema;
+  void Run(const market::Series& bars, size_t from, size_t to, double* out) {
+    const auto close = bars.close();
+    for (size_t i = from; i < to; ++i) {
+      ema.Update(close[i]);
+      out[i - from] = ema.value();  // NaN while it warms up, as MovingAverageCross plots it
+    }
+  }
+};
+struct RsiState {
+  Rsi rsi;
+  void Run(const market::Series& bars, size_t from, size_t to, double* out) {
+    const auto close = bars.close();
+    for (size_t i = from; i < to; ++i) {
+      rsi.Update(close[i]);
+      out[i - from] = rsi.ready() ? rsi.value() : kNaN;
+    }
+  }
+};
+struct BollingerState {
+  Bollinger bands;
+  char which;  // 'm', 'u' or 'l'
+  void Run(const market::Series& bars, size_t from, size_t to, double* out) {
+    const auto close = bars.close();
+    for (size_t i = from; i < to; ++i) {
+      bands.Update(close[i]);
+      out[i - from] = !bands.ready() ? kNaN
+                      : which == 'm' ? bands.middle()
+                      : which == 'u' ? bands.upper()
+                                     : bands.lower();
+    }
+  }
+};
+struct MacdState {
+  Macd macd;
+  char which;  // 'l', 's' or 'h'
+  void Run(const market::Series& bars, size_t from, size_t to, double* out) {
+    const auto close = bars.close();
+    for (size_t i = from; i < to; ++i) {
+      macd.Update(close[i]);
+      out[i - from] = !macd.ready()  ? kNaN
+                      : which == 'l' ? macd.value()
+                      : which == 's' ? macd.signal()
+                                     : macd.histogram();
+    }
+  }
+};
+template <typename Extreme, bool kHigh>
+struct ChannelState {
+  // The channel of the bars before: read before the bar's own high (low) goes in.
+  Extreme extreme;
+  void Run(const market::Series& bars, size_t from, size_t to, double* out) {
+    const auto col = kHigh ? bars.high() : bars.low();
+    for (size_t i = from; i < to; ++i) {
+      out[i - from] = extreme.value();
+      extreme.Update(col[i]);
+    }
+  }
+};
+using DonchianUpperState = ChannelState<RollingMax, true>;
+using DonchianLowerState = ChannelState<RollingMin, false>;
+
+using State = std::variant<SmaState, EmaState, RsiState, BollingerState, MacdState,
+                           DonchianUpperState, DonchianLowerState>;
+
+// A derivation's state before its first bar, and the bytes a copy of it holds (its ring buffers).
+struct Start {
+  State state;
+  size_t bytes = 0;
+};
+
+Result<Start> MakeState(std::string_view text) {
   TD_ASSIGN_OR_RETURN(const Parsed& p, Parse(text));
-  const auto close = bars.close().first(count);
-  std::vector<double> out(count, kNaN);
   size_t n = 0, m = 0, g = 0;
   const auto bad = [&] { return Unknown(text, "unknown kind or wrong arguments"); };
   if (p.kind == "sma") {
-    // sma_cross fills its means with SmaFill, MovingAverageCross<Sma> with Sma: the same bits.
     if (p.args.size() != 1 || !Period(p, 0, &n)) return bad();
-    if (count > 0) SmaFill(n).Fill(close.data(), 0, count, out.data());
-  } else if (p.kind == "ema") {
+    return Start{SmaState{SmaFill(n)}, sizeof(SmaFill)};
+  }
+  if (p.kind == "ema") {
     if (p.args.size() != 1 || !Period(p, 0, &n)) return bad();
-    Ema ema(n);
-    for (size_t i = 0; i < count; ++i) {
-      ema.Update(close[i]);
-      out[i] = ema.value();  // NaN while it warms up, as MovingAverageCross plots it
-    }
-  } else if (p.kind == "rsi") {
+    return Start{EmaState{Ema(n)}, sizeof(Ema)};
+  }
+  if (p.kind == "rsi") {
     if (p.args.size() != 1 || !Period(p, 0, &n)) return bad();
-    Rsi rsi(n);
-    for (size_t i = 0; i < count; ++i) {
-      rsi.Update(close[i]);
-      if (rsi.ready()) out[i] = rsi.value();
-    }
-  } else if (p.kind == "bollinger.middle" || p.kind == "bollinger.upper" ||
-             p.kind == "bollinger.lower") {
+    return Start{RsiState{Rsi(n)}, sizeof(Rsi)};
+  }
+  if (p.kind == "bollinger.middle" || p.kind == "bollinger.upper" || p.kind == "bollinger.lower") {
     if (p.args.size() != 2 || !Period(p, 0, &n) || !(p.args[1] >= 0)) return bad();
-    Bollinger bands(n, p.args[1]);
-    const char which = p.kind[10];  // 'm', 'u' or 'l'
-    for (size_t i = 0; i < count; ++i) {
-      bands.Update(close[i]);
-      if (!bands.ready()) continue;
-      out[i] = which == 'm' ? bands.middle() : which == 'u' ? bands.upper() : bands.lower();
-    }
-  } else if (p.kind == "macd.line" || p.kind == "macd.signal" || p.kind == "macd.histogram") {
+    return Start{BollingerState{Bollinger(n, p.args[1]), p.kind[10]},
+                 sizeof(Bollinger) + n * sizeof(double)};
+  }
+  if (p.kind == "macd.line" || p.kind == "macd.signal" || p.kind == "macd.histogram") {
     if (p.args.size() != 3 || !Period(p, 0, &n) || !Period(p, 1, &m) || !Period(p, 2, &g) ||
         n >= m) {
       return bad();
     }
-    Macd macd(n, m, g);
-    const char which = p.kind[5];  // 'l', 's' or 'h'
-    for (size_t i = 0; i < count; ++i) {
-      macd.Update(close[i]);
-      if (!macd.ready()) continue;
-      out[i] = which == 'l' ? macd.value() : which == 's' ? macd.signal() : macd.histogram();
-    }
-  } else if (p.kind == "donchian.upper") {
-    // The channel of the bars before: read before the bar's own high goes in.
-    if (p.args.size() != 1 || !Period(p, 0, &n)) return bad();
-    const auto high = bars.high().first(count);
-    RollingMax highest(n);
-    for (size_t i = 0; i < count; ++i) {
-      out[i] = highest.value();
-      highest.Update(high[i]);
-    }
-  } else if (p.kind == "donchian.lower") {
-    if (p.args.size() != 1 || !Period(p, 0, &n)) return bad();
-    const auto low = bars.low().first(count);
-    RollingMin lowest(n);
-    for (size_t i = 0; i < count; ++i) {
-      out[i] = lowest.value();
-      lowest.Update(low[i]);
-    }
-  } else {
-    return bad();
+    return Start{MacdState{Macd(n, m, g), p.kind[5]}, sizeof(Macd)};
   }
+  if (p.kind == "donchian.upper") {
+    if (p.args.size() != 1 || !Period(p, 0, &n)) return bad();
+    return Start{DonchianUpperState{RollingMax(n)}, sizeof(RollingMax) + n * 2 * sizeof(double)};
+  }
+  if (p.kind == "donchian.lower") {
+    if (p.args.size() != 1 || !Period(p, 0, &n)) return bad();
+    return Start{DonchianLowerState{RollingMin(n)}, sizeof(RollingMin) + n * 2 * sizeof(double)};
+  }
+  return bad();
+}
+
+void RunState(State& state, const market::Series& bars, size_t from, size_t to, double* out) {
+  if (from < to) std::visit([&](auto& s) { s.Run(bars, from, to, out); }, state);
+}
+
+// The series' value at each of the first `count` bars of `bars` (symbol 0's), as the strategy
+// plots it at that bar: NaN where it plots nothing.
+Result<std::vector<double>> AtBars(std::string_view text, const market::Series& bars,
+                                   size_t count) {
+  TD_ASSIGN_OR_RETURN(Start start, MakeState(text));
+  std::vector<double> out(count, kNaN);
+  RunState(start.state, bars, 0, count, out.data());
   return out;
 }
+
+// A derived series over the first `size` bars of `bars`, computed when read: the state of its
+// loop (S, one of State's) is kept before every `every`-th bar, and a range is computed by resuming
+// the copy of the last one at or before its start (at most every - 1 bars computed and dropped
+// before it).
+template <typename S>
+class Checkpointed final : public engine::PlotValues {
+ public:
+  Checkpointed(S start, market::Series bars, size_t size, size_t every)
+      : bars_(std::move(bars)), size_(size), every_(every) {
+    checkpoints_.reserve(size / every + 1);
+    std::vector<double> scratch(std::min(size, every));
+    S state = std::move(start);
+    for (size_t from = 0; from < size; from += every) {
+      checkpoints_.push_back(state);
+      state.Run(bars_, from, std::min(size, from + every), scratch.data());
+    }
+  }
+
+  size_t size() const override { return size_; }
+  size_t resume_every() const override { return every_; }
+
+  void Fill(size_t begin, size_t end, double* out) const override {
+    if (begin >= end) return;
+    const size_t j = begin / every_;
+    S state = checkpoints_[j];
+    const size_t from = j * every_;
+    if (from < begin) {
+      std::vector<double> skipped(begin - from);
+      state.Run(bars_, from, begin, skipped.data());
+    }
+    state.Run(bars_, begin, end, out);
+  }
+
+ private:
+  market::Series bars_;
+  size_t size_, every_;
+  std::vector<S> checkpoints_;  // [j]: the state before bar j * every_
+};
 
 }  // namespace
 
@@ -198,6 +310,43 @@ Status MaterialisePlots(engine::RunResult& result, const market::Series& symbol0
     p.derivation.clear();
   }
   return Ok();
+}
+
+}  // namespace tapedeck::strategies
+
+namespace tapedeck::strategies {
+
+Result<std::vector<std::shared_ptr<const engine::PlotValues>>> DerivePlotValues(
+    engine::RunResult& result, size_t bars, const market::Series& symbol0, size_t every) {
+  std::vector<std::shared_ptr<const engine::PlotValues>> out(result.plots.size());
+  bars = std::min(bars, symbol0.size());
+  for (size_t p = 0; p < result.plots.size(); ++p) {
+    engine::PlotSeries& plot = result.plots[p];
+    if (plot.derivation.empty()) continue;
+    auto start = MakeState(plot.derivation);
+    if (!start.ok()) return start.take_error();
+    // A state of B bytes is kept every max(every, B / 2) bars (a power of two past `every`): its
+    // copies hold at most a quarter of the values they stand for. One that would need more than
+    // kMaxCheckpointEvery bars between copies, or a run too short for one copy to pay, holds its
+    // values, as before.
+    const size_t spacing = std::max<size_t>({every, 1, std::bit_ceil(start->bytes / 2)});
+    const size_t copies = bars / spacing + 1;
+    if (spacing > kMaxCheckpointEvery || copies * start->bytes > bars * 2) {
+      auto values = AtBars(plot.derivation, symbol0, bars);
+      if (!values.ok()) return values.take_error();
+      plot.values = std::move(values).value();
+    } else {
+      out[p] = std::visit(
+          [&](auto& state) -> std::shared_ptr<const engine::PlotValues> {
+            using S = std::decay_t<decltype(state)>;
+            return std::make_shared<const Checkpointed<S>>(std::move(state), symbol0, bars,
+                                                           spacing);
+          },
+          start->state);
+    }
+    plot.derivation.clear();
+  }
+  return out;
 }
 
 }  // namespace tapedeck::strategies

@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "engine/engine.h"
+#include "engine/plot_values.h"
 
 namespace tapedeck::strategies {
 
@@ -80,5 +81,19 @@ Result<std::unique_ptr<engine::Strategy>> Make(std::string_view name, const Para
 // VALIDATION when a bar of `symbol0` is not on result.times. On error `result` may hold some
 // series materialised and others not.
 Status MaterialisePlots(engine::RunResult& result, const market::Series& symbol0);
+
+// As MaterialisePlots, for a run whose timeline is symbol 0's first `bars` bars (a one-symbol run;
+// result.times is not read, and may be empty), but a series with a derivation is computed when it
+// is read rather than held: element p of the answer (null for a series without a derivation)
+// computes any range of its values, the same bits as MaterialisePlots gives, from a copy of its
+// loop's state (a rolling sum, an EMA, ...) kept every `every` bars or more: every max(every,
+// B / 2) bars rounded up to a power of two for a state of B bytes (ring buffers: 8 bytes a bar of
+// the period), so that the copies hold at most a quarter of the values. A range costs at most that
+// spacing - 1 bars more than its own (engine::PlotValues::resume_every). A series whose state is
+// too large for that (a period of ~128 K bars or more) or a run too short for one copy to pay is
+// materialised into its values instead, its element left null. Each derivation is cleared. Cost:
+// one pass over the bars per series. Errors: as MaterialisePlots.
+Result<std::vector<std::shared_ptr<const engine::PlotValues>>> DerivePlotValues(
+    engine::RunResult& result, size_t bars, const market::Series& symbol0, size_t every = 256);
 
 }  // namespace tapedeck::strategies
