@@ -2,8 +2,6 @@
 // and streams gone skipped, deferred writes after the pass.
 #include "server/pacer.h"
 
-#include "playback/clock.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -11,6 +9,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "playback/clock.h"
 
 namespace tapedeck::server {
 namespace {
