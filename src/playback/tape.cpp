@@ -290,6 +290,11 @@ std::span<const engine::LogEntry> Tape::LogsIn(BarRange bars) const {
 std::shared_ptr<const std::string> Tape::Lookup(const Key& key, bool whole_window) const {
   std::lock_guard lock(cache_mutex_);
   Cache& cache = whole_window ? windows_ : ranges_;
+  // Streams in step ask for the same frame one after another: the entry used last is the front.
+  if (!cache.lru.empty() && cache.lru.front().key == key) {
+    ++cache.hits;
+    return cache.lru.front().text;
+  }
   const auto it = cache.index.find(key);
   if (it == cache.index.end()) {
     ++cache.misses;

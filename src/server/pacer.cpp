@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include "playback/clock.h"
+
 namespace tapedeck::server {
 
 Pacer::Pacer(boost::asio::any_io_executor strand) : strand_(strand), timer_(strand_) {}
@@ -36,6 +38,9 @@ void Pacer::OnTimer(const boost::system::error_code& ec) {
   if (ec) return;  // re-armed earlier (that wait is pending), or the server is going away
   armed_at_.reset();
   const TimePoint now = std::chrono::steady_clock::now();
+  // The whole pass (its streams' polls, deadlines, writes and their completions) reads this one
+  // instant: one clock read a pass instead of several a frame.
+  const playback::SteadyClock::Pin pin(now);
   // What is due now, earliest instant first; what the pass schedules (even for now) waits for the
   // next pass.
   while (!buckets_.empty() && buckets_.begin()->first <= now) {

@@ -4,6 +4,9 @@
 // together, as a broadcast's would). A stale registration (the stream re-armed, stopped or went
 // away) is skipped when it comes up.
 //
+// A pass reads the clock once: for its whole length (OnPaced, OnPassEnd, OnPassWritten) the
+// playback sessions' clock (playback::SteadyClock) is pinned to the instant the pass began.
+//
 // Thread-safety: every call, and every OnPaced, on the lane's strand.
 #pragma once
 

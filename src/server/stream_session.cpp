@@ -97,7 +97,9 @@ void StreamSession::Drive() {
         metrics.FramesLagMerged(session_->lag_merged() - reported_lag_);
         reported_lag_ = session_->lag_merged();
       }
-      write_started_at_ = std::chrono::steady_clock::now();
+      // The clock the session read (in a pacer's pass, the pass's instant: a write deadline
+      // measured from the pass's start, at most a pass earlier than the write's own start).
+      write_started_at_ = playback::SteadyClock::Instance().Now();
       if (!write_timer_armed_) ArmWriteTimer(write_started_at_ + shared_.settings.write_timeout);
       StartWrite(current_);
     }

@@ -7,7 +7,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "playback/clock.h"
 
 namespace tapedeck::server {
 namespace {
@@ -124,6 +127,45 @@ TEST(PacerTest, ManyInstantsManyTimesOver) {
   ioc.run();
   EXPECT_EQ(log.events.size(), 40u + 199u);
   for (size_t i = 1; i < log.at.size(); ++i) EXPECT_GE(log.at[i], log.at[i - 1]);
+}
+
+// What a stream reads from the sessions' clock in each of a pass's calls.
+class ClockReader : public Paced, public std::enable_shared_from_this<ClockReader> {
+ public:
+  explicit ClockReader(Pacer& pacer) : pacer_(pacer) {}
+  void OnPaced(uint64_t) override {
+    seen.push_back(playback::SteadyClock::Instance().Now());
+    std::this_thread::sleep_for(milliseconds(1));  // the pass takes a while
+    pacer_.DeferWrite(shared_from_this());
+  }
+  void OnPassEnd() override { seen.push_back(playback::SteadyClock::Instance().Now()); }
+  void OnPassWritten() override { seen.push_back(playback::SteadyClock::Instance().Now()); }
+  std::vector<Clock::time_point> seen;
+
+ private:
+  Pacer& pacer_;
+};
+
+TEST(PacerTest, APassReadsTheClockOnce) {
+  // Every call of a pass sees the instant the pass began (at or after the streams' deadline);
+  // outside a pass the clock is the real one again.
+  net::io_context ioc;
+  Pacer pacer(net::make_strand(ioc));
+  auto a = std::make_shared<ClockReader>(pacer);
+  auto b = std::make_shared<ClockReader>(pacer);
+  const auto t0 = Clock::now() + milliseconds(5);
+  net::post(pacer.executor(), [&] {
+    pacer.Schedule(a, t0, 1);
+    pacer.Schedule(b, t0, 2);
+  });
+  ioc.run();
+  ASSERT_EQ(a->seen.size(), 3u);
+  ASSERT_EQ(b->seen.size(), 3u);
+  const auto pass = a->seen[0];
+  EXPECT_GE(pass, t0);
+  for (const auto& at : a->seen) EXPECT_EQ(at, pass);
+  for (const auto& at : b->seen) EXPECT_EQ(at, pass);
+  EXPECT_GE(playback::SteadyClock::Instance().Now() - pass, milliseconds(2));
 }
 
 }  // namespace
