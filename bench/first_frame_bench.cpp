@@ -7,7 +7,8 @@
 //
 // STORE is what `serve --store` takes (sqlite:PATH or postgresql://...); the run must be done.
 // Per round, in ms:
-//   whole     the whole tape as before: GetRun, LoadRunResult, LoadBars, Tape::Create
+//   whole     the whole tape as before: GetRun, LoadRunResult, LoadBars, Tape::Create (with a
+//             built-in's plots materialised first)
 //   get_run / result / bars / tape   those steps one by one (bars: first LoadBars of the process,
 //             with its checksum pass on SQLite)
 //   head / head_bars   Store::LoadRunHead (16,384 bars) and LoadBarsBetween for its bars, alone
@@ -15,7 +16,7 @@
 //   open      api::StoreRunSource::Open: what the stream waits for before its session starts
 //   frame     Session::Create on that tape and its first frame (speed 60)
 //   complete  Open until the tape has every bar (the rest loads behind the first frames)
-//   open_warm Open again on one store kept open across the rounds (see below)
+//   open_warm Open again on one store kept open across its rounds, which run first (see below)
 // Prints one line per round and the medians.
 #include <algorithm>
 #include <chrono>
@@ -30,6 +31,7 @@
 #include "api/store_run_source.h"
 #include "playback/playback.h"
 #include "store/store.h"
+#include "strategies/strategies.h"
 
 namespace {
 
@@ -73,10 +75,12 @@ int main(int argc, char** argv) {
   // open_warm: Open on a store opened once (its connections warm, as a node's that has served a
   // while), a source of its own each round (no tape cached); the dataset's bars are in the
   // store's cache from the second round on, as on a node that has played another run of it.
-  auto warm = OpenFresh(spec);
-  for (int r = 0; r < rounds; ++r) {
-    std::map<std::string, double> row;
-    {
+  // Its rounds come first, on their own: a SQLite store is opened by one Store of a process at a
+  // time, so the warm one is closed before the others open theirs.
+  std::vector<std::map<std::string, double>> rows(static_cast<size_t>(rounds));
+  {
+    auto warm = OpenFresh(spec);
+    for (auto& row : rows) {
       api::StoreRunSource source(*warm);
       auto t0 = std::chrono::steady_clock::now();
       auto tape = Must(source.Open(run), "Open");
@@ -85,6 +89,9 @@ int main(int argc, char** argv) {
         if (!tape->WaitComplete(std::chrono::milliseconds(1)).ok()) return 1;
       }
     }
+  }
+  for (int r = 0; r < rounds; ++r) {
+    std::map<std::string, double>& row = rows[static_cast<size_t>(r)];
     {
       auto st = OpenFresh(spec);
       auto t0 = std::chrono::steady_clock::now();
@@ -106,6 +113,9 @@ int main(int argc, char** argv) {
       }
       row["bars"] = Since(t);
       t = std::chrono::steady_clock::now();
+      // A built-in's plots are stored as derivations: their values are computed before a tape
+      // that holds them can be made (what the old path's Open did).
+      if (!series.empty()) Must(strategies::MaterialisePlots(result, series.front()), "plots");
       auto tape =
           Must(playback::Tape::Create(std::make_shared<const engine::RunResult>(std::move(result)),
                                       std::move(series)),
