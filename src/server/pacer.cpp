@@ -6,25 +6,10 @@
 #include "playback/clock.h"
 
 namespace tapedeck::server {
-namespace {
-
-// How many streams ahead of the one driven a pass prefetches: each stream's visit is ~1 us
-// (a send, for the deferred writes), ample time for its successor's lines to arrive.
-constexpr size_t kPrefetchAhead = 2;
-
-void Prefetch(Paced::Footprint f) {
-  constexpr size_t kLine = 64;
-  for (size_t off = 0; off < f.size + kLine - 1; off += kLine) {
-    __builtin_prefetch(reinterpret_cast<const void*>(f.begin + off), 1, 3);
-  }
-}
-
-}  // namespace
 
 Pacer::Pacer(boost::asio::any_io_executor strand) : strand_(strand), timer_(strand_) {}
 
-void Pacer::Schedule(std::weak_ptr<Paced> who, TimePoint at, uint64_t ticket,
-                     Paced::Footprint footprint) {
+void Pacer::Schedule(std::weak_ptr<Paced> who, TimePoint at, uint64_t ticket) {
   if (last_bucket_ == buckets_.end() || last_bucket_->first != at) {
     last_bucket_ = buckets_.try_emplace(at).first;
     if (last_bucket_->second.capacity() == 0 && !spare_.empty()) {
@@ -32,7 +17,7 @@ void Pacer::Schedule(std::weak_ptr<Paced> who, TimePoint at, uint64_t ticket,
       spare_.pop_back();
     }
   }
-  last_bucket_->second.push_back({at, ticket, std::move(who), footprint});
+  last_bucket_->second.push_back({at, ticket, std::move(who)});
   if (!armed_at_ || at < *armed_at_) Arm(at);
 }
 
@@ -41,10 +26,7 @@ void Pacer::Recycle(Bucket&& list) {
   if (list.capacity() != 0 && spare_.size() < kSpares) spare_.push_back(std::move(list));
 }
 
-void Pacer::DeferWrite(std::shared_ptr<Paced> who) {
-  deferred_footprints_.push_back(who->footprint());
-  deferred_.push_back(std::move(who));
-}
+void Pacer::DeferWrite(std::shared_ptr<Paced> who) { deferred_.push_back(std::move(who)); }
 
 void Pacer::Arm(TimePoint at) {
   armed_at_ = at;
@@ -74,28 +56,16 @@ void Pacer::OnTimer(const boost::system::error_code& ec) {
     buckets_.erase(first);
   }
   in_pass_ = true;
-  for (size_t i = 0; i < kPrefetchAhead && i < due_.size(); ++i) Prefetch(due_[i].footprint);
-  for (size_t i = 0; i < due_.size(); ++i) {
-    if (i + kPrefetchAhead < due_.size()) Prefetch(due_[i + kPrefetchAhead].footprint);
-    if (auto who = due_[i].who.lock()) who->OnPaced(due_[i].ticket);
+  for (Entry& e : due_) {
+    if (auto who = e.who.lock()) who->OnPaced(e.ticket);
   }
   in_pass_ = false;
   due_.clear();
   Recycle(std::move(due_));
   due_ = Bucket();
-  const size_t n = deferred_.size();
-  for (size_t i = 0; i < kPrefetchAhead && i < n; ++i) Prefetch(deferred_footprints_[i]);
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) Prefetch(deferred_footprints_[i + kPrefetchAhead]);
-    deferred_[i]->OnPassEnd();
-  }
-  for (size_t i = 0; i < kPrefetchAhead && i < n; ++i) Prefetch(deferred_footprints_[i]);
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) Prefetch(deferred_footprints_[i + kPrefetchAhead]);
-    deferred_[i]->OnPassWritten();
-  }
+  for (auto& who : deferred_) who->OnPassEnd();
+  for (auto& who : deferred_) who->OnPassWritten();
   deferred_.clear();
-  deferred_footprints_.clear();
   if (!buckets_.empty() && (!armed_at_ || buckets_.begin()->first < *armed_at_)) {
     Arm(buckets_.begin()->first);
   }

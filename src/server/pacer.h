@@ -33,23 +33,8 @@ class Paced {
   virtual void OnPassEnd() {}
   virtual void OnPassWritten() {}
 
-  // The bytes a pass touches to drive it (its whole object, the shared count's block before it):
-  // the pacer prefetches the next streams' while it drives one, since a pass visits thousands of
-  // them, each cold since the last frame interval. Only a hint: no byte is read through it.
-  struct Footprint {
-    uintptr_t begin = 0;  // an address, never dereferenced
-    uint32_t size = 0;
-  };
-  Footprint footprint() const { return footprint_; }
-
  protected:
   ~Paced() = default;
-  void set_footprint(uintptr_t begin, size_t size) {
-    footprint_ = {begin, static_cast<uint32_t>(size)};
-  }
-
- private:
-  Footprint footprint_;
 };
 
 class Pacer {
@@ -67,9 +52,8 @@ class Pacer {
   WireCache& wire_cache() { return wire_cache_; }
 
   // Calls who->OnPaced(ticket) at `at` or soon after (at once when `at` has passed), unless
-  // `who` is gone by then. `footprint` (who's, if given) is prefetched shortly before. On the strand.
-  void Schedule(std::weak_ptr<Paced> who, TimePoint at, uint64_t ticket,
-                Paced::Footprint footprint = {});
+  // `who` is gone by then. On the strand.
+  void Schedule(std::weak_ptr<Paced> who, TimePoint at, uint64_t ticket);
 
   // True while a pass drives the streams due (inside their OnPaced).
   bool in_pass() const { return in_pass_; }
@@ -85,7 +69,6 @@ class Pacer {
     TimePoint at;
     uint64_t ticket;
     std::weak_ptr<Paced> who;
-    Paced::Footprint footprint;  // prefetched in the pass, a few streams ahead
   };
   using Bucket = std::vector<Entry>;
   void Arm(TimePoint at);
@@ -104,7 +87,6 @@ class Pacer {
   Bucket due_;                 // the pass in progress
   bool in_pass_ = false;
   std::vector<std::shared_ptr<Paced>> deferred_;  // DeferWrite's, in the pass in progress
-  std::vector<Paced::Footprint> deferred_footprints_;  // deferred_'s, for the prefetch
   WireCache wire_cache_;
 };
 

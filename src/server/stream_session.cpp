@@ -173,7 +173,7 @@ void StreamSession::ArmDeadline(playback::Clock::TimePoint deadline) {
   // it up would only make the window after it due too).
   if (armed_at_ == deadline) return;  // already registered for it
   armed_at_ = deadline;
-  pacer_.Schedule(weak_from_this(), deadline, ++pace_ticket_, footprint());
+  pacer_.Schedule(weak_from_this(), deadline, ++pace_ticket_);
 }
 
 void StreamSession::OnPaced(uint64_t ticket) {

@@ -104,9 +104,6 @@ WebSocketSession::WebSocketSession(tcp::socket socket, Pacer& pacer, Shared& sha
       open_error_(std::move(error)),
       keepalive_timer_(executor_) {
   handshake_.emplace(std::move(socket));
-  // Made by make_shared (Start): the shared count's block sits just before the object.
-  constexpr size_t kCountBlock = 16;
-  set_footprint(reinterpret_cast<uintptr_t>(this) - kCountBlock, sizeof(*this) + kCountBlock);
   tokens_ = 2 * shared_.settings.control_rate;
   tokens_at_ = std::chrono::steady_clock::now();
 }

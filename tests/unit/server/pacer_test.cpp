@@ -104,39 +104,6 @@ TEST(PacerTest, StreamsGoneAreSkipped) {
   EXPECT_EQ(log.events, (std::vector<std::string>{"a:1", "a:3"}));
 }
 
-// A footprint is only prefetched: streams that give one (and one freed before its pass, whose
-// footprint then names freed memory) are driven exactly as without, deferred writes included.
-class Footprinted : public Stream {
- public:
-  Footprinted(Pacer& pacer, Log& log, std::string name, bool defer)
-      : Stream(pacer, log, std::move(name), defer) {
-    set_footprint(reinterpret_cast<uintptr_t>(this), sizeof(*this));
-  }
-};
-
-TEST(PacerTest, FootprintsAreOnlyHints) {
-  net::io_context ioc;
-  Pacer pacer(net::make_strand(ioc));
-  Log log;
-  std::vector<std::shared_ptr<Footprinted>> streams;
-  for (int i = 0; i < 6; ++i) {
-    streams.push_back(std::make_shared<Footprinted>(pacer, log, std::string(1, 'a' + i), i != 2));
-  }
-  const auto t0 = Clock::now() + milliseconds(5);
-  net::post(pacer.executor(), [&] {
-    for (size_t i = 0; i < streams.size(); ++i) {
-      EXPECT_EQ(streams[i]->footprint().size, sizeof(Footprinted));
-      pacer.Schedule(streams[i], t0, i, streams[i]->footprint());
-    }
-    streams[4].reset();  // gone: skipped, its footprint a dangling hint
-  });
-  ioc.run();
-  EXPECT_EQ(log.events,
-            (std::vector<std::string>{"a:0", "b:1", "c:2", "d:3", "f:5", "a:end", "b:end",
-                                      "d:end", "f:end", "a:written", "b:written", "d:written",
-                                      "f:written"}));
-}
-
 TEST(PacerTest, ManyInstantsManyTimesOver) {
   // The instants' lists are reused; every registration is called once, in time order.
   net::io_context ioc;
