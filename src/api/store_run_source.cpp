@@ -19,13 +19,17 @@ constexpr size_t kTrimAfter = size_t{1} << 20;
 
 // A built-in's series stored as derivations get their values from the bars of symbol 0, the
 // run's first series: the whole run's, or a head's from the bars up to its end.
+// The error a plotted series' derivation gives, said as the tape's.
+Error PlotsError(Error e) {
+  e.msg = "the plotted series cannot be computed: " + e.msg;
+  return e;
+}
+
 Status Materialise(engine::RunResult& result, const std::vector<market::Series>& series) {
   if (series.empty()) return Ok();
   Status st = strategies::MaterialisePlots(result, series.front());
   if (st.ok()) return st;
-  Error e = st.take_error();
-  e.msg = "the plotted series cannot be computed: " + e.msg;
-  return e;
+  return PlotsError(st.take_error());
 }
 
 // A one-symbol run whose timeline is its series' bars (the run's period of the dataset, or a head's
@@ -44,11 +48,7 @@ Result<playback::TapeLean> Lean(engine::RunResult& result,
     return lean;
   }
   auto plots = strategies::DerivePlotValues(result, times.size(), series[0]);
-  if (!plots.ok()) {
-    Error e = plots.take_error();
-    e.msg = "the plotted series cannot be computed: " + e.msg;
-    return e;
-  }
+  if (!plots.ok()) return PlotsError(plots.take_error());
   lean.plots = std::move(plots).value();
   [[maybe_unused]] const size_t freed = result.times.capacity() * sizeof(Timestamp);
   std::vector<Timestamp>().swap(result.times);

@@ -15,6 +15,7 @@
 #include "api/json.h"
 #include "api/runner.h"
 #include "api/store_run_source.h"
+#include "wait_finished.h"
 #include "market/market.h"
 #include "store/store.h"
 #include "strategies/strategies.h"
@@ -51,21 +52,7 @@ class DerivedPlotsTest : public ::testing::Test {
   }
 
   // A done run of `strategy` made by a Runner, as POST /backtests makes it.
-  std::string Done(const store::RunSpec& spec) {
-    auto id = store_->CreateRun(spec);
-    EXPECT_TRUE(id.ok()) << id.error().ToString();
-    if (!id.ok()) return "";
-    Runner runner(*store_, 1);
-    EXPECT_TRUE(runner.Enqueue(*id, "client", 16, 256).ok());
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (store_->GetRun(*id)->status != store::RunStatus::kDone &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(5ms);
-    }
-    EXPECT_EQ(store_->GetRun(*id)->status, store::RunStatus::kDone)
-        << store_->GetRun(*id)->error.msg;
-    return *id;
-  }
+  std::string Done(const store::RunSpec& spec) { return RunDone(*store_, spec); }
 
   std::string dir_;
   std::unique_ptr<store::Store> store_;
